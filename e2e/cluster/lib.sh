@@ -1,0 +1,39 @@
+# Shared by up.sh, down.sh and restart.sh: where a cluster's state lives and how its
+# processes are started and stopped. Sourced, not run.
+
+# cluster_dir NAME: the state directory of cluster NAME.
+cluster_root() { echo "${AGENTBUDGET_STATE:-${TMPDIR:-/tmp}/agentbudget}/clusters"; }
+cluster_dir() { echo "$(cluster_root)/$1"; }
+
+valid_name() { [[ "$1" =~ ^[a-z0-9][a-z0-9-]{0,40}$ ]]; }
+
+# start_component DIR NAME: runs DIR/run/NAME.sh in its own session, appending to
+# DIR/logs/NAME.log, and records its pid in DIR/pids/NAME.
+start_component() {
+  local dir=$1 name=$2
+  setsid bash "$dir/run/$name.sh" >>"$dir/logs/$name.log" 2>&1 < /dev/null &
+  echo $! > "$dir/pids/$name"
+}
+
+# stop_component DIR NAME: SIGTERM, then SIGKILL after 10 s; waits until the process is gone.
+stop_component() {
+  local dir=$1 name=$2 pid
+  [[ -f "$dir/pids/$name" ]] || return 0
+  pid=$(cat "$dir/pids/$name")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+  fi
+  rm -f "$dir/pids/$name"
+}
+
+# The components in start order; down.sh stops them in reverse.
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
