@@ -5,7 +5,7 @@
 #
 #   up.sh [NAME]   (default NAME: local)
 #
-# On success prints `KUBECONFIG=<path>` as its last line of stdout. On failure stops what it
+# On success prints `KUBECONFIG=<path>` as its last line (stdout, after all progress on stderr). On failure stops what it
 # started, prints the tail of every log and where the logs are kept, and exits non-zero.
 # Environment:
 #   AGENTBUDGET_STATE   state root (default: $TMPDIR/agentbudget or /tmp/agentbudget)
