@@ -15,10 +15,10 @@ dir=$(cluster_dir "$name")
 stop_component "$dir" "$component"
 start_component "$dir" "$component"
 source "$dir/env"
-deadline=$(( $(date +%s) + 60 ))
+deadline=$(( $(date +%s) + 180 ))
 until curl -sf --cacert "$dir/pki/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz" >/dev/null; do
   if (( $(date +%s) > deadline )); then
-    echo "restart.sh: kube-apiserver not ready 60 s after restarting $component; logs in $dir/logs" >&2
+    echo "restart.sh: kube-apiserver not ready 180 s after restarting $component; logs in $dir/logs" >&2
     exit 1
   fi
   sleep 0.2

@@ -188,7 +188,7 @@ started=$(date +%s)
 start_component "$dir" etcd
 wait_for "etcd health" 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
 start_component "$dir" kube-apiserver
-wait_for "kube-apiserver readiness" 90 curl -sf --cacert "$pki/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz"
+wait_for "kube-apiserver readiness" 180 curl -sf --cacert "$pki/ca.crt" "https://127.0.0.1:$APISERVER_PORT/readyz"
 for component in kube-controller-manager kube-scheduler kwok; do
   start_component "$dir" "$component"
 done
