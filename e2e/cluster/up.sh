@@ -3,7 +3,8 @@
 # kube-controller-manager, kube-scheduler and kwok with fake Nodes whose Pods run and
 # (when owned by a Job) succeed. Several clusters can run side by side under different names.
 #
-#   up.sh [NAME]   (default NAME: local)
+#   up.sh [NAME] [--replace]   (default NAME: local; --replace stops a running cluster
+#                               of that name first, e.g. one left by a crashed test)
 #
 # On success prints `KUBECONFIG=<path>` as its last line (stdout, after all progress on stderr). On failure stops what it
 # started, prints the tail of every log and where the logs are kept, and exits non-zero.
@@ -16,7 +17,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 case "${1:-}" in -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
-name=${1:-local}
+name=local replace=0
+for arg in "$@"; do
+  case "$arg" in
+    --replace) replace=1 ;;
+    *) name=$arg ;;
+  esac
+done
 valid_name "$name" || { echo "up.sh: invalid cluster name '$name' (lower-case letters, digits, '-')" >&2; exit 2; }
 for tool in openssl curl python3 setsid; do
   command -v "$tool" >/dev/null || { echo "up.sh: '$tool' is not installed (run scripts/setup)" >&2; exit 1; }
@@ -25,8 +32,8 @@ done
 bin=$("$here/build-tools.sh" | tail -n 1)
 dir=$(cluster_dir "$name")
 if [[ -d "$dir" ]]; then
-  if [[ -f "$dir/pids/kube-apiserver" ]] && kill -0 "$(cat "$dir/pids/kube-apiserver")" 2>/dev/null; then
-    echo "up.sh: cluster $name is already running (state in $dir); stop it with down.sh $name" >&2
+  if [[ $replace == 0 && -f "$dir/pids/kube-apiserver" ]] && kill -0 "$(cat "$dir/pids/kube-apiserver")" 2>/dev/null; then
+    echo "up.sh: cluster $name is already running (state in $dir); stop it with down.sh $name or pass --replace" >&2
     exit 1
   fi
   "$here/down.sh" "$name" >/dev/null 2>&1 || true

@@ -44,7 +44,8 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(std::string name) {
     return Unavailable("building the control plane failed:\n" + bin->output);
   }
   // up.sh prints KUBECONFIG=... as the last line of its output when the cluster is ready.
-  auto up = RunCommand({SourcePath("e2e/cluster/up.sh"), name});
+  // --replace: a cluster of the same name left by a crashed run of this suite is stale.
+  auto up = RunCommand({SourcePath("e2e/cluster/up.sh"), name, "--replace"});
   if (!up.ok()) {
     return up.error();
   }

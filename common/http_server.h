@@ -1,0 +1,139 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace agentbudget::http {
+
+// Header names compare case-insensitively (RFC 9110).
+struct CaseInsensitiveLess {
+  bool operator()(std::string_view a, std::string_view b) const;
+  using is_transparent = void;
+};
+using Headers = std::map<std::string, std::string, CaseInsensitiveLess>;
+
+// One request, fully read (the body is at most ServerOptions::max_body_bytes).
+struct Request {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string path;    // decoded path, e.g. "/mutate/pods"
+  std::string query;   // raw query string without '?', possibly empty
+  Headers headers;
+  std::string body;
+
+  // The header's value, or "" when absent.
+  std::string Header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string body;
+
+  // `body` serialised, with Content-Type application/json.
+  static Response Json(int status, const nlohmann::json& body);
+  // Plain text, with Content-Type text/plain; charset=utf-8.
+  static Response Text(int status, std::string body);
+  // {"error": {"code": <ErrorCodeName>, "message": ...}} with the HTTP status matching the
+  // code (400, 404, 409, 401, 403, 429, 503, 504, 412 or 500).
+  static Response FromError(const Error& error);
+};
+
+// Maps an ErrorCode to the HTTP status FromError uses.
+int HttpStatusFor(ErrorCode code);
+
+// Handlers run on the server's own worker threads (never on the listener's I/O pool), so
+// they may block, e.g. on calls to the Kubernetes API. They must not throw: an escaping
+// exception is caught, logged and answered with 500.
+using Handler = std::function<Response(const Request&)>;
+
+// Routes by method and path prefix. The longest matching prefix wins; a prefix matches a
+// path equal to it or continuing with '/' after it (prefix "/v1/runs" matches "/v1/runs" and
+// "/v1/runs/x", not "/v1/runsx"); prefix "/" matches everything. A path that matches a
+// prefix registered only for other methods is answered 405 with an Allow header; an
+// unmatched path 404. Not thread-safe: build it before Start(), then it is read-only.
+class Router {
+ public:
+  // `method` is "GET", "POST", ... or "*" for any. Re-adding the same method and prefix
+  // replaces the handler.
+  // REQUIRES: path_prefix starts with '/'.
+  void Add(std::string method, std::string path_prefix, Handler handler);
+
+  // Runs the matching handler (on the calling thread), or answers 404 / 405.
+  Response Dispatch(const Request& request) const;
+
+ private:
+  // prefix -> method -> handler
+  std::map<std::string, std::map<std::string, Handler>> routes_;
+};
+
+// TLS settings: the serving certificate chain and key, read from PEM files and re-read when
+// they change (see common/tls_reloader.h). TLS 1.2 is the minimum protocol.
+struct TlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  // How often, at most, a new connection checks the files for changes.
+  std::chrono::milliseconds reload_check_interval = std::chrono::seconds(1);
+};
+
+struct ServerOptions {
+  // Address to bind: "127.0.0.1", "0.0.0.0", "::1", a host name.
+  std::string address = "127.0.0.1";
+  // 0 picks a free port (read it back with port()).
+  uint16_t port = 0;
+  // Plain HTTP when unset.
+  std::optional<TlsOptions> tls;
+  // Larger bodies get 413 and the connection is closed. A Content-Length over the limit is
+  // refused before the body is read; chunked bodies are cut off once they pass it.
+  size_t max_body_bytes = 1 << 20;
+  // Threads that run handlers. Requests beyond them wait in a queue of at most
+  // `max_queued_requests`; past that, 503 with Retry-After: 1.
+  size_t worker_threads = 4;
+  size_t max_queued_requests = 1024;
+};
+
+// An HTTP/1.1 server (cpprestsdk http_listener underneath) that reads each request body
+// asynchronously up to the limit, then hands the request to a worker thread that runs the
+// routed handler. A slow or stalled client therefore holds only its own connection, never a
+// worker. Thread-safe; Stop() (or the destructor) waits for running handlers to finish.
+class HttpServer {
+ public:
+  // Binds and starts serving. Fails with kInvalidArgument for bad options or unreadable
+  // TLS files, kUnavailable when the address cannot be bound.
+  static Result<std::unique_ptr<HttpServer>> Start(ServerOptions options, Router router);
+
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (the chosen one when options.port was 0).
+  uint16_t port() const;
+  // "http://127.0.0.1:PORT" or "https://...", without a trailing slash.
+  std::string url() const;
+  // True when TLS is on and a certificate is loaded (always true for plain HTTP).
+  bool certificates_loaded() const;
+  // Successful certificate reloads since start; 0 for plain HTTP.
+  uint64_t certificate_reloads() const;
+
+  // Stops accepting, closes connections, and waits for running handlers. Idempotent.
+  void Stop();
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentbudget::http

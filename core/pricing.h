@@ -1,0 +1,19 @@
+#pragma once
+
+#include "core/money.h"
+#include "core/rate_card.h"
+#include "core/usage.h"
+
+namespace agentbudget::core {
+
+// The cost of `usage` at `rate`: the long-context tier whose threshold the request's total
+// input exceeds (the highest such) prices the whole request, else the base prices; the
+// batch discount applies when `batch`. Each bucket is tokens × price-per-million; the sum is
+// divided by one million once and rounded up to the next micro-dollar, so a call is never
+// charged less than it cost. Integer arithmetic throughout; saturates instead of overflowing.
+Money PriceUsage(const ModelRate& rate, const Usage& usage, bool batch = false);
+
+// The prices that apply to a request with `total_input` input tokens.
+const TokenPrices& PricesFor(const ModelRate& rate, int64_t total_input);
+
+}  // namespace agentbudget::core

@@ -1,0 +1,72 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "core/money.h"
+
+namespace agentbudget::core {
+
+// The per-run ceilings of an AgentWorkload's `perRun` that the meter can enforce on its own.
+// An absent ceiling does not limit.
+struct EnvelopeLimits {
+  std::optional<Money> max_cost;
+  std::optional<int64_t> max_tokens;
+  std::optional<int64_t> max_requests;
+  std::optional<int64_t> max_identical_requests;
+};
+
+// The answer to a reservation against the envelope.
+struct EnvelopeDecision {
+  bool allowed = false;
+  std::string reason;  // for a denial: which ceiling stopped the call, with its numbers
+};
+
+// Spend so far against the envelope.
+struct EnvelopeTotals {
+  Money spent;             // committed cost
+  Money reserved;          // estimates of calls in flight
+  int64_t tokens = 0;      // committed tokens
+  int64_t reserved_tokens = 0;
+  int64_t requests = 0;    // calls admitted
+};
+
+// A run's envelope, enforced locally: reserve an estimate before a call, then commit the
+// actual cost (or release). A call is denied when admitting it would pass a ceiling:
+// requests + 1 > maxRequests; more than maxIdenticalRequests calls with the same request
+// fingerprint (the retry-loop guard); spent + reserved + estimate > maxCost; likewise for
+// tokens. Calls already admitted always commit in full: actual cost is never refused.
+// Not thread-safe: the owner serialises calls.
+class RunEnvelope {
+ public:
+  explicit RunEnvelope(EnvelopeLimits limits) : limits_(std::move(limits)) {}
+
+  // Decides on one call. When allowed, the call counts as a request and its estimate is
+  // held as reserved until Commit or Release with the same estimate.
+  EnvelopeDecision Reserve(uint64_t fingerprint, Money estimate_cost, int64_t estimate_tokens);
+
+  // Replaces a reservation's estimate with the actual cost and tokens.
+  void Commit(Money estimate_cost, int64_t estimate_tokens, Money cost, int64_t tokens);
+
+  // Drops a reservation that was never used (the call was not forwarded). The request
+  // still counts towards maxRequests and maxIdenticalRequests.
+  void Release(Money estimate_cost, int64_t estimate_tokens);
+
+  // Records spend that did not pass through Reserve (e.g. spooled from a previous process).
+  void RecordSpend(Money cost, int64_t tokens);
+
+  const EnvelopeTotals& totals() const { return totals_; }
+  const EnvelopeLimits& limits() const { return limits_; }
+
+ private:
+  EnvelopeLimits limits_;
+  EnvelopeTotals totals_;
+  std::unordered_map<uint64_t, int64_t> identical_;  // fingerprint → calls admitted
+};
+
+// A 64-bit FNV-1a hash of `bytes`: a stable request fingerprint for the retry-loop guard.
+uint64_t Fingerprint(std::string_view bytes);
+
+}  // namespace agentbudget::core

@@ -1,0 +1,303 @@
+// The webhook against the real API server of the local control plane, registered by URL
+// (deploy/webhook/webhooks-local.yaml): pods and Jobs created through the API server come
+// out injected, labelled, gated or suspended; denials carry their messages; and a burst of
+// 200 concurrent subagent creations for one run with maxSubagents 20 through two webhook
+// processes admits exactly 20.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/support/cluster_environment.h"
+#include "e2e/support/local_cluster.h"
+#include "e2e/webhook/webhook_process.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "tests/common/test_tls.h"
+#include "webhook/admission_review.h"
+
+namespace agentbudget::e2e {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kBurst = 200;
+constexpr int kCap = 20;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+const char* kObjects = R"(apiVersion: v1
+kind: Namespace
+metadata:
+  name: payments
+  labels:
+    agentbudget.io/inject: enabled
+    agentbudget.io/team: payments
+    agentbudget.io/cost-center: cc-4021
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata:
+  name: pr-review
+  namespace: payments
+spec:
+  selector:
+    matchLabels:
+      agentbudget.io/workload: pr-review
+  class: AutonomousBounded
+  attribution:
+    workflow: pr-review
+    repo: acme/payments
+    environment: ci
+  models:
+    allowed: [claude-sonnet-4-5]
+  perRun:
+    maxRuntime: 1h
+    maxSubagents: 20
+  onLimit: Reject
+  meter:
+    credentialsSecretRef:
+      name: llm-keys
+)";
+
+// The cluster, two webhook processes behind a round-robin proxy, and the configurations.
+class WebhookStack {
+ public:
+  Status Start(LocalCluster& cluster) {
+    if (Status s = InstallCrds(cluster); !s.ok()) {
+      return s;
+    }
+    auto certs = testing::WriteSelfSignedCertificate(dir_.path(), "webhook", "agentbudget-webhook");
+    if (!certs.ok()) {
+      return std::move(certs).error();
+    }
+    for (int i = 0; i < 2; ++i) {
+      webhooks_.push_back(std::make_unique<WebhookProcess>(
+          AGENTBUDGET_WEBHOOK_BINARY, cluster.kubeconfig(), certs->cert_file, certs->key_file,
+          dir_.path() + "/webhook-" + std::to_string(i) + ".log"));
+      if (Status s = webhooks_.back()->Start(std::chrono::seconds(60)); !s.ok()) {
+        return s;
+      }
+    }
+    proxy_ = std::make_unique<RoundRobinProxy>(
+        std::vector<uint16_t>{webhooks_[0]->port(), webhooks_[1]->port()});
+    if (Status s = proxy_->Start(); !s.ok()) {
+      return s;
+    }
+    std::string config = ReadFile(SourcePath("deploy/webhook/webhooks-local.yaml"));
+    const std::string base = "https://127.0.0.1:" + std::to_string(proxy_->port());
+    ReplaceAll(config, "@MUTATE_URL@", base + "/mutate");
+    ReplaceAll(config, "@VALIDATE_URL@", base + "/validate");
+    ReplaceAll(config, "@CA_BUNDLE@", webhook::Base64Encode(certs->cert_pem));
+    ReplaceAll(config, "@INSTALL_NAMESPACE@", "agentbudget-system");
+    for (const std::string& manifest : {std::string(kObjects), config}) {
+      auto applied = cluster.Kubectl({"apply", "-f", "-"}, manifest);
+      if (!applied.ok() || applied->exit_code != 0) {
+        return Internal("kubectl apply failed: " + (applied.ok() ? applied->output : ""));
+      }
+    }
+    // The webhooks' caches see the namespace and workload through their informers; wait
+    // until an injected dry-run pod proves it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto probe = cluster.Kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"},
+                                   PodYaml("probe", "claude-sonnet-4-5", ""));
+      if (probe.ok() && probe->exit_code == 0 &&
+          probe->output.find("agentbudget-meter") != std::string::npos) {
+        return OkStatus();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+    }
+    return MakeError(ErrorCode::kDeadlineExceeded, "the webhooks never injected a probe pod");
+  }
+
+  static std::string PodYaml(const std::string& name, const std::string& model,
+                             const std::string& parent_run) {
+    std::string yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " + name +
+                       "\n  namespace: payments\n  labels:\n    agentbudget.io/workload: pr-review\n";
+    if (!parent_run.empty()) {
+      yaml += "    agentbudget.io/parent-run: " + parent_run + "\n";
+    }
+    yaml += "spec:\n  containers:\n  - name: agent\n    image: agent:1\n    env:\n"
+            "    - name: ANTHROPIC_MODEL\n      value: " + model + "\n";
+    return yaml;
+  }
+
+  std::vector<std::unique_ptr<WebhookProcess>>& webhooks() { return webhooks_; }
+
+ private:
+  testing::TempDir dir_;
+  std::vector<std::unique_ptr<WebhookProcess>> webhooks_;
+  std::unique_ptr<RoundRobinProxy> proxy_;
+};
+
+// Starts the webhook stack once the cluster is up and stops it before the cluster stops
+// (GoogleTest tears environments down in reverse order of registration).
+class WebhookEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    LocalCluster* cluster = ClusterEnvironment::Cluster();
+    ASSERT_NE(cluster, nullptr);
+    auto stack = std::make_unique<WebhookStack>();
+    Status started = stack->Start(*cluster);
+    ASSERT_TRUE(started.ok()) << started.error().ToString();
+    stack_ = std::move(stack);
+  }
+  void TearDown() override { stack_.reset(); }
+  static WebhookStack* stack() { return stack_.get(); }
+
+ private:
+  static inline std::unique_ptr<WebhookStack> stack_;
+};
+
+WebhookStack* Stack() { return WebhookEnvironment::stack(); }
+
+class WebhookE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = ClusterEnvironment::Cluster();
+    ASSERT_NE(cluster_, nullptr);
+    ASSERT_NE(Stack(), nullptr);
+  }
+  json Create(const std::string& yaml) {
+    auto created = cluster_->Kubectl({"create", "-o", "json", "-f", "-"}, yaml);
+    EXPECT_TRUE(created.ok());
+    EXPECT_EQ(created->exit_code, 0) << created->output;
+    return created->exit_code == 0 ? json::parse(created->output) : json();
+  }
+  LocalCluster* cluster_ = nullptr;
+};
+
+TEST_F(WebhookE2eTest, PodCreatedThroughTheApiServerIsInjectedLabelledAndGated) {
+  json pod = Create(WebhookStack::PodYaml("agent-a", "claude-sonnet-4-5", ""));
+  EXPECT_EQ(pod["spec"]["initContainers"][0]["name"], "agentbudget-meter");
+  EXPECT_EQ(pod["spec"]["initContainers"][0]["restartPolicy"], "Always");
+  EXPECT_EQ(pod["metadata"]["labels"]["agentbudget.io/team"], "payments");
+  EXPECT_EQ(pod["metadata"]["labels"]["agentbudget.io/workflow"], "pr-review");
+  EXPECT_FALSE(pod["metadata"]["labels"]["agentbudget.io/run"].get<std::string>().empty());
+  EXPECT_EQ(pod["metadata"]["annotations"]["agentbudget.io/repo"], "acme/payments");
+  EXPECT_EQ(pod["spec"]["schedulingGates"][0]["name"], "agentbudget.io/admission");
+  bool base_url = false;
+  for (const json& e : pod["spec"]["containers"][0]["env"]) {
+    base_url = base_url || (e["name"] == "ANTHROPIC_BASE_URL" &&
+                            e["value"] == "http://127.0.0.1:8787/anthropic");
+  }
+  EXPECT_TRUE(base_url);
+}
+
+TEST_F(WebhookE2eTest, JobCreatedThroughTheApiServerIsSuspendedAndLabelled) {
+  json job = Create(R"(apiVersion: batch/v1
+kind: Job
+metadata:
+  name: review-1
+  namespace: payments
+  labels:
+    agentbudget.io/workload: pr-review
+spec:
+  template:
+    metadata:
+      labels:
+        agentbudget.io/workload: pr-review
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: agent
+        image: agent:1
+)");
+  EXPECT_EQ(job["spec"]["suspend"], true);
+  EXPECT_EQ(job["spec"]["activeDeadlineSeconds"], 3600);
+  EXPECT_EQ(job["metadata"]["labels"]["agentbudget.io/team"], "payments");
+  EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["agentbudget.io/team"], "payments");
+  EXPECT_TRUE(job["metadata"]["annotations"].contains("agentbudget.io/queue"));
+}
+
+TEST_F(WebhookE2eTest, DisallowedModelIsDeniedWithItsMessage) {
+  auto created = cluster_->Kubectl({"create", "-f", "-"},
+                                   WebhookStack::PodYaml("agent-opus", "claude-opus-4-1", ""));
+  ASSERT_TRUE(created.ok());
+  EXPECT_NE(created->exit_code, 0);
+  EXPECT_NE(created->output.find("model claude-opus-4-1 (container agent env ANTHROPIC_MODEL) "
+                                 "is not allowed by AgentWorkload pr-review"),
+            std::string::npos)
+      << created->output;
+}
+
+TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap) {
+  auto config = kube::LoadKubeconfig(cluster_->kubeconfig());
+  ASSERT_TRUE(config.ok());
+  kube::ClientOptions options;
+  options.qps = 10000;
+  options.burst = 10000;
+  options.max_retries = 0;
+  auto client = kube::Client::Create(*config, options);
+  ASSERT_TRUE(client.ok());
+  std::atomic<int> admitted{0};
+  std::atomic<int> denied_with_message{0};
+  std::atomic<int> other{0};
+  std::string sample_denial;
+  std::mutex sample_mu;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kBurst; ++i) {
+    threads.emplace_back([&, i] {
+      json pod = {{"apiVersion", "v1"},
+                  {"kind", "Pod"},
+                  {"metadata",
+                   {{"name", "sub-" + std::to_string(i)},
+                    {"labels",
+                     {{"agentbudget.io/workload", "pr-review"},
+                      {"agentbudget.io/parent-run", "burst-run"}}}}},
+                  {"spec", {{"containers", {{{"name", "agent"}, {"image", "agent:1"}}}}}}};
+      auto created = (*client)->Create(kube::resources::kPods, "payments", pod);
+      if (created.ok()) {
+        ++admitted;
+      } else if (created.error().message.find("run burst-run has already created 20 of 20") !=
+                 std::string::npos) {
+        ++denied_with_message;
+        std::lock_guard<std::mutex> lock(sample_mu);
+        sample_denial = created.error().message;
+      } else {
+        ++other;
+        std::lock_guard<std::mutex> lock(sample_mu);
+        ADD_FAILURE() << "unexpected failure: " << created.error().ToString();
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(admitted.load(), kCap);
+  EXPECT_EQ(denied_with_message.load(), kBurst - kCap) << sample_denial;
+  EXPECT_EQ(other.load(), 0);
+  // Both replicas judged part of the burst.
+  for (auto& webhook : Stack()->webhooks()) {
+    auto metrics = webhook->Get("/metrics");
+    ASSERT_TRUE(metrics.ok());
+    EXPECT_NE(metrics->find("agentbudget_webhook_denials_total{kind=\"Pod\"}"), std::string::npos)
+        << "a webhook process denied nothing: the burst did not go through both";
+  }
+}
+
+}  // namespace
+}  // namespace agentbudget::e2e
+
+namespace {
+const auto* const kClusterEnvironment =
+    ::testing::AddGlobalTestEnvironment(new agentbudget::e2e::ClusterEnvironment("webhook-e2e"));
+const auto* const kWebhookEnvironment =
+    ::testing::AddGlobalTestEnvironment(new agentbudget::e2e::WebhookEnvironment());
+}  // namespace

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/result.h"
+#include "core/money.h"
+#include "core/usage.h"
+
+namespace agentbudget::meter {
+
+// The requests and answers of docs/authority-protocol.md.
+
+enum class Decision { kAllow, kDegrade, kDeny };
+
+struct ReserveRequest {
+  std::string idempotency_key;
+  std::string provider;  // "anthropic" | "openai"
+  std::string model;
+  core::Money estimate_cost;
+  int64_t estimate_tokens = 0;
+};
+
+struct Reservation {
+  std::string id;
+  Decision decision = Decision::kDeny;
+  std::string model;   // the model to call: the fallback when degraded
+  std::string reason;  // names the budget or ceiling for degrade and deny
+};
+
+struct CommitRequest {
+  std::string reservation_id;
+  std::string idempotency_key;
+  std::string model;
+  core::Usage usage;
+  core::Money cost;
+  bool estimated = false;
+};
+
+struct EventRequest {
+  std::string idempotency_key;
+  std::string kind;  // e.g. "llm" for a commit whose reservation the authority never saw
+  core::Money cost;
+  int64_t tokens = 0;
+  std::string description;
+};
+
+// A client of the budget authority. Errors carry the protocol's meaning in their code:
+// kInvalidArgument (400), kUnauthenticated (401), kPermissionDenied (403), kNotFound (404),
+// kConflict (409: idempotency key reused with a different body), kUnavailable (503, 5xx,
+// unreachable) and kDeadlineExceeded (timeout); only the last two are worth retrying.
+// Implementations are thread-safe; calls block the calling thread.
+class AuthorityClient {
+ public:
+  virtual ~AuthorityClient() = default;
+  virtual Result<Reservation> Reserve(const ReserveRequest& request) = 0;
+  // Succeeds only once the authority acknowledged the commit as durable.
+  virtual Status Commit(const CommitRequest& request) = 0;
+  virtual Status Release(const std::string& reservation_id, const std::string& idempotency_key) = 0;
+  virtual Status RecordEvent(const EventRequest& request) = 0;
+};
+
+}  // namespace agentbudget::meter

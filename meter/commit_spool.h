@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace agentbudget::meter {
+
+// A directory of commits not yet acknowledged by the authority, one JSON file per entry
+// named by a zero-padded sequence number, so that entries survive restarts and are resent
+// in order. Each Append is durable on return (temporary file, fsync, rename, fsync of the
+// directory). Thread-safe.
+class CommitSpool {
+ public:
+  // Creates `dir` if needed and finds the entries left by a previous process; leftover
+  // temporary files of interrupted appends are removed. Fails with kUnavailable when the
+  // directory cannot be created or read.
+  static Result<std::unique_ptr<CommitSpool>> Open(std::string dir);
+
+  // Stores `entry` durably and returns its sequence number (greater than every earlier one).
+  // Fails with kUnavailable on an I/O error; nothing is stored then.
+  Result<uint64_t> Append(const nlohmann::json& entry);
+
+  // Deletes an acknowledged entry. Removing an absent entry succeeds.
+  Status Remove(uint64_t sequence);
+
+  // The stored entries in sequence order. Unreadable files are reported as errors in the
+  // log and skipped (left in place for inspection).
+  std::vector<std::pair<uint64_t, nlohmann::json>> Pending() const;
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  CommitSpool(std::string dir, uint64_t next) : dir_(std::move(dir)), next_(next) {}
+  std::string PathOf(uint64_t sequence) const;
+
+  const std::string dir_;
+  mutable std::mutex mu_;
+  uint64_t next_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace agentbudget::meter

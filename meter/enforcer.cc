@@ -1,0 +1,266 @@
+#include "meter/enforcer.h"
+
+#include <random>
+
+#include "common/log.h"
+
+namespace agentbudget::meter {
+namespace {
+
+using nlohmann::json;
+
+std::string RandomHex() {
+  std::random_device device;
+  std::uniform_int_distribution<uint64_t> dist;
+  const uint64_t value = (static_cast<uint64_t>(device()) << 32) ^ device() ^ dist(device);
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(value));
+  return text;
+}
+
+bool Unreachable(const Error& error) {
+  return IsRetryable(error.code) || error.code == ErrorCode::kUnauthenticated ||
+         error.code == ErrorCode::kPermissionDenied || error.code == ErrorCode::kInternal;
+}
+
+json CommitEntry(const Admission& admission, const std::string& model, const core::Usage& usage,
+                 core::Money cost, bool estimated) {
+  return json{{"reservationId", admission.reservation_id},
+              {"idempotencyKey", admission.idempotency_key + "-commit"},
+              {"model", model},
+              {"usage", core::UsageToJson(usage)},
+              {"cost", cost.ToString()},
+              {"estimated", estimated}};
+}
+
+}  // namespace
+
+Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
+                   std::unique_ptr<CommitSpool> spool)
+    : options_(std::move(options)),
+      authority_(std::move(authority)),
+      spool_(std::move(spool)),
+      key_prefix_((options_.run.empty() ? std::string("run") : options_.run) + "-" + RandomHex()),
+      envelope_(options_.limits) {
+  if (spool_ != nullptr) {
+    const auto pending = spool_->Pending();
+    for (const auto& [sequence, entry] : pending) {
+      const auto cost = entry.contains("cost") && entry["cost"].is_string()
+                            ? core::Money::Parse(entry["cost"].get<std::string>())
+                            : Result<core::Money>(core::Money());
+      const auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
+      envelope_.RecordSpend(cost.ok() ? *cost : core::Money(), usage.ok() ? usage->Total() : 0);
+    }
+    pending_ = pending.size();
+    if (pending_ > 0) {
+      log::Info("resending spooled commits", {{"count", pending_}, {"dir", spool_->dir()}});
+    }
+  }
+  if (authority_ != nullptr && spool_ != nullptr) {
+    sender_ = std::thread([this] { SendLoop(); });
+  }
+}
+
+Enforcer::~Enforcer() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (sender_.joinable()) {
+    sender_.join();
+  }
+}
+
+std::string Enforcer::NextKey() { return key_prefix_ + "-" + std::to_string(++counter_); }
+
+Admission Enforcer::Admit(std::string_view provider, const std::string& model,
+                          uint64_t fingerprint, core::Money estimate_cost,
+                          int64_t estimate_tokens) {
+  Admission admission;
+  admission.model = model;
+  admission.idempotency_key = NextKey();
+  admission.estimate_cost = estimate_cost;
+  admission.estimate_tokens = estimate_tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const core::EnvelopeDecision local =
+        envelope_.Reserve(fingerprint, estimate_cost, estimate_tokens);
+    if (!local.allowed) {
+      admission.reason = local.reason;
+      return admission;
+    }
+  }
+  admission.allowed = true;
+  admission.reservation_id = "local-" + admission.idempotency_key;
+  if (authority_ == nullptr) {
+    return admission;
+  }
+  auto reservation = authority_->Reserve(ReserveRequest{
+      admission.idempotency_key, std::string(provider), model, estimate_cost, estimate_tokens});
+  if (!reservation.ok()) {
+    const Error& error = reservation.error();
+    if (Unreachable(error) && options_.failure_mode == FailureMode::kOpen) {
+      log::Warn("authority unreachable; enforcing the run envelope locally (failureMode Open)",
+                {{"error", error.ToString()}});
+      return admission;
+    }
+    Abandon(admission);
+    admission.allowed = false;
+    admission.reason = options_.failure_mode == FailureMode::kClosed && Unreachable(error)
+                           ? "budget authority unreachable and failureMode is Closed (" +
+                                 error.message + ")"
+                           : "budget authority refused the reservation (" + error.message + ")";
+    return admission;
+  }
+  admission.reservation_id = reservation->id;
+  admission.reason = reservation->reason;
+  switch (reservation->decision) {
+    case Decision::kAllow:
+      break;
+    case Decision::kDegrade:
+      admission.degraded = true;
+      admission.model = reservation->model;
+      break;
+    case Decision::kDeny:
+      // The authority holds nothing for a denial; undo the local reservation.
+      Abandon(admission);
+      admission.allowed = false;
+      break;
+  }
+  return admission;
+}
+
+void Enforcer::Complete(const Admission& admission, const std::string& model,
+                        const core::Usage& usage, core::Money cost, bool estimated) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    envelope_.Commit(admission.estimate_cost, admission.estimate_tokens, cost, usage.Total());
+  }
+  if (authority_ == nullptr) {
+    return;
+  }
+  auto stored = spool_->Append(CommitEntry(admission, model, usage, cost, estimated));
+  if (!stored.ok()) {
+    log::Error("commit could not be spooled; sending it once without durability",
+               {{"error", stored.error().ToString()}});
+    SendOne(CommitEntry(admission, model, usage, cost, estimated));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++pending_;
+    kick_ = true;
+  }
+  wake_.notify_all();
+}
+
+void Enforcer::Abandon(const Admission& admission) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    envelope_.Release(admission.estimate_cost, admission.estimate_tokens);
+  }
+  if (authority_ != nullptr && !admission.reservation_id.starts_with("local-")) {
+    Status released =
+        authority_->Release(admission.reservation_id, admission.idempotency_key + "-release");
+    if (!released.ok()) {
+      // The authority sweeps expired reservations; a lost release only delays that.
+      log::Warn("release failed", {{"error", released.error().ToString()}});
+    }
+  }
+}
+
+core::EnvelopeTotals Enforcer::totals() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return envelope_.totals();
+}
+
+size_t Enforcer::PendingCommits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pending_;
+}
+
+void Enforcer::Flush() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kick_ = true;
+  }
+  wake_.notify_all();
+}
+
+bool Enforcer::SendOne(const json& entry) {
+  const auto str = [&entry](const char* key) {
+    const auto it = entry.find(key);
+    return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
+  auto cost = core::Money::Parse(str("cost"));
+  if (!usage.ok() || !cost.ok() || str("reservationId").empty()) {
+    log::Error("malformed spool entry dropped", {});
+    return true;
+  }
+  const auto estimated = entry.find("estimated");
+  CommitRequest commit{str("reservationId"), str("idempotencyKey"), str("model"), *usage, *cost,
+                       estimated != entry.end() && estimated->is_boolean() && estimated->get<bool>()};
+  Status sent = authority_->Commit(commit);
+  if (!sent.ok() && sent.error().code == ErrorCode::kNotFound) {
+    sent = authority_->RecordEvent(EventRequest{commit.idempotency_key, "llm", commit.cost,
+                                                commit.usage.Total(),
+                                                "LLM call on " + commit.model +
+                                                    " (reservation not known to the authority)"});
+  }
+  if (sent.ok()) {
+    return true;
+  }
+  if (IsRetryable(sent.error().code) || sent.error().code == ErrorCode::kUnauthenticated ||
+      sent.error().code == ErrorCode::kPermissionDenied) {
+    return false;
+  }
+  log::Error("authority rejected a commit; not retrying",
+             {{"error", sent.error().ToString()}, {"idempotencyKey", commit.idempotency_key}});
+  return true;
+}
+
+void Enforcer::SendLoop() {
+  std::chrono::milliseconds backoff = options_.min_backoff;
+  bool retry_later = false;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      const auto ready = [this] { return stop_ || kick_; };
+      if (retry_later) {
+        wake_.wait_for(lock, backoff, ready);
+      } else {
+        wake_.wait(lock, [this] { return stop_ || kick_ || pending_ > 0; });
+      }
+      if (stop_) {
+        return;
+      }
+      kick_ = false;
+    }
+    retry_later = false;
+    for (const auto& [sequence, entry] : spool_->Pending()) {
+      if (!SendOne(entry)) {
+        retry_later = true;
+        break;
+      }
+      if (Status removed = spool_->Remove(sequence); !removed.ok()) {
+        log::Error("acknowledged commit could not be removed from the spool",
+                   {{"error", removed.error().ToString()}});
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (pending_ > 0) {
+        --pending_;
+      }
+    }
+    if (retry_later) {
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    } else {
+      backoff = options_.min_backoff;
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = spool_->Pending().size();
+    }
+  }
+}
+
+}  // namespace agentbudget::meter

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/money.h"
+#include "core/run_envelope.h"
+#include "core/usage.h"
+#include "meter/authority_client.h"
+#include "meter/commit_spool.h"
+#include "meter/config.h"
+
+namespace agentbudget::meter {
+
+// What the enforcer decided for one call.
+struct Admission {
+  bool allowed = false;
+  bool degraded = false;
+  std::string model;   // the model to send upstream
+  std::string reason;  // for a denial or a degrade: the budget or ceiling, in words
+  std::string reservation_id;  // the authority's, or "local-<key>" when enforced locally
+  std::string idempotency_key;
+  core::Money estimate_cost;
+  int64_t estimate_tokens = 0;
+};
+
+// Per call: Admit (reserve) → the caller forwards → Complete (commit) or Abandon (release).
+// Against the authority when one is configured; the run envelope is always also enforced
+// locally. When the authority is unreachable (or answers 401/403): failureMode Open admits
+// on the local envelope alone, Closed denies. Commits to the authority are first written
+// to the spool and sent by a background thread in order, resent with backoff until
+// acknowledged, across restarts; a commit whose reservation the authority does not know
+// (404, e.g. a local admission) is sent as a direct debit (POST /v1/events) instead.
+// Thread-safe.
+class Enforcer {
+ public:
+  struct Options {
+    FailureMode failure_mode = FailureMode::kOpen;
+    core::EnvelopeLimits limits;
+    std::string run;  // prefix of idempotency keys
+    std::chrono::milliseconds min_backoff{100};
+    std::chrono::milliseconds max_backoff{10'000};
+  };
+
+  // `authority` may be null (local enforcement only); then `spool` may be null too.
+  // REQUIRES: spool != nullptr when authority != nullptr.
+  // Spooled commits of a previous process are counted in the local envelope and resent.
+  Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
+           std::unique_ptr<CommitSpool> spool);
+  ~Enforcer();  // stops the sender; unsent commits stay in the spool
+
+  Enforcer(const Enforcer&) = delete;
+  Enforcer& operator=(const Enforcer&) = delete;
+
+  Admission Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
+                  core::Money estimate_cost, int64_t estimate_tokens);
+
+  // Records the actual usage of an admitted call. Never fails: a commit that cannot be
+  // stored or sent is logged and kept in memory accounting.
+  void Complete(const Admission& admission, const std::string& model, const core::Usage& usage,
+                core::Money cost, bool estimated);
+
+  // Releases an admitted call that was never forwarded.
+  void Abandon(const Admission& admission);
+
+  core::EnvelopeTotals totals() const;
+  const core::EnvelopeLimits& limits() const { return options_.limits; }
+
+  // Commits stored but not yet acknowledged.
+  size_t PendingCommits() const;
+  // Wakes the sender now (after the authority came back, or in tests).
+  void Flush();
+
+ private:
+  std::string NextKey();
+  void SendLoop();
+  // Sends one spooled entry; true when it is done with (acknowledged or not retryable).
+  bool SendOne(const nlohmann::json& entry);
+
+  const Options options_;
+  const std::unique_ptr<AuthorityClient> authority_;
+  const std::unique_ptr<CommitSpool> spool_;
+  const std::string key_prefix_;
+  std::atomic<uint64_t> counter_{0};
+
+  mutable std::mutex mu_;
+  core::RunEnvelope envelope_;  // GUARDED_BY(mu_)
+  std::condition_variable wake_;
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  bool kick_ = false;            // GUARDED_BY(mu_)
+  size_t pending_ = 0;           // GUARDED_BY(mu_)
+  std::thread sender_;
+};
+
+}  // namespace agentbudget::meter

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "meter/authority_client.h"
+
+namespace agentbudget::meter {
+
+// AuthorityClient over HTTP(S) with cpprestsdk: JSON bodies as in
+// docs/authority-protocol.md, `Authorization: Bearer <token>` from `token_file` (re-read on
+// every call so that rotated projected tokens are picked up; no header when empty).
+// One keep-alive connection pool for all calls. Thread-safe.
+class HttpAuthorityClient final : public AuthorityClient {
+ public:
+  struct Options {
+    std::string base_url;  // e.g. "https://authority:8443"
+    std::string token_file;
+    std::string ca_file;  // empty: system CAs
+    std::chrono::milliseconds timeout{2000};
+  };
+
+  // Fails with kInvalidArgument for a malformed base URL.
+  static Result<std::unique_ptr<HttpAuthorityClient>> Create(Options options);
+  ~HttpAuthorityClient() override;
+
+  Result<Reservation> Reserve(const ReserveRequest& request) override;
+  Status Commit(const CommitRequest& request) override;
+  Status Release(const std::string& reservation_id, const std::string& idempotency_key) override;
+  Status RecordEvent(const EventRequest& request) override;
+
+ private:
+  struct Impl;
+  explicit HttpAuthorityClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentbudget::meter

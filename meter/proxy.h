@@ -1,0 +1,45 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/result.h"
+#include "core/rate_card.h"
+#include "meter/config.h"
+#include "meter/enforcer.h"
+#include "meter/records.h"
+
+namespace agentbudget::meter {
+
+// The meter's HTTP server: proxies the routes of meter/routes.h to the configured
+// upstreams, and serves GET /healthz, GET /metrics and GET /v1/run (the run envelope's
+// totals). Per metered call: parse the request, estimate and reserve (Enforcer), forward
+// with the model rewritten when degraded and the provider key injected, stream the answer
+// back event by event while reading its usage, price it, commit. Each request is handled
+// on a thread of its own (blocking upstream reads never run on cpprestsdk's pool).
+// Thread-safe.
+class Proxy {
+ public:
+  // `rates`, `enforcer` and `records` must outlive the Proxy.
+  Proxy(Config config, const core::RateCard& rates, Enforcer& enforcer, Records& records);
+  ~Proxy();  // Stop()s
+
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  // Starts listening on config.listen_host:listen_port. Fails with kUnavailable when the
+  // address cannot be bound, kInvalidArgument for a malformed upstream URL.
+  Status Start();
+
+  // Stops accepting, then waits for requests in flight to finish. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentbudget::meter

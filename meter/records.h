@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "core/usage.h"
+
+namespace agentbudget::meter {
+
+// The record of one metered call (DESIGN.md §7): never holds keys or prompt bodies.
+struct CallRecord {
+  core::Api api = core::Api::kAnthropicMessages;
+  std::string requested_model;
+  std::string model;           // sent upstream (the fallback when degraded)
+  std::string response_model;  // as the provider named it
+  bool degraded = false;
+  bool known_model = true;
+  bool stream = false;
+  int status = 0;
+  core::Usage usage;
+  std::string cost;  // decimal USD
+  bool estimated = false;
+  double latency_ms = 0;
+};
+
+// Writes call records to the log, to an optional JSON-lines file, and to Prometheus metrics
+// (agentbudget_meter_*: calls, tokens by gen_ai token type, cost, unknown-model calls,
+// decisions, upstream latency). Thread-safe.
+class Records {
+ public:
+  // `records_file` empty: no file. Fails with kUnavailable when the file cannot be opened.
+  static Result<std::unique_ptr<Records>> Create(const std::string& records_file);
+  ~Records();
+
+  void Call(const CallRecord& record);
+  // Counts a reservation decision: "allow", "degrade" or "deny".
+  void Decision(core::Api api, const std::string& decision);
+
+  // The Prometheus text exposition of every metric.
+  std::string Exposition() const;
+
+  static nlohmann::json ToJson(const CallRecord& record);
+
+ private:
+  Records() = default;
+
+  std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
+  prometheus::Family<prometheus::Counter>* calls_ = nullptr;
+  prometheus::Family<prometheus::Counter>* tokens_ = nullptr;
+  prometheus::Family<prometheus::Counter>* cost_ = nullptr;
+  prometheus::Family<prometheus::Counter>* unknown_ = nullptr;
+  prometheus::Family<prometheus::Counter>* estimated_ = nullptr;
+  prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
+
+  std::mutex mu_;
+  FILE* file_ = nullptr;  // GUARDED_BY(mu_)
+};
+
+}  // namespace agentbudget::meter

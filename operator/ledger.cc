@@ -1,0 +1,583 @@
+#include "operator/ledger.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/money.h"
+#include "core/time_format.h"
+
+namespace agentbudget::operator_ {
+namespace {
+
+using core::Money;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::string Scoped(const std::string& run, const char* operation, const std::string& key) {
+  return run + '\x1f' + operation + '\x1f' + key;
+}
+
+core::SysSeconds Seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::seconds>(t);
+}
+
+Error Conflict(std::string message) { return MakeError(ErrorCode::kConflict, std::move(message)); }
+
+Error PermissionDenied(std::string message) {
+  return MakeError(ErrorCode::kPermissionDenied, std::move(message));
+}
+
+Status ValidateKey(const std::string& key) {
+  if (key.empty() || key.size() > 256) {
+    return InvalidArgument("idempotencyKey must be 1..256 characters");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Ledger::Ledger(const Clock& clock, LedgerStore& store, Options options,
+               GroupCommitter::Options commit_options)
+    : clock_(clock),
+      options_(options),
+      random_(std::random_device{}()),
+      committer_(store, commit_options) {}
+
+Ledger::~Ledger() = default;
+
+void Ledger::UpsertBudget(core::BudgetSpec spec) {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  match_cache_.clear();
+  auto found = budgets_.find(spec.name);
+  if (found == budgets_.end()) {
+    std::string name = spec.name;
+    budgets_.emplace(std::move(name), std::make_unique<BudgetState>(std::move(spec), now));
+    return;
+  }
+  found->second->UpdateSpec(std::move(spec), now);
+}
+
+void Ledger::RemoveBudget(const std::string& name) {
+  std::lock_guard lock(mu_);
+  match_cache_.clear();
+  budgets_.erase(name);
+}
+
+std::string Ledger::NewIdLocked(const char* prefix) {
+  char text[40];
+  std::snprintf(text, sizeof(text), "%s%016llx%016llx", prefix,
+                static_cast<unsigned long long>(random_()),
+                static_cast<unsigned long long>(random_()));
+  return text;
+}
+
+Ledger::Replay Ledger::ReplayLocked(const std::string& scoped, uint64_t hash, Reply& reply,
+                                    std::optional<Result<nlohmann::json>>& answer) {
+  auto found = answers_.find(scoped);
+  if (found == answers_.end()) {
+    return Replay::kNew;
+  }
+  if (found->second.hash != hash) {
+    ++stats_.conflicts;
+    answer = Conflict("idempotencyKey was already used with a different request");
+    return Replay::kAnswered;
+  }
+  ++stats_.replays;
+  if (!found->second.durable) {
+    found->second.waiters.push_back(std::move(reply));
+    return Replay::kJoined;
+  }
+  answer = found->second.response;
+  return Replay::kAnswered;
+}
+
+Ledger::Answer& Ledger::RememberLocked(const std::string& scoped, uint64_t hash,
+                                       nlohmann::json response, bool durable) {
+  const SteadyTime now = clock_.Monotonic();
+  Answer& answer = answers_[scoped];
+  answer.hash = hash;
+  answer.durable = durable;
+  answer.response = std::move(response);
+  answer.created = now;
+  answer_order_.emplace_back(now, scoped);
+  return answer;
+}
+
+Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
+  auto& slot = runs_[caller.run];
+  if (!slot) {
+    core::EnvelopeLimits limits = caller.run_limits;
+    // The meter guards against retry loops itself; the authority sees no request bodies.
+    limits.max_identical_requests.reset();
+    slot = std::make_unique<RunState>(std::move(limits));
+    if (auto recovered = recovered_runs_.find(caller.run); recovered != recovered_runs_.end()) {
+      slot->envelope.RecordSpend(Money::FromMicros(recovered->second.first),
+                                 recovered->second.second);
+      recovered_runs_.erase(recovered);
+    }
+  }
+  slot->last_active = clock_.Monotonic();
+  return *slot;
+}
+
+std::vector<BudgetState*> Ledger::MatchingLocked(const core::Labels& attribution,
+                                                 const core::Labels& namespace_labels) {
+  std::string key;
+  for (const auto* labels : {&attribution, &namespace_labels}) {
+    for (const auto& [name, value] : *labels) {
+      key += name;
+      key += '\x1f';
+      key += value;
+      key += '\x1e';
+    }
+    key += '\x1d';
+  }
+  if (auto cached = match_cache_.find(key); cached != match_cache_.end()) {
+    return cached->second;
+  }
+  std::vector<BudgetState*> matching;
+  for (auto& [name, budget] : budgets_) {
+    if (budget->spec().Matches(attribution, namespace_labels)) {
+      matching.push_back(budget.get());
+    }
+  }
+  if (match_cache_.size() >= kMatchCacheSize) {
+    match_cache_.clear();
+  }
+  match_cache_.emplace(std::move(key), matching);
+  return matching;
+}
+
+Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveRequest& request) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    return std::move(valid).error();
+  }
+  if (request.model.empty() || request.model.size() > 256) {
+    return InvalidArgument("model must be 1..256 characters");
+  }
+  if (request.estimate_micros < 0 || request.estimate_tokens < 0) {
+    return InvalidArgument("estimate must not be negative");
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  const std::string scoped = Scoped(caller.run, "reserve", request.idempotency_key);
+  if (auto found = answers_.find(scoped); found != answers_.end()) {
+    if (found->second.hash != request.request_hash) {
+      ++stats_.conflicts;
+      return Conflict("idempotencyKey was already used with a different request");
+    }
+    ++stats_.replays;
+    return found->second.response;
+  }
+  core::Labels attribution = caller.attribution;
+  attribution["model"] = request.model;
+  std::vector<BudgetState*> matching = MatchingLocked(attribution, caller.namespace_labels);
+  core::DecisionRequest decision_request;
+  decision_request.priority = caller.priority;
+  decision_request.model = request.model;
+  decision_request.fallback = caller.fallback_models;
+  decision_request.estimate_micros = request.estimate_micros;
+  decision_request.estimate_tokens = request.estimate_tokens;
+  std::vector<std::string> keys;
+  for (BudgetState* budget : matching) {
+    budget->Roll(now);
+    keys.push_back(budget->KeyFor(attribution));
+    decision_request.envelopes.push_back(budget->View(keys.back(), now));
+  }
+  core::DecisionOutcome outcome = core::Decide(decision_request);
+  RunState& run = RunLocked(caller);
+  if (outcome.decision != core::Decision::kDeny) {
+    core::EnvelopeDecision envelope = run.envelope.Reserve(
+        0, Money::FromMicros(request.estimate_micros), request.estimate_tokens);
+    if (!envelope.allowed) {
+      outcome.decision = core::Decision::kDeny;
+      outcome.model = request.model;
+      outcome.reason = std::move(envelope.reason);
+    }
+  }
+  stats_.observed_denials += static_cast<int64_t>(std::count_if(
+      outcome.observed.begin(), outcome.observed.end(),
+      [](const std::string& note) { return note.rfind("would deny", 0) == 0; }));
+  const std::string id = NewIdLocked("r-");
+  const core::SysSeconds expires_at = now + options_.reservation_ttl;
+  if (outcome.decision == core::Decision::kDeny) {
+    ++stats_.denied;
+  } else {
+    ++(outcome.decision == core::Decision::kAllow ? stats_.allowed : stats_.degraded);
+    Reservation reservation;
+    reservation.id = id;
+    reservation.run = caller.run;
+    reservation.namespace_name = caller.namespace_name;
+    reservation.attribution = attribution;
+    reservation.model = outcome.model;
+    reservation.estimate_micros = request.estimate_micros;
+    reservation.estimate_tokens = request.estimate_tokens;
+    for (size_t i = 0; i < matching.size(); ++i) {
+      const int64_t amount = matching[i]->AmountOf(request.estimate_micros, request.estimate_tokens);
+      matching[i]->Hold(keys[i], amount);
+      reservation.holds.push_back({matching[i]->spec().name, keys[i], amount});
+    }
+    reservation.expires = clock_.Monotonic() + options_.reservation_ttl;
+    reservations_.emplace(id, std::move(reservation));
+  }
+  nlohmann::json response = {{"id", id},
+                             {"decision", core::DecisionName(outcome.decision)},
+                             {"model", outcome.model},
+                             {"reason", outcome.reason},
+                             {"expiresAt", core::FormatRfc3339(expires_at)}};
+  if (!outcome.observed.empty()) {
+    response["observed"] = outcome.observed;
+  }
+  RememberLocked(scoped, request.request_hash, response, true);
+  return response;
+}
+
+void Ledger::ReleaseHoldsLocked(Reservation& reservation) {
+  for (const Hold& hold : reservation.holds) {
+    if (auto budget = budgets_.find(hold.budget); budget != budgets_.end()) {
+      budget->second->Unhold(hold.key, hold.amount);
+    }
+  }
+  if (auto run = runs_.find(reservation.run); run != runs_.end()) {
+    run->second->envelope.Release(Money::FromMicros(reservation.estimate_micros),
+                                  reservation.estimate_tokens);
+  }
+}
+
+std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
+                                        const core::Labels& attribution,
+                                        const core::Labels& namespace_labels, bool use_holds,
+                                        int64_t cost, int64_t tokens, core::SysSeconds at) {
+  std::vector<Charge> charges;
+  if (use_holds) {
+    for (const Hold& hold : holds) {
+      if (auto budget = budgets_.find(hold.budget); budget != budgets_.end()) {
+        budget->second->Roll(at);
+        budget->second->Spend(hold.key, budget->second->AmountOf(cost, tokens), at);
+        charges.push_back({hold.budget, hold.key});
+      }
+    }
+    return charges;
+  }
+  for (BudgetState* budget : MatchingLocked(attribution, namespace_labels)) {
+    budget->Roll(at);
+    const std::string key = budget->KeyFor(attribution);
+    budget->Spend(key, budget->AmountOf(cost, tokens), at);
+    charges.push_back({budget->spec().name, key});
+  }
+  return charges;
+}
+
+void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) {
+  Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response(), false);
+  answer.waiters.push_back(std::move(reply));
+  committer_.Submit(std::move(entry), [this, scoped] {
+    std::vector<Reply> waiters;
+    nlohmann::json response;
+    {
+      std::lock_guard lock(mu_);
+      auto found = answers_.find(scoped);
+      if (found == answers_.end()) {
+        return;
+      }
+      found->second.durable = true;
+      waiters.swap(found->second.waiters);
+      response = found->second.response;
+    }
+    for (Reply& waiter : waiters) {
+      waiter(response);
+    }
+  });
+}
+
+void Ledger::Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
+                    Reply reply) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    reply(std::move(valid).error());
+    return;
+  }
+  if (request.cost_micros < 0 || request.tokens < 0) {
+    reply(InvalidArgument("cost and tokens must not be negative"));
+    return;
+  }
+  if (id.empty() || id.size() > 64) {
+    reply(InvalidArgument("reservation id must be 1..64 characters"));
+    return;
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::unique_lock lock(mu_);
+  const std::string scoped = Scoped(caller.run, "commit", request.idempotency_key);
+  // Replies to replays and errors run after the lock is dropped.
+  Reply deferred = std::move(reply);
+  std::optional<Result<nlohmann::json>> answer;
+  switch (ReplayLocked(scoped, request.request_hash, deferred, answer)) {
+    case Replay::kJoined:
+      return;
+    case Replay::kAnswered:
+      lock.unlock();
+      deferred(std::move(*answer));
+      return;
+    case Replay::kNew:
+      break;
+  }
+  auto found = reservations_.find(id);
+  Reservation* reservation = found == reservations_.end() ? nullptr : &found->second;
+  if (reservation != nullptr && reservation->run != caller.run) {
+    lock.unlock();
+    deferred(PermissionDenied("reservation " + id + " belongs to another run"));
+    return;
+  }
+  if (reservation != nullptr && reservation->state == Reservation::State::kCommitted) {
+    ++stats_.conflicts;
+    lock.unlock();
+    deferred(Conflict("reservation " + id + " was already committed under another key"));
+    return;
+  }
+  RunState& run = RunLocked(caller);
+  LedgerEntry entry;
+  entry.kind = LedgerEntry::Kind::kCommit;
+  entry.id = id;
+  entry.run = caller.run;
+  entry.idempotency_key = request.idempotency_key;
+  entry.request_hash = request.request_hash;
+  entry.namespace_name = caller.namespace_name;
+  entry.model = request.model.empty() && reservation ? reservation->model : request.model;
+  entry.cost_micros = request.cost_micros;
+  entry.tokens = request.tokens;
+  entry.at = now;
+  const bool active = reservation != nullptr && reservation->state == Reservation::State::kActive;
+  if (active) {
+    ReleaseHoldsLocked(*reservation);
+    entry.attribution = reservation->attribution;
+    entry.charges = SpendLocked(reservation->holds, {}, {}, true, request.cost_micros,
+                                request.tokens, now);
+  } else {
+    // Expired, released or unknown (issued before a restart): still recorded.
+    entry.late = true;
+    ++stats_.late_commits;
+    entry.attribution = reservation ? reservation->attribution : caller.attribution;
+    entry.attribution["model"] = entry.model;
+    entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
+                                request.cost_micros, request.tokens, now);
+  }
+  run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
+  if (reservation != nullptr) {
+    reservation->state = Reservation::State::kCommitted;
+    reservation->forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+  } else {
+    Reservation tombstone;
+    tombstone.id = id;
+    tombstone.run = caller.run;
+    tombstone.state = Reservation::State::kCommitted;
+    tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+    reservations_.emplace(id, std::move(tombstone));
+  }
+  ++stats_.commits;
+  PersistLocked(std::move(entry), scoped, std::move(deferred));
+}
+
+Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
+                                       const ReleaseRequest& request) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    return std::move(valid).error();
+  }
+  std::lock_guard lock(mu_);
+  const std::string scoped = Scoped(caller.run, "release", request.idempotency_key);
+  if (auto found = answers_.find(scoped); found != answers_.end()) {
+    if (found->second.hash != request.request_hash) {
+      ++stats_.conflicts;
+      return Conflict("idempotencyKey was already used with a different request");
+    }
+    ++stats_.replays;
+    return found->second.response;
+  }
+  if (auto found = reservations_.find(id); found != reservations_.end()) {
+    Reservation& reservation = found->second;
+    if (reservation.run != caller.run) {
+      return PermissionDenied("reservation " + id + " belongs to another run");
+    }
+    if (reservation.state == Reservation::State::kCommitted) {
+      return Conflict("reservation " + id + " was already committed");
+    }
+    if (reservation.state == Reservation::State::kActive) {
+      ReleaseHoldsLocked(reservation);
+      reservation.state = Reservation::State::kReleased;
+      reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+    }
+  }
+  nlohmann::json response = {{"id", id}, {"released", true}};
+  RememberLocked(scoped, request.request_hash, response, true);
+  return response;
+}
+
+void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Reply reply) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    reply(std::move(valid).error());
+    return;
+  }
+  if (request.cost_micros < 0 || request.tokens < 0) {
+    reply(InvalidArgument("cost and tokens must not be negative"));
+    return;
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::unique_lock lock(mu_);
+  const std::string scoped = Scoped(caller.run, "event", request.idempotency_key);
+  std::optional<Result<nlohmann::json>> answer;
+  switch (ReplayLocked(scoped, request.request_hash, reply, answer)) {
+    case Replay::kJoined:
+      return;
+    case Replay::kAnswered:
+      lock.unlock();
+      reply(std::move(*answer));
+      return;
+    case Replay::kNew:
+      break;
+  }
+  RunState& run = RunLocked(caller);
+  LedgerEntry entry;
+  entry.kind = LedgerEntry::Kind::kEvent;
+  entry.id = NewIdLocked("e-");
+  entry.run = caller.run;
+  entry.idempotency_key = request.idempotency_key;
+  entry.request_hash = request.request_hash;
+  entry.namespace_name = caller.namespace_name;
+  entry.attribution = caller.attribution;
+  entry.model = request.kind;
+  entry.cost_micros = request.cost_micros;
+  entry.tokens = request.tokens;
+  entry.at = now;
+  entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
+                              request.cost_micros, request.tokens, now);
+  run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
+  ++stats_.events;
+  PersistLocked(std::move(entry), scoped, std::move(reply));
+}
+
+void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  for (auto& [name, budget] : budgets_) {
+    budget->Roll(now);
+  }
+  for (const LedgerEntry& entry : entries) {
+    const char* operation = entry.kind == LedgerEntry::Kind::kCommit ? "commit" : "event";
+    const std::string scoped = Scoped(entry.run, operation, entry.idempotency_key);
+    if (answers_.contains(scoped)) {
+      continue;  // appended twice (a retried batch): count once
+    }
+    for (const Charge& charge : entry.charges) {
+      if (auto budget = budgets_.find(charge.budget); budget != budgets_.end()) {
+        budget->second->Spend(charge.key, budget->second->AmountOf(entry.cost_micros, entry.tokens),
+                              entry.at);
+      }
+    }
+    auto& run = recovered_runs_[entry.run];
+    run.first = core::SaturatingAdd(run.first, entry.cost_micros);
+    run.second = core::SaturatingAdd(run.second, entry.tokens);
+    RememberLocked(scoped, entry.request_hash, entry.Response(), true);
+    if (entry.kind == LedgerEntry::Kind::kCommit) {
+      Reservation tombstone;
+      tombstone.id = entry.id;
+      tombstone.run = entry.run;
+      tombstone.state = Reservation::State::kCommitted;
+      tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+      reservations_.insert_or_assign(entry.id, std::move(tombstone));
+    }
+  }
+}
+
+int Ledger::Sweep() {
+  const SteadyTime now = clock_.Monotonic();
+  std::lock_guard lock(mu_);
+  int expired = 0;
+  for (auto it = reservations_.begin(); it != reservations_.end();) {
+    Reservation& reservation = it->second;
+    if (reservation.state == Reservation::State::kActive && reservation.expires <= now) {
+      ReleaseHoldsLocked(reservation);
+      reservation.state = Reservation::State::kExpired;
+      reservation.forget_after = now + options_.tombstone_ttl;
+      ++expired;
+    }
+    if (reservation.state != Reservation::State::kActive && reservation.forget_after <= now) {
+      it = reservations_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  stats_.expired += expired;
+  while (!answer_order_.empty() && answer_order_.front().first + options_.idempotency_ttl <= now) {
+    auto [created, scoped] = std::move(answer_order_.front());
+    answer_order_.pop_front();
+    auto found = answers_.find(scoped);
+    if (found == answers_.end() || found->second.created != created) {
+      continue;
+    }
+    if (!found->second.durable) {
+      // Still waiting for the store: keep it until it is durable and aged.
+      answer_order_.emplace_back(now, std::move(scoped));
+      found->second.created = now;
+      continue;
+    }
+    answers_.erase(found);
+  }
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    const auto& totals = it->second->envelope.totals();
+    if (it->second->last_active + options_.run_idle_ttl <= now && totals.reserved.micros() == 0 &&
+        totals.reserved_tokens == 0) {
+      it = runs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+std::vector<BudgetSnapshot> Ledger::Budgets() const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  std::vector<BudgetSnapshot> snapshots;
+  snapshots.reserve(budgets_.size());
+  for (const auto& [name, budget] : budgets_) {
+    budget->Roll(now);
+    snapshots.push_back(budget->Snapshot(now));
+  }
+  return snapshots;
+}
+
+Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::string& run) const {
+  if (run != caller.run) {
+    return PermissionDenied("a pod may read only its own run");
+  }
+  std::lock_guard lock(mu_);
+  nlohmann::json balance = {{"run", run}};
+  core::EnvelopeTotals totals;
+  if (auto found = runs_.find(run); found != runs_.end()) {
+    totals = found->second->envelope.totals();
+  } else if (auto recovered = recovered_runs_.find(run); recovered != recovered_runs_.end()) {
+    totals.spent = Money::FromMicros(recovered->second.first);
+    totals.tokens = recovered->second.second;
+  }
+  balance["spent"] = totals.spent.ToString();
+  balance["reserved"] = totals.reserved.ToString();
+  balance["tokens"] = totals.tokens;
+  balance["requests"] = totals.requests;
+  nlohmann::json limits = nlohmann::json::object();
+  if (caller.run_limits.max_cost) {
+    limits["maxCost"] = caller.run_limits.max_cost->ToString();
+  }
+  if (caller.run_limits.max_tokens) {
+    limits["maxTokens"] = *caller.run_limits.max_tokens;
+  }
+  if (caller.run_limits.max_requests) {
+    limits["maxRequests"] = *caller.run_limits.max_requests;
+  }
+  balance["limits"] = std::move(limits);
+  return balance;
+}
+
+LedgerStats Ledger::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+}  // namespace agentbudget::operator_

@@ -1,0 +1,226 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "core/budget_spec.h"
+#include "core/run_envelope.h"
+#include "operator/budget_state.h"
+#include "operator/caller.h"
+#include "operator/group_committer.h"
+#include "operator/ledger_entry.h"
+#include "operator/ledger_store.h"
+
+namespace agentbudget::operator_ {
+
+struct ReserveRequest {
+  std::string idempotency_key;
+  std::string provider;
+  std::string model;
+  int64_t estimate_micros = 0;
+  int64_t estimate_tokens = 0;
+  uint64_t request_hash = 0;  // fingerprint of the request body
+};
+
+struct CommitRequest {
+  std::string idempotency_key;
+  std::string model;
+  int64_t cost_micros = 0;
+  int64_t tokens = 0;
+  uint64_t request_hash = 0;
+};
+
+struct ReleaseRequest {
+  std::string idempotency_key;
+  uint64_t request_hash = 0;
+};
+
+struct EventRequest {
+  std::string idempotency_key;
+  std::string kind;
+  int64_t cost_micros = 0;
+  int64_t tokens = 0;
+  uint64_t request_hash = 0;
+};
+
+// Counters for metrics; read with Ledger::stats().
+struct LedgerStats {
+  int64_t allowed = 0;
+  int64_t degraded = 0;
+  int64_t denied = 0;
+  int64_t observed_denials = 0;
+  int64_t commits = 0;
+  int64_t late_commits = 0;
+  int64_t events = 0;
+  int64_t expired = 0;
+  int64_t replays = 0;
+  int64_t conflicts = 0;
+};
+
+// The budget authority's state: every budget's balances, every run's envelope, the
+// reservations in flight and the answers given to idempotency keys. One mutex makes each
+// decision atomic across every matching budget, perKey envelope and the run envelope.
+//
+// Reservations are decided in memory and answered at once (the agent's critical path).
+// Commits and events change balances at once, so the next reservation sees them, and are
+// acknowledged (the reply runs) only once the GroupCommitter made them durable. After a
+// restart, Recover() rebuilds balances and idempotency answers from the durable entries:
+// exactly what was acknowledged, plus what was durable but not yet acknowledged (whose
+// resend then gets the first answer).
+//
+// Replies: a replayed idempotency key gets the first answer (waiting for durability if the
+// first is still pending); the same key with a different request is kConflict. A commit
+// after its reservation expired, or of a reservation this process does not know (issued
+// before a restart), is recorded and marked late, never dropped.
+// Thread-safe.
+class Ledger {
+ public:
+  struct Options {
+    std::chrono::seconds reservation_ttl{300};
+    // How long expired, committed and released reservations are remembered.
+    std::chrono::seconds tombstone_ttl{3600};
+    // How long idempotency answers are kept (resends come within this window).
+    std::chrono::seconds idempotency_ttl{24 * 3600};
+    // Runs idle this long are forgotten (their spend stays in the durable ledger).
+    std::chrono::seconds run_idle_ttl{24 * 3600};
+  };
+
+  // A JSON answer or an error, delivered once.
+  using Reply = std::function<void(Result<nlohmann::json>)>;
+
+  // Persists through `store`, batching with `commit_options`. `clock` and `store` must
+  // outlive the ledger. Destruction waits until pending commits are durable.
+  Ledger(const Clock& clock, LedgerStore& store, Options options,
+         GroupCommitter::Options commit_options);
+  ~Ledger();
+
+  // Adds or replaces a budget (from the AgentBudget informer).
+  void UpsertBudget(core::BudgetSpec spec);
+  void RemoveBudget(const std::string& name);
+
+  // Rebuilds balances and idempotency answers from durable entries, in order. Call after
+  // the budgets are known and before serving. Entries naming unknown budgets still count
+  // for their run. Duplicate idempotency keys count once.
+  void Recover(const std::vector<LedgerEntry>& entries);
+
+  // Decides a reservation. Answers at once: {id, decision, model, reason, expiresAt}.
+  // Fails with kInvalidArgument for a negative estimate or empty key or model, kConflict
+  // for a reused key with another request.
+  Result<nlohmann::json> Reserve(const Caller& caller, const ReserveRequest& request);
+
+  // Commits actual spend against reservation `id`, releasing its remainder. `reply` gets
+  // {id, committed: true, cost[, late: true]} once durable, or kInvalidArgument,
+  // kPermissionDenied (another run's reservation) or kConflict at once.
+  void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
+              Reply reply);
+
+  // Releases a reservation unused: {id, released: true}. Releasing an expired or unknown
+  // reservation succeeds (nothing is held). kConflict if it was committed.
+  Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
+                                 const ReleaseRequest& request);
+
+  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable.
+  void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply);
+
+  // Expires reservations past their TTL (releasing what they hold) and forgets old
+  // tombstones, idempotency answers and idle runs. Returns the reservations expired.
+  int Sweep();
+
+  std::vector<BudgetSnapshot> Budgets() const;
+  // The caller's run: spend and envelope. kPermissionDenied for another run.
+  Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
+  LedgerStats stats() const;
+  // Entries handed to the store but not yet durable.
+  size_t pending_commits() const { return committer_.pending(); }
+
+ private:
+  struct Hold {
+    std::string budget;
+    std::string key;
+    int64_t amount = 0;
+  };
+  struct Reservation {
+    enum class State { kActive, kExpired, kCommitted, kReleased };
+    std::string id;
+    std::string run;
+    std::string namespace_name;
+    core::Labels attribution;  // with the requested model
+    std::string model;
+    int64_t estimate_micros = 0;
+    int64_t estimate_tokens = 0;
+    std::vector<Hold> holds;
+    State state = State::kActive;
+    std::chrono::steady_clock::time_point expires;
+    std::chrono::steady_clock::time_point forget_after;
+  };
+  struct RunState {
+    explicit RunState(core::EnvelopeLimits limits) : envelope(std::move(limits)) {}
+    core::RunEnvelope envelope;
+    std::chrono::steady_clock::time_point last_active;
+  };
+  struct Answer {
+    uint64_t hash = 0;
+    bool durable = true;
+    nlohmann::json response;
+    std::vector<Reply> waiters;
+    std::chrono::steady_clock::time_point created;
+  };
+
+  enum class Replay { kNew, kAnswered, kJoined };
+  // Looks up an earlier answer for `scoped`. kNew: none. kAnswered: `answer` holds what to
+  // send (the first answer, or kConflict for a different request). kJoined: `reply` was
+  // queued behind the first request, still waiting for durability.
+  Replay ReplayLocked(const std::string& scoped, uint64_t hash, Reply& reply,
+                      std::optional<Result<nlohmann::json>>& answer);
+  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response,
+                         bool durable);
+  RunState& RunLocked(const Caller& caller);
+  std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
+                                           const core::Labels& namespace_labels);
+  // Applies committed spend to balances and returns the charges made.
+  std::vector<Charge> SpendLocked(const std::vector<Hold>& holds, const core::Labels& attribution,
+                                  const core::Labels& namespace_labels, bool use_holds,
+                                  int64_t cost, int64_t tokens, core::SysSeconds at);
+  void ReleaseHoldsLocked(Reservation& reservation);
+  // Hands the entry to the group committer; the answer becomes durable with it.
+  void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply);
+  std::string NewIdLocked(const char* prefix);
+
+  const Clock& clock_;
+  const Options options_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<BudgetState>> budgets_;            // GUARDED_BY(mu_)
+  // Budgets matching an (attribution, namespace labels) pair; cleared whenever a budget
+  // is added, changed or removed, and when it grows past kMatchCacheSize.
+  static constexpr size_t kMatchCacheSize = 65536;
+  std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::unique_ptr<RunState>> runs_;       // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Reservation> reservations_;             // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Answer> answers_;                       // GUARDED_BY(mu_)
+  // Idempotency answers in creation order, for expiry.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_;  // GUARDED_BY(mu_)
+  std::mt19937_64 random_;  // GUARDED_BY(mu_)
+  LedgerStats stats_;       // GUARDED_BY(mu_)
+  // Spend per run rebuilt by Recover(), applied when the run is next seen.
+  std::unordered_map<std::string, std::pair<int64_t, int64_t>> recovered_runs_;  // GUARDED_BY(mu_)
+
+  // Last: destroyed first, so its final callbacks still find every member above.
+  GroupCommitter committer_;
+};
+
+}  // namespace agentbudget::operator_

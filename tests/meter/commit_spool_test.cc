@@ -1,0 +1,69 @@
+#include "meter/commit_spool.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace agentbudget::meter {
+namespace {
+
+class CommitSpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/spool-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(CommitSpoolTest, KeepsEntriesInOrderAcrossReopening) {
+  {
+    auto spool = CommitSpool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    EXPECT_EQ(*(*spool)->Append({{"n", 1}}), 1u);
+    EXPECT_EQ(*(*spool)->Append({{"n", 2}}), 2u);
+  }
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  const auto pending = (*reopened)->Pending();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].second["n"], 1);
+  EXPECT_EQ(pending[1].second["n"], 2);
+  EXPECT_EQ(*(*reopened)->Append({{"n", 3}}), 3u);
+}
+
+TEST_F(CommitSpoolTest, RemovedEntriesAreGoneAndRemovingTwiceSucceeds) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  const uint64_t first = *(*spool)->Append({{"n", 1}});
+  ASSERT_TRUE((*spool)->Append({{"n", 2}}).ok());
+  ASSERT_TRUE((*spool)->Remove(first).ok());
+  EXPECT_TRUE((*spool)->Remove(first).ok());
+  const auto pending = (*spool)->Pending();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].second["n"], 2);
+}
+
+TEST_F(CommitSpoolTest, DropsInterruptedAppendsAndSkipsUnreadableEntries) {
+  std::filesystem::create_directories(dir_);
+  std::ofstream(dir_ + "/00000000000000000001.json.tmp") << "{\"half";
+  std::ofstream(dir_ + "/00000000000000000002.json") << "not json";
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/00000000000000000001.json.tmp"));
+  EXPECT_TRUE((*spool)->Pending().empty());
+  EXPECT_EQ(*(*spool)->Append({{"n", 3}}), 3u);
+}
+
+TEST_F(CommitSpoolTest, FailsClearlyWhenTheDirectoryCannotBeCreated) {
+  auto spool = CommitSpool::Open("/proc/agentbudget-cannot-exist");
+  ASSERT_FALSE(spool.ok());
+  EXPECT_EQ(spool.error().code, ErrorCode::kUnavailable);
+  EXPECT_NE(spool.error().message.find("spool directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agentbudget::meter

@@ -1,0 +1,199 @@
+#include "meter/enforcer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace agentbudget::meter {
+namespace {
+
+using core::Money;
+
+// An AuthorityClient whose answers the test scripts. Thread-safe.
+class FakeAuthority : public AuthorityClient {
+ public:
+  Result<Reservation> Reserve(const ReserveRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu);
+    reserves.push_back(request);
+    if (reserve_error) {
+      return *reserve_error;
+    }
+    return reservation;
+  }
+  Status Commit(const CommitRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (commit_error) {
+      return *commit_error;
+    }
+    commits.push_back(request);
+    return OkStatus();
+  }
+  Status Release(const std::string& id, const std::string&) override {
+    std::lock_guard<std::mutex> lock(mu);
+    releases.push_back(id);
+    return OkStatus();
+  }
+  Status RecordEvent(const EventRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu);
+    events.push_back(request);
+    return OkStatus();
+  }
+  size_t CommitCount() {
+    std::lock_guard<std::mutex> lock(mu);
+    return commits.size() + events.size();
+  }
+
+  std::mutex mu;
+  Reservation reservation{"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
+  std::optional<Error> reserve_error;
+  std::optional<Error> commit_error;
+  std::vector<ReserveRequest> reserves;
+  std::vector<CommitRequest> commits;
+  std::vector<EventRequest> events;
+  std::vector<std::string> releases;
+};
+
+bool PollUntil(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return done();
+}
+
+class EnforcerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/enforcer-" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<Enforcer> Make(FakeAuthority* authority, FailureMode mode,
+                                 core::EnvelopeLimits limits = {}) {
+    std::unique_ptr<AuthorityClient> owned(authority);
+    std::unique_ptr<CommitSpool> spool;
+    if (authority != nullptr) {
+      spool = CommitSpool::Open(dir_).value();
+    }
+    return std::make_unique<Enforcer>(
+        Enforcer::Options{mode, limits, "run-1", std::chrono::milliseconds(1),
+                          std::chrono::milliseconds(5)},
+        std::move(owned), std::move(spool));
+  }
+
+  std::string dir_;
+};
+
+TEST_F(EnforcerTest, LocalModeDeniesPastTheEnvelopeNamingTheCeiling) {
+  auto enforcer = Make(nullptr, FailureMode::kOpen, {std::nullopt, std::nullopt, 1, std::nullopt});
+  const Admission first = enforcer->Admit("anthropic", "m", 1, Money::FromMicros(5), 10);
+  ASSERT_TRUE(first.allowed);
+  EXPECT_EQ(first.model, "m");
+  enforcer->Complete(first, "m", core::Usage{10, 0, 0, 0, 5, 0}, Money::FromMicros(7), false);
+  EXPECT_EQ(enforcer->totals().spent, Money::FromMicros(7));
+  const Admission second = enforcer->Admit("anthropic", "m", 2, Money::FromMicros(5), 10);
+  EXPECT_FALSE(second.allowed);
+  EXPECT_NE(second.reason.find("maxRequests (1)"), std::string::npos);
+}
+
+TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
+  auto* authority = new FakeAuthority;
+  authority->reservation = {"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"};
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission admission =
+      enforcer->Admit("anthropic", "claude-sonnet-4-5", 1, Money::FromMicros(100), 50);
+  ASSERT_TRUE(admission.allowed);
+  EXPECT_TRUE(admission.degraded);
+  EXPECT_EQ(admission.model, "claude-haiku-4-5");
+  EXPECT_EQ(admission.reason, "team at 82%");
+  enforcer->Complete(admission, admission.model, core::Usage{1, 0, 0, 0, 2, 0},
+                     Money::FromMicros(9), false);
+  ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  ASSERT_EQ(authority->commits.size(), 1u);
+  EXPECT_EQ(authority->commits[0].reservation_id, "r-9");
+  EXPECT_EQ(authority->commits[0].model, "claude-haiku-4-5");
+  EXPECT_EQ(authority->commits[0].cost, Money::FromMicros(9));
+  EXPECT_EQ(authority->commits[0].idempotency_key, admission.idempotency_key + "-commit");
+}
+
+TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
+  auto* authority = new FakeAuthority;
+  authority->reservation = {"", Decision::kDeny, "m", "budget org exhausted"};
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  EXPECT_FALSE(admission.allowed);
+  EXPECT_EQ(admission.reason, "budget org exhausted");
+  EXPECT_EQ(enforcer->totals().reserved, Money());
+}
+
+TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
+  auto* authority = new FakeAuthority;
+  authority->reserve_error = Unavailable("connection refused");
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  ASSERT_TRUE(admission.allowed);
+  EXPECT_EQ(admission.reservation_id.rfind("local-", 0), 0u);
+}
+
+TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
+  auto* authority = new FakeAuthority;
+  authority->reserve_error = Unavailable("connection refused");
+  auto enforcer = Make(authority, FailureMode::kClosed);
+  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  EXPECT_FALSE(admission.allowed);
+  EXPECT_NE(admission.reason.find("failureMode is Closed"), std::string::npos);
+}
+
+TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotKnowThem) {
+  auto* authority = new FakeAuthority;
+  authority->reserve_error = Unavailable("down");
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  {
+    std::lock_guard<std::mutex> lock(authority->mu);
+    authority->commit_error = NotFound("unknown reservation");
+  }
+  enforcer->Complete(admission, "m", core::Usage{3, 0, 0, 0, 4, 0}, Money::FromMicros(11), true);
+  ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  ASSERT_EQ(authority->events.size(), 1u);
+  EXPECT_EQ(authority->events[0].cost, Money::FromMicros(11));
+  EXPECT_EQ(authority->events[0].tokens, 7);
+}
+
+TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
+  {
+    auto* authority = new FakeAuthority;
+    authority->commit_error = Unavailable("authority restarting");
+    auto enforcer = Make(authority, FailureMode::kOpen);
+    for (int i = 1; i <= 3; ++i) {
+      const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
+      enforcer->Complete(a, "m", core::Usage{i, 0, 0, 0, 0, 0}, Money::FromMicros(i), false);
+    }
+    EXPECT_EQ(enforcer->PendingCommits(), 3u);
+  }
+  auto* authority = new FakeAuthority;
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  // The spooled spend counts against the local envelope straight away.
+  EXPECT_EQ(enforcer->totals().spent, Money::FromMicros(6));
+  ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() == 3; }));
+  ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(authority->commits[i].usage.input, i + 1);
+  }
+  EXPECT_NE(authority->commits[0].idempotency_key, authority->commits[1].idempotency_key);
+}
+
+}  // namespace
+}  // namespace agentbudget::meter

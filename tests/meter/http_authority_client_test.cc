@@ -1,0 +1,110 @@
+#include "meter/http_authority_client.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/meter/free_port.h"
+#include "tests/meter/scripted_server.h"
+
+namespace agentbudget::meter {
+namespace {
+
+using nlohmann::json;
+using testing::ScriptedServer;
+
+void Reply(web::http::http_request request, int status, const std::string& body) {
+  request.reply(static_cast<web::http::status_code>(status), body, "application/json").wait();
+}
+
+std::unique_ptr<HttpAuthorityClient> Client(const std::string& url,
+                                            const std::string& token_file = "") {
+  auto client = HttpAuthorityClient::Create({url, token_file, "", std::chrono::milliseconds(2000)});
+  EXPECT_TRUE(client.ok());
+  return std::move(*client);
+}
+
+TEST(HttpAuthorityClientTest, ReservesWithTheProtocolBodyAndBearerToken) {
+  std::string authorization;
+  ScriptedServer server([&](web::http::http_request request, const std::string&) {
+    authorization = request.headers()[web::http::header_names::authorization];
+    Reply(request, 200,
+          R"({"id":"r-1","decision":"degrade","model":"claude-haiku-4-5",
+              "reason":"budget team at 82%","expiresAt":"2026-11-27T21:00:00Z"})");
+  });
+  const std::string token_file = ::testing::TempDir() + "/token";
+  std::ofstream(token_file) << "pod-token\n";
+  auto reservation = Client(server.url(), token_file)
+                         ->Reserve({"k1", "anthropic", "claude-sonnet-4-5",
+                                    core::Money::FromMicros(42'500), 12000});
+  ASSERT_TRUE(reservation.ok()) << reservation.error().message;
+  EXPECT_EQ(reservation->id, "r-1");
+  EXPECT_EQ(reservation->decision, Decision::kDegrade);
+  EXPECT_EQ(reservation->model, "claude-haiku-4-5");
+  EXPECT_EQ(reservation->reason, "budget team at 82%");
+  EXPECT_EQ(authorization, "Bearer pod-token");
+  const auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "/v1/reservations");
+  EXPECT_EQ(json::parse(seen[0].second),
+            json::parse(R"({"idempotencyKey":"k1","provider":"anthropic",
+                            "model":"claude-sonnet-4-5",
+                            "estimate":{"cost":"0.0425","tokens":12000}})"));
+}
+
+TEST(HttpAuthorityClientTest, CommitsUsageAndCostToTheReservation) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"id":"r-1","committed":true,"cost":"0.0021"})");
+  });
+  Status committed = Client(server.url())->Commit(
+      {"r-1", "k1-commit", "claude-haiku-4-5", core::Usage{1000, 0, 0, 0, 200, 0},
+       core::Money::FromMicros(2100), false});
+  ASSERT_TRUE(committed.ok()) << committed.error().message;
+  const auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "/v1/reservations/r-1/commit");
+  const json body = json::parse(seen[0].second);
+  EXPECT_EQ(body["cost"], "0.0021");
+  EXPECT_EQ(body["usage"]["output"], 200);
+  EXPECT_EQ(body["estimated"], false);
+}
+
+TEST(HttpAuthorityClientTest, MapsProtocolErrorsToCodesWithTheServersMessage) {
+  const std::pair<int, ErrorCode> cases[] = {{400, ErrorCode::kInvalidArgument},
+                                             {401, ErrorCode::kUnauthenticated},
+                                             {403, ErrorCode::kPermissionDenied},
+                                             {404, ErrorCode::kNotFound},
+                                             {409, ErrorCode::kConflict},
+                                             {503, ErrorCode::kUnavailable}};
+  for (const auto& [status, code] : cases) {
+    ScriptedServer server([status](web::http::http_request request, const std::string&) {
+      Reply(request, status, R"({"error":{"code":"x","message":"scripted failure"}})");
+    });
+    Status released = Client(server.url())->Release("r-1", "k-release");
+    ASSERT_FALSE(released.ok()) << status;
+    EXPECT_EQ(released.error().code, code) << status;
+    EXPECT_NE(released.error().message.find("scripted failure"), std::string::npos);
+  }
+}
+
+TEST(HttpAuthorityClientTest, AnUnreachableAuthorityIsUnavailable) {
+  const int port = testing::FreePort();
+  auto reservation = Client("http://127.0.0.1:" + std::to_string(port))
+                         ->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  ASSERT_FALSE(reservation.ok());
+  EXPECT_TRUE(IsRetryable(reservation.error().code));
+}
+
+TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"id":"r-1","decision":"maybe"})");
+  });
+  auto reservation = Client(server.url())->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  ASSERT_FALSE(reservation.ok());
+  EXPECT_NE(reservation.error().message.find("unknown decision \"maybe\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace agentbudget::meter

@@ -1,0 +1,207 @@
+#include "meter/proxy.h"
+
+// GoogleTest before cpprestsdk: cpprestsdk defines a macro U that breaks gtest's templates.
+#include <gtest/gtest.h>
+
+#include <cpprest/http_client.h>
+#include <cpprest/producerconsumerstream.h>
+
+#include <functional>
+#include <future>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "meter/default_rates.h"
+#include "tests/meter/free_port.h"
+#include "tests/meter/scripted_server.h"
+
+namespace agentbudget::meter {
+namespace {
+
+namespace http = web::http;
+using nlohmann::json;
+using testing::ScriptedServer;
+
+// Polls `done` until it holds or ten seconds pass: the meter accounts for a call just
+// after the client has the whole answer.
+bool Eventually(const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+class ProxyTest : public ::testing::Test {
+ protected:
+  void StartMeter(const std::string& upstream, int64_t max_request_bytes = 1 << 20) {
+    Config config;
+    config.listen_port = testing::FreePort();
+    config.anthropic_upstream = upstream;
+    config.openai_upstream = upstream;
+    config.max_request_bytes = max_request_bytes;
+    config.upstream_timeout = std::chrono::seconds(5);
+    enforcer_ = std::make_unique<Enforcer>(Enforcer::Options{}, nullptr, nullptr);
+    records_ = Records::Create("").value();
+    proxy_ = std::make_unique<Proxy>(config, rates_, *enforcer_, *records_);
+    ASSERT_TRUE(proxy_->Start().ok());
+    client_ = std::make_unique<http::client::http_client>(
+        "http://127.0.0.1:" + std::to_string(config.listen_port));
+  }
+
+  http::http_response Post(const std::string& path, const std::string& body,
+                           const std::string& encoding = "") {
+    http::http_request request(http::methods::POST);
+    request.set_request_uri(path);
+    request.set_body(body, "application/json");
+    if (!encoding.empty()) {
+      request.headers().add(http::header_names::content_encoding, encoding);
+    }
+    return client_->request(request).get();
+  }
+
+  core::RateCard rates_ = *core::RateCard::FromYaml(DefaultRatesYaml());
+  std::unique_ptr<Enforcer> enforcer_;
+  std::unique_ptr<Records> records_;
+  std::unique_ptr<Proxy> proxy_;
+  std::unique_ptr<http::client::http_client> client_;
+};
+
+constexpr const char* kMessage =
+    R"({"id":"m","type":"message","model":"claude-haiku-4-5","content":[],
+        "usage":{"input_tokens":10,"output_tokens":20}})";
+
+TEST_F(ProxyTest, MalformedRequestsGetAProviderShapedErrorAndNeverReachUpstream) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
+  StartMeter(upstream.url());
+  for (const char* body : {"{not json", "[]", R"({"model": 7})", ""}) {
+    http::http_response response = Post("/anthropic/v1/messages", body);
+    EXPECT_EQ(response.status_code(), 400) << body;
+    const json error = json::parse(response.extract_utf8string().get());
+    EXPECT_EQ(error["type"], "error");
+    EXPECT_NE(error["error"]["message"].get<std::string>().find("string \"model\""),
+              std::string::npos);
+    EXPECT_EQ(response.headers()["x-should-retry"], "false");
+  }
+  EXPECT_TRUE(upstream.seen().empty());
+}
+
+TEST_F(ProxyTest, OversizedAndCompressedBodiesAreRefusedClearly) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
+  StartMeter(upstream.url(), /*max_request_bytes=*/64);
+  http::http_response big = Post("/openai/v1/chat/completions", std::string(65, ' '));
+  EXPECT_EQ(big.status_code(), 413);
+  EXPECT_NE(json::parse(big.extract_utf8string().get())["error"]["message"]
+                .get<std::string>()
+                .find("exceeds the limit of 64"),
+            std::string::npos);
+  http::http_response gzip = Post("/openai/v1/responses", "{}", "gzip");
+  EXPECT_EQ(gzip.status_code(), 415);
+  EXPECT_TRUE(upstream.seen().empty());
+}
+
+TEST_F(ProxyTest, UnknownPathsGetNotFound) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
+  StartMeter(upstream.url());
+  EXPECT_EQ(Post("/openai/v1/embeddings", "{}").status_code(), 404);
+  EXPECT_EQ(Post("/elsewhere", "{}").status_code(), 404);
+}
+
+TEST_F(ProxyTest, NonStreamingCallIsForwardedAndCharged) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url());
+  http::http_response response = Post(
+      "/anthropic/v1/messages?beta=true",
+      R"({"model":"claude-haiku-4-5","max_tokens":10,"messages":[]})");
+  EXPECT_EQ(response.status_code(), 200);
+  EXPECT_EQ(json::parse(response.extract_utf8string().get())["usage"]["output_tokens"], 20);
+  EXPECT_EQ(upstream.seen().at(0).first, "/v1/messages?beta=true");
+  // Haiku 4.5: 10 × $1 + 20 × $5 per million tokens.
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 30; }));
+  EXPECT_EQ(enforcer_->totals().spent, core::Money::FromMicros(110));
+}
+
+TEST_F(ProxyTest, UpstreamErrorsAreReturnedUnmodifiedAndNotCharged) {
+  const std::string body = R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})";
+  ScriptedServer upstream([&](http::http_request r, const std::string&) {
+    r.reply(529, body, "application/json").wait();
+  });
+  StartMeter(upstream.url());
+  http::http_response response =
+      Post("/anthropic/v1/messages", R"({"model":"claude-haiku-4-5","max_tokens":10})");
+  EXPECT_EQ(response.status_code(), 529);
+  EXPECT_EQ(response.extract_utf8string().get(), body);
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().reserved == core::Money(); }));
+  EXPECT_EQ(enforcer_->totals().spent, core::Money());
+  EXPECT_EQ(enforcer_->totals().requests, 1);
+}
+
+TEST_F(ProxyTest, AnUnreachableUpstreamGivesBadGateway) {
+  StartMeter("http://127.0.0.1:" + std::to_string(testing::FreePort()));
+  http::http_response response =
+      Post("/openai/v1/chat/completions", R"({"model":"gpt-5","messages":[]})");
+  EXPECT_EQ(response.status_code(), 502);
+  EXPECT_NE(json::parse(response.extract_utf8string().get())["error"]["message"]
+                .get<std::string>()
+                .find("upstream unreachable"),
+            std::string::npos);
+}
+
+TEST_F(ProxyTest, StreamsEachEventBeforeTheUpstreamStreamEnds) {
+  std::promise<void> client_saw_first;
+  auto saw_first = client_saw_first.get_future().share();
+  ScriptedServer upstream([saw_first](http::http_request r, const std::string&) {
+    concurrency::streams::producer_consumer_buffer<uint8_t> body;
+    http::http_response response(200);
+    response.set_body(concurrency::streams::istream(body));
+    response.headers().set_content_type("text/event-stream");
+    auto replied = r.reply(response);
+    const std::string first =
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":"
+        "\"claude-haiku-4-5\",\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\n";
+    body.putn_nocopy(reinterpret_cast<const uint8_t*>(first.data()), first.size()).wait();
+    body.sync().wait();
+    // The rest is only sent once the client has the first event through the meter.
+    saw_first.wait_for(std::chrono::seconds(10));
+    const std::string rest =
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":"
+        "8}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    body.putn_nocopy(reinterpret_cast<const uint8_t*>(rest.data()), rest.size()).wait();
+    body.close(std::ios_base::out).wait();
+    replied.wait();
+  });
+  StartMeter(upstream.url());
+  http::http_response response = Post(
+      "/anthropic/v1/messages", R"({"model":"claude-haiku-4-5","max_tokens":10,"stream":true})");
+  ASSERT_EQ(response.status_code(), 200);
+  auto in = response.body().streambuf();
+  std::string received;
+  std::vector<uint8_t> buffer(4096);
+  bool released = false;
+  while (true) {
+    const size_t n = in.getn(buffer.data(), std::max<size_t>(1, in.in_avail())).get();
+    if (n == 0) {
+      break;
+    }
+    received.append(reinterpret_cast<const char*>(buffer.data()), n);
+    if (!released && received.find("\n\n") != std::string::npos) {
+      EXPECT_EQ(received.find("message_delta"), std::string::npos);
+      client_saw_first.set_value();
+      released = true;
+    }
+  }
+  EXPECT_TRUE(released);
+  EXPECT_NE(received.find("message_stop"), std::string::npos);
+  // 5 × $1 + 8 × $5 per million tokens.
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 13; }));
+  EXPECT_EQ(enforcer_->totals().spent, core::Money::FromMicros(45));
+}
+
+}  // namespace
+}  // namespace agentbudget::meter

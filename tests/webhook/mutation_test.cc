@@ -1,0 +1,260 @@
+#include "webhook/mutation.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/webhook/rules_fixture.h"
+
+namespace agentbudget::webhook {
+namespace {
+
+class PodMutationTest : public ::testing::Test, public testing::RulesFixture {
+ protected:
+  nlohmann::json Mutated(const nlohmann::json& pod) {
+    nlohmann::json patch = MutatePod(pod, context_, meter_);
+    return pod.patch(patch);
+  }
+  static const nlohmann::json* FindEnv(const nlohmann::json& container, const std::string& name) {
+    for (const nlohmann::json& e : container["env"]) {
+      if (e["name"] == name) {
+        return &e;
+      }
+    }
+    return nullptr;
+  }
+};
+
+TEST_F(PodMutationTest, MeterIsTheFirstInitContainerAsANativeSidecar) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["initContainers"] = {{{"name", "clone"}, {"image", "git"}}};
+  nlohmann::json out = Mutated(pod);
+  const nlohmann::json& meter = out["spec"]["initContainers"][0];
+  EXPECT_EQ(meter["name"], "agentbudget-meter");
+  EXPECT_EQ(meter["restartPolicy"], "Always");
+  EXPECT_EQ(out["spec"]["initContainers"][1]["name"], "clone");
+}
+
+TEST_F(PodMutationTest, MeterRunsNonRootWithAReadOnlyRootAndLimits) {
+  nlohmann::json meter = Mutated(testing::AgentPod())["spec"]["initContainers"][0];
+  EXPECT_EQ(meter["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(meter["securityContext"]["readOnlyRootFilesystem"], true);
+  EXPECT_EQ(meter["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_TRUE(meter["resources"]["limits"].contains("memory"));
+  EXPECT_TRUE(meter.contains("startupProbe"));
+}
+
+TEST_F(PodMutationTest, MeterIsConfiguredThroughEnvAndFlags) {
+  nlohmann::json meter = Mutated(testing::AgentPod())["spec"]["initContainers"][0];
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_WORKLOAD"))["value"], "pr-review");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_RUN"))["value"], "run-uid-1");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_AUTHORITY_URL"))["value"], "https://127.0.0.1:8443");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_MAX_COST"))["value"], "2.50");
+  const nlohmann::json& args = meter["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(), "--run=$(AGENTBUDGET_RUN)"), args.end());
+  EXPECT_NE(std::find(args.begin(), args.end(), "--listen=$(AGENTBUDGET_LISTEN)"), args.end());
+}
+
+TEST_F(PodMutationTest, CredentialsAreMountedOnTheMeterOnly) {
+  nlohmann::json out = Mutated(testing::AgentPod());
+  bool volume = false;
+  for (const nlohmann::json& v : out["spec"]["volumes"]) {
+    if (v["name"] == "agentbudget-credentials") {
+      volume = true;
+      EXPECT_EQ(v["secret"]["secretName"], "llm-keys");
+    }
+  }
+  EXPECT_TRUE(volume);
+  bool meter_mount = false;
+  for (const nlohmann::json& m : out["spec"]["initContainers"][0]["volumeMounts"]) {
+    meter_mount = meter_mount || m["name"] == "agentbudget-credentials";
+  }
+  EXPECT_TRUE(meter_mount);
+  EXPECT_FALSE(out["spec"]["containers"][0].contains("volumeMounts"));
+}
+
+TEST_F(PodMutationTest, AgentsGetBaseUrlsAndPlaceholderKeysUnderCustody) {
+  nlohmann::json agent = Mutated(testing::AgentPod())["spec"]["containers"][0];
+  EXPECT_EQ((*FindEnv(agent, "ANTHROPIC_BASE_URL"))["value"], "http://127.0.0.1:8787/anthropic");
+  EXPECT_EQ((*FindEnv(agent, "OPENAI_BASE_URL"))["value"], "http://127.0.0.1:8787/openai/v1");
+  EXPECT_EQ((*FindEnv(agent, "ANTHROPIC_API_KEY"))["value"], "agentbudget-placeholder-key");
+  EXPECT_EQ((*FindEnv(agent, "ANTHROPIC_MODEL"))["value"], "claude-sonnet-4-5");
+}
+
+TEST_F(PodMutationTest, CustodyReplacesAnAuthorsRealKey) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["containers"][0]["env"].push_back(
+      {{"name", "ANTHROPIC_API_KEY"},
+       {"valueFrom", {{"secretKeyRef", {{"name", "mine"}, {"key", "k"}}}}}});
+  nlohmann::json agent = Mutated(pod)["spec"]["containers"][0];
+  const nlohmann::json* key = FindEnv(agent, "ANTHROPIC_API_KEY");
+  ASSERT_NE(key, nullptr);
+  EXPECT_EQ((*key)["value"], "agentbudget-placeholder-key");
+  EXPECT_FALSE(key->contains("valueFrom"));
+}
+
+TEST_F(PodMutationTest, WithoutCustodyTheAuthorsValuesAreKept) {
+  workload_.credentials_secret.clear();
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["containers"][0]["env"].push_back(
+      {{"name", "OPENAI_BASE_URL"}, {"value", "https://proxy.internal/v1"}});
+  nlohmann::json agent = Mutated(pod)["spec"]["containers"][0];
+  EXPECT_EQ((*FindEnv(agent, "OPENAI_BASE_URL"))["value"], "https://proxy.internal/v1");
+  EXPECT_EQ(FindEnv(agent, "ANTHROPIC_API_KEY"), nullptr);
+  const nlohmann::json out = Mutated(pod);
+  for (const nlohmann::json& v : out["spec"]["volumes"]) {
+    EXPECT_NE(v["name"], "agentbudget-credentials");
+  }
+}
+
+TEST_F(PodMutationTest, TeamAndCostCenterComeFromTheNamespaceOverridingThePod) {
+  nlohmann::json out = Mutated(testing::AgentPod());
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/team"], "payments");
+  EXPECT_EQ(out["metadata"]["annotations"]["agentbudget.io/cost-center"], "cc-4021");
+}
+
+TEST_F(PodMutationTest, WorkloadAttributionAndRunAreStamped) {
+  context_.parent_run = "parent-uid";
+  nlohmann::json out = Mutated(testing::AgentPod());
+  const nlohmann::json& labels = out["metadata"]["labels"];
+  EXPECT_EQ(labels["agentbudget.io/workflow"], "pr-review");
+  EXPECT_EQ(labels["agentbudget.io/environment"], "ci");
+  EXPECT_EQ(labels["agentbudget.io/class"], "AutonomousBounded");
+  EXPECT_EQ(labels["agentbudget.io/priority"], "ReleaseBlocking");
+  EXPECT_EQ(labels["agentbudget.io/run"], "run-uid-1");
+  EXPECT_EQ(labels["agentbudget.io/parent-run"], "parent-uid");
+  EXPECT_EQ(labels["agentbudget.io/user"], "system-serviceaccount-ci-runner");
+  EXPECT_EQ(out["metadata"]["annotations"]["agentbudget.io/repo"], "acme/payments");
+  EXPECT_EQ(out["metadata"]["annotations"]["agentbudget.io/tags"], "{\"tier\":\"gold\"}");
+}
+
+TEST_F(PodMutationTest, PodsOwnUserLabelIsKept) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["labels"]["agentbudget.io/user"] = "alice";
+  EXPECT_EQ(Mutated(pod)["metadata"]["labels"]["agentbudget.io/user"], "alice");
+}
+
+TEST_F(PodMutationTest, BarePodGetsTheSchedulingGate) {
+  nlohmann::json out = Mutated(testing::AgentPod());
+  EXPECT_EQ(out["spec"]["schedulingGates"][0]["name"], "agentbudget.io/admission");
+}
+
+TEST_F(PodMutationTest, PodOwnedByAJobIsNotGated) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["ownerReferences"] = {
+      {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "j"}, {"uid", "job-uid"},
+       {"controller", true}}};
+  nlohmann::json out = Mutated(pod);
+  EXPECT_FALSE(out["spec"].contains("schedulingGates"));
+}
+
+TEST_F(PodMutationTest, ReadmittingAnInjectedPodProducesNoPatch) {
+  nlohmann::json once = Mutated(testing::AgentPod());
+  EXPECT_TRUE(MutatePod(once, context_, meter_).empty());
+}
+
+TEST_F(PodMutationTest, InjectedRecordNamesTheWorkloadAndImage) {
+  nlohmann::json out = Mutated(testing::AgentPod());
+  auto record = nlohmann::json::parse(
+      out["metadata"]["annotations"]["agentbudget.io/injected"].get<std::string>());
+  EXPECT_EQ(record["workload"], "pr-review");
+  EXPECT_EQ(record["meter"], meter_.image);
+}
+
+TEST_F(PodMutationTest, HostNetworkPodsAreSkipped) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["hostNetwork"] = true;
+  EXPECT_TRUE(MutatePod(pod, context_, meter_).empty());
+}
+
+TEST_F(PodMutationTest, MirrorPodsAreSkipped) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["annotations"] = {{"kubernetes.io/config.mirror", "abc"}};
+  EXPECT_TRUE(MutatePod(pod, context_, meter_).empty());
+}
+
+TEST_F(PodMutationTest, PodsOutsideOptedInNamespacesAreSkipped) {
+  context_.namespace_labels.erase("agentbudget.io/inject");
+  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).empty());
+}
+
+TEST_F(PodMutationTest, UngovernedPodsAreSkipped) {
+  context_.workload = nullptr;
+  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).empty());
+}
+
+TEST_F(PodMutationTest, PatchAppliesToAPodWithNoLabelsEnvOrVolumes) {
+  nlohmann::json pod = {{"metadata", {{"name", "bare"}}},
+                        {"spec", {{"containers", {{{"name", "a"}, {"image", "x"}}}}}}};
+  nlohmann::json out = Mutated(pod);
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/workload"], "pr-review");
+  EXPECT_EQ(out["spec"]["volumes"].size(), 3u);
+  EXPECT_EQ(out["spec"]["containers"][0]["env"].size(), 4u);
+}
+
+TEST(SanitizeLabelValueTest, ReplacesInvalidCharactersAndTrimsTheEnds) {
+  EXPECT_EQ(SanitizeLabelValue("system:serviceaccount:ci:runner"),
+            "system-serviceaccount-ci-runner");
+  EXPECT_EQ(SanitizeLabelValue("-alice@example.com-"), "alice-example.com");
+  EXPECT_EQ(SanitizeLabelValue(std::string(100, 'a')).size(), 63u);
+  EXPECT_EQ(SanitizeLabelValue("::"), "");
+}
+
+class JobMutationTest : public ::testing::Test, public testing::RulesFixture {
+ protected:
+  nlohmann::json Mutated(const nlohmann::json& job) {
+    return job.patch(MutateJob(job, context_));
+  }
+};
+
+TEST_F(JobMutationTest, GovernedJobIsCreatedSuspendedWithTheQueueAnnotation) {
+  nlohmann::json out = Mutated(testing::AgentJob());
+  EXPECT_EQ(out["spec"]["suspend"], true);
+  auto queue = nlohmann::json::parse(
+      out["metadata"]["annotations"]["agentbudget.io/queue"].get<std::string>());
+  EXPECT_EQ(queue["state"], "Pending");
+}
+
+TEST_F(JobMutationTest, ExplicitlyUnsuspendedJobIsSuspended) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["suspend"] = false;
+  EXPECT_EQ(Mutated(job)["spec"]["suspend"], true);
+}
+
+TEST_F(JobMutationTest, DeadlineComesFromMaxRuntimeWhenUnset) {
+  EXPECT_EQ(Mutated(testing::AgentJob())["spec"]["activeDeadlineSeconds"], 3600);
+}
+
+TEST_F(JobMutationTest, LargerDeadlineIsLoweredToMaxRuntime) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["activeDeadlineSeconds"] = 7200;
+  EXPECT_EQ(Mutated(job)["spec"]["activeDeadlineSeconds"], 3600);
+}
+
+TEST_F(JobMutationTest, SmallerDeadlineIsKept) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["activeDeadlineSeconds"] = 600;
+  EXPECT_EQ(Mutated(job)["spec"]["activeDeadlineSeconds"], 600);
+}
+
+TEST_F(JobMutationTest, AttributionGoesOnTheJobAndItsPodTemplate) {
+  context_.parent_run = "parent-uid";
+  nlohmann::json out = Mutated(testing::AgentJob());
+  for (const nlohmann::json* meta : {&out["metadata"], &out["spec"]["template"]["metadata"]}) {
+    EXPECT_EQ((*meta)["labels"]["agentbudget.io/team"], "payments");
+    EXPECT_EQ((*meta)["labels"]["agentbudget.io/workflow"], "pr-review");
+    EXPECT_EQ((*meta)["labels"]["agentbudget.io/parent-run"], "parent-uid");
+    EXPECT_EQ((*meta)["annotations"]["agentbudget.io/repo"], "acme/payments");
+  }
+  EXPECT_FALSE(out["metadata"]["labels"].contains("agentbudget.io/run"));
+}
+
+TEST_F(JobMutationTest, ReadmittingAnInjectedJobProducesNoPatch) {
+  EXPECT_TRUE(MutateJob(Mutated(testing::AgentJob()), context_).empty());
+}
+
+TEST_F(JobMutationTest, JobsOutsideOptedInNamespacesAreSkipped) {
+  context_.namespace_labels["agentbudget.io/inject"] = "disabled";
+  EXPECT_TRUE(MutateJob(testing::AgentJob(), context_).empty());
+}
+
+}  // namespace
+}  // namespace agentbudget::webhook

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "webhook/mutation.h"
+#include "webhook/workload.h"
+
+namespace agentbudget::webhook::testing {
+
+// An opted-in namespace "payments" of team payments, an AgentWorkload "pr-review" selecting
+// agentbudget.io/workload=pr-review, and a bare agent pod it governs.
+inline nlohmann::json WorkloadJson() {
+  return {{"metadata", {{"name", "pr-review"}, {"namespace", "payments"}}},
+          {"spec",
+           {{"selector", {{"matchLabels", {{"agentbudget.io/workload", "pr-review"}}}}},
+            {"class", "AutonomousBounded"},
+            {"priority", "ReleaseBlocking"},
+            {"attribution",
+             {{"workflow", "pr-review"},
+              {"repo", "acme/payments"},
+              {"environment", "ci"},
+              {"tags", {{"tier", "gold"}}}}},
+            {"models", {{"allowed", {"claude-sonnet-4-5", "claude-haiku-4-5"}}}},
+            {"perRun", {{"maxRuntime", "1h"}, {"maxCost", "2.50"}, {"maxSubagents", 20}}},
+            {"onLimit", "Reject"},
+            {"meter", {{"credentialsSecretRef", {{"name", "llm-keys"}}}}}}}};
+}
+
+inline nlohmann::json AgentPod() {
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata",
+           {{"name", "agent-1"},
+            {"namespace", "payments"},
+            {"labels", {{"agentbudget.io/workload", "pr-review"}, {"agentbudget.io/team", "evil"}}}}},
+          {"spec",
+           {{"containers",
+             {{{"name", "agent"},
+               {"image", "agent:1"},
+               {"env", {{{"name", "ANTHROPIC_MODEL"}, {"value", "claude-sonnet-4-5"}}}}}}}}}};
+}
+
+inline nlohmann::json AgentJob() {
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata",
+           {{"name", "review-42"},
+            {"namespace", "payments"},
+            {"labels", {{"agentbudget.io/workload", "pr-review"}}}}},
+          {"spec",
+           {{"template",
+             {{"metadata", {{"labels", {{"agentbudget.io/workload", "pr-review"}}}}},
+              {"spec",
+               {{"restartPolicy", "Never"},
+                {"containers", {{{"name", "agent"}, {"image", "agent:1"}}}}}}}}}}};
+}
+
+class RulesFixture {
+ public:
+  RulesFixture() {
+    workload_ = ParseWorkload(WorkloadJson()).value();
+    context_.namespace_name = "payments";
+    context_.namespace_labels = {{"agentbudget.io/inject", "enabled"},
+                                 {"agentbudget.io/team", "payments"},
+                                 {"agentbudget.io/cost-center", "cc-4021"}};
+    context_.workload = &workload_;
+    context_.run = "run-uid-1";
+    context_.username = "system:serviceaccount:ci:runner";
+    meter_.authority_url = "https://127.0.0.1:8443";
+  }
+
+ protected:
+  Workload workload_;
+  AdmissionContext context_;
+  MeterSettings meter_;
+};
+
+}  // namespace agentbudget::webhook::testing

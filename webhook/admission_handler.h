@@ -1,0 +1,67 @@
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/http_server.h"
+#include "common/result.h"
+#include "core/label_selector.h"
+#include "webhook/admission_review.h"
+#include "webhook/cluster_cache.h"
+#include "webhook/fanout_counter.h"
+#include "webhook/metrics.h"
+#include "webhook/mutation.h"
+
+namespace agentbudget::webhook {
+
+// The labels of pod `name` in namespace `ns` (the pod that created a subagent, found from
+// the request's service-account token claims); kNotFound when it does not exist.
+using PodLabelsLookup =
+    std::function<Result<core::Labels>(const std::string& ns, const std::string& name)>;
+
+// Turns AdmissionReview requests into answers: decodes, builds the context from the cache
+// (namespace labels, governing workload, run, parent run), applies the pure rules, and for
+// subagents with onLimit Reject claims a fan-out slot from the counter (validation only,
+// never on dryRun). Thread-safe; the references must outlive the handler.
+class AdmissionHandler {
+ public:
+  AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout, PodLabelsLookup pods,
+                   MeterSettings meter, WebhookMetrics& metrics);
+
+  // POST /mutate: the JSON Patch for Pods and Jobs on CREATE; everything else allowed
+  // unchanged. POST /validate: the validating rules for Pods, Jobs, AgentWorkloads and
+  // AgentBudgets. Bad requests (wrong method or content type, undecodable review) get an
+  // HTTP 400/415 with an error body, which the API server reports per failurePolicy.
+  http::Response Mutate(const http::Request& request);
+  http::Response Validate(const http::Request& request);
+
+  // The same on an already-decoded request (for benchmarks and the fuzz target).
+  AdmissionDecision DecideMutation(const AdmissionRequest& request);
+  AdmissionDecision DecideValidation(const AdmissionRequest& request);
+
+ private:
+  // Fills namespace labels, workload, run and parent run, and points `parent_workload` at
+  // the workload whose fan-out cap applies. Fails when the namespace is not in the cache
+  // or the creating pod cannot be looked up.
+  Result<AdmissionContext> ContextFor(const AdmissionRequest& request,
+                                      ClusterCache::WorkloadList& workloads,
+                                      const Workload** parent_workload);
+  http::Response Serve(const http::Request& request, bool mutate);
+
+  const ClusterCache& cache_;
+  FanoutCounter& fanout_;
+  const PodLabelsLookup pods_;
+  const MeterSettings meter_;
+  WebhookMetrics& metrics_;
+};
+
+// The name of the pod that made the request, from a bound service-account token's
+// userInfo.extra ("authentication.kubernetes.io/pod-name"), with its namespace from the
+// username "system:serviceaccount:<ns>:<sa>". Empty name when the requester is no pod.
+struct RequestingPod {
+  std::string namespace_name;
+  std::string name;
+};
+RequestingPod RequestingPodOf(const AdmissionRequest& request);
+
+}  // namespace agentbudget::webhook

@@ -1,0 +1,159 @@
+// agentbudget-webhook: the mutating and validating admission webhook (DESIGN.md §3, §4, §5).
+#include <pthread.h>
+#include <signal.h>
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/http_server.h"
+#include "common/log.h"
+#include "common/metrics_endpoint.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/informer.h"
+#include "webhook/admission_handler.h"
+#include "webhook/cluster_cache.h"
+#include "webhook/flags.h"
+#include "webhook/kube_fanout_counter.h"
+#include "webhook/metrics.h"
+
+namespace agentbudget::webhook {
+namespace {
+
+const kube::GroupVersionResource kAgentWorkloads{"agentbudget.io", "v1alpha1", "agentworkloads",
+                                                 true};
+
+int Run(const Flags& flags) {
+  auto config = flags.kubeconfig.empty() ? kube::DefaultConfig()
+                                         : kube::LoadKubeconfig(flags.kubeconfig);
+  if (!config.ok()) {
+    log::Error("no Kubernetes configuration", {{"error", config.error().ToString()}});
+    return 1;
+  }
+  kube::ClientOptions client_options;
+  client_options.qps = flags.kube_qps;
+  client_options.burst = flags.kube_burst;
+  client_options.request_timeout = std::chrono::milliseconds(flags.fanout_deadline_ms);
+  client_options.max_retries = 1;
+  auto client = kube::Client::Create(*config, client_options);
+  if (!client.ok()) {
+    log::Error("cannot create the Kubernetes client", {{"error", client.error().ToString()}});
+    return 1;
+  }
+
+  ClusterCache cache;
+  kube::Informer namespaces(**client, kube::resources::kNamespaces);
+  namespaces.AddEventHandlers(
+      {[&cache](const nlohmann::json& ns) { cache.PutNamespace(ns); },
+       [&cache](const nlohmann::json&, const nlohmann::json& ns) { cache.PutNamespace(ns); },
+       [&cache](const nlohmann::json& ns) { cache.RemoveNamespace(ns); }});
+  auto put_workload = [&cache](const nlohmann::json& w) {
+    if (Status s = cache.PutWorkload(w); !s.ok()) {
+      log::Warn("ignoring an invalid AgentWorkload", {{"error", s.error().message}});
+    }
+  };
+  kube::Informer workloads(**client, kAgentWorkloads);
+  workloads.AddEventHandlers(
+      {put_workload, [put_workload](const nlohmann::json&, const nlohmann::json& w) {
+         put_workload(w);
+       },
+       [&cache](const nlohmann::json& w) { cache.RemoveWorkload(w); }});
+  namespaces.Start();
+  workloads.Start();
+
+  kube::Client& api = **client;
+  PodLabelsLookup pods = [&api](const std::string& ns,
+                                const std::string& name) -> Result<core::Labels> {
+    auto pod = api.Get(kube::resources::kPods, ns, name);
+    if (!pod.ok()) {
+      return std::move(pod).error();
+    }
+    return LabelsOf(*pod);
+  };
+  KubeFanoutCounter fanout(api, std::chrono::milliseconds(flags.fanout_deadline_ms));
+  auto registry = std::make_shared<prometheus::Registry>();
+  WebhookMetrics metrics(registry);
+  AdmissionHandler handler(cache, fanout, pods, flags.meter, metrics);
+
+  http::Router router;
+  router.Add("POST", "/mutate", [&handler](const http::Request& r) { return handler.Mutate(r); });
+  router.Add("POST", "/validate",
+             [&handler](const http::Request& r) { return handler.Validate(r); });
+  http::AddOperationalRoutes(
+      router,
+      [&namespaces, &workloads]() -> Status {
+        if (!namespaces.HasSynced() || !workloads.HasSynced()) {
+          return MakeError(ErrorCode::kFailedPrecondition,
+                           "namespace and AgentWorkload caches have not synced");
+        }
+        return OkStatus();
+      },
+      registry);
+
+  http::ServerOptions options;
+  options.address = flags.listen_address;
+  options.port = flags.port;
+  options.max_body_bytes = flags.max_body_bytes;
+  options.worker_threads = flags.worker_threads;
+  if (!flags.tls_cert_file.empty()) {
+    options.tls = http::TlsOptions{flags.tls_cert_file, flags.tls_key_file};
+  }
+  auto server = http::HttpServer::Start(options, std::move(router));
+  if (!server.ok()) {
+    log::Error("cannot start serving", {{"error", server.error().ToString()}});
+    return 1;
+  }
+  log::Info("serving", {{"url", (*server)->url()}, {"kube", config->source}});
+  if (!namespaces.WaitForSync(std::chrono::seconds(flags.sync_timeout_seconds)) ||
+      !workloads.WaitForSync(std::chrono::seconds(flags.sync_timeout_seconds))) {
+    log::Error("caches did not sync in time",
+               {{"timeout_seconds", flags.sync_timeout_seconds}});
+    return 1;
+  }
+  log::Info("caches synced", {{"namespaces", cache.namespace_count()},
+                              {"workloads", cache.workload_count()}});
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  int received = 0;
+  sigwait(&signals, &received);
+  log::Info("stopping", {{"signal", received}});
+  (*server)->Stop();
+  workloads.Stop();
+  namespaces.Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace agentbudget::webhook
+
+int main(int argc, char** argv) {
+  using namespace agentbudget;
+  // Block the stop signals before any thread starts, so that sigwait() receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto flags = webhook::ParseFlags(std::vector<std::string>(argv + 1, argv + argc));
+  if (!flags.ok()) {
+    std::cerr << "agentbudget-webhook: " << flags.error().message << "\n";
+    return 2;
+  }
+  if (flags->help) {
+    std::cout << webhook::FlagsHelp();
+    return 0;
+  }
+  log::Level level;
+  if (!log::ParseLevel(flags->log_level, &level)) {
+    std::cerr << "agentbudget-webhook: --log-level: unknown level " << flags->log_level << "\n";
+    return 2;
+  }
+  log::Configure("webhook", level);
+  return webhook::Run(*flags);
+}
