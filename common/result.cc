@@ -37,6 +37,30 @@ bool IsRetryable(ErrorCode code) {
          code == ErrorCode::kResourceExhausted;
 }
 
+ErrorCode ErrorCodeForHttpStatus(int status) {
+  switch (status) {
+    case 400:
+    case 422:
+      return ErrorCode::kInvalidArgument;
+    case 401:
+      return ErrorCode::kUnauthenticated;
+    case 403:
+      return ErrorCode::kPermissionDenied;
+    case 404:
+      return ErrorCode::kNotFound;
+    case 409:
+      return ErrorCode::kConflict;
+    case 410:
+      return ErrorCode::kGone;
+    case 429:
+      return ErrorCode::kResourceExhausted;
+    case 504:
+      return ErrorCode::kDeadlineExceeded;
+    default:
+      return status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInternal;
+  }
+}
+
 std::string Error::ToString() const {
   std::string out(ErrorCodeName(code));
   out += ": ";

@@ -30,6 +30,10 @@ std::string_view ErrorCodeName(ErrorCode code);
 // True for the codes where repeating the same call later may succeed.
 bool IsRetryable(ErrorCode code);
 
+// The code for an HTTP error status: 400/422 invalid, 401, 403, 404, 409 conflict, 410 gone,
+// 429 exhausted, 504 deadline, other 5xx unavailable, anything else internal.
+ErrorCode ErrorCodeForHttpStatus(int status);
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;

@@ -51,30 +51,15 @@ std::string Causes(const json& status) {
   return out;
 }
 
+// Kubernetes refines the HTTP status with the Status reason.
 ErrorCode CodeFor(int http_status, const std::string& reason) {
-  if (reason == "Timeout" || reason == "ServerTimeout" || http_status == 504) {
+  if (reason == "Timeout" || reason == "ServerTimeout") {
     return ErrorCode::kDeadlineExceeded;
   }
-  switch (http_status) {
-    case 400:
-    case 422:
-      return ErrorCode::kInvalidArgument;
-    case 401:
-      return ErrorCode::kUnauthenticated;
-    case 403:
-      return ErrorCode::kPermissionDenied;
-    case 404:
-      return ErrorCode::kNotFound;
-    case 409:
-      return reason == "AlreadyExists" ? ErrorCode::kAlreadyExists : ErrorCode::kConflict;
-    case 410:
-      return ErrorCode::kGone;
-    case 429:
-      return ErrorCode::kResourceExhausted;
-    default:
-      break;
+  if (http_status == 409 && reason == "AlreadyExists") {
+    return ErrorCode::kAlreadyExists;
   }
-  return http_status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInternal;
+  return ErrorCodeForHttpStatus(http_status);
 }
 
 }  // namespace

@@ -14,25 +14,6 @@ namespace {
 using nlohmann::json;
 namespace http = web::http;
 
-ErrorCode CodeForStatus(http::status_code status) {
-  switch (status) {
-    case 400:
-      return ErrorCode::kInvalidArgument;
-    case 401:
-      return ErrorCode::kUnauthenticated;
-    case 403:
-      return ErrorCode::kPermissionDenied;
-    case 404:
-      return ErrorCode::kNotFound;
-    case 409:
-      return ErrorCode::kConflict;
-    case 429:
-      return ErrorCode::kResourceExhausted;
-    default:
-      return status >= 500 ? ErrorCode::kUnavailable : ErrorCode::kInternal;
-  }
-}
-
 std::string ReadToken(const std::string& path) {
   if (path.empty()) {
     return "";
@@ -81,7 +62,7 @@ struct HttpAuthorityClient::Impl {
             !Str(parsed["error"], "message").empty()) {
           message = Str(parsed["error"], "message");
         }
-        return MakeError(CodeForStatus(response.status_code()),
+        return MakeError(ErrorCodeForHttpStatus(response.status_code()),
                          "authority " + path + ": HTTP " +
                              std::to_string(response.status_code()) + ": " + message);
       }

@@ -93,7 +93,7 @@ BudgetStatusUpdate BuildBudgetStatus(const BudgetSnapshot& snapshot, const std::
   }
 
   const nlohmann::json old = previous.is_object() ? previous : nlohmann::json::object();
-  const bool same_period = old.value("periodStart", "") == status["periodStart"];
+  const bool same_period = old.value("periodStart", std::string()) == status.value("periodStart", std::string());
   const int before = same_period ? HighestReached(alerts, ParsePercent(old.value("utilization", nlohmann::json()))) : 0;
   const int reached = HighestReached(alerts, snapshot.utilization);
   const bool exhausted = snapshot.pressure == core::Pressure::kExhausted;
