@@ -52,6 +52,10 @@ void RunEnvelope::RecordSpend(Money cost, int64_t tokens) {
   totals_.tokens = SaturatingAdd(totals_.tokens, tokens);
 }
 
+void RunEnvelope::RecordRequests(int64_t count) {
+  totals_.requests = SaturatingAdd(totals_.requests, count);
+}
+
 uint64_t Fingerprint(std::string_view bytes) {
   uint64_t hash = 14695981039346656037ULL;
   for (unsigned char c : bytes) {

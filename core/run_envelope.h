@@ -57,6 +57,10 @@ class RunEnvelope {
   // Records spend that did not pass through Reserve (e.g. spooled from a previous process).
   void RecordSpend(Money cost, int64_t tokens);
 
+  // Counts `count` calls admitted elsewhere (e.g. by a previous process) towards
+  // maxRequests; nothing is held for them.
+  void RecordRequests(int64_t count);
+
   const EnvelopeTotals& totals() const { return totals_; }
   const EnvelopeLimits& limits() const { return limits_; }
 

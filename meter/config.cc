@@ -1,5 +1,7 @@
 #include "meter/config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <exception>
 #include <functional>
@@ -14,10 +16,11 @@ namespace {
 using Setter = std::function<Status(Config&, const std::string&)>;
 
 struct Option {
-  const char* flag;  // without the leading "--"
+  const char* flag;  // without the leading "--"; the variable is EnvName(flag)
   const char* key;   // dotted path in the config file
   const char* help;
   Setter set;
+  bool list = false;  // comma-separated; in the config file also a YAML sequence
 };
 
 Result<int64_t> ParseInt(const std::string& name, const std::string& text) {
@@ -36,6 +39,42 @@ Setter String(std::string Config::*field) {
   };
 }
 
+Setter List(std::vector<std::string> Config::*field) {
+  return [field](Config& c, const std::string& v) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (start <= v.size()) {
+      const size_t comma = std::min(v.find(',', start), v.size());
+      std::string item = v.substr(start, comma - start);
+      item.erase(0, item.find_first_not_of(' '));
+      item.erase(item.find_last_not_of(' ') + 1);
+      if (!item.empty()) {
+        items.push_back(std::move(item));
+      }
+      start = comma + 1;
+    }
+    c.*field = std::move(items);
+    return OkStatus();
+  };
+}
+
+// HOST:PORT with a port in 1..65535.
+Setter Address(const char* name, std::string Config::*host, int Config::*port) {
+  return [name, host, port](Config& c, const std::string& v) -> Status {
+    const size_t colon = v.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      return InvalidArgument(std::string(name) + ": \"" + v + "\" is not HOST:PORT");
+    }
+    auto number = ParseInt(name, v.substr(colon + 1));
+    if (!number.ok() || *number == 0 || *number > 65535) {
+      return InvalidArgument(std::string(name) + ": \"" + v + "\" has no valid port");
+    }
+    c.*host = v.substr(0, colon);
+    c.*port = static_cast<int>(*number);
+    return OkStatus();
+  };
+}
+
 Setter Limit(std::optional<int64_t> core::EnvelopeLimits::*field, const char* name) {
   return [field, name](Config& c, const std::string& v) -> Status {
     auto n = ParseInt(name, v);
@@ -49,25 +88,25 @@ Setter Limit(std::optional<int64_t> core::EnvelopeLimits::*field, const char* na
 
 const std::vector<Option>& Options() {
   static const std::vector<Option> options = {
-      {"listen", "listen", "address to serve on, HOST:PORT (default 127.0.0.1:8787)",
-       [](Config& c, const std::string& v) -> Status {
-         const size_t colon = v.rfind(':');
-         if (colon == std::string::npos || colon == 0) {
-           return InvalidArgument("listen: \"" + v + "\" is not HOST:PORT");
-         }
-         auto port = ParseInt("listen", v.substr(colon + 1));
-         if (!port.ok() || *port == 0 || *port > 65535) {
-           return InvalidArgument("listen: \"" + v + "\" has no valid port");
-         }
-         c.listen_host = v.substr(0, colon);
-         c.listen_port = static_cast<int>(*port);
-         return OkStatus();
-       }},
+      {"listen", "listen", "proxy address, HOST:PORT (default 127.0.0.1:8787)",
+       Address("listen", &Config::listen_host, &Config::listen_port)},
+      {"health-listen", "healthListen",
+       "address for GET /healthz, /readyz and /metrics, HOST:PORT (default: none)",
+       Address("health-listen", &Config::health_listen_host, &Config::health_listen_port)},
       {"namespace", "namespace", "namespace of the agent pod (for records)",
        String(&Config::namespace_name)},
+      {"pod-name", "podName", "name of the agent pod (for logs)", String(&Config::pod_name)},
       {"workload", "workload", "AgentWorkload name (for records)", String(&Config::workload)},
       {"run", "run", "run id: the top-level Job's UID (for records and idempotency keys)",
        String(&Config::run)},
+      {"parent-run", "parentRun", "the parent run's id, when a subagent (for logs)",
+       String(&Config::parent_run)},
+      {"models-allowed", "models.allowed",
+       "comma-separated models.allowed: calls for other models are denied (default: any)",
+       List(&Config::models_allowed), true},
+      {"models-fallback", "models.fallback",
+       "comma-separated models.fallback, most to least capable: allowed as degrade targets",
+       List(&Config::models_fallback), true},
       {"authority-url", "authority.url",
        "budget authority base URL, e.g. https://agentbudget-operator.agentbudget-system.svc:8443;"
        " unset: enforce the run envelope locally",
@@ -156,6 +195,16 @@ const std::vector<Option>& Options() {
          c.max_request_bytes = *n;
          return OkStatus();
        }},
+      {"client-timeout-seconds", "clientTimeoutSeconds",
+       "time a client may take to send its request body, in seconds (default 60)",
+       [](Config& c, const std::string& v) -> Status {
+         auto n = ParseInt("client-timeout-seconds", v);
+         if (!n.ok() || *n == 0) {
+           return InvalidArgument("client-timeout-seconds: \"" + v + "\" is not positive");
+         }
+         c.client_timeout = std::chrono::seconds(*n);
+         return OkStatus();
+       }},
       {"log-level", "logLevel", "debug | info | warn | error (default info)",
        String(&Config::log_level)},
   };
@@ -192,10 +241,21 @@ Status ApplyFile(const std::string& path, Config& config) {
       if (!node) {
         continue;
       }
-      if (!node->IsScalar()) {
+      std::string value;
+      if (option.list && node->IsSequence()) {
+        for (const YAML::Node& item : *node) {
+          if (!item.IsScalar()) {
+            return InvalidArgument("config " + path + ": " + option.key +
+                                   " is not a list of strings");
+          }
+          value += (value.empty() ? "" : ",") + item.Scalar();
+        }
+      } else if (node->IsScalar()) {
+        value = node->Scalar();
+      } else {
         return InvalidArgument("config " + path + ": " + option.key + " is not a scalar");
       }
-      if (Status set = option.set(config, node->Scalar()); !set.ok()) {
+      if (Status set = option.set(config, value); !set.ok()) {
         return InvalidArgument("config " + path + ": " + set.error().message);
       }
     }
@@ -207,7 +267,16 @@ Status ApplyFile(const std::string& path, Config& config) {
 
 }  // namespace
 
-Result<Config> ParseConfig(const std::vector<std::string>& args) {
+std::string EnvName(std::string_view flag) {
+  std::string name = "AGENTBUDGET_";
+  for (const char c : flag) {
+    name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return name;
+}
+
+Result<Config> ParseConfig(const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env) {
   // Split into (flag, value) pairs first, accepting --flag=value and --flag value.
   std::vector<std::pair<std::string, std::string>> pairs;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -230,6 +299,16 @@ Result<Config> ParseConfig(const std::vector<std::string>& args) {
       if (Status applied = ApplyFile(value, config); !applied.ok()) {
         return std::move(applied).error();
       }
+    }
+  }
+  for (const Option& option : Options()) {
+    const std::string name = EnvName(option.flag);
+    const auto it = env.find(name);
+    if (it == env.end() || it->second.empty()) {
+      continue;
+    }
+    if (Status set = option.set(config, it->second); !set.ok()) {
+      return InvalidArgument("environment " + name + ": " + set.error().message);
     }
   }
   for (const auto& [flag, value] : pairs) {
@@ -256,13 +335,17 @@ std::string HelpText() {
   std::string text =
       "agentbudget-meter: the per-pod LLM API proxy that meters, prices and enforces calls.\n"
       "Routes: /anthropic/v1/messages[/count_tokens], /openai/v1/chat/completions,\n"
-      "/openai/v1/responses; GET /healthz, GET /metrics, GET /v1/run.\n\n"
+      "/openai/v1/responses; GET /healthz, /readyz, /metrics, /v1/run.\n\n"
       "Usage: agentbudget-meter [--config FILE] [--flag VALUE]...\n"
-      "Flags override the config file (YAML; key shown in brackets).\n\n"
+      "Each flag --foo-bar but --config can also be set by the environment variable\n"
+      "AGENTBUDGET_FOO_BAR"
+      " (as the admission webhook does) or by the config file (YAML; key in\n"
+      "brackets).\n"
+      "Flags override the environment, which overrides the config file.\n\n"
       "  --config FILE\n      YAML config file\n";
   for (const Option& option : Options()) {
-    text += "  --" + std::string(option.flag) + " [" + option.key + "]\n      " + option.help +
-            "\n";
+    text += "  --" + std::string(option.flag) + " [" + option.key + "] $" +
+            EnvName(option.flag) + "\n      " + option.help + "\n";
   }
   return text;
 }

@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.h"
@@ -17,11 +19,22 @@ enum class FailureMode { kOpen, kClosed };
 struct Config {
   std::string listen_host = "127.0.0.1";
   int listen_port = 8787;
+  // GET /healthz, /readyz and /metrics on a listener of their own (the kubelet's probes
+  // cannot reach the loopback-only proxy). Empty host: no such listener.
+  std::string health_listen_host;
+  int health_listen_port = 0;
 
   // Attribution, for records and logs (the authority derives its own from the pod token).
   std::string namespace_name;
   std::string workload;
   std::string run;
+  std::string pod_name;
+  std::string parent_run;  // the run that started this one, when a subagent
+
+  // models.allowed of the AgentWorkload: calls for other models are denied. The fallback
+  // models (a degrade answer's targets) are allowed too. Both empty: any model.
+  std::vector<std::string> models_allowed;
+  std::vector<std::string> models_fallback;
 
   // Budget authority; empty url: none, the envelope is enforced locally.
   std::string authority_url;
@@ -46,14 +59,22 @@ struct Config {
   std::string spool_dir = "/var/run/agentbudget/spool";
   std::string records_file;  // JSON lines, one per metered call; empty: none
   int64_t max_request_bytes = 32 * 1024 * 1024;
+  // The most a client may take to send its request body (slow clients are answered 408).
+  std::chrono::seconds client_timeout{60};
   std::string log_level = "info";
 };
 
 // Builds a Config from defaults, then the YAML file given by --config (if any), then the
-// other flags, later sources winning. Fails with kInvalidArgument naming the flag or key
-// for an unknown flag, a missing value or a malformed number, amount or address.
-// `--help` is not handled here: see HelpText().
-Result<Config> ParseConfig(const std::vector<std::string>& args);
+// environment, then the other flags, later sources winning. `env` maps variable names to
+// values; each flag --foo-bar is read from AGENTBUDGET_FOO_BAR (the names the webhook
+// injects, docs/webhook.md); empty values and other variables are ignored. Fails with
+// kInvalidArgument naming the flag, key or variable for an unknown flag, a missing value
+// or a malformed number, amount or address. `--help` is not handled here: see HelpText().
+Result<Config> ParseConfig(const std::vector<std::string>& args,
+                           const std::map<std::string, std::string>& env = {});
+
+// The environment variable a flag is read from: "max-cost" -> "AGENTBUDGET_MAX_COST".
+std::string EnvName(std::string_view flag);
 
 // The --help text: every flag, its config-file key and its default.
 std::string HelpText();

@@ -188,6 +188,12 @@ void Enforcer::Flush() {
   wake_.notify_all();
 }
 
+bool Enforcer::Drain(std::chrono::milliseconds timeout) {
+  Flush();
+  std::unique_lock<std::mutex> lock(mu_);
+  return sent_.wait_for(lock, timeout, [this] { return pending_ == 0; });
+}
+
 bool Enforcer::SendOne(const json& entry) {
   const auto str = [&entry](const char* key) {
     const auto it = entry.find(key);
@@ -252,6 +258,7 @@ void Enforcer::SendLoop() {
       if (pending_ > 0) {
         --pending_;
       }
+      sent_.notify_all();
     }
     if (retry_later) {
       backoff = std::min(backoff * 2, options_.max_backoff);
@@ -259,6 +266,7 @@ void Enforcer::SendLoop() {
       backoff = options_.min_backoff;
       std::lock_guard<std::mutex> lock(mu_);
       pending_ = spool_->Pending().size();
+      sent_.notify_all();
     }
   }
 }

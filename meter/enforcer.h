@@ -76,6 +76,9 @@ class Enforcer {
   size_t PendingCommits() const;
   // Wakes the sender now (after the authority came back, or in tests).
   void Flush();
+  // Wakes the sender and waits until every stored commit is acknowledged or `timeout`
+  // passes; true when none is left. For shutdown: a pod's spool may not outlive the pod.
+  bool Drain(std::chrono::milliseconds timeout);
 
  private:
   std::string NextKey();
@@ -92,6 +95,7 @@ class Enforcer {
   mutable std::mutex mu_;
   core::RunEnvelope envelope_;  // GUARDED_BY(mu_)
   std::condition_variable wake_;
+  std::condition_variable sent_;  // pending_ went down
   bool stop_ = false;            // GUARDED_BY(mu_)
   bool kick_ = false;            // GUARDED_BY(mu_)
   size_t pending_ = 0;           // GUARDED_BY(mu_)

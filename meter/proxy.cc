@@ -8,6 +8,7 @@
 #include <chrono>
 #include <exception>
 #include <fstream>
+#include <future>
 #include <sstream>
 #include <thread>
 
@@ -16,7 +17,9 @@
 #include "core/request_estimate.h"
 #include "core/sse_parser.h"
 #include "core/stream_usage.h"
+#include "meter/model_allowlist.h"
 #include "meter/routes.h"
+#include "meter/thread_cache.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -91,6 +94,8 @@ struct Proxy::Impl {
   std::unique_ptr<http::client::http_client> anthropic;
   std::unique_ptr<http::client::http_client> openai;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
+  std::unique_ptr<http::experimental::listener::http_listener> health;
+  const ModelAllowlist allowlist;
   core::OutputHistory history{2048};  // GUARDED_BY(mu)
 
   std::mutex mu;
@@ -98,8 +103,15 @@ struct Proxy::Impl {
   int in_flight = 0;  // GUARDED_BY(mu)
   bool stopped = false;  // GUARDED_BY(mu)
 
+  // Last, so destroyed first: its threads finish before anything they use goes away.
+  ThreadCache threads{std::chrono::seconds(10)};
+
   Impl(Config c, const core::RateCard& r, Enforcer& e, Records& rec)
-      : config(std::move(c)), rates(r), enforcer(e), records(rec) {}
+      : config(std::move(c)),
+        rates(r),
+        enforcer(e),
+        records(rec),
+        allowlist(config.models_allowed, config.models_fallback, rates) {}
 
   Result<std::unique_ptr<http::client::http_client>> MakeUpstream(const std::string& base) {
     try {
@@ -126,7 +138,7 @@ struct Proxy::Impl {
       }
       ++in_flight;
     }
-    std::thread([this, request]() mutable {
+    threads.Run([this, request]() mutable {
       try {
         Handle(request);
       } catch (const std::exception& e) {
@@ -136,7 +148,7 @@ struct Proxy::Impl {
       if (--in_flight == 0) {
         idle.notify_all();
       }
-    }).detach();
+    });
   }
 
   void Handle(http::http_request& request) {
@@ -162,9 +174,30 @@ struct Proxy::Impl {
     Forward(request, *route);
   }
 
+  // The health listener: probes and metrics only, never the run's details.
+  void HandleHealth(http::http_request& request) {
+    const std::string path = request.relative_uri().path();
+    if (request.method() == http::methods::GET &&
+        (path == "/healthz" || path == "/readyz" || path == "/metrics")) {
+      HandleLocal(request, path);
+    } else {
+      ReplyJson(request, http::status_codes::NotFound,
+                json{{"error", {{"message", "no such path: " + path}}}}, true);
+    }
+  }
+
   void HandleLocal(http::http_request& request, const std::string& path) {
     if (path == "/healthz") {
       ReplyJson(request, http::status_codes::OK, json{{"status", "ok"}}, false);
+    } else if (path == "/readyz") {
+      bool stopping = false;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        stopping = stopped;
+      }
+      ReplyJson(request,
+                stopping ? http::status_codes::ServiceUnavailable : http::status_codes::OK,
+                json{{"status", stopping ? "stopping" : "ready"}}, false);
     } else if (path == "/metrics") {
       http::http_response response(http::status_codes::OK);
       response.set_body(records.Exposition(), "text/plain; version=0.0.4");
@@ -203,6 +236,7 @@ struct Proxy::Impl {
     const auto& headers = request.headers();
     if (auto it = headers.find(http::header_names::content_encoding);
         it != headers.end() && Lower(it->second) != "identity") {
+      records.Rejected(api, "encoding");
       ReplyProviderError(request, api, http::status_codes::UnsupportedMediaType,
                          "invalid_request_error", "unsupported_encoding",
                          "agentbudget meter: compressed request bodies (Content-Encoding: " +
@@ -212,6 +246,7 @@ struct Proxy::Impl {
     }
     const uint64_t length = headers.content_length();
     if (length > static_cast<uint64_t>(config.max_request_bytes)) {
+      records.Rejected(api, "too_large");
       ReplyProviderError(request, api, http::status_codes::RequestEntityTooLarge,
                          "request_too_large", "request_too_large",
                          "agentbudget meter: request body of " + std::to_string(length) +
@@ -220,8 +255,28 @@ struct Proxy::Impl {
                          true);
       return std::nullopt;
     }
-    std::vector<uint8_t> body = request.extract_vector().get();
+    // Waits for the body at most client_timeout: a slow client must not hold the call.
+    auto received = std::make_shared<std::promise<std::vector<uint8_t>>>();
+    std::future<std::vector<uint8_t>> pending = received->get_future();
+    request.extract_vector().then([received](pplx::task<std::vector<uint8_t>> read) {
+      try {
+        received->set_value(read.get());
+      } catch (const std::exception&) {
+        received->set_exception(std::current_exception());
+      }
+    });
+    if (pending.wait_for(config.client_timeout) != std::future_status::ready) {
+      records.Rejected(api, "client_timeout");
+      ReplyProviderError(request, api, http::status_codes::RequestTimeout,
+                         "invalid_request_error", "request_timeout",
+                         "agentbudget meter: the request body was not received within " +
+                             std::to_string(config.client_timeout.count()) + " s",
+                         false);
+      return std::nullopt;
+    }
+    std::vector<uint8_t> body = pending.get();
     if (body.size() > static_cast<size_t>(config.max_request_bytes)) {
+      records.Rejected(api, "too_large");
       ReplyProviderError(request, api, http::status_codes::RequestEntityTooLarge,
                          "request_too_large", "request_too_large",
                          "agentbudget meter: request body exceeds the limit of " +
@@ -278,6 +333,7 @@ struct Proxy::Impl {
     }
     json parsed = json::parse(body->begin(), body->end(), nullptr, /*allow_exceptions=*/false);
     if (!parsed.is_object() || !parsed.contains("model") || !parsed["model"].is_string()) {
+      records.Rejected(api, "malformed");
       ReplyProviderError(request, api, http::status_codes::BadRequest, "invalid_request_error",
                          "invalid_request",
                          "agentbudget meter: the request body must be a JSON object with a "
@@ -288,6 +344,14 @@ struct Proxy::Impl {
     const std::string requested_model = parsed["model"].get<std::string>();
     const bool stream = parsed.contains("stream") && parsed["stream"].is_boolean() &&
                         parsed["stream"].get<bool>();
+    if (const auto refusal = allowlist.Refusal(requested_model)) {
+      records.Decision(api, "deny");
+      log::Warn("call denied", {{"api", core::ApiName(api)}, {"model", requested_model},
+                                {"reason", *refusal}});
+      ReplyProviderError(request, api, http::status_codes::BadRequest, "invalid_request_error",
+                         "model_not_allowed", "agentbudget: call denied: " + *refusal, true);
+      return;
+    }
 
     int64_t typical_output = 0;
     {
@@ -350,7 +414,10 @@ struct Proxy::Impl {
       upstream = client.request(UpstreamRequest(request, route, std::move(*body))).get();
     } catch (const std::exception& e) {
       enforcer.Abandon(admission);
-      const bool timeout = std::string(e.what()).find("timed out") != std::string::npos;
+      // cpprestsdk reports its inactivity timer as errc::timed_out.
+      const auto* failure = dynamic_cast<const http::http_exception*>(&e);
+      const bool timeout =
+          failure != nullptr && failure->error_code() == std::errc::timed_out;
       log::Warn("upstream unreachable", {{"api", core::ApiName(api)}, {"error", e.what()}});
       ReplyProviderError(request, api,
                          timeout ? http::status_codes::GatewayTimeout
@@ -390,10 +457,18 @@ struct Proxy::Impl {
     records.Call(record);
   }
 
+  // Whether the upstream compressed its answer although asked for identity: such a body is
+  // relayed unchanged, with its Content-Encoding, and its usage estimated.
+  static bool Encoded(const http::http_response& upstream) {
+    const auto& headers = upstream.headers();
+    const auto it = headers.find(http::header_names::content_encoding);
+    return it != headers.end() && Lower(it->second) != "identity";
+  }
+
   static void CopyResponseHeaders(const http::http_response& from, http::http_response& to) {
     for (const auto& [name, value] : from.headers()) {
       const std::string lower = Lower(name);
-      if (IsHopByHop(lower) || lower == "content-encoding") {
+      if (IsHopByHop(lower)) {
         continue;
       }
       to.headers().add(name, value);
@@ -464,6 +539,7 @@ struct Proxy::Impl {
     response.headers().set_content_type(content_type);
     auto replied = request.reply(response);
 
+    const bool encoded = Encoded(upstream);
     core::SseParser parser;
     core::StreamUsageTracker tracker(api, strip_usage_chunk);
     auto in = upstream.body().streambuf();
@@ -482,14 +558,16 @@ struct Proxy::Impl {
         if (n == 0) {
           break;
         }
-        Status fed = parser.Feed(
-            std::string_view(reinterpret_cast<const char*>(chunk.data()), n),
-            [&](core::SseEvent&& event) {
-              if (tracker.OnEvent(event)) {
-                write(event.raw);
-              }
-            });
-        if (!fed.ok()) {
+        const std::string_view bytes(reinterpret_cast<const char*>(chunk.data()), n);
+        if (encoded) {
+          write(std::string(bytes));
+        } else if (Status fed = parser.Feed(bytes,
+                                            [&](core::SseEvent&& event) {
+                                              if (tracker.OnEvent(event)) {
+                                                write(event.raw);
+                                              }
+                                            });
+                   !fed.ok()) {
           log::Warn("malformed upstream stream", {{"error", fed.error().message}});
           cut = true;
           break;
@@ -517,7 +595,7 @@ struct Proxy::Impl {
       return false;
     }
     metered = tracker.Finish(estimated_input);
-    metered.estimated = metered.estimated || cut;
+    metered.estimated = metered.estimated || cut || encoded;
     return true;
   }
 
@@ -582,6 +660,21 @@ Status Proxy::Start() {
     return Unavailable("listen on " + address + ": " + e.what());
   }
   log::Info("meter listening", {{"address", address}});
+  if (impl_->config.health_listen_host.empty()) {
+    return OkStatus();
+  }
+  const std::string health = "http://" + impl_->config.health_listen_host + ":" +
+                             std::to_string(impl_->config.health_listen_port);
+  try {
+    impl_->health = std::make_unique<http::experimental::listener::http_listener>(health);
+    impl_->health->support(
+        [impl = impl_.get()](http::http_request request) { impl->HandleHealth(request); });
+    impl_->health->open().get();
+  } catch (const std::exception& e) {
+    impl_->health.reset();
+    return Unavailable("listen on " + health + ": " + e.what());
+  }
+  log::Info("health listening", {{"address", health}});
   return OkStatus();
 }
 
@@ -593,15 +686,23 @@ void Proxy::Stop() {
     }
     impl_->stopped = true;
   }
-  if (impl_->listener != nullptr) {
+  const auto close = [](http::experimental::listener::http_listener* listener) {
+    if (listener == nullptr) {
+      return;
+    }
     try {
-      impl_->listener->close().get();
+      listener->close().get();
     } catch (const std::exception& e) {
       log::Warn("listener close failed", {{"error", e.what()}});
     }
+  };
+  close(impl_->listener.get());
+  {
+    std::unique_lock<std::mutex> lock(impl_->mu);
+    impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
   }
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
+  // Last: /readyz answers "stopping" while calls in flight finish.
+  close(impl_->health.get());
 }
 
 }  // namespace agentbudget::meter

@@ -15,11 +15,15 @@
 namespace agentbudget::meter {
 
 // The meter's HTTP server: proxies the routes of meter/routes.h to the configured
-// upstreams, and serves GET /healthz, GET /metrics and GET /v1/run (the run envelope's
-// totals). Per metered call: parse the request, estimate and reserve (Enforcer), forward
+// upstreams, and serves GET /healthz, /readyz, /metrics and /v1/run (the run envelope's
+// totals). With config.health_listen_host set, a second listener there serves /healthz,
+// /readyz (503 once stopping) and /metrics only: the kubelet's probes reach it, while the
+// proxy listener stays on loopback. Calls for models outside config.models_allowed (and
+// models_fallback) are denied. Per metered call: parse the request, estimate and reserve (Enforcer), forward
 // with the model rewritten when degraded and the provider key injected, stream the answer
 // back event by event while reading its usage, price it, commit. Each request is handled
-// on a thread of its own (blocking upstream reads never run on cpprestsdk's pool).
+// on a thread of its own, reused from a ThreadCache (blocking upstream reads never run on
+// cpprestsdk's pool).
 // Thread-safe.
 class Proxy {
  public:
@@ -30,8 +34,9 @@ class Proxy {
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
 
-  // Starts listening on config.listen_host:listen_port. Fails with kUnavailable when the
-  // address cannot be bound, kInvalidArgument for a malformed upstream URL.
+  // Starts listening on config.listen_host:listen_port (and the health address, if any).
+  // Fails with kUnavailable when an address cannot be bound, kInvalidArgument for a
+  // malformed upstream URL.
   Status Start();
 
   // Stops accepting, then waits for requests in flight to finish. Idempotent.

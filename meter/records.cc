@@ -44,6 +44,10 @@ Result<std::unique_ptr<Records>> Records::Create(const std::string& records_file
                              .Name("agentbudget_meter_decisions_total")
                              .Help("Reservation decisions: allow, degrade, deny")
                              .Register(r);
+  records->rejected_ = &prometheus::BuildCounter()
+                            .Name("agentbudget_meter_rejected_requests_total")
+                            .Help("Requests refused before any reservation, by reason")
+                            .Register(r);
   records->latency_ = &prometheus::BuildHistogram()
                            .Name("agentbudget_meter_upstream_seconds")
                            .Help("Time from request to the end of the upstream response")
@@ -119,6 +123,11 @@ void Records::Call(const CallRecord& record) {
 
 void Records::Decision(core::Api api, const std::string& decision) {
   decisions_->Add({{"provider", std::string(core::ProviderName(api))}, {"decision", decision}})
+      .Increment();
+}
+
+void Records::Rejected(core::Api api, const std::string& reason) {
+  rejected_->Add({{"provider", std::string(core::ProviderName(api))}, {"reason", reason}})
       .Increment();
 }
 

@@ -31,7 +31,7 @@ struct CallRecord {
 
 // Writes call records to the log, to an optional JSON-lines file, and to Prometheus metrics
 // (agentbudget_meter_*: calls, tokens by gen_ai token type, cost, unknown-model calls,
-// decisions, upstream latency). Thread-safe.
+// decisions, rejected requests, upstream latency). Thread-safe.
 class Records {
  public:
   // `records_file` empty: no file. Fails with kUnavailable when the file cannot be opened.
@@ -41,6 +41,9 @@ class Records {
   void Call(const CallRecord& record);
   // Counts a reservation decision: "allow", "degrade" or "deny".
   void Decision(core::Api api, const std::string& decision);
+  // Counts a request refused as bad input, by reason: "malformed", "too_large",
+  // "encoding" or "client_timeout".
+  void Rejected(core::Api api, const std::string& reason);
 
   // The Prometheus text exposition of every metric.
   std::string Exposition() const;
@@ -57,6 +60,7 @@ class Records {
   prometheus::Family<prometheus::Counter>* unknown_ = nullptr;
   prometheus::Family<prometheus::Counter>* estimated_ = nullptr;
   prometheus::Family<prometheus::Counter>* decisions_ = nullptr;
+  prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
 
   std::mutex mu_;

@@ -24,6 +24,12 @@ http::Response Answer(const Result<nlohmann::json>& result) {
   return http::Response::Json(200, *result);
 }
 
+// A ledger reply that answers through `done`; owns everything it needs, so it may run
+// after the request that caused it is gone.
+Ledger::Reply Forward(AuthorityApi::Done& done) {
+  return [done = std::move(done)](Result<nlohmann::json> result) { done(Answer(result)); };
+}
+
 // The bearer token of `Authorization: Bearer <token>`, or "".
 std::string BearerToken(const http::Request& request) {
   const std::string header = request.Header("Authorization");
@@ -90,90 +96,94 @@ void AuthorityApi::AddRoutes(http::Router& router) {
 }
 
 http::Response AuthorityApi::Handle(const http::Request& request) {
-  if (Status serving = serving_(); !serving.ok()) {
-    return ErrorResponse(Unavailable(serving.error().message));
-  }
-  const std::string token = BearerToken(request);
-  if (token.empty()) {
-    return ErrorResponse(
-        MakeError(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>"));
-  }
-  auto caller = authenticator_.Authenticate(token);
-  if (!caller.ok()) {
-    return ErrorResponse(caller.error());
-  }
-  const std::vector<std::string> segments = Segments(request.path);
-  if (segments.size() < 2 || segments[0] != "v1") {
-    return ErrorResponse(NotFound("no such endpoint: " + request.path));
-  }
-  if (segments[1] == "reservations" && request.method == "POST") {
-    return Reservations(*caller, request);
-  }
-  if (segments[1] == "events" && segments.size() == 2 && request.method == "POST") {
-    return Events(*caller, request);
-  }
-  if (segments[1] == "runs" && segments.size() == 3 && request.method == "GET") {
-    return Answer(ledger_.RunBalance(*caller, segments[2]));
-  }
-  if (segments[1] == "budgets" && segments.size() == 2 && request.method == "GET") {
-    return Budgets();
-  }
-  return ErrorResponse(NotFound("no such endpoint: " + request.method + " " + request.path));
-}
-
-http::Response AuthorityApi::Reservations(const Caller& caller, const http::Request& request) {
-  const std::vector<std::string> segments = Segments(request.path);
-  if (segments.size() == 2) {
-    auto decoded = DecodeReserve(request.body);
-    if (!decoded.ok()) {
-      return ErrorResponse(decoded.error());
-    }
-    return Answer(ledger_.Reserve(caller, *decoded));
-  }
-  if (segments.size() != 4) {
-    return ErrorResponse(NotFound("no such endpoint: " + request.path));
-  }
-  const std::string& id = segments[2];
-  if (segments[3] == "commit") {
-    auto decoded = DecodeCommit(request.body);
-    if (!decoded.ok()) {
-      return ErrorResponse(decoded.error());
-    }
-    return AwaitDurable([&](Ledger::Reply reply) {
-      ledger_.Commit(caller, id, *decoded, std::move(reply));
-    });
-  }
-  if (segments[3] == "release") {
-    auto decoded = DecodeRelease(request.body);
-    if (!decoded.ok()) {
-      return ErrorResponse(decoded.error());
-    }
-    return Answer(ledger_.Release(caller, id, *decoded));
-  }
-  return ErrorResponse(NotFound("no such endpoint: " + request.path));
-}
-
-http::Response AuthorityApi::Events(const Caller& caller, const http::Request& request) {
-  auto decoded = DecodeEvent(request.body);
-  if (!decoded.ok()) {
-    return ErrorResponse(decoded.error());
-  }
-  return AwaitDurable(
-      [&](Ledger::Reply reply) { ledger_.RecordEvent(caller, *decoded, std::move(reply)); });
-}
-
-http::Response AuthorityApi::Budgets() { return http::Response::Json(200, BudgetsJson(ledger_.Budgets())); }
-
-http::Response AuthorityApi::AwaitDurable(const std::function<void(Ledger::Reply)>& start) {
-  // Shared: the reply may run after this handler gave up waiting.
-  auto promise = std::make_shared<std::promise<Result<nlohmann::json>>>();
+  // Shared: `done` may run after this handler gave up waiting.
+  auto promise = std::make_shared<std::promise<http::Response>>();
   auto future = promise->get_future();
-  start([promise](Result<nlohmann::json> result) { promise->set_value(std::move(result)); });
+  HandleAsync(request, [promise](http::Response response) {
+    promise->set_value(std::move(response));
+  });
   if (future.wait_for(commit_timeout_) != std::future_status::ready) {
     return ErrorResponse(Unavailable(
         "commit recorded but not yet durable; resend with the same idempotencyKey"));
   }
-  return Answer(future.get());
+  return future.get();
+}
+
+void AuthorityApi::HandleAsync(const http::Request& request, Done done) {
+  if (Status serving = serving_(); !serving.ok()) {
+    done(ErrorResponse(Unavailable(serving.error().message)));
+    return;
+  }
+  const std::string token = BearerToken(request);
+  if (token.empty()) {
+    done(ErrorResponse(
+        MakeError(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>")));
+    return;
+  }
+  auto caller = authenticator_.Authenticate(token);
+  if (!caller.ok()) {
+    done(ErrorResponse(caller.error()));
+    return;
+  }
+  const std::vector<std::string> segments = Segments(request.path);
+  if (segments.size() >= 2 && segments[0] == "v1") {
+    if (segments[1] == "reservations" && request.method == "POST") {
+      Reservations(*caller, request, done);
+      return;
+    }
+    if (segments[1] == "events" && segments.size() == 2 && request.method == "POST") {
+      Events(*caller, request, done);
+      return;
+    }
+    if (segments[1] == "runs" && segments.size() == 3 && request.method == "GET") {
+      done(Answer(ledger_.RunBalance(*caller, segments[2])));
+      return;
+    }
+    if (segments[1] == "budgets" && segments.size() == 2 && request.method == "GET") {
+      done(Budgets());
+      return;
+    }
+  }
+  done(ErrorResponse(NotFound("no such endpoint: " + request.method + " " + request.path)));
+}
+
+void AuthorityApi::Reservations(const Caller& caller, const http::Request& request, Done& done) {
+  const std::vector<std::string> segments = Segments(request.path);
+  if (segments.size() == 2) {
+    auto decoded = DecodeReserve(request.body);
+    done(decoded.ok() ? Answer(ledger_.Reserve(caller, *decoded)) : ErrorResponse(decoded.error()));
+    return;
+  }
+  const std::string id = segments.size() == 4 ? segments[2] : "";
+  if (segments.size() == 4 && segments[3] == "commit") {
+    auto decoded = DecodeCommit(request.body);
+    if (!decoded.ok()) {
+      done(ErrorResponse(decoded.error()));
+      return;
+    }
+    ledger_.Commit(caller, id, *decoded, Forward(done));
+    return;
+  }
+  if (segments.size() == 4 && segments[3] == "release") {
+    auto decoded = DecodeRelease(request.body);
+    done(decoded.ok() ? Answer(ledger_.Release(caller, id, *decoded))
+                      : ErrorResponse(decoded.error()));
+    return;
+  }
+  done(ErrorResponse(NotFound("no such endpoint: " + request.path)));
+}
+
+void AuthorityApi::Events(const Caller& caller, const http::Request& request, Done& done) {
+  auto decoded = DecodeEvent(request.body);
+  if (!decoded.ok()) {
+    done(ErrorResponse(decoded.error()));
+    return;
+  }
+  ledger_.RecordEvent(caller, *decoded, Forward(done));
+}
+
+http::Response AuthorityApi::Budgets() {
+  return http::Response::Json(200, BudgetsJson(ledger_.Budgets()));
 }
 
 }  // namespace agentbudget::operator_

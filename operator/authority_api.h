@@ -17,11 +17,14 @@ namespace agentbudget::operator_ {
 // returns an error (not the leader, ledger not yet recovered) every request is answered
 // 503 with that error and Retry-After: 1, so meters retry (they are never redirected: a
 // follower's ledger is not authoritative, and the Service routes only to the leader once
-// its readiness probe passes). Handlers block until a commit is durable, at most
-// `commit_timeout`; past it, 503, and the meter resends with the same key. Thread-safe.
+// its readiness probe passes). Handle() blocks until a commit is durable, at most
+// `commit_timeout`; past it, 503, and the meter resends with the same key. HandleAsync()
+// answers commits and events without blocking. Thread-safe.
 class AuthorityApi {
  public:
   using ServingCheck = std::function<Status()>;
+  // Receives the response to one request, exactly once.
+  using Done = std::function<void(http::Response)>;
 
   // `ledger` and `authenticator` must outlive this object.
   AuthorityApi(Ledger& ledger, Authenticator& authenticator, ServingCheck serving,
@@ -33,11 +36,17 @@ class AuthorityApi {
   // One request, as the router would dispatch it under /v1.
   http::Response Handle(const http::Request& request);
 
+  // The same without waiting: `done` runs before this returns, except for commits and
+  // events, whose `done` runs on the ledger's commit thread once they are durable (or at
+  // once on error). Nothing of `request` is referenced after this returns, so `done` may
+  // outlive it. `done` must not block, and this object and the ledger must outlive every
+  // pending `done` (the ledger's destructor runs them).
+  void HandleAsync(const http::Request& request, Done done);
+
  private:
-  http::Response Reservations(const Caller& caller, const http::Request& request);
-  http::Response Events(const Caller& caller, const http::Request& request);
+  void Reservations(const Caller& caller, const http::Request& request, Done& done);
+  void Events(const Caller& caller, const http::Request& request, Done& done);
   http::Response Budgets();
-  http::Response AwaitDurable(const std::function<void(Ledger::Reply)>& start);
 
   Ledger& ledger_;
   Authenticator& authenticator_;

@@ -84,33 +84,45 @@ Result<int64_t> Count(const json& body, const char* field) {
     target = std::move(*result_);            \
   } while (false)
 
-}  // namespace
-
-Result<ReserveRequest> DecodeReserve(std::string_view text) {
+// What every request body shares: a JSON object with an idempotencyKey, fingerprinted
+// whole. `fields` reads the rest into the request.
+template <typename Request, typename Fields>
+Result<Request> Decode(std::string_view text, Fields fields) {
   json body;
   ASSIGN_OR_RETURN(body, ParseObject(text));
-  ReserveRequest request;
+  Request request;
   ASSIGN_OR_RETURN(request.idempotency_key, Text(body, "idempotencyKey", true));
-  ASSIGN_OR_RETURN(request.provider, Text(body, "provider", false));
-  ASSIGN_OR_RETURN(request.model, Text(body, "model", true));
-  auto estimate = body.find("estimate");
-  if (estimate == body.end() || !estimate->is_object()) {
-    return InvalidArgument("estimate must be an object {cost, tokens}");
+  if (Status read = fields(body, request); !read.ok()) {
+    return std::move(read).error();
   }
-  ASSIGN_OR_RETURN(request.estimate_micros, Amount(*estimate, "cost"));
-  ASSIGN_OR_RETURN(request.estimate_tokens, Count(*estimate, "tokens"));
   request.request_hash = Hash(body);
   return request;
 }
 
+}  // namespace
+
+Result<ReserveRequest> DecodeReserve(std::string_view text) {
+  return Decode<ReserveRequest>(text, [](const json& body, ReserveRequest& request) -> Status {
+    ASSIGN_OR_RETURN(request.provider, Text(body, "provider", false));
+    ASSIGN_OR_RETURN(request.model, Text(body, "model", true));
+    auto estimate = body.find("estimate");
+    if (estimate == body.end() || !estimate->is_object()) {
+      return InvalidArgument("estimate must be an object {cost, tokens}");
+    }
+    ASSIGN_OR_RETURN(request.estimate_micros, Amount(*estimate, "cost"));
+    ASSIGN_OR_RETURN(request.estimate_tokens, Count(*estimate, "tokens"));
+    return OkStatus();
+  });
+}
+
 Result<CommitRequest> DecodeCommit(std::string_view text) {
-  json body;
-  ASSIGN_OR_RETURN(body, ParseObject(text));
-  CommitRequest request;
-  ASSIGN_OR_RETURN(request.idempotency_key, Text(body, "idempotencyKey", true));
-  ASSIGN_OR_RETURN(request.model, Text(body, "model", false));
-  ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
-  if (auto usage = body.find("usage"); usage != body.end() && !usage->is_null()) {
+  return Decode<CommitRequest>(text, [](const json& body, CommitRequest& request) -> Status {
+    ASSIGN_OR_RETURN(request.model, Text(body, "model", false));
+    ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
+    auto usage = body.find("usage");
+    if (usage == body.end() || usage->is_null()) {
+      return OkStatus();
+    }
     if (!usage->is_object()) {
       return InvalidArgument("usage must be an object of token counts");
     }
@@ -119,34 +131,29 @@ Result<CommitRequest> DecodeCommit(std::string_view text) {
       int64_t count = 0;
       ASSIGN_OR_RETURN(count, Count(*usage, field));
       // Reasoning tokens are part of output (OpenAI reports them inside output_tokens).
-      if (std::string_view(field) != "reasoning") {
-        request.tokens = core::SaturatingAdd(request.tokens, count);
+      const std::string_view name = field;
+      if (name == "output") {
+        request.output_tokens = count;
+      } else if (name != "reasoning") {
+        request.input_tokens = core::SaturatingAdd(request.input_tokens, count);
       }
     }
-  }
-  request.request_hash = Hash(body);
-  return request;
+    request.tokens = core::SaturatingAdd(request.input_tokens, request.output_tokens);
+    return OkStatus();
+  });
 }
 
 Result<ReleaseRequest> DecodeRelease(std::string_view text) {
-  json body;
-  ASSIGN_OR_RETURN(body, ParseObject(text));
-  ReleaseRequest request;
-  ASSIGN_OR_RETURN(request.idempotency_key, Text(body, "idempotencyKey", true));
-  request.request_hash = Hash(body);
-  return request;
+  return Decode<ReleaseRequest>(text, [](const json&, ReleaseRequest&) { return OkStatus(); });
 }
 
 Result<EventRequest> DecodeEvent(std::string_view text) {
-  json body;
-  ASSIGN_OR_RETURN(body, ParseObject(text));
-  EventRequest request;
-  ASSIGN_OR_RETURN(request.idempotency_key, Text(body, "idempotencyKey", true));
-  ASSIGN_OR_RETURN(request.kind, Text(body, "kind", true));
-  ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
-  ASSIGN_OR_RETURN(request.tokens, Count(body, "tokens"));
-  request.request_hash = Hash(body);
-  return request;
+  return Decode<EventRequest>(text, [](const json& body, EventRequest& request) -> Status {
+    ASSIGN_OR_RETURN(request.kind, Text(body, "kind", true));
+    ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
+    ASSIGN_OR_RETURN(request.tokens, Count(body, "tokens"));
+    return OkStatus();
+  });
 }
 
 }  // namespace agentbudget::operator_

@@ -40,7 +40,17 @@ AuthorityMetrics::AuthorityMetrics(std::shared_ptr<prometheus::Registry> registr
       pending_(&prometheus::BuildGauge()
                     .Name("agentbudget_ledger_pending_commits")
                     .Help("Commits applied but not yet durable (awaiting group commit).")
-                    .Register(*registry_)) {}
+                    .Register(*registry_)),
+      spend_(&prometheus::BuildCounter()
+                  .Name("agentbudget_spend_usd_total")
+                  .Help("Committed spend by namespace, team, workflow and model (direct "
+                        "debits: their kind).")
+                  .Register(*registry_)),
+      tokens_by_type_(&prometheus::BuildCounter()
+                           .Name("agentbudget_tokens_total")
+                           .Help("Committed tokens by namespace, team, workflow, model and "
+                                 "type (gen_ai.token.type: input, output).")
+                           .Register(*registry_)) {}
 
 AuthorityMetrics::Unit AuthorityMetrics::Register(const std::string& unit) {
   auto gauge = [&](const std::string& name, const std::string& help) {
@@ -58,15 +68,16 @@ AuthorityMetrics::Unit AuthorityMetrics::Register(const std::string& unit) {
 
 void AuthorityMetrics::SetCounter(prometheus::Family<prometheus::Counter>& family,
                                   const std::map<std::string, std::string>& labels,
-                                  int64_t value) {
+                                  double value) {
   prometheus::Counter& counter = family.Add(labels);
-  const double delta = static_cast<double>(value) - counter.Value();
+  const double delta = value - counter.Value();
   if (delta > 0) {
     counter.Increment(delta);
   }
 }
 
 void AuthorityMetrics::Update(const std::vector<BudgetSnapshot>& budgets, const LedgerStats& stats,
+                              const std::map<SpendKey, SpendTotals>& spend,
                               size_t pending_commits) {
   std::lock_guard lock(mu_);
   std::map<std::string, bool> present;
@@ -109,6 +120,18 @@ void AuthorityMetrics::Update(const std::vector<BudgetSnapshot>& budgets, const 
   SetCounter(*ledger_events_, {{"outcome", "conflict"}}, stats.conflicts);
   SetCounter(*ledger_events_, {{"outcome", "observed_denial"}}, stats.observed_denials);
   pending_->Add({}).Set(static_cast<double>(pending_commits));
+  for (const auto& [key, totals] : spend) {
+    std::map<std::string, std::string> labels = {{"namespace", key.namespace_name},
+                                                 {"team", key.team},
+                                                 {"workflow", key.workflow},
+                                                 {"model", key.model}};
+    SetCounter(*spend_, labels, static_cast<double>(totals.cost_micros) /
+                                    static_cast<double>(core::Money::kMicrosPerUnit));
+    labels["type"] = "input";
+    SetCounter(*tokens_by_type_, labels, static_cast<double>(totals.input_tokens));
+    labels["type"] = "output";
+    SetCounter(*tokens_by_type_, labels, static_cast<double>(totals.output_tokens));
+  }
 }
 
 }  // namespace agentbudget::operator_

@@ -20,14 +20,15 @@ namespace agentbudget::operator_ {
 // the number of AgentBudgets; never run ids) limit, spent, reserved, burn rate, forecast in
 // `_usd` or `_tokens` families by the budget's unit, utilization ratio and pressure level;
 // reservation decisions, commits, expiries and idempotency outcomes as counters; pending
-// commits as a gauge. Thread-safe.
+// commits as a gauge; committed spend and tokens (by OpenTelemetry GenAI token type) by
+// namespace, team, workflow and model as counters since the process started. Thread-safe.
 class AuthorityMetrics {
  public:
   explicit AuthorityMetrics(std::shared_ptr<prometheus::Registry> registry);
 
   // Brings every metric up to date; budgets no longer present lose their series.
   void Update(const std::vector<BudgetSnapshot>& budgets, const LedgerStats& stats,
-              size_t pending_commits);
+              const std::map<SpendKey, SpendTotals>& spend, size_t pending_commits);
 
  private:
   struct Unit {
@@ -39,7 +40,7 @@ class AuthorityMetrics {
   };
   Unit Register(const std::string& unit);
   void SetCounter(prometheus::Family<prometheus::Counter>& family,
-                  const std::map<std::string, std::string>& labels, int64_t value);
+                  const std::map<std::string, std::string>& labels, double value);
 
   std::shared_ptr<prometheus::Registry> registry_;
   std::mutex mu_;
@@ -51,6 +52,8 @@ class AuthorityMetrics {
   prometheus::Family<prometheus::Counter>* commits_;
   prometheus::Family<prometheus::Counter>* ledger_events_;
   prometheus::Family<prometheus::Gauge>* pending_;
+  prometheus::Family<prometheus::Counter>* spend_;
+  prometheus::Family<prometheus::Counter>* tokens_by_type_;
   std::map<std::string, bool> budgets_;  // GUARDED_BY(mu_); name → is a token budget
 };
 

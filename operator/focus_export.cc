@@ -15,7 +15,8 @@ std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSecond
       continue;
     }
     const bool event = entry.kind == LedgerEntry::Kind::kEvent;
-    if (!seen.insert(entry.run + '\x1f' + (event ? "e" : "c") + '\x1f' + entry.idempotency_key)
+    if (entry.folded == 0 &&
+        !seen.insert(entry.run + '\x1f' + (event ? "e" : "c") + '\x1f' + entry.idempotency_key)
              .second) {
       continue;
     }

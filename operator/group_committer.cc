@@ -69,21 +69,23 @@ void GroupCommitter::Run() {
       return;
     }
     const size_t take = std::min(queue_.size(), options_.max_batch);
-    std::vector<Pending> batch(std::make_move_iterator(queue_.begin()),
-                               std::make_move_iterator(queue_.begin() + static_cast<long>(take)));
+    // Entries and callbacks apart, moved rather than copied: the store reads the entries.
+    std::vector<LedgerEntry> entries;
+    std::vector<std::function<void()>> callbacks;
+    entries.reserve(take);
+    callbacks.reserve(take);
+    for (size_t i = 0; i < take; ++i) {
+      entries.push_back(std::move(queue_[i].entry));
+      callbacks.push_back(std::move(queue_[i].durable));
+    }
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(take));
-    in_flight_ = batch.size();
+    in_flight_ = take;
     lock.unlock();
 
-    std::vector<LedgerEntry> entries;
-    entries.reserve(batch.size());
-    for (const Pending& pending : batch) {
-      entries.push_back(pending.entry);
-    }
     Status written = store_.Append(entries);
     if (written.ok()) {
-      for (Pending& pending : batch) {
-        pending.durable();
+      for (auto& durable : callbacks) {
+        durable();
       }
     }
 
@@ -91,8 +93,13 @@ void GroupCommitter::Run() {
     in_flight_ = 0;
     if (!written.ok()) {
       log::Warn("ledger append failed; retrying", {{"error", written.error().ToString()},
-                                                    {"entries", batch.size()}});
+                                                    {"entries", take}});
       // Put the batch back in front, unchanged, and retry after one interval.
+      std::vector<Pending> batch;
+      batch.reserve(take);
+      for (size_t i = 0; i < take; ++i) {
+        batch.push_back({std::move(entries[i]), std::move(callbacks[i])});
+      }
       queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                     std::make_move_iterator(batch.end()));
       oldest_ = std::chrono::steady_clock::now();

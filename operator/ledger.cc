@@ -33,6 +33,34 @@ Status ValidateKey(const std::string& key) {
   return OkStatus();
 }
 
+// A commit or direct debit: a valid key and no negative amounts.
+Status ValidateSpend(const std::string& key, int64_t cost_micros, int64_t tokens) {
+  if (auto valid = ValidateKey(key); !valid.ok()) {
+    return valid;
+  }
+  if (cost_micros < 0 || tokens < 0) {
+    return InvalidArgument("cost and tokens must not be negative");
+  }
+  return OkStatus();
+}
+
+// The fields every durable entry of `caller`'s spend carries.
+LedgerEntry NewEntry(LedgerEntry::Kind kind, const Caller& caller, std::string id,
+                     const std::string& key, uint64_t hash, int64_t cost_micros, int64_t tokens,
+                     core::SysSeconds at) {
+  LedgerEntry entry;
+  entry.kind = kind;
+  entry.id = std::move(id);
+  entry.run = caller.run;
+  entry.idempotency_key = key;
+  entry.request_hash = hash;
+  entry.namespace_name = caller.namespace_name;
+  entry.cost_micros = cost_micros;
+  entry.tokens = tokens;
+  entry.at = at;
+  return entry;
+}
+
 }  // namespace
 
 Ledger::Ledger(const Clock& clock, LedgerStore& store, Options options,
@@ -71,32 +99,46 @@ std::string Ledger::NewIdLocked(const char* prefix) {
   return text;
 }
 
-Ledger::Replay Ledger::ReplayLocked(const std::string& scoped, uint64_t hash, Reply& reply,
-                                    std::optional<Result<nlohmann::json>>& answer) {
+std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(const std::string& scoped,
+                                                           uint64_t hash) {
   auto found = answers_.find(scoped);
   if (found == answers_.end()) {
-    return Replay::kNew;
+    return std::nullopt;
   }
   if (found->second.hash != hash) {
     ++stats_.conflicts;
-    answer = Conflict("idempotencyKey was already used with a different request");
-    return Replay::kAnswered;
+    return Conflict("idempotencyKey was already used with a different request");
   }
   ++stats_.replays;
-  if (!found->second.durable) {
-    found->second.waiters.push_back(std::move(reply));
-    return Replay::kJoined;
+  return found->second.response;
+}
+
+bool Ledger::ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
+                            uint64_t hash, Reply& reply) {
+  if (auto found = answers_.find(scoped);
+      found != answers_.end() && found->second.hash == hash && found->second.durability) {
+    Durability& durability = *found->second.durability;
+    std::lock_guard waiting(durability.mu);
+    if (!durability.durable) {
+      ++stats_.replays;
+      durability.waiters.push_back(std::move(reply));
+      return true;
+    }
   }
-  answer = found->second.response;
-  return Replay::kAnswered;
+  std::optional<Result<nlohmann::json>> answer = ReplayLocked(scoped, hash);
+  if (!answer) {
+    return false;
+  }
+  lock.unlock();
+  reply(std::move(*answer));
+  return true;
 }
 
 Ledger::Answer& Ledger::RememberLocked(const std::string& scoped, uint64_t hash,
-                                       nlohmann::json response, bool durable) {
+                                       nlohmann::json response) {
   const SteadyTime now = clock_.Monotonic();
   Answer& answer = answers_[scoped];
   answer.hash = hash;
-  answer.durable = durable;
   answer.response = std::move(response);
   answer.created = now;
   answer_order_.emplace_back(now, scoped);
@@ -111,8 +153,9 @@ Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
     limits.max_identical_requests.reset();
     slot = std::make_unique<RunState>(std::move(limits));
     if (auto recovered = recovered_runs_.find(caller.run); recovered != recovered_runs_.end()) {
-      slot->envelope.RecordSpend(Money::FromMicros(recovered->second.first),
-                                 recovered->second.second);
+      slot->envelope.RecordSpend(Money::FromMicros(recovered->second.cost_micros),
+                                 recovered->second.tokens);
+      slot->envelope.RecordRequests(recovered->second.requests);
       recovered_runs_.erase(recovered);
     }
   }
@@ -161,13 +204,8 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
   const core::SysSeconds now = Seconds(clock_.Now());
   std::lock_guard lock(mu_);
   const std::string scoped = Scoped(caller.run, "reserve", request.idempotency_key);
-  if (auto found = answers_.find(scoped); found != answers_.end()) {
-    if (found->second.hash != request.request_hash) {
-      ++stats_.conflicts;
-      return Conflict("idempotencyKey was already used with a different request");
-    }
-    ++stats_.replays;
-    return found->second.response;
+  if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
+    return std::move(*replayed);
   }
   core::Labels attribution = caller.attribution;
   attribution["model"] = request.model;
@@ -228,7 +266,7 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
   if (!outcome.observed.empty()) {
     response["observed"] = outcome.observed;
   }
-  RememberLocked(scoped, request.request_hash, response, true);
+  RememberLocked(scoped, request.request_hash, response);
   return response;
 }
 
@@ -269,20 +307,15 @@ std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
 }
 
 void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) {
-  Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response(), false);
-  answer.waiters.push_back(std::move(reply));
-  committer_.Submit(std::move(entry), [this, scoped] {
+  Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
+  answer.durability = std::make_shared<Durability>();
+  answer.durability->waiters.push_back(std::move(reply));
+  committer_.Submit(std::move(entry), [durability = answer.durability, response = answer.response] {
     std::vector<Reply> waiters;
-    nlohmann::json response;
     {
-      std::lock_guard lock(mu_);
-      auto found = answers_.find(scoped);
-      if (found == answers_.end()) {
-        return;
-      }
-      found->second.durable = true;
-      waiters.swap(found->second.waiters);
-      response = found->second.response;
+      std::lock_guard lock(durability->mu);
+      durability->durable = true;
+      waiters.swap(durability->waiters);
     }
     for (Reply& waiter : waiters) {
       waiter(response);
@@ -292,59 +325,39 @@ void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply r
 
 void Ledger::Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
                     Reply reply) {
-  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+  Status valid = ValidateSpend(request.idempotency_key, request.cost_micros, request.tokens);
+  if (valid.ok() && (id.empty() || id.size() > 64)) {
+    valid = InvalidArgument("reservation id must be 1..64 characters");
+  }
+  if (!valid.ok()) {
     reply(std::move(valid).error());
-    return;
-  }
-  if (request.cost_micros < 0 || request.tokens < 0) {
-    reply(InvalidArgument("cost and tokens must not be negative"));
-    return;
-  }
-  if (id.empty() || id.size() > 64) {
-    reply(InvalidArgument("reservation id must be 1..64 characters"));
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
   std::unique_lock lock(mu_);
   const std::string scoped = Scoped(caller.run, "commit", request.idempotency_key);
-  // Replies to replays and errors run after the lock is dropped.
-  Reply deferred = std::move(reply);
-  std::optional<Result<nlohmann::json>> answer;
-  switch (ReplayLocked(scoped, request.request_hash, deferred, answer)) {
-    case Replay::kJoined:
-      return;
-    case Replay::kAnswered:
-      lock.unlock();
-      deferred(std::move(*answer));
-      return;
-    case Replay::kNew:
-      break;
+  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
+    return;
   }
   auto found = reservations_.find(id);
   Reservation* reservation = found == reservations_.end() ? nullptr : &found->second;
+  std::optional<Error> refused;
   if (reservation != nullptr && reservation->run != caller.run) {
-    lock.unlock();
-    deferred(PermissionDenied("reservation " + id + " belongs to another run"));
-    return;
-  }
-  if (reservation != nullptr && reservation->state == Reservation::State::kCommitted) {
+    refused = PermissionDenied("reservation " + id + " belongs to another run");
+  } else if (reservation != nullptr && reservation->state == Reservation::State::kCommitted) {
     ++stats_.conflicts;
+    refused = Conflict("reservation " + id + " was already committed under another key");
+  }
+  if (refused) {
+    // Errors, like replays, are answered after the lock is dropped.
     lock.unlock();
-    deferred(Conflict("reservation " + id + " was already committed under another key"));
+    reply(std::move(*refused));
     return;
   }
   RunState& run = RunLocked(caller);
-  LedgerEntry entry;
-  entry.kind = LedgerEntry::Kind::kCommit;
-  entry.id = id;
-  entry.run = caller.run;
-  entry.idempotency_key = request.idempotency_key;
-  entry.request_hash = request.request_hash;
-  entry.namespace_name = caller.namespace_name;
+  LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
+                               request.request_hash, request.cost_micros, request.tokens, now);
   entry.model = request.model.empty() && reservation ? reservation->model : request.model;
-  entry.cost_micros = request.cost_micros;
-  entry.tokens = request.tokens;
-  entry.at = now;
   const bool active = reservation != nullptr && reservation->state == Reservation::State::kActive;
   if (active) {
     ReleaseHoldsLocked(*reservation);
@@ -361,19 +374,35 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
                                 request.cost_micros, request.tokens, now);
   }
   run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
-  if (reservation != nullptr) {
-    reservation->state = Reservation::State::kCommitted;
-    reservation->forget_after = clock_.Monotonic() + options_.tombstone_ttl;
-  } else {
-    Reservation tombstone;
-    tombstone.id = id;
-    tombstone.run = caller.run;
-    tombstone.state = Reservation::State::kCommitted;
-    tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
-    reservations_.emplace(id, std::move(tombstone));
+  if (reservation == nullptr) {
+    // Reserved by an earlier process: its request counts here, as Recover() counts it.
+    run.envelope.RecordRequests(1);
   }
+  MarkCommittedLocked(id, caller.run);
   ++stats_.commits;
-  PersistLocked(std::move(entry), scoped, std::move(deferred));
+  CountSpendLocked(entry, request.input_tokens, request.output_tokens);
+  PersistLocked(std::move(entry), scoped, std::move(reply));
+}
+
+void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
+                              int64_t output_tokens) {
+  auto label = [&](const char* name) {
+    auto found = entry.attribution.find(name);
+    return found == entry.attribution.end() ? std::string() : found->second;
+  };
+  SpendTotals& totals =
+      spend_[SpendKey{entry.namespace_name, label("team"), label("workflow"), entry.model}];
+  totals.cost_micros = core::SaturatingAdd(totals.cost_micros, entry.cost_micros);
+  totals.input_tokens = core::SaturatingAdd(totals.input_tokens, input_tokens);
+  totals.output_tokens = core::SaturatingAdd(totals.output_tokens, output_tokens);
+}
+
+void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
+  Reservation& reservation = reservations_[id];
+  reservation.id = id;
+  reservation.run = run;
+  reservation.state = Reservation::State::kCommitted;
+  reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
@@ -383,13 +412,8 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
   }
   std::lock_guard lock(mu_);
   const std::string scoped = Scoped(caller.run, "release", request.idempotency_key);
-  if (auto found = answers_.find(scoped); found != answers_.end()) {
-    if (found->second.hash != request.request_hash) {
-      ++stats_.conflicts;
-      return Conflict("idempotencyKey was already used with a different request");
-    }
-    ++stats_.replays;
-    return found->second.response;
+  if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
+    return std::move(*replayed);
   }
   if (auto found = reservations_.find(id); found != reservations_.end()) {
     Reservation& reservation = found->second;
@@ -406,50 +430,33 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
     }
   }
   nlohmann::json response = {{"id", id}, {"released", true}};
-  RememberLocked(scoped, request.request_hash, response, true);
+  RememberLocked(scoped, request.request_hash, response);
   return response;
 }
 
 void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Reply reply) {
-  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+  if (Status valid = ValidateSpend(request.idempotency_key, request.cost_micros, request.tokens);
+      !valid.ok()) {
     reply(std::move(valid).error());
-    return;
-  }
-  if (request.cost_micros < 0 || request.tokens < 0) {
-    reply(InvalidArgument("cost and tokens must not be negative"));
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
   std::unique_lock lock(mu_);
   const std::string scoped = Scoped(caller.run, "event", request.idempotency_key);
-  std::optional<Result<nlohmann::json>> answer;
-  switch (ReplayLocked(scoped, request.request_hash, reply, answer)) {
-    case Replay::kJoined:
-      return;
-    case Replay::kAnswered:
-      lock.unlock();
-      reply(std::move(*answer));
-      return;
-    case Replay::kNew:
-      break;
+  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
+    return;
   }
   RunState& run = RunLocked(caller);
-  LedgerEntry entry;
-  entry.kind = LedgerEntry::Kind::kEvent;
-  entry.id = NewIdLocked("e-");
-  entry.run = caller.run;
-  entry.idempotency_key = request.idempotency_key;
-  entry.request_hash = request.request_hash;
-  entry.namespace_name = caller.namespace_name;
+  LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),
+                               request.idempotency_key, request.request_hash, request.cost_micros,
+                               request.tokens, now);
   entry.attribution = caller.attribution;
   entry.model = request.kind;
-  entry.cost_micros = request.cost_micros;
-  entry.tokens = request.tokens;
-  entry.at = now;
   entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
                               request.cost_micros, request.tokens, now);
   run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
   ++stats_.events;
+  CountSpendLocked(entry, 0, 0);
   PersistLocked(std::move(entry), scoped, std::move(reply));
 }
 
@@ -460,9 +467,9 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
     budget->Roll(now);
   }
   for (const LedgerEntry& entry : entries) {
-    const char* operation = entry.kind == LedgerEntry::Kind::kCommit ? "commit" : "event";
-    const std::string scoped = Scoped(entry.run, operation, entry.idempotency_key);
-    if (answers_.contains(scoped)) {
+    const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
+    const std::string scoped = Scoped(entry.run, commit ? "commit" : "event", entry.idempotency_key);
+    if (entry.folded == 0 && answers_.contains(scoped)) {
       continue;  // appended twice (a retried batch): count once
     }
     for (const Charge& charge : entry.charges) {
@@ -471,17 +478,18 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
                               entry.at);
       }
     }
-    auto& run = recovered_runs_[entry.run];
-    run.first = core::SaturatingAdd(run.first, entry.cost_micros);
-    run.second = core::SaturatingAdd(run.second, entry.tokens);
-    RememberLocked(scoped, entry.request_hash, entry.Response(), true);
-    if (entry.kind == LedgerEntry::Kind::kCommit) {
-      Reservation tombstone;
-      tombstone.id = entry.id;
-      tombstone.run = entry.run;
-      tombstone.state = Reservation::State::kCommitted;
-      tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
-      reservations_.insert_or_assign(entry.id, std::move(tombstone));
+    RecoveredRun& run = recovered_runs_[entry.run];
+    run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
+    run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
+    if (commit) {
+      run.requests = core::SaturatingAdd(run.requests, std::max<int64_t>(entry.folded, 1));
+    }
+    if (entry.folded > 0) {
+      continue;  // folded totals answer no key and name no single reservation
+    }
+    RememberLocked(scoped, entry.request_hash, entry.Response());
+    if (commit) {
+      MarkCommittedLocked(entry.id, entry.run);
     }
   }
 }
@@ -512,7 +520,7 @@ int Ledger::Sweep() {
     if (found == answers_.end() || found->second.created != created) {
       continue;
     }
-    if (!found->second.durable) {
+    if (found->second.durability && !found->second.durability->Durable()) {
       // Still waiting for the store: keep it until it is durable and aged.
       answer_order_.emplace_back(now, std::move(scoped));
       found->second.created = now;
@@ -554,8 +562,9 @@ Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::strin
   if (auto found = runs_.find(run); found != runs_.end()) {
     totals = found->second->envelope.totals();
   } else if (auto recovered = recovered_runs_.find(run); recovered != recovered_runs_.end()) {
-    totals.spent = Money::FromMicros(recovered->second.first);
-    totals.tokens = recovered->second.second;
+    totals.spent = Money::FromMicros(recovered->second.cost_micros);
+    totals.tokens = recovered->second.tokens;
+    totals.requests = recovered->second.requests;
   }
   balance["spent"] = totals.spent.ToString();
   balance["reserved"] = totals.reserved.ToString();
@@ -578,6 +587,11 @@ Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::strin
 LedgerStats Ledger::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
+}
+
+std::map<SpendKey, SpendTotals> Ledger::spend() const {
+  std::lock_guard lock(mu_);
+  return spend_;
 }
 
 }  // namespace agentbudget::operator_

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <compare>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -40,7 +41,11 @@ struct CommitRequest {
   std::string idempotency_key;
   std::string model;
   int64_t cost_micros = 0;
-  int64_t tokens = 0;
+  int64_t tokens = 0;  // every type: input + output
+  // By OpenTelemetry GenAI token type: input (with cache reads and writes), output (with
+  // reasoning). For metrics; `tokens` is what budgets are charged.
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
   uint64_t request_hash = 0;
 };
 
@@ -55,6 +60,21 @@ struct EventRequest {
   int64_t cost_micros = 0;
   int64_t tokens = 0;
   uint64_t request_hash = 0;
+};
+
+// Committed spend since this process started, by low-cardinality attribution (never run
+// ids), for metrics; read with Ledger::spend(). Direct debits carry their kind as `model`.
+struct SpendKey {
+  std::string namespace_name;
+  std::string team;
+  std::string workflow;
+  std::string model;
+  auto operator<=>(const SpendKey&) const = default;
+};
+struct SpendTotals {
+  int64_t cost_micros = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
 };
 
 // Counters for metrics; read with Ledger::stats().
@@ -144,6 +164,7 @@ class Ledger {
   // The caller's run: spend and envelope. kPermissionDenied for another run.
   Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
   LedgerStats stats() const;
+  std::map<SpendKey, SpendTotals> spend() const;
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 
@@ -172,22 +193,43 @@ class Ledger {
     core::RunEnvelope envelope;
     std::chrono::steady_clock::time_point last_active;
   };
+  // A commit's or event's answer until the store has it: the first reply and replays wait
+  // in `waiters`. Shared with the commit thread's callback, which completes it without
+  // taking the ledger's lock (so acknowledging a batch never queues behind reservations).
+  struct Durability {
+    std::mutex mu;
+    bool durable = false;        // GUARDED_BY(mu)
+    std::vector<Reply> waiters;  // GUARDED_BY(mu)
+    bool Durable() {
+      std::lock_guard lock(mu);
+      return durable;
+    }
+  };
   struct Answer {
     uint64_t hash = 0;
-    bool durable = true;
     nlohmann::json response;
-    std::vector<Reply> waiters;
+    std::shared_ptr<Durability> durability;  // null for answers durable when made
     std::chrono::steady_clock::time_point created;
   };
 
-  enum class Replay { kNew, kAnswered, kJoined };
-  // Looks up an earlier answer for `scoped`. kNew: none. kAnswered: `answer` holds what to
-  // send (the first answer, or kConflict for a different request). kJoined: `reply` was
-  // queued behind the first request, still waiting for durability.
-  Replay ReplayLocked(const std::string& scoped, uint64_t hash, Reply& reply,
-                      std::optional<Result<nlohmann::json>>& answer);
-  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response,
-                         bool durable);
+  // Spend per run rebuilt by Recover(): what the run's envelope starts from when the run
+  // is next seen. Each durable commit counts as one request (towards maxRequests).
+  struct RecoveredRun {
+    int64_t cost_micros = 0;
+    int64_t tokens = 0;
+    int64_t requests = 0;
+  };
+
+  // The answer to a request whose idempotency key `scoped` was used before: the first
+  // answer, or kConflict when `hash` differs. nullopt for a new key. Counts the replay or
+  // conflict. Used where every answer is made durable at once (reserve, release).
+  std::optional<Result<nlohmann::json>> ReplayLocked(const std::string& scoped, uint64_t hash);
+  // The same for operations answered once durable (commit, event). Returns false for a new
+  // key. Otherwise `reply` is consumed: run at once after `lock` is released, or, while
+  // the first answer is still waiting for the store, queued to run with it.
+  bool ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
+                      uint64_t hash, Reply& reply);
+  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response);
   RunState& RunLocked(const Caller& caller);
   std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
                                            const core::Labels& namespace_labels);
@@ -196,6 +238,11 @@ class Ledger {
                                   const core::Labels& namespace_labels, bool use_holds,
                                   int64_t cost, int64_t tokens, core::SysSeconds at);
   void ReleaseHoldsLocked(Reservation& reservation);
+  // Adds a durable entry's spend to spend_.
+  void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens);
+  // Remembers that reservation `id` of `run` was committed (known or not), so a second
+  // commit under another key is refused until the tombstone is forgotten.
+  void MarkCommittedLocked(const std::string& id, const std::string& run);
   // Hands the entry to the group committer; the answer becomes durable with it.
   void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply);
   std::string NewIdLocked(const char* prefix);
@@ -216,8 +263,9 @@ class Ledger {
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_;  // GUARDED_BY(mu_)
   std::mt19937_64 random_;  // GUARDED_BY(mu_)
   LedgerStats stats_;       // GUARDED_BY(mu_)
-  // Spend per run rebuilt by Recover(), applied when the run is next seen.
-  std::unordered_map<std::string, std::pair<int64_t, int64_t>> recovered_runs_;  // GUARDED_BY(mu_)
+  std::map<SpendKey, SpendTotals> spend_;  // GUARDED_BY(mu_)
+  // Runs rebuilt by Recover(), applied when the run is next seen.
+  std::unordered_map<std::string, RecoveredRun> recovered_runs_;  // GUARDED_BY(mu_)
 
   // Last: destroyed first, so its final callbacks still find every member above.
   GroupCommitter committer_;

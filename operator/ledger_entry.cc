@@ -38,6 +38,9 @@ nlohmann::json LedgerEntry::ToJson() const {
   if (late) {
     value["late"] = true;
   }
+  if (folded > 0) {
+    value["n"] = folded;
+  }
   return value;
 }
 
@@ -89,7 +92,16 @@ Result<LedgerEntry> LedgerEntry::FromJson(const nlohmann::json& value) {
   entry.cost_micros = value["cost"].get<int64_t>();
   entry.tokens = value["tok"].get<int64_t>();
   entry.at = core::SysSeconds{std::chrono::seconds{value["at"].get<int64_t>()}};
+  if (!value.value("late", nlohmann::json(false)).is_boolean()) {
+    return bad("late");
+  }
   entry.late = value.value("late", false);
+  if (value.contains("n")) {
+    if (!value["n"].is_number_integer() || value["n"].get<int64_t>() < 1) {
+      return bad("n");
+    }
+    entry.folded = value["n"].get<int64_t>();
+  }
   const auto& attribution = value.contains("attr") ? value["attr"] : nlohmann::json();
   if (!attribution.is_object()) {
     return bad("attr");

@@ -38,6 +38,9 @@ struct LedgerEntry {
   bool late = false;            // committed after its reservation expired or was unknown
   core::SysSeconds at;          // when the spend was recorded
   std::vector<Charge> charges;  // every budget envelope it was charged to
+  // 0: one commit or debit. N > 0: the total of N older entries folded by compaction
+  // (ledger_compaction.h), with no idempotency key or answer of its own.
+  int64_t folded = 0;
 
   // The answer sent to the client, the same on every replay.
   nlohmann::json Response() const;

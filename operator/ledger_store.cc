@@ -1,5 +1,7 @@
 #include "operator/ledger_store.h"
 
+#include "operator/ledger_compaction.h"
+
 namespace agentbudget::operator_ {
 
 Status InMemoryLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
@@ -16,6 +18,21 @@ Status InMemoryLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
 Result<std::vector<LedgerEntry>> InMemoryLedgerStore::Load() {
   std::lock_guard lock(mu_);
   return entries_;
+}
+
+Result<size_t> InMemoryLedgerStore::Compact(core::SysSeconds before) {
+  std::lock_guard lock(mu_);
+  std::vector<LedgerEntry> settled;
+  std::vector<LedgerEntry> recent;
+  for (LedgerEntry& entry : entries_) {
+    (entry.at < before ? settled : recent).push_back(std::move(entry));
+  }
+  std::vector<LedgerEntry> compacted = FoldEntries(settled);
+  const size_t folded_away = settled.size() - compacted.size();
+  compacted.insert(compacted.end(), std::make_move_iterator(recent.begin()),
+                   std::make_move_iterator(recent.end()));
+  entries_ = std::move(compacted);
+  return folded_away;
 }
 
 void InMemoryLedgerStore::FailNextAppends(int count) {

@@ -23,6 +23,15 @@ class LedgerStore {
   // Every durable entry, in append order. Fails with kUnavailable when the store cannot
   // be read; the authority then does not start serving.
   virtual Result<std::vector<LedgerEntry>> Load() = 0;
+
+  // Folds stored entries recorded before `before` into totals (FoldEntries in
+  // ledger_compaction.h) so the store stops growing with settled spend. Load afterwards
+  // returns the folded totals, then the later entries unchanged: a ledger recovered from
+  // it has the same balances, and answers replays of the later entries' keys. Call with
+  // `before` at least the idempotency window in the past. May run while Append runs.
+  // Returns how many stored entries were folded away; on error the store is as before
+  // or compacted, never inconsistent.
+  virtual Result<size_t> Compact(core::SysSeconds before) = 0;
 };
 
 // A store in process memory, for unit tests and benchmarks: durable for the life of the
@@ -32,6 +41,7 @@ class InMemoryLedgerStore final : public LedgerStore {
  public:
   Status Append(const std::vector<LedgerEntry>& batch) override;
   Result<std::vector<LedgerEntry>> Load() override;
+  Result<size_t> Compact(core::SysSeconds before) override;
 
   // Makes the next `count` appends fail with kUnavailable.
   void FailNextAppends(int count);

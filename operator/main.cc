@@ -3,6 +3,9 @@
 //   agentbudget-operator [--kubeconfig=PATH] [--namespace=agentbudget-system]
 //       [--listen=0.0.0.0:8443] [--tls-cert=FILE --tls-key=FILE] [--ops-listen=0.0.0.0:8080]
 //       [--group-commit-ms=200] [--status-ms=5000] [--workers=256]
+//       [--webhook-certs=false] [--webhook-service=agentbudget-webhook]
+//       [--webhook-cert-hosts=HOST,...]
+//       [--cpu-price-per-core-hour=0] [--memory-price-per-gib-hour=0] [--queue-qps=200]
 //   agentbudget-operator focus-export [--kubeconfig=PATH] [--namespace=agentbudget-system]
 //       [--from=2026-11-01] [--to=2026-12-01]
 //
@@ -12,20 +15,26 @@
 // Starts by listing AgentBudgets and reading the durable ledger back (so balances are
 // exactly what was acknowledged before the last stop), then serves the authority API on
 // --listen and /healthz, /readyz, /metrics on --ops-listen. SIGTERM or SIGINT stops it
-// after pending commits are durable.
+// after pending commits are durable. With --webhook-certs=true the leader also keeps the
+// webhook's CA, serving certificate and caBundles (operator/certs/); the serving
+// certificate names the Service --webhook-service in --namespace and --webhook-cert-hosts.
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <unistd.h>
 
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
+#include "core/money.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/informer.h"
@@ -33,9 +42,11 @@
 #include "operator/authority_api.h"
 #include "operator/authority_metrics.h"
 #include "operator/budget_controller.h"
+#include "operator/certs/webhook_certificates.h"
 #include "operator/focus_export.h"
 #include "operator/kube_ledger_store.h"
 #include "operator/ledger.h"
+#include "operator/queue/queue_controller.h"
 #include "operator/token_review_authenticator.h"
 
 namespace agentbudget::operator_ {
@@ -54,6 +65,10 @@ struct Flags {
       {"workers", "256"},          {"log-level", "info"},
       {"from", ""},                {"to", ""},
       {"leader-elect", "true"},    {"identity", ""},
+      {"webhook-certs", "false"},  {"webhook-service", "agentbudget-webhook"},
+      {"webhook-cert-hosts", ""},
+      {"cpu-price-per-core-hour", "0"}, {"memory-price-per-gib-hour", "0"},
+      {"queue-qps", "200"},
   };
   Status Parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
@@ -129,6 +144,64 @@ int ExportFocus(kube::Client& client, const Flags& flags) {
   return 0;
 }
 
+// The admission queue, its client and its Event recorder, starting on a thread of its own
+// (its informers sync first). Stop() stops it.
+class QueueRunner {
+ public:
+  QueueRunner(std::unique_ptr<kube::Client> client, const std::string& identity, Ledger& ledger,
+              const Clock& clock, prometheus::Registry& registry,
+              queue::QueueController::Options options)
+      : client_(std::move(client)),
+        recorder_(*client_, "agentbudget-operator", identity),
+        metrics_(registry),
+        controller_(*client_, ledger, recorder_, metrics_, clock, std::move(options)),
+        thread_([this] { controller_.Start(); }) {}
+  ~QueueRunner() { Stop(); }
+  void Stop() {
+    controller_.Stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  std::unique_ptr<kube::Client> client_;
+  kube::EventRecorder recorder_;
+  queue::QueueMetrics metrics_;
+  queue::QueueController controller_;
+  std::thread thread_;
+};
+
+Result<std::unique_ptr<QueueRunner>> StartQueue(const kube::RestConfig& config, Flags& flags,
+                                                Ledger& ledger, const Clock& clock,
+                                                prometheus::Registry& registry) {
+  queue::QueueController::Options options;
+  for (auto [flag, price] :
+       {std::pair{"cpu-price-per-core-hour", &options.prices.micros_per_core_hour},
+        std::pair{"memory-price-per-gib-hour", &options.prices.micros_per_gib_hour}}) {
+    auto money = core::Money::Parse(flags.values[flag]);
+    if (!money.ok() || money->micros() < 0) {
+      return InvalidArgument(std::string("--") + flag + " must be a decimal amount in USD");
+    }
+    *price = money->micros();
+  }
+  auto qps = flags.Number("queue-qps");
+  if (!qps.ok()) {
+    return std::move(qps).error();
+  }
+  kube::ClientOptions client_options;
+  client_options.qps = static_cast<double>(*qps);
+  client_options.burst = static_cast<int>(2 * *qps);
+  auto client = kube::Client::Create(config, client_options);
+  if (!client.ok()) {
+    return std::move(client).error();
+  }
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return std::make_unique<QueueRunner>(std::move(*client), host, ledger, clock, registry,
+                                       std::move(options));
+}
+
 int Run(int argc, char** argv) {
   Flags flags;
   const bool focus_export = argc > 1 && std::string(argv[1]) == "focus-export";
@@ -169,7 +242,21 @@ int Run(int argc, char** argv) {
   Ledger ledger(clock, store, Ledger::Options{},
                 GroupCommitter::Options{std::chrono::milliseconds{*group_commit_ms}, 1000});
   BudgetController controller(**client, ledger, clock, BudgetController::Options{});
-  TokenReviewAuthenticator authenticator(**client, clock, TokenReviewAuthenticator::Options{});
+  // The authenticator maps a token's pod to its run, namespace and workload from these
+  // caches, so the reserve path reads the API only for the (cached) TokenReview.
+  kube::InformerOptions governed_pods;
+  governed_pods.reflector.label_selector = "agentbudget.io/run";
+  kube::Informer pods(**client, kube::resources::kPods, governed_pods);
+  kube::Informer namespaces(**client, kube::resources::kNamespaces);
+  kube::Informer workloads(**client, kAgentWorkloads);
+  for (kube::Informer* informer : {&pods, &namespaces, &workloads}) {
+    informer->Start();
+  }
+  TokenReviewAuthenticator::Options authenticator_options;
+  authenticator_options.pods = &pods;
+  authenticator_options.namespaces = &namespaces;
+  authenticator_options.workloads = &workloads;
+  TokenReviewAuthenticator authenticator(**client, clock, authenticator_options);
 
   kube::Informer budgets(**client, kAgentBudgets);
   budgets.AddEventHandlers({
@@ -288,6 +375,13 @@ int Run(int argc, char** argv) {
   }
   recovered = !stop_requested;
 
+  // The admission queue (docs/admission-queue.md) runs on the leader only, with its own
+  // client so that its writes have their own rate limit.
+  auto queue = StartQueue(*config, flags, ledger, clock, *registry);
+  if (!queue.ok()) {
+    return Fail(queue.error());
+  }
+
   http::Router router;
   api.AddRoutes(router);
   auto options = Listen(flags.values["listen"], static_cast<size_t>(*workers));
@@ -305,21 +399,64 @@ int Run(int argc, char** argv) {
   // Prints the ports for scripts and tests that bound port 0.
   std::cout << "authority " << (*server)->url() << "\nops " << (*ops_server)->url() << std::endl;
 
+  // Hourly, folds ledger segments older than the idempotency window (and an hour's margin)
+  // into checkpoints, off the housekeeping thread: a compaction reads the whole ledger.
+  std::thread compactor([&] {
+    auto next = std::chrono::steady_clock::now();
+    while (!stop_requested) {
+      if (std::chrono::steady_clock::now() >= next) {
+        const core::SysSeconds before = std::chrono::floor<std::chrono::seconds>(clock.Now()) -
+                                        Ledger::Options{}.idempotency_ttl - std::chrono::hours{1};
+        auto compacted = store.Compact(before);
+        if (compacted.ok()) {
+          log::Info("ledger compacted", {{"folded_entries", *compacted}});
+        } else {
+          log::Warn("ledger compaction failed", {{"error", compacted.error().ToString()}});
+        }
+        next = std::chrono::steady_clock::now() + std::chrono::hours{1};
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    }
+  });
+  std::unique_ptr<certs::WebhookCertificates> webhook_certificates;
+  if (flags.values["webhook-certs"] == "true") {
+    std::vector<std::string> extra_hosts;
+    std::stringstream hosts(flags.values["webhook-cert-hosts"]);
+    for (std::string host; std::getline(hosts, host, ',');) {
+      if (!host.empty()) {
+        extra_hosts.push_back(host);
+      }
+    }
+    certs::WebhookCertificates::Options options;
+    options.namespace_name = flags.values["namespace"];
+    options.hosts = certs::WebhookCertificates::ServiceHosts(
+        flags.values["webhook-service"], options.namespace_name, extra_hosts);
+    webhook_certificates =
+        std::make_unique<certs::WebhookCertificates>(**client, clock, std::move(options));
+  }
   auto next_status = std::chrono::steady_clock::now();
   while (!stop_requested) {
     ledger.Sweep();
+    if (webhook_certificates) {
+      webhook_certificates->ReconcileWhenDue(std::chrono::seconds{60}, std::chrono::seconds{5});
+    }
     if (std::chrono::steady_clock::now() >= next_status) {
       controller.SyncStatuses();
-      metrics.Update(ledger.Budgets(), ledger.stats(), ledger.pending_commits());
+      metrics.Update(ledger.Budgets(), ledger.stats(), ledger.spend(), ledger.pending_commits());
       next_status = std::chrono::steady_clock::now() + std::chrono::milliseconds{*status_ms};
     }
     // The housekeeping tick; requests are served on the server's own threads.
     std::this_thread::sleep_for(std::chrono::milliseconds{200});
   }
   log::Info("stopping");
+  compactor.join();
   (*server)->Stop();
   (*ops_server)->Stop();
+  (*queue)->Stop();
   budgets.Stop();
+  for (kube::Informer* informer : {&pods, &namespaces, &workloads}) {
+    informer->Stop();
+  }
   return 0;
 }
 

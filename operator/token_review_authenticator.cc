@@ -5,12 +5,14 @@
 #include "core/money.h"
 
 namespace agentbudget::operator_ {
+
+const kube::GroupVersionResource kAgentWorkloads{"agentbudget.io", "v1alpha1", "agentworkloads",
+                                                 true};
+
 namespace {
 
 const kube::GroupVersionResource kTokenReviews{"authentication.k8s.io", "v1", "tokenreviews",
                                                false};
-const kube::GroupVersionResource kAgentWorkloads{"agentbudget.io", "v1alpha1", "agentworkloads",
-                                                 true};
 
 Error Unauthenticated(std::string message) {
   return MakeError(ErrorCode::kUnauthenticated, std::move(message));
@@ -188,7 +190,11 @@ Result<Caller> TokenReviewAuthenticator::Review(const std::string& token) {
   if (ns.empty() || pod_name.empty()) {
     return Unauthenticated("token is not bound to a pod (use a projected ServiceAccount token)");
   }
-  auto pod = client_.Get(kube::resources::kPods, ns, pod_name);
+  auto pod = Read(options_.pods, kube::resources::kPods, ns, pod_name);
+  if (pod.ok() && StringAt(*pod, "/metadata/uid") != pod_uid) {
+    // The cache may not have seen a replacement pod yet: the API decides.
+    pod = client_.Get(kube::resources::kPods, ns, pod_name);
+  }
   if (!pod.ok()) {
     if (pod.error().code == ErrorCode::kNotFound) {
       return Unauthenticated("the token's pod " + ns + "/" + pod_name + " no longer exists");
@@ -198,14 +204,14 @@ Result<Caller> TokenReviewAuthenticator::Review(const std::string& token) {
   if (StringAt(*pod, "/metadata/uid") != pod_uid) {
     return Unauthenticated("the token's pod " + ns + "/" + pod_name + " was replaced");
   }
-  auto namespace_object = client_.Get(kube::resources::kNamespaces, "", ns);
+  auto namespace_object = Read(options_.namespaces, kube::resources::kNamespaces, "", ns);
   if (!namespace_object.ok()) {
     return Unavailable("reading namespace " + ns + ": " + namespace_object.error().message);
   }
   nlohmann::json workload;
   const std::string workload_name = StringAt(*pod, "/metadata/labels/agentbudget.io~1workload");
   if (!workload_name.empty()) {
-    auto found = client_.Get(kAgentWorkloads, ns, workload_name);
+    auto found = Read(options_.workloads, kAgentWorkloads, ns, workload_name);
     if (found.ok()) {
       workload = std::move(*found);
     } else if (found.error().code != ErrorCode::kNotFound) {
@@ -214,6 +220,18 @@ Result<Caller> TokenReviewAuthenticator::Review(const std::string& token) {
     }
   }
   return CallerFromObjects(*pod, *namespace_object, workload);
+}
+
+Result<nlohmann::json> TokenReviewAuthenticator::Read(const kube::Informer* cache,
+                                                     const kube::GroupVersionResource& gvr,
+                                                     const std::string& ns,
+                                                     const std::string& name) {
+  if (cache != nullptr) {
+    if (auto cached = cache->store().Get(gvr.namespaced ? ns + "/" + name : name)) {
+      return std::move(*cached);
+    }
+  }
+  return client_.Get(gvr, ns, name);
 }
 
 }  // namespace agentbudget::operator_

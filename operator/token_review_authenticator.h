@@ -10,9 +10,13 @@
 
 #include "common/clock.h"
 #include "kube/client.h"
+#include "kube/informer.h"
 #include "operator/authenticator.h"
 
 namespace agentbudget::operator_ {
+
+// agentbudget.io/v1alpha1 AgentWorkloads (namespaced).
+extern const kube::GroupVersionResource kAgentWorkloads;
 
 // Authenticates meters with the Kubernetes API: a TokenReview (audience `agentbudget`)
 // proves the token and names the pod it is bound to (userInfo.extra
@@ -23,13 +27,21 @@ namespace agentbudget::operator_ {
 //
 // Answers are cached for `ttl` (default 60 s) by the SHA-256 of the token, at most
 // `max_entries` (LRU), so the API server sees one TokenReview per pod per minute. A token
-// revoked within the TTL stays valid until its entry expires. Thread-safe.
+// revoked within the TTL stays valid until its entry expires. The pod, namespace and
+// AgentWorkload are read from informer caches when given, so a cache miss costs one API
+// call (the TokenReview); an object a cache does not hold yet (a pod created a moment ago),
+// or a cached pod whose UID is not the token's, is read from the API. Thread-safe.
 class TokenReviewAuthenticator final : public Authenticator {
  public:
   struct Options {
     std::string audience = "agentbudget";
     std::chrono::seconds ttl{60};
     size_t max_entries = 4096;
+    // Informers over governed Pods, Namespaces and AgentWorkloads; null: read the API.
+    // They must outlive the authenticator.
+    const kube::Informer* pods = nullptr;
+    const kube::Informer* namespaces = nullptr;
+    const kube::Informer* workloads = nullptr;
   };
 
   // `client` and `clock` must outlive this object.
@@ -46,6 +58,9 @@ class TokenReviewAuthenticator final : public Authenticator {
   };
 
   Result<Caller> Review(const std::string& token);
+  // The object from `cache` (may be null), else from the API.
+  Result<nlohmann::json> Read(const kube::Informer* cache, const kube::GroupVersionResource& gvr,
+                              const std::string& ns, const std::string& name);
 
   kube::Client& client_;
   const Clock& clock_;

@@ -14,6 +14,30 @@ bool IsGovernedKind(const AdmissionRequest& r) {
   return (r.kind == "Pod" && r.kind_group.empty()) || (r.kind == "Job" && r.kind_group == "batch");
 }
 
+// The run a creating pod belongs to, as an ownerReference: its Job when a Job controls it
+// (the Job's UID is the run), else the pod itself; null when the names or UIDs are missing.
+nlohmann::json RunOwnerOf(const nlohmann::json& pod) {
+  nlohmann::json owner = {{"apiVersion", "v1"},
+                          {"kind", "Pod"},
+                          {"name", StringField(Member(pod, {"metadata"}), "name")},
+                          {"uid", StringField(Member(pod, {"metadata"}), "uid")}};
+  const nlohmann::json& owners = Member(pod, {"metadata", "ownerReferences"});
+  for (size_t i = 0; owners.is_array() && i < owners.size(); ++i) {
+    const nlohmann::json& controller = Member(owners[i], {"controller"});
+    if (StringField(owners[i], "kind") == "Job" && controller.is_boolean() &&
+        controller.get<bool>()) {
+      owner = {{"apiVersion", "batch/v1"},
+               {"kind", "Job"},
+               {"name", StringField(owners[i], "name")},
+               {"uid", StringField(owners[i], "uid")}};
+    }
+  }
+  if (owner["name"].get<std::string>().empty() || owner["uid"].get<std::string>().empty()) {
+    return nullptr;
+  }
+  return owner;
+}
+
 http::Response BadRequest(int status, const std::string& message) {
   return http::Response::Json(
       status, {{"error", {{"code", "invalid_argument"}, {"message", message}}}});
@@ -39,7 +63,7 @@ RequestingPod RequestingPodOf(const AdmissionRequest& request) {
 }
 
 AdmissionHandler::AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout,
-                                   PodLabelsLookup pods, MeterSettings meter,
+                                   PodLookup pods, MeterSettings meter,
                                    WebhookMetrics& metrics)
     : cache_(cache),
       fanout_(fanout),
@@ -49,7 +73,7 @@ AdmissionHandler::AdmissionHandler(const ClusterCache& cache, FanoutCounter& fan
 
 Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& request,
                                                       ClusterCache::WorkloadList& workloads,
-                                                      const Workload** parent_workload) {
+                                                      Parent& parent) {
   AdmissionContext context;
   context.namespace_name = request.namespace_name;
   context.username = request.username;
@@ -77,25 +101,27 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
   }
   // Parent run: the creating pod's run (from token claims, which the pod cannot forge)
   // wins over the agentbudget.io/parent-run label.
-  *parent_workload = context.workload;
+  parent.workload = context.workload;
   RequestingPod creator = RequestingPodOf(request);
   if (!creator.name.empty() && pods_) {
-    auto creator_labels = pods_(creator.namespace_name, creator.name);
-    if (creator_labels.ok()) {
-      auto run = creator_labels->find(keys::kRun);
-      if (run != creator_labels->end()) {
+    auto creator_pod = pods_(creator.namespace_name, creator.name);
+    if (creator_pod.ok()) {
+      const core::Labels creator_labels = LabelsOf(*creator_pod);
+      auto run = creator_labels.find(keys::kRun);
+      if (run != creator_labels.end()) {
         context.parent_run = run->second;
-        auto creator_workload = creator_labels->find(keys::kWorkload);
-        if (creator_workload != creator_labels->end()) {
+        parent.owner = RunOwnerOf(*creator_pod);
+        auto creator_workload = creator_labels.find(keys::kWorkload);
+        if (creator_workload != creator_labels.end()) {
           for (const Workload& w : *workloads) {
             if (w.name == creator_workload->second) {
-              *parent_workload = &w;
+              parent.workload = &w;
             }
           }
         }
       }
-    } else if (creator_labels.error().code != ErrorCode::kNotFound) {
-      return std::move(creator_labels).error();
+    } else if (creator_pod.error().code != ErrorCode::kNotFound) {
+      return std::move(creator_pod).error();
     }
   }
   if (context.parent_run.empty()) {
@@ -112,8 +138,8 @@ AdmissionDecision AdmissionHandler::DecideMutation(const AdmissionRequest& reque
     return AdmissionDecision::Allow();
   }
   ClusterCache::WorkloadList workloads;
-  const Workload* parent_workload = nullptr;
-  auto context = ContextFor(request, workloads, &parent_workload);
+  Parent parent;
+  auto context = ContextFor(request, workloads, parent);
   if (!context.ok()) {
     // Mutation fails open (failurePolicy Ignore semantics); validation catches what matters.
     AdmissionDecision d = AdmissionDecision::Allow();
@@ -126,7 +152,8 @@ AdmissionDecision AdmissionHandler::DecideMutation(const AdmissionRequest& reque
   return d;
 }
 
-AdmissionDecision AdmissionHandler::DecideValidation(const AdmissionRequest& request) {
+AdmissionDecision AdmissionHandler::DecideValidation(
+    const AdmissionRequest& request, std::chrono::steady_clock::time_point received) {
   if (request.kind == "AgentWorkload" && request.kind_group == "agentbudget.io") {
     return request.operation == "CREATE" || request.operation == "UPDATE"
                ? ValidateAgentWorkload(request.object)
@@ -141,8 +168,8 @@ AdmissionDecision AdmissionHandler::DecideValidation(const AdmissionRequest& req
     return AdmissionDecision::Allow();
   }
   ClusterCache::WorkloadList workloads;
-  const Workload* parent_workload = nullptr;
-  auto context = ContextFor(request, workloads, &parent_workload);
+  Parent parent;
+  auto context = ContextFor(request, workloads, parent);
   if (!context.ok()) {
     return AdmissionDecision::Deny(
         503, "agentbudget cannot judge this request yet: " + context.error().message,
@@ -157,12 +184,25 @@ AdmissionDecision AdmissionHandler::DecideValidation(const AdmissionRequest& req
   if (request.kind == "Pod" && OwnedByJob(request.object, nullptr)) {
     return d;
   }
-  const Workload& capped = *parent_workload;
+  const Workload& capped = *parent.workload;
   if (!capped.max_subagents || capped.on_limit != "Reject") {
     return d;
   }
-  auto claim = fanout_.Claim(request.namespace_name, context->parent_run, *capped.max_subagents,
-                             request.dry_run);
+  FanoutRequest fanout;
+  fanout.namespace_name = request.namespace_name;
+  fanout.parent_run = context->parent_run;
+  fanout.cap = *capped.max_subagents;
+  fanout.dry_run = request.dry_run;
+  fanout.kind = request.kind;
+  // Validation runs after the API server generated the name of a generateName object.
+  fanout.name = StringField(Member(request.object, {"metadata"}), "name");
+  if (fanout.name.empty()) {
+    fanout.name = request.name;
+  }
+  fanout.claim_uid = request.uid;
+  fanout.owner = std::move(parent.owner);
+  fanout.received = received;
+  auto claim = fanout_.Claim(fanout);
   if (!claim.ok()) {
     metrics_.CountError("fanout");
     return AdmissionDecision::Deny(
@@ -192,7 +232,7 @@ http::Response AdmissionHandler::Serve(const http::Request& http_request, bool m
   }
   AdmissionDecision decision;
   try {
-    decision = mutate ? DecideMutation(*request) : DecideValidation(*request);
+    decision = mutate ? DecideMutation(*request) : DecideValidation(*request, start);
   } catch (const std::exception& e) {
     // nlohmann::json throws on type errors; the rules check types, this is the backstop.
     metrics_.CountError("internal");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -14,10 +15,10 @@
 
 namespace agentbudget::webhook {
 
-// The labels of pod `name` in namespace `ns` (the pod that created a subagent, found from
-// the request's service-account token claims); kNotFound when it does not exist.
-using PodLabelsLookup =
-    std::function<Result<core::Labels>(const std::string& ns, const std::string& name)>;
+// Pod `name` in namespace `ns` as the API server has it (the pod that created a subagent,
+// found from the request's service-account token claims); kNotFound when it does not exist.
+using PodLookup =
+    std::function<Result<nlohmann::json>(const std::string& ns, const std::string& name)>;
 
 // Turns AdmissionReview requests into answers: decodes, builds the context from the cache
 // (namespace labels, governing workload, run, parent run), applies the pure rules, and for
@@ -25,7 +26,7 @@ using PodLabelsLookup =
 // never on dryRun). Thread-safe; the references must outlive the handler.
 class AdmissionHandler {
  public:
-  AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout, PodLabelsLookup pods,
+  AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout, PodLookup pods,
                    MeterSettings meter, WebhookMetrics& metrics);
 
   // POST /mutate: the JSON Patch for Pods and Jobs on CREATE; everything else allowed
@@ -36,21 +37,27 @@ class AdmissionHandler {
   http::Response Validate(const http::Request& request);
 
   // The same on an already-decoded request (for benchmarks and the fuzz target).
+  // `received`: when the request arrived; fan-out claims answer within their budget from it.
   AdmissionDecision DecideMutation(const AdmissionRequest& request);
-  AdmissionDecision DecideValidation(const AdmissionRequest& request);
+  AdmissionDecision DecideValidation(
+      const AdmissionRequest& request,
+      std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now());
 
  private:
-  // Fills namespace labels, workload, run and parent run, and points `parent_workload` at
-  // the workload whose fan-out cap applies. Fails when the namespace is not in the cache
-  // or the creating pod cannot be looked up.
+  // The parent run's side of a subagent.
+  struct Parent {
+    const Workload* workload = nullptr;  // whose fan-out cap applies
+    nlohmann::json owner;  // the parent run's Job or Pod as an ownerReference, or null
+  };
+  // Fills namespace labels, workload, run and parent run, and `parent`. Fails when the
+  // namespace is not in the cache or the creating pod cannot be looked up.
   Result<AdmissionContext> ContextFor(const AdmissionRequest& request,
-                                      ClusterCache::WorkloadList& workloads,
-                                      const Workload** parent_workload);
+                                      ClusterCache::WorkloadList& workloads, Parent& parent);
   http::Response Serve(const http::Request& request, bool mutate);
 
   const ClusterCache& cache_;
   FanoutCounter& fanout_;
-  const PodLabelsLookup pods_;
+  const PodLookup pods_;
   const MeterSettings meter_;
   WebhookMetrics& metrics_;
 };

@@ -54,10 +54,17 @@ const std::vector<FlagSpec>& Specs() {
        Text(&Flags::kubeconfig)},
       {"max-body-bytes", "largest AdmissionReview accepted (default 3145728)",
        Number("max-body-bytes", &Flags::max_body_bytes)},
-      {"worker-threads", "threads that judge requests (default 8)",
+      {"worker-threads",
+       "threads that judge requests; fan-out claims block one on the API server (default 48)",
        Number("worker-threads", &Flags::worker_threads)},
-      {"fanout-deadline-ms", "how long a fan-out claim may retry conflicts (default 2000)",
+      {"fanout-deadline-ms",
+       "budget of a fan-out claim from the request's receipt, under the webhook timeout "
+       "(default 2000)",
        Number("fanout-deadline-ms", &Flags::fanout_deadline_ms)},
+      {"fanout-grace-ms",
+       "after this long, a fan-out slot whose object was never stored is released "
+       "(default 5000)",
+       Number("fanout-grace-ms", &Flags::fanout_grace_ms)},
       {"kube-qps", "client-side rate limit towards the API server (default 500)",
        Number("kube-qps", &Flags::kube_qps)},
       {"kube-burst", "client-side burst towards the API server (default 1000)",
@@ -125,6 +132,11 @@ Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   }
   if (flags.worker_threads == 0 || flags.max_body_bytes == 0) {
     return InvalidArgument("--worker-threads and --max-body-bytes must be positive");
+  }
+  if (flags.fanout_deadline_ms <= 0 || flags.fanout_grace_ms <= flags.fanout_deadline_ms) {
+    return InvalidArgument(
+        "--fanout-deadline-ms must be positive and --fanout-grace-ms longer than it (a slot "
+        "must not be released while its creation may still be stored)");
   }
   return flags;
 }

@@ -17,8 +17,9 @@ struct Flags {
   std::string tls_key_file;
   std::string kubeconfig;     // empty: $KUBECONFIG, in-cluster, ~/.kube/config
   size_t max_body_bytes = 3 * 1024 * 1024;  // the API server's own request limit is 3 MiB
-  size_t worker_threads = 8;
+  size_t worker_threads = 48;
   int64_t fanout_deadline_ms = 2000;
+  int64_t fanout_grace_ms = 5000;
   double kube_qps = 500;
   int kube_burst = 1000;
   int64_t sync_timeout_seconds = 60;

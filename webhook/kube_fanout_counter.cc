@@ -1,38 +1,35 @@
 #include "webhook/kube_fanout_counter.h"
 
+#include <algorithm>
 #include <cctype>
+#include <set>
+#include <thread>
 #include <utility>
 
+#include "webhook/json_member.h"
 #include "webhook/mutation.h"
 
 namespace agentbudget::webhook {
 namespace {
 
-int64_t CountOf(const nlohmann::json& config_map) {
-  auto data = config_map.find("data");
-  if (data == config_map.end() || !data->is_object()) {
-    return 0;
-  }
-  auto count = data->find("count");
-  if (count == data->end() || !count->is_string()) {
-    return 0;
-  }
-  const std::string text = count->get<std::string>();
-  int64_t n = 0;
-  for (char c : text) {
-    if (std::isdigit(static_cast<unsigned char>(c)) == 0 || n > (int64_t{1} << 40)) {
-      return 0;
-    }
-    n = n * 10 + (c - '0');
-  }
-  return n;
+const kube::GroupVersionResource& ResourceOf(const std::string& kind) {
+  return kind == "Job" ? kube::resources::kJobs : kube::resources::kPods;
+}
+
+std::string Text(const nlohmann::json& value) {
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+StoredObject StoredObjectOf(const std::string& kind, const nlohmann::json& object) {
+  return StoredObject{kind, Text(Member(object, {"metadata", "name"})),
+                      Text(Member(object, {"metadata", "uid"}))};
 }
 
 }  // namespace
 
-KubeFanoutCounter::KubeFanoutCounter(kube::Client& client, std::chrono::milliseconds deadline,
+KubeFanoutCounter::KubeFanoutCounter(kube::Client& client, FanoutTiming timing,
                                      const Clock& clock)
-    : client_(client), deadline_(deadline), clock_(clock) {}
+    : client_(client), timing_(timing), clock_(clock) {}
 
 std::string KubeFanoutCounter::ConfigMapName(const std::string& parent_run) {
   std::string safe;
@@ -49,91 +46,266 @@ std::string KubeFanoutCounter::ConfigMapName(const std::string& parent_run) {
   return "agentbudget-fanout-" + safe;
 }
 
-Result<FanoutClaim> KubeFanoutCounter::Claim(const std::string& ns,
-                                             const std::string& parent_run, int64_t cap,
-                                             bool dry_run) {
-  const std::string key = ns + "/" + parent_run;
-  std::shared_ptr<std::mutex> run_lock;
+int64_t KubeFanoutCounter::NowUnixMs() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             clock_.Now().time_since_epoch())
+      .count();
+}
+
+Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
+  const std::string key = request.namespace_name + "/" + request.parent_run;
+  std::shared_ptr<RunQueue> run;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto full = full_.find(key);
-    if (full != full_.end() && full->second >= cap) {
+    if (full != full_.end() && full->second >= request.cap) {
       return FanoutClaim{false, full->second};
     }
-    std::shared_ptr<std::mutex>& slot = run_locks_[key];
+    std::shared_ptr<RunQueue>& slot = runs_[key];
     if (!slot) {
-      slot = std::make_shared<std::mutex>();
+      slot = std::make_shared<RunQueue>();
     }
-    run_lock = slot;
+    run = slot;
   }
-  std::lock_guard<std::mutex> turn(*run_lock);
-  auto claim = ClaimLocked(ns, parent_run, cap, dry_run);
-  if (claim.ok() && !claim->admitted) {
-    std::lock_guard<std::mutex> lock(mu_);
-    full_[key] = claim->count;
+  Waiter me{&request, request.received + timing_.budget, false, std::nullopt};
+  std::unique_lock<std::mutex> lock(run->mu);
+  run->queued.push_back(&me);
+  while (!me.result) {
+    if (run->leading && me.taken) {
+      run->changed.wait(lock);  // in a batch: its leader answers within the batch's budget
+      continue;
+    }
+    if (run->leading) {
+      if (run->changed.wait_until(lock, me.deadline) == std::cv_status::timeout && !me.taken &&
+          !me.result) {
+        run->queued.erase(std::find(run->queued.begin(), run->queued.end(), &me));
+        return MakeError(ErrorCode::kDeadlineExceeded,
+                         "other subagents of run " + request.parent_run +
+                             " kept the count busy past the " +
+                             std::to_string(timing_.budget.count()) + " ms budget");
+      }
+      continue;
+    }
+    // Lead: commit everything queued as one batch, until this claim has its answer.
+    run->leading = true;
+    while (!me.result) {
+      std::vector<Waiter*> batch(run->queued.begin(), run->queued.end());
+      run->queued.clear();
+      std::vector<const FanoutRequest*> requests;
+      auto deadline = me.deadline;
+      for (Waiter* w : batch) {
+        w->taken = true;
+        requests.push_back(w->request);
+        deadline = std::min(deadline, w->deadline);
+      }
+      lock.unlock();
+      std::vector<Result<FanoutClaim>> results = ClaimBatch(requests, deadline);
+      lock.lock();
+      for (size_t i = 0; i < batch.size(); ++i) {
+        batch[i]->result = std::move(results[i]);
+      }
+      run->changed.notify_all();
+    }
+    run->leading = false;
+    run->changed.notify_all();  // a queued claim takes the lead
   }
-  return claim;
+  return std::move(*me.result);
 }
 
-Result<FanoutClaim> KubeFanoutCounter::ClaimLocked(const std::string& ns,
-                                                   const std::string& parent_run, int64_t cap,
-                                                   bool dry_run) {
-  const std::string name = ConfigMapName(parent_run);
-  const auto give_up = clock_.Monotonic() + deadline_;
-  const std::string run_label = SanitizeLabelValue(parent_run);
-  while (clock_.Monotonic() < give_up) {
-    auto current = client_.Get(kube::resources::kConfigMaps, ns, name);
+std::vector<Result<FanoutClaim>> KubeFanoutCounter::ClaimBatch(
+    const std::vector<const FanoutRequest*>& batch,
+    std::chrono::steady_clock::time_point deadline) {
+  const FanoutRequest& first = *batch.front();
+  const std::string name = ConfigMapName(first.parent_run);
+  std::vector<std::optional<Result<FanoutClaim>>> results(batch.size());
+  auto open = [&results] {
+    return std::any_of(results.begin(), results.end(), [](const auto& r) { return !r; });
+  };
+  auto fail_open = [&results](const Error& error) {
+    for (auto& r : results) {
+      if (!r) {
+        r = error;
+      }
+    }
+  };
+  std::string waiting;  // why the last round could not decide
+  while (open() && clock_.Monotonic() < deadline) {
+    auto current = client_.Get(kube::resources::kConfigMaps, first.namespace_name, name);
     if (!current.ok() && current.error().code != ErrorCode::kNotFound) {
-      return std::move(current).error();
+      fail_open(current.error());
+      break;
     }
-    if (!current.ok()) {
-      if (cap <= 0) {
-        return FanoutClaim{false, 0};
+    std::vector<FanoutSlot> slots;
+    if (current.ok()) {
+      auto parsed = ParseFanoutSlots(*current);
+      if (!parsed.ok()) {
+        fail_open(Error{ErrorCode::kInternal, "ConfigMap " + name + ": " + parsed.error().message});
+        break;
       }
-      if (dry_run) {
-        return FanoutClaim{true, 1};
+      slots = std::move(parsed).value();
+    }
+    const auto confirmed = static_cast<int64_t>(std::count_if(
+        slots.begin(), slots.end(), [](const FanoutSlot& s) { return s.confirmed(); }));
+    // Answer every open claim from this one read: append the ones that fit.
+    std::vector<std::optional<FanoutClaim>> tentative(batch.size());
+    auto taken = static_cast<int64_t>(slots.size());
+    bool appended = false;
+    bool settle = false;
+    const int64_t now = NowUnixMs();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const FanoutRequest& r = *batch[i];
+      if (results[i]) {
+        continue;
       }
-      nlohmann::json fresh = {
-          {"apiVersion", "v1"},
-          {"kind", "ConfigMap"},
-          {"metadata",
-           {{"name", name},
-            {"namespace", ns},
-            {"labels",
-             {{keys::kRun, run_label},
-              {"app.kubernetes.io/managed-by", "agentbudget-webhook"}}}}},
-          {"data", {{"count", "1"}, {"run", parent_run}}}};
-      auto created = client_.Create(kube::resources::kConfigMaps, ns, fresh);
-      if (created.ok()) {
-        return FanoutClaim{true, 1};
+      if (taken < r.cap) {
+        if (r.dry_run) {
+          tentative[i] = FanoutClaim{true, taken + 1};
+        } else {
+          slots.push_back(FanoutSlot{r.kind, r.name, r.claim_uid, now, ""});
+          tentative[i] = FanoutClaim{true, ++taken};
+          appended = true;
+        }
+      } else if (confirmed >= r.cap || r.dry_run) {
+        tentative[i] = FanoutClaim{false, taken};
+        if (confirmed >= r.cap) {
+          std::lock_guard<std::mutex> lock(mu_);
+          full_[r.namespace_name + "/" + r.parent_run] = confirmed;
+        }
+      } else {
+        settle = true;
       }
-      if (created.error().code != ErrorCode::kAlreadyExists &&
-          created.error().code != ErrorCode::kConflict) {
-        return std::move(created).error();
+    }
+    if (appended) {
+      Status written = Write(current.ok() ? std::move(current).value() : nlohmann::json(),
+                             slots, first);
+      if (!written.ok()) {
+        if (written.error().code != ErrorCode::kConflict &&
+            written.error().code != ErrorCode::kAlreadyExists) {
+          fail_open(written.error());
+          break;
+        }
+        continue;  // another writer came first: re-read
       }
-      continue;  // another replica created it first: read it
     }
-    const int64_t count = CountOf(*current);
-    if (count >= cap) {
-      return FanoutClaim{false, count};
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (tentative[i]) {
+        results[i] = *tentative[i];
+      }
     }
-    if (dry_run) {
-      return FanoutClaim{true, count + 1};
+    if (!settle || appended) {
+      continue;
     }
-    nlohmann::json next = std::move(current).value();
-    next["data"]["count"] = std::to_string(count + 1);
-    // metadata.resourceVersion stays as read: the update is conditional on it.
-    auto updated = client_.Update(kube::resources::kConfigMaps, ns, next);
-    if (updated.ok()) {
-      return FanoutClaim{true, count + 1};
+    // At the cap with pending slots: settle them against the objects the API server has.
+    auto stored = StoredObjectsOf(first, slots, now);
+    if (!stored.ok()) {
+      fail_open(stored.error());
+      break;
     }
-    if (updated.error().code != ErrorCode::kConflict) {
-      return std::move(updated).error();
+    const ReconcileOutcome outcome = ReconcileFanoutSlots(slots, *stored, now, timing_.grace);
+    if (outcome.changed()) {
+      Status written = Write(std::move(current).value(), slots, first);
+      if (!written.ok() && written.error().code != ErrorCode::kConflict) {
+        fail_open(written.error());
+        break;
+      }
+      continue;  // re-read: a released slot may now be taken
+    }
+    waiting = std::to_string(outcome.unresolved) + " of its " + std::to_string(taken) +
+              " slots (cap " + std::to_string(first.cap) +
+              ") belong to creations the API server has not stored yet; retry in a few seconds";
+    const auto left = deadline - clock_.Monotonic();
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(timing_.poll, left));
+  }
+  if (waiting.empty()) {
+    waiting = "its count stayed contended";
+  }
+  fail_open(Error{ErrorCode::kDeadlineExceeded, "within " +
+                                                   std::to_string(timing_.budget.count()) +
+                                                   " ms: run " + first.parent_run + ": " +
+                                                   waiting});
+  std::vector<Result<FanoutClaim>> out;
+  out.reserve(results.size());
+  for (auto& r : results) {
+    out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+Result<std::vector<StoredObject>> KubeFanoutCounter::StoredObjectsOf(
+    const FanoutRequest& request, const std::vector<FanoutSlot>& slots, int64_t now_unix_ms) {
+  std::set<std::string> kinds;
+  for (const FanoutSlot& slot : slots) {
+    if (!slot.confirmed()) {
+      kinds.insert(slot.kind);
     }
   }
-  return MakeError(ErrorCode::kDeadlineExceeded,
-                   "the subagent count of run " + parent_run + " stayed contended for " +
-                       std::to_string(deadline_.count()) + " ms");
+  std::vector<StoredObject> stored;
+  kube::ListOptions options;
+  options.label_selector =
+      std::string(keys::kParentRun) + "=" + SanitizeLabelValue(request.parent_run);
+  for (const std::string& kind : kinds) {
+    auto list = client_.List(ResourceOf(kind), request.namespace_name, options);
+    if (!list.ok()) {
+      return std::move(list).error();
+    }
+    for (const nlohmann::json& item : list->items) {
+      stored.push_back(StoredObjectOf(kind, item));
+    }
+  }
+  // Before a slot is released, look its object up by name: the label may be missing.
+  for (const FanoutSlot& slot : slots) {
+    if (slot.confirmed() || now_unix_ms - slot.claimed_unix_ms <= timing_.grace.count()) {
+      continue;
+    }
+    const bool listed = std::any_of(stored.begin(), stored.end(), [&slot](const StoredObject& o) {
+      return o.kind == slot.kind && o.name == slot.name;
+    });
+    if (listed) {
+      continue;
+    }
+    auto object = client_.Get(ResourceOf(slot.kind), request.namespace_name, slot.name);
+    if (object.ok()) {
+      stored.push_back(StoredObjectOf(slot.kind, *object));
+    } else if (object.error().code != ErrorCode::kNotFound) {
+      return std::move(object).error();
+    }
+  }
+  return stored;
+}
+
+Status KubeFanoutCounter::Write(nlohmann::json config_map, const std::vector<FanoutSlot>& slots,
+                                const FanoutRequest& request) {
+  if (config_map.is_null()) {
+    config_map = {{"apiVersion", "v1"},
+                  {"kind", "ConfigMap"},
+                  {"metadata",
+                   {{"name", ConfigMapName(request.parent_run)},
+                    {"namespace", request.namespace_name},
+                    {"labels",
+                     {{keys::kRun, SanitizeLabelValue(request.parent_run)},
+                      {"app.kubernetes.io/managed-by", "agentbudget-webhook"}}}}},
+                  {"data", {{"run", request.parent_run}}}};
+    if (request.owner.is_object()) {
+      config_map["metadata"]["ownerReferences"] = nlohmann::json::array({request.owner});
+    }
+    config_map["data"]["slots"] = EncodeFanoutSlots(slots);
+    auto created = client_.Create(kube::resources::kConfigMaps, request.namespace_name, config_map);
+    if (!created.ok()) {
+      return std::move(created).error();
+    }
+    return OkStatus();
+  }
+  config_map["data"]["slots"] = EncodeFanoutSlots(slots);
+  const nlohmann::json& owners = Member(config_map, {"metadata", "ownerReferences"});
+  if (request.owner.is_object() && (!owners.is_array() || owners.empty())) {
+    config_map["metadata"]["ownerReferences"] = nlohmann::json::array({request.owner});
+  }
+  // metadata.resourceVersion stays as read: the update is conditional on it.
+  auto updated = client_.Update(kube::resources::kConfigMaps, request.namespace_name, config_map);
+  if (!updated.ok()) {
+    return std::move(updated).error();
+  }
+  return OkStatus();
 }
 
 }  // namespace agentbudget::webhook

@@ -1,60 +1,108 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "kube/client.h"
 #include "webhook/fanout_counter.h"
+#include "webhook/fanout_ledger.h"
 
 namespace agentbudget::webhook {
 
-// Counts subagents in one ConfigMap per parent run, "agentbudget-fanout-<run>" in the
-// run's namespace, data {"count": "<n>", "run": "<run>"}, labelled agentbudget.io/run and
-// app.kubernetes.io/managed-by=agentbudget-webhook (the operator deletes it when the run
-// ends). A claim reads the ConfigMap and writes count+1 with the read resourceVersion as
-// precondition; the API server (etcd's compare-and-swap) refuses all but one concurrent
-// writer, the losers re-read and retry, and once the count reaches the cap every further
-// claim is a read and a denial. So exactly `cap` claims succeed however many replicas race.
+// How long a claim may take, and when an unstored creation gives its slot back.
+struct FanoutTiming {
+  // From the receipt of the admission request to the answer; keep it well under the
+  // webhook configuration's timeoutSeconds (3 s).
+  std::chrono::milliseconds budget{2000};
+  // How long after its claim a slot whose object the API server has not stored is
+  // released: longer than the webhook timeout plus the time to store an admitted object.
+  std::chrono::milliseconds grace{5000};
+  // How often a claim at the cap re-lists the run's objects while slots are pending.
+  std::chrono::milliseconds poll{25};
+};
+
+// Counts subagents in one ConfigMap per parent run, "agentbudget-fanout-<run>" in the run's
+// namespace, with data {"run": <run>, "slots": <FanoutSlot list, see fanout_ledger.h>},
+// labelled agentbudget.io/run and app.kubernetes.io/managed-by=agentbudget-webhook, and
+// owned by the parent run's Job or Pod when the request names it (the garbage collector
+// then deletes it with the run). Every write is conditional on the resourceVersion read
+// (etcd's compare-and-swap), so concurrent writers through any number of replicas are
+// serialised by the API server; losers re-read and retry.
 //
-// Cost under a burst of N concurrent claims for one run with cap C through R replicas:
-// with the per-replica turn below at most R writers race, so about C*R reads and writes
-// until the cap, then one read per replica; the rest are denied from memory.
+// A claim below the cap appends a pending slot naming the claimant (kind, name, admission
+// UID, time). At the cap, pending slots are settled against the run's objects as the API
+// server stores them (one LIST per kind by the agentbudget.io/parent-run label, and a GET by
+// name before releasing): a stored object confirms its slot for good; a creation that was
+// never stored `grace` after its claim (the API server timed out the webhook call, or a
+// later admission step or the store refused it) gives its slot back to the next claimant. A
+// claim at the cap while slots are pending waits for them (polling every `poll`) within
+// its budget; if they are still pending then, it fails with kDeadlineExceeded rather than
+// deny what may yet fit. dryRun claims only read.
 //
-// Within one replica, claims for the same run take turns (a lock per run), so the API
-// server sees at most one writer per replica and run; and once a replica has read a count
-// at the cap it denies further claims for that run without a call — counts only grow, so
-// "full" never becomes false (this caches a fact of the source of truth, not a count).
+// Within one replica, concurrent claims for the same run are committed together: one
+// claim leads, reads the ConfigMap once, appends a slot for every waiting claim that fits
+// and writes once; claims arriving meanwhile wait for the next such batch (each within its
+// own budget). So the API server sees at most one writer per replica and run, and a burst
+// costs a few round trips per replica instead of one per claim. Once a replica has seen
+// `cap` confirmed slots it refuses further claims for that run without a call (confirmed
+// slots are never released, so "full" never becomes false).
 //
 // Thread-safe. `client` must outlive the counter.
 class KubeFanoutCounter final : public FanoutCounter {
  public:
-  // `deadline`: how long one claim may keep retrying conflicts before failing with
-  // kDeadlineExceeded (keep it under the webhook's timeoutSeconds).
-  explicit KubeFanoutCounter(kube::Client& client,
-                             std::chrono::milliseconds deadline = std::chrono::milliseconds(2000),
+  explicit KubeFanoutCounter(kube::Client& client, FanoutTiming timing = {},
                              const Clock& clock = SystemClock::Instance());
 
-  Result<FanoutClaim> Claim(const std::string& ns, const std::string& parent_run, int64_t cap,
-                            bool dry_run) override;
+  Result<FanoutClaim> Claim(const FanoutRequest& request) override;
 
   // The ConfigMap name for a run: "agentbudget-fanout-" + the run id made DNS-safe.
   static std::string ConfigMapName(const std::string& parent_run);
 
  private:
-  Result<FanoutClaim> ClaimLocked(const std::string& ns, const std::string& parent_run,
-                                  int64_t cap, bool dry_run);
+  // A claim waiting for a batch of its run. Fields other than `request` and `deadline` are
+  // guarded by the run's mutex.
+  struct Waiter {
+    const FanoutRequest* request;
+    std::chrono::steady_clock::time_point deadline;
+    bool taken = false;  // part of a batch being committed
+    std::optional<Result<FanoutClaim>> result;
+  };
+  // The claims of one run in this replica.
+  struct RunQueue {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::deque<Waiter*> queued;  // GUARDED_BY(mu)
+    bool leading = false;        // GUARDED_BY(mu): a claim is committing a batch
+  };
+
+  // Commits one batch of claims of the same run; one result per claim, in order.
+  std::vector<Result<FanoutClaim>> ClaimBatch(const std::vector<const FanoutRequest*>& batch,
+                                              std::chrono::steady_clock::time_point deadline);
+  // The run's objects of the kinds of its pending slots, as the API server has them.
+  Result<std::vector<StoredObject>> StoredObjectsOf(const FanoutRequest& request,
+                                                    const std::vector<FanoutSlot>& slots,
+                                                    int64_t now_unix_ms);
+  // Writes `slots` into `config_map` (as read) conditioned on its resourceVersion, or
+  // creates the ConfigMap when `config_map` is null.
+  Status Write(nlohmann::json config_map, const std::vector<FanoutSlot>& slots,
+               const FanoutRequest& request);
+  int64_t NowUnixMs() const;
 
   kube::Client& client_;
-  const std::chrono::milliseconds deadline_;
+  const FanoutTiming timing_;
   const Clock& clock_;
 
   std::mutex mu_;
-  std::map<std::string, std::shared_ptr<std::mutex>> run_locks_;  // GUARDED_BY(mu_)
-  std::map<std::string, int64_t> full_;  // GUARDED_BY(mu_): run key -> count seen at the cap
+  std::map<std::string, std::shared_ptr<RunQueue>> runs_;  // GUARDED_BY(mu_)
+  std::map<std::string, int64_t> full_;  // GUARDED_BY(mu_): run key -> confirmed slots
 };
 
 }  // namespace agentbudget::webhook

@@ -64,15 +64,13 @@ int Run(const Flags& flags) {
   workloads.Start();
 
   kube::Client& api = **client;
-  PodLabelsLookup pods = [&api](const std::string& ns,
-                                const std::string& name) -> Result<core::Labels> {
-    auto pod = api.Get(kube::resources::kPods, ns, name);
-    if (!pod.ok()) {
-      return std::move(pod).error();
-    }
-    return LabelsOf(*pod);
+  PodLookup pods = [&api](const std::string& ns, const std::string& name) {
+    return api.Get(kube::resources::kPods, ns, name);
   };
-  KubeFanoutCounter fanout(api, std::chrono::milliseconds(flags.fanout_deadline_ms));
+  FanoutTiming fanout_timing;
+  fanout_timing.budget = std::chrono::milliseconds(flags.fanout_deadline_ms);
+  fanout_timing.grace = std::chrono::milliseconds(flags.fanout_grace_ms);
+  KubeFanoutCounter fanout(api, fanout_timing);
   auto registry = std::make_shared<prometheus::Registry>();
   WebhookMetrics metrics(registry);
   AdmissionHandler handler(cache, fanout, pods, flags.meter, metrics);

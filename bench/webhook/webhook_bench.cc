@@ -3,7 +3,12 @@
 // connections. The server runs in a forked child (the webhook's own HTTPS server, handler
 // and cache, fed with one namespace and one AgentWorkload), so its RSS is its own.
 //
-//   webhook_bench [--seconds N] [--connections N] [--workers N]
+// Baseline, measured in the same run: the same server answering a fixed AdmissionReview
+// response on /noop without decoding the request (TLS, HTTP parsing, the worker hand-off).
+// Each round measures the baseline, then pod mutation; the figures are medians of the
+// rounds, and the ratio says what share of the server's capacity the admission rules cost.
+//
+//   webhook_bench [--seconds N per measurement] [--rounds N] [--connections N] [--workers N]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -35,8 +40,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 class NoFanout : public webhook::FanoutCounter {
  public:
-  Result<webhook::FanoutClaim> Claim(const std::string&, const std::string&, int64_t,
-                                     bool) override {
+  Result<webhook::FanoutClaim> Claim(const webhook::FanoutRequest&) override {
     return webhook::FanoutClaim{true, 1};
   }
 };
@@ -79,6 +83,12 @@ int Serve(uint16_t port, size_t workers, const testing::CertificateFiles& certs,
   webhook::AdmissionHandler handler(cache, fanout, nullptr, webhook::MeterSettings{}, metrics);
   http::Router router;
   router.Add("POST", "/mutate", [&](const http::Request& r) { return handler.Mutate(r); });
+  router.Add("POST", "/noop", [](const http::Request&) {
+    http::Response response;
+    response.headers["Content-Type"] = "application/json";
+    response.body = webhook::EncodeAdmissionReview("noop", webhook::AdmissionDecision::Allow());
+    return response;
+  });
   http::ServerOptions options;
   options.port = port;
   options.worker_threads = workers;
@@ -96,7 +106,7 @@ int Serve(uint16_t port, size_t workers, const testing::CertificateFiles& certs,
   return 0;
 }
 
-std::string Review(int i) {
+std::string Review(int i, const std::string& path) {
   nlohmann::json review = {
       {"apiVersion", "admission.k8s.io/v1"},
       {"kind", "AdmissionReview"},
@@ -122,7 +132,7 @@ std::string Review(int i) {
                {"resources", {{"requests", {{"cpu", "1"}, {"memory", "1Gi"}}}}}}}},
             {"restartPolicy", "Never"}}}}}}}};
   std::string body = review.dump();
-  return "POST /mutate HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+  return "POST " + path + " HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
          "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
@@ -184,10 +194,86 @@ struct Connection {
   }
 };
 
+// One measurement: `connections` keep-alive connections posting to `path` for `seconds`.
+struct Figures {
+  int64_t count = 0;
+  int64_t failures = 0;
+  double rate = 0;
+  double p50 = 0;
+  double p90 = 0;
+  double p99 = 0;
+  double max = 0;
+  int64_t rss_peak = 0;
+};
+
+Figures Measure(uint16_t port, const std::string& path, int connections, int seconds,
+                pid_t server) {
+  std::vector<std::string> requests;
+  for (int i = 0; i < 1000; ++i) {
+    requests.push_back(Review(i, path));
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> failures{0};
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
+  std::vector<std::thread> threads;
+  const auto start = SteadyClock::now();
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&, t] {
+      Connection conn;
+      if (!conn.Open(port)) {
+        ++failures;
+        return;
+      }
+      std::string buffer;
+      for (size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+        const auto sent = SteadyClock::now();
+        if (!conn.RoundTrip(requests[(i + static_cast<size_t>(t) * 7) % requests.size()], buffer)) {
+          ++failures;
+          return;
+        }
+        latencies[static_cast<size_t>(t)].push_back(
+            std::chrono::duration<double, std::milli>(SteadyClock::now() - sent).count());
+      }
+    });
+  }
+  Figures f;
+  const auto end = start + std::chrono::seconds(seconds);
+  while (SteadyClock::now() < end) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // RSS sampling period
+    f.rss_peak = std::max(f.rss_peak, RssKib(server));
+  }
+  stop = true;
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
+  std::vector<double> all;
+  for (const auto& v : latencies) {
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  f.failures = failures.load();
+  f.count = static_cast<int64_t>(all.size());
+  if (all.empty()) {
+    f.failures = std::max<int64_t>(f.failures, 1);
+    return f;
+  }
+  auto pct = [&](double p) {
+    return all[std::min(all.size() - 1, static_cast<size_t>(p * static_cast<double>(all.size())))];
+  };
+  f.rate = static_cast<double>(all.size()) / elapsed;
+  f.p50 = pct(0.50);
+  f.p90 = pct(0.90);
+  f.p99 = pct(0.99);
+  f.max = all.back();
+  return f;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  int seconds = 5;
+  int seconds = 3;
+  int rounds = 3;
   int connections = 8;
   size_t workers = 4;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -195,12 +281,15 @@ int main(int argc, char** argv) {
     int value = std::atoi(argv[i + 1]);
     if (flag == "--seconds") {
       seconds = value;
+    } else if (flag == "--rounds" && value > 0) {
+      rounds = value;
     } else if (flag == "--connections") {
       connections = value;
     } else if (flag == "--workers") {
       workers = static_cast<size_t>(value);
     } else {
-      std::fprintf(stderr, "usage: webhook_bench [--seconds N] [--connections N] [--workers N]\n");
+      std::fprintf(stderr, "usage: webhook_bench [--seconds N] [--rounds N] [--connections N] "
+                   "[--workers N]\n");
       return 2;
     }
   }
@@ -238,65 +327,46 @@ int main(int argc, char** argv) {
   }
   const int64_t rss_rest = RssKib(child);
 
-  std::vector<std::string> requests;
-  for (int i = 0; i < 1000; ++i) {
-    requests.push_back(Review(i));
-  }
-  std::atomic<bool> stop{false};
-  std::atomic<int64_t> failures{0};
-  std::vector<std::vector<double>> latencies(static_cast<size_t>(connections));
-  std::vector<std::thread> threads;
-  const auto start = SteadyClock::now();
-  for (int t = 0; t < connections; ++t) {
-    threads.emplace_back([&, t] {
-      Connection conn;
-      if (!conn.Open(port)) {
-        ++failures;
-        return;
-      }
-      std::string buffer;
-      for (size_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        const auto sent = SteadyClock::now();
-        if (!conn.RoundTrip(requests[(i + static_cast<size_t>(t) * 7) % requests.size()], buffer)) {
-          ++failures;
-          return;
-        }
-        latencies[static_cast<size_t>(t)].push_back(
-            std::chrono::duration<double, std::milli>(SteadyClock::now() - sent).count());
-      }
-    });
-  }
+  std::vector<Figures> noop;
+  std::vector<Figures> mutate;
   int64_t rss_peak = rss_rest;
-  const auto end = start + std::chrono::seconds(seconds);
-  while (SteadyClock::now() < end) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // RSS sampling period
-    rss_peak = std::max(rss_peak, RssKib(child));
+  int64_t failures = 0;
+  std::printf("webhook pod mutation, direct AdmissionReview POSTs over TLS keep-alive\n");
+  std::printf("  connections %d, server workers %zu, %d rounds of %d s per path\n", connections,
+              workers, rounds, seconds);
+  for (int round = 0; round < rounds; ++round) {
+    for (const char* path : {"/noop", "/mutate"}) {
+      Figures f = Measure(port, path, connections, seconds, child);
+      std::printf("  round %d %-7s %7.0f/s  p50 %.3f  p90 %.3f  p99 %.3f  max %.3f ms  "
+                  "(%lld admissions, %lld failures)\n",
+                  round + 1, path, f.rate, f.p50, f.p90, f.p99, f.max,
+                  static_cast<long long>(f.count), static_cast<long long>(f.failures));
+      rss_peak = std::max(rss_peak, f.rss_peak);
+      failures += f.failures;
+      (std::string(path) == "/noop" ? noop : mutate).push_back(f);
+    }
   }
-  stop = true;
-  for (std::thread& t : threads) {
-    t.join();
-  }
-  const double elapsed = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  std::vector<double> all;
-  for (const auto& v : latencies) {
-    all.insert(all.end(), v.begin(), v.end());
-  }
-  std::sort(all.begin(), all.end());
   ::close(control[1]);
   int status = 0;
   ::waitpid(child, &status, 0);
-  if (all.empty()) {
-    std::fprintf(stderr, "no request succeeded\n");
-    return 1;
+  auto median = [](const std::vector<Figures>& v, double Figures::*field) {
+    std::vector<double> values;
+    for (const Figures& f : v) {
+      values.push_back(f.*field);
+    }
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  };
+  std::printf("medians of %d rounds:\n", rounds);
+  for (const auto* set : {&noop, &mutate}) {
+    std::printf("  %-7s %7.0f/s  p50 %.3f  p90 %.3f  p99 %.3f ms\n",
+                set == &noop ? "/noop" : "/mutate", median(*set, &Figures::rate),
+                median(*set, &Figures::p50), median(*set, &Figures::p90),
+                median(*set, &Figures::p99));
   }
-  auto pct = [&](double p) { return all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
-  std::printf("webhook pod mutation, direct AdmissionReview POSTs over TLS keep-alive\n");
-  std::printf("  connections %d, server workers %zu, %d s\n", connections, workers, seconds);
-  std::printf("  admissions %zu (%.0f/s), failures %lld\n", all.size(), all.size() / elapsed,
-              static_cast<long long>(failures.load()));
-  std::printf("  latency ms: p50 %.3f  p90 %.3f  p99 %.3f  max %.3f\n", pct(0.50), pct(0.90),
-              pct(0.99), all.back());
+  std::printf("  mutate/noop throughput ratio %.2f\n",
+              median(mutate, &Figures::rate) / median(noop, &Figures::rate));
   std::printf("  server RSS: at rest %lld KiB, peak under load %lld KiB\n",
               static_cast<long long>(rss_rest), static_cast<long long>(rss_peak));
-  return failures.load() == 0 ? 0 : 1;
+  return failures == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) from the Go module proxy into a cache outside the work tree.
+# kube-scheduler, kubectl, kwok) and helm (for the chart's tests) from the Go module proxy
+# into a cache outside the work tree.
 # Each tools module (tools/<module>/) is cached under the hash of its go.mod and go.sum, so
 # only a module whose pins change is rebuilt. Prints, as its last line of stdout, a
 # directory holding every binary.
@@ -56,11 +57,23 @@ build_kube() {
     k8s.io/kubernetes/cmd/kubectl
 }
 
+build_helm() {
+  local version kube minor
+  version=$(go list -m -f '{{.Version}}' helm.sh/helm/v3)
+  kube=$(go list -m -f '{{.Version}}' k8s.io/client-go)
+  minor=${kube#v0.}; minor=${minor%%.*}
+  # Without these, `helm version` reports a development build and `helm template` assumes
+  # Kubernetes 1.20.
+  go build -o "$1/" -ldflags "-X helm.sh/helm/v3/internal/version.version=$version \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+    -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$minor" helm.sh/helm/v3/cmd/helm
+}
+
 mkdir -p "$cache"
 # Parallel callers (test suites starting clusters at once) build one at a time.
 exec 8>"$cache/.lock"
 flock 8
-modules=(etcd kwok kube)
+modules=(etcd kwok kube helm)
 combined=""
 for module in "${modules[@]}"; do
   build_module "$module"

@@ -105,7 +105,7 @@ class Stub:
 
 
 class Meter:
-    def __init__(self, workdir, stub, name, *flags):
+    def __init__(self, workdir, stub, name, *flags, env=None):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.records = os.path.join(workdir, name + "-records.jsonl")
@@ -121,7 +121,7 @@ class Meter:
              "--openai-upstream", stub.url, "--anthropic-key-file", key,
              "--openai-key-file", okey, "--records-file", self.records,
              "--spool-dir", os.path.join(workdir, name + "-spool"), "--run", name] + list(flags),
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_until(lambda: http_ok(self.url + "/healthz"), what="meter start")
 
     def records_list(self):
@@ -262,8 +262,8 @@ class MeterE2ETest(unittest.TestCase):
         for meter in self.meters:
             meter.stop()
 
-    def meter(self, name, *flags):
-        meter = Meter(self.workdir, self.stub, name, *flags)
+    def meter(self, name, *flags, env=None):
+        meter = Meter(self.workdir, self.stub, name, *flags, env=env)
         self.meters.append(meter)
         return meter
 
@@ -440,6 +440,48 @@ except Exception as e:
         self.assertEqual(meter.metric("agentbudget_meter_unknown_model_requests_total"), 3)
         # The meter is still healthy.
         self.assertTrue(http_ok(meter.url + "/healthz"))
+
+    def test_the_meter_takes_the_webhooks_environment_and_serves_probes_apart(self):
+        # The variables webhook/mutation.cc injects (docs/webhook.md), on top of the
+        # harness's flags for the stub and keys; the probe port listens on every address.
+        health = free_port()
+        env = dict(os.environ,
+                   AGENTBUDGET_NAMESPACE="team-payments", AGENTBUDGET_POD_NAME="agent-0",
+                   AGENTBUDGET_WORKLOAD="refactor", AGENTBUDGET_PARENT_RUN="parent-1",
+                   AGENTBUDGET_HEALTH_LISTEN="0.0.0.0:%d" % health,
+                   AGENTBUDGET_FAILURE_MODE="Open", AGENTBUDGET_MAX_COST="5",
+                   AGENTBUDGET_MAX_TOKENS="100000", AGENTBUDGET_MAX_REQUESTS="2",
+                   AGENTBUDGET_MAX_IDENTICAL_REQUESTS="3",
+                   AGENTBUDGET_MODELS_ALLOWED="claude-sonnet-4-5",
+                   AGENTBUDGET_MODELS_FALLBACK="claude-haiku-4-5")
+        meter = self.meter("env", env=env)
+        probe = "http://127.0.0.1:%d" % health
+        self.assertTrue(http_ok(probe + "/healthz"))
+        self.assertTrue(http_ok(probe + "/readyz"))
+        self.assertFalse(http_ok(probe + "/v1/run"))
+        before = len(self.stub.calls())
+        out = run_python("""
+import anthropic, os
+c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder")
+print(c.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                        messages=[{"role": "user", "content": "hi"}]).content[0].text)
+try:
+    c.messages.create(model="claude-opus-4-1", max_tokens=64,
+                      messages=[{"role": "user", "content": "hi"}])
+except anthropic.BadRequestError as e:
+    print(e.message)
+""", meter)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("Hello from the stub provider.", out.stdout)
+        self.assertIn('model "claude-opus-4-1" is not allowed for this workload', out.stdout)
+        self.assertEqual(len(self.new_stub_calls(before)), 1)
+        with urllib.request.urlopen(meter.url + "/v1/run") as r:
+            run = json.load(r)
+        self.assertEqual(run["limits"], {"maxCost": "5", "maxTokens": 100000, "maxRequests": 2,
+                                         "maxIdenticalRequests": 3})
+        self.assertEqual(run["requests"], 1)
+        with urllib.request.urlopen(probe + "/metrics") as r:
+            self.assertIn("agentbudget_meter_calls_total", r.read().decode())
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 namespace agentbudget::meter {
 namespace {
@@ -65,11 +68,96 @@ TEST(ConfigTest, RejectsBadInputNamingTheFlag) {
   }
 }
 
+// The variables the admission webhook injects into the meter container (docs/webhook.md).
+TEST(ConfigTest, ReadsEveryVariableTheWebhookInjects) {
+  const std::map<std::string, std::string> env = {
+      {"AGENTBUDGET_NAMESPACE", "team-a"},
+      {"AGENTBUDGET_POD_NAME", "agent-7x2"},
+      {"AGENTBUDGET_WORKLOAD", "refactor"},
+      {"AGENTBUDGET_RUN", "uid-1"},
+      {"AGENTBUDGET_PARENT_RUN", "uid-0"},
+      {"AGENTBUDGET_LISTEN", "127.0.0.1:9787"},
+      {"AGENTBUDGET_HEALTH_LISTEN", "0.0.0.0:8788"},
+      {"AGENTBUDGET_AUTHORITY_URL", "https://authority:8443"},
+      {"AGENTBUDGET_AUTHORITY_TOKEN_FILE", "/var/run/agentbudget/token/token"},
+      {"AGENTBUDGET_FAILURE_MODE", "Closed"},
+      {"AGENTBUDGET_SPOOL_DIR", "/var/run/agentbudget/spool2"},
+      {"AGENTBUDGET_MAX_COST", "2.5"},
+      {"AGENTBUDGET_MAX_TOKENS", "1000"},
+      {"AGENTBUDGET_MAX_REQUESTS", "40"},
+      {"AGENTBUDGET_MAX_IDENTICAL_REQUESTS", "3"},
+      {"AGENTBUDGET_ANTHROPIC_UPSTREAM", "http://anthropic.stub"},
+      {"AGENTBUDGET_OPENAI_UPSTREAM", "http://openai.stub"},
+      {"AGENTBUDGET_MODELS_ALLOWED", "claude-sonnet-4-5, gpt-5"},
+      {"AGENTBUDGET_MODELS_FALLBACK", "claude-haiku-4-5"},
+      {"AGENTBUDGET_ANTHROPIC_KEY_FILE", "/creds/anthropic-api-key"},
+      {"AGENTBUDGET_OPENAI_KEY_FILE", "/creds/openai-api-key"},
+  };
+  auto config = ParseConfig({}, env);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->namespace_name, "team-a");
+  EXPECT_EQ(config->pod_name, "agent-7x2");
+  EXPECT_EQ(config->workload, "refactor");
+  EXPECT_EQ(config->run, "uid-1");
+  EXPECT_EQ(config->parent_run, "uid-0");
+  EXPECT_EQ(config->listen_port, 9787);
+  EXPECT_EQ(config->health_listen_host, "0.0.0.0");
+  EXPECT_EQ(config->health_listen_port, 8788);
+  EXPECT_EQ(config->authority_url, "https://authority:8443");
+  EXPECT_EQ(config->authority_token_file, "/var/run/agentbudget/token/token");
+  EXPECT_EQ(config->failure_mode, FailureMode::kClosed);
+  EXPECT_EQ(config->spool_dir, "/var/run/agentbudget/spool2");
+  EXPECT_EQ(config->envelope.max_cost, core::Money::FromMicros(2'500'000));
+  EXPECT_EQ(config->envelope.max_tokens, 1000);
+  EXPECT_EQ(config->envelope.max_requests, 40);
+  EXPECT_EQ(config->envelope.max_identical_requests, 3);
+  EXPECT_EQ(config->anthropic_upstream, "http://anthropic.stub");
+  EXPECT_EQ(config->openai_upstream, "http://openai.stub");
+  EXPECT_EQ(config->models_allowed, (std::vector<std::string>{"claude-sonnet-4-5", "gpt-5"}));
+  EXPECT_EQ(config->models_fallback, std::vector<std::string>{"claude-haiku-4-5"});
+  EXPECT_EQ(config->anthropic_key_file, "/creds/anthropic-api-key");
+  EXPECT_EQ(config->openai_key_file, "/creds/openai-api-key");
+}
+
+TEST(ConfigTest, FlagsOverrideTheEnvironmentWhichOverridesTheConfigFile) {
+  const std::string path = ::testing::TempDir() + "/meter-env-config.yaml";
+  {
+    std::ofstream file(path);
+    file << "run: from-file\nworkload: from-file\nenvelope:\n  maxRequests: 7\n"
+            "models:\n  allowed: [gpt-5, gpt-5-mini]\n";
+  }
+  auto config = ParseConfig({"--config", path, "--max-requests", "9"},
+                            {{"AGENTBUDGET_RUN", "from-env"},
+                             {"AGENTBUDGET_MAX_REQUESTS", "8"},
+                             {"AGENTBUDGET_WORKLOAD", ""},
+                             {"AGENTBUDGET_SOMETHING_NEWER", "ignored"}});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->run, "from-env");
+  EXPECT_EQ(config->workload, "from-file");  // an empty variable is unset
+  EXPECT_EQ(config->envelope.max_requests, 9);
+  EXPECT_EQ(config->models_allowed, (std::vector<std::string>{"gpt-5", "gpt-5-mini"}));
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, RejectsABadVariableNamingIt) {
+  for (const auto& [name, value] : std::map<std::string, std::string>{
+           {"AGENTBUDGET_MAX_COST", "lots"},
+           {"AGENTBUDGET_HEALTH_LISTEN", "8788"},
+           {"AGENTBUDGET_FAILURE_MODE", "open"}}) {
+    auto config = ParseConfig({}, {{name, value}});
+    ASSERT_FALSE(config.ok()) << name;
+    EXPECT_EQ(config.error().message.rfind("environment " + name + ": ", 0), 0)
+        << config.error().message;
+  }
+}
+
 TEST(ConfigTest, HelpNamesEveryFlagAndItsConfigKey) {
   const std::string help = HelpText();
   for (const char* text : {"--authority-url [authority.url]", "--max-identical-requests",
                            "--anthropic-key-file [credentials.anthropicKeyFile]",
-                           "--spool-dir", "--failure-mode"}) {
+                           "--spool-dir", "--failure-mode",
+                           "--health-listen [healthListen] $AGENTBUDGET_HEALTH_LISTEN",
+                           "--models-allowed [models.allowed] $AGENTBUDGET_MODELS_ALLOWED"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
 }

@@ -195,5 +195,25 @@ TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
   EXPECT_NE(authority->commits[0].idempotency_key, authority->commits[1].idempotency_key);
 }
 
+TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
+  auto* authority = new FakeAuthority;
+  {
+    std::lock_guard<std::mutex> lock(authority->mu);
+    authority->commit_error = Unavailable("authority restarting");
+  }
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 1);
+  enforcer->Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
+  EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
+  EXPECT_EQ(enforcer->PendingCommits(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(authority->mu);
+    authority->commit_error.reset();
+  }
+  EXPECT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  EXPECT_EQ(enforcer->PendingCommits(), 0u);
+  EXPECT_EQ(authority->CommitCount(), 1u);
+}
+
 }  // namespace
 }  // namespace agentbudget::meter

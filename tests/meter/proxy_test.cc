@@ -1,19 +1,13 @@
-#include "meter/proxy.h"
-
 // GoogleTest before cpprestsdk: cpprestsdk defines a macro U that breaks gtest's templates.
 #include <gtest/gtest.h>
 
-#include <cpprest/http_client.h>
 #include <cpprest/producerconsumerstream.h>
 
-#include <functional>
 #include <future>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "meter/default_rates.h"
-#include "tests/meter/free_port.h"
+#include "tests/meter/proxy_fixture.h"
 #include "tests/meter/scripted_server.h"
 
 namespace agentbudget::meter {
@@ -21,55 +15,9 @@ namespace {
 
 namespace http = web::http;
 using nlohmann::json;
+using testing::Eventually;
+using testing::ProxyTest;
 using testing::ScriptedServer;
-
-// Polls `done` until it holds or ten seconds pass: the meter accounts for a call just
-// after the client has the whole answer.
-bool Eventually(const std::function<bool()>& done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-class ProxyTest : public ::testing::Test {
- protected:
-  void StartMeter(const std::string& upstream, int64_t max_request_bytes = 1 << 20) {
-    Config config;
-    config.listen_port = testing::FreePort();
-    config.anthropic_upstream = upstream;
-    config.openai_upstream = upstream;
-    config.max_request_bytes = max_request_bytes;
-    config.upstream_timeout = std::chrono::seconds(5);
-    enforcer_ = std::make_unique<Enforcer>(Enforcer::Options{}, nullptr, nullptr);
-    records_ = Records::Create("").value();
-    proxy_ = std::make_unique<Proxy>(config, rates_, *enforcer_, *records_);
-    ASSERT_TRUE(proxy_->Start().ok());
-    client_ = std::make_unique<http::client::http_client>(
-        "http://127.0.0.1:" + std::to_string(config.listen_port));
-  }
-
-  http::http_response Post(const std::string& path, const std::string& body,
-                           const std::string& encoding = "") {
-    http::http_request request(http::methods::POST);
-    request.set_request_uri(path);
-    request.set_body(body, "application/json");
-    if (!encoding.empty()) {
-      request.headers().add(http::header_names::content_encoding, encoding);
-    }
-    return client_->request(request).get();
-  }
-
-  core::RateCard rates_ = *core::RateCard::FromYaml(DefaultRatesYaml());
-  std::unique_ptr<Enforcer> enforcer_;
-  std::unique_ptr<Records> records_;
-  std::unique_ptr<Proxy> proxy_;
-  std::unique_ptr<http::client::http_client> client_;
-};
 
 constexpr const char* kMessage =
     R"({"id":"m","type":"message","model":"claude-haiku-4-5","content":[],
@@ -92,7 +40,7 @@ TEST_F(ProxyTest, MalformedRequestsGetAProviderShapedErrorAndNeverReachUpstream)
 
 TEST_F(ProxyTest, OversizedAndCompressedBodiesAreRefusedClearly) {
   ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
-  StartMeter(upstream.url(), /*max_request_bytes=*/64);
+  StartMeter(upstream.url(), [](Config& c) { c.max_request_bytes = 64; });
   http::http_response big = Post("/openai/v1/chat/completions", std::string(65, ' '));
   EXPECT_EQ(big.status_code(), 413);
   EXPECT_NE(json::parse(big.extract_utf8string().get())["error"]["message"]
@@ -201,6 +149,51 @@ TEST_F(ProxyTest, StreamsEachEventBeforeTheUpstreamStreamEnds) {
   // 5 × $1 + 8 × $5 per million tokens.
   ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 13; }));
   EXPECT_EQ(enforcer_->totals().spent, core::Money::FromMicros(45));
+}
+
+TEST_F(ProxyTest, CallsForModelsOutsideTheAllowlistAreDeniedBeforeUpstream) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url(), [](Config& c) {
+    c.models_allowed = {"claude-sonnet-4-5"};
+    c.models_fallback = {"claude-haiku-4-5"};
+  });
+  http::http_response denied =
+      Post("/anthropic/v1/messages", R"({"model":"claude-opus-4-1","max_tokens":10})");
+  EXPECT_EQ(denied.status_code(), 400);
+  EXPECT_EQ(denied.headers()["x-should-retry"], "false");
+  EXPECT_EQ(json::parse(denied.extract_utf8string().get())["error"]["message"],
+            "agentbudget: call denied: model \"claude-opus-4-1\" is not allowed for this "
+            "workload (models: claude-sonnet-4-5, claude-haiku-4-5)");
+  EXPECT_TRUE(upstream.seen().empty());
+  EXPECT_EQ(Post("/anthropic/v1/messages", R"({"model":"claude-haiku-4-5","max_tokens":10})")
+                .status_code(),
+            200);
+  EXPECT_EQ(upstream.seen().size(), 1u);
+}
+
+TEST_F(ProxyTest, TheHealthListenerServesProbesAndMetricsOnly) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
+  const int health_port = testing::FreePort();
+  StartMeter(upstream.url(), [&](Config& c) {
+    c.health_listen_host = "127.0.0.1";
+    c.health_listen_port = health_port;
+  });
+  EXPECT_EQ(Post("/anthropic/v1/messages", "{not json").status_code(), 400);
+  http::client::http_client health("http://127.0.0.1:" + std::to_string(health_port));
+  EXPECT_EQ(health.request(http::methods::GET, "/healthz").get().status_code(), 200);
+  EXPECT_EQ(health.request(http::methods::GET, "/readyz").get().status_code(), 200);
+  http::http_response metrics = health.request(http::methods::GET, "/metrics").get();
+  EXPECT_EQ(metrics.status_code(), 200);
+  EXPECT_NE(metrics.extract_utf8string().get().find(
+                "agentbudget_meter_rejected_requests_total{provider=\"anthropic\",reason="
+                "\"malformed\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(health.request(http::methods::GET, "/v1/run").get().status_code(), 404);
+  EXPECT_EQ(health.request(http::methods::POST, "/anthropic/v1/messages").get().status_code(),
+            404);
+  EXPECT_TRUE(upstream.seen().empty());
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <future>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "tests/operator/fake_clock.h"
 #include "tests/operator/ledger_test_support.h"
@@ -140,6 +143,52 @@ TEST_F(AuthorityApiTest, ReleaseAnswersReleased) {
   auto release = Post("token-a", "/v1/reservations/" + id + "/release", {{"idempotencyKey", "r1"}});
   ASSERT_EQ(release.status, 200);
   EXPECT_EQ(json::parse(release.body)["released"], true);
+}
+
+TEST_F(AuthorityApiTest, AsyncCommitAnswerOutlivesTheRequestThatCausedIt) {
+  const std::string id = Reserve("token-a", "k1");
+  auto answered = std::make_shared<std::promise<http::Response>>();
+  auto future = answered->get_future();
+  {
+    // Destroyed before the commit is durable: the answer must not refer to it.
+    auto request = std::make_unique<http::Request>();
+    request->method = "POST";
+    request->path = "/v1/reservations/" + id + "/commit";
+    request->headers["Authorization"] = "Bearer token-a";
+    request->body = CommitBody("c1", "0.0021").dump();
+    api_.HandleAsync(*request, [answered](http::Response response) {
+      answered->set_value(std::move(response));
+    });
+  }
+  ASSERT_EQ(future.wait_for(std::chrono::seconds{5}), std::future_status::ready);
+  const http::Response response = future.get();
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body), json({{"id", id}, {"committed", true}, {"cost", "0.0021"}}));
+}
+
+TEST_F(AuthorityApiTest, AsyncReplayOfAPendingCommitIsAnsweredWithTheFirst) {
+  const std::string id = Reserve("token-a", "k1");
+  store_.FailNextAppends(2);  // keeps the first commit pending for a few intervals
+  std::vector<std::future<http::Response>> answers;
+  for (int i = 0; i < 2; ++i) {
+    auto answered = std::make_shared<std::promise<http::Response>>();
+    answers.push_back(answered->get_future());
+    http::Request request;
+    request.method = "POST";
+    request.path = "/v1/reservations/" + id + "/commit";
+    request.headers["Authorization"] = "Bearer token-a";
+    request.body = CommitBody("c1", "0.0021").dump();
+    api_.HandleAsync(request, [answered](http::Response response) {
+      answered->set_value(std::move(response));
+    });
+  }
+  for (auto& answer : answers) {
+    ASSERT_EQ(answer.wait_for(std::chrono::seconds{5}), std::future_status::ready);
+    const http::Response response = answer.get();
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(json::parse(response.body)["cost"], "0.0021");
+  }
+  EXPECT_EQ(store_.Load()->size(), 1U);
 }
 
 TEST_F(AuthorityApiTest, UnknownPathsAre404) {

@@ -212,6 +212,31 @@ TEST_F(LedgerTest, RestartRebuildsExactlyTheAcknowledgedBalances) {
   EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["spent"], "0.2469");
 }
 
+TEST_F(LedgerTest, RestartKeepsCountingTheRunsRequestsTowardsMaxRequests) {
+  alice_.run_limits.max_requests = 3;
+  for (int i = 0; i < 2; ++i) {
+    const std::string id = ReserveOk(alice_, "k" + std::to_string(i), 100'000);
+    ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c" + std::to_string(i), 1'000)).ok());
+  }
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["requests"], 2);
+  ReserveOk(alice_, "k2", 100'000);
+  auto denied = ledger_->Reserve(alice_, Reservation("k3", 100'000));
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ((*denied)["decision"], "deny");
+  EXPECT_NE((*denied)["reason"].get<std::string>().find("maxRequests (3)"), std::string::npos)
+      << denied->dump();
+}
+
+TEST_F(LedgerTest, CommitOfAReservationFromBeforeARestartCountsAsARequest) {
+  alice_.run_limits.max_requests = 1;
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, "r-earlier", Commitment("c1", 1'000)).ok());
+  auto denied = ledger_->Reserve(alice_, Reservation("k1", 100'000));
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ((*denied)["decision"], "deny");
+}
+
 TEST_F(LedgerTest, DailyRolloverResetsSpendAndKeepsTheLastPeriod) {
   const std::string id = ReserveOk(alice_, "k1", 1'000'000);
   ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'000'000)).ok());

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 
 #include "tests/webhook/rules_fixture.h"
@@ -12,20 +13,21 @@ namespace {
 // Counts in memory, like the ConfigMap counter but for one process.
 class FakeFanoutCounter : public FanoutCounter {
  public:
-  Result<FanoutClaim> Claim(const std::string&, const std::string& parent_run, int64_t cap,
-                            bool dry_run) override {
+  Result<FanoutClaim> Claim(const FanoutRequest& request) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++calls;
-    int64_t& count = counts_[parent_run];
-    if (count >= cap) {
+    last = request;
+    int64_t& count = counts_[request.parent_run];
+    if (count >= request.cap) {
       return FanoutClaim{false, count};
     }
-    if (dry_run) {
+    if (request.dry_run) {
       return FanoutClaim{true, count + 1};
     }
     return FanoutClaim{true, ++count};
   }
   int calls = 0;
+  FanoutRequest last;
 
  private:
   std::mutex mu_;
@@ -47,14 +49,28 @@ class AdmissionHandlerTest : public ::testing::Test {
     EXPECT_TRUE(cache_.PutWorkload(w).ok());
   }
 
-  PodLabelsLookup Pods() {
-    return [this](const std::string& ns, const std::string& name) -> Result<core::Labels> {
+  PodLookup Pods() {
+    return [this](const std::string& ns, const std::string& name) -> Result<nlohmann::json> {
       auto it = creator_pods_.find(ns + "/" + name);
       if (it == creator_pods_.end()) {
         return NotFound("no pod " + name);
       }
       return it->second;
     };
+  }
+
+  // A pod `name` with `labels`, as the API server stores it (with a UID).
+  static nlohmann::json StoredPod(const std::string& name, const core::Labels& labels) {
+    return {{"metadata", {{"name", name}, {"uid", name + "-uid"}, {"labels", labels}}}};
+  }
+
+  // A validation request for `object` made by the pod "orchestrator" through its token.
+  static AdmissionRequest FromOrchestrator(const nlohmann::json& object) {
+    http::Request request = Post(object);
+    nlohmann::json review = nlohmann::json::parse(request.body);
+    review["request"]["userInfo"]["extra"] = {
+        {"authentication.kubernetes.io/pod-name", {"orchestrator"}}};
+    return *DecodeAdmissionReview(review.dump());
   }
 
   static http::Request Post(const nlohmann::json& object, const std::string& kind = "Pod",
@@ -95,7 +111,7 @@ class AdmissionHandlerTest : public ::testing::Test {
 
   ClusterCache cache_;
   FakeFanoutCounter counter_;
-  std::map<std::string, core::Labels> creator_pods_;
+  std::map<std::string, nlohmann::json> creator_pods_;
   WebhookMetrics metrics_;
   AdmissionHandler handler_;
 };
@@ -120,8 +136,9 @@ TEST_F(AdmissionHandlerTest, JobPodRunIsTheJobUid) {
 }
 
 TEST_F(AdmissionHandlerTest, CreatingPodFromTokenClaimsIsTheParentRun) {
-  creator_pods_["payments/orchestrator"] = {{"agentbudget.io/run", "orchestrator-run"},
-                                            {"agentbudget.io/workload", "pr-review"}};
+  creator_pods_["payments/orchestrator"] =
+      StoredPod("orchestrator", {{"agentbudget.io/run", "orchestrator-run"},
+                                 {"agentbudget.io/workload", "pr-review"}});
   http::Request request = Post(testing::AgentPod());
   nlohmann::json review = nlohmann::json::parse(request.body);
   review["request"]["userInfo"]["extra"] = {
@@ -170,6 +187,54 @@ TEST_F(AdmissionHandlerTest, DryRunDoesNotTakeASlot) {
   for (int i = 0; i < 2; ++i) {
     EXPECT_EQ(ResponseOf(handler_.Validate(Post(pod, "Pod", "real")))["allowed"], true);
   }
+}
+
+TEST_F(AdmissionHandlerTest, ClaimNamesTheObjectAndTheAdmissionThatTakesTheSlot) {
+  nlohmann::json pod = Injected(SubagentPod(), "sub-a");
+  auto decoded = DecodeAdmissionReview(Post(pod, "Pod", "sub-a").body);
+  ASSERT_TRUE(decoded.ok());
+  const auto received = std::chrono::steady_clock::now() - std::chrono::milliseconds(700);
+  EXPECT_TRUE(handler_.DecideValidation(*decoded, received).allowed);
+  EXPECT_EQ(counter_.last.parent_run, "parent-1");
+  EXPECT_EQ(counter_.last.kind, "Pod");
+  EXPECT_EQ(counter_.last.name, "agent-1");
+  EXPECT_EQ(counter_.last.claim_uid, "sub-a");
+  EXPECT_EQ(counter_.last.received, received);
+  // The parent run came from a label: its object is unknown, so the count has no owner.
+  EXPECT_TRUE(counter_.last.owner.is_null());
+}
+
+TEST_F(AdmissionHandlerTest, CountOfASubagentOfAJobPodIsOwnedByTheJob) {
+  nlohmann::json creator = StoredPod("orchestrator", {{"agentbudget.io/run", "job-uid-1"},
+                                                      {"agentbudget.io/workload", "pr-review"}});
+  creator["metadata"]["ownerReferences"] = {{{"apiVersion", "batch/v1"},
+                                             {"kind", "Job"},
+                                             {"name", "review-42"},
+                                             {"uid", "job-uid-1"},
+                                             {"controller", true}}};
+  creator_pods_["payments/orchestrator"] = creator;
+  AdmissionRequest request = FromOrchestrator(testing::AgentPod());
+  request.object = request.object.patch(handler_.DecideMutation(request).patch);
+  EXPECT_TRUE(handler_.DecideValidation(request).allowed);
+  EXPECT_EQ(counter_.last.parent_run, "job-uid-1");
+  EXPECT_EQ(counter_.last.owner, (nlohmann::json{{"apiVersion", "batch/v1"},
+                                                 {"kind", "Job"},
+                                                 {"name", "review-42"},
+                                                 {"uid", "job-uid-1"}}));
+}
+
+TEST_F(AdmissionHandlerTest, CountOfASubagentOfABarePodIsOwnedByThePod) {
+  creator_pods_["payments/orchestrator"] =
+      StoredPod("orchestrator", {{"agentbudget.io/run", "bare-run"},
+                                 {"agentbudget.io/workload", "pr-review"}});
+  AdmissionRequest request = FromOrchestrator(testing::AgentPod());
+  request.object = request.object.patch(handler_.DecideMutation(request).patch);
+  EXPECT_TRUE(handler_.DecideValidation(request).allowed);
+  EXPECT_EQ(counter_.last.parent_run, "bare-run");
+  EXPECT_EQ(counter_.last.owner, (nlohmann::json{{"apiVersion", "v1"},
+                                                 {"kind", "Pod"},
+                                                 {"name", "orchestrator"},
+                                                 {"uid", "orchestrator-uid"}}));
 }
 
 TEST_F(AdmissionHandlerTest, PodsOfAJobAreNotCountedAgain) {

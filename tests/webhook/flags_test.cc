@@ -37,5 +37,18 @@ TEST(FlagsTest, HelpListsEveryFlag) {
   EXPECT_NE(FlagsHelp().find("--meter-image"), std::string::npos);
 }
 
+TEST(FlagsTest, FanoutGraceNotLongerThanTheClaimBudgetIsRefused) {
+  auto flags = ParseFlags({"--fanout-deadline-ms=2000", "--fanout-grace-ms=2000"});
+  ASSERT_FALSE(flags.ok());
+  EXPECT_NE(flags.error().message.find("--fanout-grace-ms"), std::string::npos);
+}
+
+TEST(FlagsTest, DefaultsLeaveWorkersForABurstOfFanoutClaims) {
+  auto flags = ParseFlags({});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_GE(flags->worker_threads, 32u);
+  EXPECT_GT(flags->fanout_grace_ms, flags->fanout_deadline_ms);
+}
+
 }  // namespace
 }  // namespace agentbudget::webhook

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""End-to-end test of the main job: runs `scripts/demo --short` on a cluster of its own
+(demo-e2e) with the given operator, webhook and meter binaries, then checks its key
+outcomes against the cluster and the operator, not against what the demo printed:
+
+- a soft alert: an AgentBudget with condition SoftLimitReached True;
+- a degraded call: the operator's metrics count degrade decisions;
+- Deferrable work queued under budget pressure (a Job annotation or an Event with reason
+  BudgetPressure);
+- the runaway stopped at its ceiling: its Job failed, and the spend the operator recorded
+  for it in FOCUS stays within its workload's perRun.maxCost plus one call;
+- the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
+  FOCUS totals, which equal the spend of the budget that matches everything.
+
+Usage: demo_e2e_test.py OPERATOR WEBHOOK METER
+"""
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+import urllib.request
+from decimal import Decimal
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CLUSTER = "demo-e2e"
+BINARIES = []
+RESULT = {}
+
+
+def run_demo():
+    """Runs the demo once for all tests; keeps its output, kubeconfig and URLs."""
+    if RESULT:
+        return RESULT
+    bins = tempfile.mkdtemp(prefix="agentbudget-demo-bins-")
+    RESULT["bins"] = bins
+    for binary in BINARIES:
+        if not os.access(binary, os.X_OK):
+            raise AssertionError("missing binary: " + binary)
+        os.symlink(binary, os.path.join(bins, os.path.basename(binary)))
+    done = subprocess.run([os.path.join(ROOT, "scripts", "demo"), "--short", "--cluster", CLUSTER,
+                           "--bin-dir", bins], capture_output=True, text=True, timeout=840)
+    RESULT["output"] = done.stdout + done.stderr
+    RESULT["code"] = done.returncode
+    kubeconfig = re.search(r"export KUBECONFIG=(\S+) PATH=(\S+):", done.stdout)
+    metrics = re.search(r"curl -s (http://127\.0\.0\.1:\d+)/metrics", done.stdout)
+    focus = re.search(r"FOCUS 1\.2 file: (\S+)", done.stdout)
+    RESULT["kubeconfig"] = kubeconfig.group(1) if kubeconfig else None
+    RESULT["tools"] = kubeconfig.group(2) if kubeconfig else None
+    RESULT["ops"] = metrics.group(1) if metrics else None
+    RESULT["focus"] = focus.group(1) if focus else None
+    return RESULT
+
+
+class DemoE2eTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.demo = run_demo()
+        if cls.demo["code"] != 0 or not cls.demo["kubeconfig"]:
+            raise AssertionError("scripts/demo failed (exit %d):\n%s" % (
+                cls.demo["code"], cls.demo["output"][-6000:]))
+
+    def kubectl_json(self, *args):
+        out = subprocess.run([os.path.join(self.demo["tools"], "kubectl"), "--kubeconfig",
+                              self.demo["kubeconfig"]] + list(args) + ["-o", "json"],
+                             check=True, capture_output=True, text=True).stdout
+        return json.loads(out)
+
+    def focus_rows(self):
+        with open(self.demo["focus"], newline="") as f:
+            return list(csv.DictReader(f))
+
+    def metric(self, name, label_filter):
+        with urllib.request.urlopen(self.demo["ops"] + "/metrics", timeout=10) as response:
+            text = response.read().decode()
+        total = 0.0
+        for line in text.splitlines():
+            if line.startswith(name + "{") and label_filter in line:
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def test_a_budget_raised_a_soft_alert(self):
+        budgets = self.kubectl_json("get", "agentbudgets")["items"]
+        alerted = [b["metadata"]["name"] for b in budgets
+                   for c in (b.get("status") or {}).get("conditions", [])
+                   if c["type"] == "SoftLimitReached" and c["status"] == "True"]
+        self.assertTrue(alerted, "no AgentBudget reached a soft threshold")
+
+    def test_the_authority_degraded_calls_to_a_cheaper_model(self):
+        self.assertGreater(self.metric("agentbudget_reservation_decisions_total",
+                                       'decision="degrade"'), 0)
+
+    def test_deferrable_work_was_queued_under_budget_pressure(self):
+        jobs = self.kubectl_json("get", "jobs", "-n", "payments")["items"]
+        held = [j["metadata"]["name"] for j in jobs
+                if "BudgetPressure" in (j["metadata"].get("annotations") or {}).get(
+                    "agentbudget.io/queue", "")]
+        events = self.kubectl_json("get", "events", "-n", "payments")["items"]
+        reasons = [e["metadata"]["name"] for e in events if e.get("reason") == "BudgetPressure"]
+        self.assertTrue(held or reasons,
+                        "no Job was held with reason BudgetPressure (annotation or Event)")
+
+    def test_the_runaway_was_stopped_at_its_ceiling(self):
+        job = self.kubectl_json("get", "job", "flaky-test-fixer-1", "-n", "search")
+        failed = [c for c in (job.get("status") or {}).get("conditions", [])
+                  if c["type"] == "Failed" and c["status"] == "True"]
+        self.assertTrue(failed, "the runaway's Job did not fail")
+        workload = self.kubectl_json("get", "agentworkload", "flaky-test-fixer", "-n", "search")
+        ceiling = Decimal(workload["spec"]["perRun"]["maxCost"])
+        # A Job's run id is its UID (its pods carry it as agentbudget.io/run).
+        run = job["metadata"]["uid"]
+        costs = [Decimal(r["BilledCost"]) for r in self.focus_rows() if r["x_Run"] == run]
+        self.assertGreater(len(costs), 3, "the runaway made almost no calls")
+        # Admission is checked before each call, so the run may pass its ceiling by at most
+        # the last admitted call's actual cost.
+        self.assertLessEqual(sum(costs) - max(costs), ceiling)
+
+    def test_focus_is_not_empty_and_showback_totals_equal_it(self):
+        rows = self.focus_rows()
+        self.assertGreater(len(rows), 0, "the FOCUS export is empty")
+        total = sum((Decimal(r["BilledCost"]) for r in rows), Decimal(0))
+        by_team = {}
+        for row in rows:
+            team = json.loads(row["Tags"] or "{}").get("team", "-")
+            by_team[team] = by_team.get(team, Decimal(0)) + Decimal(row["BilledCost"])
+        with open(os.path.join(os.path.dirname(self.demo["focus"]), "showback.json")) as f:
+            showback = json.load(f)
+        self.assertEqual(Decimal(showback["total"]), total)
+        self.assertEqual({k: Decimal(v) for k, v in showback["byTeam"].items()}, by_team)
+        org = self.kubectl_json("get", "agentbudget", "org-daily")
+        self.assertEqual(Decimal(str(org["status"]["spent"])), total)
+
+
+def main():
+    BINARIES.extend(sys.argv[1:4])
+    if len(BINARIES) != 3:
+        sys.exit("usage: demo_e2e_test.py OPERATOR WEBHOOK METER")
+    try:
+        program = unittest.main(argv=[sys.argv[0], "-v"], exit=False)
+        ok = program.result.wasSuccessful()
+    finally:
+        subprocess.run([os.path.join(ROOT, "scripts", "demo"), "--down", "--cluster", CLUSTER],
+                       capture_output=True, text=True)
+        if RESULT.get("bins"):
+            shutil.rmtree(RESULT["bins"])
+    if not ok and RESULT.get("output"):
+        print("----- scripts/demo output (last lines)\n" + RESULT["output"][-4000:])
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,391 @@
+// The admission queue against a real control plane with kwok nodes (kwok's stages run
+// admitted Jobs' pods to completion): a 400-way fan-out under maxParallelSubagents, a
+// burst under maxParallelRuns, pressure suspending Deferrable Jobs while ReleaseBlocking
+// work keeps running and resuming them in order, an operator killed mid-queue, and a run
+// waiting for approval. Held Jobs are created as the webhook holds them: suspended, with
+// the agentbudget.io/queue annotation and the attribution labels.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "e2e/operator/operator_process.h"
+#include "e2e/queue/job_observer.h"
+#include "e2e/support/cluster_environment.h"
+#include "e2e/support/local_cluster.h"
+#include "kube/client.h"
+#include "kube/config.h"
+#include "kube/transport.h"
+
+namespace agentbudget::e2e {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr char kManifests[] = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: agentbudget-system}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: fanout, labels: {agentbudget.io/team: fanout}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: burst, labels: {agentbudget.io/team: burst}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: pressure, labels: {agentbudget.io/team: pressure}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: restart, labels: {agentbudget.io/team: restart}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: approval, labels: {agentbudget.io/team: approval}}
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: swarm, namespace: fanout}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: swarm}}
+  class: AutonomousBounded
+  priority: Standard
+  perRun: {maxSubagents: 400, maxParallelSubagents: 20}
+  onLimit: Queue
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: ci, namespace: burst}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: ci}}
+  class: AutonomousBounded
+  priority: Standard
+  maxParallelRuns: 10
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: nightly, namespace: pressure}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: nightly}}
+  class: AutonomousBounded
+  priority: Deferrable
+  maxParallelRuns: 2
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: release, namespace: pressure}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: release}}
+  class: AutonomousBounded
+  priority: ReleaseBlocking
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentBudget
+metadata: {name: pressure}
+spec:
+  selector: {matchLabels: {team: pressure}}
+  period: Month
+  limit: {amount: "10"}
+  pressure: {degradeAt: 40, queueAt: 50}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: agent, namespace: pressure}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: spender, namespace: pressure, labels: {agentbudget.io/run: spender-run}}
+spec:
+  serviceAccountName: agent
+  containers: [{name: agent, image: agent}]
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: batch, namespace: restart}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: batch}}
+  class: AutonomousBounded
+  priority: Standard
+  maxParallelRuns: 5
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: external, namespace: approval}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: external}}
+  class: AutonomousExternalized
+  priority: Standard
+  approval: {required: true}
+)";
+
+Status Prepare(LocalCluster& cluster) {
+  if (Status crds = InstallCrds(cluster); !crds.ok()) {
+    return crds;
+  }
+  auto applied = cluster.Kubectl({"apply", "-f", "-"}, kManifests);
+  if (!applied.ok()) {
+    return std::move(applied).error();
+  }
+  if (applied->exit_code != 0) {
+    return Internal("kubectl apply: " + applied->output);
+  }
+  return OkStatus();
+}
+
+const auto* const kEnvironment =
+    ::testing::AddGlobalTestEnvironment(new ClusterEnvironment("queue-e2e", Prepare));
+
+// A Job as the webhook leaves it: suspended, annotated Pending, labelled. Its pod completes
+// `delay` after it starts (kwok's completion stage).
+json HeldJob(const std::string& name, const std::string& workload, const std::string& delay,
+             const json& extra_labels = json::object()) {
+  json labels = {{"agentbudget.io/workload", workload}};
+  labels.update(extra_labels);
+  json pod_annotations = json::object();
+  if (!delay.empty()) {
+    pod_annotations["pod-complete.stage.kwok.x-k8s.io/delay"] = delay;
+  }
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata",
+           {{"name", name},
+            {"labels", labels},
+            {"annotations",
+             {{"agentbudget.io/queue", R"({"state":"Pending","reason":"AwaitingAdmission"})"}}}}},
+          {"spec",
+           {{"suspend", true},
+            {"backoffLimit", 0},
+            {"template",
+             {{"metadata",
+               {{"labels", {{"agentbudget.io/workload", workload}}},
+                {"annotations", pod_annotations}}},
+              {"spec",
+               {{"restartPolicy", "Never"},
+                {"containers", {{{"name", "agent"}, {"image", "agent:latest"}}}}}}}}}}};
+}
+
+// The Deferrable runs among `names`, in order.
+std::vector<std::string> Nightly(const std::vector<std::string>& names) {
+  std::vector<std::string> nightly;
+  for (const std::string& name : names) {
+    if (name.starts_with("nightly-")) {
+      nightly.push_back(name);
+    }
+  }
+  return nightly;
+}
+
+class QueueE2eTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    LocalCluster* cluster = ClusterEnvironment::Cluster();
+    ASSERT_NE(cluster, nullptr);
+    auto config = kube::LoadKubeconfig(cluster->kubeconfig());
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    kube::ClientOptions options;
+    options.qps = 200;
+    options.burst = 400;
+    auto client = kube::Client::Create(*config, options);
+    ASSERT_TRUE(client.ok()) << client.error().message;
+    client_ = client->release();
+    port_ = FreePort();
+    operator_ = new OperatorProcess(
+        AGENTBUDGET_OPERATOR_BINARY,
+        {"--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
+         "--listen=127.0.0.1:" + std::to_string(port_),
+         "--ops-listen=127.0.0.1:" + std::to_string(FreePort()), "--group-commit-ms=100",
+         "--status-ms=500", "--identity=queue-e2e"},
+        ::testing::TempDir() + "/queue-operator.log");
+    ASSERT_TRUE(operator_->Start().ok());
+  }
+
+  static void TearDownTestSuite() {
+    delete operator_;
+    delete client_;
+  }
+
+  // Creates the Jobs from `threads` threads at once; returns how many failed.
+  static int CreateAll(const std::string& ns, const std::vector<json>& jobs, int threads = 8) {
+    std::atomic<size_t> next{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&] {
+        for (size_t i = next++; i < jobs.size(); i = next++) {
+          if (!client_->Create(kube::resources::kJobs, ns, jobs[i]).ok()) {
+            ++failures;
+          }
+        }
+      });
+    }
+    for (std::thread& worker : workers) {
+      worker.join();
+    }
+    return failures;
+  }
+
+  static std::string Kubectl(const std::vector<std::string>& args) {
+    auto result = ClusterEnvironment::Cluster()->Kubectl(args);
+    return result.ok() && result->exit_code == 0 ? result->output : "";
+  }
+
+  static json QueueAnnotation(const std::string& ns, const std::string& job) {
+    const std::string text = Kubectl({"get", "job", job, "-n", ns, "-o",
+                                      R"(jsonpath={.metadata.annotations.agentbudget\.io/queue})"});
+    return json::parse(text, nullptr, false);
+  }
+
+  static inline kube::Client* client_ = nullptr;
+  static inline OperatorProcess* operator_ = nullptr;
+  static inline int port_ = 0;
+};
+
+TEST_F(QueueE2eTest, FanOutOf400SubagentsRunsAtMost20AtOnceAndAllComplete) {
+  JobObserver observer(*client_, "fanout");
+  std::vector<json> jobs;
+  for (int i = 0; i < 400; ++i) {
+    jobs.push_back(HeldJob("sub-" + std::to_string(i), "swarm", "",
+                           {{"agentbudget.io/parent-run", "run-fanout"}}));
+  }
+  ASSERT_EQ(CreateAll("fanout", jobs), 0);
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 400; }, seconds{900}))
+      << observer.completed() << " of 400 completed";
+  EXPECT_LE(observer.max_running(), 20);
+  EXPECT_GE(observer.max_running(), 10) << "the fan-out should run in parallel batches";
+  for (const auto& [name, count] : observer.admissions()) {
+    EXPECT_EQ(count, 1) << name << " admitted " << count << " times";
+  }
+}
+
+TEST_F(QueueE2eTest, BurstOf100RunsNeverExceedsMaxParallelRuns) {
+  JobObserver observer(*client_, "burst");
+  std::vector<json> jobs;
+  for (int i = 0; i < 100; ++i) {
+    jobs.push_back(HeldJob("run-" + std::to_string(i), "ci", "1s"));
+  }
+  ASSERT_EQ(CreateAll("burst", jobs, 16), 0);
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 100; }, seconds{600}))
+      << observer.completed() << " of 100 completed";
+  EXPECT_LE(observer.max_running(), 10);
+  EXPECT_EQ(observer.max_running(), 10);
+  EXPECT_EQ(observer.admissions().size(), 100u);
+  // The workload's status counts what was admitted.
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "agentworkload", "ci", "-n", "burst", "-o",
+                        "jsonpath={.status.admittedRuns}/{.status.successRate}"}) == "100/100.0";
+      },
+      seconds{60}));
+}
+
+TEST_F(QueueE2eTest, PressureSuspendsDeferrableJobsKeepsReleaseBlockingAndResumesInOrder) {
+  JobObserver observer(*client_, "pressure");
+  ASSERT_EQ(CreateAll("pressure", {HeldJob("release-0", "release", "10m")}, 1), 0);
+  for (int i = 0; i < 4; ++i) {  // one at a time, so creation order is d0 < d1 < d2 < d3
+    ASSERT_EQ(CreateAll("pressure", {HeldJob("nightly-" + std::to_string(i), "nightly", "10m")}, 1),
+              0);
+  }
+  ASSERT_TRUE(JobObserver::WaitFor([&] { return observer.running() == 3; }, seconds{120}))
+      << "release-0, nightly-0 and nightly-1 should run";
+  EXPECT_EQ(Nightly(observer.admission_order()),
+            (std::vector<std::string>{"nightly-0", "nightly-1"}));
+
+  // $6 of $10 spent: past queueAt (50%).
+  auto pods = Kubectl({"get", "pod", "spender", "-n", "pressure", "-o", "jsonpath={.metadata.uid}"});
+  std::string token = Kubectl({"create", "token", "agent", "-n", "pressure",
+                               "--audience=agentbudget", "--bound-object-kind=Pod",
+                               "--bound-object-name=spender", "--bound-object-uid=" + pods,
+                               "--duration=1h"});
+  token.erase(token.find_last_not_of("\n\r ") + 1);
+  kube::TransportConfig transport_config;
+  transport_config.server = "http://127.0.0.1:" + std::to_string(port_);
+  auto transport = kube::NewCpprestTransport(transport_config);
+  ASSERT_TRUE(transport.ok());
+  kube::HttpRequest spend;
+  spend.method = "POST";
+  spend.path = "/v1/events";
+  spend.headers["authorization"] = "Bearer " + token;
+  spend.headers["content-type"] = "application/json";
+  spend.body = json({{"idempotencyKey", "push-past-queue"}, {"kind", "tool"}, {"cost", "6"}}).dump();
+  spend.timeout = milliseconds{15000};
+  ASSERT_TRUE(JobObserver::WaitFor(
+      [&] {
+        auto sent = (*transport)->Send(spend);
+        return sent.ok() && sent->status == 200;
+      },
+      seconds{60}));
+
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] { return observer.resuspended("nightly-0") && observer.resuspended("nightly-1"); },
+      seconds{120}))
+      << "running Deferrable Jobs should be suspended";
+  EXPECT_EQ(QueueAnnotation("pressure", "nightly-0").value("reason", ""), "BudgetPressure");
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] { return QueueAnnotation("pressure", "nightly-3").value("reason", "") == "BudgetPressure"; },
+      seconds{60}));
+  EXPECT_FALSE(observer.resuspended("release-0"));
+  EXPECT_EQ(observer.running(), 1) << "only the ReleaseBlocking run keeps running";
+
+  // Raising the limit ends the pressure: the suspended runs come back first, in order.
+  Kubectl({"patch", "agentbudget", "pressure", "--type=merge", "-p",
+           R"({"spec":{"limit":{"amount":"1000"}}})"});
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.running() == 3; }, seconds{120}));
+  EXPECT_EQ(Nightly(observer.admission_order()),
+            (std::vector<std::string>{"nightly-0", "nightly-1", "nightly-0", "nightly-1"}));
+  EXPECT_EQ(QueueAnnotation("pressure", "nightly-2").value("reason", ""), "WaitingForParallelism");
+  EXPECT_EQ(QueueAnnotation("pressure", "nightly-2").value("position", 0), 1);
+}
+
+TEST_F(QueueE2eTest, OperatorKilledMidQueueLosesNothingAndAdmitsNothingTwice) {
+  JobObserver observer(*client_, "restart");
+  std::vector<json> jobs;
+  for (int i = 0; i < 60; ++i) {
+    jobs.push_back(HeldJob("job-" + std::to_string(i), "batch", "2s"));
+  }
+  ASSERT_EQ(CreateAll("restart", jobs), 0);
+  ASSERT_TRUE(JobObserver::WaitFor([&] { return observer.admissions().size() >= 15; }, seconds{300}));
+  operator_->Kill();
+  const size_t admitted_before = observer.admissions().size();
+  ASSERT_LT(admitted_before, 60u) << "the kill should come mid-queue";
+  ASSERT_TRUE(operator_->Start().ok());
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 60; }, seconds{600}))
+      << observer.completed() << " of 60 completed";
+  EXPECT_LE(observer.max_running(), 5);
+  EXPECT_EQ(observer.admissions().size(), 60u);
+  for (const auto& [name, count] : observer.admissions()) {
+    EXPECT_EQ(count, 1) << name << " admitted " << count << " times";
+  }
+}
+
+TEST_F(QueueE2eTest, ExternalizedRunWaitsForApproval) {
+  JobObserver observer(*client_, "approval");
+  ASSERT_EQ(CreateAll("approval", {HeldJob("deploy-agent", "external", "")}, 1), 0);
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return QueueAnnotation("approval", "deploy-agent").value("reason", "") == "AwaitingApproval";
+      },
+      seconds{120}));
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "events", "-n", "approval", "--field-selector",
+                        "involvedObject.name=deploy-agent,reason=AwaitingApproval", "-o",
+                        "name"}) != "";
+      },
+      seconds{60}));
+  EXPECT_TRUE(observer.admissions().empty());
+  Kubectl({"annotate", "job", "deploy-agent", "-n", "approval", "agentbudget.io/approved-by=alice"});
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 1; }, seconds{120}));
+  EXPECT_EQ(observer.admissions().size(), 1u);
+}
+
+}  // namespace
+}  // namespace agentbudget::e2e

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+
+namespace agentbudget::meter {
+
+// Runs each task on a thread of its own, reusing a thread that finished an earlier task
+// when one is idle: a call that blocks on its upstream stream for minutes never waits for
+// another, and a burst of short calls does not pay a thread start each. Threads idle for
+// `idle_limit` exit, so a quiet meter holds no idle stacks. Thread-safe.
+class ThreadCache {
+ public:
+  explicit ThreadCache(std::chrono::milliseconds idle_limit);
+  // Waits for the running tasks to finish and the idle threads to exit.
+  ~ThreadCache();
+
+  ThreadCache(const ThreadCache&) = delete;
+  ThreadCache& operator=(const ThreadCache&) = delete;
+
+  // Starts `task` now, on an idle thread or a new one. `task` must not throw.
+  void Run(std::function<void()> task);
+
+  // Threads alive, and those among them waiting for a task.
+  int Threads();
+  int IdleThreads();
+
+ private:
+  void Loop(std::function<void()> task);
+
+  const std::chrono::milliseconds idle_limit_;
+  std::mutex mu_;
+  std::condition_variable work_;      // a task was queued, or stopping
+  std::condition_variable finished_;  // a thread exited
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_); never longer than idle_
+  int idle_ = 0;                             // GUARDED_BY(mu_)
+  int threads_ = 0;                          // GUARDED_BY(mu_)
+  bool stopping_ = false;                    // GUARDED_BY(mu_)
+};
+
+}  // namespace agentbudget::meter

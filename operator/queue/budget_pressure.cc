@@ -1,0 +1,78 @@
+#include "operator/queue/budget_pressure.h"
+
+#include <algorithm>
+
+#include "webhook/workload.h"
+
+namespace agentbudget::queue {
+namespace {
+
+// "82%" → 82; anything else → 0.
+int Percent(const nlohmann::json& status) {
+  const std::string text = webhook::StringField(status, "utilization");
+  int percent = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') {
+      break;
+    }
+    percent = std::min(percent * 10 + (c - '0'), 1'000'000);
+  }
+  return percent;
+}
+
+}  // namespace
+
+core::Pressure ParsePressure(const std::string& name) {
+  for (const core::Pressure pressure :
+       {core::Pressure::kDegrade, core::Pressure::kQueue, core::Pressure::kExhausted}) {
+    if (name == core::PressureName(pressure)) {
+      return pressure;
+    }
+  }
+  return core::Pressure::kNone;
+}
+
+void BudgetPressure::Update(const std::vector<nlohmann::json>& budgets) {
+  std::map<std::string, Known> next;
+  for (const nlohmann::json& object : budgets) {
+    const nlohmann::json& metadata = object.contains("metadata") ? object["metadata"] : object;
+    const auto previous = budgets_.find(webhook::StringField(metadata, "name"));
+    const nlohmann::json& generation = metadata.contains("generation") ? metadata["generation"]
+                                                                       : nlohmann::json();
+    // A spec is parsed (time zone included) only when it is new or its generation changed.
+    Known known;
+    if (previous != budgets_.end() && generation.is_number_integer() &&
+        generation.get<int64_t>() == previous->second.spec.generation) {
+      known.spec = previous->second.spec;
+    } else if (auto spec = core::ParseAgentBudget(object); spec.ok()) {
+      known.spec = std::move(*spec);
+    } else {
+      continue;
+    }
+    const nlohmann::json status =
+        object.contains("status") ? object["status"] : nlohmann::json::object();
+    const core::Pressure current = ParsePressure(webhook::StringField(status, "pressure"));
+    known.settled = previous == budgets_.end()
+                        ? current
+                        : core::SettlePressure(previous->second.settled, current,
+                                               Percent(status), known.spec.pressure);
+    next.emplace(known.spec.name, std::move(known));
+  }
+  budgets_ = std::move(next);
+}
+
+core::Pressure BudgetPressure::For(const core::Labels& attribution,
+                                   const core::Labels& namespace_labels,
+                                   std::string* budget) const {
+  core::Pressure highest = core::Pressure::kNone;
+  budget->clear();
+  for (const auto& [name, known] : budgets_) {
+    if (known.settled > highest && known.spec.Matches(attribution, namespace_labels)) {
+      highest = known.settled;
+      *budget = name;
+    }
+  }
+  return highest;
+}
+
+}  // namespace agentbudget::queue

@@ -1,0 +1,244 @@
+#include "operator/queue/queue_object.h"
+
+#include <algorithm>
+
+#include "core/time_format.h"
+#include "webhook/workload.h"
+
+namespace agentbudget::queue {
+namespace {
+
+using nlohmann::json;
+
+const json& At(const json& object, const char* pointer) {
+  static const json kNull;
+  const json::json_pointer path(pointer);
+  return object.is_object() && object.contains(path) ? object.at(path) : kNull;
+}
+
+std::string StringAt(const json& object, const char* pointer) {
+  const json& value = At(object, pointer);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+bool HasTrueCondition(const json& object, const char* type) {
+  const json& conditions = At(object, "/status/conditions");
+  if (!conditions.is_array()) {
+    return false;
+  }
+  return std::any_of(conditions.begin(), conditions.end(), [&](const json& condition) {
+    return webhook::StringField(condition, "type") == type &&
+           webhook::StringField(condition, "status") == "True";
+  });
+}
+
+bool HasAdmissionGate(const json& object) {
+  const json& gates = At(object, "/spec/schedulingGates");
+  if (!gates.is_array()) {
+    return false;
+  }
+  return std::any_of(gates.begin(), gates.end(), [](const json& gate) {
+    return webhook::StringField(gate, "name") == webhook::keys::kSchedulingGate;
+  });
+}
+
+bool OwnedByJob(const json& object) {
+  const json& owners = At(object, "/metadata/ownerReferences");
+  if (!owners.is_array()) {
+    return false;
+  }
+  return std::any_of(owners.begin(), owners.end(), [](const json& owner) {
+    return webhook::StringField(owner, "kind") == "Job";
+  });
+}
+
+QueueState JobState(const json& object, const QueueObject& item, bool* succeeded) {
+  if (!item.annotation) {
+    return QueueState::kUngoverned;
+  }
+  if (item.annotation->state == "Finished") {
+    *succeeded = item.annotation->outcome == "Succeeded";
+    return QueueState::kRecorded;
+  }
+  if (HasTrueCondition(object, "Complete") || HasTrueCondition(object, "Failed")) {
+    *succeeded = HasTrueCondition(object, "Complete");
+    return QueueState::kFinished;
+  }
+  const json& suspend = At(object, "/spec/suspend");
+  const bool suspended = suspend.is_boolean() && suspend.get<bool>();
+  if (item.annotation->state == "Pending") {
+    return suspended ? QueueState::kHeld : QueueState::kUngoverned;
+  }
+  // Admitted: a Job someone else suspended again is neither running nor ours to resume.
+  return suspended ? QueueState::kUngoverned : QueueState::kRunning;
+}
+
+QueueState PodState(const json& object, const QueueObject& item, bool* succeeded) {
+  if (OwnedByJob(object)) {
+    return QueueState::kUngoverned;  // counted through its Job
+  }
+  if (HasAdmissionGate(object)) {
+    return QueueState::kHeld;
+  }
+  if (!item.annotation) {
+    return QueueState::kUngoverned;
+  }
+  if (item.annotation->state == "Finished") {
+    *succeeded = item.annotation->outcome == "Succeeded";
+    return QueueState::kRecorded;
+  }
+  if (item.annotation->state != "Admitted") {
+    return QueueState::kUngoverned;
+  }
+  const std::string phase = StringAt(object, "/status/phase");
+  if (phase == "Succeeded" || phase == "Failed") {
+    *succeeded = phase == "Succeeded";
+    return QueueState::kFinished;
+  }
+  return QueueState::kRunning;
+}
+
+}  // namespace
+
+QueueAnnotation QueueAnnotation::Pending(std::string reason, int64_t position,
+                                         std::string message) {
+  QueueAnnotation annotation;
+  annotation.state = "Pending";
+  annotation.reason = std::move(reason);
+  annotation.position = position;
+  annotation.message = std::move(message);
+  return annotation;
+}
+
+QueueAnnotation QueueAnnotation::Admitted() {
+  QueueAnnotation annotation;
+  annotation.state = "Admitted";
+  return annotation;
+}
+
+QueueAnnotation QueueAnnotation::Finished(bool succeeded) {
+  QueueAnnotation annotation;
+  annotation.state = "Finished";
+  annotation.outcome = succeeded ? "Succeeded" : "Failed";
+  return annotation;
+}
+
+std::string QueueAnnotation::Encode() const {
+  json encoded = {{"state", state}};
+  if (!reason.empty()) {
+    encoded["reason"] = reason;
+  }
+  if (position > 0) {
+    encoded["position"] = position;
+  }
+  if (!message.empty()) {
+    encoded["message"] = message;
+  }
+  if (!outcome.empty()) {
+    encoded["outcome"] = outcome;
+  }
+  return encoded.dump();
+}
+
+std::optional<QueueAnnotation> DecodeQueueAnnotation(const std::string& text) {
+  const json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object() || !parsed.contains("state") || !parsed["state"].is_string()) {
+    return std::nullopt;
+  }
+  QueueAnnotation annotation;
+  annotation.state = parsed["state"].get<std::string>();
+  annotation.reason = webhook::StringField(parsed, "reason");
+  annotation.message = webhook::StringField(parsed, "message");
+  annotation.outcome = webhook::StringField(parsed, "outcome");
+  if (parsed.contains("position") && parsed["position"].is_number_integer()) {
+    annotation.position = parsed["position"].get<int64_t>();
+  }
+  return annotation;
+}
+
+QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
+  QueueObject item;
+  item.kind = kind;
+  item.namespace_name = StringAt(object, "/metadata/namespace");
+  item.name = StringAt(object, "/metadata/name");
+  item.key = item.namespace_name + "/" + item.name;
+  item.uid = StringAt(object, "/metadata/uid");
+  item.resource_version = StringAt(object, "/metadata/resourceVersion");
+  const core::Labels labels = webhook::LabelsOf(object);
+  const core::Labels annotations = webhook::LabelsOf(object, "annotations");
+  auto label = [&](const char* key) {
+    const auto found = labels.find(key);
+    return found == labels.end() ? std::string() : found->second;
+  };
+  if (std::string workload = label(webhook::keys::kWorkload); !workload.empty()) {
+    item.workload = item.namespace_name + "/" + workload;
+  }
+  item.run = item.uid;
+  if (kind == QueueObject::Kind::kPod && !label(webhook::keys::kRun).empty()) {
+    item.run = label(webhook::keys::kRun);
+  }
+  item.parent_run = label(webhook::keys::kParentRun);
+  if (const std::string priority = label(webhook::keys::kPriority); !priority.empty()) {
+    if (auto parsed = core::ParseWorkPriority(priority); parsed.ok()) {
+      item.priority = *parsed;
+    }
+  }
+  if (auto created = core::ParseRfc3339(StringAt(object, "/metadata/creationTimestamp"));
+      created.ok()) {
+    item.created_millis = created->time_since_epoch().count() * 1000;
+  }
+  item.approved = annotations.contains(kApprovedBy) && !annotations.at(kApprovedBy).empty();
+  if (const auto outcome = annotations.find(kOutcome); outcome != annotations.end()) {
+    item.outcome = outcome->second;
+  }
+  if (const auto queue = annotations.find(webhook::keys::kQueue); queue != annotations.end()) {
+    item.annotation = DecodeQueueAnnotation(queue->second);
+  }
+  const json& deadline = At(object, "/spec/activeDeadlineSeconds");
+  if (deadline.is_number_integer()) {
+    item.active_deadline_seconds = deadline.get<int64_t>();
+  }
+  item.state = kind == QueueObject::Kind::kJob ? JobState(object, item, &item.succeeded)
+                                               : PodState(object, item, &item.succeeded);
+  return item;
+}
+
+json AdmitPatch(const QueueObject& item, const json& object,
+                std::optional<int64_t> max_runtime_seconds) {
+  json patch = {
+      {"metadata",
+       {{"resourceVersion", item.resource_version},
+        {"annotations", {{webhook::keys::kQueue, QueueAnnotation::Admitted().Encode()}}}}}};
+  if (item.kind == QueueObject::Kind::kJob) {
+    patch["spec"]["suspend"] = false;
+    if (max_runtime_seconds &&
+        (!item.active_deadline_seconds || *item.active_deadline_seconds > *max_runtime_seconds)) {
+      patch["spec"]["activeDeadlineSeconds"] = *max_runtime_seconds;
+    }
+    return patch;
+  }
+  json gates = json::array();
+  const json& current = At(object, "/spec/schedulingGates");
+  if (current.is_array()) {
+    for (const json& gate : current) {
+      if (webhook::StringField(gate, "name") != webhook::keys::kSchedulingGate) {
+        gates.push_back(gate);
+      }
+    }
+  }
+  patch["spec"]["schedulingGates"] = std::move(gates);
+  return patch;
+}
+
+json SuspendPatch(const QueueObject& item, const QueueAnnotation& held) {
+  return {{"metadata",
+           {{"resourceVersion", item.resource_version},
+            {"annotations", {{webhook::keys::kQueue, held.Encode()}}}}},
+          {"spec", {{"suspend", true}}}};
+}
+
+json AnnotationPatch(const QueueAnnotation& annotation) {
+  return {{"metadata", {{"annotations", {{webhook::keys::kQueue, annotation.Encode()}}}}}};
+}
+
+}  // namespace agentbudget::queue

@@ -1,0 +1,257 @@
+#include "operator/certs/webhook_certificates.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/config.h"
+#include "tests/operator/fake_clock.h"
+
+namespace agentbudget::certs {
+namespace {
+
+using nlohmann::json;
+using std::chrono::hours;
+using std::chrono::minutes;
+
+constexpr char kCaPath[] = "/api/v1/namespaces/agentbudget-system/secrets/agentbudget-webhook-ca";
+constexpr char kTlsPath[] =
+    "/api/v1/namespaces/agentbudget-system/secrets/agentbudget-webhook-tls";
+constexpr char kMutatingPath[] =
+    "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/agentbudget";
+constexpr char kValidatingPath[] =
+    "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/agentbudget";
+
+// An API server in memory: GET, POST (create) and PUT (update, conditional on
+// resourceVersion) of single objects by path. Counts writes. Thread-safe.
+class MemoryApiServer final : public kube::Transport {
+ public:
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    std::lock_guard lock(mu_);
+    const std::string path = request.path.substr(0, request.path.find('?'));
+    if (request.method == "GET") {
+      auto found = objects_.find(path);
+      return found == objects_.end() ? Status(404, "NotFound") : Ok(found->second);
+    }
+    json object = json::parse(request.body);
+    if (request.method == "POST") {
+      const std::string target = path + "/" + object["metadata"]["name"].get<std::string>();
+      if (objects_.contains(target)) {
+        return Status(409, "AlreadyExists");
+      }
+      return Store(target, std::move(object));
+    }
+    if (request.method == "PUT") {
+      auto found = objects_.find(path);
+      if (found == objects_.end()) {
+        return Status(404, "NotFound");
+      }
+      if (object["metadata"].value("resourceVersion", "") !=
+          found->second["metadata"].value("resourceVersion", "")) {
+        return Status(409, "Conflict");
+      }
+      return Store(path, std::move(object));
+    }
+    return Status(405, "MethodNotAllowed");
+  }
+  Result<std::unique_ptr<kube::ResponseStream>> Open(const kube::HttpRequest&) override {
+    return Unavailable("no watches here");
+  }
+
+  void Put(const std::string& path, json object) {
+    std::lock_guard lock(mu_);
+    (void)Store(path, std::move(object));
+  }
+  json Get(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return objects_.contains(path) ? objects_[path] : json();
+  }
+  int writes() {
+    std::lock_guard lock(mu_);
+    return writes_;
+  }
+
+ private:
+  kube::HttpResponse Ok(const json& object) { return {200, {}, object.dump()}; }
+  kube::HttpResponse Status(int code, const std::string& reason) {
+    return {code, {},
+            json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                 {"reason", reason}, {"code", code}}
+                .dump()};
+  }
+  kube::HttpResponse Store(const std::string& path, json object) {
+    object["metadata"]["resourceVersion"] = std::to_string(++version_);
+    objects_[path] = object;
+    ++writes_;
+    return Ok(object);
+  }
+
+  std::mutex mu_;
+  std::map<std::string, json> objects_;  // GUARDED_BY(mu_)
+  int version_ = 0;                      // GUARDED_BY(mu_)
+  int writes_ = 0;                       // GUARDED_BY(mu_)
+};
+
+std::string Decode(const json& value) {
+  auto decoded = kube::DecodeBase64(value.get<std::string>());
+  return decoded.ok() ? *decoded : "<not base64>";
+}
+
+class WebhookCertificatesTest : public ::testing::Test {
+ protected:
+  WebhookCertificatesTest()
+      : transport_(std::make_shared<MemoryApiServer>()),
+        client_(transport_, "", ""),
+        clock_(std::chrono::system_clock::from_time_t(1798761600)) {
+    transport_->Put(kMutatingPath, Configuration(1));
+    transport_->Put(kValidatingPath, Configuration(2));
+    WebhookCertificates::Options options;
+    options.hosts = WebhookCertificates::ServiceHosts("agentbudget-webhook",
+                                                      "agentbudget-system", {"127.0.0.1"});
+    certificates_ = std::make_unique<WebhookCertificates>(client_, clock_, options);
+  }
+
+  static json Configuration(int webhooks) {
+    json object = {{"metadata", {{"name", "agentbudget"}}}, {"webhooks", json::array()}};
+    for (int i = 0; i < webhooks; ++i) {
+      object["webhooks"].push_back(
+          {{"name", "w" + std::to_string(i) + ".agentbudget.io"},
+           {"clientConfig", {{"service", {{"name", "agentbudget-webhook"}}}}}});
+    }
+    return object;
+  }
+
+  RotationPlan Step() {
+    auto plan = certificates_->Reconcile();
+    EXPECT_TRUE(plan.ok()) << plan.error().ToString();
+    return plan.ok() ? *plan : RotationPlan{};
+  }
+  std::string SecretValue(const char* path, const std::string& key) {
+    return Decode(transport_->Get(path)["data"][key]);
+  }
+  // Every caBundle of both configurations, decoded.
+  std::vector<std::string> Bundles() {
+    std::vector<std::string> bundles;
+    for (const char* path : {kMutatingPath, kValidatingPath}) {
+      const json configuration = transport_->Get(path);
+      for (const json& webhook : configuration["webhooks"]) {
+        bundles.push_back(Decode(webhook["clientConfig"].value("caBundle", json(""))));
+      }
+    }
+    return bundles;
+  }
+  std::string ServingIssuer() {
+    auto info = Inspect(SecretValue(kTlsPath, "tls.crt"));
+    return info.ok() ? info->issuer : "<unparsable>";
+  }
+
+  std::shared_ptr<MemoryApiServer> transport_;
+  kube::Client client_;
+  operator_::FakeClock clock_;
+  std::unique_ptr<WebhookCertificates> certificates_;
+};
+
+TEST_F(WebhookCertificatesTest, FirstPassCreatesBothSecretsAndFillsEveryCaBundle) {
+  const RotationPlan plan = Step();
+  EXPECT_TRUE(plan.generate_ca);
+  EXPECT_TRUE(plan.issue_serving);
+  const std::string ca = SecretValue(kCaPath, "ca.crt");
+  ASSERT_EQ(SplitCertificates(ca)->size(), 1u);
+  EXPECT_EQ(*KeyMatches(ca, SecretValue(kCaPath, "ca.key")), true);
+  EXPECT_EQ(transport_->Get(kTlsPath)["type"], "kubernetes.io/tls");
+  EXPECT_EQ(SecretValue(kTlsPath, "ca.crt"), ca);
+  const std::string serving = SecretValue(kTlsPath, "tls.crt");
+  EXPECT_EQ(*IsSignedBy(serving, ca), true);
+  EXPECT_EQ(*KeyMatches(serving, SecretValue(kTlsPath, "tls.key")), true);
+  EXPECT_EQ(Inspect(serving)->hosts,
+            (std::vector<std::string>{"agentbudget-webhook", "agentbudget-webhook.agentbudget-system",
+                                      "agentbudget-webhook.agentbudget-system.svc",
+                                      "agentbudget-webhook.agentbudget-system.svc.cluster.local",
+                                      "127.0.0.1"}));
+  EXPECT_EQ(Bundles(), std::vector<std::string>(3, ca));
+}
+
+TEST_F(WebhookCertificatesTest, SettledStateWritesNothing) {
+  Step();
+  const int writes = transport_->writes();
+  clock_.Advance(hours(24));
+  EXPECT_TRUE(Step().empty());
+  EXPECT_EQ(transport_->writes(), writes);
+}
+
+TEST_F(WebhookCertificatesTest, CaBundleClearedByAnUpgradeIsWrittenBack) {
+  Step();
+  const std::string ca = SecretValue(kCaPath, "ca.crt");
+  json validating = transport_->Get(kValidatingPath);
+  validating["webhooks"][1]["clientConfig"].erase("caBundle");
+  transport_->Put(kValidatingPath, validating);
+  EXPECT_TRUE(Step().empty());
+  EXPECT_EQ(Bundles(), std::vector<std::string>(3, ca));
+}
+
+TEST_F(WebhookCertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa) {
+  Step();
+  const std::string old_ca = SecretValue(kCaPath, "ca.crt");
+  const RotationPolicy policy;
+  // Daily passes (re-issuing the serving certificate as it ages) until the CA's renewal
+  // window opens.
+  std::string old_issuer;
+  RotationPlan plan;
+  for (int day = 0; day < 365 && !plan.generate_ca; ++day) {
+    old_issuer = ServingIssuer();
+    clock_.Advance(hours(24));
+    plan = Step();
+  }
+
+  // 1: a second CA joins the Secret and every caBundle; the serving certificate stays.
+  ASSERT_TRUE(plan.generate_ca);
+  EXPECT_FALSE(plan.issue_serving);
+  auto both = SplitCertificates(SecretValue(kCaPath, "ca.crt"));
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[0], old_ca);
+  EXPECT_EQ(Bundles(), std::vector<std::string>(3, (*both)[0] + (*both)[1]));
+  EXPECT_EQ(ServingIssuer(), old_issuer);
+
+  // 2: every bundle carries the new CA, so the serving certificate moves to it.
+  clock_.Advance(minutes(1));
+  EXPECT_TRUE(Step().issue_serving);
+  EXPECT_EQ(*IsSignedBy(SecretValue(kTlsPath, "tls.crt"), (*both)[1]), true);
+  EXPECT_EQ(Bundles(), std::vector<std::string>(3, (*both)[0] + (*both)[1]));
+
+  // 3: within the overlap nothing changes; after it the old CA leaves.
+  clock_.Advance(minutes(1));
+  EXPECT_TRUE(Step().empty());
+  clock_.Advance(std::chrono::duration_cast<std::chrono::seconds>(policy.overlap));
+  EXPECT_EQ(Step().drop_cas, std::vector<size_t>{0});
+  EXPECT_EQ(SecretValue(kCaPath, "ca.crt"), (*both)[1]);
+  EXPECT_EQ(Bundles(), std::vector<std::string>(3, (*both)[1]));
+  EXPECT_EQ(SecretValue(kTlsPath, "ca.crt"), (*both)[1]);
+}
+
+TEST_F(WebhookCertificatesTest, CorruptCaSecretIsReportedAndLeftAlone) {
+  transport_->Put(kCaPath, {{"metadata", {{"name", "agentbudget-webhook-ca"}}},
+                            {"data", {{"ca.crt", "bm90IGEgY2VydA=="}, {"ca.key", ""}}}});
+  const int writes = transport_->writes();
+  auto plan = certificates_->Reconcile();
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(plan.error().message.find("delete the Secret"), std::string::npos);
+  EXPECT_EQ(transport_->writes(), writes);
+}
+
+TEST_F(WebhookCertificatesTest, ServingSecretEmptiedByHandIsReissuedFromTheCurrentCa) {
+  Step();
+  json secret = transport_->Get(kTlsPath);
+  secret["data"]["tls.crt"] = "";
+  transport_->Put(kTlsPath, secret);
+  const RotationPlan plan = Step();
+  EXPECT_TRUE(plan.issue_serving);
+  EXPECT_FALSE(plan.generate_ca);
+  EXPECT_EQ(*IsSignedBy(SecretValue(kTlsPath, "tls.crt"), SecretValue(kCaPath, "ca.crt")), true);
+}
+
+}  // namespace
+}  // namespace agentbudget::certs
