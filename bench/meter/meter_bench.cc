@@ -328,14 +328,21 @@ int main(int argc, char** argv) {
   std::string meter = AGENTBUDGET_METER_BINARY;
   int calls = 2000;
   double seconds = 5;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--meter") {
+    const bool has_value = i + 1 < argc;
+    if (flag == "--meter" && has_value) {
       meter = argv[i + 1];
-    } else if (flag == "--calls") {
+    } else if (flag == "--calls" && has_value && std::atoi(argv[i + 1]) > 0) {
       calls = std::atoi(argv[i + 1]);
-    } else if (flag == "--seconds") {
+    } else if (flag == "--seconds" && has_value && std::atof(argv[i + 1]) > 0) {
       seconds = std::atof(argv[i + 1]);
+    } else {
+      std::fprintf(flag == "--help" ? stdout : stderr,
+                   "usage: meter_bench [--calls N] [--seconds S] [--meter PATH]\n"
+                   "  Added latency, stream TTFB, 64-stream throughput and RSS of the meter,\n"
+                   "  each against a direct-to-stub baseline measured in the same run.\n");
+      return flag == "--help" ? 0 : 2;
     }
   }
   int stub_port = 0;
