@@ -14,9 +14,7 @@
 //             queueAt: time from the acknowledged spend to the last suspension;
 // then the operator's RSS (VmRSS, VmHWM). Jobs have parallelism 0, so no pods run and the
 // figures measure admission, not pod churn on the shared machine.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/types.h>
 
 #include <algorithm>
 #include <atomic>
@@ -33,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e/support/cluster_environment.h"
+#include "e2e/operator/operator_process.h"
 #include "e2e/support/local_cluster.h"
 #include "kube/client.h"
 #include "kube/config.h"
@@ -214,22 +213,6 @@ int CreateAll(kube::Client& client, const std::string& ns, const std::vector<jso
   return failures;
 }
 
-pid_t StartOperator(const std::string& kubeconfig, int port, const std::string& log) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::freopen(log.c_str(), "w", stdout);
-    std::freopen(log.c_str(), "a", stderr);
-    const std::string kube = "--kubeconfig=" + kubeconfig;
-    const std::string listen = "--listen=127.0.0.1:" + std::to_string(port);
-    execl(AGENTBUDGET_OPERATOR_BINARY, AGENTBUDGET_OPERATOR_BINARY, kube.c_str(),
-          "--namespace=agentbudget-system", listen.c_str(), "--ops-listen=127.0.0.1:0",
-          "--status-ms=200", "--group-commit-ms=50", "--queue-qps=1000", "--leader-elect=false",
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
 std::string ProcStatus(pid_t pid, const std::string& field) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   for (std::string line; std::getline(status, line);) {
@@ -238,11 +221,6 @@ std::string ProcStatus(pid_t pid, const std::string& field) {
     }
   }
   return "?";
-}
-
-int FreePort() {
-  // The operator binds this port; a clash only fails the run, visibly.
-  return 20000 + static_cast<int>(getpid() % 10000);
 }
 
 int Bench(const Options& options) {
@@ -290,9 +268,18 @@ int Bench(const Options& options) {
   }
   const double baseline_rate = 500.0 / std::chrono::duration<double>(Clock::now() - baseline_start).count();
 
-  const int port = FreePort();
-  const std::string log = "/tmp/queue-bench-operator.log";
-  const pid_t pid = StartOperator((*cluster)->kubeconfig(), port, log);
+  const int port = e2e::FreePort();
+  e2e::OperatorProcess operator_process(
+      AGENTBUDGET_OPERATOR_BINARY,
+      {"--kubeconfig=" + (*cluster)->kubeconfig(), "--namespace=agentbudget-system",
+       "--listen=127.0.0.1:" + std::to_string(port), "--ops-listen=127.0.0.1:0",
+       "--status-ms=200", "--group-commit-ms=50", "--queue-qps=1000", "--leader-elect=false"},
+      "/tmp/queue-bench-operator.log");
+  if (Status started = operator_process.Start(); !started.ok()) {
+    std::cerr << "operator: " << started.error().message << "\n";
+    return 1;
+  }
+  const pid_t pid = operator_process.pid();
 
   // Idle: one Job at a time on an idle workload (the operator has synced once the first
   // is admitted, so the first sample is dropped).
@@ -303,7 +290,7 @@ int Bench(const Options& options) {
     const std::string key = "bench/idle-" + std::to_string(i);
     if (!WaitUntil([&] { return timeline.admitted().contains(key); }, std::chrono::seconds{300})) {
       std::cerr << "idle Job " << key << " was not admitted\n";
-      kill(pid, SIGKILL);
+      operator_process.Kill();
       return 1;
     }
     if (i > 0) {
@@ -379,8 +366,7 @@ int Bench(const Options& options) {
   }
   const std::string rss = ProcStatus(pid, "VmRSS");
   const std::string hwm = ProcStatus(pid, "VmHWM");
-  kill(pid, SIGTERM);
-  waitpid(pid, nullptr, 0);
+  operator_process.Terminate();
 
   std::printf("baseline: one client unsuspending 500 Jobs one at a time: %.1f patches/s "
               "(%d failed)\n",

@@ -26,6 +26,8 @@ class OperatorProcess {
   void Kill();
   // SIGTERM and waits for a clean exit; returns the exit status.
   int Terminate();
+  // The running process's id (for /proc), or -1.
+  pid_t pid() const { return pid_; }
 
  private:
   std::string binary_;
