@@ -21,8 +21,19 @@ struct EnvelopeLimits {
 // The answer to a reservation against the envelope.
 struct EnvelopeDecision {
   bool allowed = false;
-  std::string reason;  // for a denial: which ceiling stopped the call, with its numbers
+  std::string reason;   // for a denial: which ceiling stopped the call, with its numbers
+  std::string ceiling;  // for a denial: the ceiling's perRun name, e.g. "maxCost"
 };
+
+// A meter that denies a call for a run's maxCost or maxTokens tells the budget authority
+// with a zero-cost direct debit of kind kCeilingEventPrefix + the ceiling's name
+// ("ceiling:maxCost"), so that a workload with perRun.onCeiling Stop can end the run.
+inline constexpr char kCeilingEventPrefix[] = "ceiling:";
+// Whether a denial for `ceiling` (an EnvelopeDecision::ceiling) ends a run whose workload
+// asks for it: the money and token ceilings do, request counts do not.
+inline bool StopsRun(const std::string& ceiling) {
+  return ceiling == "maxCost" || ceiling == "maxTokens";
+}
 
 // Spend so far against the envelope.
 struct EnvelopeTotals {

@@ -270,6 +270,8 @@ class Fleet:
                                                            money(totals["spent"])))
                 return "still running at the end"
             succeeded = outcome == "done"
+            if outcome == "denied" and self.ended_by_operator(run):
+                return outcome  # the Job failed at its deadline; its pod is gone
             if not self.finish_pod(pod, succeeded):
                 continue  # suspended as it finished: the next pod reports the exit
             if succeeded and run["workload"] == "release-notes" and self.budgets.queue_pressure:
@@ -317,6 +319,30 @@ class Fleet:
             if run.get("pace"):
                 time.sleep(run["pace"])
         return "done" if agent.finished else "stopped at the end of the demo"
+
+    def ended_by_operator(self, run):
+        """For a run denied at its ceiling whose workload has perRun.onCeiling Stop: waits for
+        the operator to end its Job (Failed, DeadlineExceeded) and says so. False when the
+        workload does not ask for it or the Job did not fail in time."""
+        workload = self.kube.try_get("/apis/agentbudget.io/v1alpha1/namespaces/%s/"
+                                     "agentworkloads/%s" % (run["namespace"], run["workload"]))
+        if not workload or workload["spec"].get("perRun", {}).get("onCeiling") != "Stop":
+            return False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.stop.is_set():
+            job = self.kube.try_get(self.job_path(run)) or {}
+            for condition in (job.get("status") or {}).get("conditions", []):
+                if condition["type"] == "Failed" and condition["status"] == "True":
+                    self.say_run(run, "ENDED", "the operator ended the run at its ceiling "
+                                 "(perRun.onCeiling: Stop): Job failed, %s" % (
+                                     condition.get("reason", "?")))
+                    if run["behaviour"] == "runaway":
+                        with self.lock:
+                            self.scenes["runaway"] += "; Job ended by the operator (%s)" % (
+                                condition.get("reason", "?"))
+                    return True
+            time.sleep(0.5)
+        return False
 
     def suspended(self, run):
         job = self.kube.try_get(self.job_path(run))

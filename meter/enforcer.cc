@@ -18,6 +18,17 @@ std::string RandomHex() {
   return text;
 }
 
+// Spool entries are commits, except those whose "type" is kCeilingType: a local denial's
+// report that a run reached a ceiling.
+constexpr char kCeilingType[] = "ceiling";
+
+std::string StringField(const json& entry, const char* key) {
+  const auto it = entry.find(key);
+  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+bool IsCeilingEntry(const json& entry) { return StringField(entry, "type") == kCeilingType; }
+
 bool Unreachable(const Error& error) {
   return IsRetryable(error.code) || error.code == ErrorCode::kUnauthenticated ||
          error.code == ErrorCode::kPermissionDenied || error.code == ErrorCode::kInternal;
@@ -33,6 +44,13 @@ json CommitEntry(const Admission& admission, const std::string& model, const cor
               {"estimated", estimated}};
 }
 
+json CeilingEntry(const Admission& denied, const std::string& ceiling) {
+  return json{{"type", kCeilingType},
+              {"idempotencyKey", denied.idempotency_key + "-ceiling"},
+              {"ceiling", ceiling},
+              {"description", denied.reason}};
+}
+
 }  // namespace
 
 Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
@@ -45,6 +63,10 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
   if (spool_ != nullptr) {
     const auto pending = spool_->Pending();
     for (const auto& [sequence, entry] : pending) {
+      if (IsCeilingEntry(entry)) {
+        reported_ceilings_.insert(StringField(entry, "ceiling"));
+        continue;
+      }
       const auto cost = entry.contains("cost") && entry["cost"].is_string()
                             ? core::Money::Parse(entry["cost"].get<std::string>())
                             : Result<core::Money>(core::Money());
@@ -53,7 +75,7 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
     }
     pending_ = pending.size();
     if (pending_ > 0) {
-      log::Info("resending spooled commits", {{"count", pending_}, {"dir", spool_->dir()}});
+      log::Info("resending spooled entries", {{"count", pending_}, {"dir", spool_->dir()}});
     }
   }
   if (authority_ != nullptr && spool_ != nullptr) {
@@ -82,14 +104,17 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.idempotency_key = NextKey();
   admission.estimate_cost = estimate_cost;
   admission.estimate_tokens = estimate_tokens;
+  core::EnvelopeDecision local;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const core::EnvelopeDecision local =
-        envelope_.Reserve(fingerprint, estimate_cost, estimate_tokens);
-    if (!local.allowed) {
-      admission.reason = local.reason;
-      return admission;
+    local = envelope_.Reserve(fingerprint, estimate_cost, estimate_tokens);
+  }
+  if (!local.allowed) {
+    admission.reason = local.reason;
+    if (core::StopsRun(local.ceiling)) {
+      ReportCeiling(local.ceiling, admission);
     }
+    return admission;
   }
   admission.allowed = true;
   admission.reservation_id = "local-" + admission.idempotency_key;
@@ -140,12 +165,38 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
   if (authority_ == nullptr) {
     return;
   }
-  auto stored = spool_->Append(CommitEntry(admission, model, usage, cost, estimated));
-  if (!stored.ok()) {
+  const json entry = CommitEntry(admission, model, usage, cost, estimated);
+  if (Status stored = Spool(entry); !stored.ok()) {
     log::Error("commit could not be spooled; sending it once without durability",
                {{"error", stored.error().ToString()}});
-    SendOne(CommitEntry(admission, model, usage, cost, estimated));
+    SendOne(entry);
+  }
+}
+
+void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied) {
+  if (authority_ == nullptr) {
     return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!reported_ceilings_.insert(ceiling).second) {
+      return;
+    }
+  }
+  if (Status stored = Spool(CeilingEntry(denied, ceiling)); !stored.ok()) {
+    // Sending it here would make the denial wait for the authority; the next denial for
+    // this ceiling tries again.
+    log::Error("ceiling report could not be spooled",
+               {{"error", stored.error().ToString()}, {"ceiling", ceiling}});
+    std::lock_guard<std::mutex> lock(mu_);
+    reported_ceilings_.erase(ceiling);
+  }
+}
+
+Status Enforcer::Spool(const json& entry) {
+  auto stored = spool_->Append(entry);
+  if (!stored.ok()) {
+    return std::move(stored).error();
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -153,6 +204,7 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
     kick_ = true;
   }
   wake_.notify_all();
+  return OkStatus();
 }
 
 void Enforcer::Abandon(const Admission& admission) {
@@ -195,19 +247,37 @@ bool Enforcer::Drain(std::chrono::milliseconds timeout) {
 }
 
 bool Enforcer::SendOne(const json& entry) {
-  const auto str = [&entry](const char* key) {
-    const auto it = entry.find(key);
-    return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
-  auto cost = core::Money::Parse(str("cost"));
-  if (!usage.ok() || !cost.ok() || str("reservationId").empty()) {
+  const std::optional<Status> sent =
+      IsCeilingEntry(entry) ? SendCeiling(entry) : SendCommit(entry);
+  if (!sent) {
     log::Error("malformed spool entry dropped", {});
     return true;
   }
+  if (sent->ok()) {
+    return true;
+  }
+  const ErrorCode code = sent->error().code;
+  if (IsRetryable(code) || code == ErrorCode::kUnauthenticated ||
+      code == ErrorCode::kPermissionDenied) {
+    return false;
+  }
+  log::Error("authority rejected a spooled entry; not retrying",
+             {{"error", sent->error().ToString()},
+              {"idempotencyKey", StringField(entry, "idempotencyKey")}});
+  return true;
+}
+
+std::optional<Status> Enforcer::SendCommit(const json& entry) {
+  auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
+  auto cost = core::Money::Parse(StringField(entry, "cost"));
+  if (!usage.ok() || !cost.ok() || StringField(entry, "reservationId").empty()) {
+    return std::nullopt;
+  }
   const auto estimated = entry.find("estimated");
-  CommitRequest commit{str("reservationId"), str("idempotencyKey"), str("model"), *usage, *cost,
-                       estimated != entry.end() && estimated->is_boolean() && estimated->get<bool>()};
+  CommitRequest commit{StringField(entry, "reservationId"), StringField(entry, "idempotencyKey"),
+                       StringField(entry, "model"), *usage, *cost,
+                       estimated != entry.end() && estimated->is_boolean() &&
+                           estimated->get<bool>()};
   Status sent = authority_->Commit(commit);
   if (!sent.ok() && sent.error().code == ErrorCode::kNotFound) {
     sent = authority_->RecordEvent(EventRequest{commit.idempotency_key, "llm", commit.cost,
@@ -215,16 +285,18 @@ bool Enforcer::SendOne(const json& entry) {
                                                 "LLM call on " + commit.model +
                                                     " (reservation not known to the authority)"});
   }
-  if (sent.ok()) {
-    return true;
+  return sent;
+}
+
+std::optional<Status> Enforcer::SendCeiling(const json& entry) {
+  const std::string ceiling = StringField(entry, "ceiling");
+  const std::string key = StringField(entry, "idempotencyKey");
+  if (ceiling.empty() || key.empty()) {
+    return std::nullopt;
   }
-  if (IsRetryable(sent.error().code) || sent.error().code == ErrorCode::kUnauthenticated ||
-      sent.error().code == ErrorCode::kPermissionDenied) {
-    return false;
-  }
-  log::Error("authority rejected a commit; not retrying",
-             {{"error", sent.error().ToString()}, {"idempotencyKey", commit.idempotency_key}});
-  return true;
+  return authority_->RecordEvent(EventRequest{key, core::kCeilingEventPrefix + ceiling,
+                                              core::Money(), 0,
+                                              StringField(entry, "description")});
 }
 
 void Enforcer::SendLoop() {

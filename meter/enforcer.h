@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -37,7 +39,10 @@ struct Admission {
 // to the spool and sent by a background thread in order, resent with backoff until
 // acknowledged, across restarts; a commit whose reservation the authority does not know
 // (404, e.g. a local admission) is sent as a direct debit (POST /v1/events) instead.
-// Thread-safe.
+// When the local envelope denies a call for a ceiling that ends runs (core::StopsRun), the
+// authority, which never saw that call, is told once per process per ceiling with a
+// zero-cost event of kind "ceiling:<name>", spooled and resent like the commits; the
+// denial itself never waits for the authority. Thread-safe.
 class Enforcer {
  public:
   struct Options {
@@ -72,19 +77,27 @@ class Enforcer {
   core::EnvelopeTotals totals() const;
   const core::EnvelopeLimits& limits() const { return options_.limits; }
 
-  // Commits stored but not yet acknowledged.
+  // Spooled entries (commits and ceiling reports) not yet acknowledged.
   size_t PendingCommits() const;
   // Wakes the sender now (after the authority came back, or in tests).
   void Flush();
-  // Wakes the sender and waits until every stored commit is acknowledged or `timeout`
+  // Wakes the sender and waits until every spooled entry is acknowledged or `timeout`
   // passes; true when none is left. For shutdown: a pod's spool may not outlive the pod.
   bool Drain(std::chrono::milliseconds timeout);
 
  private:
   std::string NextKey();
+  // Spools the report of a local denial for `ceiling` unless this process already did.
+  void ReportCeiling(const std::string& ceiling, const Admission& denied);
+  // Stores `entry` durably in the spool and wakes the sender; kUnavailable when it could
+  // not be stored.
+  Status Spool(const nlohmann::json& entry);
   void SendLoop();
   // Sends one spooled entry; true when it is done with (acknowledged or not retryable).
   bool SendOne(const nlohmann::json& entry);
+  // The authority's answer to a spooled entry; nullopt when the entry is malformed.
+  std::optional<Status> SendCommit(const nlohmann::json& entry);
+  std::optional<Status> SendCeiling(const nlohmann::json& entry);
 
   const Options options_;
   const std::unique_ptr<AuthorityClient> authority_;
@@ -94,6 +107,8 @@ class Enforcer {
 
   mutable std::mutex mu_;
   core::RunEnvelope envelope_;  // GUARDED_BY(mu_)
+  // Ceilings whose report is spooled or sent by this process (or found in the spool).
+  std::set<std::string> reported_ceilings_;  // GUARDED_BY(mu_)
   std::condition_variable wake_;
   std::condition_variable sent_;  // pending_ went down
   bool stop_ = false;            // GUARDED_BY(mu_)

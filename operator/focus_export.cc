@@ -11,7 +11,7 @@ std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSecond
   std::vector<core::FocusCharge> charges;
   std::set<std::string> seen;
   for (const LedgerEntry& entry : entries) {
-    if (entry.at < from || entry.at >= to) {
+    if (entry.at < from || entry.at >= to || entry.IsReport()) {
       continue;
     }
     const bool event = entry.kind == LedgerEntry::Kind::kEvent;

@@ -44,6 +44,16 @@ Status ValidateSpend(const std::string& key, int64_t cost_micros, int64_t tokens
   return OkStatus();
 }
 
+// The ceiling a meter's "ceiling:<name>" event reports, when it names one that stops runs;
+// "" for any other kind.
+std::string ReportedCeiling(const std::string& kind) {
+  if (!kind.starts_with(core::kCeilingEventPrefix)) {
+    return "";
+  }
+  std::string ceiling = kind.substr(std::string_view(core::kCeilingEventPrefix).size());
+  return core::StopsRun(ceiling) ? ceiling : "";
+}
+
 // The fields every durable entry of `caller`'s spend carries.
 LedgerEntry NewEntry(LedgerEntry::Kind kind, const Caller& caller, std::string id,
                      const std::string& key, uint64_t hash, int64_t cost_micros, int64_t tokens,
@@ -156,6 +166,7 @@ Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
       slot->envelope.RecordSpend(Money::FromMicros(recovered->second.cost_micros),
                                  recovered->second.tokens);
       slot->envelope.RecordRequests(recovered->second.requests);
+      slot->ceiling = recovered->second.ceiling;
       recovered_runs_.erase(recovered);
     }
   }
@@ -228,6 +239,9 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
     core::EnvelopeDecision envelope = run.envelope.Reserve(
         0, Money::FromMicros(request.estimate_micros), request.estimate_tokens);
     if (!envelope.allowed) {
+      if (run.ceiling.empty() && core::StopsRun(envelope.ceiling)) {
+        run.ceiling = envelope.ceiling;
+      }
       outcome.decision = core::Decision::kDeny;
       outcome.model = request.model;
       outcome.reason = std::move(envelope.reason);
@@ -386,6 +400,10 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
 
 void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
                               int64_t output_tokens) {
+  workload_spend_.Add(entry);
+  if (entry.IsReport()) {
+    return;  // no spend for the metrics
+  }
   auto label = [&](const char* name) {
     auto found = entry.attribution.find(name);
     return found == entry.attribution.end() ? std::string() : found->second;
@@ -455,6 +473,10 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
   entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
                               request.cost_micros, request.tokens, now);
   run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
+  if (const std::string ceiling = ReportedCeiling(request.kind);
+      run.ceiling.empty() && !ceiling.empty()) {
+    run.ceiling = ceiling;
+  }
   ++stats_.events;
   CountSpendLocked(entry, 0, 0);
   PersistLocked(std::move(entry), scoped, std::move(reply));
@@ -478,11 +500,14 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
                               entry.at);
       }
     }
+    workload_spend_.Add(entry);
     RecoveredRun& run = recovered_runs_[entry.run];
     run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
     run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
     if (commit) {
       run.requests = core::SaturatingAdd(run.requests, std::max<int64_t>(entry.folded, 1));
+    } else if (run.ceiling.empty()) {
+      run.ceiling = ReportedCeiling(entry.model);
     }
     if (entry.folded > 0) {
       continue;  // folded totals answer no key and name no single reservation
@@ -556,15 +581,11 @@ Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::strin
   if (run != caller.run) {
     return PermissionDenied("a pod may read only its own run");
   }
-  std::lock_guard lock(mu_);
+  const RunSummary summary = Run(run);
+  const core::EnvelopeTotals& totals = summary.totals;
   nlohmann::json balance = {{"run", run}};
-  core::EnvelopeTotals totals;
-  if (auto found = runs_.find(run); found != runs_.end()) {
-    totals = found->second->envelope.totals();
-  } else if (auto recovered = recovered_runs_.find(run); recovered != recovered_runs_.end()) {
-    totals.spent = Money::FromMicros(recovered->second.cost_micros);
-    totals.tokens = recovered->second.tokens;
-    totals.requests = recovered->second.requests;
+  if (!summary.ceiling.empty()) {
+    balance["ceilingReached"] = summary.ceiling;
   }
   balance["spent"] = totals.spent.ToString();
   balance["reserved"] = totals.reserved.ToString();
@@ -582,6 +603,26 @@ Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::strin
   }
   balance["limits"] = std::move(limits);
   return balance;
+}
+
+RunSummary Ledger::Run(const std::string& run) const {
+  std::lock_guard lock(mu_);
+  RunSummary summary;
+  if (auto found = runs_.find(run); found != runs_.end()) {
+    summary.totals = found->second->envelope.totals();
+    summary.ceiling = found->second->ceiling;
+  } else if (auto recovered = recovered_runs_.find(run); recovered != recovered_runs_.end()) {
+    summary.totals.spent = Money::FromMicros(recovered->second.cost_micros);
+    summary.totals.tokens = recovered->second.tokens;
+    summary.totals.requests = recovered->second.requests;
+    summary.ceiling = recovered->second.ceiling;
+  }
+  return summary;
+}
+
+std::map<std::string, WorkloadSpend> Ledger::WorkloadSpends() const {
+  std::lock_guard lock(mu_);
+  return workload_spend_.Current(Seconds(clock_.Now()));
 }
 
 LedgerStats Ledger::stats() const {

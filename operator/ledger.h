@@ -25,6 +25,7 @@
 #include "operator/group_committer.h"
 #include "operator/ledger_entry.h"
 #include "operator/ledger_store.h"
+#include "operator/workload_spend.h"
 
 namespace agentbudget::operator_ {
 
@@ -75,6 +76,15 @@ struct SpendTotals {
   int64_t cost_micros = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
+};
+
+// One run as the ledger knows it; read with Ledger::Run().
+struct RunSummary {
+  core::EnvelopeTotals totals;  // committed spend, tokens and requests; reservations in flight
+  // "maxCost" or "maxTokens" once a call of the run was denied for that ceiling: by the
+  // authority's run envelope, or by a meter that reported it with a "ceiling:<name>" event
+  // (core::kCeilingEventPrefix); "" otherwise. The first such ceiling is kept.
+  std::string ceiling;
 };
 
 // Counters for metrics; read with Ledger::stats().
@@ -163,6 +173,12 @@ class Ledger {
   std::vector<BudgetSnapshot> Budgets() const;
   // The caller's run: spend and envelope. kPermissionDenied for another run.
   Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
+  // What the ledger knows of a run; zero for a run it does not know (never seen, or idle
+  // past run_idle_ttl).
+  RunSummary Run(const std::string& run) const;
+  // Every AgentWorkload's spend and calls in the current calendar month (UTC), keyed
+  // "namespace/name"; rebuilt by Recover().
+  std::map<std::string, WorkloadSpend> WorkloadSpends() const;
   LedgerStats stats() const;
   std::map<SpendKey, SpendTotals> spend() const;
   // Entries handed to the store but not yet durable.
@@ -191,6 +207,7 @@ class Ledger {
   struct RunState {
     explicit RunState(core::EnvelopeLimits limits) : envelope(std::move(limits)) {}
     core::RunEnvelope envelope;
+    std::string ceiling;  // RunSummary::ceiling
     std::chrono::steady_clock::time_point last_active;
   };
   // A commit's or event's answer until the store has it: the first reply and replays wait
@@ -218,6 +235,7 @@ class Ledger {
     int64_t cost_micros = 0;
     int64_t tokens = 0;
     int64_t requests = 0;
+    std::string ceiling;
   };
 
   // The answer to a request whose idempotency key `scoped` was used before: the first
@@ -238,7 +256,7 @@ class Ledger {
                                   const core::Labels& namespace_labels, bool use_holds,
                                   int64_t cost, int64_t tokens, core::SysSeconds at);
   void ReleaseHoldsLocked(Reservation& reservation);
-  // Adds a durable entry's spend to spend_.
+  // Adds a durable entry's spend to spend_ and workload_spend_.
   void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens);
   // Remembers that reservation `id` of `run` was committed (known or not), so a second
   // commit under another key is refused until the tombstone is forgotten.
@@ -264,6 +282,7 @@ class Ledger {
   std::mt19937_64 random_;  // GUARDED_BY(mu_)
   LedgerStats stats_;       // GUARDED_BY(mu_)
   std::map<SpendKey, SpendTotals> spend_;  // GUARDED_BY(mu_)
+  WorkloadSpendTally workload_spend_;      // GUARDED_BY(mu_)
   // Runs rebuilt by Recover(), applied when the run is next seen.
   std::unordered_map<std::string, RecoveredRun> recovered_runs_;  // GUARDED_BY(mu_)
 

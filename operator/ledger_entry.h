@@ -42,6 +42,10 @@ struct LedgerEntry {
   // (ledger_compaction.h), with no idempotency key or answer of its own.
   int64_t folded = 0;
 
+  // A direct debit of nothing: a report to the ledger (such as a meter's ceiling event,
+  // core::kCeilingEventPrefix), not spend, so no charge in exports or spend metrics.
+  bool IsReport() const { return kind == Kind::kEvent && cost_micros == 0 && tokens == 0; }
+
   // The answer sent to the client, the same on every replay.
   nlohmann::json Response() const;
 

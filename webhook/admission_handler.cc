@@ -64,12 +64,13 @@ RequestingPod RequestingPodOf(const AdmissionRequest& request) {
 
 AdmissionHandler::AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout,
                                    PodLookup pods, MeterSettings meter,
-                                   WebhookMetrics& metrics)
+                                   WebhookMetrics& metrics, RejectionSink rejections)
     : cache_(cache),
       fanout_(fanout),
       pods_(std::move(pods)),
       meter_(std::move(meter)),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      rejections_(std::move(rejections)) {}
 
 Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& request,
                                                       ClusterCache::WorkloadList& workloads,
@@ -211,6 +212,10 @@ AdmissionDecision AdmissionHandler::DecideValidation(
         "ServiceUnavailable");
   }
   if (!claim->admitted) {
+    // The parent's workload is among the request namespace's workloads.
+    if (rejections_ && !request.dry_run) {
+      rejections_(request.namespace_name, capped.name);
+    }
     return FanoutDenial(context->parent_run, claim->count, *capped.max_subagents, capped.name);
   }
   return d;

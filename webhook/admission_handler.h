@@ -20,14 +20,20 @@ namespace agentbudget::webhook {
 using PodLookup =
     std::function<Result<nlohmann::json>(const std::string& ns, const std::string& name)>;
 
+// Told of each subagent denied at creation by the fan-out cap of AgentWorkload `name` in
+// namespace `ns` (never for dryRun requests). Called on the admission path: must not block.
+using RejectionSink = std::function<void(const std::string& ns, const std::string& name)>;
+
 // Turns AdmissionReview requests into answers: decodes, builds the context from the cache
 // (namespace labels, governing workload, run, parent run), applies the pure rules, and for
 // subagents with onLimit Reject claims a fan-out slot from the counter (validation only,
-// never on dryRun). Thread-safe; the references must outlive the handler.
+// never on dryRun), telling `rejections` (when set) of each subagent the cap denies.
+// Thread-safe; the references must outlive the handler.
 class AdmissionHandler {
  public:
   AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout, PodLookup pods,
-                   MeterSettings meter, WebhookMetrics& metrics);
+                   MeterSettings meter, WebhookMetrics& metrics,
+                   RejectionSink rejections = nullptr);
 
   // POST /mutate: the JSON Patch for Pods and Jobs on CREATE; everything else allowed
   // unchanged. POST /validate: the validating rules for Pods, Jobs, AgentWorkloads and
@@ -60,6 +66,7 @@ class AdmissionHandler {
   const PodLookup pods_;
   const MeterSettings meter_;
   WebhookMetrics& metrics_;
+  const RejectionSink rejections_;
 };
 
 // The name of the pod that made the request, from a bound service-account token's

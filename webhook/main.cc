@@ -18,12 +18,10 @@
 #include "webhook/flags.h"
 #include "webhook/kube_fanout_counter.h"
 #include "webhook/metrics.h"
+#include "webhook/rejection_reporter.h"
 
 namespace agentbudget::webhook {
 namespace {
-
-const kube::GroupVersionResource kAgentWorkloads{"agentbudget.io", "v1alpha1", "agentworkloads",
-                                                 true};
 
 int Run(const Flags& flags) {
   auto config = flags.kubeconfig.empty() ? kube::DefaultConfig()
@@ -73,7 +71,11 @@ int Run(const Flags& flags) {
   KubeFanoutCounter fanout(api, fanout_timing);
   auto registry = std::make_shared<prometheus::Registry>();
   WebhookMetrics metrics(registry);
-  AdmissionHandler handler(cache, fanout, pods, flags.meter, metrics);
+  RejectionReporter rejections(api);
+  AdmissionHandler handler(cache, fanout, pods, flags.meter, metrics,
+                           [&rejections](const std::string& ns, const std::string& name) {
+                             rejections.Count(ns, name);
+                           });
 
   http::Router router;
   router.Add("POST", "/mutate", [&handler](const http::Request& r) { return handler.Mutate(r); });
@@ -112,6 +114,7 @@ int Run(const Flags& flags) {
   }
   log::Info("caches synced", {{"namespaces", cache.namespace_count()},
                               {"workloads", cache.workload_count()}});
+  rejections.Start();
 
   sigset_t signals;
   sigemptyset(&signals);
@@ -121,6 +124,8 @@ int Run(const Flags& flags) {
   sigwait(&signals, &received);
   log::Info("stopping", {{"signal", received}});
   (*server)->Stop();
+  // After the server: no admission counts a rejection any more.
+  rejections.Stop();
   workloads.Stop();
   namespaces.Stop();
   return 0;

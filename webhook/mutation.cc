@@ -96,6 +96,19 @@ void PatchAgentEnv(const nlohmann::json& pod_spec, const AdmissionContext& conte
   }
 }
 
+// Makes the Job's integer spec.<field> at most `cap`: added when unset, lowered when larger,
+// kept when already within the cap.
+void CapJobSpecField(const nlohmann::json& spec, const char* field, int64_t cap,
+                     PatchBuilder& patch) {
+  const nlohmann::json& value = Member(spec, {field});
+  const std::string path = std::string("/spec/") + field;
+  if (!value.is_number_integer()) {
+    patch.Add(path, cap);
+  } else if (value.get<int64_t>() > cap) {
+    patch.Replace(path, cap);
+  }
+}
+
 nlohmann::json InjectedRecord(const std::string& kind, const AdmissionContext& context,
                               const std::string& image) {
   nlohmann::json record = {{"version", kInjectionVersion},
@@ -377,12 +390,10 @@ nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& cont
     patch.Replace("/spec/suspend", true);
   }
   if (w.max_runtime_seconds) {
-    const nlohmann::json& deadline = Member(spec, {"activeDeadlineSeconds"});
-    if (!deadline.is_number_integer()) {
-      patch.Add("/spec/activeDeadlineSeconds", *w.max_runtime_seconds);
-    } else if (deadline.get<int64_t>() > *w.max_runtime_seconds) {
-      patch.Replace("/spec/activeDeadlineSeconds", *w.max_runtime_seconds);
-    }
+    CapJobSpecField(spec, "activeDeadlineSeconds", *w.max_runtime_seconds, patch);
+  }
+  if (w.max_retries) {
+    CapJobSpecField(spec, "backoffLimit", *w.max_retries, patch);
   }
   Attribution a = AttributionFor(job, context, /*include_run=*/false);
   // The template gets the attribution too, so the Job's pods are selected and stamped the

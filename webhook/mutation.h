@@ -75,9 +75,10 @@ nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& cont
                          const MeterSettings& meter);
 
 // The JSON Patch that governs a Job on CREATE (DESIGN.md §5): spec.suspend true, the queue
-// annotation, activeDeadlineSeconds capped by perRun.maxRuntime, attribution labels on the
-// Job and on its pod template, and the injected record. Empty when not governed or already
-// injected.
+// annotation, activeDeadlineSeconds capped by perRun.maxRuntime and backoffLimit by
+// perRun.maxRetries of the Job's own workload (each set when absent, lowered when larger),
+// attribution labels on the Job and on its pod template, and the injected record. Empty
+// when not governed or already injected.
 nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& context);
 
 // The meter container the webhook injects (exposed for tests and documentation).

@@ -175,15 +175,19 @@ Result<Workload> ParseWorkload(const nlohmann::json& object) {
     return std::move(s).error();
   }
   const nlohmann::json& per_run = Member(spec, "perRun");
-  if (Status s = ReadString(per_run, "maxCost", "spec.perRun", w.max_cost); !s.ok()) {
-    return std::move(s).error();
+  for (auto [key, out] : std::vector<std::pair<const char*, std::string*>>{
+           {"maxCost", &w.max_cost}, {"onCeiling", &w.on_ceiling}}) {
+    if (Status s = ReadString(per_run, key, "spec.perRun", *out); !s.ok()) {
+      return std::move(s).error();
+    }
   }
   for (auto [key, out] : std::vector<std::pair<const char*, std::optional<int64_t>*>>{
            {"maxTokens", &w.max_tokens},
            {"maxRequests", &w.max_requests},
            {"maxIdenticalRequests", &w.max_identical_requests},
            {"maxSubagents", &w.max_subagents},
-           {"maxParallelSubagents", &w.max_parallel_subagents}}) {
+           {"maxParallelSubagents", &w.max_parallel_subagents},
+           {"maxRetries", &w.max_retries}}) {
     if (Status s = ReadInt(per_run, key, "spec.perRun", *out); !s.ok()) {
       return std::move(s).error();
     }

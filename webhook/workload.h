@@ -56,6 +56,8 @@ struct Workload {
   std::optional<int64_t> max_runtime_seconds;  // perRun.maxRuntime, rounded up
   std::optional<int64_t> max_subagents;
   std::optional<int64_t> max_parallel_subagents;
+  std::optional<int64_t> max_retries;       // perRun.maxRetries: caps a Job's backoffLimit
+  std::string on_ceiling = "Deny";          // perRun.onCeiling: Deny | Stop
   std::optional<int64_t> max_parallel_runs;
   std::string on_limit = "Queue";           // Queue | Reject
   bool approval_required = false;

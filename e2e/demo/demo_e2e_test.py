@@ -7,8 +7,9 @@ outcomes against the cluster and the operator, not against what the demo printed
 - a degraded call: the operator's metrics count degrade decisions;
 - Deferrable work queued under budget pressure (a Job annotation or an Event with reason
   BudgetPressure);
-- the runaway stopped at its ceiling: its Job failed, and the spend the operator recorded
-  for it in FOCUS stays within its workload's perRun.maxCost plus one call;
+- the runaway stopped at its ceiling: the operator ended its Job (Failed, DeadlineExceeded,
+  a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
+  FOCUS stays within its workload's perRun.maxCost plus one call;
 - the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
   FOCUS totals, which equal the spend of the budget that matches everything.
 
@@ -109,6 +110,13 @@ class DemoE2eTest(unittest.TestCase):
         failed = [c for c in (job.get("status") or {}).get("conditions", [])
                   if c["type"] == "Failed" and c["status"] == "True"]
         self.assertTrue(failed, "the runaway's Job did not fail")
+        # Its workload has perRun.onCeiling Stop: the operator ended it, naming the ceiling.
+        self.assertEqual(failed[0].get("reason"), "DeadlineExceeded", failed)
+        events = self.kubectl_json("get", "events", "-n", "search")["items"]
+        ended = [e["message"] for e in events if e.get("reason") == "RunCeilingReached"
+                 and e["involvedObject"]["name"] == "flaky-test-fixer-1"]
+        self.assertTrue(ended, "no RunCeilingReached Event on the runaway's Job")
+        self.assertIn("reached its ceiling maxCost ($0.80)", ended[0])
         workload = self.kubectl_json("get", "agentworkload", "flaky-test-fixer", "-n", "search")
         ceiling = Decimal(workload["spec"]["perRun"]["maxCost"])
         # A Job's run id is its UID (its pods carry it as agentbudget.io/run).

@@ -1,8 +1,8 @@
 // The admission queue against a real control plane with kwok nodes (kwok's stages run
 // admitted Jobs' pods to completion): a 400-way fan-out under maxParallelSubagents, a
 // burst under maxParallelRuns, pressure suspending Deferrable Jobs while ReleaseBlocking
-// work keeps running and resuming them in order, an operator killed mid-queue, and a run
-// waiting for approval. Held Jobs are created as the webhook holds them: suspended, with
+// work keeps running and resuming them in order, an operator killed mid-queue, a run
+// waiting for approval, and a run ended at its money ceiling. Held Jobs are created as the webhook holds them: suspended, with
 // the agentbudget.io/queue annotation and the attribution labels.
 #include <gtest/gtest.h>
 
@@ -116,6 +116,24 @@ spec:
   class: AutonomousBounded
   priority: Standard
   maxParallelRuns: 5
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ceiling, labels: {agentbudget.io/team: ceiling}}
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: capped, namespace: ceiling}
+spec:
+  selector: {matchLabels: {agentbudget.io/workload: capped}}
+  class: AutonomousBounded
+  priority: Standard
+  models: {allowed: [claude-sonnet-4-5, claude-haiku-4-5], fallback: [claude-haiku-4-5]}
+  perRun: {maxCost: "0.5", onCeiling: Stop}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: agent, namespace: ceiling}
 ---
 apiVersion: agentbudget.io/v1alpha1
 kind: AgentWorkload
@@ -244,6 +262,45 @@ class QueueE2eTest : public ::testing::Test {
     return json::parse(text, nullptr, false);
   }
 
+  // POSTs `body` to the operator's budget authority as pod `pod` (service account "agent"
+  // of `ns`) would, with a bound token; retries until an answer (the authority starts with
+  // the operator). The answer's status and body, or status 0.
+  static kube::HttpResponse PostAsPod(const std::string& ns, const std::string& pod,
+                                      const std::string& path, const json& body) {
+    const std::string uid =
+        Kubectl({"get", "pod", pod, "-n", ns, "-o", "jsonpath={.metadata.uid}"});
+    std::string token = Kubectl({"create", "token", "agent", "-n", ns, "--audience=agentbudget",
+                                 "--bound-object-kind=Pod", "--bound-object-name=" + pod,
+                                 "--bound-object-uid=" + uid, "--duration=1h"});
+    token.erase(token.find_last_not_of("\n\r ") + 1);
+    kube::TransportConfig transport_config;
+    transport_config.server = "http://127.0.0.1:" + std::to_string(port_);
+    auto transport = kube::NewCpprestTransport(transport_config);
+    if (!transport.ok()) {
+      ADD_FAILURE() << transport.error().message;
+      return {};
+    }
+    kube::HttpRequest request;
+    request.method = "POST";
+    request.path = path;
+    request.headers["authorization"] = "Bearer " + token;
+    request.headers["content-type"] = "application/json";
+    request.body = body.dump();
+    request.timeout = milliseconds{15000};
+    kube::HttpResponse answer;
+    JobObserver::WaitFor(
+        [&] {
+          auto sent = (*transport)->Send(request);
+          if (!sent.ok() || sent->status == 503 || sent->status == 401) {
+            return false;  // not serving yet, or the pod not yet in the authority's cache
+          }
+          answer = *sent;
+          return true;
+        },
+        seconds{60});
+    return answer;
+  }
+
   static inline kube::Client* client_ = nullptr;
   static inline OperatorProcess* operator_ = nullptr;
   static inline int port_ = 0;
@@ -300,29 +357,10 @@ TEST_F(QueueE2eTest, PressureSuspendsDeferrableJobsKeepsReleaseBlockingAndResume
             (std::vector<std::string>{"nightly-0", "nightly-1"}));
 
   // $6 of $10 spent: past queueAt (50%).
-  auto pods = Kubectl({"get", "pod", "spender", "-n", "pressure", "-o", "jsonpath={.metadata.uid}"});
-  std::string token = Kubectl({"create", "token", "agent", "-n", "pressure",
-                               "--audience=agentbudget", "--bound-object-kind=Pod",
-                               "--bound-object-name=spender", "--bound-object-uid=" + pods,
-                               "--duration=1h"});
-  token.erase(token.find_last_not_of("\n\r ") + 1);
-  kube::TransportConfig transport_config;
-  transport_config.server = "http://127.0.0.1:" + std::to_string(port_);
-  auto transport = kube::NewCpprestTransport(transport_config);
-  ASSERT_TRUE(transport.ok());
-  kube::HttpRequest spend;
-  spend.method = "POST";
-  spend.path = "/v1/events";
-  spend.headers["authorization"] = "Bearer " + token;
-  spend.headers["content-type"] = "application/json";
-  spend.body = json({{"idempotencyKey", "push-past-queue"}, {"kind", "tool"}, {"cost", "6"}}).dump();
-  spend.timeout = milliseconds{15000};
-  ASSERT_TRUE(JobObserver::WaitFor(
-      [&] {
-        auto sent = (*transport)->Send(spend);
-        return sent.ok() && sent->status == 200;
-      },
-      seconds{60}));
+  ASSERT_EQ(PostAsPod("pressure", "spender", "/v1/events",
+                      {{"idempotencyKey", "push-past-queue"}, {"kind", "tool"}, {"cost", "6"}})
+                .status,
+            200);
 
   EXPECT_TRUE(JobObserver::WaitFor(
       [&] { return observer.resuspended("nightly-0") && observer.resuspended("nightly-1"); },
@@ -385,6 +423,80 @@ TEST_F(QueueE2eTest, ExternalizedRunWaitsForApproval) {
   Kubectl({"annotate", "job", "deploy-agent", "-n", "approval", "agentbudget.io/approved-by=alice"});
   EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 1; }, seconds{120}));
   EXPECT_EQ(observer.admissions().size(), 1u);
+}
+
+TEST_F(QueueE2eTest, RunAtItsMoneyCeilingIsEndedWhenTheWorkloadAsks) {
+  JobObserver observer(*client_, "ceiling");
+  ASSERT_EQ(CreateAll("ceiling", {HeldJob("agent-run", "capped", "10m")}, 1), 0);
+  ASSERT_TRUE(JobObserver::WaitFor([&] { return observer.running() == 1; }, seconds{120}));
+  // The run's agent pod as the webhook labels it: its run is the Job's UID.
+  const std::string run =
+      Kubectl({"get", "job", "agent-run", "-n", "ceiling", "-o", "jsonpath={.metadata.uid}"});
+  ASSERT_FALSE(run.empty());
+  const json pod = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata",
+       {{"name", "agent-run-pod"},
+        {"labels", {{"agentbudget.io/run", run}, {"agentbudget.io/workload", "capped"}}}}},
+      {"spec",
+       {{"serviceAccountName", "agent"},
+        {"containers", {{{"name", "agent"}, {"image", "agent"}}}}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kPods, "ceiling", pod).ok());
+
+  // A call served by the fallback model spends $0.40 of the run's $0.50...
+  const kube::HttpResponse reserved =
+      PostAsPod("ceiling", "agent-run-pod", "/v1/reservations",
+                {{"idempotencyKey", "k1"},
+                 {"provider", "anthropic"},
+                 {"model", "claude-haiku-4-5"},
+                 {"estimate", {{"cost", "0.4"}, {"tokens", 1000}}}});
+  ASSERT_EQ(reserved.status, 200) << reserved.body;
+  const json reservation = json::parse(reserved.body, nullptr, false);
+  ASSERT_TRUE(reservation.is_object()) << reserved.body;
+  ASSERT_EQ(reservation.value("decision", ""), "allow") << reserved.body;
+  const kube::HttpResponse committed = PostAsPod(
+      "ceiling", "agent-run-pod", "/v1/reservations/" + reservation.value("id", "") + "/commit",
+      {{"idempotencyKey", "k1-commit"},
+       {"model", "claude-haiku-4-5"},
+       {"usage", {{"input", 1000}, {"output", 200}}},
+       {"cost", "0.4"}});
+  ASSERT_EQ(committed.status, 200) << committed.body;
+  // ...so the next is denied at the ceiling, and the operator ends the run.
+  const kube::HttpResponse denied =
+      PostAsPod("ceiling", "agent-run-pod", "/v1/reservations",
+                {{"idempotencyKey", "k2"},
+                 {"provider", "anthropic"},
+                 {"model", "claude-sonnet-4-5"},
+                 {"estimate", {{"cost", "0.3"}, {"tokens", 1000}}}});
+  const json denial = json::parse(denied.body, nullptr, false);
+  ASSERT_TRUE(denial.is_object()) << denied.body;
+  ASSERT_EQ(denial.value("decision", ""), "deny") << denied.body;
+
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "job", "agent-run", "-n", "ceiling", "-o",
+                        R"(jsonpath={.status.conditions[?(@.type=="Failed")].reason})"}) ==
+               "DeadlineExceeded";
+      },
+      seconds{120}))
+      << "the Job should fail at its deadline, set to the time it had run";
+  const std::string events =
+      Kubectl({"get", "events", "-n", "ceiling", "--field-selector",
+               "involvedObject.name=agent-run,reason=RunCeilingReached", "-o",
+               "jsonpath={.items[*].message}"});
+  EXPECT_NE(events.find("reached its ceiling maxCost ($0.5): spent $0.4"), std::string::npos)
+      << events;
+  EXPECT_EQ(observer.admissions().size(), 1u) << "an ended run is not retried";
+  // The workload's status: this month's spend, and every call on the fallback model.
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "agentworkload", "capped", "-n", "ceiling", "-o",
+                        "jsonpath={.status.spend}/{.status.lowCostTierShare}/"
+                        "{.status.successRate}"}) == "0.4/100.0/0.0";
+      },
+      seconds{60}))
+      << Kubectl({"get", "agentworkload", "capped", "-n", "ceiling", "-o", "jsonpath={.status}"});
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The webhook against the real API server of the local control plane, registered by URL
 // (deploy/webhook/webhooks-local.yaml): pods and Jobs created through the API server come
-// out injected, labelled, gated or suspended; denials carry their messages; and a burst of
-// 200 concurrent subagent creations for one run with maxSubagents 20 through two webhook
-// processes admits exactly 20.
+// out injected, labelled, gated or suspended (Jobs with their retries bounded); denials
+// carry their messages; and a burst of 200 concurrent subagent creations for one run with
+// maxSubagents 20 through two webhook processes admits exactly 20, and the workload's
+// status.rejectedRuns counts the 180 denials.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include "kube/config.h"
 #include "tests/common/test_tls.h"
 #include "webhook/admission_review.h"
+#include "webhook/rejection_reporter.h"
 
 namespace agentbudget::e2e {
 namespace {
@@ -70,6 +72,7 @@ spec:
   perRun:
     maxRuntime: 1h
     maxSubagents: 20
+    maxRetries: 2
   onLimit: Reject
   meter:
     credentialsSecretRef:
@@ -237,6 +240,8 @@ spec:
 )");
   EXPECT_EQ(job["spec"]["suspend"], true);
   EXPECT_EQ(job["spec"]["activeDeadlineSeconds"], 3600);
+  // The API server defaulted backoffLimit to 6 before admission; maxRetries lowered it.
+  EXPECT_EQ(job["spec"]["backoffLimit"], 2);
   EXPECT_EQ(job["metadata"]["labels"]["agentbudget.io/team"], "payments");
   EXPECT_EQ(job["spec"]["template"]["metadata"]["labels"]["agentbudget.io/team"], "payments");
   EXPECT_TRUE(job["metadata"]["annotations"].contains("agentbudget.io/queue"));
@@ -256,7 +261,9 @@ TEST_F(WebhookE2eTest, DisallowedModelIsDeniedWithItsMessage) {
 // A burst of subagent creations for one run through both webhook processes at once: the
 // count lives in the API server, so exactly the cap is admitted and the rest are denied with
 // the run, the count and the cap — also when some admitted creations time out in the API
-// server (their slots go back after the grace period, to creators that retry).
+// server (their slots go back after the grace period, to creators that retry). Both
+// replicas add their denials to the workload's status.rejectedRuns, which ends up equal to
+// the denials the creators saw.
 TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap) {
   auto config = kube::LoadKubeconfig(cluster_->kubeconfig());
   ASSERT_TRUE(config.ok());
@@ -266,6 +273,13 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
   options.max_retries = 0;
   auto client = kube::Client::Create(*config, options);
   ASSERT_TRUE(client.ok());
+  auto rejected_runs = [&client]() -> int64_t {
+    auto workload = (*client)->Get(webhook::kAgentWorkloads, "payments", "pr-review");
+    EXPECT_TRUE(workload.ok()) << workload.error().ToString();
+    const json* count = workload.ok() ? &(*workload)["status"]["rejectedRuns"] : nullptr;
+    return count != nullptr && count->is_number_integer() ? count->get<int64_t>() : 0;
+  };
+  const int64_t rejected_before = rejected_runs();
   std::atomic<int> admitted{0};
   std::atomic<int> denied_with_message{0};
   std::atomic<int> other{0};
@@ -289,8 +303,7 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
       // means an earlier attempt was stored.
       const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(90);
       auto created = (*client)->Create(kube::resources::kPods, "payments", pod);
-      for (int attempt = 1; !created.ok() && std::chrono::steady_clock::now() < give_up;
-           ++attempt) {
+      while (!created.ok() && std::chrono::steady_clock::now() < give_up) {
         const std::string& message = created.error().message;
         const bool retryable = message.find("HTTP 503") != std::string::npos ||
                                message.find("context deadline exceeded") != std::string::npos;
@@ -333,6 +346,22 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
     EXPECT_NE(metrics->find("agentbudget_webhook_denials_total{kind=\"Pod\"}"), std::string::npos)
         << "a webhook process denied nothing: the burst did not go through both";
   }
+  // The replicas flush their counts about once a second, each write conditioned on the
+  // version it read, so the sum comes out exact.
+  const int64_t expected = rejected_before + denied_with_message.load();
+  const auto burst_done = std::chrono::steady_clock::now();
+  const auto deadline = burst_done + std::chrono::seconds(20);
+  int64_t rejected = rejected_runs();
+  while (rejected != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+    rejected = rejected_runs();
+  }
+  std::printf("status.rejectedRuns: %lld before, %lld after, settled %lld ms after the burst\n",
+              static_cast<long long>(rejected_before), static_cast<long long>(rejected),
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::steady_clock::now() - burst_done)
+                                         .count()));
+  EXPECT_EQ(rejected, expected);
 }
 
 // A creation that takes a slot and then fails in the API server (here: its name is taken,

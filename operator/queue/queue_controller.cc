@@ -54,6 +54,19 @@ std::string PriorityName(core::WorkPriority priority) {
   return "Standard";
 }
 
+// What an Event says when `run` reached a ceiling of `workload` that ends it.
+std::string CeilingMessage(const webhook::Workload& workload, const operator_::RunSummary& run) {
+  std::string reached = "reached its ceiling " + run.ceiling;
+  if (run.ceiling == "maxCost") {
+    reached += " ($" + workload.max_cost + "): spent $" + run.totals.spent.ToString();
+  } else if (workload.max_tokens) {
+    reached += " (" + std::to_string(*workload.max_tokens) +
+               "): used " + std::to_string(run.totals.tokens) + " tokens";
+  }
+  return reached + " in " + std::to_string(run.totals.requests) +
+         " calls; ending the run (AgentWorkload " + workload.name + ", perRun.onCeiling: Stop)";
+}
+
 }  // namespace
 
 // The AgentWorkloads of one pass, parsed, with their objects (for callers and status).
@@ -88,7 +101,9 @@ QueueController::QueueController(kube::Client& client, operator_::Ledger& ledger
       workloads_(client, kAgentWorkloads),
       budgets_(client, operator_::kAgentBudgets),
       namespaces_(client, kube::resources::kNamespaces),
-      controller_("agentworkload-queue", [this](const std::string&) { return Pass(); }) {
+      controller_("agentworkload-queue", [this](const std::string&) { return Pass(); }),
+      replies_(std::make_shared<ReplyState>()) {
+  replies_->metrics = &metrics_;
   auto enqueue = [this] { controller_.queue().Add(kPassKey); };
   const kube::ResourceEventHandlers handlers{
       [enqueue](const json&) { enqueue(); },
@@ -111,7 +126,11 @@ QueueController::QueueController(kube::Client& client, operator_::Ledger& ledger
   });
 }
 
-QueueController::~QueueController() { Stop(); }
+QueueController::~QueueController() {
+  Stop();
+  std::lock_guard lock(replies_->mu);
+  replies_->metrics = nullptr;
+}
 
 bool QueueController::Start() {
   {
@@ -182,16 +201,8 @@ std::vector<QueueController::Entry> QueueController::ReadEntries(const Workloads
       }
     }
     if (item.state == QueueState::kHeld || item.state == QueueState::kRunning) {
-      // The attribution the authority charges this run's spend with, so that pressure
-      // comes from exactly the budgets its spend counts against.
-      json subject = {{"metadata",
-                       {{"namespace", item.namespace_name},
-                        {"name", item.name},
-                        {"labels", object["metadata"].value("labels", json::object())},
-                        {"annotations", object["metadata"].value("annotations", json::object())}}}};
-      subject["metadata"]["labels"][webhook::keys::kRun] = item.run;
-      auto caller = operator_::CallerFromObjects(subject, workloads.Namespace(item.namespace_name),
-                                                 workloads.Object(item.workload));
+      // Pressure comes from exactly the budgets the run's spend counts against.
+      auto caller = CallerOf(object, item, workloads);
       if (caller.ok()) {
         entry.pressure = pressure_.For(caller->attribution, caller->namespace_labels, &entry.budget);
       }
@@ -205,6 +216,18 @@ std::vector<QueueController::Entry> QueueController::ReadEntries(const Workloads
     add(pod, QueueObject::Kind::kPod);
   }
   return entries;
+}
+
+Result<operator_::Caller> QueueController::CallerOf(const json& object, const QueueObject& item,
+                                                    const Workloads& workloads) {
+  json subject = {{"metadata",
+                   {{"namespace", item.namespace_name},
+                    {"name", item.name},
+                    {"labels", object["metadata"].value("labels", json::object())},
+                    {"annotations", object["metadata"].value("annotations", json::object())}}}};
+  subject["metadata"]["labels"][webhook::keys::kRun] = item.run;
+  return operator_::CallerFromObjects(subject, workloads.Namespace(item.namespace_name),
+                                      workloads.Object(item.workload));
 }
 
 void QueueController::Remember(const Entry& entry, QueueState state,
@@ -279,6 +302,8 @@ Result<kube::ReconcileResult> QueueController::Pass() {
     metrics_.CountSuspension();
     Record(entry, kube::EventSeverity::kWarning, held.reason, "suspended: " + message);
   }
+
+  more = StopRunsAtCeiling(workloads, entries) || more;
 
   // 2. Plan and admit.
   std::map<std::string, core::WorkloadCaps> caps;
@@ -384,6 +409,7 @@ Result<kube::ReconcileResult> QueueController::Pass() {
     entry.item.annotation = finished;
     metrics_.CountOutcome(finished.outcome);
   }
+  ReportOutcomes(workloads, entries);
 
   // 4. Held objects say why and where: the reason at once (with an Event), positions at
   // most every position_refresh.
@@ -436,6 +462,109 @@ Result<kube::ReconcileResult> QueueController::Pass() {
   return result;
 }
 
+bool QueueController::StopRunsAtCeiling(const Workloads& workloads, std::vector<Entry>& entries) {
+  struct Stop {
+    std::string ceiling;
+    std::string message;
+  };
+  std::unordered_map<std::string, Stop> stopping;  // by run
+  for (const Entry& entry : entries) {
+    const QueueObject& item = entry.item;
+    const auto workload = workloads.parsed.find(item.workload);
+    if (item.state != QueueState::kRunning || workload == workloads.parsed.end() ||
+        workload->second.on_ceiling != "Stop" || stopping.contains(item.run)) {
+      continue;
+    }
+    const operator_::RunSummary run = ledger_.Run(item.run);
+    if (core::StopsRun(run.ceiling)) {
+      stopping.emplace(item.run, Stop{run.ceiling, CeilingMessage(workload->second, run)});
+    }
+  }
+  if (stopping.empty()) {
+    return false;
+  }
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          clock_.Now().time_since_epoch())
+                          .count();
+  bool more = false;
+  for (Entry& entry : entries) {
+    if (entry.item.state != QueueState::kRunning) {
+      continue;
+    }
+    auto stop = stopping.find(entry.item.run);
+    const bool own = stop != stopping.end();
+    if (!own) {
+      stop = stopping.find(entry.item.parent_run);
+    }
+    std::optional<json> patch;
+    if (stop == stopping.end() || !(patch = StopPatch(entry.item, now))) {
+      continue;  // not at a ceiling, not started yet, or already ending
+    }
+    if (!Write(entry, *patch).ok()) {
+      more = true;
+      continue;
+    }
+    metrics_.CountCeilingStop(stop->second.ceiling);
+    Record(entry, kube::EventSeverity::kWarning, "RunCeilingReached",
+           (own ? "run " + entry.item.run : "parent run " + entry.item.parent_run) + " " +
+               stop->second.message);
+  }
+  return more;
+}
+
+void QueueController::ReportOutcomes(const Workloads& workloads,
+                                     const std::vector<Entry>& entries) {
+  for (const Entry& entry : entries) {
+    const QueueObject& item = entry.item;
+    if (!item.parent_run.empty() ||
+        (item.state != QueueState::kFinished && item.state != QueueState::kRecorded)) {
+      continue;
+    }
+    std::vector<std::string> outcomes;  // not yet reported
+    auto want = [&](const std::string& outcome) {
+      const std::string key = "outcome-" + item.run + "-" + outcome;
+      std::lock_guard lock(replies_->mu);
+      if (!replies_->reported_outcomes.contains(key)) {
+        outcomes.push_back(outcome);
+      }
+    };
+    want(item.succeeded ? "Succeeded" : "Failed");
+    if (item.outcome == "merged" || item.outcome == "abandoned" || item.outcome == "reverted") {
+      want(item.outcome);
+    }
+    if (outcomes.empty()) {
+      continue;
+    }
+    const auto& store = item.kind == QueueObject::Kind::kJob ? jobs_.store() : pods_.store();
+    const std::optional<json> object = store.Get(item.key);
+    if (!object || !object->contains("metadata")) {
+      continue;
+    }
+    auto caller = CallerOf(*object, item, workloads);
+    if (!caller.ok()) {
+      continue;  // not attributable: no workload to count it for
+    }
+    for (const std::string& outcome : outcomes) {
+      const std::string key = "outcome-" + item.run + "-" + outcome;
+      {
+        std::lock_guard lock(replies_->mu);
+        replies_->reported_outcomes.insert(key);
+      }
+      // Keyed by run and outcome, so a report repeated after a restart counts once.
+      operator_::EventRequest report{key, operator_::kOutcomeReport + outcome, 0, 0,
+                                     std::hash<std::string>{}(key)};
+      ledger_.RecordEvent(*caller, report, [replies = replies_, key](Result<json> answer) {
+        if (!answer.ok()) {
+          log::Warn("run outcome not recorded; retrying next pass",
+                    {{"key", key}, {"error", answer.error().ToString()}});
+          std::lock_guard lock(replies->mu);
+          replies->reported_outcomes.erase(key);
+        }
+      });
+    }
+  }
+}
+
 void QueueController::Charge(const json& pod, const Workloads& workloads) {
   const std::string uid = webhook::StringField(pod.value("metadata", json::object()), "uid");
   if (uid.empty() || charged_pods_.contains(uid)) {
@@ -461,12 +590,15 @@ void QueueController::Charge(const json& pod, const Workloads& workloads) {
   // Keyed by the pod's UID: a charge repeated after a restart is answered from the ledger's
   // idempotency record, so the run pays once.
   operator_::EventRequest request{"compute-" + uid, "compute", micros, 0, 0};
-  ledger_.RecordEvent(*caller, request, [this, uid, micros](Result<json> answer) {
+  ledger_.RecordEvent(*caller, request, [replies = replies_, uid, micros](Result<json> answer) {
     if (!answer.ok()) {
       log::Warn("compute charge failed", {{"pod", uid}, {"error", answer.error().ToString()}});
       return;
     }
-    metrics_.CountCompute(micros);
+    std::lock_guard lock(replies->mu);
+    if (replies->metrics != nullptr) {
+      replies->metrics->CountCompute(micros);
+    }
   });
 }
 
@@ -493,8 +625,6 @@ void QueueController::ChargeCompute(const Workloads& workloads) {
 
 void QueueController::WriteStatuses(const Workloads& workloads, const std::vector<Entry>& entries) {
   std::map<std::string, WorkloadTally> tallies;
-  std::map<std::string, int64_t> held;
-  std::map<std::string, int64_t> running;
   for (const auto& [key, object] : workloads.objects) {
     tallies[key];
   }
@@ -503,34 +633,15 @@ void QueueController::WriteStatuses(const Workloads& workloads, const std::vecto
     WorkloadTally& tally = tallies[item.workload];
     if (item.state == QueueState::kHeld) {
       ++tally.queued;
-      ++held[item.workload];
     } else if (item.state == QueueState::kRunning) {
       ++tally.active;
-      ++running[item.workload];
-    } else if (item.parent_run.empty()) {
-      ++tally.finished;
-      operator_::Caller caller;
-      caller.run = item.run;
-      auto balance = ledger_.RunBalance(caller, item.run);
-      int64_t spent = 0;
-      int64_t tokens = 0;
-      if (balance.ok()) {
-        if (auto money = core::Money::Parse(balance->value("spent", "0")); money.ok()) {
-          spent = money->micros();
-        }
-        tokens = balance->value("tokens", int64_t{0});
-      }
-      tally.all_tokens += tokens;
-      if (item.succeeded) {
-        ++tally.succeeded;
-        tally.succeeded_spend_micros += spent;
-        if (item.outcome != "abandoned" && item.outcome != "reverted") {
-          tally.good_tokens += tokens;
-        }
-      }
     }
   }
-  metrics_.SetQueue(held, running);
+  for (const auto& [key, spend] : ledger_.WorkloadSpends()) {
+    if (const auto workload = workloads.parsed.find(key); workload != workloads.parsed.end()) {
+      TallyMonth(spend, workload->second.fallback_models, tallies[key]);
+    }
+  }
   for (auto& [key, tally] : tallies) {
     const json& object = workloads.Object(key);
     if (!object.is_object()) {
@@ -540,9 +651,17 @@ void QueueController::WriteStatuses(const Workloads& workloads, const std::vecto
     int64_t& admitted = admitted_total_[key];
     admitted = std::max(admitted, old_status.value("admittedRuns", int64_t{0}));
     tally.admitted = admitted;
-    const json status = WorkloadStatus(old_status, tally,
-                                       object["metadata"].value("generation", int64_t{0}));
-    if (status == old_status || status_written_[key] == status) {
+  }
+  metrics_.SetWorkloads(tallies);
+  for (const auto& [key, tally] : tallies) {
+    const json& object = workloads.Object(key);
+    if (!object.is_object()) {
+      continue;
+    }
+    const json status =
+        WorkloadStatusPatch(tally, object["metadata"].value("generation", int64_t{0}));
+    if (StatusHolds(object.value("status", json::object()), status) ||
+        status_written_[key] == status) {
       continue;
     }
     kube::PatchOptions options;

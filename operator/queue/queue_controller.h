@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,10 +31,12 @@ namespace agentbudget::queue {
 // The AgentWorkload admission queue (docs/admission-queue.md). Watches governed Jobs and
 // Pods (label agentbudget.io/workload), AgentWorkloads, AgentBudgets and Namespaces, and
 // runs one level-based pass at a time on a single worker, so admission has one writer:
-//   1. suspends running Deferrable Jobs whose budget is at Queue pressure or beyond;
+//   1. suspends running Deferrable Jobs whose budget is at Queue pressure or beyond, and
+//      ends runs at their ceiling when their workload asks (perRun.onCeiling: Stop);
 //   2. plans with core::PlanAdmission and admits (unsuspends Jobs, removes the Pods'
 //      admission gate) with patches conditioned on the cached resourceVersion;
-//   3. records finished runs (outcome metric, {"state":"Finished"} annotation);
+//   3. records finished runs (outcome metric, {"state":"Finished"} annotation) and their
+//      outcomes in the ledger;
 //   4. writes each held object's reason and position (an Event when the reason changes);
 //   5. charges terminated agent pods' compute to their run through the ledger;
 //   6. writes AgentWorkload status and metrics.
@@ -84,14 +87,30 @@ class QueueController {
     std::optional<QueueAnnotation> annotation;
   };
   struct Workloads;
+  // What the ledger's replies (run on its commit thread, possibly after this controller is
+  // gone) may touch: shared with them, cut off from the metrics on destruction.
+  struct ReplyState {
+    std::mutex mu;
+    QueueMetrics* metrics = nullptr;                     // GUARDED_BY(mu); null once destroyed
+    std::unordered_set<std::string> reported_outcomes;  // GUARDED_BY(mu): outcome report keys
+  };
 
   Result<kube::ReconcileResult> Pass();
+  // The caller the authority charges `item`'s run as (its attribution and budgets).
+  static Result<operator_::Caller> CallerOf(const nlohmann::json& object, const QueueObject& item,
+                                            const Workloads& workloads);
   std::vector<Entry> ReadEntries(const Workloads& workloads);
   // Applies and remembers a successful write of `item`.
   void Remember(const Entry& entry, QueueState state, std::optional<QueueAnnotation> annotation);
   Status Write(const Entry& entry, const nlohmann::json& patch);
   void Record(const Entry& entry, kube::EventSeverity severity, std::string_view reason,
               const std::string& message);
+  // Ends running runs whose workload has perRun.onCeiling Stop and whose ceiling the
+  // ledger saw reached, with their subagents. Returns whether a write must be retried.
+  bool StopRunsAtCeiling(const Workloads& workloads, std::vector<Entry>& entries);
+  // Records in the ledger how each top-level run ended, and CI's later outcome, once per
+  // process (operator_::kOutcomeReport), so the month's outcomes outlive the Jobs.
+  void ReportOutcomes(const Workloads& workloads, const std::vector<Entry>& entries);
   void ChargeCompute(const Workloads& workloads);
   void Charge(const nlohmann::json& pod, const Workloads& workloads);
   void WriteStatuses(const Workloads& workloads, const std::vector<Entry>& entries);
@@ -115,13 +134,15 @@ class QueueController {
   bool stopping_ = false;                     // GUARDED_BY(mu_)
   bool started_ = false;                      // GUARDED_BY(mu_)
 
+  const std::shared_ptr<ReplyState> replies_;
+
   // Owned by the single pass worker.
   BudgetPressure pressure_;
   std::unordered_map<std::string, Written> written_;
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> position_written_;
   std::unordered_set<std::string> charged_pods_;          // pod UIDs charged this process
   std::map<std::string, int64_t> admitted_total_;          // per workload, as last written
-  std::map<std::string, nlohmann::json> status_written_;  // per workload
+  std::map<std::string, nlohmann::json> status_written_;  // per workload: the last patch
 };
 
 }  // namespace agentbudget::queue

@@ -1,6 +1,7 @@
 #include "operator/queue/queue_metrics.h"
 
-#include <set>
+#include <functional>
+#include <optional>
 
 namespace agentbudget::queue {
 namespace {
@@ -11,39 +12,58 @@ std::map<std::string, std::string> WorkloadLabels(const std::string& workload) {
           {"workload", slash == std::string::npos ? "" : workload.substr(slash + 1)}};
 }
 
-void SetSeries(prometheus::Family<prometheus::Gauge>& family,
-               std::map<std::string, prometheus::Gauge*>& series,
-               const std::map<std::string, int64_t>& values,
-               const std::set<std::string>& workloads) {
+prometheus::Family<prometheus::Gauge>* Gauge(prometheus::Registry& registry, const char* name,
+                                             const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(registry);
+}
+
+// One figure of every tally that has it.
+std::map<std::string, double> Figure(
+    const std::map<std::string, WorkloadTally>& tallies,
+    const std::function<std::optional<double>(const WorkloadTally&)>& figure) {
+  std::map<std::string, double> values;
+  for (const auto& [workload, tally] : tallies) {
+    if (const std::optional<double> value = figure(tally)) {
+      values.emplace(workload, *value);
+    }
+  }
+  return values;
+}
+
+}  // namespace
+
+void QueueMetrics::WorkloadGauge::Set(const std::map<std::string, double>& values) {
   for (auto it = series.begin(); it != series.end();) {
-    if (!workloads.contains(it->first)) {
-      family.Remove(it->second);
+    if (!values.contains(it->first)) {
+      family->Remove(it->second);
       it = series.erase(it);
     } else {
       ++it;
     }
   }
-  for (const std::string& workload : workloads) {
+  for (const auto& [workload, value] : values) {
     auto& gauge = series[workload];
     if (gauge == nullptr) {
-      gauge = &family.Add(WorkloadLabels(workload));
+      gauge = &family->Add(WorkloadLabels(workload));
     }
-    const auto value = values.find(workload);
-    gauge->Set(value == values.end() ? 0.0 : static_cast<double>(value->second));
+    gauge->Set(value);
   }
 }
 
-}  // namespace
-
 QueueMetrics::QueueMetrics(prometheus::Registry& registry)
-    : depth_(prometheus::BuildGauge()
-                 .Name("agentbudget_queue_depth")
-                 .Help("Runs held for admission, per workload.")
-                 .Register(registry)),
-      active_(prometheus::BuildGauge()
-                  .Name("agentbudget_queue_active_runs")
-                  .Help("Runs admitted and not finished, per workload.")
-                  .Register(registry)),
+    : depth_{Gauge(registry, "agentbudget_queue_depth", "Runs held for admission, per workload.")},
+      active_{Gauge(registry, "agentbudget_queue_active_runs",
+                    "Runs admitted and not finished, per workload.")},
+      spend_{Gauge(registry, "agentbudget_workload_spend_usd",
+                   "Spend of the workload this calendar month (UTC), in USD.")},
+      success_{Gauge(registry, "agentbudget_workload_success_ratio",
+                     "Finished top-level runs that succeeded, as a fraction.")},
+      cost_per_success_{Gauge(registry, "agentbudget_workload_cost_per_successful_run_usd",
+                              "Spend of succeeded runs over their number, in USD.")},
+      low_cost_tier_{Gauge(registry, "agentbudget_workload_low_cost_tier_ratio",
+                           "LLM calls this month served by a fallback model, as a fraction.")},
+      token_yield_{Gauge(registry, "agentbudget_workload_token_yield_ratio",
+                         "Tokens of runs with a good outcome over all tokens, as a fraction.")},
       wait_(prometheus::BuildHistogram()
                 .Name("agentbudget_admission_wait_seconds")
                 .Help("Time from a run's creation to its admission, by priority.")
@@ -52,6 +72,11 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                     .Name("agentbudget_runs_total")
                     .Help("Finished runs by outcome (Succeeded, Failed).")
                     .Register(registry)),
+      ceiling_stops_(prometheus::BuildCounter()
+                         .Name("agentbudget_run_ceiling_stops_total")
+                         .Help("Jobs and Pods ended because their run reached a ceiling "
+                               "(perRun.onCeiling: Stop), by ceiling.")
+                         .Register(registry)),
       suspensions_(prometheus::BuildCounter()
                        .Name("agentbudget_queue_suspensions_total")
                        .Help("Running Deferrable Jobs suspended for budget pressure.")
@@ -63,17 +88,22 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                    .Register(registry)
                    .Add({})) {}
 
-void QueueMetrics::SetQueue(const std::map<std::string, int64_t>& held,
-                            const std::map<std::string, int64_t>& active) {
-  std::set<std::string> workloads;
-  for (const auto* values : {&held, &active}) {
-    for (const auto& [workload, count] : *values) {
-      workloads.insert(workload);
-    }
-  }
+void QueueMetrics::SetWorkloads(const std::map<std::string, WorkloadTally>& tallies) {
+  auto count = [](int64_t WorkloadTally::*field) {
+    return [field](const WorkloadTally& tally) -> std::optional<double> {
+      return static_cast<double>(tally.*field);
+    };
+  };
   std::lock_guard lock(mu_);
-  SetSeries(depth_, depth_series_, held, workloads);
-  SetSeries(active_, active_series_, active, workloads);
+  depth_.Set(Figure(tallies, count(&WorkloadTally::queued)));
+  active_.Set(Figure(tallies, count(&WorkloadTally::active)));
+  spend_.Set(Figure(tallies, [](const WorkloadTally& tally) -> std::optional<double> {
+    return static_cast<double>(tally.spend_micros) / 1e6;
+  }));
+  success_.Set(Figure(tallies, &WorkloadTally::SuccessRatio));
+  cost_per_success_.Set(Figure(tallies, &WorkloadTally::CostPerSuccessfulRun));
+  low_cost_tier_.Set(Figure(tallies, &WorkloadTally::LowCostTierRatio));
+  token_yield_.Set(Figure(tallies, &WorkloadTally::TokenYieldRatio));
 }
 
 void QueueMetrics::ObserveAdmission(const std::string& priority, double wait_seconds) {
@@ -89,6 +119,11 @@ void QueueMetrics::CountOutcome(const std::string& outcome) {
 }
 
 void QueueMetrics::CountSuspension() { suspensions_.Increment(); }
+
+void QueueMetrics::CountCeilingStop(const std::string& ceiling) {
+  std::lock_guard lock(mu_);
+  ceiling_stops_.Add({{"ceiling", ceiling}}).Increment();
+}
 
 void QueueMetrics::CountCompute(int64_t micros) {
   compute_.Increment(static_cast<double>(micros) / 1e6);

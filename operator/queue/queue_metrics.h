@@ -11,40 +11,60 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "operator/queue/workload_status.h"
+
 namespace agentbudget::queue {
 
 // The admission queue's Prometheus metrics (DESIGN.md §8), labelled by namespace and
 // workload (bounded by the AgentWorkloads; never run ids):
 //   agentbudget_queue_depth            held runs          (gauge)
 //   agentbudget_queue_active_runs      admitted, running  (gauge)
+//   agentbudget_workload_spend_usd     spend this calendar month (UTC) (gauge)
+//   agentbudget_workload_success_ratio, agentbudget_workload_cost_per_successful_run_usd,
+//   agentbudget_workload_low_cost_tier_ratio, agentbudget_workload_token_yield_ratio
+//                                      AgentWorkload status's figures (gauges, fractions)
 //   agentbudget_admission_wait_seconds creation → admission (histogram, by priority)
 //   agentbudget_runs_total             finished runs by outcome (Succeeded, Failed)
 //   agentbudget_queue_suspensions_total running Jobs suspended for budget pressure
+//   agentbudget_run_ceiling_stops_total Jobs and Pods ended at a run ceiling, by ceiling
 //   agentbudget_compute_cost_usd_total  compute charged to runs
 // Thread-safe.
 class QueueMetrics {
  public:
   explicit QueueMetrics(prometheus::Registry& registry);
 
-  // Sets depth and active runs per workload ("namespace/name"); workloads missing from
-  // both maps lose their series.
-  void SetQueue(const std::map<std::string, int64_t>& held,
-                const std::map<std::string, int64_t>& active);
+  // Sets the per-workload gauges from `tallies` ("namespace/name"); workloads missing from
+  // it lose their series, and a figure without a denominator has none.
+  void SetWorkloads(const std::map<std::string, WorkloadTally>& tallies);
   void ObserveAdmission(const std::string& priority, double wait_seconds);
   void CountOutcome(const std::string& outcome);
   void CountSuspension();
+  void CountCeilingStop(const std::string& ceiling);
   void CountCompute(int64_t micros);
 
  private:
+  // A gauge family with one series per workload.
+  struct WorkloadGauge {
+    explicit WorkloadGauge(prometheus::Family<prometheus::Gauge>* gauges) : family(gauges) {}
+    prometheus::Family<prometheus::Gauge>* family;
+    std::map<std::string, prometheus::Gauge*> series;
+    // Sets one series per key of `values`; removes the others.
+    void Set(const std::map<std::string, double>& values);
+  };
+
   std::mutex mu_;
-  prometheus::Family<prometheus::Gauge>& depth_;
-  prometheus::Family<prometheus::Gauge>& active_;
+  WorkloadGauge depth_;          // GUARDED_BY(mu_)
+  WorkloadGauge active_;         // GUARDED_BY(mu_)
+  WorkloadGauge spend_;          // GUARDED_BY(mu_)
+  WorkloadGauge success_;        // GUARDED_BY(mu_)
+  WorkloadGauge cost_per_success_;  // GUARDED_BY(mu_)
+  WorkloadGauge low_cost_tier_;  // GUARDED_BY(mu_)
+  WorkloadGauge token_yield_;    // GUARDED_BY(mu_)
   prometheus::Family<prometheus::Histogram>& wait_;
   prometheus::Family<prometheus::Counter>& outcomes_;
+  prometheus::Family<prometheus::Counter>& ceiling_stops_;
   prometheus::Counter& suspensions_;
   prometheus::Counter& compute_;
-  std::map<std::string, prometheus::Gauge*> depth_series_;   // GUARDED_BY(mu_)
-  std::map<std::string, prometheus::Gauge*> active_series_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace agentbudget::queue

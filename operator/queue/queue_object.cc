@@ -198,6 +198,9 @@ QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
   if (deadline.is_number_integer()) {
     item.active_deadline_seconds = deadline.get<int64_t>();
   }
+  if (auto started = core::ParseRfc3339(StringAt(object, "/status/startTime")); started.ok()) {
+    item.start_seconds = started->time_since_epoch().count();
+  }
   item.state = kind == QueueObject::Kind::kJob ? JobState(object, item, &item.succeeded)
                                                : PodState(object, item, &item.succeeded);
   return item;
@@ -235,6 +238,18 @@ json SuspendPatch(const QueueObject& item, const QueueAnnotation& held) {
            {{"resourceVersion", item.resource_version},
             {"annotations", {{webhook::keys::kQueue, held.Encode()}}}}},
           {"spec", {{"suspend", true}}}};
+}
+
+std::optional<json> StopPatch(const QueueObject& item, int64_t now_seconds) {
+  if (!item.start_seconds) {
+    return std::nullopt;
+  }
+  const int64_t active = std::max<int64_t>(1, now_seconds - *item.start_seconds);
+  if (item.active_deadline_seconds && *item.active_deadline_seconds <= active) {
+    return std::nullopt;
+  }
+  return json{{"metadata", {{"resourceVersion", item.resource_version}}},
+              {"spec", {{"activeDeadlineSeconds", active}}}};
 }
 
 json AnnotationPatch(const QueueAnnotation& annotation) {

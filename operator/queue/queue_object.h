@@ -64,7 +64,9 @@ struct QueueObject {
   bool succeeded = false;  // for kFinished/kRecorded: the Job completed or the Pod succeeded
   std::string outcome;     // agentbudget.io/outcome (merged | abandoned | reverted), set by CI
   std::optional<QueueAnnotation> annotation;
-  std::optional<int64_t> active_deadline_seconds;  // Jobs: spec.activeDeadlineSeconds
+  std::optional<int64_t> active_deadline_seconds;  // spec.activeDeadlineSeconds
+  // status.startTime in seconds since the epoch: a Job's last unsuspension, a Pod's start.
+  std::optional<int64_t> start_seconds;
 };
 
 // Reads a Job (kind == kJob) or a Pod. Job-owned Pods and objects the webhook did not hold
@@ -83,6 +85,11 @@ nlohmann::json AdmitPatch(const QueueObject& item, const nlohmann::json& object,
                           std::optional<int64_t> max_runtime_seconds);
 // Suspends a running Job and returns it to the queue with `held`.
 nlohmann::json SuspendPatch(const QueueObject& item, const QueueAnnotation& held);
+// Ends an admitted Job or Pod now: spec.activeDeadlineSeconds becomes the seconds it has
+// been active at `now_seconds` (at least 1), so the Job controller fails the Job with
+// DeadlineExceeded (no retries) and the kubelet ends a Pod the same way. nullopt when it
+// has not started, or its deadline has already passed (it is ending).
+std::optional<nlohmann::json> StopPatch(const QueueObject& item, int64_t now_seconds);
 // Rewrites only the annotation (hold reason and position, or Finished).
 nlohmann::json AnnotationPatch(const QueueAnnotation& annotation);
 

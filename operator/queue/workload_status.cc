@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/money.h"
+#include "core/rate_card.h"
 
 namespace agentbudget::queue {
 namespace {
@@ -10,8 +11,11 @@ namespace {
 // 128-bit intermediates for products of micro-dollars, sizes and seconds.
 __extension__ using Int128 = __int128;
 
-// part/whole in percent, one decimal, rounded half up, in integers.
-std::string Percent(int64_t part, int64_t whole) {
+// part/whole in percent, one decimal, rounded half up, in integers; null without a whole.
+nlohmann::json Percent(int64_t part, int64_t whole) {
+  if (whole <= 0) {
+    return nullptr;
+  }
   const Int128 tenths = (static_cast<Int128>(part) * 1000 * 2 + whole) / (2 * whole);
   char text[48];
   std::snprintf(text, sizeof(text), "%lld.%lld", static_cast<long long>(tenths / 10),
@@ -19,26 +23,96 @@ std::string Percent(int64_t part, int64_t whole) {
   return text;
 }
 
+std::optional<double> Ratio(int64_t part, int64_t whole) {
+  if (whole <= 0) {
+    return std::nullopt;
+  }
+  return static_cast<double>(part) / static_cast<double>(whole);
+}
+
+std::string Undated(const std::string& model) {
+  return core::StripModelDate(model).value_or(model);
+}
+
 }  // namespace
 
-nlohmann::json WorkloadStatus(const nlohmann::json& old_status, const WorkloadTally& tally,
-                              int64_t generation) {
-  nlohmann::json status = old_status.is_object() ? old_status : nlohmann::json::object();
-  status["observedGeneration"] = generation;
-  status["activeRuns"] = tally.active;
-  status["queuedRuns"] = tally.queued;
-  status["admittedRuns"] = tally.admitted;
-  if (tally.finished > 0) {
-    status["successRate"] = Percent(tally.succeeded, tally.finished);
+std::optional<double> WorkloadTally::SuccessRatio() const { return Ratio(succeeded, finished); }
+
+std::optional<double> WorkloadTally::CostPerSuccessfulRun() const {
+  const auto micros = Ratio(succeeded_spend_micros, succeeded);
+  return micros ? std::optional<double>(*micros / 1e6) : std::nullopt;
+}
+
+std::optional<double> WorkloadTally::LowCostTierRatio() const {
+  return Ratio(fallback_calls, calls);
+}
+
+std::optional<double> WorkloadTally::TokenYieldRatio() const {
+  return Ratio(good_tokens, all_tokens);
+}
+
+int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
+                      const std::vector<std::string>& fallback) {
+  int64_t total = 0;
+  for (const auto& [model, calls] : calls_by_model) {
+    for (const std::string& name : fallback) {
+      if (model == name || Undated(model) == Undated(name)) {
+        total = core::SaturatingAdd(total, calls);
+        break;
+      }
+    }
   }
+  return total;
+}
+
+void TallyMonth(const operator_::WorkloadSpend& spend, const std::vector<std::string>& fallback,
+                WorkloadTally& tally) {
+  tally.spend_micros = spend.cost_micros;
+  tally.calls = spend.calls();
+  tally.fallback_calls = FallbackCalls(spend.calls_by_model, fallback);
+  for (const auto& [run, outcome] : spend.runs) {
+    if (outcome.ended.empty()) {
+      continue;
+    }
+    ++tally.finished;
+    tally.all_tokens = core::SaturatingAdd(tally.all_tokens, outcome.tokens);
+    if (outcome.ended != "Succeeded") {
+      continue;
+    }
+    ++tally.succeeded;
+    tally.succeeded_spend_micros =
+        core::SaturatingAdd(tally.succeeded_spend_micros, outcome.cost_micros);
+    if (outcome.ci != "abandoned" && outcome.ci != "reverted") {
+      tally.good_tokens = core::SaturatingAdd(tally.good_tokens, outcome.tokens);
+    }
+  }
+}
+
+nlohmann::json WorkloadStatusPatch(const WorkloadTally& tally, int64_t generation) {
+  nlohmann::json cost_per_success = nullptr;
   if (tally.succeeded > 0) {
-    status["costPerSuccessfulRun"] =
+    cost_per_success =
         core::Money::FromMicros(tally.succeeded_spend_micros / tally.succeeded).ToString();
   }
-  if (tally.all_tokens > 0) {
-    status["tokenYield"] = Percent(tally.good_tokens, tally.all_tokens);
+  return {{"observedGeneration", generation},
+          {"activeRuns", tally.active},
+          {"queuedRuns", tally.queued},
+          {"admittedRuns", tally.admitted},
+          {"spend", core::Money::FromMicros(tally.spend_micros).ToString()},
+          {"successRate", Percent(tally.succeeded, tally.finished)},
+          {"costPerSuccessfulRun", std::move(cost_per_success)},
+          {"lowCostTierShare", Percent(tally.fallback_calls, tally.calls)},
+          {"tokenYield", Percent(tally.good_tokens, tally.all_tokens)}};
+}
+
+bool StatusHolds(const nlohmann::json& status, const nlohmann::json& patch) {
+  for (const auto& [key, value] : patch.items()) {
+    const bool present = status.is_object() && status.contains(key);
+    if (value.is_null() ? present : !present || status[key] != value) {
+      return false;
+    }
   }
-  return status;
+  return true;
 }
 
 }  // namespace agentbudget::queue

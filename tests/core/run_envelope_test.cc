@@ -22,6 +22,8 @@ TEST(RunEnvelopeTest, DeniesTheRequestAfterMaxRequestsNamingTheCeiling) {
   const EnvelopeDecision third = envelope.Reserve(3, Usd(0), 0);
   EXPECT_FALSE(third.allowed);
   EXPECT_EQ(third.reason, "run ceiling maxRequests (2) reached: 2 requests made");
+  EXPECT_EQ(third.ceiling, "maxRequests");
+  EXPECT_FALSE(StopsRun(third.ceiling));
 }
 
 TEST(RunEnvelopeTest, RetryLoopGuardDeniesOnlyTheRepeatedRequest) {
@@ -31,6 +33,7 @@ TEST(RunEnvelopeTest, RetryLoopGuardDeniesOnlyTheRepeatedRequest) {
   const EnvelopeDecision third = envelope.Reserve(7, Usd(0), 0);
   EXPECT_FALSE(third.allowed);
   EXPECT_NE(third.reason.find("maxIdenticalRequests (2)"), std::string::npos);
+  EXPECT_EQ(third.ceiling, "maxIdenticalRequests");
   EXPECT_TRUE(envelope.Reserve(8, Usd(0), 0).allowed);
 }
 
@@ -45,6 +48,8 @@ TEST(RunEnvelopeTest, DeniesWhenSpentPlusInFlightPlusEstimatePassesMaxCost) {
   EXPECT_NE(denied.reason.find("run ceiling maxCost ($0.001) reached: spent $0.0007"),
             std::string::npos)
       << denied.reason;
+  EXPECT_EQ(denied.ceiling, "maxCost");
+  EXPECT_TRUE(StopsRun(denied.ceiling));
   EXPECT_TRUE(envelope.Reserve(3, Usd(300), 0).allowed);
 }
 
@@ -52,7 +57,10 @@ TEST(RunEnvelopeTest, DeniesWhenTokensWouldPassMaxTokens) {
   RunEnvelope envelope({std::nullopt, 100, std::nullopt, std::nullopt});
   ASSERT_TRUE(envelope.Reserve(1, Usd(0), 60).allowed);
   envelope.Commit(Usd(0), 60, Usd(0), 90);
-  EXPECT_FALSE(envelope.Reserve(2, Usd(0), 11).allowed);
+  const EnvelopeDecision denied = envelope.Reserve(2, Usd(0), 11);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_EQ(denied.ceiling, "maxTokens");
+  EXPECT_TRUE(StopsRun(denied.ceiling));
 }
 
 TEST(RunEnvelopeTest, ReleaseReturnsTheEstimateButKeepsTheRequestCounted) {

@@ -39,6 +39,9 @@ class FakeAuthority : public AuthorityClient {
   }
   Status RecordEvent(const EventRequest& request) override {
     std::lock_guard<std::mutex> lock(mu);
+    if (event_error) {
+      return *event_error;
+    }
     events.push_back(request);
     return OkStatus();
   }
@@ -51,6 +54,7 @@ class FakeAuthority : public AuthorityClient {
   Reservation reservation{"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
   std::optional<Error> reserve_error;
   std::optional<Error> commit_error;
+  std::optional<Error> event_error;
   std::vector<ReserveRequest> reserves;
   std::vector<CommitRequest> commits;
   std::vector<EventRequest> events;
@@ -92,6 +96,9 @@ class EnforcerTest : public ::testing::Test {
 
   std::string dir_;
 };
+
+const core::EnvelopeLimits kMaxCost10{Money::FromMicros(10), std::nullopt, std::nullopt,
+                                      std::nullopt};
 
 TEST_F(EnforcerTest, LocalModeDeniesPastTheEnvelopeNamingTheCeiling) {
   auto enforcer = Make(nullptr, FailureMode::kOpen, {std::nullopt, std::nullopt, 1, std::nullopt});
@@ -213,6 +220,108 @@ TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
   EXPECT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
   EXPECT_EQ(authority->CommitCount(), 1u);
+}
+
+TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {
+  auto* authority = new FakeAuthority;
+  auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
+  Admission first;
+  for (int i = 1; i <= 3; ++i) {
+    const Admission denied = enforcer->Admit("anthropic", "m", i, Money::FromMicros(100), 5);
+    ASSERT_FALSE(denied.allowed);
+    if (i == 1) {
+      first = denied;
+    }
+  }
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  EXPECT_TRUE(authority->reserves.empty());
+  ASSERT_EQ(authority->events.size(), 1u);
+  EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
+  EXPECT_EQ(authority->events[0].cost, Money());
+  EXPECT_EQ(authority->events[0].tokens, 0);
+  EXPECT_EQ(authority->events[0].description, first.reason);
+  EXPECT_EQ(authority->events[0].idempotency_key, first.idempotency_key + "-ceiling");
+}
+
+TEST_F(EnforcerTest, ALocalMaxTokensDenialIsReportedAsCeilingMaxTokens) {
+  auto* authority = new FakeAuthority;
+  auto enforcer =
+      Make(authority, FailureMode::kOpen, {std::nullopt, 10, std::nullopt, std::nullopt});
+  EXPECT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 50).allowed);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  ASSERT_EQ(authority->events.size(), 1u);
+  EXPECT_EQ(authority->events[0].kind, "ceiling:maxTokens");
+}
+
+TEST_F(EnforcerTest, AMaxRequestsDenialIsNotReported) {
+  auto* authority = new FakeAuthority;
+  auto enforcer =
+      Make(authority, FailureMode::kOpen, {std::nullopt, std::nullopt, 1, std::nullopt});
+  const Admission admitted = enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 1);
+  ASSERT_TRUE(admitted.allowed);
+  enforcer->Abandon(admitted);
+  const Admission denied = enforcer->Admit("openai", "m", 2, Money::FromMicros(1), 1);
+  ASSERT_FALSE(denied.allowed);
+  EXPECT_NE(denied.reason.find("maxRequests"), std::string::npos);
+  EXPECT_EQ(enforcer->PendingCommits(), 0u);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  EXPECT_TRUE(authority->events.empty());
+}
+
+TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
+  auto* authority = new FakeAuthority;
+  authority->reservation = {"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"};
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
+  EXPECT_EQ(enforcer->PendingCommits(), 0u);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  EXPECT_TRUE(authority->events.empty());
+}
+
+TEST_F(EnforcerTest, ACeilingReportIsSentOnceTheAuthorityComesBack) {
+  auto* authority = new FakeAuthority;
+  authority->event_error = Unavailable("authority restarting");
+  auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
+  ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
+  EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
+  EXPECT_EQ(enforcer->PendingCommits(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(authority->mu);
+    EXPECT_TRUE(authority->events.empty());
+    authority->event_error.reset();
+  }
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  ASSERT_EQ(authority->events.size(), 1u);
+  EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
+}
+
+TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
+  std::string key;
+  {
+    auto* authority = new FakeAuthority;
+    authority->event_error = Unavailable("authority restarting");
+    auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
+    const Admission denied = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+    ASSERT_FALSE(denied.allowed);
+    key = denied.idempotency_key + "-ceiling";
+    EXPECT_EQ(enforcer->PendingCommits(), 1u);
+  }
+  auto* authority = new FakeAuthority;
+  auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
+  // A report is not spend.
+  EXPECT_EQ(enforcer->totals().spent, Money());
+  // The spooled report stands for this process too: a new denial adds none.
+  ASSERT_FALSE(enforcer->Admit("openai", "m", 2, Money::FromMicros(100), 50).allowed);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  std::lock_guard<std::mutex> lock(authority->mu);
+  ASSERT_EQ(authority->events.size(), 1u);
+  EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
+  EXPECT_EQ(authority->events[0].idempotency_key, key);
 }
 
 }  // namespace

@@ -2,10 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "meter/enforcer.h"
 #include "tests/meter/free_port.h"
 #include "tests/meter/scripted_server.h"
 
@@ -104,6 +106,31 @@ TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
   auto reservation = Client(server.url())->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
   ASSERT_FALSE(reservation.ok());
   EXPECT_NE(reservation.error().message.find("unknown decision \"maybe\""), std::string::npos);
+}
+
+TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"id":"e-1","committed":true})");
+  });
+  const std::string dir = ::testing::TempDir() + "/ceiling-report-spool";
+  std::filesystem::remove_all(dir);
+  Enforcer::Options options;
+  options.limits.max_cost = core::Money::FromMicros(10);
+  options.run = "run-1";
+  Enforcer enforcer(options, Client(server.url()), CommitSpool::Open(dir).value());
+  const Admission denied = enforcer.Admit("anthropic", "m", 1, core::Money::FromMicros(100), 5);
+  ASSERT_FALSE(denied.allowed);
+  ASSERT_TRUE(enforcer.Drain(std::chrono::seconds(10)));
+  const auto seen = server.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first, "/v1/events");
+  EXPECT_EQ(json::parse(seen[0].second),
+            (json{{"idempotencyKey", denied.idempotency_key + "-ceiling"},
+                  {"kind", "ceiling:maxCost"},
+                  {"cost", "0"},
+                  {"tokens", 0},
+                  {"description", denied.reason}}));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -54,6 +54,19 @@ TEST(FocusExportTest, ExportsEachEntryInTheRangeOnce) {
   EXPECT_NE(csv.find(R"(""team"":""payments"")"), std::string::npos);
 }
 
+TEST(FocusExportTest, ReportsAreNoCharges) {
+  std::vector<LedgerEntry> entries = Entries();
+  LedgerEntry report = entries[1];
+  report.idempotency_key = "e9";
+  report.model = "ceiling:maxCost";
+  report.cost_micros = 0;
+  ASSERT_TRUE(report.IsReport());
+  entries.push_back(report);
+  const std::string csv = FocusExport(entries, kNoon - seconds{3600}, kNoon + seconds{3600}, {});
+  EXPECT_EQ(Rows(csv), 2U);
+  EXPECT_EQ(csv.find("ceiling:"), std::string::npos);
+}
+
 TEST(FocusExportTest, RangeComesFromTheQuery) {
   auto range = ParseFocusRange("from=2026-11-01&to=2026-12-01T00:00:00Z");
   ASSERT_TRUE(range.ok());

@@ -98,6 +98,81 @@ TEST_F(LedgerTest, RunEnvelopeIsPartOfTheSameDecision) {
   EXPECT_EQ(Budget("org").reserved, 600'000);
 }
 
+TEST_F(LedgerTest, AMoneyCeilingDenialIsRememberedForTheRun) {
+  alice_.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  alice_.run_limits.max_requests = 1;
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  ReserveOk(alice_, "k1", 600'000);
+  // maxRequests denies first: a request count does not end runs.
+  ASSERT_EQ((*ledger_->Reserve(alice_, Reservation("k2", 600'000)))["decision"], "deny");
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  Caller bob = MakeCaller("run-b", "payments", "bob");
+  bob.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  ReserveOk(bob, "k1", 600'000);
+  ASSERT_EQ((*ledger_->Reserve(bob, Reservation("k2", 600'000)))["decision"], "deny");
+  const RunSummary run = ledger_->Run("run-b");
+  EXPECT_EQ(run.ceiling, "maxCost");
+  EXPECT_EQ(run.totals.reserved.micros(), 600'000);
+  EXPECT_EQ((*ledger_->RunBalance(bob, "run-b"))["ceilingReached"], "maxCost");
+}
+
+TEST_F(LedgerTest, AMetersCeilingReportIsDurableAndNoSpend) {
+  auto report = [&](const std::string& key, const std::string& kind) {
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    ledger_->RecordEvent(alice_, {key, kind, 0, 0, 3},
+                         [promise](Result<json> result) { promise->set_value(std::move(result)); });
+    ASSERT_EQ(future.wait_for(seconds{5}), std::future_status::ready);
+    ASSERT_TRUE(future.get().ok());
+  };
+  report("e0", "ceiling:maxRequests");  // not a ceiling that ends runs
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  report("e1", "ceiling:maxTokens");
+  report("e2", "ceiling:maxCost");  // the first is kept
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+  EXPECT_TRUE(ledger_->spend().empty());
+  EXPECT_EQ(Budget("org").spent, 0);
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+  // Recovered runs keep it once seen again.
+  ReserveOk(alice_, "k1", 1'000);
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+}
+
+TEST_F(LedgerTest, WorkloadSpendCountsThisMonthsCallsByModelAcrossARestart) {
+  const std::string id = ReserveOk(alice_, "k1", 100'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 40'000)).ok());
+  const std::string id2 = ReserveOk(alice_, "k2", 100'000);
+  CommitRequest cheap = Commitment("c2", 10'000);
+  cheap.model = "claude-haiku-4-5";
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id2, cheap).ok());
+  // The admission queue's report of how the run ended.
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto future = promise->get_future();
+  ledger_->RecordEvent(alice_, {"outcome-run-a", std::string(kOutcomeReport) + "Succeeded", 0, 0, 5},
+                       [promise](Result<json> result) { promise->set_value(std::move(result)); });
+  ASSERT_EQ(future.wait_for(seconds{5}), std::future_status::ready);
+  ASSERT_TRUE(future.get().ok());
+  auto check = [&] {
+    const auto spends = ledger_->WorkloadSpends();
+    ASSERT_EQ(spends.size(), 1U);
+    const WorkloadSpend& spend = spends.at("agents/review");
+    EXPECT_EQ(spend.cost_micros, 50'000);
+    EXPECT_EQ(spend.calls(), 2);
+    EXPECT_EQ(spend.calls_by_model.at("claude-haiku-4-5"), 1);
+    EXPECT_EQ(spend.runs.at("run-a").ended, "Succeeded");
+    EXPECT_EQ(spend.runs.at("run-a").cost_micros, 50'000);
+  };
+  check();
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  check();
+  // Next month the workload starts from nothing.
+  clock_.Advance(hours{24 * 5});
+  EXPECT_TRUE(ledger_->WorkloadSpends().empty());
+}
+
 TEST_F(LedgerTest, DegradedReservationAnswersWithTheNextFallbackModel) {
   ledger_->UpsertBudget(MakeBudget("tight", {{"limit", {{"amount", "5"}}}}));
   const std::string id = ReserveOk(alice_, "k1", 4'100'000);

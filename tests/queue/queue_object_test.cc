@@ -91,6 +91,31 @@ TEST(QueueObjectTest, AdmitPatchKeepsAShorterDeadline) {
   EXPECT_FALSE(AdmitPatch(item, json(), 9000)["spec"].contains("activeDeadlineSeconds"));
 }
 
+TEST(QueueObjectTest, StopPatchEndsARunningJobAtTheSecondsItHasRun) {
+  json job = HeldJob();
+  job["spec"]["suspend"] = false;
+  job["status"]["startTime"] = "2026-11-27T10:00:00Z";
+  const QueueObject item = ReadQueueObject(job, QueueObject::Kind::kJob);
+  ASSERT_TRUE(item.start_seconds.has_value());
+  const int64_t started = *item.start_seconds;
+  const auto patch = StopPatch(item, started + 95);
+  ASSERT_TRUE(patch.has_value());
+  EXPECT_EQ((*patch)["spec"]["activeDeadlineSeconds"], 95);
+  EXPECT_EQ((*patch)["metadata"]["resourceVersion"], "7");
+  // Stopped in its first second: the shortest deadline the API accepts.
+  EXPECT_EQ((*StopPatch(item, started))["spec"]["activeDeadlineSeconds"], 1);
+}
+
+TEST(QueueObjectTest, StopPatchLeavesARunThatHasNotStartedOrIsAlreadyEnding) {
+  const QueueObject unstarted = ReadQueueObject(HeldJob(), QueueObject::Kind::kJob);
+  EXPECT_FALSE(StopPatch(unstarted, 1'800'000'000).has_value());
+  json job = HeldJob();
+  job["status"]["startTime"] = "2026-11-27T10:00:00Z";
+  job["spec"]["activeDeadlineSeconds"] = 60;
+  const QueueObject ending = ReadQueueObject(job, QueueObject::Kind::kJob);
+  EXPECT_FALSE(StopPatch(ending, *ending.start_seconds + 95).has_value());
+}
+
 TEST(QueueObjectTest, GatedPodIsHeldAndAdmissionRemovesOnlyOurGate) {
   const json pod = GatedPod();
   const QueueObject item = ReadQueueObject(pod, QueueObject::Kind::kPod);

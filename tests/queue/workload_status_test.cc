@@ -7,24 +7,112 @@ namespace {
 
 using nlohmann::json;
 
-TEST(WorkloadStatusTest, WritesCountsAndRatiosKeepingOtherFields) {
-  const WorkloadTally tally{3, 7, 40, 8, 7, 14'000'000, 600, 900};
-  const json status = WorkloadStatus({{"spend", "12.5"}}, tally, 4);
-  EXPECT_EQ(status["spend"], "12.5");
+WorkloadTally Busy() {
+  WorkloadTally tally;
+  tally.active = 3;
+  tally.queued = 7;
+  tally.admitted = 40;
+  tally.finished = 8;
+  tally.succeeded = 7;
+  tally.succeeded_spend_micros = 14'000'000;
+  tally.good_tokens = 600;
+  tally.all_tokens = 900;
+  tally.spend_micros = 31'250'000;
+  tally.calls = 160;
+  tally.fallback_calls = 20;
+  return tally;
+}
+
+TEST(WorkloadStatusTest, WritesCountsRatiosAndSpend) {
+  const json status = WorkloadStatusPatch(Busy(), 4);
   EXPECT_EQ(status["activeRuns"], 3);
   EXPECT_EQ(status["queuedRuns"], 7);
   EXPECT_EQ(status["admittedRuns"], 40);
   EXPECT_EQ(status["observedGeneration"], 4);
+  EXPECT_EQ(status["spend"], "31.25");
   EXPECT_EQ(status["successRate"], "87.5");
   EXPECT_EQ(status["costPerSuccessfulRun"], "2");
+  EXPECT_EQ(status["lowCostTierShare"], "12.5");
   EXPECT_EQ(status["tokenYield"], "66.7");
 }
 
-TEST(WorkloadStatusTest, LeavesOutRatiosWithoutFinishedRuns) {
-  const json status = WorkloadStatus(json(), WorkloadTally{0, 2, 0, 0, 0, 0, 0, 0}, 1);
-  EXPECT_FALSE(status.contains("successRate"));
-  EXPECT_FALSE(status.contains("costPerSuccessfulRun"));
-  EXPECT_FALSE(status.contains("tokenYield"));
+TEST(WorkloadStatusTest, NeverWritesFieldsOthersOwn) {
+  // rejectedRuns is the webhook's: a merge patch without it leaves it alone.
+  EXPECT_FALSE(WorkloadStatusPatch(Busy(), 4).contains("rejectedRuns"));
+}
+
+TEST(WorkloadStatusTest, RemovesRatiosWithoutADenominator) {
+  WorkloadTally tally;
+  tally.queued = 2;
+  const json status = WorkloadStatusPatch(tally, 1);
+  EXPECT_EQ(status["spend"], "0");
+  for (const char* ratio : {"successRate", "costPerSuccessfulRun", "lowCostTierShare",
+                            "tokenYield"}) {
+    ASSERT_TRUE(status.contains(ratio)) << ratio;
+    EXPECT_TRUE(status[ratio].is_null()) << ratio;
+  }
+  EXPECT_FALSE(tally.SuccessRatio());
+  EXPECT_FALSE(tally.LowCostTierRatio());
+}
+
+TEST(WorkloadStatusTest, RatiosAsFractionsForMetrics) {
+  const WorkloadTally tally = Busy();
+  EXPECT_DOUBLE_EQ(*tally.SuccessRatio(), 0.875);
+  EXPECT_DOUBLE_EQ(*tally.CostPerSuccessfulRun(), 2.0);
+  EXPECT_DOUBLE_EQ(*tally.LowCostTierRatio(), 0.125);
+  EXPECT_DOUBLE_EQ(*tally.TokenYieldRatio(), 600.0 / 900.0);
+}
+
+TEST(WorkloadStatusTest, StatusHoldsComparesOnlyWhatThePatchWrites) {
+  WorkloadTally tally;
+  tally.active = 1;
+  const json patch = WorkloadStatusPatch(tally, 2);
+  json status = {{"observedGeneration", 2}, {"activeRuns", 1},   {"queuedRuns", 0},
+                 {"admittedRuns", 0},       {"spend", "0"},      {"rejectedRuns", 9}};
+  EXPECT_TRUE(StatusHolds(status, patch));
+  status["successRate"] = "50.0";  // stale: the patch removes it
+  EXPECT_FALSE(StatusHolds(status, patch));
+  status.erase("successRate");
+  status["activeRuns"] = 2;
+  EXPECT_FALSE(StatusHolds(status, patch));
+  EXPECT_FALSE(StatusHolds(json(), patch));
+}
+
+TEST(WorkloadStatusTest, TallyMonthCountsEndedTopLevelRunsFromTheLedger) {
+  operator_::WorkloadSpend spend;
+  spend.cost_micros = 9'000'000;
+  spend.calls_by_model = {{"claude-sonnet-4-5", 6}, {"claude-haiku-4-5-20251001", 2}};
+  spend.runs["merged"] = {3'000'000, 300, "Succeeded", "merged"};
+  spend.runs["reverted"] = {1'000'000, 100, "Succeeded", "reverted"};
+  spend.runs["failed"] = {4'000'000, 400, "Failed", ""};
+  spend.runs["running"] = {500'000, 50, "", ""};  // or a subagent: no outcome of its own
+  WorkloadTally tally;
+  tally.active = 1;
+  TallyMonth(spend, {"claude-haiku-4-5"}, tally);
+  EXPECT_EQ(tally.active, 1);
+  EXPECT_EQ(tally.spend_micros, 9'000'000);
+  EXPECT_EQ(tally.calls, 8);
+  EXPECT_EQ(tally.fallback_calls, 2);
+  EXPECT_EQ(tally.finished, 3);
+  EXPECT_EQ(tally.succeeded, 2);
+  EXPECT_EQ(tally.succeeded_spend_micros, 4'000'000);
+  EXPECT_EQ(tally.good_tokens, 300);
+  EXPECT_EQ(tally.all_tokens, 800);
+  const json status = WorkloadStatusPatch(tally, 1);
+  EXPECT_EQ(status["successRate"], "66.7");
+  EXPECT_EQ(status["costPerSuccessfulRun"], "2");
+  EXPECT_EQ(status["lowCostTierShare"], "25.0");
+  EXPECT_EQ(status["tokenYield"], "37.5");
+}
+
+TEST(WorkloadStatusTest, FallbackCallsMatchNamesAndDatedIds) {
+  const std::map<std::string, int64_t> calls = {{"claude-sonnet-4-5", 30},
+                                                {"claude-haiku-4-5-20251001", 12},
+                                                {"claude-haiku-4-5", 5},
+                                                {"gpt-5.4-mini", 2}};
+  EXPECT_EQ(FallbackCalls(calls, {"claude-haiku-4-5"}), 17);
+  EXPECT_EQ(FallbackCalls(calls, {"claude-haiku-4-5-20251001", "gpt-5.4-mini"}), 19);
+  EXPECT_EQ(FallbackCalls(calls, {}), 0);
 }
 
 }  // namespace

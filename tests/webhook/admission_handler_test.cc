@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "tests/webhook/rules_fixture.h"
 
@@ -38,7 +40,10 @@ class AdmissionHandlerTest : public ::testing::Test {
  protected:
   AdmissionHandlerTest()
       : metrics_(std::make_shared<prometheus::Registry>()),
-        handler_(cache_, counter_, Pods(), MeterSettings{}, metrics_) {
+        handler_(cache_, counter_, Pods(), MeterSettings{}, metrics_,
+                 [this](const std::string& ns, const std::string& name) {
+                   rejected_.push_back(ns + "/" + name);
+                 }) {
     cache_.PutNamespace({{"metadata",
                           {{"name", "payments"},
                            {"labels",
@@ -112,6 +117,7 @@ class AdmissionHandlerTest : public ::testing::Test {
   ClusterCache cache_;
   FakeFanoutCounter counter_;
   std::map<std::string, nlohmann::json> creator_pods_;
+  std::vector<std::string> rejected_;  // "namespace/workload" per reported rejection
   WebhookMetrics metrics_;
   AdmissionHandler handler_;
 };
@@ -172,6 +178,71 @@ TEST_F(AdmissionHandlerTest, SubagentsBeyondMaxSubagentsAreDeniedWithTheCount) {
   EXPECT_EQ(response["status"]["message"],
             "run parent-1 has already created 2 of 2 subagents (perRun.maxSubagents of "
             "AgentWorkload pr-review, onLimit: Reject)");
+}
+
+TEST_F(AdmissionHandlerTest, DenialAtTheCapIsReportedAgainstTheWorkload) {
+  for (int i = 0; i < 3; ++i) {
+    nlohmann::json pod = Injected(SubagentPod(), "sub-" + std::to_string(i));
+    handler_.Validate(Post(pod, "Pod", "sub-" + std::to_string(i)));
+  }
+  EXPECT_EQ(rejected_, std::vector<std::string>{"payments/pr-review"});
+}
+
+TEST_F(AdmissionHandlerTest, DenialIsReportedAgainstTheParentsWorkloadWhoseCapDenied) {
+  nlohmann::json orchestrators = testing::WorkloadJson();
+  orchestrators["metadata"]["name"] = "orchestrators";
+  orchestrators["spec"]["selector"] = {{"matchLabels", {{"role", "orchestrator"}}}};
+  orchestrators["spec"]["perRun"]["maxSubagents"] = 1;
+  ASSERT_TRUE(cache_.PutWorkload(orchestrators).ok());
+  creator_pods_["payments/orchestrator"] =
+      StoredPod("orchestrator", {{"agentbudget.io/run", "orchestrator-run"},
+                                 {"agentbudget.io/workload", "orchestrators"}});
+  for (const char* uid : {"sub-a", "sub-b"}) {
+    AdmissionRequest request = FromOrchestrator(testing::AgentPod());
+    request.uid = uid;
+    request.object = request.object.patch(handler_.DecideMutation(request).patch);
+    handler_.DecideValidation(request);
+  }
+  EXPECT_EQ(rejected_, std::vector<std::string>{"payments/orchestrators"});
+}
+
+TEST_F(AdmissionHandlerTest, SubagentJobRetriesAreBoundByItsOwnWorkload) {
+  nlohmann::json orchestrators = testing::WorkloadJson();
+  orchestrators["metadata"]["name"] = "orchestrators";
+  orchestrators["spec"]["selector"] = {{"matchLabels", {{"role", "orchestrator"}}}};
+  orchestrators["spec"]["perRun"]["maxRetries"] = 0;
+  ASSERT_TRUE(cache_.PutWorkload(orchestrators).ok());
+  nlohmann::json own = testing::WorkloadJson();
+  own["spec"]["perRun"]["maxRetries"] = 3;
+  ASSERT_TRUE(cache_.PutWorkload(own).ok());
+  creator_pods_["payments/orchestrator"] =
+      StoredPod("orchestrator", {{"agentbudget.io/run", "orchestrator-run"},
+                                 {"agentbudget.io/workload", "orchestrators"}});
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["backoffLimit"] = 6;
+  http::Request request = Post(job, "Job");
+  nlohmann::json review = nlohmann::json::parse(request.body);
+  review["request"]["userInfo"]["extra"] = {
+      {"authentication.kubernetes.io/pod-name", {"orchestrator"}}};
+  auto decoded = DecodeAdmissionReview(review.dump());
+  ASSERT_TRUE(decoded.ok());
+  nlohmann::json out = job.patch(handler_.DecideMutation(*decoded).patch);
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/parent-run"], "orchestrator-run");
+  EXPECT_EQ(out["spec"]["backoffLimit"], 3);
+}
+
+TEST_F(AdmissionHandlerTest, DryRunDenialIsNotReported) {
+  for (int i = 0; i < 2; ++i) {
+    nlohmann::json pod = Injected(SubagentPod(), "sub-" + std::to_string(i));
+    handler_.Validate(Post(pod, "Pod", "sub-" + std::to_string(i)));
+  }
+  nlohmann::json pod = Injected(SubagentPod(), "dry");
+  http::Request request = Post(pod, "Pod", "dry");
+  nlohmann::json review = nlohmann::json::parse(request.body);
+  review["request"]["dryRun"] = true;
+  request.body = review.dump();
+  EXPECT_EQ(ResponseOf(handler_.Validate(request))["allowed"], false);
+  EXPECT_TRUE(rejected_.empty());
 }
 
 TEST_F(AdmissionHandlerTest, DryRunDoesNotTakeASlot) {

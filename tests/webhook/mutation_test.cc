@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "tests/webhook/rules_fixture.h"
 
 namespace agentbudget::webhook {
@@ -233,6 +235,50 @@ TEST_F(JobMutationTest, SmallerDeadlineIsKept) {
   nlohmann::json job = testing::AgentJob();
   job["spec"]["activeDeadlineSeconds"] = 600;
   EXPECT_EQ(Mutated(job)["spec"]["activeDeadlineSeconds"], 600);
+}
+
+TEST_F(JobMutationTest, BackoffLimitIsAddedFromMaxRetriesWhenUnset) {
+  workload_.max_retries = 2;
+  nlohmann::json patch = MutateJob(testing::AgentJob(), context_);
+  EXPECT_NE(std::find(patch.begin(), patch.end(),
+                      nlohmann::json{{"op", "add"}, {"path", "/spec/backoffLimit"}, {"value", 2}}),
+            patch.end())
+      << patch.dump();
+  EXPECT_EQ(testing::AgentJob().patch(patch)["spec"]["backoffLimit"], 2);
+}
+
+TEST_F(JobMutationTest, LargerBackoffLimitIsLoweredToMaxRetries) {
+  workload_.max_retries = 2;
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["backoffLimit"] = 6;
+  nlohmann::json patch = MutateJob(job, context_);
+  EXPECT_NE(std::find(patch.begin(), patch.end(),
+                      nlohmann::json{
+                          {"op", "replace"}, {"path", "/spec/backoffLimit"}, {"value", 2}}),
+            patch.end())
+      << patch.dump();
+  EXPECT_EQ(job.patch(patch)["spec"]["backoffLimit"], 2);
+}
+
+TEST_F(JobMutationTest, SmallerBackoffLimitIsKept) {
+  workload_.max_retries = 2;
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["backoffLimit"] = 1;
+  EXPECT_EQ(Mutated(job)["spec"]["backoffLimit"], 1);
+}
+
+TEST_F(JobMutationTest, ZeroMaxRetriesAllowsNoRetry) {
+  workload_.max_retries = 0;
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["backoffLimit"] = 6;
+  EXPECT_EQ(Mutated(job)["spec"]["backoffLimit"], 0);
+}
+
+TEST_F(JobMutationTest, WithoutMaxRetriesBackoffLimitIsLeftAsWritten) {
+  EXPECT_FALSE(Mutated(testing::AgentJob())["spec"].contains("backoffLimit"));
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["backoffLimit"] = 6;
+  EXPECT_EQ(Mutated(job)["spec"]["backoffLimit"], 6);
 }
 
 TEST_F(JobMutationTest, AttributionGoesOnTheJobAndItsPodTemplate) {

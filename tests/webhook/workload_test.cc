@@ -46,6 +46,41 @@ TEST(WorkloadTest, WrongTypeIsRefusedNamingTheField) {
   EXPECT_NE(w.error().message.find("spec.perRun.maxSubagents"), std::string::npos);
 }
 
+TEST(WorkloadTest, MaxRetriesAndOnCeilingAreParsed) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["perRun"]["maxRetries"] = 2;
+  object["spec"]["perRun"]["onCeiling"] = "Stop";
+  auto w = ParseWorkload(object);
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  EXPECT_EQ(w->max_retries, 2);
+  EXPECT_EQ(w->on_ceiling, "Stop");
+}
+
+TEST(WorkloadTest, AbsentMaxRetriesAndOnCeilingTakeTheirDefaults) {
+  auto w = ParseWorkload(WorkloadObject());
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  EXPECT_EQ(w->max_retries, std::nullopt);
+  EXPECT_EQ(w->on_ceiling, "Deny");
+}
+
+TEST(WorkloadTest, MaxRetriesOfTheWrongTypeIsRefusedNamingTheField) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["perRun"]["maxRetries"] = "2";
+  auto w = ParseWorkload(object);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message.find("spec.perRun.maxRetries"), std::string::npos)
+      << w.error().message;
+}
+
+TEST(WorkloadTest, OnCeilingOfTheWrongTypeIsRefusedNamingTheField) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["perRun"]["onCeiling"] = true;
+  auto w = ParseWorkload(object);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message.find("spec.perRun.onCeiling"), std::string::npos)
+      << w.error().message;
+}
+
 TEST(WorkloadTest, DurationsRoundUpToWholeSeconds) {
   EXPECT_EQ(*ParseDurationSeconds("90s"), 90);
   EXPECT_EQ(*ParseDurationSeconds("1.5h"), 5400);

@@ -1,0 +1,149 @@
+#include "webhook/rejection_reporter.h"
+
+#include <limits>
+#include <vector>
+
+#include "common/log.h"
+
+namespace agentbudget::webhook {
+
+Result<nlohmann::json> RejectedRunsPatch(const nlohmann::json& workload, int64_t pending) {
+  const std::string resource_version = kube::ResourceVersionOf(workload);
+  if (resource_version.empty()) {
+    return InvalidArgument("the AgentWorkload has no metadata.resourceVersion");
+  }
+  int64_t read = 0;
+  const auto status = workload.find("status");
+  if (status != workload.end() && status->is_object()) {
+    const auto rejected = status->find("rejectedRuns");
+    if (rejected != status->end() && !rejected->is_null()) {
+      if (!rejected->is_number_integer() || rejected->get<int64_t>() < 0) {
+        return InvalidArgument("status.rejectedRuns is not a non-negative integer: " +
+                               rejected->dump());
+      }
+      read = rejected->get<int64_t>();
+    }
+  }
+  if (read > std::numeric_limits<int64_t>::max() - pending) {
+    return InvalidArgument("status.rejectedRuns would overflow");
+  }
+  return nlohmann::json{{"metadata", {{"resourceVersion", resource_version}}},
+                        {"status", {{"rejectedRuns", read + pending}}}};
+}
+
+RejectionReporter::RejectionReporter(kube::Client& client, std::chrono::milliseconds interval)
+    : client_(client), interval_(interval) {}
+
+RejectionReporter::~RejectionReporter() { Stop(); }
+
+void RejectionReporter::Count(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  ++pending_[{ns, name}];
+}
+
+int64_t RejectionReporter::pending() const {
+  std::lock_guard lock(mu_);
+  int64_t total = 0;
+  for (const auto& [workload, count] : pending_) {
+    total += count;
+  }
+  return total;
+}
+
+void RejectionReporter::Start() {
+  flusher_ = std::thread([this] { Loop(); });
+}
+
+void RejectionReporter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (flusher_.joinable()) {
+    flusher_.join();
+  }
+  if (size_t kept = Flush(); kept > 0) {
+    log::Warn("rejectedRuns not written before stopping", {{"workloads", kept},
+                                                           {"rejections", pending()}});
+  }
+}
+
+void RejectionReporter::Loop() {
+  std::unique_lock lock(mu_);
+  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
+    lock.unlock();
+    Flush();
+    lock.lock();
+  }
+}
+
+size_t RejectionReporter::Flush() {
+  std::lock_guard flushing(flush_mu_);
+  std::map<WorkloadKey, int64_t> taken;
+  {
+    std::lock_guard lock(mu_);
+    taken.swap(pending_);
+  }
+  std::vector<std::pair<WorkloadKey, int64_t>> kept;
+  for (const auto& [workload, count] : taken) {
+    if (Write(workload, count) == Outcome::kKept) {
+      kept.emplace_back(workload, count);
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (const auto& [workload, count] : kept) {
+    pending_[workload] += count;
+  }
+  return pending_.size();
+}
+
+RejectionReporter::Outcome RejectionReporter::Write(const WorkloadKey& workload,
+                                                    int64_t count) {
+  const auto& [ns, name] = workload;
+  const nlohmann::json fields = {{"namespace", ns}, {"workload", name}, {"rejections", count}};
+  auto with_error = [&fields](const Error& error) {
+    nlohmann::json out = fields;
+    out["error"] = error.ToString();
+    return out;
+  };
+  for (int attempt = 0; attempt <= kConflictRetries; ++attempt) {
+    auto read = client_.Get(kAgentWorkloads, ns, name);
+    if (!read.ok() && read.error().code == ErrorCode::kNotFound) {
+      log::Info("AgentWorkload gone: its rejections are dropped", fields);
+      return Outcome::kGone;
+    }
+    if (!read.ok()) {
+      log::Warn("cannot read the AgentWorkload: rejections kept for the next flush",
+                with_error(read.error()));
+      return Outcome::kKept;
+    }
+    auto patch = RejectedRunsPatch(*read, count);
+    if (!patch.ok()) {
+      log::Warn("cannot count rejections on the AgentWorkload: kept for the next flush",
+                with_error(patch.error()));
+      return Outcome::kKept;
+    }
+    kube::PatchOptions options;
+    options.subresource = "status";
+    auto written = client_.Patch(kAgentWorkloads, ns, name, kube::PatchType::kMerge, *patch,
+                                 options);
+    if (written.ok()) {
+      return Outcome::kWritten;
+    }
+    if (written.error().code == ErrorCode::kNotFound) {
+      log::Info("AgentWorkload gone: its rejections are dropped", fields);
+      return Outcome::kGone;
+    }
+    if (written.error().code != ErrorCode::kConflict) {
+      log::Warn("cannot write status.rejectedRuns: rejections kept for the next flush",
+                with_error(written.error()));
+      return Outcome::kKept;
+    }
+  }
+  log::Warn("status.rejectedRuns stayed contended: rejections kept for the next flush",
+            fields);
+  return Outcome::kKept;
+}
+
+}  // namespace agentbudget::webhook
