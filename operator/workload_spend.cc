@@ -26,20 +26,21 @@ void WorkloadSpendTally::Add(const LedgerEntry& entry) {
     return;
   }
   const core::SysSeconds month = MonthStart(entry.at);
-  WorkloadSpend& spend = by_workload_[entry.namespace_name + "/" + workload->second];
-  if (month < spend.month) {
+  Month& current = by_workload_[entry.namespace_name + "/" + workload->second];
+  if (month < current.spend.month) {
     return;
   }
-  if (month > spend.month) {
-    spend = WorkloadSpend();
-    spend.month = month;
+  if (month > current.spend.month) {
+    current = Month();
+    current.spend.month = month;
   }
-  RunOutcome& run = spend.runs[entry.run];
+  Run& run = current.runs[entry.run];
   if (entry.IsReport() && entry.model.starts_with(kOutcomeReport)) {
     const std::string outcome = entry.model.substr(std::string_view(kOutcomeReport).size());
     (outcome == "Succeeded" || outcome == "Failed" ? run.ended : run.ci) = outcome;
     return;
   }
+  WorkloadSpend& spend = current.spend;
   spend.cost_micros = core::SaturatingAdd(spend.cost_micros, entry.cost_micros);
   run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
   run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
@@ -52,10 +53,28 @@ void WorkloadSpendTally::Add(const LedgerEntry& entry) {
 std::map<std::string, WorkloadSpend> WorkloadSpendTally::Current(core::SysSeconds now) const {
   const core::SysSeconds month = MonthStart(now);
   std::map<std::string, WorkloadSpend> current;
-  for (const auto& [workload, spend] : by_workload_) {
-    if (spend.month == month) {
-      current.emplace(workload, spend);
+  for (const auto& [workload, tally] : by_workload_) {
+    if (tally.spend.month != month) {
+      continue;
     }
+    WorkloadSpend spend = tally.spend;
+    EndedRuns& ended = spend.ended;
+    for (const auto& [id, run] : tally.runs) {
+      if (run.ended.empty()) {
+        continue;
+      }
+      ++ended.finished;
+      ended.all_tokens = core::SaturatingAdd(ended.all_tokens, run.tokens);
+      if (run.ended != "Succeeded") {
+        continue;
+      }
+      ++ended.succeeded;
+      ended.succeeded_cost_micros = core::SaturatingAdd(ended.succeeded_cost_micros, run.cost_micros);
+      if (run.ci != "abandoned" && run.ci != "reverted") {
+        ended.good_tokens = core::SaturatingAdd(ended.good_tokens, run.tokens);
+      }
+    }
+    current.emplace(workload, std::move(spend));
   }
   return current;
 }

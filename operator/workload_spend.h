@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 
 #include "core/time_zone.h"
 #include "operator/ledger_entry.h"
@@ -16,12 +17,14 @@ namespace agentbudget::operator_ {
 // the Jobs they came from.
 inline constexpr char kOutcomeReport[] = "outcome:";
 
-// One run of a workload in a month, as its ledger entries tell.
-struct RunOutcome {
-  int64_t cost_micros = 0;
-  int64_t tokens = 0;
-  std::string ended;  // "Succeeded" | "Failed"; "" while running (or for a subagent)
-  std::string ci;     // merged | abandoned | reverted; "" when CI said nothing
+// The runs of a workload that ended in a month (those with an outcome report), summed
+// with their spend and tokens of that month.
+struct EndedRuns {
+  int64_t finished = 0;
+  int64_t succeeded = 0;
+  int64_t succeeded_cost_micros = 0;
+  int64_t good_tokens = 0;  // of succeeded runs CI did not mark abandoned or reverted
+  int64_t all_tokens = 0;   // of every ended run
 };
 
 // What one AgentWorkload spent in one calendar month (UTC): the status fields spend,
@@ -32,7 +35,7 @@ struct WorkloadSpend {
   // LLM calls (commits) by the model that served them; a folded entry counts as the
   // calls it replaces. Direct debits are no calls.
   std::map<std::string, int64_t> calls_by_model;
-  std::map<std::string, RunOutcome> runs;  // by run id
+  EndedRuns ended;
 
   int64_t calls() const;
 };
@@ -48,11 +51,23 @@ class WorkloadSpendTally {
  public:
   void Add(const LedgerEntry& entry);
   // Every workload's spend in the month that holds `now` (workloads whose last spend is
-  // from an earlier month are left out).
+  // from an earlier month are left out). O(runs of the month).
   std::map<std::string, WorkloadSpend> Current(core::SysSeconds now) const;
 
  private:
-  std::map<std::string, WorkloadSpend> by_workload_;
+  // One run of a workload in the month, as its ledger entries tell.
+  struct Run {
+    int64_t cost_micros = 0;
+    int64_t tokens = 0;
+    std::string ended;  // "Succeeded" | "Failed"; "" while running (or for a subagent)
+    std::string ci;     // merged | abandoned | reverted; "" when CI said nothing
+  };
+  struct Month {
+    WorkloadSpend spend;  // without `ended`, which Current() sums from `runs`
+    std::unordered_map<std::string, Run> runs;
+  };
+
+  std::map<std::string, Month> by_workload_;
 };
 
 // The first instant of the calendar month (UTC) that holds `instant`.

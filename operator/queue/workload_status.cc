@@ -70,22 +70,11 @@ void TallyMonth(const operator_::WorkloadSpend& spend, const std::vector<std::st
   tally.spend_micros = spend.cost_micros;
   tally.calls = spend.calls();
   tally.fallback_calls = FallbackCalls(spend.calls_by_model, fallback);
-  for (const auto& [run, outcome] : spend.runs) {
-    if (outcome.ended.empty()) {
-      continue;
-    }
-    ++tally.finished;
-    tally.all_tokens = core::SaturatingAdd(tally.all_tokens, outcome.tokens);
-    if (outcome.ended != "Succeeded") {
-      continue;
-    }
-    ++tally.succeeded;
-    tally.succeeded_spend_micros =
-        core::SaturatingAdd(tally.succeeded_spend_micros, outcome.cost_micros);
-    if (outcome.ci != "abandoned" && outcome.ci != "reverted") {
-      tally.good_tokens = core::SaturatingAdd(tally.good_tokens, outcome.tokens);
-    }
-  }
+  tally.finished = spend.ended.finished;
+  tally.succeeded = spend.ended.succeeded;
+  tally.succeeded_spend_micros = spend.ended.succeeded_cost_micros;
+  tally.good_tokens = spend.ended.good_tokens;
+  tally.all_tokens = spend.ended.all_tokens;
 }
 
 nlohmann::json WorkloadStatusPatch(const WorkloadTally& tally, int64_t generation) {

@@ -40,7 +40,7 @@ struct WorkloadTally {
 int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
                       const std::vector<std::string>& fallback);
 
-// Adds the month's figures of `spend` to `tally`: spend, calls and those served by a model
+// Sets the month's figures of `spend` in `tally`: spend, calls and those served by a model
 // of `fallback`, and the top-level runs that ended (with their spend and tokens).
 void TallyMonth(const operator_::WorkloadSpend& spend, const std::vector<std::string>& fallback,
                 WorkloadTally& tally);

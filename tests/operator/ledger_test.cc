@@ -161,8 +161,8 @@ TEST_F(LedgerTest, WorkloadSpendCountsThisMonthsCallsByModelAcrossARestart) {
     EXPECT_EQ(spend.cost_micros, 50'000);
     EXPECT_EQ(spend.calls(), 2);
     EXPECT_EQ(spend.calls_by_model.at("claude-haiku-4-5"), 1);
-    EXPECT_EQ(spend.runs.at("run-a").ended, "Succeeded");
-    EXPECT_EQ(spend.runs.at("run-a").cost_micros, 50'000);
+    EXPECT_EQ(spend.ended.succeeded, 1);
+    EXPECT_EQ(spend.ended.succeeded_cost_micros, 50'000);
   };
   check();
   Restart();

@@ -52,26 +52,37 @@ TEST(WorkloadSpendTest, CountsSpendAndCallsByModelPerWorkload) {
   EXPECT_EQ(current.at("agents/triage").cost_micros, 7);
 }
 
-TEST(WorkloadSpendTest, OutcomeReportsMarkTheirRunWithoutSpend) {
+TEST(WorkloadSpendTest, EndedRunsSumTheRunsWithAnOutcomeReport) {
   WorkloadSpendTally tally;
-  LedgerEntry call = Call("review", "claude-sonnet-4-5", 300, kNoon);
-  call.run = "run-1";
-  call.tokens = 40;
-  tally.Add(call);
-  LedgerEntry report = Call("review", std::string(kOutcomeReport) + "Succeeded", 0, kNoon);
-  report.kind = LedgerEntry::Kind::kEvent;
-  report.run = "run-1";
-  tally.Add(report);
-  report.model = std::string(kOutcomeReport) + "reverted";
-  tally.Add(report);
-  const WorkloadSpend spend = tally.Current(kNoon).at("agents/review");
-  EXPECT_EQ(spend.cost_micros, 300);
-  EXPECT_EQ(spend.calls(), 1);
-  const RunOutcome& run = spend.runs.at("run-1");
-  EXPECT_EQ(run.cost_micros, 300);
-  EXPECT_EQ(run.tokens, 40);
-  EXPECT_EQ(run.ended, "Succeeded");
-  EXPECT_EQ(run.ci, "reverted");
+  auto spend = [&](const std::string& run, int64_t micros, int64_t tokens) {
+    LedgerEntry call = Call("review", "claude-sonnet-4-5", micros, kNoon);
+    call.run = run;
+    call.tokens = tokens;
+    tally.Add(call);
+  };
+  auto report = [&](const std::string& run, const std::string& outcome) {
+    LedgerEntry entry = Call("review", std::string(kOutcomeReport) + outcome, 0, kNoon);
+    entry.kind = LedgerEntry::Kind::kEvent;
+    entry.run = run;
+    tally.Add(entry);
+  };
+  spend("merged", 300, 30);
+  report("merged", "Succeeded");
+  report("merged", "merged");
+  report("reverted", "Succeeded");
+  spend("reverted", 100, 10);  // spend after the report counts too
+  report("reverted", "reverted");
+  spend("failed", 400, 40);
+  report("failed", "Failed");
+  spend("running", 50, 5);
+  const WorkloadSpend month = tally.Current(kNoon).at("agents/review");
+  EXPECT_EQ(month.cost_micros, 850);
+  EXPECT_EQ(month.calls(), 4);  // reports are no calls
+  EXPECT_EQ(month.ended.finished, 3);
+  EXPECT_EQ(month.ended.succeeded, 2);
+  EXPECT_EQ(month.ended.succeeded_cost_micros, 400);
+  EXPECT_EQ(month.ended.good_tokens, 30);
+  EXPECT_EQ(month.ended.all_tokens, 80);
 }
 
 TEST(WorkloadSpendTest, ALaterMonthStartsAfreshAndAnEarlierOneIsIgnored) {
