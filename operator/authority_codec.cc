@@ -4,6 +4,7 @@
 
 #include "core/money.h"
 #include "core/run_envelope.h"
+#include "operator/workload_spend.h"
 
 namespace agentbudget::operator_ {
 namespace {
@@ -150,6 +151,11 @@ Result<ReleaseRequest> DecodeRelease(std::string_view text) {
 Result<EventRequest> DecodeEvent(std::string_view text) {
   return Decode<EventRequest>(text, [](const json& body, EventRequest& request) -> Status {
     ASSIGN_OR_RETURN(request.kind, Text(body, "kind", true));
+    if (request.kind.starts_with(kOutcomeReport)) {
+      // A run's outcome is the operator's to record: a pod could otherwise report success.
+      return InvalidArgument(std::string("kind \"") + kOutcomeReport +
+                             "…\" is reserved for the operator");
+    }
     ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
     ASSIGN_OR_RETURN(request.tokens, Count(body, "tokens"));
     return OkStatus();

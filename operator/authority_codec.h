@@ -14,6 +14,7 @@ namespace agentbudget::operator_ {
 Result<ReserveRequest> DecodeReserve(std::string_view body);
 Result<CommitRequest> DecodeCommit(std::string_view body);
 Result<ReleaseRequest> DecodeRelease(std::string_view body);
+// Refuses an event kind that starts with kOutcomeReport: run outcomes are the operator's.
 Result<EventRequest> DecodeEvent(std::string_view body);
 
 }  // namespace agentbudget::operator_

@@ -34,6 +34,14 @@ TEST(AuthorityCodecTest, MoneyWithMoreThanSixDecimalsIsRejected) {
   EXPECT_NE(request.error().message.find("cost"), std::string::npos);
 }
 
+TEST(AuthorityCodecTest, OutcomeReportsAreTheOperatorsAlone) {
+  auto forged = DecodeEvent(R"({"idempotencyKey": "e", "kind": "outcome:Succeeded", "cost": "0"})");
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(forged.error().message.find("reserved"), std::string::npos);
+  EXPECT_TRUE(DecodeEvent(R"({"idempotencyKey": "e", "kind": "ceiling:maxCost", "cost": "0"})").ok());
+}
+
 TEST(AuthorityCodecTest, OverlongKeysAreRejected) {
   const std::string body = R"({"idempotencyKey": ")" + std::string(300, 'k') + R"("})";
   EXPECT_EQ(DecodeRelease(body).error().code, ErrorCode::kInvalidArgument);
