@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_field.h"
+
 namespace agentbudget::core {
 namespace {
 
@@ -20,11 +22,6 @@ json ParseObject(const std::string& data) {
 size_t StringSize(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_string() ? it->get_ref<const std::string&>().size() : 0;
-}
-
-std::string StringField(const json& object, const char* key) {
-  const auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "core/json_field.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -22,10 +23,7 @@ std::string RandomHex() {
 // report that a run reached a ceiling.
 constexpr char kCeilingType[] = "ceiling";
 
-std::string StringField(const json& entry, const char* key) {
-  const auto it = entry.find(key);
-  return it != entry.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+using core::StringField;
 
 bool IsCeilingEntry(const json& entry) { return StringField(entry, "type") == kCeilingType; }
 

@@ -44,14 +44,18 @@ Status ValidateSpend(const std::string& key, int64_t cost_micros, int64_t tokens
   return OkStatus();
 }
 
-// The ceiling a meter's "ceiling:<name>" event reports, when it names one that stops runs;
-// "" for any other kind.
+// The ceiling a meter's "ceiling:<name>" event reports; "" for any other kind.
 std::string ReportedCeiling(const std::string& kind) {
-  if (!kind.starts_with(core::kCeilingEventPrefix)) {
-    return "";
+  return kind.starts_with(core::kCeilingEventPrefix)
+             ? kind.substr(std::string_view(core::kCeilingEventPrefix).size())
+             : "";
+}
+
+// Keeps in `kept` the first ceiling that ends runs (RunSummary::ceiling).
+void KeepFirstCeiling(std::string& kept, const std::string& ceiling) {
+  if (kept.empty() && core::StopsRun(ceiling)) {
+    kept = ceiling;
   }
-  std::string ceiling = kind.substr(std::string_view(core::kCeilingEventPrefix).size());
-  return core::StopsRun(ceiling) ? ceiling : "";
 }
 
 // The fields every durable entry of `caller`'s spend carries.
@@ -239,9 +243,7 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
     core::EnvelopeDecision envelope = run.envelope.Reserve(
         0, Money::FromMicros(request.estimate_micros), request.estimate_tokens);
     if (!envelope.allowed) {
-      if (run.ceiling.empty() && core::StopsRun(envelope.ceiling)) {
-        run.ceiling = envelope.ceiling;
-      }
+      KeepFirstCeiling(run.ceiling, envelope.ceiling);
       outcome.decision = core::Decision::kDeny;
       outcome.model = request.model;
       outcome.reason = std::move(envelope.reason);
@@ -473,10 +475,7 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
   entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
                               request.cost_micros, request.tokens, now);
   run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
-  if (const std::string ceiling = ReportedCeiling(request.kind);
-      run.ceiling.empty() && !ceiling.empty()) {
-    run.ceiling = ceiling;
-  }
+  KeepFirstCeiling(run.ceiling, ReportedCeiling(request.kind));
   ++stats_.events;
   CountSpendLocked(entry, 0, 0);
   PersistLocked(std::move(entry), scoped, std::move(reply));
@@ -506,8 +505,8 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
     run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
     if (commit) {
       run.requests = core::SaturatingAdd(run.requests, std::max<int64_t>(entry.folded, 1));
-    } else if (run.ceiling.empty()) {
-      run.ceiling = ReportedCeiling(entry.model);
+    } else {
+      KeepFirstCeiling(run.ceiling, ReportedCeiling(entry.model));
     }
     if (entry.folded > 0) {
       continue;  // folded totals answer no key and name no single reservation

@@ -254,11 +254,6 @@ const Workload* SelectWorkload(const core::Labels& labels,
   return best;
 }
 
-std::string StringField(const nlohmann::json& object, const char* key) {
-  const nlohmann::json& value = Member(object, key);
-  return value.is_string() ? value.get<std::string>() : std::string();
-}
-
 core::Labels LabelsOf(const nlohmann::json& object, const char* field) {
   core::Labels out;
   const nlohmann::json& map = Member(Member(object, "metadata"), field);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "core/json_field.h"
 #include "core/label_selector.h"
 
 namespace agentbudget::webhook {
@@ -86,9 +87,7 @@ Result<int64_t> ParseDurationSeconds(const std::string& text);
 const Workload* SelectWorkload(const core::Labels& labels,
                                const std::vector<Workload>& workloads);
 
-// object[key] when `object` is an object and the member is a string; "" otherwise. For
-// reading untrusted objects without nlohmann::json's type exceptions.
-std::string StringField(const nlohmann::json& object, const char* key);
+using core::StringField;
 
 // The object's metadata.labels (or .annotations) as a flat map; non-string values skipped.
 core::Labels LabelsOf(const nlohmann::json& object, const char* field = "labels");

@@ -54,6 +54,11 @@ std::string PriorityName(core::WorkPriority priority) {
   return "Standard";
 }
 
+// The idempotency key of the report that `run` ended with (or was judged) `outcome`.
+std::string OutcomeKey(const std::string& run, const std::string& outcome) {
+  return "outcome-" + run + "-" + outcome;
+}
+
 // What an Event says when `run` reached a ceiling of `workload` that ends it.
 std::string CeilingMessage(const webhook::Workload& workload, const operator_::RunSummary& run) {
   std::string reached = "reached its ceiling " + run.ceiling;
@@ -520,17 +525,15 @@ void QueueController::ReportOutcomes(const Workloads& workloads,
         (item.state != QueueState::kFinished && item.state != QueueState::kRecorded)) {
       continue;
     }
-    std::vector<std::string> outcomes;  // not yet reported
-    auto want = [&](const std::string& outcome) {
-      const std::string key = "outcome-" + item.run + "-" + outcome;
-      std::lock_guard lock(replies_->mu);
-      if (!replies_->reported_outcomes.contains(key)) {
-        outcomes.push_back(outcome);
-      }
-    };
-    want(item.succeeded ? "Succeeded" : "Failed");
+    std::vector<std::string> outcomes = {item.succeeded ? "Succeeded" : "Failed"};
     if (item.outcome == "merged" || item.outcome == "abandoned" || item.outcome == "reverted") {
-      want(item.outcome);
+      outcomes.push_back(item.outcome);
+    }
+    {
+      std::lock_guard lock(replies_->mu);
+      std::erase_if(outcomes, [&](const std::string& outcome) {
+        return replies_->reported_outcomes.contains(OutcomeKey(item.run, outcome));
+      });
     }
     if (outcomes.empty()) {
       continue;
@@ -545,7 +548,7 @@ void QueueController::ReportOutcomes(const Workloads& workloads,
       continue;  // not attributable: no workload to count it for
     }
     for (const std::string& outcome : outcomes) {
-      const std::string key = "outcome-" + item.run + "-" + outcome;
+      const std::string key = OutcomeKey(item.run, outcome);
       {
         std::lock_guard lock(replies_->mu);
         replies_->reported_outcomes.insert(key);
@@ -642,6 +645,7 @@ void QueueController::WriteStatuses(const Workloads& workloads, const std::vecto
       TallyMonth(spend, workload->second.fallback_models, tallies[key]);
     }
   }
+  metrics_.SetWorkloads(tallies);
   for (auto& [key, tally] : tallies) {
     const json& object = workloads.Object(key);
     if (!object.is_object()) {
@@ -651,17 +655,9 @@ void QueueController::WriteStatuses(const Workloads& workloads, const std::vecto
     int64_t& admitted = admitted_total_[key];
     admitted = std::max(admitted, old_status.value("admittedRuns", int64_t{0}));
     tally.admitted = admitted;
-  }
-  metrics_.SetWorkloads(tallies);
-  for (const auto& [key, tally] : tallies) {
-    const json& object = workloads.Object(key);
-    if (!object.is_object()) {
-      continue;
-    }
     const json status =
         WorkloadStatusPatch(tally, object["metadata"].value("generation", int64_t{0}));
-    if (StatusHolds(object.value("status", json::object()), status) ||
-        status_written_[key] == status) {
+    if (StatusHolds(old_status, status) || status_written_[key] == status) {
       continue;
     }
     kube::PatchOptions options;
