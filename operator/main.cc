@@ -31,6 +31,7 @@
 
 #include <unistd.h>
 
+#include "api/v1alpha1/resources.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
@@ -39,17 +40,17 @@
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
-#include "operator/authority_api.h"
-#include "operator/authority_metrics.h"
-#include "operator/budget_controller.h"
+#include "operator/authority/api.h"
+#include "operator/authority/metrics.h"
+#include "operator/budgets/budget_controller.h"
 #include "operator/certs/webhook_certificates.h"
-#include "operator/focus_export.h"
-#include "operator/kube_ledger_store.h"
-#include "operator/ledger.h"
+#include "operator/authority/focus_export.h"
+#include "operator/authority/kube_ledger_store.h"
+#include "operator/authority/ledger.h"
 #include "operator/queue/queue_controller.h"
-#include "operator/token_review_authenticator.h"
+#include "operator/authority/token_review_authenticator.h"
 
-namespace agentbudget::operator_ {
+namespace agentbudget::op {
 namespace {
 
 std::atomic<bool> stop_requested{false};
@@ -248,7 +249,7 @@ int Run(int argc, char** argv) {
   governed_pods.reflector.label_selector = "agentbudget.io/run";
   kube::Informer pods(**client, kube::resources::kPods, governed_pods);
   kube::Informer namespaces(**client, kube::resources::kNamespaces);
-  kube::Informer workloads(**client, kAgentWorkloads);
+  kube::Informer workloads(**client, v1alpha1::kAgentWorkloads);
   for (kube::Informer* informer : {&pods, &namespaces, &workloads}) {
     informer->Start();
   }
@@ -258,7 +259,7 @@ int Run(int argc, char** argv) {
   authenticator_options.workloads = &workloads;
   TokenReviewAuthenticator authenticator(**client, clock, authenticator_options);
 
-  kube::Informer budgets(**client, kAgentBudgets);
+  kube::Informer budgets(**client, v1alpha1::kAgentBudgets);
   budgets.AddEventHandlers({
       [&](const nlohmann::json& object) { controller.OnUpsert(object); },
       [&](const nlohmann::json&, const nlohmann::json& object) { controller.OnUpsert(object); },
@@ -461,6 +462,6 @@ int Run(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace agentbudget::operator_
+}  // namespace agentbudget::op
 
-int main(int argc, char** argv) { return agentbudget::operator_::Run(argc, argv); }
+int main(int argc, char** argv) { return agentbudget::op::Run(argc, argv); }

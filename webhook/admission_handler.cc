@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 #include "webhook/validation.h"
-#include "webhook/json_member.h"
+#include "core/json_field.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -19,17 +19,17 @@ bool IsGovernedKind(const AdmissionRequest& r) {
 nlohmann::json RunOwnerOf(const nlohmann::json& pod) {
   nlohmann::json owner = {{"apiVersion", "v1"},
                           {"kind", "Pod"},
-                          {"name", StringField(Member(pod, {"metadata"}), "name")},
-                          {"uid", StringField(Member(pod, {"metadata"}), "uid")}};
-  const nlohmann::json& owners = Member(pod, {"metadata", "ownerReferences"});
+                          {"name", core::StringField(core::Member(pod, {"metadata"}), "name")},
+                          {"uid", core::StringField(core::Member(pod, {"metadata"}), "uid")}};
+  const nlohmann::json& owners = core::Member(pod, {"metadata", "ownerReferences"});
   for (size_t i = 0; owners.is_array() && i < owners.size(); ++i) {
-    const nlohmann::json& controller = Member(owners[i], {"controller"});
-    if (StringField(owners[i], "kind") == "Job" && controller.is_boolean() &&
+    const nlohmann::json& controller = core::Member(owners[i], {"controller"});
+    if (core::StringField(owners[i], "kind") == "Job" && controller.is_boolean() &&
         controller.get<bool>()) {
       owner = {{"apiVersion", "batch/v1"},
                {"kind", "Job"},
-               {"name", StringField(owners[i], "name")},
-               {"uid", StringField(owners[i], "uid")}};
+               {"name", core::StringField(owners[i], "name")},
+               {"uid", core::StringField(owners[i], "uid")}};
     }
   }
   if (owner["name"].get<std::string>().empty() || owner["uid"].get<std::string>().empty()) {
@@ -47,7 +47,7 @@ http::Response BadRequest(int status, const std::string& message) {
 
 RequestingPod RequestingPodOf(const AdmissionRequest& request) {
   RequestingPod out;
-  const nlohmann::json& names = Member(request.user_extra, {"authentication.kubernetes.io/pod-name"});
+  const nlohmann::json& names = core::Member(request.user_extra, {"authentication.kubernetes.io/pod-name"});
   if (names.is_array() && !names.empty() && names[0].is_string()) {
     out.name = names[0].get<std::string>();
   }
@@ -87,8 +87,8 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
     return context;
   }
   workloads = cache_.Workloads(request.namespace_name);
-  const core::Labels object_labels = LabelsOf(request.object);
-  context.workload = SelectWorkload(object_labels, *workloads);
+  const core::Labels object_labels = v1alpha1::LabelsOf(request.object);
+  context.workload = v1alpha1::SelectWorkload(object_labels, *workloads);
   if (context.workload == nullptr) {
     return context;
   }
@@ -107,14 +107,14 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
   if (!creator.name.empty() && pods_) {
     auto creator_pod = pods_(creator.namespace_name, creator.name);
     if (creator_pod.ok()) {
-      const core::Labels creator_labels = LabelsOf(*creator_pod);
-      auto run = creator_labels.find(keys::kRun);
+      const core::Labels creator_labels = v1alpha1::LabelsOf(*creator_pod);
+      auto run = creator_labels.find(v1alpha1::keys::kRun);
       if (run != creator_labels.end()) {
         context.parent_run = run->second;
         parent.owner = RunOwnerOf(*creator_pod);
-        auto creator_workload = creator_labels.find(keys::kWorkload);
+        auto creator_workload = creator_labels.find(v1alpha1::keys::kWorkload);
         if (creator_workload != creator_labels.end()) {
-          for (const Workload& w : *workloads) {
+          for (const v1alpha1::Workload& w : *workloads) {
             if (w.name == creator_workload->second) {
               parent.workload = &w;
             }
@@ -126,7 +126,7 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
     }
   }
   if (context.parent_run.empty()) {
-    auto label = object_labels.find(keys::kParentRun);
+    auto label = object_labels.find(v1alpha1::keys::kParentRun);
     if (label != object_labels.end()) {
       context.parent_run = label->second;
     }
@@ -185,7 +185,7 @@ AdmissionDecision AdmissionHandler::DecideValidation(
   if (request.kind == "Pod" && OwnedByJob(request.object, nullptr)) {
     return d;
   }
-  const Workload& capped = *parent.workload;
+  const v1alpha1::Workload& capped = *parent.workload;
   if (!capped.max_subagents || capped.on_limit != "Reject") {
     return d;
   }
@@ -196,7 +196,7 @@ AdmissionDecision AdmissionHandler::DecideValidation(
   fanout.dry_run = request.dry_run;
   fanout.kind = request.kind;
   // Validation runs after the API server generated the name of a generateName object.
-  fanout.name = StringField(Member(request.object, {"metadata"}), "name");
+  fanout.name = core::StringField(core::Member(request.object, {"metadata"}), "name");
   if (fanout.name.empty()) {
     fanout.name = request.name;
   }

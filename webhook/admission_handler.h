@@ -52,7 +52,7 @@ class AdmissionHandler {
  private:
   // The parent run's side of a subagent.
   struct Parent {
-    const Workload* workload = nullptr;  // whose fan-out cap applies
+    const v1alpha1::Workload* workload = nullptr;  // whose fan-out cap applies
     nlohmann::json owner;  // the parent run's Job or Pod as an ownerReference, or null
   };
   // Fills namespace labels, workload, run and parent run, and `parent`. Fails when the

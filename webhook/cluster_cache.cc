@@ -26,7 +26,7 @@ void ClusterCache::PutNamespace(const nlohmann::json& ns) {
   if (name.empty()) {
     return;
   }
-  core::Labels labels = LabelsOf(ns);
+  core::Labels labels = v1alpha1::LabelsOf(ns);
   std::unique_lock lock(mu_);
   namespaces_[name] = std::move(labels);
 }
@@ -37,24 +37,24 @@ void ClusterCache::RemoveNamespace(const nlohmann::json& ns) {
 }
 
 Status ClusterCache::PutWorkload(const nlohmann::json& object) {
-  auto parsed = ParseWorkload(object);
+  auto parsed = v1alpha1::ParseWorkload(object);
   if (!parsed.ok()) {
     RemoveWorkload(object);
     return std::move(parsed).error();
   }
-  Workload workload = std::move(parsed).value();
+  v1alpha1::Workload workload = std::move(parsed).value();
   std::unique_lock lock(mu_);
   WorkloadList& slot = workloads_[workload.namespace_name];
-  auto next = slot ? std::make_shared<std::vector<Workload>>(*slot)
-                   : std::make_shared<std::vector<Workload>>();
+  auto next = slot ? std::make_shared<std::vector<v1alpha1::Workload>>(*slot)
+                   : std::make_shared<std::vector<v1alpha1::Workload>>();
   auto it = std::find_if(next->begin(), next->end(),
-                         [&](const Workload& w) { return w.name == workload.name; });
+                         [&](const v1alpha1::Workload& w) { return w.name == workload.name; });
   if (it != next->end()) {
     *it = std::move(workload);
   } else {
     next->push_back(std::move(workload));
     std::sort(next->begin(), next->end(),
-              [](const Workload& a, const Workload& b) { return a.name < b.name; });
+              [](const v1alpha1::Workload& a, const v1alpha1::Workload& b) { return a.name < b.name; });
   }
   slot = std::move(next);
   return OkStatus();
@@ -68,9 +68,9 @@ void ClusterCache::RemoveWorkload(const nlohmann::json& object) {
   if (slot == workloads_.end() || !slot->second) {
     return;
   }
-  auto next = std::make_shared<std::vector<Workload>>(*slot->second);
+  auto next = std::make_shared<std::vector<v1alpha1::Workload>>(*slot->second);
   next->erase(std::remove_if(next->begin(), next->end(),
-                             [&](const Workload& w) { return w.name == name; }),
+                             [&](const v1alpha1::Workload& w) { return w.name == name; }),
               next->end());
   if (next->empty()) {
     workloads_.erase(slot);
@@ -89,7 +89,7 @@ Result<core::Labels> ClusterCache::NamespaceLabels(const std::string& name) cons
 }
 
 ClusterCache::WorkloadList ClusterCache::Workloads(const std::string& namespace_name) const {
-  static const WorkloadList kEmpty = std::make_shared<const std::vector<Workload>>();
+  static const WorkloadList kEmpty = std::make_shared<const std::vector<v1alpha1::Workload>>();
   std::shared_lock lock(mu_);
   auto it = workloads_.find(namespace_name);
   return it == workloads_.end() ? kEmpty : it->second;

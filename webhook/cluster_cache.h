@@ -10,7 +10,7 @@
 
 #include "common/result.h"
 #include "core/label_selector.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::webhook {
 
@@ -21,7 +21,7 @@ namespace agentbudget::webhook {
 // Thread-safe: many readers, one writer at a time.
 class ClusterCache {
  public:
-  using WorkloadList = std::shared_ptr<const std::vector<Workload>>;
+  using WorkloadList = std::shared_ptr<const std::vector<v1alpha1::Workload>>;
 
   // Namespace objects (metadata.name, metadata.labels).
   void PutNamespace(const nlohmann::json& ns);

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "webhook/json_member.h"
+#include "core/json_field.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -31,7 +31,7 @@ Result<std::string> Text(const nlohmann::json& slot, const char* key, bool requi
 
 Result<std::vector<FanoutSlot>> ParseFanoutSlots(const nlohmann::json& config_map) {
   std::vector<FanoutSlot> slots;
-  const nlohmann::json& text = Member(config_map, {"data", "slots"});
+  const nlohmann::json& text = core::Member(config_map, {"data", "slots"});
   if (text.is_null()) {
     return slots;
   }

@@ -6,7 +6,7 @@
 #include <thread>
 #include <utility>
 
-#include "webhook/json_member.h"
+#include "core/json_field.h"
 #include "webhook/mutation.h"
 
 namespace agentbudget::webhook {
@@ -21,8 +21,8 @@ std::string Text(const nlohmann::json& value) {
 }
 
 StoredObject StoredObjectOf(const std::string& kind, const nlohmann::json& object) {
-  return StoredObject{kind, Text(Member(object, {"metadata", "name"})),
-                      Text(Member(object, {"metadata", "uid"}))};
+  return StoredObject{kind, Text(core::Member(object, {"metadata", "name"})),
+                      Text(core::Member(object, {"metadata", "uid"}))};
 }
 
 }  // namespace
@@ -242,7 +242,7 @@ Result<std::vector<StoredObject>> KubeFanoutCounter::StoredObjectsOf(
   std::vector<StoredObject> stored;
   kube::ListOptions options;
   options.label_selector =
-      std::string(keys::kParentRun) + "=" + SanitizeLabelValue(request.parent_run);
+      std::string(v1alpha1::keys::kParentRun) + "=" + SanitizeLabelValue(request.parent_run);
   for (const std::string& kind : kinds) {
     auto list = client_.List(ResourceOf(kind), request.namespace_name, options);
     if (!list.ok()) {
@@ -282,7 +282,7 @@ Status KubeFanoutCounter::Write(nlohmann::json config_map, const std::vector<Fan
                    {{"name", ConfigMapName(request.parent_run)},
                     {"namespace", request.namespace_name},
                     {"labels",
-                     {{keys::kRun, SanitizeLabelValue(request.parent_run)},
+                     {{v1alpha1::keys::kRun, SanitizeLabelValue(request.parent_run)},
                       {"app.kubernetes.io/managed-by", "agentbudget-webhook"}}}}},
                   {"data", {{"run", request.parent_run}}}};
     if (request.owner.is_object()) {
@@ -296,7 +296,7 @@ Status KubeFanoutCounter::Write(nlohmann::json config_map, const std::vector<Fan
     return OkStatus();
   }
   config_map["data"]["slots"] = EncodeFanoutSlots(slots);
-  const nlohmann::json& owners = Member(config_map, {"metadata", "ownerReferences"});
+  const nlohmann::json& owners = core::Member(config_map, {"metadata", "ownerReferences"});
   if (request.owner.is_object() && (!owners.is_array() || owners.empty())) {
     config_map["metadata"]["ownerReferences"] = nlohmann::json::array({request.owner});
   }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/v1alpha1/resources.h"
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/metrics_endpoint.h"
@@ -52,7 +53,7 @@ int Run(const Flags& flags) {
       log::Warn("ignoring an invalid AgentWorkload", {{"error", s.error().message}});
     }
   };
-  kube::Informer workloads(**client, kAgentWorkloads);
+  kube::Informer workloads(**client, v1alpha1::kAgentWorkloads);
   workloads.AddEventHandlers(
       {put_workload, [put_workload](const nlohmann::json&, const nlohmann::json& w) {
          put_workload(w);

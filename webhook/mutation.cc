@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "webhook/json_member.h"
+#include "core/json_field.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -31,7 +31,7 @@ const nlohmann::json* FindEnv(const nlohmann::json& env, const std::string& name
     return nullptr;
   }
   for (size_t i = 0; i < env.size(); ++i) {
-    if (env[i].is_object() && StringField(env[i], "name") == name) {
+    if (env[i].is_object() && core::StringField(env[i], "name") == name) {
       *index = i;
       return &env[i];
     }
@@ -40,12 +40,12 @@ const nlohmann::json* FindEnv(const nlohmann::json& env, const std::string& name
 }
 
 bool HasMeter(const nlohmann::json& pod_spec) {
-  const nlohmann::json& init = Member(pod_spec, {"initContainers"});
+  const nlohmann::json& init = core::Member(pod_spec, {"initContainers"});
   if (!init.is_array()) {
     return false;
   }
   for (const nlohmann::json& c : init) {
-    if (c.is_object() && StringField(c, "name") == keys::kMeterContainer) {
+    if (c.is_object() && core::StringField(c, "name") == v1alpha1::keys::kMeterContainer) {
       return true;
     }
   }
@@ -55,7 +55,7 @@ bool HasMeter(const nlohmann::json& pod_spec) {
 // Adds the agent env: base URLs to the meter, placeholder keys under custody.
 void PatchAgentEnv(const nlohmann::json& pod_spec, const AdmissionContext& context,
                    const MeterSettings& meter, PatchBuilder& patch) {
-  const nlohmann::json& containers = Member(pod_spec, {"containers"});
+  const nlohmann::json& containers = core::Member(pod_spec, {"containers"});
   if (!containers.is_array()) {
     return;
   }
@@ -71,7 +71,7 @@ void PatchAgentEnv(const nlohmann::json& pod_spec, const AdmissionContext& conte
     if (!containers[i].is_object()) {
       continue;
     }
-    const nlohmann::json& env = Member(containers[i], {"env"});
+    const nlohmann::json& env = core::Member(containers[i], {"env"});
     const std::string env_path = Pointer({"spec", "containers", std::to_string(i), "env"});
     nlohmann::json added = nlohmann::json::array();
     for (const auto& [name, value] : wanted) {
@@ -100,7 +100,7 @@ void PatchAgentEnv(const nlohmann::json& pod_spec, const AdmissionContext& conte
 // kept when already within the cap.
 void CapJobSpecField(const nlohmann::json& spec, const char* field, int64_t cap,
                      PatchBuilder& patch) {
-  const nlohmann::json& value = Member(spec, {field});
+  const nlohmann::json& value = core::Member(spec, {field});
   const std::string path = std::string("/spec/") + field;
   if (!value.is_number_integer()) {
     patch.Add(path, cap);
@@ -123,7 +123,7 @@ nlohmann::json InjectedRecord(const std::string& kind, const AdmissionContext& c
 }  // namespace
 
 bool NamespaceOptedIn(const core::Labels& namespace_labels) {
-  auto it = namespace_labels.find(keys::kInject);
+  auto it = namespace_labels.find(v1alpha1::keys::kInject);
   return it != namespace_labels.end() && it->second == "enabled";
 }
 
@@ -134,10 +134,10 @@ std::string WhyNotGoverned(const nlohmann::json& pod, const AdmissionContext& co
   if (context.workload == nullptr) {
     return "no AgentWorkload selects it";
   }
-  if (Member(pod, {"metadata", "annotations", "kubernetes.io/config.mirror"}).is_string()) {
+  if (core::Member(pod, {"metadata", "annotations", "kubernetes.io/config.mirror"}).is_string()) {
     return "it is a mirror pod";
   }
-  const nlohmann::json& host_network = Member(pod, {"spec", "hostNetwork"});
+  const nlohmann::json& host_network = core::Member(pod, {"spec", "hostNetwork"});
   if (host_network.is_boolean() && host_network.get<bool>()) {
     return "it uses the host network";
   }
@@ -167,52 +167,52 @@ std::string SanitizeLabelValue(const std::string& text) {
 
 Attribution AttributionFor(const nlohmann::json& object, const AdmissionContext& context,
                            bool include_run) {
-  const Workload& w = *context.workload;
+  const v1alpha1::Workload& w = *context.workload;
   Attribution a;
-  a.labels[keys::kWorkload] = w.name;
-  if (auto team = context.namespace_labels.find(keys::kTeam);
+  a.labels[v1alpha1::keys::kWorkload] = w.name;
+  if (auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
       team != context.namespace_labels.end()) {
-    a.labels[keys::kTeam] = team->second;
+    a.labels[v1alpha1::keys::kTeam] = team->second;
   }
   if (!w.workflow.empty()) {
-    a.labels[keys::kWorkflow] = SanitizeLabelValue(w.workflow);
+    a.labels[v1alpha1::keys::kWorkflow] = SanitizeLabelValue(w.workflow);
   }
   if (!w.environment.empty()) {
-    a.labels[keys::kEnvironment] = SanitizeLabelValue(w.environment);
+    a.labels[v1alpha1::keys::kEnvironment] = SanitizeLabelValue(w.environment);
   }
   if (!w.workload_class.empty()) {
-    a.labels[keys::kClass] = w.workload_class;
+    a.labels[v1alpha1::keys::kClass] = w.workload_class;
   }
   if (!w.priority.empty()) {
-    a.labels[keys::kPriority] = w.priority;
+    a.labels[v1alpha1::keys::kPriority] = w.priority;
   }
-  const core::Labels own = LabelsOf(object);
-  if (auto user = own.find(keys::kUser); user != own.end()) {
-    a.labels[keys::kUser] = user->second;
+  const core::Labels own = v1alpha1::LabelsOf(object);
+  if (auto user = own.find(v1alpha1::keys::kUser); user != own.end()) {
+    a.labels[v1alpha1::keys::kUser] = user->second;
   } else if (std::string user_value = SanitizeLabelValue(context.username); !user_value.empty()) {
-    a.labels[keys::kUser] = user_value;
+    a.labels[v1alpha1::keys::kUser] = user_value;
   }
   if (include_run && !context.run.empty()) {
-    a.labels[keys::kRun] = SanitizeLabelValue(context.run);
+    a.labels[v1alpha1::keys::kRun] = SanitizeLabelValue(context.run);
   }
   if (!context.parent_run.empty()) {
-    a.labels[keys::kParentRun] = SanitizeLabelValue(context.parent_run);
+    a.labels[v1alpha1::keys::kParentRun] = SanitizeLabelValue(context.parent_run);
   }
   if (!w.repo.empty()) {
-    a.annotations[keys::kRepo] = w.repo;
+    a.annotations[v1alpha1::keys::kRepo] = w.repo;
   }
-  if (auto cc = context.namespace_labels.find(keys::kCostCenter);
+  if (auto cc = context.namespace_labels.find(v1alpha1::keys::kCostCenter);
       cc != context.namespace_labels.end()) {
-    a.annotations[keys::kCostCenter] = cc->second;
+    a.annotations[v1alpha1::keys::kCostCenter] = cc->second;
   }
   if (!w.tags.empty()) {
-    a.annotations[keys::kTags] = nlohmann::json(w.tags).dump();
+    a.annotations[v1alpha1::keys::kTags] = nlohmann::json(w.tags).dump();
   }
   return a;
 }
 
 nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettings& meter) {
-  const Workload& w = *context.workload;
+  const v1alpha1::Workload& w = *context.workload;
   nlohmann::json env = nlohmann::json::array();
   // The documented contract (docs/webhook.md); the args below pass the same values as the
   // meter's flags through Kubernetes $(VAR) expansion.
@@ -277,7 +277,7 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
                       {"readOnly", true}});
   }
   return {
-      {"name", keys::kMeterContainer},
+      {"name", v1alpha1::keys::kMeterContainer},
       {"image", meter.image},
       {"imagePullPolicy", meter.image_pull_policy},
       {"restartPolicy", "Always"},
@@ -303,18 +303,18 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
 }
 
 bool OwnedByJob(const nlohmann::json& pod, std::string* uid) {
-  const nlohmann::json& owners = Member(pod, {"metadata", "ownerReferences"});
+  const nlohmann::json& owners = core::Member(pod, {"metadata", "ownerReferences"});
   if (!owners.is_array()) {
     return false;
   }
   for (const nlohmann::json& owner : owners) {
-    if (!owner.is_object() || StringField(owner, "kind") != "Job") {
+    if (!owner.is_object() || core::StringField(owner, "kind") != "Job") {
       continue;
     }
-    const nlohmann::json& controller = Member(owner, {"controller"});
+    const nlohmann::json& controller = core::Member(owner, {"controller"});
     if (controller.is_boolean() && controller.get<bool>()) {
       if (uid != nullptr) {
-        *uid = StringField(owner, "uid");
+        *uid = core::StringField(owner, "uid");
       }
       return true;
     }
@@ -327,21 +327,21 @@ nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& cont
   if (!pod.is_object() || !WhyNotGoverned(pod, context).empty()) {
     return nlohmann::json::array();
   }
-  const nlohmann::json& spec = Member(pod, {"spec"});
-  if (!spec.is_object() || !Member(pod, {"metadata"}).is_object() ||
-      Member(pod, {"metadata", "annotations", keys::kInjected}).is_string() || HasMeter(spec)) {
+  const nlohmann::json& spec = core::Member(pod, {"spec"});
+  if (!spec.is_object() || !core::Member(pod, {"metadata"}).is_object() ||
+      core::Member(pod, {"metadata", "annotations", v1alpha1::keys::kInjected}).is_string() || HasMeter(spec)) {
     return nlohmann::json::array();
   }
   PatchBuilder patch;
-  const Workload& w = *context.workload;
+  const v1alpha1::Workload& w = *context.workload;
   // The meter first, so it is up before other init containers that may call a model.
-  const nlohmann::json& init = Member(spec, {"initContainers"});
+  const nlohmann::json& init = core::Member(spec, {"initContainers"});
   if (init.is_array()) {
     patch.Add("/spec/initContainers/0", MeterContainer(context, meter));
   } else {
     patch.Add("/spec/initContainers", nlohmann::json::array({MeterContainer(context, meter)}));
   }
-  const nlohmann::json& volumes = Member(spec, {"volumes"});
+  const nlohmann::json& volumes = core::Member(spec, {"volumes"});
   patch.Append("/spec/volumes", volumes,
                {{"name", kTokenVolume},
                 {"projected",
@@ -357,13 +357,13 @@ nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& cont
   }
   PatchAgentEnv(spec, context, meter, patch);
   if (!OwnedByJob(pod, nullptr)) {
-    patch.Append("/spec/schedulingGates", Member(spec, {"schedulingGates"}),
-                 {{"name", keys::kSchedulingGate}});
+    patch.Append("/spec/schedulingGates", core::Member(spec, {"schedulingGates"}),
+                 {{"name", v1alpha1::keys::kSchedulingGate}});
   }
   Attribution a = AttributionFor(pod, context, /*include_run=*/true);
-  a.annotations[keys::kInjected] = InjectedRecord("Pod", context, meter.image);
-  patch.SetMembers("/metadata/labels", Member(pod, {"metadata", "labels"}), a.labels);
-  patch.SetMembers("/metadata/annotations", Member(pod, {"metadata", "annotations"}),
+  a.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Pod", context, meter.image);
+  patch.SetMembers("/metadata/labels", core::Member(pod, {"metadata", "labels"}), a.labels);
+  patch.SetMembers("/metadata/annotations", core::Member(pod, {"metadata", "annotations"}),
                    a.annotations);
   return patch.ops();
 }
@@ -373,17 +373,17 @@ nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& cont
       context.workload == nullptr) {
     return nlohmann::json::array();
   }
-  if (Member(job, {"metadata", "annotations", keys::kInjected}).is_string()) {
+  if (core::Member(job, {"metadata", "annotations", v1alpha1::keys::kInjected}).is_string()) {
     return nlohmann::json::array();
   }
-  const nlohmann::json& spec = Member(job, {"spec"});
-  if (!spec.is_object() || !Member(job, {"metadata"}).is_object() ||
-      !Member(spec, {"template"}).is_object()) {
+  const nlohmann::json& spec = core::Member(job, {"spec"});
+  if (!spec.is_object() || !core::Member(job, {"metadata"}).is_object() ||
+      !core::Member(spec, {"template"}).is_object()) {
     return nlohmann::json::array();
   }
   PatchBuilder patch;
-  const Workload& w = *context.workload;
-  const nlohmann::json& suspend = Member(spec, {"suspend"});
+  const v1alpha1::Workload& w = *context.workload;
+  const nlohmann::json& suspend = core::Member(spec, {"suspend"});
   if (!suspend.is_boolean()) {
     patch.Add("/spec/suspend", true);
   } else if (!suspend.get<bool>()) {
@@ -398,21 +398,21 @@ nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& cont
   Attribution a = AttributionFor(job, context, /*include_run=*/false);
   // The template gets the attribution too, so the Job's pods are selected and stamped the
   // same way; their run is the Job's UID, set when each pod is admitted.
-  const nlohmann::json& template_meta = Member(spec, {"template", "metadata"});
+  const nlohmann::json& template_meta = core::Member(spec, {"template", "metadata"});
   if (!template_meta.is_object()) {
     patch.Add("/spec/template/metadata",
               {{"labels", a.labels}, {"annotations", a.annotations}});
   } else {
-    patch.SetMembers("/spec/template/metadata/labels", Member(template_meta, {"labels"}),
+    patch.SetMembers("/spec/template/metadata/labels", core::Member(template_meta, {"labels"}),
                      a.labels);
     patch.SetMembers("/spec/template/metadata/annotations",
-                     Member(template_meta, {"annotations"}), a.annotations);
+                     core::Member(template_meta, {"annotations"}), a.annotations);
   }
-  a.annotations[keys::kInjected] = InjectedRecord("Job", context, "");
-  a.annotations[keys::kQueue] =
+  a.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Job", context, "");
+  a.annotations[v1alpha1::keys::kQueue] =
       nlohmann::json{{"state", "Pending"}, {"reason", "AwaitingAdmission"}}.dump();
-  patch.SetMembers("/metadata/labels", Member(job, {"metadata", "labels"}), a.labels);
-  patch.SetMembers("/metadata/annotations", Member(job, {"metadata", "annotations"}),
+  patch.SetMembers("/metadata/labels", core::Member(job, {"metadata", "labels"}), a.labels);
+  patch.SetMembers("/metadata/annotations", core::Member(job, {"metadata", "annotations"}),
                    a.annotations);
   return patch.ops();
 }

@@ -6,7 +6,7 @@
 
 #include "core/label_selector.h"
 #include "webhook/json_patch.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::webhook {
 
@@ -29,7 +29,7 @@ struct MeterSettings {
 struct AdmissionContext {
   std::string namespace_name;
   core::Labels namespace_labels;
-  const Workload* workload = nullptr;  // the governing workload; nullptr: not governed
+  const v1alpha1::Workload* workload = nullptr;  // the governing workload; nullptr: not governed
   // The run this object belongs to, resolved by the server: for a pod owned by a Job, the
   // Job's UID (from ownerReferences); for a bare pod, a fresh id (the request UID).
   std::string run;

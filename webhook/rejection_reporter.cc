@@ -3,6 +3,7 @@
 #include <limits>
 #include <vector>
 
+#include "api/v1alpha1/resources.h"
 #include "common/log.h"
 
 namespace agentbudget::webhook {
@@ -108,7 +109,7 @@ RejectionReporter::Outcome RejectionReporter::Write(const WorkloadKey& workload,
     return out;
   };
   for (int attempt = 0; attempt <= kConflictRetries; ++attempt) {
-    auto read = client_.Get(kAgentWorkloads, ns, name);
+    auto read = client_.Get(v1alpha1::kAgentWorkloads, ns, name);
     if (!read.ok() && read.error().code == ErrorCode::kNotFound) {
       log::Info("AgentWorkload gone: its rejections are dropped", fields);
       return Outcome::kGone;
@@ -126,7 +127,7 @@ RejectionReporter::Outcome RejectionReporter::Write(const WorkloadKey& workload,
     }
     kube::PatchOptions options;
     options.subresource = "status";
-    auto written = client_.Patch(kAgentWorkloads, ns, name, kube::PatchType::kMerge, *patch,
+    auto written = client_.Patch(v1alpha1::kAgentWorkloads, ns, name, kube::PatchType::kMerge, *patch,
                                  options);
     if (written.ok()) {
       return Outcome::kWritten;

@@ -12,14 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
+#include "api/v1alpha1/resources.h"
 #include "kube/client.h"
 #include "kube/resource.h"
 
 namespace agentbudget::webhook {
-
-// The AgentWorkload resource: followed by the admission cache, written by the reporter.
-inline const kube::GroupVersionResource kAgentWorkloads{"agentbudget.io", "v1alpha1",
-                                                        "agentworkloads", true};
 
 // The status merge patch that adds `pending` rejections to `workload` as it was read:
 //   {"metadata":{"resourceVersion": <read>}, "status":{"rejectedRuns": <read + pending>}}

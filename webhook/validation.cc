@@ -7,7 +7,7 @@
 
 #include "core/money.h"
 #include "core/time_zone.h"
-#include "webhook/json_member.h"
+#include "core/json_field.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -18,23 +18,23 @@ constexpr const char* kModelEnvVars[] = {
     "AGENTBUDGET_MODEL"};
 
 std::string ObjectName(const nlohmann::json& object) {
-  std::string name = Member(object, {"metadata", "name"}).is_string()
-                         ? Member(object, {"metadata", "name"}).get<std::string>()
+  std::string name = core::Member(object, {"metadata", "name"}).is_string()
+                         ? core::Member(object, {"metadata", "name"}).get<std::string>()
                          : std::string();
-  if (name.empty() && Member(object, {"metadata", "generateName"}).is_string()) {
-    name = Member(object, {"metadata", "generateName"}).get<std::string>() + "*";
+  if (name.empty() && core::Member(object, {"metadata", "generateName"}).is_string()) {
+    name = core::Member(object, {"metadata", "generateName"}).get<std::string>() + "*";
   }
   return name.empty() ? "(unnamed)" : name;
 }
 
 bool HasMeterSidecar(const nlohmann::json& pod_spec) {
-  const nlohmann::json& init = Member(pod_spec, {"initContainers"});
+  const nlohmann::json& init = core::Member(pod_spec, {"initContainers"});
   if (!init.is_array()) {
     return false;
   }
   for (const nlohmann::json& c : init) {
-    if (c.is_object() && StringField(c, "name") == keys::kMeterContainer &&
-        StringField(c, "restartPolicy") == "Always") {
+    if (c.is_object() && core::StringField(c, "name") == v1alpha1::keys::kMeterContainer &&
+        core::StringField(c, "restartPolicy") == "Always") {
       return true;
     }
   }
@@ -43,16 +43,16 @@ bool HasMeterSidecar(const nlohmann::json& pod_spec) {
 
 // The namespace must name the team that pays (DESIGN.md §2).
 std::string MissingTeam(const AdmissionContext& context) {
-  auto team = context.namespace_labels.find(keys::kTeam);
+  auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
   if (team == context.namespace_labels.end() || team->second.empty()) {
-    return "namespace " + context.namespace_name + " has no " + keys::kTeam +
+    return "namespace " + context.namespace_name + " has no " + v1alpha1::keys::kTeam +
            " label; governed agent work must be charged to a team";
   }
   return "";
 }
 
 std::string DisallowedModel(const nlohmann::json& pod_spec, const nlohmann::json& annotations,
-                            const Workload& workload) {
+                            const v1alpha1::Workload& workload) {
   if (workload.allowed_models.empty()) {
     return "";
   }
@@ -73,19 +73,19 @@ std::string DisallowedModel(const nlohmann::json& pod_spec, const nlohmann::json
 // Checks the stamped labels against what the mutation would set.
 std::string MissingAttribution(const nlohmann::json& object, const AdmissionContext& context,
                                bool need_run) {
-  const core::Labels labels = LabelsOf(object);
-  std::vector<const char*> required = {keys::kWorkload, keys::kTeam};
+  const core::Labels labels = v1alpha1::LabelsOf(object);
+  std::vector<const char*> required = {v1alpha1::keys::kWorkload, v1alpha1::keys::kTeam};
   if (need_run) {
-    required.push_back(keys::kRun);
+    required.push_back(v1alpha1::keys::kRun);
   }
   for (const char* key : required) {
     if (labels.find(key) == labels.end()) {
       return std::string("missing label ") + key;
     }
   }
-  auto team = context.namespace_labels.find(keys::kTeam);
-  if (labels.at(keys::kTeam) != team->second) {
-    return std::string("label ") + keys::kTeam + "=" + labels.at(keys::kTeam) +
+  auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
+  if (labels.at(v1alpha1::keys::kTeam) != team->second) {
+    return std::string("label ") + v1alpha1::keys::kTeam + "=" + labels.at(v1alpha1::keys::kTeam) +
            " differs from the namespace's team " + team->second;
   }
   return "";
@@ -119,33 +119,33 @@ std::vector<RequestedModel> RequestedModels(const nlohmann::json& pod_spec,
                                             const nlohmann::json& annotations) {
   std::vector<RequestedModel> out;
   for (const char* list : {"initContainers", "containers"}) {
-    const nlohmann::json& containers = Member(pod_spec, {list});
+    const nlohmann::json& containers = core::Member(pod_spec, {list});
     if (!containers.is_array()) {
       continue;
     }
     for (const nlohmann::json& c : containers) {
-      if (!c.is_object() || StringField(c, "name") == keys::kMeterContainer) {
+      if (!c.is_object() || core::StringField(c, "name") == v1alpha1::keys::kMeterContainer) {
         continue;
       }
-      const nlohmann::json& env = Member(c, {"env"});
+      const nlohmann::json& env = core::Member(c, {"env"});
       if (!env.is_array()) {
         continue;
       }
       for (const nlohmann::json& e : env) {
-        if (!e.is_object() || !Member(e, {"value"}).is_string()) {
+        if (!e.is_object() || !core::Member(e, {"value"}).is_string()) {
           continue;
         }
-        const std::string name = StringField(e, "name");
+        const std::string name = core::StringField(e, "name");
         const std::string value = e["value"].get<std::string>();
         if (value.empty() || std::find(std::begin(kModelEnvVars), std::end(kModelEnvVars),
                                        name) == std::end(kModelEnvVars)) {
           continue;
         }
-        out.push_back({value, "container " + StringField(c, "name") + " env " + name});
+        out.push_back({value, "container " + core::StringField(c, "name") + " env " + name});
       }
     }
   }
-  const nlohmann::json& listed = Member(annotations, {keys::kModels});
+  const nlohmann::json& listed = core::Member(annotations, {v1alpha1::keys::kModels});
   if (listed.is_string()) {
     const std::string text = listed.get<std::string>();
     size_t start = 0;
@@ -158,7 +158,7 @@ std::vector<RequestedModel> RequestedModels(const nlohmann::json& pod_spec,
       model.erase(0, model.find_first_not_of(' '));
       model.erase(model.find_last_not_of(' ') + 1);
       if (!model.empty()) {
-        out.push_back({model, std::string("annotation ") + keys::kModels});
+        out.push_back({model, std::string("annotation ") + v1alpha1::keys::kModels});
       }
       start = comma + 1;
     }
@@ -182,10 +182,10 @@ AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext&
   if (std::string team = MissingTeam(context); !team.empty()) {
     return Deny(name + ": " + team);
   }
-  const nlohmann::json& spec = Member(pod, {"spec"});
+  const nlohmann::json& spec = core::Member(pod, {"spec"});
   if (!HasMeterSidecar(spec)) {
     return Deny(name + " is governed by AgentWorkload " + context.workload->name +
-                " but has no " + keys::kMeterContainer +
+                " but has no " + v1alpha1::keys::kMeterContainer +
                 " sidecar (the mutating webhook did not run); create it again");
   }
   if (std::string missing = MissingAttribution(pod, context, /*need_run=*/true);
@@ -194,7 +194,7 @@ AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext&
                 missing);
   }
   if (std::string model =
-          DisallowedModel(spec, Member(pod, {"metadata", "annotations"}), *context.workload);
+          DisallowedModel(spec, core::Member(pod, {"metadata", "annotations"}), *context.workload);
       !model.empty()) {
     return Deny(name + ": " + model);
   }
@@ -209,7 +209,7 @@ AdmissionDecision ValidateJob(const nlohmann::json& job, const AdmissionContext&
   if (std::string team = MissingTeam(context); !team.empty()) {
     return Deny(name + ": " + team);
   }
-  const nlohmann::json& suspend = Member(job, {"spec", "suspend"});
+  const nlohmann::json& suspend = core::Member(job, {"spec", "suspend"});
   if (!suspend.is_boolean() || !suspend.get<bool>()) {
     return Deny(name + " is governed by AgentWorkload " + context.workload->name +
                 " and must be created suspended (the operator admits it); the mutating "
@@ -220,9 +220,9 @@ AdmissionDecision ValidateJob(const nlohmann::json& job, const AdmissionContext&
     return Deny(name + " is governed by AgentWorkload " + context.workload->name + ": " +
                 missing);
   }
-  const nlohmann::json& pod_template = Member(job, {"spec", "template"});
-  if (std::string model = DisallowedModel(Member(pod_template, {"spec"}),
-                                          Member(pod_template, {"metadata", "annotations"}),
+  const nlohmann::json& pod_template = core::Member(job, {"spec", "template"});
+  if (std::string model = DisallowedModel(core::Member(pod_template, {"spec"}),
+                                          core::Member(pod_template, {"metadata", "annotations"}),
                                           *context.workload);
       !model.empty()) {
     return Deny(name + ": " + model);
@@ -231,11 +231,11 @@ AdmissionDecision ValidateJob(const nlohmann::json& job, const AdmissionContext&
 }
 
 AdmissionDecision ValidateAgentWorkload(const nlohmann::json& object) {
-  auto parsed = ParseWorkload(object);
+  auto parsed = v1alpha1::ParseWorkload(object);
   if (!parsed.ok()) {
     return Invalid("AgentWorkload: " + parsed.error().message);
   }
-  const Workload& w = *parsed;
+  const v1alpha1::Workload& w = *parsed;
   const std::string name = "AgentWorkload " + w.name;
   if (!w.max_cost.empty()) {
     auto cost = core::Money::Parse(w.max_cost);
@@ -270,11 +270,11 @@ AdmissionDecision ValidateAgentWorkload(const nlohmann::json& object) {
 AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
                                       const std::string& zoneinfo_dir) {
   const std::string name = "AgentBudget " + ObjectName(budget);
-  const nlohmann::json& spec = Member(budget, {"spec"});
+  const nlohmann::json& spec = core::Member(budget, {"spec"});
   if (!spec.is_object()) {
     return Invalid(name + ": spec is missing or not an object");
   }
-  const nlohmann::json& amount = Member(spec, {"limit", "amount"});
+  const nlohmann::json& amount = core::Member(spec, {"limit", "amount"});
   if (!amount.is_null()) {
     if (!amount.is_string()) {
       return Invalid(name + ": spec.limit.amount must be a decimal string");
@@ -284,7 +284,7 @@ AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
       return Invalid(name + ": spec.limit.amount: " + money.error().message);
     }
   }
-  const nlohmann::json& zone = Member(spec, {"timeZone"});
+  const nlohmann::json& zone = core::Member(spec, {"timeZone"});
   if (zone.is_string()) {
     auto tz = core::TimeZone::Load(zone.get<std::string>(), zoneinfo_dir);
     if (!tz.ok()) {
@@ -294,7 +294,7 @@ AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
   } else if (!zone.is_null()) {
     return Invalid(name + ": spec.timeZone must be a string");
   }
-  const nlohmann::json& alerts = Member(spec, {"alerts"});
+  const nlohmann::json& alerts = core::Member(spec, {"alerts"});
   if (alerts.is_array()) {
     std::set<int64_t> unique;
     for (const nlohmann::json& a : alerts) {
@@ -308,7 +308,7 @@ AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
     }
   }
   for (const char* field : {"selector", "namespaceSelector"}) {
-    auto selector = core::LabelSelector::FromJson(Member(spec, {field}));
+    auto selector = core::LabelSelector::FromJson(core::Member(spec, {field}));
     if (!selector.ok()) {
       return Invalid(name + ": spec." + field + ": " + selector.error().message);
     }

@@ -1,7 +1,7 @@
 // KubeLedgerStore compaction against the local control plane: what Load returns after a
 // compaction is exactly the folded settled entries followed by the recent ones, and a
 // segment a compaction failed to delete is never counted again.
-#include "operator/kube_ledger_store.h"
+#include "operator/authority/kube_ledger_store.h"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "kube/config.h"
-#include "operator/ledger_compaction.h"
+#include "operator/authority/ledger_compaction.h"
 
 namespace agentbudget::operator_ {
 namespace {

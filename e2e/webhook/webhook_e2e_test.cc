@@ -274,7 +274,7 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
   auto client = kube::Client::Create(*config, options);
   ASSERT_TRUE(client.ok());
   auto rejected_runs = [&client]() -> int64_t {
-    auto workload = (*client)->Get(webhook::kAgentWorkloads, "payments", "pr-review");
+    auto workload = (*client)->Get(v1alpha1::kAgentWorkloads, "payments", "pr-review");
     EXPECT_TRUE(workload.ok()) << workload.error().ToString();
     const json* count = workload.ok() ? &(*workload)["status"]["rejectedRuns"] : nullptr;
     return count != nullptr && count->is_number_integer() ? count->get<int64_t>() : 0;

@@ -12,12 +12,12 @@
 #include "webhook/admission_review.h"
 #include "webhook/mutation.h"
 #include "webhook/validation.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace {
 
 using agentbudget::webhook::AdmissionContext;
-using agentbudget::webhook::Workload;
+using agentbudget::v1alpha1::Workload;
 
 const Workload& FuzzWorkload() {
   static const Workload workload = [] {
@@ -30,7 +30,7 @@ const Workload& FuzzWorkload() {
           {"models", {{"allowed", {"m1"}}}},
           {"perRun", {{"maxRuntime", "1h"}, {"maxSubagents", 3}}},
           {"meter", {{"credentialsSecretRef", {{"name", "keys"}}}}}}}};
-    return agentbudget::webhook::ParseWorkload(object).value();
+    return agentbudget::v1alpha1::ParseWorkload(object).value();
   }();
   return workload;
 }

@@ -2,14 +2,14 @@
 
 #include <algorithm>
 
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::queue {
 namespace {
 
 // "82%" → 82; anything else → 0.
 int Percent(const nlohmann::json& status) {
-  const std::string text = webhook::StringField(status, "utilization");
+  const std::string text = core::StringField(status, "utilization");
   int percent = 0;
   for (const char c : text) {
     if (c < '0' || c > '9') {
@@ -36,7 +36,7 @@ void BudgetPressure::Update(const std::vector<nlohmann::json>& budgets) {
   std::map<std::string, Known> next;
   for (const nlohmann::json& object : budgets) {
     const nlohmann::json& metadata = object.contains("metadata") ? object["metadata"] : object;
-    const auto previous = budgets_.find(webhook::StringField(metadata, "name"));
+    const auto previous = budgets_.find(core::StringField(metadata, "name"));
     const nlohmann::json& generation = metadata.contains("generation") ? metadata["generation"]
                                                                        : nlohmann::json();
     // A spec is parsed (time zone included) only when it is new or its generation changed.
@@ -51,7 +51,7 @@ void BudgetPressure::Update(const std::vector<nlohmann::json>& budgets) {
     }
     const nlohmann::json status =
         object.contains("status") ? object["status"] : nlohmann::json::object();
-    const core::Pressure current = ParsePressure(webhook::StringField(status, "pressure"));
+    const core::Pressure current = ParsePressure(core::StringField(status, "pressure"));
     known.settled = previous == budgets_.end()
                         ? current
                         : core::SettlePressure(previous->second.settled, current,

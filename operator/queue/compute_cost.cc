@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "core/time_format.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::queue {
 namespace {
@@ -51,10 +51,10 @@ Int128 SuffixScale(const std::string& suffix, bool* milli) {
 
 void AddRequests(const json& container, PodRequests& total) {
   const json& requests = Member(Member(container, "resources"), "requests");
-  if (auto cpu = ParseQuantityMillis(webhook::StringField(requests, "cpu")); cpu.ok()) {
+  if (auto cpu = ParseQuantityMillis(core::StringField(requests, "cpu")); cpu.ok()) {
     total.millicores = std::min(kMax - *cpu, total.millicores) + *cpu;
   }
-  if (auto memory = ParseQuantityMillis(webhook::StringField(requests, "memory")); memory.ok()) {
+  if (auto memory = ParseQuantityMillis(core::StringField(requests, "memory")); memory.ok()) {
     const int64_t bytes = *memory / 1000;
     total.memory_bytes = std::min(kMax - bytes, total.memory_bytes) + bytes;
   }
@@ -115,7 +115,7 @@ PodRequests RequestsOf(const json& pod) {
   const json& init = Member(spec, "initContainers");
   if (init.is_array()) {
     for (const json& container : init) {
-      if (webhook::StringField(container, "restartPolicy") == "Always") {
+      if (core::StringField(container, "restartPolicy") == "Always") {
         AddRequests(container, total);
       }
     }
@@ -125,7 +125,7 @@ PodRequests RequestsOf(const json& pod) {
 
 std::optional<int64_t> RuntimeSeconds(const json& pod, core::SysSeconds ended) {
   const json& status = Member(pod, "status");
-  auto started = core::ParseRfc3339(webhook::StringField(status, "startTime"));
+  auto started = core::ParseRfc3339(core::StringField(status, "startTime"));
   if (!started.ok()) {
     return std::nullopt;
   }
@@ -134,7 +134,7 @@ std::optional<int64_t> RuntimeSeconds(const json& pod, core::SysSeconds ended) {
   if (statuses.is_array()) {
     for (const json& container : statuses) {
       const json& terminated = Member(Member(container, "state"), "terminated");
-      auto at = core::ParseRfc3339(webhook::StringField(terminated, "finishedAt"));
+      auto at = core::ParseRfc3339(core::StringField(terminated, "finishedAt"));
       if (at.ok() && (!finished || *at > *finished)) {
         finished = *at;
       }

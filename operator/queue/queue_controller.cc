@@ -2,25 +2,26 @@
 
 #include <algorithm>
 
+#include "api/v1alpha1/resources.h"
 #include "common/log.h"
 #include "core/admission_plan.h"
 #include "core/money.h"
-#include "operator/budget_controller.h"
+#include "operator/budgets/budget_controller.h"
 #include "operator/queue/workload_status.h"
-#include "operator/token_review_authenticator.h"
-#include "webhook/workload.h"
+#include "operator/authority/token_review_authenticator.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::queue {
 namespace {
 
 using nlohmann::json;
 
-using operator_::kAgentWorkloads;
+using v1alpha1::kAgentWorkloads;
 constexpr char kPassKey[] = "queue";
 
 kube::InformerOptions Governed(kube::ObjectTransform transform = kube::StripManagedFields) {
   kube::InformerOptions options;
-  options.reflector.label_selector = webhook::keys::kWorkload;
+  options.reflector.label_selector = v1alpha1::keys::kWorkload;
   options.transform = std::move(transform);
   return options;
 }
@@ -60,7 +61,7 @@ std::string OutcomeKey(const std::string& run, const std::string& outcome) {
 }
 
 // What an Event says when `run` reached a ceiling of `workload` that ends it.
-std::string CeilingMessage(const webhook::Workload& workload, const operator_::RunSummary& run) {
+std::string CeilingMessage(const v1alpha1::Workload& workload, const authority::RunSummary& run) {
   std::string reached = "reached its ceiling " + run.ceiling;
   if (run.ceiling == "maxCost") {
     reached += " ($" + workload.max_cost + "): spent $" + run.totals.spent.ToString();
@@ -76,7 +77,7 @@ std::string CeilingMessage(const webhook::Workload& workload, const operator_::R
 
 // The AgentWorkloads of one pass, parsed, with their objects (for callers and status).
 struct QueueController::Workloads {
-  std::map<std::string, webhook::Workload> parsed;  // by "namespace/name"
+  std::map<std::string, v1alpha1::Workload> parsed;  // by "namespace/name"
   std::map<std::string, json> objects;
   std::map<std::string, json> namespaces;  // by name
 
@@ -92,7 +93,7 @@ struct QueueController::Workloads {
   }
 };
 
-QueueController::QueueController(kube::Client& client, operator_::Ledger& ledger,
+QueueController::QueueController(kube::Client& client, authority::Ledger& ledger,
                                  kube::EventRecorder& recorder, QueueMetrics& metrics,
                                  const Clock& clock, Options options)
     : client_(client),
@@ -103,8 +104,8 @@ QueueController::QueueController(kube::Client& client, operator_::Ledger& ledger
       options_(std::move(options)),
       jobs_(client, kube::resources::kJobs, Governed(StripJob)),
       pods_(client, kube::resources::kPods, Governed()),
-      workloads_(client, kAgentWorkloads),
-      budgets_(client, operator_::kAgentBudgets),
+      workloads_(client, v1alpha1::kAgentWorkloads),
+      budgets_(client, v1alpha1::kAgentBudgets),
       namespaces_(client, kube::resources::kNamespaces),
       controller_("agentworkload-queue", [this](const std::string&) { return Pass(); }),
       replies_(std::make_shared<ReplyState>()) {
@@ -223,15 +224,15 @@ std::vector<QueueController::Entry> QueueController::ReadEntries(const Workloads
   return entries;
 }
 
-Result<operator_::Caller> QueueController::CallerOf(const json& object, const QueueObject& item,
+Result<authority::Caller> QueueController::CallerOf(const json& object, const QueueObject& item,
                                                     const Workloads& workloads) {
   json subject = {{"metadata",
                    {{"namespace", item.namespace_name},
                     {"name", item.name},
                     {"labels", object["metadata"].value("labels", json::object())},
                     {"annotations", object["metadata"].value("annotations", json::object())}}}};
-  subject["metadata"]["labels"][webhook::keys::kRun] = item.run;
-  return operator_::CallerFromObjects(subject, workloads.Namespace(item.namespace_name),
+  subject["metadata"]["labels"][v1alpha1::keys::kRun] = item.run;
+  return authority::CallerFromObjects(subject, workloads.Namespace(item.namespace_name),
                                       workloads.Object(item.workload));
 }
 
@@ -270,7 +271,7 @@ Result<kube::ReconcileResult> QueueController::Pass() {
   Workloads workloads;
   for (const json& object : workloads_.store().List()) {
     const std::string key = kube::ObjectKey(object);
-    auto parsed = webhook::ParseWorkload(object);
+    auto parsed = v1alpha1::ParseWorkload(object);
     if (!parsed.ok()) {
       continue;  // the webhook's validation reports it; its runs are planned uncapped
     }
@@ -480,7 +481,7 @@ bool QueueController::StopRunsAtCeiling(const Workloads& workloads, std::vector<
         workload->second.on_ceiling != "Stop" || stopping.contains(item.run)) {
       continue;
     }
-    const operator_::RunSummary run = ledger_.Run(item.run);
+    const authority::RunSummary run = ledger_.Run(item.run);
     if (core::StopsRun(run.ceiling)) {
       stopping.emplace(item.run, Stop{run.ceiling, CeilingMessage(workload->second, run)});
     }
@@ -554,7 +555,7 @@ void QueueController::ReportOutcomes(const Workloads& workloads,
         replies_->reported_outcomes.insert(key);
       }
       // Keyed by run and outcome, so a report repeated after a restart counts once.
-      operator_::EventRequest report{key, operator_::kOutcomeReport + outcome, 0, 0,
+      authority::EventRequest report{key, authority::kOutcomeReport + outcome, 0, 0,
                                      std::hash<std::string>{}(key)};
       ledger_.RecordEvent(*caller, report, [replies = replies_, key](Result<json> answer) {
         if (!answer.ok()) {
@@ -569,16 +570,16 @@ void QueueController::ReportOutcomes(const Workloads& workloads,
 }
 
 void QueueController::Charge(const json& pod, const Workloads& workloads) {
-  const std::string uid = webhook::StringField(pod.value("metadata", json::object()), "uid");
+  const std::string uid = core::StringField(pod.value("metadata", json::object()), "uid");
   if (uid.empty() || charged_pods_.contains(uid)) {
     return;
   }
-  const std::string ns = webhook::StringField(pod["metadata"], "namespace");
-  const core::Labels labels = webhook::LabelsOf(pod);
-  const auto workload_label = labels.find(webhook::keys::kWorkload);
+  const std::string ns = core::StringField(pod["metadata"], "namespace");
+  const core::Labels labels = v1alpha1::LabelsOf(pod);
+  const auto workload_label = labels.find(v1alpha1::keys::kWorkload);
   const std::string workload_key =
       ns + "/" + (workload_label == labels.end() ? "" : workload_label->second);
-  auto caller = operator_::CallerFromObjects(pod, workloads.Namespace(ns),
+  auto caller = authority::CallerFromObjects(pod, workloads.Namespace(ns),
                                              workloads.Object(workload_key));
   const auto seconds = RuntimeSeconds(
       pod, std::chrono::time_point_cast<std::chrono::seconds>(clock_.Now()));
@@ -592,7 +593,7 @@ void QueueController::Charge(const json& pod, const Workloads& workloads) {
   }
   // Keyed by the pod's UID: a charge repeated after a restart is answered from the ledger's
   // idempotency record, so the run pays once.
-  operator_::EventRequest request{"compute-" + uid, "compute", micros, 0, 0};
+  authority::EventRequest request{"compute-" + uid, "compute", micros, 0, 0};
   ledger_.RecordEvent(*caller, request, [replies = replies_, uid, micros](Result<json> answer) {
     if (!answer.ok()) {
       log::Warn("compute charge failed", {{"pod", uid}, {"error", answer.error().ToString()}});
@@ -615,14 +616,14 @@ void QueueController::ChargeCompute(const Workloads& workloads) {
     deleted.swap(deleted_pods_);
   }
   for (const json& pod : pods_.store().List()) {
-    const std::string phase = webhook::StringField(pod.value("status", json::object()), "phase");
+    const std::string phase = core::StringField(pod.value("status", json::object()), "phase");
     if (phase == "Succeeded" || phase == "Failed") {
       Charge(pod, workloads);
     }
   }
   for (const json& pod : deleted) {
     Charge(pod, workloads);
-    charged_pods_.erase(webhook::StringField(pod["metadata"], "uid"));
+    charged_pods_.erase(core::StringField(pod["metadata"], "uid"));
   }
 }
 
@@ -662,7 +663,7 @@ void QueueController::WriteStatuses(const Workloads& workloads, const std::vecto
     }
     kube::PatchOptions options;
     options.subresource = "status";
-    auto written = client_.Patch(kAgentWorkloads, object["metadata"].value("namespace", ""),
+    auto written = client_.Patch(v1alpha1::kAgentWorkloads, object["metadata"].value("namespace", ""),
                                  object["metadata"].value("name", ""), kube::PatchType::kMerge,
                                  {{"status", status}}, options);
     if (!written.ok()) {

@@ -20,7 +20,7 @@
 #include "kube/controller.h"
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
-#include "operator/ledger.h"
+#include "operator/authority/ledger.h"
 #include "operator/queue/budget_pressure.h"
 #include "operator/queue/compute_cost.h"
 #include "operator/queue/queue_metrics.h"
@@ -59,7 +59,7 @@ class QueueController {
   };
 
   // `client`, `ledger`, `recorder`, `metrics` and `clock` must outlive the controller.
-  QueueController(kube::Client& client, operator_::Ledger& ledger, kube::EventRecorder& recorder,
+  QueueController(kube::Client& client, authority::Ledger& ledger, kube::EventRecorder& recorder,
                   QueueMetrics& metrics, const Clock& clock, Options options);
   ~QueueController();
   QueueController(const QueueController&) = delete;
@@ -97,7 +97,7 @@ class QueueController {
 
   Result<kube::ReconcileResult> Pass();
   // The caller the authority charges `item`'s run as (its attribution and budgets).
-  static Result<operator_::Caller> CallerOf(const nlohmann::json& object, const QueueObject& item,
+  static Result<authority::Caller> CallerOf(const nlohmann::json& object, const QueueObject& item,
                                             const Workloads& workloads);
   std::vector<Entry> ReadEntries(const Workloads& workloads);
   // Applies and remembers a successful write of `item`.
@@ -109,14 +109,14 @@ class QueueController {
   // ledger saw reached, with their subagents. Returns whether a write must be retried.
   bool StopRunsAtCeiling(const Workloads& workloads, std::vector<Entry>& entries);
   // Records in the ledger how each top-level run ended, and CI's later outcome, once per
-  // process (operator_::kOutcomeReport), so the month's outcomes outlive the Jobs.
+  // process (authority::kOutcomeReport), so the month's outcomes outlive the Jobs.
   void ReportOutcomes(const Workloads& workloads, const std::vector<Entry>& entries);
   void ChargeCompute(const Workloads& workloads);
   void Charge(const nlohmann::json& pod, const Workloads& workloads);
   void WriteStatuses(const Workloads& workloads, const std::vector<Entry>& entries);
 
   kube::Client& client_;
-  operator_::Ledger& ledger_;
+  authority::Ledger& ledger_;
   kube::EventRecorder& recorder_;
   QueueMetrics& metrics_;
   const Clock& clock_;

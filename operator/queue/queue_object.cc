@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/time_format.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::queue {
 namespace {
@@ -27,8 +27,8 @@ bool HasTrueCondition(const json& object, const char* type) {
     return false;
   }
   return std::any_of(conditions.begin(), conditions.end(), [&](const json& condition) {
-    return webhook::StringField(condition, "type") == type &&
-           webhook::StringField(condition, "status") == "True";
+    return core::StringField(condition, "type") == type &&
+           core::StringField(condition, "status") == "True";
   });
 }
 
@@ -38,7 +38,7 @@ bool HasAdmissionGate(const json& object) {
     return false;
   }
   return std::any_of(gates.begin(), gates.end(), [](const json& gate) {
-    return webhook::StringField(gate, "name") == webhook::keys::kSchedulingGate;
+    return core::StringField(gate, "name") == v1alpha1::keys::kSchedulingGate;
   });
 }
 
@@ -48,7 +48,7 @@ bool OwnedByJob(const json& object) {
     return false;
   }
   return std::any_of(owners.begin(), owners.end(), [](const json& owner) {
-    return webhook::StringField(owner, "kind") == "Job";
+    return core::StringField(owner, "kind") == "Job";
   });
 }
 
@@ -147,9 +147,9 @@ std::optional<QueueAnnotation> DecodeQueueAnnotation(const std::string& text) {
   }
   QueueAnnotation annotation;
   annotation.state = parsed["state"].get<std::string>();
-  annotation.reason = webhook::StringField(parsed, "reason");
-  annotation.message = webhook::StringField(parsed, "message");
-  annotation.outcome = webhook::StringField(parsed, "outcome");
+  annotation.reason = core::StringField(parsed, "reason");
+  annotation.message = core::StringField(parsed, "message");
+  annotation.outcome = core::StringField(parsed, "outcome");
   if (parsed.contains("position") && parsed["position"].is_number_integer()) {
     annotation.position = parsed["position"].get<int64_t>();
   }
@@ -164,21 +164,21 @@ QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
   item.key = item.namespace_name + "/" + item.name;
   item.uid = StringAt(object, "/metadata/uid");
   item.resource_version = StringAt(object, "/metadata/resourceVersion");
-  const core::Labels labels = webhook::LabelsOf(object);
-  const core::Labels annotations = webhook::LabelsOf(object, "annotations");
+  const core::Labels labels = v1alpha1::LabelsOf(object);
+  const core::Labels annotations = v1alpha1::LabelsOf(object, "annotations");
   auto label = [&](const char* key) {
     const auto found = labels.find(key);
     return found == labels.end() ? std::string() : found->second;
   };
-  if (std::string workload = label(webhook::keys::kWorkload); !workload.empty()) {
+  if (std::string workload = label(v1alpha1::keys::kWorkload); !workload.empty()) {
     item.workload = item.namespace_name + "/" + workload;
   }
   item.run = item.uid;
-  if (kind == QueueObject::Kind::kPod && !label(webhook::keys::kRun).empty()) {
-    item.run = label(webhook::keys::kRun);
+  if (kind == QueueObject::Kind::kPod && !label(v1alpha1::keys::kRun).empty()) {
+    item.run = label(v1alpha1::keys::kRun);
   }
-  item.parent_run = label(webhook::keys::kParentRun);
-  if (const std::string priority = label(webhook::keys::kPriority); !priority.empty()) {
+  item.parent_run = label(v1alpha1::keys::kParentRun);
+  if (const std::string priority = label(v1alpha1::keys::kPriority); !priority.empty()) {
     if (auto parsed = core::ParseWorkPriority(priority); parsed.ok()) {
       item.priority = *parsed;
     }
@@ -191,7 +191,7 @@ QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
   if (const auto outcome = annotations.find(kOutcome); outcome != annotations.end()) {
     item.outcome = outcome->second;
   }
-  if (const auto queue = annotations.find(webhook::keys::kQueue); queue != annotations.end()) {
+  if (const auto queue = annotations.find(v1alpha1::keys::kQueue); queue != annotations.end()) {
     item.annotation = DecodeQueueAnnotation(queue->second);
   }
   const json& deadline = At(object, "/spec/activeDeadlineSeconds");
@@ -211,7 +211,7 @@ json AdmitPatch(const QueueObject& item, const json& object,
   json patch = {
       {"metadata",
        {{"resourceVersion", item.resource_version},
-        {"annotations", {{webhook::keys::kQueue, QueueAnnotation::Admitted().Encode()}}}}}};
+        {"annotations", {{v1alpha1::keys::kQueue, QueueAnnotation::Admitted().Encode()}}}}}};
   if (item.kind == QueueObject::Kind::kJob) {
     patch["spec"]["suspend"] = false;
     if (max_runtime_seconds &&
@@ -224,7 +224,7 @@ json AdmitPatch(const QueueObject& item, const json& object,
   const json& current = At(object, "/spec/schedulingGates");
   if (current.is_array()) {
     for (const json& gate : current) {
-      if (webhook::StringField(gate, "name") != webhook::keys::kSchedulingGate) {
+      if (core::StringField(gate, "name") != v1alpha1::keys::kSchedulingGate) {
         gates.push_back(gate);
       }
     }
@@ -236,7 +236,7 @@ json AdmitPatch(const QueueObject& item, const json& object,
 json SuspendPatch(const QueueObject& item, const QueueAnnotation& held) {
   return {{"metadata",
            {{"resourceVersion", item.resource_version},
-            {"annotations", {{webhook::keys::kQueue, held.Encode()}}}}},
+            {"annotations", {{v1alpha1::keys::kQueue, held.Encode()}}}}},
           {"spec", {{"suspend", true}}}};
 }
 
@@ -253,7 +253,7 @@ std::optional<json> StopPatch(const QueueObject& item, int64_t now_seconds) {
 }
 
 json AnnotationPatch(const QueueAnnotation& annotation) {
-  return {{"metadata", {{"annotations", {{webhook::keys::kQueue, annotation.Encode()}}}}}};
+  return {{"metadata", {{"annotations", {{v1alpha1::keys::kQueue, annotation.Encode()}}}}}};
 }
 
 }  // namespace agentbudget::queue

@@ -10,7 +10,7 @@
 
 namespace agentbudget::queue {
 
-// Annotations the queue reads besides the webhook's (webhook/workload.h keys).
+// Annotations the queue reads besides the webhook's (api/v1alpha1/agent_workload.h keys).
 inline constexpr const char* kApprovedBy = "agentbudget.io/approved-by";
 inline constexpr const char* kOutcome = "agentbudget.io/outcome";
 

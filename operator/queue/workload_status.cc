@@ -65,7 +65,7 @@ int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
   return total;
 }
 
-void TallyMonth(const operator_::WorkloadSpend& spend, const std::vector<std::string>& fallback,
+void TallyMonth(const authority::WorkloadSpend& spend, const std::vector<std::string>& fallback,
                 WorkloadTally& tally) {
   tally.spend_micros = spend.cost_micros;
   tally.calls = spend.calls();

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "operator/workload_spend.h"
+#include "operator/authority/workload_spend.h"
 
 namespace agentbudget::queue {
 
@@ -42,7 +42,7 @@ int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
 
 // Sets the month's figures of `spend` in `tally`: spend, calls and those served by a model
 // of `fallback`, and the top-level runs that ended (with their spend and tokens).
-void TallyMonth(const operator_::WorkloadSpend& spend, const std::vector<std::string>& fallback,
+void TallyMonth(const authority::WorkloadSpend& spend, const std::vector<std::string>& fallback,
                 WorkloadTally& tally);
 
 // The status fields the queue owns (observedGeneration, activeRuns, queuedRuns,

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/config.h"
-#include "tests/operator/fake_clock.h"
+#include "tests/authority/fake_clock.h"
 
 namespace agentbudget::certs {
 namespace {
@@ -150,7 +150,7 @@ class WebhookCertificatesTest : public ::testing::Test {
 
   std::shared_ptr<MemoryApiServer> transport_;
   kube::Client client_;
-  operator_::FakeClock clock_;
+  authority::FakeClock clock_;
   std::unique_ptr<WebhookCertificates> certificates_;
 };
 

@@ -79,7 +79,7 @@ TEST(WorkloadStatusTest, StatusHoldsComparesOnlyWhatThePatchWrites) {
 }
 
 TEST(WorkloadStatusTest, TallyMonthTakesTheMonthsFiguresFromTheLedger) {
-  operator_::WorkloadSpend spend;
+  authority::WorkloadSpend spend;
   spend.cost_micros = 9'000'000;
   spend.calls_by_model = {{"claude-sonnet-4-5", 6}, {"claude-haiku-4-5-20251001", 2}};
   spend.ended = {3, 2, 4'000'000, 300, 800};

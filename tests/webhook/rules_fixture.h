@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "webhook/mutation.h"
-#include "webhook/workload.h"
+#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::webhook::testing {
 
@@ -60,7 +60,7 @@ inline nlohmann::json AgentJob() {
 class RulesFixture {
  public:
   RulesFixture() {
-    workload_ = ParseWorkload(WorkloadJson()).value();
+    workload_ = v1alpha1::ParseWorkload(WorkloadJson()).value();
     context_.namespace_name = "payments";
     context_.namespace_labels = {{"agentbudget.io/inject", "enabled"},
                                  {"agentbudget.io/team", "payments"},
@@ -72,7 +72,7 @@ class RulesFixture {
   }
 
  protected:
-  Workload workload_;
+  v1alpha1::Workload workload_;
   AdmissionContext context_;
   MeterSettings meter_;
 };

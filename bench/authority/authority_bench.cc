@@ -1,0 +1,262 @@
+// Benchmark of the budget authority: 64 concurrent clients each run reserve+commit pairs
+// through the authority's request handling (JSON decode, ledger decision, group commit,
+// JSON answer; no network, no TLS) against 1,000 budgets, one of them perKey over 10,000
+// users. Prints pairs per second, reserve and commit-acknowledgement latency percentiles,
+// and the process's RSS.
+//
+//   authority_bench [--clients=64] [--seconds=10] [--group-commit-ms=200]
+//                   [--append-latency-ms=10] [--async-commits=1]
+//
+// --append-latency-ms makes every ledger append take that long, standing in for a write
+// to the Kubernetes API. With --async-commits=1 (the default) a client hands its commit over
+// and makes its next reservation at once, as a meter does (it spools commits and resends
+// them until acknowledged), so pairs per second measure the authority's capacity; with 0
+// each client waits for the acknowledgement, so pairs per second are bounded by
+// clients / acknowledgement latency.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/budget_spec.h"
+#include "operator/authority/api.h"
+#include "operator/authority/ledger.h"
+
+namespace agentbudget::authority {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A store whose appends take a fixed time, like a round trip to the API server and etcd.
+class SlowStore final : public LedgerStore {
+ public:
+  explicit SlowStore(std::chrono::milliseconds latency) : latency_(latency) {}
+  Status Append(const std::vector<LedgerEntry>& batch) override {
+    std::this_thread::sleep_for(latency_);
+    appended_ += batch.size();
+    ++appends_;
+    return OkStatus();
+  }
+  Result<std::vector<LedgerEntry>> Load() override { return std::vector<LedgerEntry>{}; }
+  Result<size_t> Compact(core::SysSeconds) override { return size_t{0}; }
+  std::atomic<size_t> appended_{0};
+  std::atomic<size_t> appends_{0};
+
+ private:
+  std::chrono::milliseconds latency_;
+};
+
+// Every caller's token is "token-<user index>".
+class BenchAuthenticator final : public Authenticator {
+ public:
+  Result<Caller> Authenticate(const std::string& token) override {
+    const int user = std::atoi(token.c_str() + 6);
+    Caller caller;
+    caller.namespace_name = "team-" + std::to_string(user % 100);
+    caller.pod = "pod-" + std::to_string(user);
+    caller.run = "run-" + std::to_string(user);
+    caller.workload = "bench";
+    caller.attribution = {{"team", "team-" + std::to_string(user % 100)},
+                          {"user", "user-" + std::to_string(user)},
+                          {"workload", "bench"}};
+    caller.fallback_models = {"claude-haiku-4-5"};
+    return caller;
+  }
+};
+
+int64_t Flag(int argc, char** argv, const std::string& name, int64_t fallback) {
+  const std::string prefix = "--" + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind(prefix, 0) == 0) {
+      return std::atoll(argv[i] + prefix.size());
+    }
+  }
+  return fallback;
+}
+
+double Percentile(std::vector<double>& values, double p) {
+  if (values.empty()) {
+    return 0;
+  }
+  std::sort(values.begin(), values.end());
+  return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
+}
+
+long RssKib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      return std::atol(line.c_str() + 6);
+    }
+  }
+  return -1;
+}
+
+http::Request Post(const std::string& token, std::string path, const nlohmann::json& body) {
+  http::Request request;
+  request.method = "POST";
+  request.path = std::move(path);
+  request.headers["Authorization"] = "Bearer " + token;
+  request.body = body.dump();
+  return request;
+}
+
+// Commit acknowledgements, recorded by callbacks that may run after the client that sent
+// the commit moved on: they share ownership of this.
+struct Acks {
+  std::mutex mu;
+  std::vector<double> ms;  // GUARDED_BY(mu)
+  int64_t errors = 0;      // GUARDED_BY(mu)
+  std::atomic<int64_t> outstanding{0};
+
+  void Record(const http::Response& response, Clock::time_point sent) {
+    const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
+    {
+      std::lock_guard lock(mu);
+      if (response.status == 200) {
+        ms.push_back(elapsed);
+      } else {
+        ++errors;
+      }
+    }
+    --outstanding;
+  }
+};
+
+int Main(int argc, char** argv) {
+  const int clients = static_cast<int>(Flag(argc, argv, "clients", 64));
+  const int seconds = static_cast<int>(Flag(argc, argv, "seconds", 10));
+  const auto interval = std::chrono::milliseconds{Flag(argc, argv, "group-commit-ms", 200)};
+  const auto latency = std::chrono::milliseconds{Flag(argc, argv, "append-latency-ms", 10)};
+  const bool async_commits = Flag(argc, argv, "async-commits", 1) != 0;
+  constexpr int kUsers = 10000;
+
+  SlowStore store(latency);
+  Ledger ledger(SystemClock::Instance(), store, Ledger::Options{},
+                GroupCommitter::Options{interval, 1000});
+  // 1 org budget, 1 perKey budget over users, 100 team budgets, 898 workflow budgets that
+  // match nothing here (they still have to be checked on every reservation).
+  auto add = [&](const std::string& name, nlohmann::json spec) {
+    ledger.UpsertBudget(core::ParseAgentBudget({{"metadata", {{"name", name}}}, {"spec", spec}}).value());
+  };
+  add("org", {{"limit", {{"amount", "100000000"}}}});
+  add("per-user", {{"limit", {{"amount", "100000"}}}, {"perKey", "user"}});
+  for (int team = 0; team < 100; ++team) {
+    add("team-" + std::to_string(team),
+        {{"limit", {{"amount", "1000000"}}},
+         {"selector", {{"matchLabels", {{"team", "team-" + std::to_string(team)}}}}}});
+  }
+  for (int workflow = 0; workflow < 898; ++workflow) {
+    add("workflow-" + std::to_string(workflow),
+        {{"limit", {{"amount", "1000"}}},
+         {"selector", {{"matchLabels", {{"workflow", "wf-" + std::to_string(workflow)}}}}}});
+  }
+  BenchAuthenticator authenticator;
+  AuthorityApi api(ledger, authenticator, [] { return OkStatus(); });
+
+  // Every user spends once first, so 10,000 perKey envelopes exist during the run.
+  for (int user = 0; user < kUsers; ++user) {
+    auto caller = authenticator.Authenticate("token-" + std::to_string(user));
+    auto reserved = ledger.Reserve(*caller, {"warm", "anthropic", "claude-sonnet-4-5", 10'000, 1000, 1});
+    ledger.Commit(*caller, (*reserved)["id"], {"warm-c", "claude-sonnet-4-5", 5'000, 900, 2},
+                  [](const Result<nlohmann::json>&) {});
+  }
+  while (store.appended_ < static_cast<size_t>(kUsers)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+
+  const double warm_rss = static_cast<double>(RssKib()) / 1024.0;
+
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> reserve_ms(static_cast<size_t>(clients));
+  auto acks = std::make_shared<Acks>();
+  std::atomic<int64_t> pairs{0};
+  std::atomic<int64_t> errors{0};
+  std::vector<std::thread> threads;
+  const auto start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      int64_t n = 0;
+      while (!stop) {
+        const int user = (c * 997 + static_cast<int>(n) * 64) % kUsers;
+        const std::string token = "token-" + std::to_string(user);
+        const std::string key = std::to_string(c) + "-" + std::to_string(n++);
+        const auto t0 = Clock::now();
+        auto reserved = api.Handle(Post(token, "/v1/reservations",
+                                        {{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
+                                         {"estimate", {{"cost", "0.0425"}, {"tokens", 12000}}}}));
+        const auto t1 = Clock::now();
+        if (reserved.status != 200) {
+          ++errors;
+          continue;
+        }
+        const std::string id = nlohmann::json::parse(reserved.body)["id"];
+        reserve_ms[static_cast<size_t>(c)].push_back(
+            std::chrono::duration<double, std::milli>(t1 - t0).count());
+        const http::Request commit =
+            Post(token, "/v1/reservations/" + id + "/commit",
+                 {{"idempotencyKey", key + "c"}, {"cost", "0.0021"},
+                  {"usage", {{"input", 1000}, {"output", 200}}}});
+        ++acks->outstanding;
+        if (async_commits) {
+          // The callback owns what it uses: it runs on the commit thread after this
+          // iteration's request, token and id are gone.
+          api.HandleAsync(commit, [acks, t1](http::Response response) { acks->Record(response, t1); });
+        } else {
+          acks->Record(api.Handle(commit), t1);
+        }
+        ++pairs;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds{seconds});
+  stop = true;
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  // Every commit sent is acknowledged before the figures are read.
+  while (acks->outstanding > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  std::vector<double> reserves;
+  for (int c = 0; c < clients; ++c) {
+    reserves.insert(reserves.end(), reserve_ms[static_cast<size_t>(c)].begin(), reserve_ms[static_cast<size_t>(c)].end());
+  }
+  std::vector<double> commits;
+  {
+    std::lock_guard lock(acks->mu);
+    commits = acks->ms;
+    errors += acks->errors;
+  }
+  std::printf("clients %d (%s commits), group commit %lld ms, append latency %lld ms, "
+              "budgets 1000, perKey users %d\n",
+              clients, async_commits ? "async" : "waited", static_cast<long long>(interval.count()),
+              static_cast<long long>(latency.count()), kUsers);
+  std::printf("pairs/s %.0f (pairs %lld, errors %lld, appends %zu)\n",
+              static_cast<double>(pairs) / elapsed, static_cast<long long>(pairs.load()),
+              static_cast<long long>(errors.load()), store.appends_.load());
+  std::printf("reserve ms p50 %.3f p99 %.3f\n", Percentile(reserves, 0.50), Percentile(reserves, 0.99));
+  std::printf("commit ack ms p50 %.1f p99 %.1f\n", Percentile(commits, 0.50), Percentile(commits, 0.99));
+  // The first figure is the state of 1,000 budgets and 10,000 perKey users; the second adds
+  // the run's idempotency answers and reservation tombstones (kept 24 h and 1 h).
+  std::printf("rss MiB after warm-up %.1f, at end %.1f\n", warm_rss,
+              static_cast<double>(RssKib()) / 1024.0);
+  return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace agentbudget::authority
+
+int main(int argc, char** argv) { return agentbudget::authority::Main(argc, argv); }

@@ -1,0 +1,189 @@
+#include "operator/authority/api.h"
+
+#include <future>
+#include <memory>
+
+#include "operator/authority/codec.h"
+#include "core/time_format.h"
+
+namespace agentbudget::authority {
+namespace {
+
+http::Response ErrorResponse(const Error& error) {
+  http::Response response = http::Response::FromError(error);
+  if (error.code == ErrorCode::kUnavailable) {
+    response.headers["Retry-After"] = "1";
+  }
+  return response;
+}
+
+http::Response Answer(const Result<nlohmann::json>& result) {
+  if (!result.ok()) {
+    return ErrorResponse(result.error());
+  }
+  return http::Response::Json(200, *result);
+}
+
+// A ledger reply that answers through `done`; owns everything it needs, so it may run
+// after the request that caused it is gone.
+Ledger::Reply Forward(AuthorityApi::Done& done) {
+  return [done = std::move(done)](Result<nlohmann::json> result) { done(Answer(result)); };
+}
+
+// The bearer token of `Authorization: Bearer <token>`, or "".
+std::string BearerToken(const http::Request& request) {
+  const std::string header = request.Header("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "";
+  }
+  return header.substr(kPrefix.size());
+}
+
+// Splits "/v1/reservations/r-1/commit" into its segments.
+std::vector<std::string> Segments(const std::string& path) {
+  std::vector<std::string> segments;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) {
+      end = path.size();
+    }
+    if (end > start) {
+      segments.push_back(path.substr(start, end - start));
+    }
+    start = end + 1;
+  }
+  return segments;
+}
+
+}  // namespace
+
+nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const BudgetSnapshot& budget : budgets) {
+    nlohmann::json item = {
+        {"name", budget.name},
+        {"limit", budget.limit.Display()},
+        {"spent", budget.limit.Format(budget.spent)},
+        {"reserved", budget.limit.Format(budget.reserved)},
+        {"remaining", budget.limit.Format(budget.remaining)},
+        {"utilization", std::to_string(budget.utilization) + "%"},
+        {"pressure", core::PressureName(budget.pressure)},
+        {"periodStart", core::FormatRfc3339(budget.window.start)},
+    };
+    if (budget.window.end != core::SysSeconds::max()) {
+      item["periodEnd"] = core::FormatRfc3339(budget.window.end);
+    }
+    items.push_back(std::move(item));
+  }
+  return {{"budgets", std::move(items)}};
+}
+
+AuthorityApi::AuthorityApi(Ledger& ledger, Authenticator& authenticator, ServingCheck serving,
+                           std::chrono::milliseconds commit_timeout)
+    : ledger_(ledger),
+      authenticator_(authenticator),
+      serving_(std::move(serving)),
+      commit_timeout_(commit_timeout) {}
+
+void AuthorityApi::AddRoutes(http::Router& router) {
+  auto handle = [this](const http::Request& request) { return Handle(request); };
+  router.Add("POST", "/v1/reservations", handle);
+  router.Add("POST", "/v1/events", handle);
+  router.Add("GET", "/v1/runs", handle);
+  router.Add("GET", "/v1/budgets", handle);
+}
+
+http::Response AuthorityApi::Handle(const http::Request& request) {
+  // Shared: `done` may run after this handler gave up waiting.
+  auto promise = std::make_shared<std::promise<http::Response>>();
+  auto future = promise->get_future();
+  HandleAsync(request, [promise](http::Response response) {
+    promise->set_value(std::move(response));
+  });
+  if (future.wait_for(commit_timeout_) != std::future_status::ready) {
+    return ErrorResponse(Unavailable(
+        "commit recorded but not yet durable; resend with the same idempotencyKey"));
+  }
+  return future.get();
+}
+
+void AuthorityApi::HandleAsync(const http::Request& request, Done done) {
+  if (Status serving = serving_(); !serving.ok()) {
+    done(ErrorResponse(Unavailable(serving.error().message)));
+    return;
+  }
+  const std::string token = BearerToken(request);
+  if (token.empty()) {
+    done(ErrorResponse(
+        MakeError(ErrorCode::kUnauthenticated, "missing Authorization: Bearer <token>")));
+    return;
+  }
+  auto caller = authenticator_.Authenticate(token);
+  if (!caller.ok()) {
+    done(ErrorResponse(caller.error()));
+    return;
+  }
+  const std::vector<std::string> segments = Segments(request.path);
+  if (segments.size() >= 2 && segments[0] == "v1") {
+    if (segments[1] == "reservations" && request.method == "POST") {
+      Reservations(*caller, request, done);
+      return;
+    }
+    if (segments[1] == "events" && segments.size() == 2 && request.method == "POST") {
+      Events(*caller, request, done);
+      return;
+    }
+    if (segments[1] == "runs" && segments.size() == 3 && request.method == "GET") {
+      done(Answer(ledger_.RunBalance(*caller, segments[2])));
+      return;
+    }
+    if (segments[1] == "budgets" && segments.size() == 2 && request.method == "GET") {
+      done(Budgets());
+      return;
+    }
+  }
+  done(ErrorResponse(NotFound("no such endpoint: " + request.method + " " + request.path)));
+}
+
+void AuthorityApi::Reservations(const Caller& caller, const http::Request& request, Done& done) {
+  const std::vector<std::string> segments = Segments(request.path);
+  if (segments.size() == 2) {
+    auto decoded = DecodeReserve(request.body);
+    done(decoded.ok() ? Answer(ledger_.Reserve(caller, *decoded)) : ErrorResponse(decoded.error()));
+    return;
+  }
+  const std::string id = segments.size() == 4 ? segments[2] : "";
+  if (segments.size() == 4 && segments[3] == "commit") {
+    auto decoded = DecodeCommit(request.body);
+    if (!decoded.ok()) {
+      done(ErrorResponse(decoded.error()));
+      return;
+    }
+    ledger_.Commit(caller, id, *decoded, Forward(done));
+    return;
+  }
+  if (segments.size() == 4 && segments[3] == "release") {
+    auto decoded = DecodeRelease(request.body);
+    done(decoded.ok() ? Answer(ledger_.Release(caller, id, *decoded))
+                      : ErrorResponse(decoded.error()));
+    return;
+  }
+  done(ErrorResponse(NotFound("no such endpoint: " + request.path)));
+}
+
+void AuthorityApi::Events(const Caller& caller, const http::Request& request, Done& done) {
+  auto decoded = DecodeEvent(request.body);
+  if (!decoded.ok()) {
+    done(ErrorResponse(decoded.error()));
+    return;
+  }
+  ledger_.RecordEvent(caller, *decoded, Forward(done));
+}
+
+http::Response AuthorityApi::Budgets() {
+  return http::Response::Json(200, BudgetsJson(ledger_.Budgets()));
+}
+
+}  // namespace agentbudget::authority

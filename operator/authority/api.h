@@ -1,0 +1,60 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "common/http_server.h"
+#include "operator/authority/authenticator.h"
+#include "operator/authority/ledger.h"
+
+namespace agentbudget::authority {
+
+// The budget authority's HTTP API (docs/authority-protocol.md) over a Ledger:
+//   POST /v1/reservations, POST /v1/reservations/{id}/commit|release, POST /v1/events,
+//   GET /v1/runs/{run}, GET /v1/budgets.
+// Every request needs `Authorization: Bearer <token>`; the Authenticator maps it to the
+// caller's run, and the ledger refuses any other run's reservations. While `serving`
+// returns an error (not the leader, ledger not yet recovered) every request is answered
+// 503 with that error and Retry-After: 1, so meters retry (they are never redirected: a
+// follower's ledger is not authoritative, and the Service routes only to the leader once
+// its readiness probe passes). Handle() blocks until a commit is durable, at most
+// `commit_timeout`; past it, 503, and the meter resends with the same key. HandleAsync()
+// answers commits and events without blocking. Thread-safe.
+class AuthorityApi {
+ public:
+  using ServingCheck = std::function<Status()>;
+  // Receives the response to one request, exactly once.
+  using Done = std::function<void(http::Response)>;
+
+  // `ledger` and `authenticator` must outlive this object.
+  AuthorityApi(Ledger& ledger, Authenticator& authenticator, ServingCheck serving,
+               std::chrono::milliseconds commit_timeout = std::chrono::seconds{10});
+
+  // Registers the /v1 routes.
+  void AddRoutes(http::Router& router);
+
+  // One request, as the router would dispatch it under /v1.
+  http::Response Handle(const http::Request& request);
+
+  // The same without waiting: `done` runs before this returns, except for commits and
+  // events, whose `done` runs on the ledger's commit thread once they are durable (or at
+  // once on error). Nothing of `request` is referenced after this returns, so `done` may
+  // outlive it. `done` must not block, and this object and the ledger must outlive every
+  // pending `done` (the ledger's destructor runs them).
+  void HandleAsync(const http::Request& request, Done done);
+
+ private:
+  void Reservations(const Caller& caller, const http::Request& request, Done& done);
+  void Events(const Caller& caller, const http::Request& request, Done& done);
+  http::Response Budgets();
+
+  Ledger& ledger_;
+  Authenticator& authenticator_;
+  ServingCheck serving_;
+  const std::chrono::milliseconds commit_timeout_;
+};
+
+// GET /v1/budgets: every budget's balance as JSON.
+nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets);
+
+}  // namespace agentbudget::authority

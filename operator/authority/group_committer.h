@@ -1,0 +1,67 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "operator/authority/ledger_store.h"
+
+namespace agentbudget::authority {
+
+// Batches ledger entries into one LedgerStore::Append per interval (group commit), so
+// thousands of commits a second cost a few writes to the Kubernetes API. Each entry's
+// `durable` callback runs once, on the committer's thread, after the batch holding it was
+// appended; a failed append is retried every interval until it succeeds, so no callback
+// ever reports a loss and none runs early. Thread-safe.
+class GroupCommitter {
+ public:
+  struct Options {
+    // A batch is written at most this long after its first entry arrived.
+    std::chrono::milliseconds interval{200};
+    // A batch is written as soon as it holds this many entries (keeps each stored object
+    // well below etcd's request size limit).
+    size_t max_batch = 1000;
+  };
+
+  // Starts the writer thread. `store` must outlive this object.
+  GroupCommitter(LedgerStore& store, Options options);
+  // Writes what is pending (retrying until the store accepts it or Stop() was called),
+  // then joins the writer thread.
+  ~GroupCommitter();
+  GroupCommitter(const GroupCommitter&) = delete;
+  GroupCommitter& operator=(const GroupCommitter&) = delete;
+
+  // Queues `entry`; `durable` is called once it is in the store.
+  void Submit(LedgerEntry entry, std::function<void()> durable);
+
+  // Stops the writer without waiting for pending entries to become durable (as a crash
+  // would); their callbacks never run. Used at shutdown after losing leadership.
+  void Stop();
+
+  // Entries submitted but not yet durable.
+  size_t pending() const;
+
+ private:
+  struct Pending {
+    LedgerEntry entry;
+    std::function<void()> durable;
+  };
+  void Run();
+
+  LedgerStore& store_;
+  const Options options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<Pending> queue_;                           // GUARDED_BY(mu_)
+  std::chrono::steady_clock::time_point oldest_;         // GUARDED_BY(mu_)
+  size_t in_flight_ = 0;                                 // GUARDED_BY(mu_)
+  bool stopping_ = false;                                // GUARDED_BY(mu_)
+  bool draining_ = false;                                // GUARDED_BY(mu_)
+  std::thread writer_;
+};
+
+}  // namespace agentbudget::authority

@@ -1,0 +1,637 @@
+#include "operator/authority/ledger.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/money.h"
+#include "core/time_format.h"
+
+namespace agentbudget::authority {
+namespace {
+
+using core::Money;
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+std::string Scoped(const std::string& run, const char* operation, const std::string& key) {
+  return run + '\x1f' + operation + '\x1f' + key;
+}
+
+core::SysSeconds Seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::floor<std::chrono::seconds>(t);
+}
+
+Error Conflict(std::string message) { return MakeError(ErrorCode::kConflict, std::move(message)); }
+
+Error PermissionDenied(std::string message) {
+  return MakeError(ErrorCode::kPermissionDenied, std::move(message));
+}
+
+Status ValidateKey(const std::string& key) {
+  if (key.empty() || key.size() > 256) {
+    return InvalidArgument("idempotencyKey must be 1..256 characters");
+  }
+  return OkStatus();
+}
+
+// A commit or direct debit: a valid key and no negative amounts.
+Status ValidateSpend(const std::string& key, int64_t cost_micros, int64_t tokens) {
+  if (auto valid = ValidateKey(key); !valid.ok()) {
+    return valid;
+  }
+  if (cost_micros < 0 || tokens < 0) {
+    return InvalidArgument("cost and tokens must not be negative");
+  }
+  return OkStatus();
+}
+
+// The ceiling a meter's "ceiling:<name>" event reports; "" for any other kind.
+std::string ReportedCeiling(const std::string& kind) {
+  return kind.starts_with(core::kCeilingEventPrefix)
+             ? kind.substr(std::string_view(core::kCeilingEventPrefix).size())
+             : "";
+}
+
+// Keeps in `kept` the first ceiling that ends runs (RunSummary::ceiling).
+void KeepFirstCeiling(std::string& kept, const std::string& ceiling) {
+  if (kept.empty() && core::StopsRun(ceiling)) {
+    kept = ceiling;
+  }
+}
+
+// The fields every durable entry of `caller`'s spend carries.
+LedgerEntry NewEntry(LedgerEntry::Kind kind, const Caller& caller, std::string id,
+                     const std::string& key, uint64_t hash, int64_t cost_micros, int64_t tokens,
+                     core::SysSeconds at) {
+  LedgerEntry entry;
+  entry.kind = kind;
+  entry.id = std::move(id);
+  entry.run = caller.run;
+  entry.idempotency_key = key;
+  entry.request_hash = hash;
+  entry.namespace_name = caller.namespace_name;
+  entry.cost_micros = cost_micros;
+  entry.tokens = tokens;
+  entry.at = at;
+  return entry;
+}
+
+}  // namespace
+
+Ledger::Ledger(const Clock& clock, LedgerStore& store, Options options,
+               GroupCommitter::Options commit_options)
+    : clock_(clock),
+      options_(options),
+      random_(std::random_device{}()),
+      committer_(store, commit_options) {}
+
+Ledger::~Ledger() = default;
+
+void Ledger::UpsertBudget(core::BudgetSpec spec) {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  match_cache_.clear();
+  auto found = budgets_.find(spec.name);
+  if (found == budgets_.end()) {
+    std::string name = spec.name;
+    budgets_.emplace(std::move(name), std::make_unique<BudgetState>(std::move(spec), now));
+    return;
+  }
+  found->second->UpdateSpec(std::move(spec), now);
+}
+
+void Ledger::RemoveBudget(const std::string& name) {
+  std::lock_guard lock(mu_);
+  match_cache_.clear();
+  budgets_.erase(name);
+}
+
+std::string Ledger::NewIdLocked(const char* prefix) {
+  char text[40];
+  std::snprintf(text, sizeof(text), "%s%016llx%016llx", prefix,
+                static_cast<unsigned long long>(random_()),
+                static_cast<unsigned long long>(random_()));
+  return text;
+}
+
+std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(const std::string& scoped,
+                                                           uint64_t hash) {
+  auto found = answers_.find(scoped);
+  if (found == answers_.end()) {
+    return std::nullopt;
+  }
+  if (found->second.hash != hash) {
+    ++stats_.conflicts;
+    return Conflict("idempotencyKey was already used with a different request");
+  }
+  ++stats_.replays;
+  return found->second.response;
+}
+
+bool Ledger::ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
+                            uint64_t hash, Reply& reply) {
+  if (auto found = answers_.find(scoped);
+      found != answers_.end() && found->second.hash == hash && found->second.durability) {
+    Durability& durability = *found->second.durability;
+    std::lock_guard waiting(durability.mu);
+    if (!durability.durable) {
+      ++stats_.replays;
+      durability.waiters.push_back(std::move(reply));
+      return true;
+    }
+  }
+  std::optional<Result<nlohmann::json>> answer = ReplayLocked(scoped, hash);
+  if (!answer) {
+    return false;
+  }
+  lock.unlock();
+  reply(std::move(*answer));
+  return true;
+}
+
+Ledger::Answer& Ledger::RememberLocked(const std::string& scoped, uint64_t hash,
+                                       nlohmann::json response) {
+  const SteadyTime now = clock_.Monotonic();
+  Answer& answer = answers_[scoped];
+  answer.hash = hash;
+  answer.response = std::move(response);
+  answer.created = now;
+  answer_order_.emplace_back(now, scoped);
+  return answer;
+}
+
+Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
+  auto& slot = runs_[caller.run];
+  if (!slot) {
+    core::EnvelopeLimits limits = caller.run_limits;
+    // The meter guards against retry loops itself; the authority sees no request bodies.
+    limits.max_identical_requests.reset();
+    slot = std::make_unique<RunState>(std::move(limits));
+    if (auto recovered = recovered_runs_.find(caller.run); recovered != recovered_runs_.end()) {
+      slot->envelope.RecordSpend(Money::FromMicros(recovered->second.cost_micros),
+                                 recovered->second.tokens);
+      slot->envelope.RecordRequests(recovered->second.requests);
+      slot->ceiling = recovered->second.ceiling;
+      recovered_runs_.erase(recovered);
+    }
+  }
+  slot->last_active = clock_.Monotonic();
+  return *slot;
+}
+
+std::vector<BudgetState*> Ledger::MatchingLocked(const core::Labels& attribution,
+                                                 const core::Labels& namespace_labels) {
+  std::string key;
+  for (const auto* labels : {&attribution, &namespace_labels}) {
+    for (const auto& [name, value] : *labels) {
+      key += name;
+      key += '\x1f';
+      key += value;
+      key += '\x1e';
+    }
+    key += '\x1d';
+  }
+  if (auto cached = match_cache_.find(key); cached != match_cache_.end()) {
+    return cached->second;
+  }
+  std::vector<BudgetState*> matching;
+  for (auto& [name, budget] : budgets_) {
+    if (budget->spec().Matches(attribution, namespace_labels)) {
+      matching.push_back(budget.get());
+    }
+  }
+  if (match_cache_.size() >= kMatchCacheSize) {
+    match_cache_.clear();
+  }
+  match_cache_.emplace(std::move(key), matching);
+  return matching;
+}
+
+Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveRequest& request) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    return std::move(valid).error();
+  }
+  if (request.model.empty() || request.model.size() > 256) {
+    return InvalidArgument("model must be 1..256 characters");
+  }
+  if (request.estimate_micros < 0 || request.estimate_tokens < 0) {
+    return InvalidArgument("estimate must not be negative");
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  const std::string scoped = Scoped(caller.run, "reserve", request.idempotency_key);
+  if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
+    return std::move(*replayed);
+  }
+  core::Labels attribution = caller.attribution;
+  attribution["model"] = request.model;
+  std::vector<BudgetState*> matching = MatchingLocked(attribution, caller.namespace_labels);
+  core::DecisionRequest decision_request;
+  decision_request.priority = caller.priority;
+  decision_request.model = request.model;
+  decision_request.fallback = caller.fallback_models;
+  decision_request.estimate_micros = request.estimate_micros;
+  decision_request.estimate_tokens = request.estimate_tokens;
+  std::vector<std::string> keys;
+  for (BudgetState* budget : matching) {
+    budget->Roll(now);
+    keys.push_back(budget->KeyFor(attribution));
+    decision_request.envelopes.push_back(budget->View(keys.back(), now));
+  }
+  core::DecisionOutcome outcome = core::Decide(decision_request);
+  RunState& run = RunLocked(caller);
+  if (outcome.decision != core::Decision::kDeny) {
+    core::EnvelopeDecision envelope = run.envelope.Reserve(
+        0, Money::FromMicros(request.estimate_micros), request.estimate_tokens);
+    if (!envelope.allowed) {
+      KeepFirstCeiling(run.ceiling, envelope.ceiling);
+      outcome.decision = core::Decision::kDeny;
+      outcome.model = request.model;
+      outcome.reason = std::move(envelope.reason);
+    }
+  }
+  stats_.observed_denials += static_cast<int64_t>(std::count_if(
+      outcome.observed.begin(), outcome.observed.end(),
+      [](const std::string& note) { return note.rfind("would deny", 0) == 0; }));
+  const std::string id = NewIdLocked("r-");
+  const core::SysSeconds expires_at = now + options_.reservation_ttl;
+  if (outcome.decision == core::Decision::kDeny) {
+    ++stats_.denied;
+  } else {
+    ++(outcome.decision == core::Decision::kAllow ? stats_.allowed : stats_.degraded);
+    Reservation reservation;
+    reservation.id = id;
+    reservation.run = caller.run;
+    reservation.namespace_name = caller.namespace_name;
+    reservation.attribution = attribution;
+    reservation.model = outcome.model;
+    reservation.estimate_micros = request.estimate_micros;
+    reservation.estimate_tokens = request.estimate_tokens;
+    for (size_t i = 0; i < matching.size(); ++i) {
+      const int64_t amount = matching[i]->AmountOf(request.estimate_micros, request.estimate_tokens);
+      matching[i]->Hold(keys[i], amount);
+      reservation.holds.push_back({matching[i]->spec().name, keys[i], amount});
+    }
+    reservation.expires = clock_.Monotonic() + options_.reservation_ttl;
+    reservations_.emplace(id, std::move(reservation));
+  }
+  nlohmann::json response = {{"id", id},
+                             {"decision", core::DecisionName(outcome.decision)},
+                             {"model", outcome.model},
+                             {"reason", outcome.reason},
+                             {"expiresAt", core::FormatRfc3339(expires_at)}};
+  if (!outcome.observed.empty()) {
+    response["observed"] = outcome.observed;
+  }
+  RememberLocked(scoped, request.request_hash, response);
+  return response;
+}
+
+void Ledger::ReleaseHoldsLocked(Reservation& reservation) {
+  for (const Hold& hold : reservation.holds) {
+    if (auto budget = budgets_.find(hold.budget); budget != budgets_.end()) {
+      budget->second->Unhold(hold.key, hold.amount);
+    }
+  }
+  if (auto run = runs_.find(reservation.run); run != runs_.end()) {
+    run->second->envelope.Release(Money::FromMicros(reservation.estimate_micros),
+                                  reservation.estimate_tokens);
+  }
+}
+
+std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
+                                        const core::Labels& attribution,
+                                        const core::Labels& namespace_labels, bool use_holds,
+                                        int64_t cost, int64_t tokens, core::SysSeconds at) {
+  std::vector<Charge> charges;
+  if (use_holds) {
+    for (const Hold& hold : holds) {
+      if (auto budget = budgets_.find(hold.budget); budget != budgets_.end()) {
+        budget->second->Roll(at);
+        budget->second->Spend(hold.key, budget->second->AmountOf(cost, tokens), at);
+        charges.push_back({hold.budget, hold.key});
+      }
+    }
+    return charges;
+  }
+  for (BudgetState* budget : MatchingLocked(attribution, namespace_labels)) {
+    budget->Roll(at);
+    const std::string key = budget->KeyFor(attribution);
+    budget->Spend(key, budget->AmountOf(cost, tokens), at);
+    charges.push_back({budget->spec().name, key});
+  }
+  return charges;
+}
+
+void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) {
+  Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
+  answer.durability = std::make_shared<Durability>();
+  answer.durability->waiters.push_back(std::move(reply));
+  committer_.Submit(std::move(entry), [durability = answer.durability, response = answer.response] {
+    std::vector<Reply> waiters;
+    {
+      std::lock_guard lock(durability->mu);
+      durability->durable = true;
+      waiters.swap(durability->waiters);
+    }
+    for (Reply& waiter : waiters) {
+      waiter(response);
+    }
+  });
+}
+
+void Ledger::Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
+                    Reply reply) {
+  Status valid = ValidateSpend(request.idempotency_key, request.cost_micros, request.tokens);
+  if (valid.ok() && (id.empty() || id.size() > 64)) {
+    valid = InvalidArgument("reservation id must be 1..64 characters");
+  }
+  if (!valid.ok()) {
+    reply(std::move(valid).error());
+    return;
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::unique_lock lock(mu_);
+  const std::string scoped = Scoped(caller.run, "commit", request.idempotency_key);
+  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
+    return;
+  }
+  auto found = reservations_.find(id);
+  Reservation* reservation = found == reservations_.end() ? nullptr : &found->second;
+  std::optional<Error> refused;
+  if (reservation != nullptr && reservation->run != caller.run) {
+    refused = PermissionDenied("reservation " + id + " belongs to another run");
+  } else if (reservation != nullptr && reservation->state == Reservation::State::kCommitted) {
+    ++stats_.conflicts;
+    refused = Conflict("reservation " + id + " was already committed under another key");
+  }
+  if (refused) {
+    // Errors, like replays, are answered after the lock is dropped.
+    lock.unlock();
+    reply(std::move(*refused));
+    return;
+  }
+  RunState& run = RunLocked(caller);
+  LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
+                               request.request_hash, request.cost_micros, request.tokens, now);
+  entry.model = request.model.empty() && reservation ? reservation->model : request.model;
+  const bool active = reservation != nullptr && reservation->state == Reservation::State::kActive;
+  if (active) {
+    ReleaseHoldsLocked(*reservation);
+    entry.attribution = reservation->attribution;
+    entry.charges = SpendLocked(reservation->holds, {}, {}, true, request.cost_micros,
+                                request.tokens, now);
+  } else {
+    // Expired, released or unknown (issued before a restart): still recorded.
+    entry.late = true;
+    ++stats_.late_commits;
+    entry.attribution = reservation ? reservation->attribution : caller.attribution;
+    entry.attribution["model"] = entry.model;
+    entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
+                                request.cost_micros, request.tokens, now);
+  }
+  run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
+  if (reservation == nullptr) {
+    // Reserved by an earlier process: its request counts here, as Recover() counts it.
+    run.envelope.RecordRequests(1);
+  }
+  MarkCommittedLocked(id, caller.run);
+  ++stats_.commits;
+  CountSpendLocked(entry, request.input_tokens, request.output_tokens);
+  PersistLocked(std::move(entry), scoped, std::move(reply));
+}
+
+void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
+                              int64_t output_tokens) {
+  workload_spend_.Add(entry);
+  if (entry.IsReport()) {
+    return;  // no spend for the metrics
+  }
+  auto label = [&](const char* name) {
+    auto found = entry.attribution.find(name);
+    return found == entry.attribution.end() ? std::string() : found->second;
+  };
+  SpendTotals& totals =
+      spend_[SpendKey{entry.namespace_name, label("team"), label("workflow"), entry.model}];
+  totals.cost_micros = core::SaturatingAdd(totals.cost_micros, entry.cost_micros);
+  totals.input_tokens = core::SaturatingAdd(totals.input_tokens, input_tokens);
+  totals.output_tokens = core::SaturatingAdd(totals.output_tokens, output_tokens);
+}
+
+void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
+  Reservation& reservation = reservations_[id];
+  reservation.id = id;
+  reservation.run = run;
+  reservation.state = Reservation::State::kCommitted;
+  reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+}
+
+Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
+                                       const ReleaseRequest& request) {
+  if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
+    return std::move(valid).error();
+  }
+  std::lock_guard lock(mu_);
+  const std::string scoped = Scoped(caller.run, "release", request.idempotency_key);
+  if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
+    return std::move(*replayed);
+  }
+  if (auto found = reservations_.find(id); found != reservations_.end()) {
+    Reservation& reservation = found->second;
+    if (reservation.run != caller.run) {
+      return PermissionDenied("reservation " + id + " belongs to another run");
+    }
+    if (reservation.state == Reservation::State::kCommitted) {
+      return Conflict("reservation " + id + " was already committed");
+    }
+    if (reservation.state == Reservation::State::kActive) {
+      ReleaseHoldsLocked(reservation);
+      reservation.state = Reservation::State::kReleased;
+      reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+    }
+  }
+  nlohmann::json response = {{"id", id}, {"released", true}};
+  RememberLocked(scoped, request.request_hash, response);
+  return response;
+}
+
+void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Reply reply) {
+  if (Status valid = ValidateSpend(request.idempotency_key, request.cost_micros, request.tokens);
+      !valid.ok()) {
+    reply(std::move(valid).error());
+    return;
+  }
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::unique_lock lock(mu_);
+  const std::string scoped = Scoped(caller.run, "event", request.idempotency_key);
+  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
+    return;
+  }
+  RunState& run = RunLocked(caller);
+  LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),
+                               request.idempotency_key, request.request_hash, request.cost_micros,
+                               request.tokens, now);
+  entry.attribution = caller.attribution;
+  entry.model = request.kind;
+  entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
+                              request.cost_micros, request.tokens, now);
+  run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
+  KeepFirstCeiling(run.ceiling, ReportedCeiling(request.kind));
+  ++stats_.events;
+  CountSpendLocked(entry, 0, 0);
+  PersistLocked(std::move(entry), scoped, std::move(reply));
+}
+
+void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  for (auto& [name, budget] : budgets_) {
+    budget->Roll(now);
+  }
+  for (const LedgerEntry& entry : entries) {
+    const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
+    const std::string scoped = Scoped(entry.run, commit ? "commit" : "event", entry.idempotency_key);
+    if (entry.folded == 0 && answers_.contains(scoped)) {
+      continue;  // appended twice (a retried batch): count once
+    }
+    for (const Charge& charge : entry.charges) {
+      if (auto budget = budgets_.find(charge.budget); budget != budgets_.end()) {
+        budget->second->Spend(charge.key, budget->second->AmountOf(entry.cost_micros, entry.tokens),
+                              entry.at);
+      }
+    }
+    workload_spend_.Add(entry);
+    RecoveredRun& run = recovered_runs_[entry.run];
+    run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
+    run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
+    if (commit) {
+      run.requests = core::SaturatingAdd(run.requests, std::max<int64_t>(entry.folded, 1));
+    } else {
+      KeepFirstCeiling(run.ceiling, ReportedCeiling(entry.model));
+    }
+    if (entry.folded > 0) {
+      continue;  // folded totals answer no key and name no single reservation
+    }
+    RememberLocked(scoped, entry.request_hash, entry.Response());
+    if (commit) {
+      MarkCommittedLocked(entry.id, entry.run);
+    }
+  }
+}
+
+int Ledger::Sweep() {
+  const SteadyTime now = clock_.Monotonic();
+  std::lock_guard lock(mu_);
+  int expired = 0;
+  for (auto it = reservations_.begin(); it != reservations_.end();) {
+    Reservation& reservation = it->second;
+    if (reservation.state == Reservation::State::kActive && reservation.expires <= now) {
+      ReleaseHoldsLocked(reservation);
+      reservation.state = Reservation::State::kExpired;
+      reservation.forget_after = now + options_.tombstone_ttl;
+      ++expired;
+    }
+    if (reservation.state != Reservation::State::kActive && reservation.forget_after <= now) {
+      it = reservations_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  stats_.expired += expired;
+  while (!answer_order_.empty() && answer_order_.front().first + options_.idempotency_ttl <= now) {
+    auto [created, scoped] = std::move(answer_order_.front());
+    answer_order_.pop_front();
+    auto found = answers_.find(scoped);
+    if (found == answers_.end() || found->second.created != created) {
+      continue;
+    }
+    if (found->second.durability && !found->second.durability->Durable()) {
+      // Still waiting for the store: keep it until it is durable and aged.
+      answer_order_.emplace_back(now, std::move(scoped));
+      found->second.created = now;
+      continue;
+    }
+    answers_.erase(found);
+  }
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    const auto& totals = it->second->envelope.totals();
+    if (it->second->last_active + options_.run_idle_ttl <= now && totals.reserved.micros() == 0 &&
+        totals.reserved_tokens == 0) {
+      it = runs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return expired;
+}
+
+std::vector<BudgetSnapshot> Ledger::Budgets() const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  std::vector<BudgetSnapshot> snapshots;
+  snapshots.reserve(budgets_.size());
+  for (const auto& [name, budget] : budgets_) {
+    budget->Roll(now);
+    snapshots.push_back(budget->Snapshot(now));
+  }
+  return snapshots;
+}
+
+Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::string& run) const {
+  if (run != caller.run) {
+    return PermissionDenied("a pod may read only its own run");
+  }
+  const RunSummary summary = Run(run);
+  const core::EnvelopeTotals& totals = summary.totals;
+  nlohmann::json balance = {{"run", run}};
+  if (!summary.ceiling.empty()) {
+    balance["ceilingReached"] = summary.ceiling;
+  }
+  balance["spent"] = totals.spent.ToString();
+  balance["reserved"] = totals.reserved.ToString();
+  balance["tokens"] = totals.tokens;
+  balance["requests"] = totals.requests;
+  nlohmann::json limits = nlohmann::json::object();
+  if (caller.run_limits.max_cost) {
+    limits["maxCost"] = caller.run_limits.max_cost->ToString();
+  }
+  if (caller.run_limits.max_tokens) {
+    limits["maxTokens"] = *caller.run_limits.max_tokens;
+  }
+  if (caller.run_limits.max_requests) {
+    limits["maxRequests"] = *caller.run_limits.max_requests;
+  }
+  balance["limits"] = std::move(limits);
+  return balance;
+}
+
+RunSummary Ledger::Run(const std::string& run) const {
+  std::lock_guard lock(mu_);
+  RunSummary summary;
+  if (auto found = runs_.find(run); found != runs_.end()) {
+    summary.totals = found->second->envelope.totals();
+    summary.ceiling = found->second->ceiling;
+  } else if (auto recovered = recovered_runs_.find(run); recovered != recovered_runs_.end()) {
+    summary.totals.spent = Money::FromMicros(recovered->second.cost_micros);
+    summary.totals.tokens = recovered->second.tokens;
+    summary.totals.requests = recovered->second.requests;
+    summary.ceiling = recovered->second.ceiling;
+  }
+  return summary;
+}
+
+std::map<std::string, WorkloadSpend> Ledger::WorkloadSpends() const {
+  std::lock_guard lock(mu_);
+  return workload_spend_.Current(Seconds(clock_.Now()));
+}
+
+LedgerStats Ledger::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+std::map<SpendKey, SpendTotals> Ledger::spend() const {
+  std::lock_guard lock(mu_);
+  return spend_;
+}
+
+}  // namespace agentbudget::authority

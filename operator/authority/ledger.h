@@ -1,0 +1,293 @@
+#pragma once
+
+#include <chrono>
+#include <compare>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/clock.h"
+#include "common/result.h"
+#include "core/budget_spec.h"
+#include "core/run_envelope.h"
+#include "operator/authority/budget_state.h"
+#include "operator/authority/caller.h"
+#include "operator/authority/group_committer.h"
+#include "operator/authority/ledger_entry.h"
+#include "operator/authority/ledger_store.h"
+#include "operator/authority/workload_spend.h"
+
+namespace agentbudget::authority {
+
+struct ReserveRequest {
+  std::string idempotency_key;
+  std::string provider;
+  std::string model;
+  int64_t estimate_micros = 0;
+  int64_t estimate_tokens = 0;
+  uint64_t request_hash = 0;  // fingerprint of the request body
+};
+
+struct CommitRequest {
+  std::string idempotency_key;
+  std::string model;
+  int64_t cost_micros = 0;
+  int64_t tokens = 0;  // every type: input + output
+  // By OpenTelemetry GenAI token type: input (with cache reads and writes), output (with
+  // reasoning). For metrics; `tokens` is what budgets are charged.
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+  uint64_t request_hash = 0;
+};
+
+struct ReleaseRequest {
+  std::string idempotency_key;
+  uint64_t request_hash = 0;
+};
+
+struct EventRequest {
+  std::string idempotency_key;
+  std::string kind;
+  int64_t cost_micros = 0;
+  int64_t tokens = 0;
+  uint64_t request_hash = 0;
+};
+
+// Committed spend since this process started, by low-cardinality attribution (never run
+// ids), for metrics; read with Ledger::spend(). Direct debits carry their kind as `model`.
+struct SpendKey {
+  std::string namespace_name;
+  std::string team;
+  std::string workflow;
+  std::string model;
+  auto operator<=>(const SpendKey&) const = default;
+};
+struct SpendTotals {
+  int64_t cost_micros = 0;
+  int64_t input_tokens = 0;
+  int64_t output_tokens = 0;
+};
+
+// One run as the ledger knows it; read with Ledger::Run().
+struct RunSummary {
+  core::EnvelopeTotals totals;  // committed spend, tokens and requests; reservations in flight
+  // "maxCost" or "maxTokens" once a call of the run was denied for that ceiling: by the
+  // authority's run envelope, or by a meter that reported it with a "ceiling:<name>" event
+  // (core::kCeilingEventPrefix); "" otherwise. The first such ceiling is kept.
+  std::string ceiling;
+};
+
+// Counters for metrics; read with Ledger::stats().
+struct LedgerStats {
+  int64_t allowed = 0;
+  int64_t degraded = 0;
+  int64_t denied = 0;
+  int64_t observed_denials = 0;
+  int64_t commits = 0;
+  int64_t late_commits = 0;
+  int64_t events = 0;
+  int64_t expired = 0;
+  int64_t replays = 0;
+  int64_t conflicts = 0;
+};
+
+// The budget authority's state: every budget's balances, every run's envelope, the
+// reservations in flight and the answers given to idempotency keys. One mutex makes each
+// decision atomic across every matching budget, perKey envelope and the run envelope.
+//
+// Reservations are decided in memory and answered at once (the agent's critical path).
+// Commits and events change balances at once, so the next reservation sees them, and are
+// acknowledged (the reply runs) only once the GroupCommitter made them durable. After a
+// restart, Recover() rebuilds balances and idempotency answers from the durable entries:
+// exactly what was acknowledged, plus what was durable but not yet acknowledged (whose
+// resend then gets the first answer).
+//
+// Replies: a replayed idempotency key gets the first answer (waiting for durability if the
+// first is still pending); the same key with a different request is kConflict. A commit
+// after its reservation expired, or of a reservation this process does not know (issued
+// before a restart), is recorded and marked late, never dropped.
+// Thread-safe.
+class Ledger {
+ public:
+  struct Options {
+    std::chrono::seconds reservation_ttl{300};
+    // How long expired, committed and released reservations are remembered.
+    std::chrono::seconds tombstone_ttl{3600};
+    // How long idempotency answers are kept (resends come within this window).
+    std::chrono::seconds idempotency_ttl{24 * 3600};
+    // Runs idle this long are forgotten (their spend stays in the durable ledger).
+    std::chrono::seconds run_idle_ttl{24 * 3600};
+  };
+
+  // A JSON answer or an error, delivered once.
+  using Reply = std::function<void(Result<nlohmann::json>)>;
+
+  // Persists through `store`, batching with `commit_options`. `clock` and `store` must
+  // outlive the ledger. Destruction waits until pending commits are durable.
+  Ledger(const Clock& clock, LedgerStore& store, Options options,
+         GroupCommitter::Options commit_options);
+  ~Ledger();
+
+  // Adds or replaces a budget (from the AgentBudget informer).
+  void UpsertBudget(core::BudgetSpec spec);
+  void RemoveBudget(const std::string& name);
+
+  // Rebuilds balances and idempotency answers from durable entries, in order. Call after
+  // the budgets are known and before serving. Entries naming unknown budgets still count
+  // for their run. Duplicate idempotency keys count once.
+  void Recover(const std::vector<LedgerEntry>& entries);
+
+  // Decides a reservation. Answers at once: {id, decision, model, reason, expiresAt}.
+  // Fails with kInvalidArgument for a negative estimate or empty key or model, kConflict
+  // for a reused key with another request.
+  Result<nlohmann::json> Reserve(const Caller& caller, const ReserveRequest& request);
+
+  // Commits actual spend against reservation `id`, releasing its remainder. `reply` gets
+  // {id, committed: true, cost[, late: true]} once durable, or kInvalidArgument,
+  // kPermissionDenied (another run's reservation) or kConflict at once.
+  void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
+              Reply reply);
+
+  // Releases a reservation unused: {id, released: true}. Releasing an expired or unknown
+  // reservation succeeds (nothing is held). kConflict if it was committed.
+  Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
+                                 const ReleaseRequest& request);
+
+  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable.
+  void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply);
+
+  // Expires reservations past their TTL (releasing what they hold) and forgets old
+  // tombstones, idempotency answers and idle runs. Returns the reservations expired.
+  int Sweep();
+
+  std::vector<BudgetSnapshot> Budgets() const;
+  // The caller's run: spend and envelope. kPermissionDenied for another run.
+  Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
+  // What the ledger knows of a run; zero for a run it does not know (never seen, or idle
+  // past run_idle_ttl).
+  RunSummary Run(const std::string& run) const;
+  // Every AgentWorkload's spend and calls in the current calendar month (UTC), keyed
+  // "namespace/name"; rebuilt by Recover().
+  std::map<std::string, WorkloadSpend> WorkloadSpends() const;
+  LedgerStats stats() const;
+  std::map<SpendKey, SpendTotals> spend() const;
+  // Entries handed to the store but not yet durable.
+  size_t pending_commits() const { return committer_.pending(); }
+
+ private:
+  struct Hold {
+    std::string budget;
+    std::string key;
+    int64_t amount = 0;
+  };
+  struct Reservation {
+    enum class State { kActive, kExpired, kCommitted, kReleased };
+    std::string id;
+    std::string run;
+    std::string namespace_name;
+    core::Labels attribution;  // with the requested model
+    std::string model;
+    int64_t estimate_micros = 0;
+    int64_t estimate_tokens = 0;
+    std::vector<Hold> holds;
+    State state = State::kActive;
+    std::chrono::steady_clock::time_point expires;
+    std::chrono::steady_clock::time_point forget_after;
+  };
+  struct RunState {
+    explicit RunState(core::EnvelopeLimits limits) : envelope(std::move(limits)) {}
+    core::RunEnvelope envelope;
+    std::string ceiling;  // RunSummary::ceiling
+    std::chrono::steady_clock::time_point last_active;
+  };
+  // A commit's or event's answer until the store has it: the first reply and replays wait
+  // in `waiters`. Shared with the commit thread's callback, which completes it without
+  // taking the ledger's lock (so acknowledging a batch never queues behind reservations).
+  struct Durability {
+    std::mutex mu;
+    bool durable = false;        // GUARDED_BY(mu)
+    std::vector<Reply> waiters;  // GUARDED_BY(mu)
+    bool Durable() {
+      std::lock_guard lock(mu);
+      return durable;
+    }
+  };
+  struct Answer {
+    uint64_t hash = 0;
+    nlohmann::json response;
+    std::shared_ptr<Durability> durability;  // null for answers durable when made
+    std::chrono::steady_clock::time_point created;
+  };
+
+  // Spend per run rebuilt by Recover(): what the run's envelope starts from when the run
+  // is next seen. Each durable commit counts as one request (towards maxRequests).
+  struct RecoveredRun {
+    int64_t cost_micros = 0;
+    int64_t tokens = 0;
+    int64_t requests = 0;
+    std::string ceiling;
+  };
+
+  // The answer to a request whose idempotency key `scoped` was used before: the first
+  // answer, or kConflict when `hash` differs. nullopt for a new key. Counts the replay or
+  // conflict. Used where every answer is made durable at once (reserve, release).
+  std::optional<Result<nlohmann::json>> ReplayLocked(const std::string& scoped, uint64_t hash);
+  // The same for operations answered once durable (commit, event). Returns false for a new
+  // key. Otherwise `reply` is consumed: run at once after `lock` is released, or, while
+  // the first answer is still waiting for the store, queued to run with it.
+  bool ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
+                      uint64_t hash, Reply& reply);
+  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response);
+  RunState& RunLocked(const Caller& caller);
+  std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
+                                           const core::Labels& namespace_labels);
+  // Applies committed spend to balances and returns the charges made.
+  std::vector<Charge> SpendLocked(const std::vector<Hold>& holds, const core::Labels& attribution,
+                                  const core::Labels& namespace_labels, bool use_holds,
+                                  int64_t cost, int64_t tokens, core::SysSeconds at);
+  void ReleaseHoldsLocked(Reservation& reservation);
+  // Adds a durable entry's spend to spend_ and workload_spend_.
+  void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens);
+  // Remembers that reservation `id` of `run` was committed (known or not), so a second
+  // commit under another key is refused until the tombstone is forgotten.
+  void MarkCommittedLocked(const std::string& id, const std::string& run);
+  // Hands the entry to the group committer; the answer becomes durable with it.
+  void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply);
+  std::string NewIdLocked(const char* prefix);
+
+  const Clock& clock_;
+  const Options options_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<BudgetState>> budgets_;            // GUARDED_BY(mu_)
+  // Budgets matching an (attribution, namespace labels) pair; cleared whenever a budget
+  // is added, changed or removed, and when it grows past kMatchCacheSize.
+  static constexpr size_t kMatchCacheSize = 65536;
+  std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::unique_ptr<RunState>> runs_;       // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Reservation> reservations_;             // GUARDED_BY(mu_)
+  std::unordered_map<std::string, Answer> answers_;                       // GUARDED_BY(mu_)
+  // Idempotency answers in creation order, for expiry.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_;  // GUARDED_BY(mu_)
+  std::mt19937_64 random_;  // GUARDED_BY(mu_)
+  LedgerStats stats_;       // GUARDED_BY(mu_)
+  std::map<SpendKey, SpendTotals> spend_;  // GUARDED_BY(mu_)
+  WorkloadSpendTally workload_spend_;      // GUARDED_BY(mu_)
+  // Runs rebuilt by Recover(), applied when the run is next seen.
+  std::unordered_map<std::string, RecoveredRun> recovered_runs_;  // GUARDED_BY(mu_)
+
+  // Last: destroyed first, so its final callbacks still find every member above.
+  GroupCommitter committer_;
+};
+
+}  // namespace agentbudget::authority

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/budget_spec.h"
+#include "operator/authority/budget_state.h"
+
+namespace agentbudget::budgets {
+
+// An Event to emit on the AgentBudget.
+struct BudgetEvent {
+  std::string type;  // "Normal" or "Warning"
+  std::string reason;
+  std::string message;
+};
+
+struct BudgetStatusUpdate {
+  nlohmann::json status;
+  std::vector<BudgetEvent> events;
+};
+
+// The AgentBudget status for `snapshot`, given the status currently stored. Conditions
+// keep their lastTransitionTime while their status is unchanged:
+//   SoftLimitReached  True from the lowest alert threshold on
+//   UnderPressure     True at Degrade or Queue pressure
+//   Exhausted         True when spent + reserved reach the limit
+//   Ready             True (the authority is tracking the budget)
+// Events are emitted once per threshold crossing, not per update: when utilization reaches
+// an alert threshold above the highest one the stored status had reached in the same
+// period (SoftLimitReached, Warning), and when the budget becomes exhausted (Exhausted,
+// Warning). A new period starts with no threshold reached. Pure.
+BudgetStatusUpdate BuildBudgetStatus(const BudgetSnapshot& snapshot, const std::vector<int>& alerts,
+                                     const nlohmann::json& previous, core::SysSeconds now);
+
+}  // namespace agentbudget::budgets

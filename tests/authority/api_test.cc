@@ -1,0 +1,200 @@
+#include "operator/authority/api.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "tests/authority/fake_clock.h"
+#include "tests/authority/ledger_test_support.h"
+
+namespace agentbudget::authority {
+namespace {
+
+using nlohmann::json;
+
+// Tokens issued to two pods of two different runs.
+class FakeAuthenticator final : public Authenticator {
+ public:
+  Result<Caller> Authenticate(const std::string& token) override {
+    auto found = callers_.find(token);
+    if (found == callers_.end()) {
+      return MakeError(ErrorCode::kUnauthenticated, "token rejected by TokenReview");
+    }
+    return found->second;
+  }
+  std::map<std::string, Caller> callers_ = {{"token-a", MakeCaller("run-a", "payments", "alice")},
+                                            {"token-b", MakeCaller("run-b", "payments", "bob")}};
+};
+
+class AuthorityApiTest : public ::testing::Test {
+ protected:
+  AuthorityApiTest() {
+    ledger_.UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "100"}}}}));
+  }
+
+  http::Response Post(const std::string& token, const std::string& path, const json& body) {
+    http::Request request;
+    request.method = "POST";
+    request.path = path;
+    request.headers["Authorization"] = "Bearer " + token;
+    request.body = body.dump();
+    return api_.Handle(request);
+  }
+
+  http::Response Get(const std::string& token, const std::string& path) {
+    http::Request request;
+    request.method = "GET";
+    request.path = path;
+    request.headers["Authorization"] = "Bearer " + token;
+    return api_.Handle(request);
+  }
+
+  std::string Reserve(const std::string& token, const std::string& key) {
+    auto response = Post(token, "/v1/reservations",
+                         {{"idempotencyKey", key}, {"provider", "anthropic"},
+                          {"model", "claude-sonnet-4-5"}, {"estimate", {{"cost", "0.5"}, {"tokens", 1000}}}});
+    EXPECT_EQ(response.status, 200) << response.body;
+    return json::parse(response.body)["id"];
+  }
+
+  static json CommitBody(const std::string& key, const std::string& cost) {
+    return {{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
+            {"usage", {{"input", 1000}, {"output", 200}}}, {"cost", cost}, {"estimated", false}};
+  }
+
+  FakeClock clock_{std::chrono::system_clock::time_point{std::chrono::seconds{1'795'780'800}}};
+  InMemoryLedgerStore store_;
+  Ledger ledger_{clock_, store_, Ledger::Options{},
+                 GroupCommitter::Options{std::chrono::milliseconds{5}, 100}};
+  FakeAuthenticator authenticator_;
+  Status serving_ = OkStatus();
+  AuthorityApi api_{ledger_, authenticator_, [this] { return serving_; }};
+};
+
+TEST_F(AuthorityApiTest, ReserveThenCommitChargesTheBudget) {
+  const std::string id = Reserve("token-a", "k1");
+  auto commit = Post("token-a", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.0021"));
+  ASSERT_EQ(commit.status, 200) << commit.body;
+  EXPECT_EQ(json::parse(commit.body), json({{"id", id}, {"committed", true}, {"cost", "0.0021"}}));
+  auto budgets = json::parse(Get("token-a", "/v1/budgets").body);
+  EXPECT_EQ(budgets["budgets"][0]["spent"], "0.0021");
+}
+
+TEST_F(AuthorityApiTest, AnotherPodsTokenCannotCommitThisRunsReservation) {
+  const std::string id = Reserve("token-a", "k1");
+  auto commit = Post("token-b", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.5"));
+  EXPECT_EQ(commit.status, 403);
+  EXPECT_EQ(json::parse(commit.body)["error"]["code"], "permission_denied");
+  EXPECT_EQ(Get("token-b", "/v1/runs/run-a").status, 403);
+}
+
+TEST_F(AuthorityApiTest, MissingOrRejectedTokensAreUnauthenticated) {
+  EXPECT_EQ(Post("", "/v1/reservations", json::object()).status, 401);
+  EXPECT_EQ(Post("forged", "/v1/reservations", json::object()).status, 401);
+}
+
+TEST_F(AuthorityApiTest, ReusedKeyWithADifferentBodyIs409) {
+  const std::string id = Reserve("token-a", "k1");
+  ASSERT_EQ(Post("token-a", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.1")).status, 200);
+  auto reused = Post("token-a", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.2"));
+  EXPECT_EQ(reused.status, 409);
+  EXPECT_EQ(json::parse(reused.body)["error"]["code"], "conflict");
+}
+
+TEST_F(AuthorityApiTest, FollowerAnswersRetryable503) {
+  serving_ = Unavailable("not the leader");
+  auto response = Post("token-a", "/v1/reservations", json::object());
+  EXPECT_EQ(response.status, 503);
+  EXPECT_EQ(response.headers["Retry-After"], "1");
+}
+
+TEST_F(AuthorityApiTest, MalformedBodiesAre400WithTheField) {
+  http::Request request;
+  request.method = "POST";
+  request.path = "/v1/reservations";
+  request.headers["Authorization"] = "Bearer token-a";
+  for (const char* body : {"", "{", "[]", R"({"idempotencyKey": "k"})",
+                           R"({"idempotencyKey": "k", "model": "m", "estimate": {"cost": 1}})",
+                           R"({"idempotencyKey": "k", "model": "m", "estimate": {"cost": "-1"}})",
+                           R"({"idempotencyKey": "k", "model": "m", "estimate": {"tokens": -1}})"}) {
+    request.body = body;
+    auto response = api_.Handle(request);
+    EXPECT_EQ(response.status, 400) << body;
+    EXPECT_EQ(json::parse(response.body)["error"]["code"], "invalid_argument") << body;
+  }
+}
+
+TEST_F(AuthorityApiTest, EventIsCommittedAndReplayedWithTheSameAnswer) {
+  const json body = {{"idempotencyKey", "e1"}, {"kind", "compute"}, {"cost", "0.0008"},
+                     {"tokens", 0}, {"description", "sandbox minutes"}};
+  auto first = Post("token-a", "/v1/events", body);
+  auto again = Post("token-a", "/v1/events", body);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.body, again.body);
+  auto run = json::parse(Get("token-a", "/v1/runs/run-a").body);
+  EXPECT_EQ(run["spent"], "0.0008");
+}
+
+TEST_F(AuthorityApiTest, ReleaseAnswersReleased) {
+  const std::string id = Reserve("token-a", "k1");
+  auto release = Post("token-a", "/v1/reservations/" + id + "/release", {{"idempotencyKey", "r1"}});
+  ASSERT_EQ(release.status, 200);
+  EXPECT_EQ(json::parse(release.body)["released"], true);
+}
+
+TEST_F(AuthorityApiTest, AsyncCommitAnswerOutlivesTheRequestThatCausedIt) {
+  const std::string id = Reserve("token-a", "k1");
+  auto answered = std::make_shared<std::promise<http::Response>>();
+  auto future = answered->get_future();
+  {
+    // Destroyed before the commit is durable: the answer must not refer to it.
+    auto request = std::make_unique<http::Request>();
+    request->method = "POST";
+    request->path = "/v1/reservations/" + id + "/commit";
+    request->headers["Authorization"] = "Bearer token-a";
+    request->body = CommitBody("c1", "0.0021").dump();
+    api_.HandleAsync(*request, [answered](http::Response response) {
+      answered->set_value(std::move(response));
+    });
+  }
+  ASSERT_EQ(future.wait_for(std::chrono::seconds{5}), std::future_status::ready);
+  const http::Response response = future.get();
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(json::parse(response.body), json({{"id", id}, {"committed", true}, {"cost", "0.0021"}}));
+}
+
+TEST_F(AuthorityApiTest, AsyncReplayOfAPendingCommitIsAnsweredWithTheFirst) {
+  const std::string id = Reserve("token-a", "k1");
+  store_.FailNextAppends(2);  // keeps the first commit pending for a few intervals
+  std::vector<std::future<http::Response>> answers;
+  for (int i = 0; i < 2; ++i) {
+    auto answered = std::make_shared<std::promise<http::Response>>();
+    answers.push_back(answered->get_future());
+    http::Request request;
+    request.method = "POST";
+    request.path = "/v1/reservations/" + id + "/commit";
+    request.headers["Authorization"] = "Bearer token-a";
+    request.body = CommitBody("c1", "0.0021").dump();
+    api_.HandleAsync(request, [answered](http::Response response) {
+      answered->set_value(std::move(response));
+    });
+  }
+  for (auto& answer : answers) {
+    ASSERT_EQ(answer.wait_for(std::chrono::seconds{5}), std::future_status::ready);
+    const http::Response response = answer.get();
+    EXPECT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(json::parse(response.body)["cost"], "0.0021");
+  }
+  EXPECT_EQ(store_.Load()->size(), 1U);
+}
+
+TEST_F(AuthorityApiTest, UnknownPathsAre404) {
+  EXPECT_EQ(Post("token-a", "/v1/reservations/r-1/refund", json::object()).status, 404);
+  EXPECT_EQ(Get("token-a", "/v1/nothing").status, 404);
+}
+
+}  // namespace
+}  // namespace agentbudget::authority

@@ -1,0 +1,51 @@
+#include "operator/authority/codec.h"
+
+#include <gtest/gtest.h>
+
+namespace agentbudget::authority {
+namespace {
+
+TEST(AuthorityCodecTest, ReserveDecodesEstimateAsIntegerMicros) {
+  auto request = DecodeReserve(R"({"idempotencyKey": "k1", "provider": "anthropic",
+      "model": "claude-sonnet-4-5", "estimate": {"cost": "0.0425", "tokens": 12000}})");
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->estimate_micros, 42'500);
+  EXPECT_EQ(request->estimate_tokens, 12'000);
+}
+
+TEST(AuthorityCodecTest, SameBodySpelledDifferentlyHasTheSameHash) {
+  auto a = DecodeCommit(R"({"idempotencyKey": "c", "cost": "0.5", "model": "m"})");
+  auto b = DecodeCommit(R"({ "model":"m","cost":"0.5" , "idempotencyKey":"c"})");
+  auto c = DecodeCommit(R"({"idempotencyKey": "c", "cost": "0.6", "model": "m"})");
+  EXPECT_EQ(a->request_hash, b->request_hash);
+  EXPECT_NE(a->request_hash, c->request_hash);
+}
+
+TEST(AuthorityCodecTest, CommitCountsEveryTokenTypeOnce) {
+  auto request = DecodeCommit(R"({"idempotencyKey": "c", "cost": "0.0021", "usage": {"input": 1000,
+      "cacheRead": 50, "cacheWrite5m": 5, "cacheWrite1h": 1, "output": 200, "reasoning": 80}})");
+  ASSERT_TRUE(request.ok());
+  EXPECT_EQ(request->tokens, 1256);
+}
+
+TEST(AuthorityCodecTest, MoneyWithMoreThanSixDecimalsIsRejected) {
+  auto request = DecodeEvent(R"({"idempotencyKey": "e", "kind": "compute", "cost": "0.0000001"})");
+  ASSERT_FALSE(request.ok());
+  EXPECT_NE(request.error().message.find("cost"), std::string::npos);
+}
+
+TEST(AuthorityCodecTest, OutcomeReportsAreTheOperatorsAlone) {
+  auto forged = DecodeEvent(R"({"idempotencyKey": "e", "kind": "outcome:Succeeded", "cost": "0"})");
+  ASSERT_FALSE(forged.ok());
+  EXPECT_EQ(forged.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(forged.error().message.find("reserved"), std::string::npos);
+  EXPECT_TRUE(DecodeEvent(R"({"idempotencyKey": "e", "kind": "ceiling:maxCost", "cost": "0"})").ok());
+}
+
+TEST(AuthorityCodecTest, OverlongKeysAreRejected) {
+  const std::string body = R"({"idempotencyKey": ")" + std::string(300, 'k') + R"("})";
+  EXPECT_EQ(DecodeRelease(body).error().code, ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace agentbudget::authority

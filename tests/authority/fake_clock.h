@@ -1,0 +1,39 @@
+#pragma once
+
+#include <chrono>
+#include <mutex>
+
+#include "common/clock.h"
+
+namespace agentbudget::authority {
+
+// A clock tests move by hand. Wall and monotonic time advance together, except through
+// JumpWall, which moves only the wall clock (as an NTP step would). Thread-safe.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(std::chrono::system_clock::time_point start) : wall_(start) {}
+  std::chrono::system_clock::time_point Now() const override {
+    std::lock_guard lock(mu_);
+    return wall_;
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    std::lock_guard lock(mu_);
+    return monotonic_;
+  }
+  void Advance(std::chrono::seconds by) {
+    std::lock_guard lock(mu_);
+    wall_ += by;
+    monotonic_ += by;
+  }
+  void JumpWall(std::chrono::seconds by) {
+    std::lock_guard lock(mu_);
+    wall_ += by;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::chrono::system_clock::time_point wall_;
+  std::chrono::steady_clock::time_point monotonic_{std::chrono::hours{1000}};
+};
+
+}  // namespace agentbudget::authority

@@ -1,0 +1,193 @@
+#include "operator/authority/ledger_compaction.h"
+
+#include <gtest/gtest.h>
+
+#include "operator/authority/ledger.h"
+#include "tests/authority/fake_clock.h"
+#include "tests/authority/ledger_test_support.h"
+
+namespace agentbudget::authority {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+// 2026-11-27 12:00:00 UTC.
+const std::chrono::system_clock::time_point kNoon{seconds{1'795'780'800}};
+
+// What must survive compaction and restart: every budget's balances and past periods, and
+// each run's spend and request count.
+struct Balances {
+  std::vector<std::tuple<std::string, int64_t, std::vector<std::pair<int64_t, int64_t>>,
+                         std::vector<std::pair<std::string, int64_t>>, int64_t>>
+      budgets;
+  std::vector<std::string> runs;
+  bool operator==(const Balances&) const = default;
+};
+
+class LedgerCompactionTest : public ::testing::Test {
+ protected:
+  LedgerCompactionTest() { Restart(); }
+
+  void Restart() {
+    ledger_.reset();
+    ledger_ = std::make_unique<Ledger>(clock_, store_, Ledger::Options{},
+                                       GroupCommitter::Options{std::chrono::milliseconds{2}, 100});
+    ledger_->UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "100000"}}}}));
+    ledger_->UpsertBudget(MakeBudget(
+        "payments-daily", {{"limit", {{"amount", "1000"}}},
+                           {"selector", {{"matchLabels", {{"team", "payments"}}}}},
+                           {"period", "Day"},
+                           {"timeZone", "Asia/Kathmandu"}}));
+    ledger_->UpsertBudget(MakeBudget(
+        "per-user", {{"limit", {{"amount", "500"}}}, {"perKey", "user"}, {"period", "Week"}}));
+    ledger_->UpsertBudget(MakeBudget("tokens", {{"limit", {{"tokens", 100000000}}}}));
+  }
+
+  Balances Read() {
+    Balances balances;
+    for (const BudgetSnapshot& budget : ledger_->Budgets()) {
+      std::vector<std::pair<int64_t, int64_t>> history;
+      for (const ClosedPeriod& period : budget.history) {
+        history.emplace_back(period.start.time_since_epoch().count(), period.spent);
+      }
+      std::vector<std::pair<std::string, int64_t>> keys;
+      for (const auto& key : budget.top_keys) {
+        keys.emplace_back(key.key, key.spent);
+      }
+      balances.budgets.emplace_back(budget.name, budget.spent, history, keys, budget.keys);
+    }
+    for (const Caller* caller : {&alice_, &bob_}) {
+      balances.runs.push_back(ledger_->RunBalance(*caller, caller->run)->dump());
+    }
+    return balances;
+  }
+
+  // Three days of commits by two runs, two at a time every 47 minutes (so they straddle
+  // the 15-minute buckets and Kathmandu's +05:45 midnights), and some late commits.
+  void Spend() {
+    for (int i = 0; i < 100; ++i) {
+      const Caller& caller = i % 3 == 0 ? bob_ : alice_;
+      const std::string n = std::to_string(i);
+      for (const std::string pair : {"a", "b"}) {
+        auto reserved = ledger_->Reserve(caller, Reservation("k" + pair + n, 10'000 + i));
+        ASSERT_TRUE(reserved.ok());
+        ASSERT_TRUE(CommitAndWait(*ledger_, caller, (*reserved)["id"],
+                                  Commitment("c" + pair + n, 1'000 + i))
+                        .ok());
+      }
+      if (i % 10 == 0) {
+        // A reservation from before a restart, committed late.
+        ASSERT_TRUE(CommitAndWait(*ledger_, caller, "r-old-" + n, Commitment("l" + n, 7'000)).ok());
+      }
+      clock_.Advance(minutes{47});
+    }
+  }
+
+  FakeClock clock_{kNoon};
+  InMemoryLedgerStore store_;
+  std::unique_ptr<Ledger> ledger_;
+  Caller alice_ = MakeCaller("run-a", "payments", "alice");
+  Caller bob_ = MakeCaller("run-b", "search", "bob");
+};
+
+TEST_F(LedgerCompactionTest, RestartAfterCompactionGivesIdenticalBalances) {
+  Spend();
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  const Balances uncompacted = Read();
+
+  const size_t stored = store_.Load()->size();
+  auto folded = store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25});
+  ASSERT_TRUE(folded.ok());
+  EXPECT_GT(*folded, 0U);
+  EXPECT_EQ(store_.Load()->size(), stored - *folded);
+
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(Read(), uncompacted);
+}
+
+TEST_F(LedgerCompactionTest, CompactingTwiceFoldsTheCheckpointAgainWithoutChangingBalances) {
+  Spend();
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  const Balances uncompacted = Read();
+  const seconds day{hours{24}};
+  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - 2 * day).ok());
+  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - day).ok());
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(Read(), uncompacted);
+  // 132 commits and 6 late commits: all count towards maxRequests after the restart.
+  EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["requests"], 138);
+}
+
+TEST_F(LedgerCompactionTest, KeysInsideTheWindowStillGetTheirFirstAnswer) {
+  Spend();
+  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25}).ok());
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  const Balances before = Read();
+  // Bob's ca99 was committed 47 minutes ago: its resend is answered, not counted again.
+  auto resend = CommitAndWait(*ledger_, bob_, "r-gone", Commitment("ca99", 1'099));
+  ASSERT_TRUE(resend.ok()) << resend.error().ToString();
+  EXPECT_EQ(Read(), before);
+}
+
+TEST(FoldEntriesTest, AnEntryStoredTwiceIsFoldedOnce) {
+  LedgerEntry entry;
+  entry.run = "run-a";
+  entry.idempotency_key = "c1";
+  entry.cost_micros = 5;
+  entry.tokens = 7;
+  entry.at = core::SysSeconds{seconds{1'795'780'805}};
+  entry.charges = {{"org", ""}};
+  const std::vector<LedgerEntry> folded = FoldEntries({entry, entry});
+  ASSERT_EQ(folded.size(), 1U);
+  EXPECT_EQ(folded[0].cost_micros, 5);
+  EXPECT_EQ(folded[0].folded, 1);
+  EXPECT_EQ(folded[0].idempotency_key, "");
+  EXPECT_EQ(folded[0].at, core::SysSeconds{seconds{1'795'780'800}});
+}
+
+TEST(FoldEntriesTest, EntriesInDifferentBucketsOrEnvelopesStayApart) {
+  LedgerEntry first;
+  first.run = "run-a";
+  first.idempotency_key = "c1";
+  first.cost_micros = 5;
+  first.at = core::SysSeconds{seconds{1'795'780'800}};
+  first.charges = {{"per-user", "alice"}};
+  LedgerEntry same_bucket = first;
+  same_bucket.idempotency_key = "c2";
+  same_bucket.at += minutes{14};
+  LedgerEntry next_bucket = first;
+  next_bucket.idempotency_key = "c3";
+  next_bucket.at += minutes{15};
+  LedgerEntry other_key = first;
+  other_key.idempotency_key = "c4";
+  other_key.charges = {{"per-user", "bob"}};
+  const std::vector<LedgerEntry> folded = FoldEntries({first, same_bucket, next_bucket, other_key});
+  ASSERT_EQ(folded.size(), 3U);
+  EXPECT_EQ(folded[0].cost_micros, 10);
+  EXPECT_EQ(folded[0].folded, 2);
+  EXPECT_EQ(folded[1].at, first.at + minutes{15});
+  EXPECT_EQ(folded[2].charges[0].key, "bob");
+}
+
+TEST(FoldEntriesTest, FoldedEntriesSurviveTheirJsonRoundTrip) {
+  LedgerEntry entry;
+  entry.run = "run-a";
+  entry.folded = 42;
+  entry.at = core::SysSeconds{seconds{1'795'780'800}};
+  auto decoded = LedgerEntry::FromJson(entry.ToJson());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().ToString();
+  EXPECT_EQ(decoded->folded, 42);
+  nlohmann::json bad = entry.ToJson();
+  bad["n"] = 0;
+  EXPECT_FALSE(LedgerEntry::FromJson(bad).ok());
+}
+
+}  // namespace
+}  // namespace agentbudget::authority

@@ -1,0 +1,378 @@
+#include "operator/authority/ledger.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/authority/fake_clock.h"
+#include "tests/authority/ledger_test_support.h"
+
+namespace agentbudget::authority {
+namespace {
+
+using nlohmann::json;
+using std::chrono::hours;
+using std::chrono::seconds;
+
+// 2026-11-27 12:00:00 UTC.
+const std::chrono::system_clock::time_point kNoon{seconds{1'795'780'800}};
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  LedgerTest() { Restart(); }
+
+  void Restart() {
+    ledger_.reset();
+    ledger_ = std::make_unique<Ledger>(clock_, store_, Ledger::Options{},
+                                       GroupCommitter::Options{std::chrono::milliseconds{5}, 100});
+    ledger_->UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "1000"}}}}));
+    ledger_->UpsertBudget(MakeBudget(
+        "payments", {{"limit", {{"amount", "10"}}},
+                     {"selector", {{"matchLabels", {{"team", "payments"}}}}},
+                     {"period", "Day"}}));
+    ledger_->UpsertBudget(MakeBudget(
+        "search", {{"limit", {{"amount", "10"}}}, {"selector", {{"matchLabels", {{"team", "search"}}}}}}));
+    ledger_->UpsertBudget(MakeBudget(
+        "per-user", {{"limit", {{"amount", "5"}}}, {"perKey", "user"}, {"pressure", {{"degradeAt", 100}, {"queueAt", 100}}}}));
+  }
+
+  BudgetSnapshot Budget(const std::string& name) {
+    for (auto& snapshot : ledger_->Budgets()) {
+      if (snapshot.name == name) {
+        return snapshot;
+      }
+    }
+    ADD_FAILURE() << "no budget " << name;
+    return {};
+  }
+
+  std::string ReserveOk(const Caller& caller, const std::string& key, int64_t micros) {
+    auto answer = ledger_->Reserve(caller, Reservation(key, micros));
+    EXPECT_TRUE(answer.ok());
+    EXPECT_EQ((*answer)["decision"], "allow") << answer->dump();
+    return (*answer)["id"].get<std::string>();
+  }
+
+  FakeClock clock_{kNoon};
+  InMemoryLedgerStore store_;
+  std::unique_ptr<Ledger> ledger_;
+  Caller alice_ = MakeCaller("run-a", "payments", "alice");
+};
+
+TEST_F(LedgerTest, AllowedReservationHoldsItsEstimateOnEveryMatchingBudget) {
+  ReserveOk(alice_, "k1", 2'000'000);
+  EXPECT_EQ(Budget("org").reserved, 2'000'000);
+  EXPECT_EQ(Budget("payments").reserved, 2'000'000);
+  EXPECT_EQ(Budget("per-user").reserved, 2'000'000);
+  EXPECT_EQ(Budget("search").reserved, 0);
+}
+
+TEST_F(LedgerTest, CommitChargesActualCostToEveryMatchingBudgetAndReleasesTheRest) {
+  const std::string id = ReserveOk(alice_, "k1", 2'000'000);
+  auto ack = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'500'000));
+  ASSERT_TRUE(ack.ok()) << ack.error().ToString();
+  EXPECT_EQ((*ack)["cost"], "1.5");
+  for (const char* name : {"org", "payments", "per-user"}) {
+    EXPECT_EQ(Budget(name).spent, 1'500'000) << name;
+    EXPECT_EQ(Budget(name).reserved, 0) << name;
+  }
+  EXPECT_EQ(Budget("search").spent, 0);
+}
+
+TEST_F(LedgerTest, PerKeyEnvelopesCapEachUserSeparately) {
+  const std::string id = ReserveOk(alice_, "k1", 4'000'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 4'000'000)).ok());
+  auto denied = ledger_->Reserve(alice_, Reservation("k2", 2'000'000));
+  EXPECT_EQ((*denied)["decision"], "deny");
+  EXPECT_NE((*denied)["reason"].get<std::string>().find("per-user (user=alice)"), std::string::npos);
+  ReserveOk(MakeCaller("run-b", "payments", "bob"), "k2", 2'000'000);
+}
+
+TEST_F(LedgerTest, RunEnvelopeIsPartOfTheSameDecision) {
+  alice_.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  ReserveOk(alice_, "k1", 600'000);
+  auto denied = ledger_->Reserve(alice_, Reservation("k2", 600'000));
+  EXPECT_EQ((*denied)["decision"], "deny");
+  EXPECT_NE((*denied)["reason"].get<std::string>().find("maxCost"), std::string::npos);
+  // A denial holds nothing.
+  EXPECT_EQ(Budget("org").reserved, 600'000);
+}
+
+TEST_F(LedgerTest, AMoneyCeilingDenialIsRememberedForTheRun) {
+  alice_.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  alice_.run_limits.max_requests = 1;
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  ReserveOk(alice_, "k1", 600'000);
+  // maxRequests denies first: a request count does not end runs.
+  ASSERT_EQ((*ledger_->Reserve(alice_, Reservation("k2", 600'000)))["decision"], "deny");
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  Caller bob = MakeCaller("run-b", "payments", "bob");
+  bob.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  ReserveOk(bob, "k1", 600'000);
+  ASSERT_EQ((*ledger_->Reserve(bob, Reservation("k2", 600'000)))["decision"], "deny");
+  const RunSummary run = ledger_->Run("run-b");
+  EXPECT_EQ(run.ceiling, "maxCost");
+  EXPECT_EQ(run.totals.reserved.micros(), 600'000);
+  EXPECT_EQ((*ledger_->RunBalance(bob, "run-b"))["ceilingReached"], "maxCost");
+}
+
+TEST_F(LedgerTest, AMetersCeilingReportIsDurableAndNoSpend) {
+  auto report = [&](const std::string& key, const std::string& kind) {
+    auto promise = std::make_shared<std::promise<Result<json>>>();
+    auto future = promise->get_future();
+    ledger_->RecordEvent(alice_, {key, kind, 0, 0, 3},
+                         [promise](Result<json> result) { promise->set_value(std::move(result)); });
+    ASSERT_EQ(future.wait_for(seconds{5}), std::future_status::ready);
+    ASSERT_TRUE(future.get().ok());
+  };
+  report("e0", "ceiling:maxRequests");  // not a ceiling that ends runs
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "");
+  report("e1", "ceiling:maxTokens");
+  report("e2", "ceiling:maxCost");  // the first is kept
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+  EXPECT_TRUE(ledger_->spend().empty());
+  EXPECT_EQ(Budget("org").spent, 0);
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+  // Recovered runs keep it once seen again.
+  ReserveOk(alice_, "k1", 1'000);
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxTokens");
+}
+
+TEST_F(LedgerTest, WorkloadSpendCountsThisMonthsCallsByModelAcrossARestart) {
+  const std::string id = ReserveOk(alice_, "k1", 100'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 40'000)).ok());
+  const std::string id2 = ReserveOk(alice_, "k2", 100'000);
+  CommitRequest cheap = Commitment("c2", 10'000);
+  cheap.model = "claude-haiku-4-5";
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id2, cheap).ok());
+  // The admission queue's report of how the run ended.
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto future = promise->get_future();
+  ledger_->RecordEvent(alice_, {"outcome-run-a", std::string(kOutcomeReport) + "Succeeded", 0, 0, 5},
+                       [promise](Result<json> result) { promise->set_value(std::move(result)); });
+  ASSERT_EQ(future.wait_for(seconds{5}), std::future_status::ready);
+  ASSERT_TRUE(future.get().ok());
+  auto check = [&] {
+    const auto spends = ledger_->WorkloadSpends();
+    ASSERT_EQ(spends.size(), 1U);
+    const WorkloadSpend& spend = spends.at("agents/review");
+    EXPECT_EQ(spend.cost_micros, 50'000);
+    EXPECT_EQ(spend.calls(), 2);
+    EXPECT_EQ(spend.calls_by_model.at("claude-haiku-4-5"), 1);
+    EXPECT_EQ(spend.ended.succeeded, 1);
+    EXPECT_EQ(spend.ended.succeeded_cost_micros, 50'000);
+  };
+  check();
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  check();
+  // Next month the workload starts from nothing.
+  clock_.Advance(hours{24 * 5});
+  EXPECT_TRUE(ledger_->WorkloadSpends().empty());
+}
+
+TEST_F(LedgerTest, DegradedReservationAnswersWithTheNextFallbackModel) {
+  ledger_->UpsertBudget(MakeBudget("tight", {{"limit", {{"amount", "5"}}}}));
+  const std::string id = ReserveOk(alice_, "k1", 4'100'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 4'100'000)).ok());
+  // tight is at 82% (degradeAt 80); payments at 41%; per-user never degrades.
+  auto answer = ledger_->Reserve(alice_, Reservation("k2", 100'000));
+  EXPECT_EQ((*answer)["decision"], "degrade");
+  EXPECT_EQ((*answer)["model"], "claude-haiku-4-5");
+  EXPECT_NE((*answer)["reason"].get<std::string>().find("budget tight at 82%"), std::string::npos);
+}
+
+TEST_F(LedgerTest, CommitIsAcknowledgedOnlyOnceDurable) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  store_.FailNextAppends(3);
+  auto ack = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'000'000));
+  ASSERT_TRUE(ack.ok());
+  auto stored = store_.Load();
+  ASSERT_EQ(stored->size(), 1U);
+  EXPECT_EQ((*stored)[0].idempotency_key, "c1");
+  EXPECT_EQ(store_.appends(), 1);
+}
+
+TEST_F(LedgerTest, ReplayedCommitReturnsTheFirstAnswerAndCountsOnce) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  auto first = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 700'000));
+  auto second = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 700'000));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ(Budget("org").spent, 700'000);
+  EXPECT_EQ(store_.Load()->size(), 1U);
+}
+
+TEST_F(LedgerTest, ReusedKeyWithADifferentBodyIsAConflict) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 700'000)).ok());
+  auto conflict = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 800'000));
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code, ErrorCode::kConflict);
+  auto reserve_conflict = ledger_->Reserve(alice_, Reservation("k1", 5));
+  EXPECT_EQ(reserve_conflict.error().code, ErrorCode::kConflict);
+}
+
+TEST_F(LedgerTest, ReplayedReservationReturnsTheFirstAnswerWithoutHoldingTwice) {
+  auto first = ledger_->Reserve(alice_, Reservation("k1", 1'000'000));
+  auto second = ledger_->Reserve(alice_, Reservation("k1", 1'000'000));
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ(Budget("org").reserved, 1'000'000);
+}
+
+TEST_F(LedgerTest, ExpiredReservationIsReleasedAndItsLateCommitStillRecorded) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  clock_.Advance(seconds{301});
+  EXPECT_EQ(ledger_->Sweep(), 1);
+  EXPECT_EQ(Budget("org").reserved, 0);
+  auto ack = CommitAndWait(*ledger_, alice_, id, Commitment("c1", 900'000));
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ((*ack)["late"], true);
+  EXPECT_EQ(Budget("org").spent, 900'000);
+  EXPECT_EQ(Budget("payments").spent, 900'000);
+}
+
+TEST_F(LedgerTest, CommitOfAnUnknownReservationIsRecordedForTheCallersRun) {
+  auto ack = CommitAndWait(*ledger_, alice_, "r-from-before-a-restart", Commitment("c1", 300'000));
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ((*ack)["late"], true);
+  EXPECT_EQ(Budget("payments").spent, 300'000);
+}
+
+TEST_F(LedgerTest, AnotherRunCannotCommitOrReleaseThisRunsReservation) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  Caller mallory = MakeCaller("run-m", "payments", "mallory");
+  auto commit = CommitAndWait(*ledger_, mallory, id, Commitment("c1", 1));
+  EXPECT_EQ(commit.error().code, ErrorCode::kPermissionDenied);
+  auto release = ledger_->Release(mallory, id, {"rel", 1});
+  EXPECT_EQ(release.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(ledger_->RunBalance(mallory, "run-a").error().code, ErrorCode::kPermissionDenied);
+}
+
+TEST_F(LedgerTest, ReleaseFreesTheHeldEstimate) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  auto released = ledger_->Release(alice_, id, {"rel", 1});
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ((*released)["released"], true);
+  EXPECT_EQ(Budget("org").reserved, 0);
+}
+
+TEST_F(LedgerTest, EventIsADirectDebitAcknowledgedOnceDurable) {
+  auto promise = std::make_shared<std::promise<Result<json>>>();
+  auto future = promise->get_future();
+  ledger_->RecordEvent(alice_, {"e1", "compute", 800, 0, 7},
+                       [promise](Result<json> result) { promise->set_value(std::move(result)); });
+  ASSERT_EQ(future.wait_for(seconds{5}), std::future_status::ready);
+  auto ack = future.get();
+  ASSERT_TRUE(ack.ok());
+  EXPECT_EQ((*ack)["committed"], true);
+  EXPECT_EQ(Budget("payments").spent, 800);
+}
+
+TEST_F(LedgerTest, RestartRebuildsExactlyTheAcknowledgedBalances) {
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = ReserveOk(alice_, "k" + std::to_string(i), 100'000);
+    ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c" + std::to_string(i), 12'345)).ok());
+  }
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(Budget("org").spent, 20 * 12'345);
+  EXPECT_EQ(Budget("per-user").spent, 20 * 12'345);
+  // The client did not see the last acknowledgement and resends: counted once.
+  auto resend = CommitAndWait(*ledger_, alice_, "r-unknown", Commitment("c19", 12'345));
+  ASSERT_TRUE(resend.ok());
+  EXPECT_EQ(Budget("org").spent, 20 * 12'345);
+  EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["spent"], "0.2469");
+}
+
+TEST_F(LedgerTest, RestartKeepsCountingTheRunsRequestsTowardsMaxRequests) {
+  alice_.run_limits.max_requests = 3;
+  for (int i = 0; i < 2; ++i) {
+    const std::string id = ReserveOk(alice_, "k" + std::to_string(i), 100'000);
+    ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c" + std::to_string(i), 1'000)).ok());
+  }
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["requests"], 2);
+  ReserveOk(alice_, "k2", 100'000);
+  auto denied = ledger_->Reserve(alice_, Reservation("k3", 100'000));
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ((*denied)["decision"], "deny");
+  EXPECT_NE((*denied)["reason"].get<std::string>().find("maxRequests (3)"), std::string::npos)
+      << denied->dump();
+}
+
+TEST_F(LedgerTest, CommitOfAReservationFromBeforeARestartCountsAsARequest) {
+  alice_.run_limits.max_requests = 1;
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, "r-earlier", Commitment("c1", 1'000)).ok());
+  auto denied = ledger_->Reserve(alice_, Reservation("k1", 100'000));
+  ASSERT_TRUE(denied.ok());
+  EXPECT_EQ((*denied)["decision"], "deny");
+}
+
+TEST_F(LedgerTest, DailyRolloverResetsSpendAndKeepsTheLastPeriod) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'000'000)).ok());
+  clock_.Advance(hours{24});
+  BudgetSnapshot payments = Budget("payments");
+  EXPECT_EQ(payments.spent, 0);
+  ASSERT_EQ(payments.history.size(), 1U);
+  EXPECT_EQ(payments.history[0].spent, 1'000'000);
+  // The monthly org budget has not rolled over.
+  EXPECT_EQ(Budget("org").spent, 1'000'000);
+}
+
+TEST_F(LedgerTest, WallClockStepBackwardsDoesNotResetOrReopenAPeriod) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'000'000)).ok());
+  clock_.JumpWall(-hours{36});
+  EXPECT_EQ(Budget("payments").spent, 1'000'000);
+  EXPECT_TRUE(Budget("payments").history.empty());
+}
+
+TEST_F(LedgerTest, RecoveryPutsEarlierPeriodsSpendInTheHistory) {
+  const std::string id = ReserveOk(alice_, "k1", 1'000'000);
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, id, Commitment("c1", 1'000'000)).ok());
+  clock_.Advance(hours{24});
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(Budget("payments").spent, 0);
+  ASSERT_EQ(Budget("payments").history.size(), 1U);
+  EXPECT_EQ(Budget("payments").history[0].spent, 1'000'000);
+}
+
+TEST_F(LedgerTest, ConcurrentClientsNeverPushCommittedSpendPastTheLimit) {
+  // Estimates equal actual cost: the limit holds exactly.
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([this, c] {
+      Caller caller = MakeCaller("run-" + std::to_string(c), "search", "u" + std::to_string(c));
+      for (int i = 0; i < 50; ++i) {
+        const std::string key = std::to_string(c) + "-" + std::to_string(i);
+        auto answer = ledger_->Reserve(caller, Reservation("k" + key, 300'000));
+        if ((*answer)["decision"] != "deny") {
+          ASSERT_TRUE(CommitAndWait(*ledger_, caller, (*answer)["id"], Commitment("c" + key, 300'000)).ok());
+        }
+      }
+    });
+  }
+  for (auto& client : clients) {
+    client.join();
+  }
+  EXPECT_LE(Budget("search").spent, 10'000'000);
+  EXPECT_GE(Budget("search").spent, 9'700'000);
+}
+
+TEST_F(LedgerTest, InvalidRequestsAreRejectedWithoutChangingBalances) {
+  EXPECT_EQ(ledger_->Reserve(alice_, Reservation("", 1)).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(ledger_->Reserve(alice_, Reservation("k", -1)).error().code, ErrorCode::kInvalidArgument);
+  auto negative = CommitAndWait(*ledger_, alice_, "r-x", Commitment("c", -5));
+  EXPECT_EQ(negative.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Budget("org").reserved, 0);
+  EXPECT_EQ(Budget("org").spent, 0);
+}
+
+}  // namespace
+}  // namespace agentbudget::authority

@@ -1,0 +1,99 @@
+#include "operator/authority/workload_spend.h"
+
+#include <gtest/gtest.h>
+
+namespace agentbudget::authority {
+namespace {
+
+using std::chrono::days;
+using std::chrono::seconds;
+
+const core::SysSeconds kNoon{seconds{1'795'780'800}};  // 2026-11-27T12:00:00Z
+const core::SysSeconds kNovember{seconds{1'793'491'200}};  // 2026-11-01T00:00:00Z
+
+LedgerEntry Call(const std::string& workload, const std::string& model, int64_t micros,
+                 core::SysSeconds at) {
+  LedgerEntry entry;
+  entry.kind = LedgerEntry::Kind::kCommit;
+  entry.namespace_name = "agents";
+  entry.attribution = {{"workload", workload}, {"model", model}};
+  entry.model = model;
+  entry.cost_micros = micros;
+  entry.at = at;
+  return entry;
+}
+
+TEST(WorkloadSpendTest, MonthStartIsTheFirstInstantOfTheUtcMonth) {
+  EXPECT_EQ(MonthStart(kNoon), kNovember);
+  EXPECT_EQ(MonthStart(kNovember), kNovember);
+  EXPECT_EQ(MonthStart(kNovember - seconds{1}), kNovember - days{31});
+}
+
+TEST(WorkloadSpendTest, CountsSpendAndCallsByModelPerWorkload) {
+  WorkloadSpendTally tally;
+  tally.Add(Call("review", "claude-sonnet-4-5", 300, kNoon));
+  tally.Add(Call("review", "claude-haiku-4-5", 20, kNoon));
+  LedgerEntry folded = Call("review", "claude-haiku-4-5", 80, kNoon);
+  folded.folded = 4;  // four calls compacted into one entry
+  tally.Add(folded);
+  LedgerEntry compute = Call("review", "compute", 1000, kNoon);
+  compute.kind = LedgerEntry::Kind::kEvent;
+  tally.Add(compute);
+  tally.Add(Call("triage", "gpt-5.4", 7, kNoon));
+  tally.Add(Call("", "gpt-5.4", 7, kNoon));  // no workload: not counted
+
+  const auto current = tally.Current(kNoon);
+  ASSERT_EQ(current.size(), 2U);
+  const WorkloadSpend& review = current.at("agents/review");
+  EXPECT_EQ(review.cost_micros, 1400);
+  EXPECT_EQ(review.calls(), 6);
+  EXPECT_EQ(review.calls_by_model.at("claude-haiku-4-5"), 5);
+  EXPECT_FALSE(review.calls_by_model.contains("compute"));
+  EXPECT_EQ(current.at("agents/triage").cost_micros, 7);
+}
+
+TEST(WorkloadSpendTest, EndedRunsSumTheRunsWithAnOutcomeReport) {
+  WorkloadSpendTally tally;
+  auto spend = [&](const std::string& run, int64_t micros, int64_t tokens) {
+    LedgerEntry call = Call("review", "claude-sonnet-4-5", micros, kNoon);
+    call.run = run;
+    call.tokens = tokens;
+    tally.Add(call);
+  };
+  auto report = [&](const std::string& run, const std::string& outcome) {
+    LedgerEntry entry = Call("review", std::string(kOutcomeReport) + outcome, 0, kNoon);
+    entry.kind = LedgerEntry::Kind::kEvent;
+    entry.run = run;
+    tally.Add(entry);
+  };
+  spend("merged", 300, 30);
+  report("merged", "Succeeded");
+  report("merged", "merged");
+  report("reverted", "Succeeded");
+  spend("reverted", 100, 10);  // spend after the report counts too
+  report("reverted", "reverted");
+  spend("failed", 400, 40);
+  report("failed", "Failed");
+  spend("running", 50, 5);
+  const WorkloadSpend month = tally.Current(kNoon).at("agents/review");
+  EXPECT_EQ(month.cost_micros, 850);
+  EXPECT_EQ(month.calls(), 4);  // reports are no calls
+  EXPECT_EQ(month.ended.finished, 3);
+  EXPECT_EQ(month.ended.succeeded, 2);
+  EXPECT_EQ(month.ended.succeeded_cost_micros, 400);
+  EXPECT_EQ(month.ended.good_tokens, 30);
+  EXPECT_EQ(month.ended.all_tokens, 80);
+}
+
+TEST(WorkloadSpendTest, ALaterMonthStartsAfreshAndAnEarlierOneIsIgnored) {
+  WorkloadSpendTally tally;
+  tally.Add(Call("review", "m", 100, kNovember - seconds{60}));
+  tally.Add(Call("review", "m", 5, kNoon));
+  tally.Add(Call("review", "m", 100, kNovember - seconds{30}));  // October, after November's
+  EXPECT_EQ(tally.Current(kNoon).at("agents/review").cost_micros, 5);
+  // December: November's spend is not this period's.
+  EXPECT_TRUE(tally.Current(kNoon + days{4}).empty());
+}
+
+}  // namespace
+}  // namespace agentbudget::authority
