@@ -14,7 +14,7 @@
 #include "kube/config.h"
 #include "operator/authority/ledger_compaction.h"
 
-namespace agentbudget::operator_ {
+namespace agentbudget::authority {
 namespace {
 
 using std::chrono::hours;
@@ -146,4 +146,4 @@ TEST_F(KubeLedgerStoreE2eTest, CompactionFoldsSettledSegmentsAndLoadStaysExact) 
 }
 
 }  // namespace
-}  // namespace agentbudget::operator_
+}  // namespace agentbudget::authority
