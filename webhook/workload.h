@@ -14,7 +14,7 @@
 
 namespace agentbudget::webhook {
 
-// The label and annotation names of DESIGN.md §4: contracts with the operator and meter.
+// The label and annotation names (docs/design.md, "Labels and annotations"): contracts.
 namespace keys {
 inline constexpr const char* kInject = "agentbudget.io/inject";
 inline constexpr const char* kTeam = "agentbudget.io/team";
