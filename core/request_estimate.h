@@ -14,7 +14,7 @@ namespace agentbudget::core {
 // on price). Output: the smaller of the request's own cap (max_tokens,
 // max_completion_tokens, max_output_tokens) and `typical_output` (what recent calls of the
 // run produced), so that a client asking for max_tokens 128000 on every call is not
-// reserved at that worst case (DESIGN.md §6). `body` may be any JSON value.
+// reserved at that worst case (docs/authority.md, "Estimates"). `body` may be any JSON value.
 Usage EstimateRequest(Api api, const nlohmann::json& body, size_t body_bytes,
                       int64_t typical_output);
 

@@ -104,7 +104,8 @@ def crd_section(crd):
 def render():
     lines = ["# CRD reference", "",
              "Generated from `crds/*.yaml` by `docs/gen-crd-reference.py`; do not edit by hand.",
-             "The schemas are the contract; DESIGN.md §4 explains the concepts.", ""]
+             "The schemas are the contract; [design.md](design.md#custom-resources) explains the "
+             "concepts.", ""]
     for path in sorted((ROOT / "crds").glob("*.yaml")):
         for crd in yaml.safe_load_all(path.read_text()):
             if crd and crd.get("kind") == "CustomResourceDefinition":

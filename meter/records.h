@@ -13,7 +13,7 @@
 
 namespace agentbudget::meter {
 
-// The record of one metered call (DESIGN.md §7): never holds keys or prompt bodies.
+// The record of one metered call (docs/meter.md, "Records and metrics"): no keys, no prompts.
 struct CallRecord {
   core::Api api = core::Api::kAnthropicMessages;
   std::string requested_model;

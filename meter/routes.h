@@ -17,7 +17,7 @@ struct Route {
   std::string upstream_path;  // path and query sent upstream, e.g. "/v1/messages?beta=true"
 };
 
-// Maps a meter path (DESIGN.md §7) to its upstream: /anthropic/v1/messages (any query, e.g.
+// Maps a meter path (docs/meter.md) to its upstream: /anthropic/v1/messages (any query, e.g.
 // ?beta=true), /anthropic/v1/messages/count_tokens, /openai/v1/chat/completions,
 // /openai/v1/responses. Fails with kNotFound for anything else.
 Result<Route> RouteFor(std::string_view path_and_query);

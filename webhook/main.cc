@@ -1,4 +1,4 @@
-// agentbudget-webhook: the mutating and validating admission webhook (DESIGN.md §3, §4, §5).
+// agentbudget-webhook: the mutating and validating admission webhook (docs/webhook.md).
 #include <pthread.h>
 #include <signal.h>
 

@@ -10,7 +10,7 @@
 
 namespace agentbudget::webhook {
 
-// The webhook's Prometheus metrics (DESIGN.md §8: agentbudget_ prefix, units in names, no
+// The webhook's Prometheus metrics (docs/metrics.md: agentbudget_ prefix, units in names, no
 // run ids). Label values are from small fixed sets. Thread-safe (prometheus-cpp metrics
 // synchronise themselves; the families are created once in the constructor).
 class WebhookMetrics {

@@ -16,7 +16,7 @@ struct MeterSettings {
   std::string image_pull_policy = "IfNotPresent";
   std::string authority_url;  // the operator's budget authority, e.g. https://...:8443
   std::string authority_ca_configmap;  // ConfigMap (key ca.crt) with the authority's CA; ""
-  int port = 8787;                     // DESIGN.md §7: 127.0.0.1:8787
+  int port = 8787;                     // docs/design.md, "The meter": 127.0.0.1:8787
   std::string cpu_request = "50m";
   std::string memory_request = "32Mi";
   std::string cpu_limit = "500m";
@@ -47,7 +47,7 @@ bool NamespaceOptedIn(const core::Labels& namespace_labels);
 // a mirror pod, a hostNetwork pod.
 std::string WhyNotGoverned(const nlohmann::json& pod, const AdmissionContext& context);
 
-// The attribution labels and annotations DESIGN.md §4 stamps on governed objects. Team and
+// The attribution labels and annotations (docs/design.md) stamped on governed objects. Team and
 // cost center come from the namespace and override the object's; workflow, environment,
 // repo, class, priority and tags from the workload; run and parent run from the context;
 // user from the object's own label if set, else the requesting user (sanitised to a
@@ -63,7 +63,7 @@ Attribution AttributionFor(const nlohmann::json& object, const AdmissionContext&
 // become '-', at most 63 characters, starting and ending alphanumeric. "" if nothing is left.
 std::string SanitizeLabelValue(const std::string& text);
 
-// The JSON Patch that governs a pod on CREATE (DESIGN.md §4, §5, §7): the meter as a native
+// The JSON Patch that governs a pod on CREATE (docs/webhook.md): the meter as a native
 // sidecar (first init container, restartPolicy Always) with its config, the credentials and
 // token volumes, provider base URLs (and placeholder keys under key custody) in every agent
 // container, attribution labels, the scheduling gate for bare pods, and the
@@ -74,7 +74,7 @@ std::string SanitizeLabelValue(const std::string& text);
 nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& context,
                          const MeterSettings& meter);
 
-// The JSON Patch that governs a Job on CREATE (DESIGN.md §5): spec.suspend true, the queue
+// The JSON Patch that governs a Job on CREATE (docs/webhook.md): spec.suspend true, the queue
 // annotation, activeDeadlineSeconds capped by perRun.maxRuntime and backoffLimit by
 // perRun.maxRetries of the Job's own workload (each set when absent, lowered when larger),
 // attribution labels on the Job and on its pod template, and the injected record. Empty

@@ -28,7 +28,7 @@ namespace agentbudget::webhook {
 Result<nlohmann::json> RejectedRunsPatch(const nlohmann::json& workload, int64_t pending);
 
 // Counts the subagents the webhook rejects at creation, per AgentWorkload, and adds them to
-// the workloads' status.rejectedRuns from a background thread (DESIGN.md §4). The webhook is
+// the workloads' status.rejectedRuns from a background thread (docs/webhook.md). The webhook is
 // the only writer of that field. Count() is all the admission path does: it updates a map
 // in memory and never waits for I/O. Every `interval` the flusher takes the pending counts
 // and, per workload, GETs it and merge-patches its status subresource with

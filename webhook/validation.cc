@@ -41,7 +41,7 @@ bool HasMeterSidecar(const nlohmann::json& pod_spec) {
   return false;
 }
 
-// The namespace must name the team that pays (DESIGN.md §2).
+// The namespace must name the team that pays (docs/design.md, "Labels and annotations").
 std::string MissingTeam(const AdmissionContext& context) {
   auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
   if (team == context.namespace_labels.end() || team->second.empty()) {

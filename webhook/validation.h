@@ -11,7 +11,7 @@
 
 namespace agentbudget::webhook {
 
-// The validating rules (DESIGN.md §4, §5, §9). Pure functions: the server resolves the
+// The validating rules (docs/webhook.md, "Validation"). Pure functions: the server resolves the
 // context (namespace, workload, run, parent run) and the fan-out count beforehand. Each
 // returns Allow() or a denial whose message names the object, the rule and the fix.
 

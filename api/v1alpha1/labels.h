@@ -6,7 +6,8 @@
 
 namespace agentbudget::v1alpha1 {
 
-// The label and annotation names: contracts between the webhook, the operator and the meter.
+// The label and annotation names (docs/design.md, "Labels and annotations"): contracts
+// between the webhook, the operator and the meter.
 namespace keys {
 inline constexpr const char* kInject = "agentbudget.io/inject";
 inline constexpr const char* kTeam = "agentbudget.io/team";

@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
-# Installs the real LLM clients that the meter's e2e tests drive: Claude Code and Codex CLI
-# (npm) and the official Python SDKs (anthropic, openai) in a virtualenv. Idempotent: a
-# second run with everything present does nothing. Prints the install directory last.
+# Installs the real LLM clients that the meter's e2e tests drive, at the versions pinned in
+# e2e/meter/clients/: Claude Code and Codex CLI with `npm ci` from package-lock.json, and the
+# official Python SDKs (anthropic, openai) from requirements.txt in a virtualenv.
+# Idempotent: each tree keeps a stamp of the pin file it came from and is reinstalled only
+# when that file changed. Prints the install directory last.
 #
 # Location: $AGENTBUDGET_METER_CLIENTS, default ~/.cache/agentbudget/meter-clients, so the
 # clients survive fresh clones of the repository.
 set -euo pipefail
-
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+pins="$here/clients"
 dir="${AGENTBUDGET_METER_CLIENTS:-${HOME}/.cache/agentbudget/meter-clients}"
-mkdir -p "${dir}/node"
+mkdir -p "$dir"
 
-if [[ ! -x "${dir}/node/node_modules/.bin/claude" || ! -x "${dir}/node/node_modules/.bin/codex" ]]; then
-  npm install --prefix "${dir}/node" --no-audit --no-fund --loglevel=error \
-    @anthropic-ai/claude-code @openai/codex >&2
+stamp=$({ node --version; cat "$pins/package.json" "$pins/package-lock.json"; } | sha256sum | cut -d' ' -f1)
+if [[ ! -x "$dir/node/node_modules/.bin/claude" || ! -x "$dir/node/node_modules/.bin/codex" ||
+      "$(cat "$dir/node/.pinned" 2>/dev/null)" != "$stamp" ]]; then
+  echo "setup-clients: installing the npm clients pinned in $pins into $dir/node" >&2
+  rm -rf "$dir/node"
+  mkdir -p "$dir/node"
+  cp "$pins/package.json" "$pins/package-lock.json" "$dir/node/"
+  npm ci --prefix "$dir/node" --no-audit --no-fund --loglevel=error >&2
+  echo "$stamp" > "$dir/node/.pinned"
 fi
 
-if [[ ! -x "${dir}/venv/bin/python" ]]; then
-  python3 -m venv "${dir}/venv"
-fi
-if ! "${dir}/venv/bin/python" -c 'import anthropic, openai' 2>/dev/null; then
-  "${dir}/venv/bin/pip" install --quiet anthropic openai >&2
-fi
+"$root/scripts/pinned-venv" "$dir/venv" "$pins/requirements.txt"
 
 echo "${dir}"

@@ -16,7 +16,7 @@
 
 namespace agentbudget::authority {
 
-// The authority's Prometheus metrics (DESIGN.md §8): per budget (label `budget`, bounded by
+// The authority's Prometheus metrics (docs/metrics.md): per budget (label `budget`, bounded by
 // the number of AgentBudgets; never run ids) limit, spent, reserved, burn rate, forecast in
 // `_usd` or `_tokens` families by the budget's unit, utilization ratio and pressure level;
 // reservation decisions, commits, expiries and idempotency outcomes as counters; pending

@@ -11,7 +11,7 @@
 
 namespace agentbudget::certs {
 
-// Keeps the webhook's TLS in order on a cluster (DESIGN.md §9): the CA (certificates and
+// Keeps the webhook's TLS in order on a cluster (docs/operations.md): the CA (certificates and
 // keys) in one Secret only the operator reads, the serving certificate in a
 // kubernetes.io/tls Secret the webhook Pods mount (tls.crt, tls.key, ca.crt), and the CA
 // bundle in the caBundle of every webhook of the Mutating and Validating configurations

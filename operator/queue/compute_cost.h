@@ -11,7 +11,7 @@
 
 namespace agentbudget::queue {
 
-// What an agent pod's own compute costs (DESIGN.md §8): its CPU and memory requests times
+// What an agent pod's own compute costs (docs/admission-queue.md): CPU and memory requests times
 // its runtime times configured prices, in micro-USD.
 struct ComputePrices {
   int64_t micros_per_core_hour = 0;  // --cpu-price-per-core-hour

@@ -15,7 +15,7 @@
 
 namespace agentbudget::queue {
 
-// The admission queue's Prometheus metrics (DESIGN.md §8), labelled by namespace and
+// The admission queue's Prometheus metrics (docs/metrics.md), labelled by namespace and
 // workload (bounded by the AgentWorkloads; never run ids):
 //   agentbudget_queue_depth            held runs          (gauge)
 //   agentbudget_queue_active_runs      admitted, running  (gauge)
