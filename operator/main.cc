@@ -53,6 +53,16 @@
 namespace agentbudget::op {
 namespace {
 
+using authority::AuthorityApi;
+using authority::AuthorityMetrics;
+using authority::FocusExport;
+using authority::GroupCommitter;
+using authority::KubeLedgerStore;
+using authority::Ledger;
+using authority::ParseFocusRange;
+using authority::TokenReviewAuthenticator;
+using budgets::BudgetController;
+
 std::atomic<bool> stop_requested{false};
 
 void OnSignal(int /*signal*/) { stop_requested = true; }

@@ -16,8 +16,8 @@ core::SysSeconds Seconds(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-BudgetController::BudgetController(kube::Client& client, Ledger& ledger, const Clock& clock,
-                                   Options options)
+BudgetController::BudgetController(kube::Client& client, authority::Ledger& ledger,
+                                   const Clock& clock, Options options)
     : client_(client), ledger_(ledger), clock_(clock), options_(std::move(options)) {}
 
 void BudgetController::OnUpsert(const nlohmann::json& object) {
@@ -79,8 +79,8 @@ void BudgetController::Emit(const std::string& name, const std::string& uid,
 
 int BudgetController::SyncStatuses() {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::map<std::string, BudgetSnapshot> snapshots;
-  for (BudgetSnapshot& snapshot : ledger_.Budgets()) {
+  std::map<std::string, authority::BudgetSnapshot> snapshots;
+  for (authority::BudgetSnapshot& snapshot : ledger_.Budgets()) {
     std::string name = snapshot.name;
     snapshots.emplace(std::move(name), std::move(snapshot));
   }

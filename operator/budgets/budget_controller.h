@@ -30,7 +30,8 @@ class BudgetController {
   };
 
   // `client`, `ledger` and `clock` must outlive the controller.
-  BudgetController(kube::Client& client, Ledger& ledger, const Clock& clock, Options options);
+  BudgetController(kube::Client& client, authority::Ledger& ledger, const Clock& clock,
+                   Options options);
 
   // Informer handlers. An invalid spec is logged, reported in status (Ready False,
   // InvalidSpec) and leaves the ledger's previous version of the budget, if any, in force.
@@ -52,7 +53,7 @@ class BudgetController {
             const std::string& reason, const std::string& message);
 
   kube::Client& client_;
-  Ledger& ledger_;
+  authority::Ledger& ledger_;
   const Clock& clock_;
   const Options options_;
   std::mutex mu_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "api/v1alpha1/agent_workload.h"
+#include "core/json_field.h"
 
 namespace agentbudget::queue {
 namespace {

@@ -2,14 +2,15 @@
 
 #include <algorithm>
 
+#include "api/v1alpha1/agent_workload.h"
 #include "api/v1alpha1/resources.h"
 #include "common/log.h"
 #include "core/admission_plan.h"
+#include "core/json_field.h"
 #include "core/money.h"
+#include "operator/authority/token_review_authenticator.h"
 #include "operator/budgets/budget_controller.h"
 #include "operator/queue/workload_status.h"
-#include "operator/authority/token_review_authenticator.h"
-#include "api/v1alpha1/agent_workload.h"
 
 namespace agentbudget::queue {
 namespace {
