@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/base64.h"
+
 namespace agentbudget::kube {
 namespace {
 
@@ -61,9 +63,14 @@ Result<YAML::Node> FindNamed(const YAML::Node& root, const char* list, const cha
 Status DataOrFile(const YAML::Node& map, const std::string& key, const std::string& base_dir,
                   const std::string& where, std::string* out) {
   if (YAML::Node data = map[key + "-data"]; data) {
-    Result<std::string> decoded = DecodeBase64(data.as<std::string>(""));
+    // Line breaks are dropped first, as client-go's decoder does: a hand-edited kubeconfig
+    // may wrap long values.
+    std::string text = data.as<std::string>("");
+    std::erase_if(text, [](char c) { return c == '\n' || c == '\r'; });
+    Result<std::string> decoded = base64::Decode(text);
     if (!decoded.ok()) {
-      return InvalidArgument(where + ": field '" + key + "-data' is not valid base64");
+      return InvalidArgument(where + ": field '" + key + "-data' is not valid " +
+                             decoded.error().message);
     }
     *out = std::move(decoded).value();
     return OkStatus();
@@ -80,37 +87,6 @@ Status DataOrFile(const YAML::Node& map, const std::string& key, const std::stri
 }
 
 }  // namespace
-
-Result<std::string> DecodeBase64(std::string_view text) {
-  std::string out;
-  uint32_t accumulator = 0;
-  int bits = 0;
-  for (char c : text) {
-    int value;
-    if (c >= 'A' && c <= 'Z') {
-      value = c - 'A';
-    } else if (c >= 'a' && c <= 'z') {
-      value = c - 'a' + 26;
-    } else if (c >= '0' && c <= '9') {
-      value = c - '0' + 52;
-    } else if (c == '+') {
-      value = 62;
-    } else if (c == '/') {
-      value = 63;
-    } else if (c == '=' || c == '\n' || c == '\r' || c == ' ' || c == '\t') {
-      continue;
-    } else {
-      return InvalidArgument("invalid base64 character");
-    }
-    accumulator = (accumulator << 6) | static_cast<uint32_t>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((accumulator >> bits) & 0xFF);
-    }
-  }
-  return out;
-}
 
 Result<RestConfig> ParseKubeconfig(std::string_view yaml, const std::string& base_dir,
                                    std::string_view context, const std::string& source) {

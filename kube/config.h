@@ -39,7 +39,4 @@ Result<RestConfig> InClusterConfig(
 // The usual search: $KUBECONFIG (first file), then in-cluster, then ~/.kube/config.
 Result<RestConfig> DefaultConfig();
 
-// Decodes standard base64 (padding optional, whitespace ignored).
-Result<std::string> DecodeBase64(std::string_view text);
-
 }  // namespace agentbudget::kube

@@ -67,9 +67,10 @@ struct Config {
 // Builds a Config from defaults, then the YAML file given by --config (if any), then the
 // environment, then the other flags, later sources winning. `env` maps variable names to
 // values; each flag --foo-bar is read from AGENTBUDGET_FOO_BAR (the names the webhook
-// injects, docs/webhook.md); empty values and other variables are ignored. Fails with
-// kInvalidArgument naming the flag, key or variable for an unknown flag, a missing value
-// or a malformed number, amount or address. `--help` is not handled here: see HelpText().
+// injects, docs/webhook.md); empty values and other variables are ignored. Values are read
+// by common/flags.h. Fails with kInvalidArgument naming the flag, key or variable and the
+// rule broken, for an unknown flag, a missing value or a malformed number, duration,
+// amount, address or log level. `--help` is not handled here: see HelpText().
 Result<Config> ParseConfig(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env = {});
 

@@ -80,10 +80,7 @@ int Run(const std::vector<std::string>& args) {
     return 2;
   }
   log::Level level = log::Level::kInfo;
-  if (!log::ParseLevel(config->log_level, &level)) {
-    std::cerr << "agentbudget-meter: log-level: \"" << config->log_level << "\" is unknown\n";
-    return 2;
-  }
+  log::ParseLevel(config->log_level, &level);  // checked by ParseConfig
   log::Configure("meter", level);
 
   auto rates = LoadRates(*config);

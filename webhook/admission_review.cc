@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "common/base64.h"
+
 namespace agentbudget::webhook {
 namespace {
 
@@ -109,35 +111,6 @@ AdmissionDecision AdmissionDecision::Deny(int code, std::string message, std::st
   return d;
 }
 
-std::string Base64Encode(std::string_view data) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    uint32_t n = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8) |
-                 static_cast<uint8_t>(data[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += kAlphabet[n & 63];
-  }
-  if (i + 1 == data.size()) {
-    uint32_t n = static_cast<uint8_t>(data[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == data.size()) {
-    uint32_t n = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += kAlphabet[(n >> 6) & 63];
-    out += '=';
-  }
-  return out;
-}
-
 std::string EncodeAdmissionReview(std::string_view uid, const AdmissionDecision& decision) {
   nlohmann::json response = {{"uid", uid}, {"allowed", decision.allowed}};
   if (!decision.allowed) {
@@ -146,7 +119,7 @@ std::string EncodeAdmissionReview(std::string_view uid, const AdmissionDecision&
                           {"reason", decision.reason}};
   } else if (!decision.patch.empty()) {
     response["patchType"] = "JSONPatch";
-    response["patch"] = Base64Encode(decision.patch.dump());
+    response["patch"] = base64::Encode(decision.patch.dump());
   }
   if (!decision.warnings.empty()) {
     response["warnings"] = decision.warnings;

@@ -55,7 +55,4 @@ struct AdmissionDecision {
 // messages is replaced).
 std::string EncodeAdmissionReview(std::string_view uid, const AdmissionDecision& decision);
 
-// Standard base64 (RFC 4648 §4, with padding).
-std::string Base64Encode(std::string_view data);
-
 }  // namespace agentbudget::webhook

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -9,27 +10,30 @@
 
 namespace agentbudget::webhook {
 
-// The agentbudget-webhook command line. A value type.
+// The agentbudget-webhook command line, read by common/flags.h (--flag=value or --flag
+// value). A value type; the initialisers are the defaults.
 struct Flags {
   std::string listen_address = "0.0.0.0";
-  uint16_t port = 8443;
+  uint16_t port = 8443;       // 0: any free port (logged)
   std::string tls_cert_file;  // both empty: plain HTTP (local testing only)
   std::string tls_key_file;
   std::string kubeconfig;     // empty: $KUBECONFIG, in-cluster, ~/.kube/config
   size_t max_body_bytes = 3 * 1024 * 1024;  // the API server's own request limit is 3 MiB
   size_t worker_threads = 48;
-  int64_t fanout_deadline_ms = 2000;
-  int64_t fanout_grace_ms = 5000;
-  double kube_qps = 500;
+  std::chrono::milliseconds fanout_deadline{2000};
+  std::chrono::milliseconds fanout_grace{5000};
+  int64_t kube_qps = 500;
   int kube_burst = 1000;
-  int64_t sync_timeout_seconds = 60;
+  std::chrono::seconds sync_timeout{60};
   std::string log_level = "info";
   MeterSettings meter;
-  bool help = false;
+  bool help = false;  // --help: print FlagsHelp() and exit 0; the rest are then defaults
 };
 
-// Parses --flag=value and --flag value. Fails with kInvalidArgument naming the flag for an
-// unknown flag, a missing value or a malformed number, or a certificate without a key.
+// Parses the arguments after the program name. Fails with kInvalidArgument naming the flag
+// and the rule it breaks (`--port: port "80x" is not a number in 0..65535`), an unknown
+// flag, a missing value, a certificate without a key, or a fan-out grace not longer than
+// the fan-out deadline.
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
 
 // The --help text: every flag with its default.

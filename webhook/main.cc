@@ -32,9 +32,9 @@ int Run(const Flags& flags) {
     return 1;
   }
   kube::ClientOptions client_options;
-  client_options.qps = flags.kube_qps;
+  client_options.qps = static_cast<double>(flags.kube_qps);
   client_options.burst = flags.kube_burst;
-  client_options.request_timeout = std::chrono::milliseconds(flags.fanout_deadline_ms);
+  client_options.request_timeout = flags.fanout_deadline;
   client_options.max_retries = 1;
   auto client = kube::Client::Create(*config, client_options);
   if (!client.ok()) {
@@ -67,8 +67,8 @@ int Run(const Flags& flags) {
     return api.Get(kube::resources::kPods, ns, name);
   };
   FanoutTiming fanout_timing;
-  fanout_timing.budget = std::chrono::milliseconds(flags.fanout_deadline_ms);
-  fanout_timing.grace = std::chrono::milliseconds(flags.fanout_grace_ms);
+  fanout_timing.budget = flags.fanout_deadline;
+  fanout_timing.grace = flags.fanout_grace;
   KubeFanoutCounter fanout(api, fanout_timing);
   auto registry = std::make_shared<prometheus::Registry>();
   WebhookMetrics metrics(registry);
@@ -107,10 +107,8 @@ int Run(const Flags& flags) {
     return 1;
   }
   log::Info("serving", {{"url", (*server)->url()}, {"kube", config->source}});
-  if (!namespaces.WaitForSync(std::chrono::seconds(flags.sync_timeout_seconds)) ||
-      !workloads.WaitForSync(std::chrono::seconds(flags.sync_timeout_seconds))) {
-    log::Error("caches did not sync in time",
-               {{"timeout_seconds", flags.sync_timeout_seconds}});
+  if (!namespaces.WaitForSync(flags.sync_timeout) || !workloads.WaitForSync(flags.sync_timeout)) {
+    log::Error("caches did not sync in time", {{"timeout_seconds", flags.sync_timeout.count()}});
     return 1;
   }
   log::Info("caches synced", {{"namespaces", cache.namespace_count()},
@@ -153,11 +151,8 @@ int main(int argc, char** argv) {
     std::cout << webhook::FlagsHelp();
     return 0;
   }
-  log::Level level;
-  if (!log::ParseLevel(flags->log_level, &level)) {
-    std::cerr << "agentbudget-webhook: --log-level: unknown level " << flags->log_level << "\n";
-    return 2;
-  }
+  log::Level level = log::Level::kInfo;
+  log::ParseLevel(flags->log_level, &level);  // checked by ParseFlags
   log::Configure("webhook", level);
   return webhook::Run(*flags);
 }

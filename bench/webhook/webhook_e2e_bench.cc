@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "e2e/webhook/webhook_process.h"
@@ -162,7 +163,7 @@ spec:
   const std::string base = "https://127.0.0.1:" + std::to_string(webhook.port());
   replace("@MUTATE_URL@", base + "/mutate");
   replace("@VALIDATE_URL@", base + "/validate");
-  replace("@CA_BUNDLE@", webhook::Base64Encode(certs->cert_pem));
+  replace("@CA_BUNDLE@", base64::Encode(certs->cert_pem));
   replace("@INSTALL_NAMESPACE@", "agentbudget-system");
   for (const std::string& manifest : {objects, config}) {
     auto applied = (*cluster)->Kubectl({"apply", "-f", "-"}, manifest);

@@ -25,6 +25,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "e2e/operator/operator_process.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/command.h"
@@ -299,7 +300,7 @@ class InstalledChartTest : public ::testing::Test {
         json data = json::object();
         const json secret = json::parse(got.output);
         for (const auto& [key, value] : secret["data"].items()) {
-          auto decoded = kube::DecodeBase64(value.get<std::string>());
+          auto decoded = base64::Decode(value.get<std::string>());
           data[key] = decoded.ok() ? *decoded : "";
         }
         return data;
@@ -322,7 +323,7 @@ class InstalledChartTest : public ::testing::Test {
       if (configuration.contains("webhooks")) {
         for (const json& webhook : configuration["webhooks"]) {
           auto decoded =
-              kube::DecodeBase64(webhook["clientConfig"].value("caBundle", std::string()));
+              base64::Decode(webhook["clientConfig"].value("caBundle", std::string()));
           if (decoded.ok() && !decoded->empty()) {
             bundles.push_back(*decoded);
           }

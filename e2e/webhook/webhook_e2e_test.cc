@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base64.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "e2e/webhook/webhook_process.h"
@@ -122,7 +123,7 @@ class WebhookStack {
     const std::string base = "https://127.0.0.1:" + std::to_string(proxy_->port());
     ReplaceAll(config, "@MUTATE_URL@", base + "/mutate");
     ReplaceAll(config, "@VALIDATE_URL@", base + "/validate");
-    ReplaceAll(config, "@CA_BUNDLE@", webhook::Base64Encode(certs->cert_pem));
+    ReplaceAll(config, "@CA_BUNDLE@", base64::Encode(certs->cert_pem));
     ReplaceAll(config, "@INSTALL_NAMESPACE@", "agentbudget-system");
     for (const std::string& manifest : {std::string(kObjects), config}) {
       auto applied = cluster.Kubectl({"apply", "-f", "-"}, manifest);

@@ -1,13 +1,11 @@
 #include "operator/certs/webhook_certificates.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <map>
 #include <utility>
 
+#include "common/base64.h"
 #include "common/log.h"
-#include "kube/config.h"
 #include "kube/resource.h"
 
 namespace agentbudget::certs {
@@ -20,15 +18,6 @@ const kube::GroupVersionResource kMutatingConfigurations{
 const kube::GroupVersionResource kValidatingConfigurations{
     "admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations", false};
 
-std::string Base64(const std::string& data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int length = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                     reinterpret_cast<const unsigned char*>(data.data()),
-                                     static_cast<int>(data.size()));
-  out.resize(static_cast<size_t>(length));
-  return out;
-}
-
 // The decoded value of a Secret's data key, "" when absent.
 Result<std::string> SecretValue(const json& secret, const std::string& key) {
   const json* data = secret.contains("data") ? &secret["data"] : nullptr;
@@ -38,7 +27,7 @@ Result<std::string> SecretValue(const json& secret, const std::string& key) {
   if (!(*data)[key].is_string()) {
     return InvalidArgument("data." + key + " is not a string");
   }
-  return kube::DecodeBase64((*data)[key].get<std::string>());
+  return base64::Decode((*data)[key].get<std::string>());
 }
 
 // The object, null when it does not exist, or the error.
@@ -86,7 +75,7 @@ std::vector<std::string> BundleCas(const json& webhook) {
   if (config == nullptr || !config->contains("caBundle") || !(*config)["caBundle"].is_string()) {
     return {};
   }
-  auto pem = kube::DecodeBase64((*config)["caBundle"].get<std::string>());
+  auto pem = base64::Decode((*config)["caBundle"].get<std::string>());
   if (!pem.ok()) {
     return {};
   }
@@ -110,7 +99,7 @@ Status WriteSecret(kube::Client& client, const std::string& ns, const json& exis
                  {"type", existing.is_null() ? type : existing.value("type", type)},
                  {"data", json::object()}};
   for (const auto& [key, value] : values) {
-    secret["data"][key] = Base64(value);
+    secret["data"][key] = base64::Encode(value);
   }
   if (!existing.is_null()) {
     secret["metadata"]["resourceVersion"] = kube::ResourceVersionOf(existing);
@@ -243,7 +232,7 @@ Status WebhookCertificates::Apply(const RotationPlan& plan, Observed& seen, Time
       return written;
     }
   }
-  const std::string encoded = Base64(bundle);
+  const std::string encoded = base64::Encode(bundle);
   for (auto& [gvr, configuration] : seen.configurations) {
     bool changed = false;
     if (configuration.contains("webhooks") && configuration["webhooks"].is_array()) {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kube/config.h"
+#include "common/base64.h"
 #include "tests/authority/fake_clock.h"
 
 namespace agentbudget::certs {
@@ -96,7 +96,7 @@ class MemoryApiServer final : public kube::Transport {
 };
 
 std::string Decode(const json& value) {
-  auto decoded = kube::DecodeBase64(value.get<std::string>());
+  auto decoded = base64::Decode(value.get<std::string>());
   return decoded.ok() ? *decoded : "<not base64>";
 }
 

@@ -71,6 +71,24 @@ TEST(KubeconfigTest, InvalidYamlAndBadBase64AreErrors) {
   EXPECT_NE(config.error().message.find("certificate-authority-data"), std::string::npos);
 }
 
+TEST(KubeconfigTest, DataFieldsMayBeWrappedOverLines) {
+  std::string wrapped = kKubeconfig;
+  wrapped.replace(wrapped.find("Q0EtUEVN"), 8, "|\n      Q0Et\n      UEVN");
+  Result<RestConfig> config = ParseKubeconfig(wrapped, "/tmp", "", "test");
+  ASSERT_TRUE(config.ok()) << config.error().ToString();
+  EXPECT_EQ(config->transport.ca_pem, "CA-PEM");
+}
+
+TEST(KubeconfigTest, DataFieldsMustBePaddedBase64) {
+  std::string unpadded = kKubeconfig;
+  unpadded.replace(unpadded.find("Q0VSVA=="), 8, "Q0VSVA");
+  Result<RestConfig> config = ParseKubeconfig(unpadded, "/tmp", "", "test");
+  ASSERT_FALSE(config.ok());
+  EXPECT_NE(config.error().message.find("client-certificate-data' is not valid base64: length"),
+            std::string::npos)
+      << config.error().message;
+}
+
 TEST(KubeconfigTest, RelativeFilePathsResolveAgainstTheKubeconfigsDirectory) {
   std::filesystem::path dir = std::filesystem::temp_directory_path() /
                               ("kubeconfig-test-" + std::to_string(::getpid()));

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -151,13 +152,66 @@ TEST(ConfigTest, RejectsABadVariableNamingIt) {
   }
 }
 
+TEST(ConfigTest, StrictValuesNameTheFlagAndTheRule) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--listen=127.0.0.1:80x"}, "--listen: port \"80x\" is not a number in 1..65535"},
+      {{"--listen=127.0.0.1:0"}, "--listen: port \"0\" is not a number in 1..65535"},
+      {{"--health-listen=:8788"}, "--health-listen: \":8788\" is not HOST:PORT"},
+      {{"--authority-timeout-ms=0"}, "--authority-timeout-ms: \"0\" is not a positive duration"},
+      {{"--upstream-timeout-seconds=10x"}, "--upstream-timeout-seconds: \"10x\""},
+      {{"--client-timeout-seconds=500ms"}, "not a whole number of seconds"},
+      {{"--max-cost=-1"}, "--max-cost: \"-1\" is negative"},
+      {{"--max-cost=1.0000001"}, "--max-cost: invalid amount"},
+      {{"--max-tokens=1e6"}, "--max-tokens: \"1e6\" is not a non-negative integer"},
+      {{"--max-request-bytes=0"}, "--max-request-bytes: \"0\" is not a positive integer"},
+      {{"--log-level=verbose"}, "--log-level: \"verbose\" is not a log level"},
+  };
+  for (const auto& [args, expected] : cases) {
+    auto config = ParseConfig(args);
+    ASSERT_FALSE(config.ok()) << expected;
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(config.error().message.find(expected), std::string::npos)
+        << config.error().message;
+  }
+}
+
+TEST(ConfigTest, DurationsTakeTheFlagsUnitOrTheirOwn) {
+  auto config = ParseConfig({"--authority-timeout-ms=1500", "--upstream-timeout-seconds=10m",
+                             "--client-timeout-seconds", "30"});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->authority_timeout, std::chrono::milliseconds{1500});
+  EXPECT_EQ(config->upstream_timeout, std::chrono::minutes{10});
+  EXPECT_EQ(config->client_timeout, std::chrono::seconds{30});
+}
+
+TEST(ConfigTest, AZeroCeilingIsAllowed) {
+  auto config = ParseConfig({"--max-requests", "0", "--max-cost=0"});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->envelope.max_requests, 0);
+  EXPECT_EQ(config->envelope.max_cost, core::Money{});
+}
+
+TEST(ConfigTest, ABadFileValueNamesTheFileAndKey) {
+  const std::string path = ::testing::TempDir() + "/meter-bad-config.yaml";
+  {
+    std::ofstream file(path);
+    file << "authority:\n  timeoutMs: soon\n";
+  }
+  auto config = ParseConfig({"--config", path});
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message.rfind("config " + path + ": authority.timeoutMs: ", 0), 0)
+      << config.error().message;
+  std::remove(path.c_str());
+}
+
 TEST(ConfigTest, HelpNamesEveryFlagAndItsConfigKey) {
   const std::string help = HelpText();
   for (const char* text : {"--authority-url [authority.url]", "--max-identical-requests",
                            "--anthropic-key-file [credentials.anthropicKeyFile]",
                            "--spool-dir", "--failure-mode",
                            "--health-listen [healthListen] $AGENTBUDGET_HEALTH_LISTEN",
-                           "--models-allowed [models.allowed] $AGENTBUDGET_MODELS_ALLOWED"}) {
+                           "--models-allowed [models.allowed] $AGENTBUDGET_MODELS_ALLOWED",
+                           "(default: 127.0.0.1:8787)", "(default: 600s)", "--config FILE"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
 }

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace agentbudget::webhook {
 namespace {
 
@@ -47,7 +52,76 @@ TEST(FlagsTest, DefaultsLeaveWorkersForABurstOfFanoutClaims) {
   auto flags = ParseFlags({});
   ASSERT_TRUE(flags.ok());
   EXPECT_GE(flags->worker_threads, 32u);
-  EXPECT_GT(flags->fanout_grace_ms, flags->fanout_deadline_ms);
+  EXPECT_GT(flags->fanout_grace, flags->fanout_deadline);
+}
+
+// The command lines of the Helm chart, scripts/demo and the e2e tests.
+TEST(FlagsTest, ReadsTheCommandLinesInUse) {
+  auto flags = ParseFlags({"--listen-address=127.0.0.1", "--port=8443",
+                           "--tls-cert-file=/tls/tls.crt", "--tls-key-file=/tls/tls.key",
+                           "--kubeconfig=/tmp/kc", "--worker-threads=64", "--log-level=warn",
+                           "--authority-url=https://127.0.0.1:8443",
+                           "--meter-image=agentbudget/meter:e2e",
+                           "--meter-image-pull-policy=Always", "--meter-cpu-request=50m",
+                           "--meter-memory-request=32Mi", "--meter-cpu-limit=500m",
+                           "--meter-memory-limit=128Mi", "--fanout-deadline-ms=1500",
+                           "--fanout-grace-ms=4s", "--sync-timeout-seconds=30",
+                           "--kube-qps=100", "--kube-burst=200", "--max-body-bytes=1024"});
+  ASSERT_TRUE(flags.ok()) << flags.error().ToString();
+  EXPECT_EQ(flags->listen_address, "127.0.0.1");
+  EXPECT_EQ(flags->worker_threads, 64u);
+  EXPECT_EQ(flags->log_level, "warn");
+  EXPECT_EQ(flags->meter.image, "agentbudget/meter:e2e");
+  EXPECT_EQ(flags->meter.image_pull_policy, "Always");
+  EXPECT_EQ(flags->meter.memory_limit, "128Mi");
+  EXPECT_EQ(flags->fanout_deadline, std::chrono::milliseconds{1500});
+  EXPECT_EQ(flags->fanout_grace, std::chrono::seconds{4});
+  EXPECT_EQ(flags->sync_timeout, std::chrono::seconds{30});
+  EXPECT_EQ(flags->kube_qps, 100);
+  EXPECT_EQ(flags->kube_burst, 200);
+  EXPECT_EQ(flags->max_body_bytes, 1024u);
+}
+
+TEST(FlagsTest, PortZeroMeansAnyFreePort) {
+  auto flags = ParseFlags({"--port=0"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_EQ(flags->port, 0);
+}
+
+TEST(FlagsTest, BadValuesNameTheFlagAndTheRule) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--port=80x"}, "--port: port \"80x\" is not a number in 0..65535"},
+      {{"--port=65536"}, "--port: port \"65536\" is not a number in 0..65535"},
+      {{"--worker-threads=0"}, "--worker-threads: \"0\" is not a positive integer"},
+      {{"--max-body-bytes=-1"}, "--max-body-bytes: \"-1\" is not a positive integer"},
+      {{"--kube-qps=2.5"}, "--kube-qps: \"2.5\" is not a positive integer"},
+      {{"--fanout-deadline-ms=soon"}, "--fanout-deadline-ms: \"soon\" is not a positive duration"},
+      {{"--sync-timeout-seconds=1500ms"}, "not a whole number of seconds"},
+      {{"--log-level=loud"}, "--log-level: \"loud\" is not a log level"},
+      {{"--port"}, "--port needs a value"},
+      {{"8443"}, "unexpected argument \"8443\""},
+  };
+  for (const auto& [args, expected] : cases) {
+    auto flags = ParseFlags(args);
+    ASSERT_FALSE(flags.ok()) << expected;
+    EXPECT_EQ(flags.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(flags.error().message.find(expected), std::string::npos) << flags.error().message;
+  }
+}
+
+TEST(FlagsTest, HelpShowsDefaults) {
+  const std::string help = FlagsHelp();
+  EXPECT_NE(help.find("  --port\n      HTTPS port (0: any free port) (default: 8443)"),
+            std::string::npos)
+      << help;
+  EXPECT_NE(help.find("(default: 2000ms)"), std::string::npos);
+  EXPECT_NE(help.find("(default: \"IfNotPresent\")"), std::string::npos);
+}
+
+TEST(FlagsTest, HelpWinsOverBadFlags) {
+  auto flags = ParseFlags({"--port=x", "--help"});
+  ASSERT_TRUE(flags.ok());
+  EXPECT_TRUE(flags->help);
 }
 
 }  // namespace

@@ -1,0 +1,104 @@
+#include "operator/options.h"
+
+#include <string_view>
+
+#include "common/flags.h"
+#include "core/time_format.h"
+
+namespace agentbudget::op {
+namespace {
+
+constexpr std::string_view kFocusExport = "focus-export";
+
+flags::FlagSet::Setter Time(core::SysSeconds* out) {
+  return [out](std::string_view value) -> Status {
+    auto time = core::ParseRfc3339(std::string(value));
+    if (!time.ok()) {
+      return InvalidArgument("\"" + std::string(value) +
+                             "\" is not a date (2026-11-01) or an RFC 3339 UTC time");
+    }
+    *out = *time;
+    return OkStatus();
+  };
+}
+
+// Binds every flag of `options`; --from and --to only when it is a focus export.
+void Define(Options& options, flags::FlagSet& set) {
+  using flags::PortRule;
+  set.String("kubeconfig", &options.kubeconfig,
+             "kubeconfig file; empty: $KUBECONFIG, in-cluster, ~/.kube/config");
+  set.String("namespace", &options.namespace_name,
+             "namespace of the ledger, the leader lease and the webhook's certificates");
+  if (options.focus_export) {
+    set.Custom("from", "the epoch", "focus-export: first instant exported (date or RFC 3339)",
+               Time(&options.focus_from));
+    set.Custom("to", "no end", "focus-export: end of the export, excluded",
+               Time(&options.focus_to));
+  }
+  set.Listen("listen", &options.listen, PortRule::kAllowZero,
+             "authority API address, HOST:PORT (port 0: any free port, printed on stdout)");
+  set.String("tls-cert", &options.tls_cert, "authority serving certificate (PEM); with --tls-key");
+  set.String("tls-key", &options.tls_key, "authority serving key (PEM); with --tls-cert");
+  set.Listen("ops-listen", &options.ops_listen, PortRule::kAllowZero,
+             "address of /healthz, /readyz, /metrics and /v1/focus, HOST:PORT");
+  set.Duration("group-commit-ms", &options.group_commit,
+               "longest wait before commits are written to the ledger together, in ms");
+  set.Duration("status-ms", &options.status_period,
+               "period of AgentBudget status updates and metrics, in ms");
+  set.Int("workers", &options.workers, 1, "authority API worker threads");
+  set.LogLevel("log-level", &options.log_level, "debug, info, warn or error");
+  set.Bool("leader-elect", &options.leader_elect,
+           "campaign for the lease; false: act as the only replica");
+  set.String("identity", &options.identity, "leader election identity; empty: HOSTNAME-PID");
+  set.Bool("webhook-certs", &options.webhook_certs,
+           "keep the webhook's CA, serving certificate and caBundles");
+  set.String("webhook-service", &options.webhook_service,
+             "the webhook's Service, named by its serving certificate");
+  set.List("webhook-cert-hosts", &options.webhook_cert_hosts,
+           "more names for the webhook's serving certificate, comma-separated");
+  set.Money("cpu-price-per-core-hour", &options.cpu_price_per_core_hour,
+            "admission queue: USD per CPU core-hour requested");
+  set.Money("memory-price-per-gib-hour", &options.memory_price_per_gib_hour,
+            "admission queue: USD per GiB-hour of memory requested");
+  set.Int("queue-qps", &options.queue_qps, 1,
+          "admission queue: API requests per second (burst twice as many)");
+}
+
+constexpr char kUsage[] =
+    "agentbudget-operator: the budget authority and the AgentBudget controller.\n\n"
+    "Usage:\n"
+    "  agentbudget-operator [--flag=value]...\n"
+    "      serves the authority API on --listen and /healthz, /readyz, /metrics,\n"
+    "      /v1/focus on --ops-listen\n"
+    "  agentbudget-operator focus-export [--from=DATE] [--to=DATE] [--flag=value]...\n"
+    "      prints the committed spend in [from, to) as FOCUS 1.2 CSV\n";
+
+}  // namespace
+
+Result<Options> ParseOptions(int argc, char** argv) {
+  Options initial;
+  std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (!args.empty() && args.front() == kFocusExport) {
+    initial.focus_export = true;
+    args.erase(args.begin());
+  }
+  auto options = flags::ParseInto(std::move(initial), kUsage, args, Define);
+  if (!options.ok() || options->help) {
+    return options;
+  }
+  if (options->tls_cert.empty() != options->tls_key.empty()) {
+    return InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (options->focus_to <= options->focus_from) {
+    return InvalidArgument("--to must be after --from");
+  }
+  return options;
+}
+
+std::string OptionsHelp() {
+  Options defaults;
+  defaults.focus_export = true;  // lists --from and --to too
+  return flags::HelpOf(std::move(defaults), kUsage, Define);
+}
+
+}  // namespace agentbudget::op

@@ -1,0 +1,70 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/flag_values.h"
+#include "common/result.h"
+#include "core/money.h"
+#include "core/time_zone.h"
+
+// The agentbudget-operator command line:
+//
+//   agentbudget-operator [--flag=value]...                 serves (the authority, the
+//                                                          controllers, /v1/focus)
+//   agentbudget-operator focus-export [--from=DATE] [--to=DATE] [--kubeconfig=PATH]
+//       [--namespace=NS]                                   prints FOCUS 1.2 CSV and exits
+//
+// Flags are read by common/flags.h: --name=value or --name value, a bare boolean flag is
+// true, "--help" prints OptionsHelp(). Serving and focus-export take the same flags, except
+// that --from and --to belong to focus-export only.
+namespace agentbudget::op {
+
+// Everything the operator is told at start-up, typed. A value type; the initialisers are
+// the defaults.
+struct Options {
+  // The focus-export subcommand (argv[1] == "focus-export"): export [focus_from, focus_to).
+  bool focus_export = false;
+  core::SysSeconds focus_from{};                          // --from; default: the epoch
+  core::SysSeconds focus_to = core::SysSeconds::max();    // --to; default: no end
+
+  std::string kubeconfig;  // empty: $KUBECONFIG, in-cluster, ~/.kube/config
+  std::string namespace_name = "agentbudget-system";
+  // The authority API (port 0: any free port, printed on stdout).
+  flags::ListenAddress listen{"0.0.0.0", 8443};
+  std::string tls_cert;  // both empty: plain HTTP
+  std::string tls_key;
+  // /healthz, /readyz, /metrics and /v1/focus.
+  flags::ListenAddress ops_listen{"0.0.0.0", 8080};
+  std::chrono::milliseconds group_commit{200};   // --group-commit-ms
+  std::chrono::milliseconds status_period{5000};  // --status-ms
+  int64_t workers = 256;                           // authority API threads
+  std::string log_level = "info";
+  bool leader_elect = true;
+  std::string identity;  // empty: <hostname>-<pid>
+  // Keep the webhook's CA, serving certificate and caBundles (operator/certs/).
+  bool webhook_certs = false;
+  std::string webhook_service = "agentbudget-webhook";
+  std::vector<std::string> webhook_cert_hosts;  // --webhook-cert-hosts=a,b
+  // The admission queue's compute prices (USD, non-negative) and API client rate.
+  core::Money cpu_price_per_core_hour;
+  core::Money memory_price_per_gib_hour;
+  int64_t queue_qps = 200;
+
+  // --help was given: print OptionsHelp() and exit 0; the other fields are then defaults.
+  bool help = false;
+};
+
+// Parses argv (argv[0] is the program; argv[1] may be "focus-export"). Fails with
+// kInvalidArgument naming the flag and the rule it breaks (`--listen: port "80x" is not a
+// number in 0..65535`), an unknown flag, a positional argument, --tls-cert without
+// --tls-key (or the reverse), or --to not after --from. Callers print the message on
+// stderr and exit 2.
+Result<Options> ParseOptions(int argc, char** argv);
+
+// The --help text: both forms, every flag with its default.
+std::string OptionsHelp();
+
+}  // namespace agentbudget::op
