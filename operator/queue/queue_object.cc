@@ -4,6 +4,7 @@
 
 #include "core/time_format.h"
 #include "api/v1alpha1/agent_workload.h"
+#include "core/json_field.h"
 
 namespace agentbudget::queue {
 namespace {
