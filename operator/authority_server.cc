@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "api/v1alpha1/labels.h"
+#include "api/v1alpha1/resources.h"
 #include "common/log.h"
 
 namespace agentbudget::op {
@@ -22,6 +24,16 @@ Result<http::ServerOptions> ListenOptions(const std::string& address, size_t wor
   options.worker_threads = workers;
   options.max_queued_requests = 4096;
   options.max_body_bytes = 64 * 1024;
+  return options;
+}
+
+authority::TokenReviewAuthenticator::Options CachedCallers(kube::Manager& manager) {
+  kube::InformerOptions governed_pods;
+  governed_pods.reflector.label_selector = v1alpha1::keys::kRun;
+  authority::TokenReviewAuthenticator::Options options;
+  options.pods = &manager.GetInformer(kube::resources::kPods, governed_pods);
+  options.namespaces = &manager.GetInformer(kube::resources::kNamespaces);
+  options.workloads = &manager.GetInformer(v1alpha1::kAgentWorkloads);
   return options;
 }
 

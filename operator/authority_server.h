@@ -7,12 +7,19 @@
 #include "common/result.h"
 #include "kube/manager.h"
 #include "operator/authority/api.h"
+#include "operator/authority/token_review_authenticator.h"
 
 namespace agentbudget::op {
 
 // Server options for "host:port" with `workers` handler threads and the authority's
 // limits (64 KiB bodies, 4,096 queued requests). kInvalidArgument for a malformed address.
 Result<http::ServerOptions> ListenOptions(const std::string& address, size_t workers);
+
+// Authenticator options that map a token's pod to its run, namespace and workload from
+// `manager`'s shared caches (governed Pods by agentbudget.io/run, Namespaces,
+// AgentWorkloads), so the reserve path reads the API only for the (cached) TokenReview.
+// REQUIRES: `manager` not started; it outlives the authenticator.
+authority::TokenReviewAuthenticator::Options CachedCallers(kube::Manager& manager);
 
 // Whether the authority serves: only the leader does, once its leader setups (the ledger's
 // recovery) are done, since its ledger is the only authoritative one. Followers answer

@@ -20,7 +20,6 @@
 #include "operator/authority/kube_ledger_store.h"
 #include "operator/authority/ledger.h"
 #include "operator/authority/metrics.h"
-#include "operator/authority/token_review_authenticator.h"
 #include "operator/authority_server.h"
 #include "operator/budgets/budget_controller.h"
 #include "operator/focus.h"
@@ -102,15 +101,7 @@ int Run(int argc, char** argv) {
   }
   kube::Manager manager(**client, manager_options);
 
-  // The authenticator maps a token's pod to its run, namespace and workload from the
-  // manager's caches, so the reserve path reads the API only for the (cached) TokenReview.
-  kube::InformerOptions governed_pods;
-  governed_pods.reflector.label_selector = v1alpha1::keys::kRun;
-  authority::TokenReviewAuthenticator::Options authenticator_options;
-  authenticator_options.pods = &manager.GetInformer(kube::resources::kPods, governed_pods);
-  authenticator_options.namespaces = &manager.GetInformer(kube::resources::kNamespaces);
-  authenticator_options.workloads = &manager.GetInformer(v1alpha1::kAgentWorkloads);
-  authority::TokenReviewAuthenticator authenticator(**client, clock, authenticator_options);
+  authority::TokenReviewAuthenticator authenticator(**client, clock, CachedCallers(manager));
 
   kube::Informer& budget_objects = manager.GetInformer(v1alpha1::kAgentBudgets);
   budgets::BudgetController::Options budget_options;
