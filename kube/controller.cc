@@ -10,20 +10,26 @@ Controller::Controller(std::string name, ReconcileFunc reconcile, QueueRateLimit
 Controller::~Controller() { Stop(); }
 
 void Controller::Start(int workers) {
+  MutexLock lock(mu_);
   for (int i = 0; i < workers; ++i) {
     workers_.emplace_back([this] { Work(); });
   }
 }
 
 void Controller::Stop() {
-  if (workers_.empty()) {
+  std::vector<std::thread> workers;
+  {
+    MutexLock lock(mu_);
+    workers.swap(workers_);
+  }
+  if (workers.empty()) {
+    queue_.ShutDown();
     return;
   }
   queue_.ShutDownWithDrain();
-  for (std::thread& worker : workers_) {
+  for (std::thread& worker : workers) {
     worker.join();
   }
-  workers_.clear();
 }
 
 void Controller::Work() {

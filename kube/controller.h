@@ -6,7 +6,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
+#include "common/thread_annotations.h"
 #include "kube/informer.h"
 #include "kube/work_queue.h"
 
@@ -36,17 +38,19 @@ class Controller {
   WorkQueue& queue() { return queue_; }
 
   // Starts `workers` threads. REQUIRES: workers >= 1; not started.
-  void Start(int workers);
+  void Start(int workers) EXCLUDES(mu_);
   // Stops taking new keys, lets the workers finish the queued and in-flight ones, joins.
-  void Stop();
+  // Idempotent; a controller never started just stops taking keys.
+  void Stop() EXCLUDES(mu_);
 
  private:
   void Work();
 
   const std::string name_;
   const ReconcileFunc reconcile_;
-  WorkQueue queue_;
-  std::vector<std::thread> workers_;
+  WorkQueue queue_;  // synchronises itself
+  Mutex mu_;
+  std::vector<std::thread> workers_ GUARDED_BY(mu_);
 };
 
 // Handlers that enqueue the key of every added, updated and deleted object.

@@ -1,9 +1,10 @@
 // The client library against a real kube-apiserver: every REST operation, error mapping,
-// watch, informer, events and leader election within one process.
+// watch, informer, events, leader election and the controller manager within one process.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "e2e/kube/kube_client.h"
@@ -11,6 +12,7 @@
 #include "kube/event_recorder.h"
 #include "kube/informer.h"
 #include "kube/leader_election.h"
+#include "kube/manager.h"
 
 namespace agentbudget::kube {
 namespace {
@@ -324,6 +326,60 @@ TEST_F(KubeE2eTest, LeaseGoesToTheNextCandidateAsSoonAsTheLeaderReleasesIt) {
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
   second.Stop();
   second_thread.join();
+}
+
+TEST_F(KubeE2eTest, ManagerRunsLeaderControllersOnlyWhileItLeadsAndHandsThemOver) {
+  ASSERT_TRUE(client_->Create(resources::kConfigMaps, ns_, ConfigMap("before")).ok());
+  // Two replicas of one process: each a manager with a leader-only controller on one
+  // shared ConfigMap informer.
+  struct Replica {
+    std::mutex mu;
+    std::set<std::string> reconciled;
+    std::unique_ptr<Manager> manager;  // last: stopped before what it reconciles into
+    bool Saw(const std::string& key) {
+      std::lock_guard<std::mutex> lock(mu);
+      return reconciled.contains(key);
+    }
+  };
+  auto start = [&](Replica& replica, const std::string& identity) {
+    ManagerOptions options;
+    LeaderElectionConfig election;
+    election.lease_namespace = ns_;
+    election.lease_name = "manager";
+    election.identity = identity;
+    election.retry_period = std::chrono::milliseconds(200);
+    options.leader_election = election;
+    options.on_lost_leadership = [] { ADD_FAILURE() << "leadership lost"; };
+    replica.manager = std::make_unique<Manager>(*client_, options);
+    InformerOptions in_namespace;
+    in_namespace.reflector.ns = ns_;
+    Informer& config_maps = replica.manager->GetInformer(resources::kConfigMaps, in_namespace);
+    EXPECT_EQ(&config_maps, &replica.manager->GetInformer(resources::kConfigMaps, in_namespace));
+    Controller& controller = replica.manager->AddController(
+        "config-maps", Scope::kLeader, 2, [&replica](const std::string& key) {
+          std::lock_guard<std::mutex> lock(replica.mu);
+          replica.reconciled.insert(key);
+          return Result<ReconcileResult>(ReconcileResult{});
+        });
+    replica.manager->Watch(controller, config_maps);
+    replica.manager->Start();
+  };
+  Replica first;
+  Replica second;
+  start(first, "first");
+  ASSERT_TRUE(Eventually([&] { return first.manager->IsLeader() && first.Saw(ns_ + "/before"); }));
+  start(second, "second");
+  ASSERT_TRUE(second.manager->WaitStarted(std::chrono::seconds(30)));
+  ASSERT_TRUE(client_->Create(resources::kConfigMaps, ns_, ConfigMap("during")).ok());
+  EXPECT_TRUE(Eventually([&] { return first.Saw(ns_ + "/during"); }));
+  EXPECT_FALSE(second.manager->IsElected());
+  EXPECT_FALSE(second.Saw(ns_ + "/before")) << "a follower runs no leader controller";
+
+  // Stopping releases the lease; the follower takes over with the keys it collected.
+  first.manager->Stop();
+  ASSERT_TRUE(Eventually([&] { return second.manager->IsLeader(); }, std::chrono::seconds(10)));
+  EXPECT_TRUE(Eventually([&] { return second.Saw(ns_ + "/before") && second.Saw(ns_ + "/during"); }));
+  second.manager->Stop();
 }
 
 }  // namespace

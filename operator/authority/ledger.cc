@@ -576,6 +576,17 @@ std::vector<BudgetSnapshot> Ledger::Budgets() const {
   return snapshots;
 }
 
+std::optional<BudgetSnapshot> Ledger::Budget(const std::string& name) const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::lock_guard lock(mu_);
+  const auto found = budgets_.find(name);
+  if (found == budgets_.end()) {
+    return std::nullopt;
+  }
+  found->second->Roll(now);
+  return found->second->Snapshot(now);
+}
+
 Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::string& run) const {
   if (run != caller.run) {
     return PermissionDenied("a pod may read only its own run");

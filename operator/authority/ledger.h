@@ -171,6 +171,8 @@ class Ledger {
   int Sweep();
 
   std::vector<BudgetSnapshot> Budgets() const;
+  // Budget `name`'s snapshot; nullopt when the ledger does not have it.
+  std::optional<BudgetSnapshot> Budget(const std::string& name) const;
   // The caller's run: spend and envelope. kPermissionDenied for another run.
   Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
   // What the ledger knows of a run; zero for a run it does not know (never seen, or idle

@@ -16,23 +16,58 @@ core::SysSeconds Seconds(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-BudgetController::BudgetController(kube::Client& client, authority::Ledger& ledger,
-                                   const Clock& clock, Options options)
-    : client_(client), ledger_(ledger), clock_(clock), options_(std::move(options)) {}
+BudgetController::BudgetController(kube::Client& client, const kube::Informer& budgets,
+                                   authority::Ledger& ledger, const Clock& clock, Options options)
+    : client_(client),
+      budgets_(budgets),
+      ledger_(ledger),
+      clock_(clock),
+      options_(std::move(options)) {}
 
-void BudgetController::OnUpsert(const nlohmann::json& object) {
+Result<kube::ReconcileResult> BudgetController::Reconcile(const std::string& name) {
+  const std::optional<nlohmann::json> object = budgets_.store().Get(name);
+  if (!object) {
+    ledger_.RemoveBudget(name);
+    MutexLock lock(mu_);
+    tracked_.erase(name);
+    return kube::ReconcileResult{};
+  }
+  ApplySpec(*object);
+  SyncStatus(name);
+  kube::ReconcileResult result;
+  result.requeue_after = options_.status_interval;
+  return result;
+}
+
+void BudgetController::ApplySpecs() {
+  for (const nlohmann::json& object : budgets_.store().List()) {
+    ApplySpec(object);
+  }
+}
+
+void BudgetController::ApplySpec(const nlohmann::json& object) {
   const std::string name = object.value("/metadata/name"_json_pointer, std::string());
   if (name.empty()) {
     return;
   }
-  auto spec = core::ParseAgentBudget(object, options_.zoneinfo_dir);
-  std::lock_guard lock(mu_);
-  Tracked& tracked = tracked_[name];
-  tracked.uid = object.value("/metadata/uid"_json_pointer, std::string());
-  tracked.generation = object.value("/metadata/generation"_json_pointer, int64_t{0});
-  if (tracked.stored_status.is_null() && object.contains("status")) {
-    tracked.stored_status = object["status"];
+  const std::string uid = object.value("/metadata/uid"_json_pointer, std::string());
+  const int64_t generation = object.value("/metadata/generation"_json_pointer, int64_t{0});
+  {
+    MutexLock lock(mu_);
+    Tracked& tracked = tracked_[name];
+    if (tracked.stored_status.is_null() && object.contains("status")) {
+      tracked.stored_status = object["status"];
+    }
+    if (tracked.applied && tracked.uid == uid && tracked.generation == generation) {
+      return;  // the ledger has this spec
+    }
   }
+  auto spec = core::ParseAgentBudget(object, options_.zoneinfo_dir);
+  MutexLock lock(mu_);
+  Tracked& tracked = tracked_[name];
+  tracked.uid = uid;
+  tracked.generation = generation;
+  tracked.applied = true;
   if (!spec.ok()) {
     tracked.invalid = spec.error().message;
     log::Warn("invalid AgentBudget", {{"name", name}, {"error", spec.error().message}});
@@ -41,13 +76,6 @@ void BudgetController::OnUpsert(const nlohmann::json& object) {
   tracked.invalid.clear();
   tracked.alerts = spec->alerts;
   ledger_.UpsertBudget(std::move(*spec));
-}
-
-void BudgetController::OnDelete(const nlohmann::json& object) {
-  const std::string name = object.value("/metadata/name"_json_pointer, std::string());
-  ledger_.RemoveBudget(name);
-  std::lock_guard lock(mu_);
-  tracked_.erase(name);
 }
 
 void BudgetController::Emit(const std::string& name, const std::string& uid,
@@ -77,13 +105,9 @@ void BudgetController::Emit(const std::string& name, const std::string& uid,
   }
 }
 
-int BudgetController::SyncStatuses() {
+void BudgetController::SyncStatus(const std::string& name) {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::map<std::string, authority::BudgetSnapshot> snapshots;
-  for (authority::BudgetSnapshot& snapshot : ledger_.Budgets()) {
-    std::string name = snapshot.name;
-    snapshots.emplace(std::move(name), std::move(snapshot));
-  }
+  const std::optional<authority::BudgetSnapshot> snapshot = ledger_.Budget(name);
   struct Write {
     std::string name;
     std::string uid;
@@ -92,33 +116,34 @@ int BudgetController::SyncStatuses() {
   };
   std::vector<Write> writes;
   {
-    std::lock_guard lock(mu_);
-    for (auto& [name, tracked] : tracked_) {
-      nlohmann::json status;
-      std::vector<BudgetEvent> events;
-      auto snapshot = snapshots.find(name);
-      if (!tracked.invalid.empty() || snapshot == snapshots.end()) {
-        status = tracked.stored_status.is_object() ? tracked.stored_status : nlohmann::json::object();
-        status["observedGeneration"] = tracked.generation;
-        status["conditions"] = nlohmann::json::array(
-            {{{"type", "Ready"},
-              {"status", "False"},
-              {"reason", "InvalidSpec"},
-              {"message", tracked.invalid.empty() ? "not yet tracked" : tracked.invalid},
-              {"lastTransitionTime", core::FormatRfc3339(now)},
-              {"observedGeneration", tracked.generation}}});
-      } else {
-        BudgetStatusUpdate update =
-            BuildBudgetStatus(snapshot->second, tracked.alerts, tracked.stored_status, now);
-        status = std::move(update.status);
-        events = std::move(update.events);
-      }
-      if (status != tracked.stored_status) {
-        writes.push_back({name, tracked.uid, std::move(status), std::move(events)});
-      }
+    MutexLock lock(mu_);
+    const auto found = tracked_.find(name);
+    if (found == tracked_.end()) {
+      return;
+    }
+    Tracked& tracked = found->second;
+    nlohmann::json status;
+    std::vector<BudgetEvent> events;
+    if (!tracked.invalid.empty() || !snapshot) {
+      status = tracked.stored_status.is_object() ? tracked.stored_status : nlohmann::json::object();
+      status["observedGeneration"] = tracked.generation;
+      status["conditions"] = nlohmann::json::array(
+          {{{"type", "Ready"},
+            {"status", "False"},
+            {"reason", "InvalidSpec"},
+            {"message", tracked.invalid.empty() ? "not yet tracked" : tracked.invalid},
+            {"lastTransitionTime", core::FormatRfc3339(now)},
+            {"observedGeneration", tracked.generation}}});
+    } else {
+      BudgetStatusUpdate update =
+          BuildBudgetStatus(*snapshot, tracked.alerts, tracked.stored_status, now);
+      status = std::move(update.status);
+      events = std::move(update.events);
+    }
+    if (status != tracked.stored_status) {
+      writes.push_back({name, tracked.uid, std::move(status), std::move(events)});
     }
   }
-  int written = 0;
   for (Write& write : writes) {
     kube::PatchOptions options;
     options.subresource = "status";
@@ -136,9 +161,8 @@ int BudgetController::SyncStatuses() {
                                                     {"error", patched.error().ToString()}});
       continue;
     }
-    ++written;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (auto tracked = tracked_.find(write.name); tracked != tracked_.end()) {
         tracked->second.stored_status = write.status;
       }
@@ -149,7 +173,6 @@ int BudgetController::SyncStatuses() {
       Emit(write.name, write.uid, event.type, event.reason, event.message);
     }
   }
-  return written;
 }
 
 }  // namespace agentbudget::budgets

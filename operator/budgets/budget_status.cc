@@ -54,8 +54,7 @@ nlohmann::json Condition(const nlohmann::json& previous_conditions, const std::s
 
 }  // namespace
 
-BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot,
-                                     const std::vector<int>& alerts,
+BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, const std::vector<int>& alerts,
                                      const nlohmann::json& previous, core::SysSeconds now) {
   const core::BudgetLimit& limit = snapshot.limit;
   const bool never = snapshot.window.end == core::SysSeconds::max();

@@ -32,8 +32,7 @@ struct BudgetStatusUpdate {
 // an alert threshold above the highest one the stored status had reached in the same
 // period (SoftLimitReached, Warning), and when the budget becomes exhausted (Exhausted,
 // Warning). A new period starts with no threshold reached. Pure.
-BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot,
-                                     const std::vector<int>& alerts,
+BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, const std::vector<int>& alerts,
                                      const nlohmann::json& previous, core::SysSeconds now);
 
 }  // namespace agentbudget::budgets

@@ -288,23 +288,24 @@ Result<RotationPlan> WebhookCertificates::Reconcile() {
   return plan;
 }
 
-void WebhookCertificates::ReconcileWhenDue(std::chrono::seconds resync,
-                                           std::chrono::seconds retry) {
+std::chrono::milliseconds WebhookCertificates::ReconcileWhenDue(std::chrono::seconds resync,
+                                                                std::chrono::seconds retry) {
   const auto now = clock_.Monotonic();
   if (now < next_) {
-    return;
+    return std::chrono::ceil<std::chrono::milliseconds>(next_ - now);
   }
   auto plan = Reconcile();
   if (!plan.ok()) {
     log::Warn("webhook certificates: cannot reconcile; retrying",
               {{"error", plan.error().ToString()}});
     next_ = now + retry;
-    return;
+    return retry;
   }
   if (!plan->empty()) {
     log::Info("webhook certificates", {{"step", plan->reason}});
   }
   next_ = now + resync;
+  return resync;
 }
 
 }  // namespace agentbudget::certs

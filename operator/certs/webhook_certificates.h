@@ -46,8 +46,9 @@ class WebhookCertificates {
   Result<RotationPlan> Reconcile();
 
   // Reconciles when due: at once, then every `resync` after a success, `retry` after a
-  // failure. Logs what it did. Call it from a periodic loop.
-  void ReconcileWhenDue(std::chrono::seconds resync, std::chrono::seconds retry);
+  // failure. Logs what it did. Returns the time until it is due again (for periodic work).
+  std::chrono::milliseconds ReconcileWhenDue(std::chrono::seconds resync,
+                                             std::chrono::seconds retry);
 
  private:
   struct Observed;

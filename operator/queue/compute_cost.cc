@@ -5,9 +5,9 @@
 #include <limits>
 #include <utility>
 
+#include "core/time_format.h"
 #include "api/v1alpha1/agent_workload.h"
 #include "core/json_field.h"
-#include "core/time_format.h"
 
 namespace agentbudget::queue {
 namespace {

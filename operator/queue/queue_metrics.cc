@@ -89,12 +89,29 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                    .Add({})) {}
 
 void QueueMetrics::SetWorkloads(const std::map<std::string, WorkloadTally>& tallies) {
+  MutexLock lock(mu_);
+  tallies_ = tallies;
+  SetLocked();
+}
+
+void QueueMetrics::SetWorkload(const std::string& workload,
+                               const std::optional<WorkloadTally>& tally) {
+  MutexLock lock(mu_);
+  if (tally) {
+    tallies_[workload] = *tally;
+  } else {
+    tallies_.erase(workload);
+  }
+  SetLocked();
+}
+
+void QueueMetrics::SetLocked() {
+  const std::map<std::string, WorkloadTally>& tallies = tallies_;
   auto count = [](int64_t WorkloadTally::*field) {
     return [field](const WorkloadTally& tally) -> std::optional<double> {
       return static_cast<double>(tally.*field);
     };
   };
-  std::lock_guard lock(mu_);
   depth_.Set(Figure(tallies, count(&WorkloadTally::queued)));
   active_.Set(Figure(tallies, count(&WorkloadTally::active)));
   spend_.Set(Figure(tallies, [](const WorkloadTally& tally) -> std::optional<double> {
@@ -109,19 +126,19 @@ void QueueMetrics::SetWorkloads(const std::map<std::string, WorkloadTally>& tall
 void QueueMetrics::ObserveAdmission(const std::string& priority, double wait_seconds) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   wait_.Add({{"priority", priority}}, kBuckets).Observe(wait_seconds);
 }
 
 void QueueMetrics::CountOutcome(const std::string& outcome) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   outcomes_.Add({{"outcome", outcome}}).Increment();
 }
 
 void QueueMetrics::CountSuspension() { suspensions_.Increment(); }
 
 void QueueMetrics::CountCeilingStop(const std::string& ceiling) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ceiling_stops_.Add({{"ceiling", ceiling}}).Increment();
 }
 

@@ -2,7 +2,7 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 
 #include <prometheus/counter.h>
@@ -11,6 +11,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "common/mutex.h"
+#include "common/thread_annotations.h"
 #include "operator/queue/workload_status.h"
 
 namespace agentbudget::queue {
@@ -35,7 +37,10 @@ class QueueMetrics {
 
   // Sets the per-workload gauges from `tallies` ("namespace/name"); workloads missing from
   // it lose their series, and a figure without a denominator has none.
-  void SetWorkloads(const std::map<std::string, WorkloadTally>& tallies);
+  void SetWorkloads(const std::map<std::string, WorkloadTally>& tallies) EXCLUDES(mu_);
+  // Sets the gauges of one workload ("namespace/name") from `tally`; nullopt removes them.
+  void SetWorkload(const std::string& workload, const std::optional<WorkloadTally>& tally)
+      EXCLUDES(mu_);
   void ObserveAdmission(const std::string& priority, double wait_seconds);
   void CountOutcome(const std::string& outcome);
   void CountSuspension();
@@ -52,14 +57,18 @@ class QueueMetrics {
     void Set(const std::map<std::string, double>& values);
   };
 
-  std::mutex mu_;
-  WorkloadGauge depth_;          // GUARDED_BY(mu_)
-  WorkloadGauge active_;         // GUARDED_BY(mu_)
-  WorkloadGauge spend_;          // GUARDED_BY(mu_)
-  WorkloadGauge success_;        // GUARDED_BY(mu_)
-  WorkloadGauge cost_per_success_;  // GUARDED_BY(mu_)
-  WorkloadGauge low_cost_tier_;  // GUARDED_BY(mu_)
-  WorkloadGauge token_yield_;    // GUARDED_BY(mu_)
+  void SetLocked() REQUIRES(mu_);
+
+  Mutex mu_;
+  std::map<std::string, WorkloadTally> tallies_ GUARDED_BY(mu_);  // what the gauges show
+  WorkloadGauge depth_ GUARDED_BY(mu_);
+  WorkloadGauge active_ GUARDED_BY(mu_);
+  WorkloadGauge spend_ GUARDED_BY(mu_);
+  WorkloadGauge success_ GUARDED_BY(mu_);
+  WorkloadGauge cost_per_success_ GUARDED_BY(mu_);
+  WorkloadGauge low_cost_tier_ GUARDED_BY(mu_);
+  WorkloadGauge token_yield_ GUARDED_BY(mu_);
+  // Families synchronise themselves; their series are added under mu_ all the same.
   prometheus::Family<prometheus::Histogram>& wait_;
   prometheus::Family<prometheus::Counter>& outcomes_;
   prometheus::Family<prometheus::Counter>& ceiling_stops_;

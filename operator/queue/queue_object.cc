@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "core/time_format.h"
 #include "api/v1alpha1/agent_workload.h"
 #include "core/json_field.h"
-#include "core/time_format.h"
 
 namespace agentbudget::queue {
 namespace {

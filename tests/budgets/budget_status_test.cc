@@ -9,6 +9,7 @@ namespace {
 
 using nlohmann::json;
 using std::chrono::seconds;
+using authority::BudgetSnapshot;
 
 const core::SysSeconds kNow{seconds{1'795'780'800}};  // 2026-11-27T12:00:00Z
 

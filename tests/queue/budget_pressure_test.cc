@@ -56,6 +56,24 @@ TEST_F(BudgetPressureTest, InvalidBudgetIsSkipped) {
   EXPECT_EQ(Payments(), core::Pressure::kNone);
 }
 
+TEST_F(BudgetPressureTest, UpsertReportsAChangeOnlyWhenWhatTheBudgetAppliesChanged) {
+  EXPECT_TRUE(pressure_.Upsert(Budget("Queue", "91%")));
+  EXPECT_FALSE(pressure_.Upsert(Budget("Queue", "92%")));
+  EXPECT_FALSE(pressure_.Upsert(Budget("Degrade", "89%"))) << "held by the hysteresis";
+  EXPECT_TRUE(pressure_.Upsert(Budget("Degrade", "85%")));
+  EXPECT_TRUE(pressure_.Upsert(Budget("Degrade", "85%", 2))) << "a new spec";
+  EXPECT_TRUE(pressure_.Remove("payments"));
+  EXPECT_FALSE(pressure_.Remove("payments"));
+}
+
+TEST_F(BudgetPressureTest, OneBudgetsPressureAppliesOnlyToTheSpendItCharges) {
+  pressure_.Upsert(Budget("Queue", "91%"));
+  EXPECT_EQ(pressure_.OfBudget("payments", {{"team", "payments"}}, {}), core::Pressure::kQueue);
+  EXPECT_EQ(pressure_.OfBudget("payments", {{"team", "search"}}, {}), core::Pressure::kNone);
+  EXPECT_EQ(pressure_.AtLeast(core::Pressure::kQueue), std::vector<std::string>{"payments"});
+  EXPECT_TRUE(pressure_.AtLeast(core::Pressure::kExhausted).empty());
+}
+
 TEST(ParsePressureTest, ReadsStatusNames) {
   EXPECT_EQ(ParsePressure("Queue"), core::Pressure::kQueue);
   EXPECT_EQ(ParsePressure("Exhausted"), core::Pressure::kExhausted);
