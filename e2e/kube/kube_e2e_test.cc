@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "e2e/kube/kube_client.h"
 #include "e2e/support/cluster_environment.h"
 #include "kube/event_recorder.h"
@@ -230,11 +230,11 @@ TEST_F(KubeE2eTest, InformerSyncsAndReportsAddsUpdatesAndDeletes) {
   options.reflector.ns = ns_;
   Informer informer(*client_, resources::kConfigMaps, options);
   informer.AddIndex("tier", LabelIndexFunc("tier"));
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::string> seen;
   ResourceEventHandlers handlers;
   auto record = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     seen.push_back(what);
   };
   handlers.on_add = [&](const json& o) { record("add " + o["metadata"]["name"].get<std::string>()); };
@@ -254,7 +254,7 @@ TEST_F(KubeE2eTest, InformerSyncsAndReportsAddsUpdatesAndDeletes) {
                   .ok());
   ASSERT_TRUE(client_->Delete(resources::kConfigMaps, ns_, "before").ok());
   auto has = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return std::find(seen.begin(), seen.end(), what) != seen.end();
   };
   EXPECT_TRUE(Eventually([&] { return has("delete before"); }));
