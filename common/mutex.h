@@ -42,6 +42,20 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex& mu_;
 };
 
+// Releases a Mutex the caller holds for its scope, and takes it again at the end (also when
+// an exception leaves the scope): for slow work in the middle of a locked section.
+class SCOPED_CAPABILITY MutexUnlock {
+ public:
+  explicit MutexUnlock(Mutex& mu) RELEASE(mu) : mu_(mu) { mu_.Unlock(); }
+  // Takes the mutex again; the analysis' spelling for the end of a releasing scope.
+  ~MutexUnlock() RELEASE() { mu_.Lock(); }
+  MutexUnlock(const MutexUnlock&) = delete;
+  MutexUnlock& operator=(const MutexUnlock&) = delete;
+
+ private:
+  Mutex& mu_;
+};
+
 // A std::shared_mutex the analysis can see: many readers or one writer. Members it guards
 // are read under ReaderMutexLock and written under WriterMutexLock.
 class CAPABILITY("mutex") SharedMutex {

@@ -97,10 +97,12 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
         requests.push_back(w->request);
         deadline = std::min(deadline, w->deadline);
       }
-      // The batch is committed without the lock, so that later claims can queue meanwhile.
-      run->mu.Unlock();
-      std::vector<Result<FanoutClaim>> results = ClaimBatch(requests, deadline);
-      run->mu.Lock();
+      std::vector<Result<FanoutClaim>> results;
+      {
+        // The batch is committed without the lock, so that later claims can queue meanwhile.
+        MutexUnlock unlocked(run->mu);
+        results = ClaimBatch(requests, deadline);
+      }
       for (size_t i = 0; i < batch.size(); ++i) {
         batch[i]->result = std::move(results[i]);
       }

@@ -80,17 +80,19 @@ void GroupCommitter::Run() {
     }
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(take));
     in_flight_ = take;
-    // The store is written without the lock, so that Submit() never waits for it.
-    mu_.Unlock();
 
-    Status written = store_.Append(entries);
-    if (written.ok()) {
-      for (auto& durable : callbacks) {
-        durable();
+    Status written = OkStatus();
+    {
+      // The store is written without the lock, so that Submit() never waits for it.
+      MutexUnlock unlocked(mu_);
+      written = store_.Append(entries);
+      if (written.ok()) {
+        for (auto& durable : callbacks) {
+          durable();
+        }
       }
     }
 
-    mu_.Lock();
     in_flight_ = 0;
     if (!written.ok()) {
       log::Warn("ledger append failed; retrying", {{"error", written.error().ToString()},
