@@ -82,7 +82,7 @@ class MemoryApiServer final : public kube::Transport {
                  {"reason", reason}, {"code", code}}
                 .dump()};
   }
-  kube::HttpResponse Store(const std::string& path, json object) {
+  kube::HttpResponse Store(const std::string& path, json object) REQUIRES(mu_) {
     object["metadata"]["resourceVersion"] = std::to_string(++version_);
     objects_[path] = object;
     ++writes_;

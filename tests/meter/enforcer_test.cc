@@ -46,12 +46,29 @@ class FakeAuthority : public AuthorityClient {
     events.push_back(request);
     return OkStatus();
   }
-  size_t CommitCount() {
+  // Set before the enforcer is built, but under `mu` all the same.
+  void SetReservation(Reservation answer) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    reservation = std::move(answer);
+  }
+  void FailReserves(Error error) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    reserve_error = std::move(error);
+  }
+  void FailCommits(Error error) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    commit_error = std::move(error);
+  }
+  void FailEvents(Error error) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    event_error = std::move(error);
+  }
+  size_t CommitCount() EXCLUDES(mu) {
     MutexLock lock(mu);
     return commits.size() + events.size();
   }
 
-  // Tests read and set these under `mu` too: the enforcer's sender thread calls in.
+  // Tests read these under `mu` too: the enforcer's sender thread calls in.
   Mutex mu;
   Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
   std::optional<Error> reserve_error GUARDED_BY(mu);
@@ -116,7 +133,7 @@ TEST_F(EnforcerTest, LocalModeDeniesPastTheEnvelopeNamingTheCeiling) {
 
 TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"};
+  authority->SetReservation({"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission =
       enforcer->Admit("anthropic", "claude-sonnet-4-5", 1, Money::FromMicros(100), 50);
@@ -137,7 +154,7 @@ TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
 
 TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"", Decision::kDeny, "m", "budget org exhausted"};
+  authority->SetReservation({"", Decision::kDeny, "m", "budget org exhausted"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
@@ -147,7 +164,7 @@ TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("connection refused");
+  authority->FailReserves(Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   ASSERT_TRUE(admission.allowed);
@@ -156,7 +173,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("connection refused");
+  authority->FailReserves(Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kClosed);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
@@ -165,7 +182,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
 
 TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotKnowThem) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("down");
+  authority->FailReserves(Unavailable("down"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   {
@@ -183,7 +200,7 @@ TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotK
 TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
   {
     auto* authority = new FakeAuthority;
-    authority->commit_error = Unavailable("authority restarting");
+    authority->FailCommits(Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen);
     for (int i = 1; i <= 3; ++i) {
       const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
@@ -275,7 +292,7 @@ TEST_F(EnforcerTest, AMaxRequestsDenialIsNotReported) {
 
 TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"};
+  authority->SetReservation({"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
@@ -286,7 +303,7 @@ TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
 
 TEST_F(EnforcerTest, ACeilingReportIsSentOnceTheAuthorityComesBack) {
   auto* authority = new FakeAuthority;
-  authority->event_error = Unavailable("authority restarting");
+  authority->FailEvents(Unavailable("authority restarting"));
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
   ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
@@ -306,7 +323,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
   std::string key;
   {
     auto* authority = new FakeAuthority;
-    authority->event_error = Unavailable("authority restarting");
+    authority->FailEvents(Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
     const Admission denied = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
     ASSERT_FALSE(denied.allowed);

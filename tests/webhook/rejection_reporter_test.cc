@@ -113,7 +113,7 @@ class MemoryApiServer final : public kube::Transport {
                    {"reason", reason},  {"code", code},       {"message", reason}};
     return {code, {}, status.dump()};
   }
-  void Write(json& object, const json& status_patch) {
+  void Write(json& object, const json& status_patch) REQUIRES(mu_) {
     object["status"].merge_patch(status_patch);
     object["metadata"]["resourceVersion"] = std::to_string(++version_);
   }
