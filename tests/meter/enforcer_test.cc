@@ -51,17 +51,11 @@ class FakeAuthority : public AuthorityClient {
     MutexLock lock(mu);
     reservation = std::move(answer);
   }
-  void FailReserves(Error error) EXCLUDES(mu) {
+  // Makes the calls of one kind fail: `calls` is &FakeAuthority::reserve_error,
+  // commit_error or event_error.
+  void Fail(std::optional<Error> FakeAuthority::*calls, Error error) EXCLUDES(mu) {
     MutexLock lock(mu);
-    reserve_error = std::move(error);
-  }
-  void FailCommits(Error error) EXCLUDES(mu) {
-    MutexLock lock(mu);
-    commit_error = std::move(error);
-  }
-  void FailEvents(Error error) EXCLUDES(mu) {
-    MutexLock lock(mu);
-    event_error = std::move(error);
+    this->*calls = std::move(error);
   }
   size_t CommitCount() EXCLUDES(mu) {
     MutexLock lock(mu);
@@ -164,7 +158,7 @@ TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
   auto* authority = new FakeAuthority;
-  authority->FailReserves(Unavailable("connection refused"));
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   ASSERT_TRUE(admission.allowed);
@@ -173,7 +167,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
   auto* authority = new FakeAuthority;
-  authority->FailReserves(Unavailable("connection refused"));
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kClosed);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
@@ -182,7 +176,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
 
 TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotKnowThem) {
   auto* authority = new FakeAuthority;
-  authority->FailReserves(Unavailable("down"));
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("down"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   {
@@ -200,7 +194,7 @@ TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotK
 TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
   {
     auto* authority = new FakeAuthority;
-    authority->FailCommits(Unavailable("authority restarting"));
+    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen);
     for (int i = 1; i <= 3; ++i) {
       const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
@@ -303,7 +297,7 @@ TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
 
 TEST_F(EnforcerTest, ACeilingReportIsSentOnceTheAuthorityComesBack) {
   auto* authority = new FakeAuthority;
-  authority->FailEvents(Unavailable("authority restarting"));
+  authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
   ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
@@ -323,7 +317,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
   std::string key;
   {
     auto* authority = new FakeAuthority;
-    authority->FailEvents(Unavailable("authority restarting"));
+    authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
     const Admission denied = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
     ASSERT_FALSE(denied.allowed);
