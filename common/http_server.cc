@@ -5,15 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cpprest/http_listener.h>
 #include <cstring>
 #include <deque>
-#include <mutex>
 #include <strings.h>
 #include <thread>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/tls_reloader.h"
 
 namespace agentbudget::http {
@@ -251,14 +250,14 @@ class Core : public std::enable_shared_from_this<Core> {
   }
 
   // Joins the workers; queued requests are answered 503. Idempotent.
-  void StopWorkers() {
+  void StopWorkers() EXCLUDES(mu_) {
     std::deque<Job> dropped;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
       dropped.swap(queue_);
     }
-    cv_.notify_all();
+    cv_.SignalAll();
     for (std::thread& worker : workers_) {
       if (worker.joinable()) {
         worker.join();
@@ -349,12 +348,12 @@ class Core : public std::enable_shared_from_this<Core> {
     });
   }
 
-  void Enqueue(Job&& job) {
+  void Enqueue(Job&& job) EXCLUDES(mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (!stopping_ && queue_.size() < max_queued_) {
         queue_.push_back(std::move(job));
-        cv_.notify_one();
+        cv_.Signal();
         return;
       }
     }
@@ -363,12 +362,12 @@ class Core : public std::enable_shared_from_this<Core> {
     Reply(job.raw, std::move(r));
   }
 
-  void WorkLoop() {
+  void WorkLoop() EXCLUDES(mu_) {
     for (;;) {
       Job job;
       {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        MutexLock lock(mu_);
+        cv_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) {
           return;  // stopping and drained
         }
@@ -391,10 +390,10 @@ class Core : public std::enable_shared_from_this<Core> {
   const size_t max_queued_;
   std::vector<std::thread> workers_;  // started once, joined by StopWorkers()
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Job> queue_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -406,8 +405,8 @@ class HttpServer::Impl {
   std::unique_ptr<tls::CertificateReloader> reloader;
   std::shared_ptr<Core> core;
   std::unique_ptr<http_listener> listener;
-  std::mutex stop_mu;
-  bool stopped = false;  // GUARDED_BY(stop_mu)
+  Mutex stop_mu;
+  bool stopped GUARDED_BY(stop_mu) = false;
 
   std::string Url() const {
     return std::string(options.tls ? "https://" : "http://") + HostForUri(options.address) +
@@ -439,8 +438,8 @@ class HttpServer::Impl {
     return OkStatus();
   }
 
-  void Stop() {
-    std::lock_guard<std::mutex> lock(stop_mu);
+  void Stop() EXCLUDES(stop_mu) {
+    MutexLock lock(stop_mu);
     if (stopped) {
       return;
     }

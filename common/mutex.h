@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 
 #include "common/thread_annotations.h"
 
@@ -22,7 +23,7 @@ class CAPABILITY("mutex") Mutex {
 
   // Tells the analysis the caller holds this mutex where it cannot follow (a callback run
   // under the lock by someone else). Checks nothing at run time.
-  void AssertHeld() const AGENTBUDGET_THREAD_ANNOTATION(assert_capability(this)) {}
+  void AssertHeld() const ASSERT_CAPABILITY(this) {}
 
  private:
   friend class CondVar;
@@ -41,9 +42,69 @@ class SCOPED_CAPABILITY MutexLock {
   Mutex& mu_;
 };
 
+// Releases a Mutex the caller holds for its scope, and takes it again at the end (also when
+// an exception leaves the scope): for slow work in the middle of a locked section.
+class SCOPED_CAPABILITY MutexUnlock {
+ public:
+  explicit MutexUnlock(Mutex& mu) RELEASE(mu) : mu_(mu) { mu_.Unlock(); }
+  // Takes the mutex again; the analysis' spelling for the end of a releasing scope.
+  ~MutexUnlock() RELEASE() { mu_.Lock(); }
+  MutexUnlock(const MutexUnlock&) = delete;
+  MutexUnlock& operator=(const MutexUnlock&) = delete;
+
+ private:
+  Mutex& mu_;
+};
+
+// A std::shared_mutex the analysis can see: many readers or one writer. Members it guards
+// are read under ReaderMutexLock and written under WriterMutexLock.
+class CAPABILITY("mutex") SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
+
+  void Lock() ACQUIRE() { mu_.lock(); }
+  void Unlock() RELEASE() { mu_.unlock(); }
+  void ReaderLock() ACQUIRE_SHARED() { mu_.lock_shared(); }
+  void ReaderUnlock() RELEASE_SHARED() { mu_.unlock_shared(); }
+
+ private:
+  std::shared_mutex mu_;
+};
+
+// Holds a SharedMutex exclusively for its scope.
+class SCOPED_CAPABILITY WriterMutexLock {
+ public:
+  explicit WriterMutexLock(SharedMutex& mu) ACQUIRE(mu) : mu_(mu) { mu_.Lock(); }
+  ~WriterMutexLock() RELEASE() { mu_.Unlock(); }
+  WriterMutexLock(const WriterMutexLock&) = delete;
+  WriterMutexLock& operator=(const WriterMutexLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
+};
+
+// Holds a SharedMutex shared (as a reader) for its scope.
+class SCOPED_CAPABILITY ReaderMutexLock {
+ public:
+  explicit ReaderMutexLock(SharedMutex& mu) ACQUIRE_SHARED(mu) : mu_(mu) { mu_.ReaderLock(); }
+  ~ReaderMutexLock() RELEASE() { mu_.ReaderUnlock(); }
+  ReaderMutexLock(const ReaderMutexLock&) = delete;
+  ReaderMutexLock& operator=(const ReaderMutexLock&) = delete;
+
+ private:
+  SharedMutex& mu_;
+};
+
 // A condition variable used with a Mutex the caller holds. Each Wait releases `mu` while it
 // sleeps and holds it again when it returns; spurious wake-ups are possible, so wait for a
 // predicate or re-check.
+//
+// A predicate reads guarded members, so declare it with the lock it needs:
+//   cv_.Wait(mu_, [&]() REQUIRES(mu_) { return !items_.empty(); });
+// The overloads taking a predicate are not analysed inside: the analysis cannot tell that
+// the lambda's `mu_` is the `mu` passed here. Callers are still checked to hold `mu`.
 class CondVar {
  public:
   void Wait(Mutex& mu) REQUIRES(mu) {
@@ -53,7 +114,7 @@ class CondVar {
   }
   // Waits until `done()` (evaluated with `mu` held) is true.
   template <typename Predicate>
-  void Wait(Mutex& mu, Predicate done) REQUIRES(mu) {
+  void Wait(Mutex& mu, Predicate done) REQUIRES(mu) NO_THREAD_SAFETY_ANALYSIS {
     while (!done()) {
       Wait(mu);
     }
@@ -69,7 +130,7 @@ class CondVar {
   // Waits until `done()` or `deadline`; returns done().
   template <typename Clock, typename Duration, typename Predicate>
   bool WaitUntil(Mutex& mu, std::chrono::time_point<Clock, Duration> deadline, Predicate done)
-      REQUIRES(mu) {
+      REQUIRES(mu) NO_THREAD_SAFETY_ANALYSIS {
     while (!done()) {
       if (!WaitUntil(mu, deadline)) {
         return done();

@@ -39,6 +39,13 @@
 #define RELEASE(...) AGENTBUDGET_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define TRY_ACQUIRE(...) AGENTBUDGET_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 
+// The function acquires / releases the capability shared (a reader lock).
+#define ACQUIRE_SHARED(...) AGENTBUDGET_THREAD_ANNOTATION(acquire_shared_capability(__VA_ARGS__))
+#define RELEASE_SHARED(...) AGENTBUDGET_THREAD_ANNOTATION(release_shared_capability(__VA_ARGS__))
+
+// From here on the analysis assumes the caller holds the capability (checks nothing).
+#define ASSERT_CAPABILITY(x) AGENTBUDGET_THREAD_ANNOTATION(assert_capability(x))
+
 // The function returns a reference to the capability.
 #define RETURN_CAPABILITY(x) AGENTBUDGET_THREAD_ANNOTATION(lock_returned(x))
 

@@ -66,16 +66,22 @@ CertificateReloader::~CertificateReloader() = default;
 Result<std::unique_ptr<CertificateReloader>> CertificateReloader::Load(
     std::string cert_file, std::string key_file, std::chrono::milliseconds check_interval,
     const Clock& clock) {
-  std::unique_ptr<CertificateReloader> reloader(
-      new CertificateReloader(std::move(cert_file), std::move(key_file), check_interval, clock));
-  reloader->cert_stamp_ = Stat(reloader->cert_file_);
-  reloader->key_stamp_ = Stat(reloader->key_file_);
-  auto pair = ReadPair(reloader->cert_file_, reloader->key_file_);
+  const FileStamp cert_stamp = Stat(cert_file);
+  const FileStamp key_stamp = Stat(key_file);
+  auto pair = ReadPair(cert_file, key_file);
   if (!pair.ok()) {
     return std::move(pair).error();
   }
-  reloader->pair_ = std::move(pair).value();
-  reloader->last_check_ = clock.Monotonic();
+  std::unique_ptr<CertificateReloader> reloader(
+      new CertificateReloader(std::move(cert_file), std::move(key_file), check_interval, clock));
+  {
+    // Not shared with any thread yet; the lock is for the analysis' sake and costs nothing.
+    MutexLock lock(reloader->mu_);
+    reloader->cert_stamp_ = cert_stamp;
+    reloader->key_stamp_ = key_stamp;
+    reloader->pair_ = std::move(pair).value();
+    reloader->last_check_ = clock.Monotonic();
+  }
   return reloader;
 }
 
@@ -128,7 +134,7 @@ Result<std::shared_ptr<const CertificateReloader::Pair>> CertificateReloader::Re
 }
 
 std::shared_ptr<const CertificateReloader::Pair> CertificateReloader::Current(bool force_check) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const auto now = clock_.Monotonic();
   if (!force_check && now - last_check_ < check_interval_) {
     return pair_;
@@ -160,7 +166,7 @@ std::shared_ptr<const CertificateReloader::Pair> CertificateReloader::Current(bo
 
 Status CertificateReloader::ReloadIfChanged() {
   Current(/*force_check=*/true);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (last_check_failed_) {
     return last_error_;
   }
@@ -192,17 +198,17 @@ Status CertificateReloader::ConfigureContext(SSL_CTX* ctx) {
 }
 
 uint64_t CertificateReloader::reloads() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reloads_;
 }
 
 uint64_t CertificateReloader::reload_failures() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return reload_failures_;
 }
 
 std::string CertificateReloader::subject() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return pair_->subject;
 }
 

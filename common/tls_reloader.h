@@ -5,10 +5,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace agentbudget::tls {
@@ -40,20 +40,20 @@ class CertificateReloader {
   // Applies the server settings to a fresh context: TLS 1.2 minimum, no compression, no
   // renegotiation, the current certificate chain and key. Reloads first if the files
   // changed (see above). Fails with kInternal if OpenSSL refuses the settings.
-  Status ConfigureContext(SSL_CTX* ctx);
+  Status ConfigureContext(SSL_CTX* ctx) EXCLUDES(mu_);
 
   // Re-reads the files if they changed since the last load, regardless of the interval.
   // Returns the load error when they changed but the new pair is invalid (the previous
   // pair is kept). OK when nothing changed or the reload succeeded.
-  Status ReloadIfChanged();
+  Status ReloadIfChanged() EXCLUDES(mu_);
 
   // How many times a changed pair was loaded successfully (not counting the first load),
   // and how many reload attempts failed. For metrics and tests.
-  uint64_t reloads() const;
-  uint64_t reload_failures() const;
+  uint64_t reloads() const EXCLUDES(mu_);
+  uint64_t reload_failures() const EXCLUDES(mu_);
 
   // The subject of the certificate currently served, e.g. "CN=webhook".
-  std::string subject() const;
+  std::string subject() const EXCLUDES(mu_);
 
  private:
   struct FileStamp {
@@ -69,22 +69,22 @@ class CertificateReloader {
   static FileStamp Stat(const std::string& path);
   static Result<std::shared_ptr<const Pair>> ReadPair(const std::string& cert_file,
                                                       const std::string& key_file);
-  std::shared_ptr<const Pair> Current(bool force_check);
+  std::shared_ptr<const Pair> Current(bool force_check) EXCLUDES(mu_);
 
   const std::string cert_file_;
   const std::string key_file_;
   const std::chrono::milliseconds check_interval_;
   const Clock& clock_;
 
-  mutable std::mutex mu_;
-  std::shared_ptr<const Pair> pair_;                       // GUARDED_BY(mu_)
-  FileStamp cert_stamp_;                                   // GUARDED_BY(mu_)
-  FileStamp key_stamp_;                                    // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point last_check_;       // GUARDED_BY(mu_)
-  uint64_t reloads_ = 0;                                   // GUARDED_BY(mu_)
-  uint64_t reload_failures_ = 0;                           // GUARDED_BY(mu_)
-  Error last_error_;                                       // GUARDED_BY(mu_)
-  bool last_check_failed_ = false;                         // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::shared_ptr<const Pair> pair_ GUARDED_BY(mu_);
+  FileStamp cert_stamp_ GUARDED_BY(mu_);
+  FileStamp key_stamp_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_check_ GUARDED_BY(mu_);
+  uint64_t reloads_ GUARDED_BY(mu_) = 0;
+  uint64_t reload_failures_ GUARDED_BY(mu_) = 0;
+  Error last_error_ GUARDED_BY(mu_);
+  bool last_check_failed_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace agentbudget::tls

@@ -72,7 +72,7 @@ Result<std::unique_ptr<Client>> Client::Create(const RestConfig& config, ClientO
 
 Status Client::Authorize(HttpRequest& request) {
   if (!token_file_.empty()) {
-    std::lock_guard<std::mutex> lock(token_mu_);
+    MutexLock lock(token_mu_);
     std::error_code ec;
     auto mtime = std::filesystem::last_write_time(token_file_, ec);
     if (ec) {

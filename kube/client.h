@@ -4,7 +4,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "kube/config.h"
 #include "kube/rate_limiter.h"
@@ -134,16 +134,16 @@ class Client {
  private:
   Result<HttpResponse> Do(HttpRequest request, bool safe_to_retry);
   Result<nlohmann::json> DoJson(HttpRequest request, bool safe_to_retry);
-  Status Authorize(HttpRequest& request);
+  Status Authorize(HttpRequest& request) EXCLUDES(token_mu_);
 
   std::shared_ptr<Transport> transport_;
   const ClientOptions options_;
   TokenBucket limiter_;
   const std::string static_token_;
   const std::string token_file_;
-  std::mutex token_mu_;
-  std::string file_token_;                          // GUARDED_BY(token_mu_)
-  std::filesystem::file_time_type token_mtime_{};   // GUARDED_BY(token_mu_)
+  Mutex token_mu_;
+  std::string file_token_ GUARDED_BY(token_mu_);
+  std::filesystem::file_time_type token_mtime_ GUARDED_BY(token_mu_) = {};
 };
 
 }  // namespace agentbudget::kube

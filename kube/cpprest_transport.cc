@@ -8,10 +8,10 @@
 #include <atomic>
 #include <cctype>
 #include <cpprest/http_client.h>
-#include <mutex>
 #include <system_error>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "kube/transport.h"
 
 namespace agentbudget::kube {
@@ -134,7 +134,7 @@ class CpprestStream final : public ResponseStream {
   concurrency::streams::streambuf<uint8_t> body_;
   int status_ = 0;
   HttpHeaders headers_;
-  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> cancelled_{false};  // synchronises itself: Cancel() comes from any thread
 };
 
 class CpprestTransport final : public Transport {
@@ -198,8 +198,8 @@ class CpprestTransport final : public Transport {
  private:
   // One cpprestsdk client per timeout, because its timeout is per client: watches need a
   // longer inactivity timer than ordinary requests.
-  std::shared_ptr<http_client> ClientFor(std::chrono::milliseconds timeout) {
-    std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<http_client> ClientFor(std::chrono::milliseconds timeout) EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     auto& client = clients_[timeout.count()];
     if (!client) {
       http_client_config cfg;
@@ -240,8 +240,8 @@ class CpprestTransport final : public Transport {
   const TransportConfig config_;
   // The name server certificates are verified against; shared with the SSL callbacks.
   std::shared_ptr<std::string> verify_name_;
-  std::mutex mu_;
-  std::map<int64_t, std::shared_ptr<http_client>> clients_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<int64_t, std::shared_ptr<http_client>> clients_ GUARDED_BY(mu_);
 };
 
 }  // namespace

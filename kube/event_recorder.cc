@@ -36,7 +36,7 @@ Status EventRecorder::Record(const json& object, EventSeverity severity, std::st
   std::string key = uid + '\x1f' + kind + '\x1f' + object_ns + '\x1f' + name + '\x1f' + type +
                     '\x1f' + std::string(reason) + '\x1f' + std::string(message);
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (auto it = seen_.find(key); it != seen_.end()) {
     json patch = {{"count", it->second.count + 1}, {"lastTimestamp", timestamp}};
     Result<json> patched = client_.Patch(resources::kEvents, it->second.ns, it->second.name,

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "kube/client.h"
 
 namespace agentbudget::kube {
@@ -33,7 +33,7 @@ class EventRecorder {
   // and namespace when it has them). Events about cluster-scoped objects go to "default".
   // Fails with kInvalidArgument for an object without kind or name, or with the API error.
   Status Record(const nlohmann::json& object, EventSeverity severity, std::string_view reason,
-                std::string_view message);
+                std::string_view message) EXCLUDES(mu_);
 
  private:
   struct Seen {
@@ -47,9 +47,9 @@ class EventRecorder {
   const std::string component_;
   const std::string instance_;
   const Clock& clock_;
-  std::mutex mu_;  // serialises recording, so a repeat never races its own create
-  std::unordered_map<std::string, Seen> seen_;  // GUARDED_BY(mu_)
-  uint64_t sequence_ = 0;                       // GUARDED_BY(mu_)
+  Mutex mu_;  // serialises recording, so a repeat never races its own create
+  std::unordered_map<std::string, Seen> seen_ GUARDED_BY(mu_);
+  uint64_t sequence_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace agentbudget::kube

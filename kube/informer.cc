@@ -106,7 +106,7 @@ void Informer::AddEventHandlers(ResourceEventHandlers handlers) {
 
 void Informer::Start() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     started_ = true;
   }
   sink_ = std::make_unique<Sink>(*this);
@@ -117,12 +117,12 @@ void Informer::Start() {
 
 void Informer::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!started_ || stopping_) {
       return;
     }
     stopping_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
   reflector_->Stop();
   reflector_thread_.join();
@@ -130,32 +130,34 @@ void Informer::Stop() {
 }
 
 bool Informer::HasSynced() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return synced_;
 }
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, timeout, [this] { return synced_ || stopping_; }) && synced_;
+  MutexLock lock(mu_);
+  return cv_.WaitFor(mu_, timeout, [this]() REQUIRES(mu_) { return synced_ || stopping_; }) &&
+         synced_;
 }
 
 void Informer::Enqueue(Notification notification) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   pending_.push_back(std::move(notification));
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void Informer::DispatchLoop() {
   auto next_resync = std::chrono::steady_clock::now() + options_.resync_period;
   while (true) {
     Notification notification;
+    bool resync = false;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      auto ready = [this] { return stopping_ || !pending_.empty(); };
+      MutexLock lock(mu_);
+      auto ready = [this]() REQUIRES(mu_) { return stopping_ || !pending_.empty(); };
       if (options_.resync_period.count() > 0) {
-        cv_.wait_until(lock, next_resync, ready);
+        cv_.WaitUntil(mu_, next_resync, ready);
       } else {
-        cv_.wait(lock, ready);
+        cv_.Wait(mu_, ready);
       }
       if (stopping_) {
         return;
@@ -164,19 +166,21 @@ void Informer::DispatchLoop() {
       if (options_.resync_period.count() > 0 && now >= next_resync) {
         next_resync = now + options_.resync_period;
         // Only once synced, so a resync never races the initial list's adds.
-        if (synced_) {
-          lock.unlock();
-          for (json& object : store_.List()) {
-            Enqueue({Notification::Kind::kUpdate, object, object});
-          }
+        resync = synced_;
+      }
+      if (!resync) {
+        if (pending_.empty()) {
           continue;
         }
+        notification = std::move(pending_.front());
+        pending_.pop_front();
       }
-      if (pending_.empty()) {
-        continue;
+    }
+    if (resync) {
+      for (json& object : store_.List()) {
+        Enqueue({Notification::Kind::kUpdate, object, object});
       }
-      notification = std::move(pending_.front());
-      pending_.pop_front();
+      continue;
     }
     Dispatch(notification);
   }
@@ -184,9 +188,9 @@ void Informer::DispatchLoop() {
 
 void Informer::Dispatch(const Notification& notification) {
   if (notification.kind == Notification::Kind::kSynced) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     synced_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
     return;
   }
   for (const ResourceEventHandlers& handlers : handlers_) {

@@ -1,11 +1,9 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -13,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "kube/client.h"
 #include "kube/reflector.h"
 #include "kube/store.h"
@@ -68,15 +67,15 @@ class Informer {
   void AddEventHandlers(ResourceEventHandlers handlers);
 
   // Starts listing and watching. REQUIRES: not started.
-  void Start();
+  void Start() EXCLUDES(mu_);
   // Stops watching and dispatching and joins both threads; notifications not yet
   // dispatched are dropped. Idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   // True once the first list is in the cache and its on_add calls have returned.
-  bool HasSynced() const;
+  bool HasSynced() const EXCLUDES(mu_);
   // Waits (without polling) until HasSynced() or the timeout; returns HasSynced().
-  bool WaitForSync(std::chrono::milliseconds timeout) const;
+  bool WaitForSync(std::chrono::milliseconds timeout) const EXCLUDES(mu_);
 
   // The cache: read it freely (Get, List, ByIndex). It is current up to the last change
   // received, which may be ahead of the handlers.
@@ -91,9 +90,9 @@ class Informer {
     std::optional<nlohmann::json> new_object;
   };
 
-  void Enqueue(Notification notification);
-  void DispatchLoop();
-  void Dispatch(const Notification& notification);
+  void Enqueue(Notification notification) EXCLUDES(mu_);
+  void DispatchLoop() EXCLUDES(mu_);
+  void Dispatch(const Notification& notification) EXCLUDES(mu_);
 
   Client& client_;
   const GroupVersionResource gvr_;
@@ -103,12 +102,12 @@ class Informer {
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<Reflector> reflector_;
 
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;
-  std::deque<Notification> pending_;  // GUARDED_BY(mu_)
-  bool synced_ = false;               // GUARDED_BY(mu_)
-  bool stopping_ = false;             // GUARDED_BY(mu_)
-  bool started_ = false;              // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  mutable CondVar cv_;
+  std::deque<Notification> pending_ GUARDED_BY(mu_);
+  bool synced_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool started_ GUARDED_BY(mu_) = false;
   std::thread reflector_thread_;
   std::thread dispatch_thread_;
 };

@@ -15,14 +15,14 @@ LeaderElector::LeaderElector(Client& client, LeaderElectionConfig config,
       clock_(clock) {}
 
 void LeaderElector::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   stopped_ = true;
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 bool LeaderElector::WaitOrStopped(std::chrono::milliseconds period) {
-  std::unique_lock<std::mutex> lock(mu_);
-  return cv_.wait_for(lock, period, [this] { return stopped_; });
+  MutexLock lock(mu_);
+  return cv_.WaitFor(mu_, period, [this]() REQUIRES(mu_) { return stopped_; });
 }
 
 json LeaderElector::Record(const std::string& holder, int64_t duration_seconds,

@@ -2,14 +2,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "kube/client.h"
 
 namespace agentbudget::kube {
@@ -53,8 +52,8 @@ class LeaderElector {
   // called, and returns. After a clean Stop() while leading, the lease is released.
   // Returns OK on Stop(), kUnavailable when leadership was lost, kInvalidArgument when
   // the config is invalid.
-  Status Run();
-  void Stop();
+  Status Run() EXCLUDES(mu_);
+  void Stop() EXCLUDES(mu_);
   bool IsLeader() const { return leader_.load(); }
 
  private:
@@ -62,7 +61,7 @@ class LeaderElector {
   bool TryAcquireOrRenew();
   void Release();
   // Waits `period` or until Stop(); returns whether stopped.
-  bool WaitOrStopped(std::chrono::milliseconds period);
+  bool WaitOrStopped(std::chrono::milliseconds period) EXCLUDES(mu_);
   nlohmann::json Record(const std::string& holder, int64_t duration_seconds,
                         const std::string& acquire_time, int64_t transitions) const;
 
@@ -70,11 +69,11 @@ class LeaderElector {
   const LeaderElectionConfig config_;
   const LeaderCallbacks callbacks_;
   const Clock& clock_;
-  std::atomic<bool> leader_{false};
+  std::atomic<bool> leader_{false};  // synchronises itself: IsLeader() reads it from any thread
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopped_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  bool stopped_ GUARDED_BY(mu_) = false;
 
   // Run()'s thread only: what the lease looked like last time and when it changed.
   std::string observed_spec_;

@@ -9,7 +9,7 @@ TokenBucket::TokenBucket(double qps, int burst, const Clock& clock)
     : qps_(qps), burst_(burst), clock_(clock), tokens_(burst), last_(clock.Monotonic()) {}
 
 std::chrono::nanoseconds TokenBucket::Reserve() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto now = clock_.Monotonic();
   if (now > last_) {
     double elapsed = std::chrono::duration<double>(now - last_).count();
@@ -27,7 +27,7 @@ ItemBackoff::ItemBackoff(std::chrono::nanoseconds base, std::chrono::nanoseconds
     : base_(base), max_(max) {}
 
 std::chrono::nanoseconds ItemBackoff::When(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   int failures = failures_[key]++;
   // Past 2^62 the shift overflows; the cap is reached long before.
   if (failures >= 62) {
@@ -41,12 +41,12 @@ std::chrono::nanoseconds ItemBackoff::When(const std::string& key) {
 }
 
 void ItemBackoff::Forget(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   failures_.erase(key);
 }
 
 int ItemBackoff::Failures(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }

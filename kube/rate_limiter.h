@@ -2,10 +2,10 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace agentbudget::kube {
 
@@ -18,15 +18,15 @@ class TokenBucket {
   // Takes one token and returns how long the caller must wait before acting on it: zero
   // when a token was available, otherwise the time until it will have been. Tokens are
   // handed out in call order, so waiting callers never starve.
-  std::chrono::nanoseconds Reserve();
+  std::chrono::nanoseconds Reserve() EXCLUDES(mu_);
 
  private:
   const double qps_;
   const double burst_;
   const Clock& clock_;
-  std::mutex mu_;
-  double tokens_;                                // GUARDED_BY(mu_); may go negative
-  std::chrono::steady_clock::time_point last_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  double tokens_ GUARDED_BY(mu_);  // may go negative
+  std::chrono::steady_clock::time_point last_ GUARDED_BY(mu_);
 };
 
 // Per-key exponential backoff: base * 2^(failures so far), capped at `max`. Thread-safe.
@@ -34,16 +34,16 @@ class ItemBackoff {
  public:
   ItemBackoff(std::chrono::nanoseconds base, std::chrono::nanoseconds max);
   // Returns the delay for this failure of `key` and counts it.
-  std::chrono::nanoseconds When(const std::string& key);
+  std::chrono::nanoseconds When(const std::string& key) EXCLUDES(mu_);
   // Forgets the failures of `key` (it succeeded).
-  void Forget(const std::string& key);
-  int Failures(const std::string& key) const;
+  void Forget(const std::string& key) EXCLUDES(mu_);
+  int Failures(const std::string& key) const EXCLUDES(mu_);
 
  private:
   const std::chrono::nanoseconds base_;
   const std::chrono::nanoseconds max_;
-  mutable std::mutex mu_;
-  std::map<std::string, int> failures_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, int> failures_ GUARDED_BY(mu_);
 };
 
 // The work queue's rate limiter, as client-go's default controller rate limiter: the larger

@@ -17,27 +17,27 @@ Reflector::Reflector(Client& client, GroupVersionResource gvr, ReflectorOptions 
       backoff_(options_.initial_backoff) {}
 
 bool Reflector::stopped() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return stopped_;
 }
 
 std::string Reflector::last_resource_version() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return last_resource_version_;
 }
 
 void Reflector::Stop() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   stopped_ = true;
   if (current_watch_ != nullptr) {
     current_watch_->Cancel();
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void Reflector::Backoff() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, backoff_, [this] { return stopped_; });
+  MutexLock lock(mu_);
+  cv_.WaitFor(mu_, backoff_, [this]() REQUIRES(mu_) { return stopped_; });
   backoff_ = std::min(backoff_ * 2, options_.max_backoff);
 }
 
@@ -67,7 +67,7 @@ bool Reflector::ListOnce() {
   }
   std::string version = list->resource_version;
   sink_.Replace(std::move(list->items));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   last_resource_version_ = std::move(version);
   return true;
 }
@@ -96,7 +96,7 @@ bool Reflector::WatchOnce() {
   }
   std::unique_ptr<WatchStream> stream = std::move(watch).value();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopped_) {
       return false;
     }
@@ -141,13 +141,13 @@ bool Reflector::WatchOnce() {
       sink_.Apply(event.type, std::move(event.object));
     }
     backoff_ = options_.initial_backoff;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!version.empty()) {
       last_resource_version_ = std::move(version);
     }
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     current_watch_ = nullptr;
   }
   if (failed && !stopped()) {

@@ -1,14 +1,13 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "kube/client.h"
 
 namespace agentbudget::kube {
@@ -50,33 +49,33 @@ class Reflector {
             ReflectorSink& sink);
 
   // Lists and watches on the calling thread until Stop().
-  void Run();
+  void Run() EXCLUDES(mu_);
   // Makes Run() return soon: cancels the watch in flight and any backoff wait. A list in
   // flight finishes first (bounded by the request timeout). Thread-safe, idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   // The resourceVersion the next watch resumes from ("" before the first list).
-  std::string last_resource_version() const;
+  std::string last_resource_version() const EXCLUDES(mu_);
 
  private:
-  bool ListOnce();
+  bool ListOnce() EXCLUDES(mu_);
   // Watches until the stream ends; returns whether to relist.
-  bool WatchOnce();
+  bool WatchOnce() EXCLUDES(mu_);
   // Waits the current backoff (interrupted by Stop) and doubles it.
-  void Backoff();
-  bool stopped() const;
+  void Backoff() EXCLUDES(mu_);
+  bool stopped() const EXCLUDES(mu_);
 
   Client& client_;
   const GroupVersionResource gvr_;
   const ReflectorOptions options_;
   ReflectorSink& sink_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopped_ = false;                     // GUARDED_BY(mu_)
-  WatchStream* current_watch_ = nullptr;     // GUARDED_BY(mu_)
-  std::string last_resource_version_;        // GUARDED_BY(mu_)
-  std::chrono::milliseconds backoff_;        // used by the Run() thread only
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  WatchStream* current_watch_ GUARDED_BY(mu_) = nullptr;
+  std::string last_resource_version_ GUARDED_BY(mu_);
+  std::chrono::milliseconds backoff_;  // used by the Run() thread only
 };
 
 }  // namespace agentbudget::kube

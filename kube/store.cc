@@ -32,7 +32,7 @@ IndexFunc LabelIndexFunc(std::string label_key) {
 }
 
 void Store::AddIndex(const std::string& name, IndexFunc function) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   index_functions_[name] = std::move(function);
   indexes_[name];
 }
@@ -72,7 +72,7 @@ std::optional<json> Store::Put(const json& object) {
   Entry entry;
   entry.resource_version = ResourceVersionOf(object);
   entry.encoded = codec_.Encode(object);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::optional<json> previous;
   auto it = objects_.find(key);
   if (it != objects_.end()) {
@@ -90,7 +90,7 @@ std::optional<json> Store::Put(const json& object) {
 }
 
 std::optional<json> Store::Remove(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) {
     return std::nullopt;
@@ -103,7 +103,7 @@ std::optional<json> Store::Remove(const std::string& key) {
 }
 
 std::optional<json> Store::Get(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) {
     return std::nullopt;
@@ -112,13 +112,13 @@ std::optional<json> Store::Get(const std::string& key) const {
 }
 
 std::string Store::ResourceVersion(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto it = objects_.find(key);
   return it == objects_.end() ? "" : it->second.resource_version;
 }
 
 std::vector<json> Store::List() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<json> out;
   out.reserve(objects_.size());
   for (const auto& [key, entry] : objects_) {
@@ -128,7 +128,7 @@ std::vector<json> Store::List() const {
 }
 
 std::vector<std::string> Store::Keys() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<std::string> out;
   out.reserve(objects_.size());
   for (const auto& [key, entry] : objects_) {
@@ -139,7 +139,7 @@ std::vector<std::string> Store::Keys() const {
 
 std::vector<std::string> Store::KeysByIndex(const std::string& index,
                                             const std::string& value) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   auto idx = indexes_.find(index);
   if (idx == indexes_.end()) {
     return {};
@@ -152,7 +152,7 @@ std::vector<std::string> Store::KeysByIndex(const std::string& index,
 }
 
 std::vector<json> Store::ByIndex(const std::string& index, const std::string& value) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   std::vector<json> out;
   auto idx = indexes_.find(index);
   if (idx == indexes_.end()) {
@@ -169,12 +169,12 @@ std::vector<json> Store::ByIndex(const std::string& index, const std::string& va
 }
 
 std::size_t Store::size() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return objects_.size();
 }
 
 std::size_t Store::EncodedBytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return encoded_bytes_;
 }
 

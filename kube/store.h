@@ -3,7 +3,6 @@
 #include <cstddef>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "kube/object_codec.h"
 
 namespace agentbudget::kube {
@@ -33,25 +33,27 @@ IndexFunc LabelIndexFunc(std::string label_key);
 class Store {
  public:
   // REQUIRES: called before the first Put.
-  void AddIndex(const std::string& name, IndexFunc function);
+  void AddIndex(const std::string& name, IndexFunc function) EXCLUDES(mu_);
 
   // Stores `object` under ObjectKey(object) and returns the version it replaced, if any.
   // REQUIRES: ObjectKey(object) is not empty.
-  std::optional<nlohmann::json> Put(const nlohmann::json& object);
+  std::optional<nlohmann::json> Put(const nlohmann::json& object) EXCLUDES(mu_);
   // Removes the object and returns the last version held, if any.
-  std::optional<nlohmann::json> Remove(const std::string& key);
+  std::optional<nlohmann::json> Remove(const std::string& key) EXCLUDES(mu_);
 
-  std::optional<nlohmann::json> Get(const std::string& key) const;
+  std::optional<nlohmann::json> Get(const std::string& key) const EXCLUDES(mu_);
   // The stored version's metadata.resourceVersion; "" when absent.
-  std::string ResourceVersion(const std::string& key) const;
-  std::vector<nlohmann::json> List() const;
-  std::vector<std::string> Keys() const;
+  std::string ResourceVersion(const std::string& key) const EXCLUDES(mu_);
+  std::vector<nlohmann::json> List() const EXCLUDES(mu_);
+  std::vector<std::string> Keys() const EXCLUDES(mu_);
   // Objects whose index `index` holds `value`; empty when the index does not exist.
-  std::vector<nlohmann::json> ByIndex(const std::string& index, const std::string& value) const;
-  std::vector<std::string> KeysByIndex(const std::string& index, const std::string& value) const;
-  std::size_t size() const;
+  std::vector<nlohmann::json> ByIndex(const std::string& index, const std::string& value) const
+      EXCLUDES(mu_);
+  std::vector<std::string> KeysByIndex(const std::string& index, const std::string& value) const
+      EXCLUDES(mu_);
+  std::size_t size() const EXCLUDES(mu_);
   // Bytes of the encoded objects alone (the benchmark compares it with process memory).
-  std::size_t EncodedBytes() const;
+  std::size_t EncodedBytes() const EXCLUDES(mu_);
 
  private:
   struct Entry {
@@ -60,16 +62,16 @@ class Store {
   };
   using Index = std::unordered_map<std::string, std::unordered_set<std::string>>;
 
-  void Unindex(const std::string& key, const nlohmann::json& object);  // REQUIRES: mu_ held
-  void Reindex(const std::string& key, const nlohmann::json& object);  // REQUIRES: mu_ held
+  void Unindex(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
+  void Reindex(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
   nlohmann::json Decode(const Entry& entry) const;
 
   ObjectCodec codec_;  // synchronises itself
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> objects_;  // GUARDED_BY(mu_)
-  std::map<std::string, IndexFunc> index_functions_;  // GUARDED_BY(mu_)
-  std::map<std::string, Index> indexes_;              // GUARDED_BY(mu_)
-  std::size_t encoded_bytes_ = 0;                     // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::unordered_map<std::string, Entry> objects_ GUARDED_BY(mu_);
+  std::map<std::string, IndexFunc> index_functions_ GUARDED_BY(mu_);
+  std::map<std::string, Index> indexes_ GUARDED_BY(mu_);
+  std::size_t encoded_bytes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace agentbudget::kube

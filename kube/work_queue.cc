@@ -13,7 +13,7 @@ WorkQueue::~WorkQueue() {
 }
 
 void WorkQueue::Add(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (shutting_down_ || dirty_.count(key) > 0) {
     return;
   }
@@ -22,7 +22,7 @@ void WorkQueue::Add(const std::string& key) {
     return;  // handed out again by Done()
   }
   queue_.push_back(key);
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void WorkQueue::AddAfter(const std::string& key, std::chrono::nanoseconds delay) {
@@ -32,7 +32,7 @@ void WorkQueue::AddAfter(const std::string& key, std::chrono::nanoseconds delay)
   }
   auto due = std::chrono::steady_clock::now() +
              std::chrono::duration_cast<std::chrono::steady_clock::duration>(delay);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (shutting_down_) {
     return;
   }
@@ -51,7 +51,7 @@ void WorkQueue::AddAfter(const std::string& key, std::chrono::nanoseconds delay)
   }
   waiting_at_[key] = due;
   waiting_.emplace(due, key);
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void WorkQueue::AddRateLimited(const std::string& key) { AddAfter(key, limiter_.When(key)); }
@@ -61,8 +61,8 @@ void WorkQueue::Forget(const std::string& key) { limiter_.Forget(key); }
 int WorkQueue::NumRequeues(const std::string& key) const { return limiter_.NumRequeues(key); }
 
 std::optional<std::string> WorkQueue::Get() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !queue_.empty() || shutting_down_; });
+  MutexLock lock(mu_);
+  cv_.Wait(mu_, [this]() REQUIRES(mu_) { return !queue_.empty() || shutting_down_; });
   if (queue_.empty()) {
     return std::nullopt;
   }
@@ -74,51 +74,51 @@ std::optional<std::string> WorkQueue::Get() {
 }
 
 void WorkQueue::Done(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   processing_.erase(key);
   if (dirty_.count(key) > 0) {
     queue_.push_back(key);
   }
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void WorkQueue::ShutDown() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   shutting_down_ = true;
   waiting_.clear();
   waiting_at_.clear();
-  cv_.notify_all();
+  cv_.SignalAll();
 }
 
 void WorkQueue::ShutDownWithDrain() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   shutting_down_ = true;
   waiting_.clear();
   waiting_at_.clear();
-  cv_.notify_all();
-  cv_.wait(lock, [this] { return queue_.empty() && processing_.empty(); });
+  cv_.SignalAll();
+  cv_.Wait(mu_, [this]() REQUIRES(mu_) { return queue_.empty() && processing_.empty(); });
 }
 
 bool WorkQueue::shutting_down() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return shutting_down_;
 }
 
 std::size_t WorkQueue::Len() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size();
 }
 
 void WorkQueue::DelayLoop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   while (!shutting_down_) {
     if (waiting_.empty()) {
-      cv_.wait(lock);
+      cv_.Wait(mu_);
       continue;
     }
     auto due = waiting_.begin()->first;
     if (std::chrono::steady_clock::now() < due) {
-      cv_.wait_until(lock, due);
+      cv_.WaitUntil(mu_, due);
       continue;
     }
     std::string key = std::move(waiting_.begin()->second);
@@ -129,7 +129,7 @@ void WorkQueue::DelayLoop() {
       if (processing_.count(key) == 0) {
         queue_.push_back(key);
       }
-      cv_.notify_all();
+      cv_.SignalAll();
     }
   }
 }

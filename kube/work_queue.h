@@ -1,16 +1,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_set>
 
+#include "common/mutex.h"
 #include "kube/rate_limiter.h"
 
 namespace agentbudget::kube {
@@ -32,10 +31,10 @@ class WorkQueue {
   WorkQueue& operator=(const WorkQueue&) = delete;
 
   // Ignored after shutdown.
-  void Add(const std::string& key);
+  void Add(const std::string& key) EXCLUDES(mu_);
   // Adds `key` once `delay` has passed; a key already waiting keeps the earlier time.
-  void AddAfter(const std::string& key, std::chrono::nanoseconds delay);
-  void AddRateLimited(const std::string& key);
+  void AddAfter(const std::string& key, std::chrono::nanoseconds delay) EXCLUDES(mu_);
+  void AddRateLimited(const std::string& key) EXCLUDES(mu_);
   // Resets the key's backoff (it was processed successfully).
   void Forget(const std::string& key);
   int NumRequeues(const std::string& key) const;
@@ -43,32 +42,32 @@ class WorkQueue {
   // Blocks until a key is available and returns it, marking it in-process. Returns
   // nullopt once the queue is shut down and empty. Keys queued before shutdown are still
   // handed out. REQUIRES: the caller calls Done(key) when finished with it.
-  std::optional<std::string> Get();
-  void Done(const std::string& key);
+  std::optional<std::string> Get() EXCLUDES(mu_);
+  void Done(const std::string& key) EXCLUDES(mu_);
 
   // Stops accepting keys and drops delayed ones; Get() returns the remaining queued keys
   // and then nullopt.
-  void ShutDown();
+  void ShutDown() EXCLUDES(mu_);
   // ShutDown(), then blocks until every queued key has been handed out and Done().
-  void ShutDownWithDrain();
-  bool shutting_down() const;
+  void ShutDownWithDrain() EXCLUDES(mu_);
+  bool shutting_down() const EXCLUDES(mu_);
 
   // Keys waiting to be handed out (not delayed, not in process).
-  std::size_t Len() const;
+  std::size_t Len() const EXCLUDES(mu_);
 
  private:
-  void DelayLoop();
+  void DelayLoop() EXCLUDES(mu_);
 
   QueueRateLimiter limiter_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;                 // GUARDED_BY(mu_)
-  std::unordered_set<std::string> dirty_;         // GUARDED_BY(mu_): queued or re-added
-  std::unordered_set<std::string> processing_;    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<std::string> queue_ GUARDED_BY(mu_);
+  std::unordered_set<std::string> dirty_ GUARDED_BY(mu_);  // queued or re-added
+  std::unordered_set<std::string> processing_ GUARDED_BY(mu_);
   // Delayed keys by due time, and each key's due time (for "keep the earlier").
-  std::multimap<std::chrono::steady_clock::time_point, std::string> waiting_;  // GUARDED_BY(mu_)
-  std::map<std::string, std::chrono::steady_clock::time_point> waiting_at_;   // GUARDED_BY(mu_)
-  bool shutting_down_ = false;                    // GUARDED_BY(mu_)
+  std::multimap<std::chrono::steady_clock::time_point, std::string> waiting_ GUARDED_BY(mu_);
+  std::map<std::string, std::chrono::steady_clock::time_point> waiting_at_ GUARDED_BY(mu_);
+  bool shutting_down_ GUARDED_BY(mu_) = false;
   std::thread delay_thread_;
 };
 

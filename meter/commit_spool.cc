@@ -80,7 +80,7 @@ std::string CommitSpool::PathOf(uint64_t sequence) const {
 }
 
 Result<uint64_t> CommitSpool::Append(const nlohmann::json& entry) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   const uint64_t sequence = next_;
   const std::string path = PathOf(sequence);
   const std::string tmp = path + ".tmp";

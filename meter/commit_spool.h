@@ -2,13 +2,13 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace agentbudget::meter {
@@ -26,7 +26,7 @@ class CommitSpool {
 
   // Stores `entry` durably and returns its sequence number (greater than every earlier one).
   // Fails with kUnavailable on an I/O error; nothing is stored then.
-  Result<uint64_t> Append(const nlohmann::json& entry);
+  Result<uint64_t> Append(const nlohmann::json& entry) EXCLUDES(mu_);
 
   // Deletes an acknowledged entry. Removing an absent entry succeeds.
   Status Remove(uint64_t sequence);
@@ -42,8 +42,8 @@ class CommitSpool {
   std::string PathOf(uint64_t sequence) const;
 
   const std::string dir_;
-  mutable std::mutex mu_;
-  uint64_t next_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  uint64_t next_ GUARDED_BY(mu_);
 };
 
 }  // namespace agentbudget::meter

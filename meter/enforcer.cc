@@ -83,10 +83,10 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
 
 Enforcer::~Enforcer() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     stop_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (sender_.joinable()) {
     sender_.join();
   }
@@ -104,7 +104,7 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.estimate_tokens = estimate_tokens;
   core::EnvelopeDecision local;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     local = envelope_.Reserve(fingerprint, estimate_cost, estimate_tokens);
   }
   if (!local.allowed) {
@@ -157,7 +157,7 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
 void Enforcer::Complete(const Admission& admission, const std::string& model,
                         const core::Usage& usage, core::Money cost, bool estimated) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     envelope_.Commit(admission.estimate_cost, admission.estimate_tokens, cost, usage.Total());
   }
   if (authority_ == nullptr) {
@@ -176,7 +176,7 @@ void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (!reported_ceilings_.insert(ceiling).second) {
       return;
     }
@@ -186,7 +186,7 @@ void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied
     // this ceiling tries again.
     log::Error("ceiling report could not be spooled",
                {{"error", stored.error().ToString()}, {"ceiling", ceiling}});
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     reported_ceilings_.erase(ceiling);
   }
 }
@@ -197,17 +197,17 @@ Status Enforcer::Spool(const json& entry) {
     return std::move(stored).error();
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++pending_;
     kick_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   return OkStatus();
 }
 
 void Enforcer::Abandon(const Admission& admission) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     envelope_.Release(admission.estimate_cost, admission.estimate_tokens);
   }
   if (authority_ != nullptr && !admission.reservation_id.starts_with("local-")) {
@@ -221,27 +221,27 @@ void Enforcer::Abandon(const Admission& admission) {
 }
 
 core::EnvelopeTotals Enforcer::totals() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return envelope_.totals();
 }
 
 size_t Enforcer::PendingCommits() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return pending_;
 }
 
 void Enforcer::Flush() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     kick_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 bool Enforcer::Drain(std::chrono::milliseconds timeout) {
   Flush();
-  std::unique_lock<std::mutex> lock(mu_);
-  return sent_.wait_for(lock, timeout, [this] { return pending_ == 0; });
+  MutexLock lock(mu_);
+  return sent_.WaitFor(mu_, timeout, [this]() REQUIRES(mu_) { return pending_ == 0; });
 }
 
 bool Enforcer::SendOne(const json& entry) {
@@ -302,12 +302,12 @@ void Enforcer::SendLoop() {
   bool retry_later = false;
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      const auto ready = [this] { return stop_ || kick_; };
+      MutexLock lock(mu_);
+      const auto ready = [this]() REQUIRES(mu_) { return stop_ || kick_; };
       if (retry_later) {
-        wake_.wait_for(lock, backoff, ready);
+        wake_.WaitFor(mu_, backoff, ready);
       } else {
-        wake_.wait(lock, [this] { return stop_ || kick_ || pending_ > 0; });
+        wake_.Wait(mu_, [this]() REQUIRES(mu_) { return stop_ || kick_ || pending_ > 0; });
       }
       if (stop_) {
         return;
@@ -324,19 +324,19 @@ void Enforcer::SendLoop() {
         log::Error("acknowledged commit could not be removed from the spool",
                    {{"error", removed.error().ToString()}});
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       if (pending_ > 0) {
         --pending_;
       }
-      sent_.notify_all();
+      sent_.SignalAll();
     }
     if (retry_later) {
       backoff = std::min(backoff * 2, options_.max_backoff);
     } else {
       backoff = options_.min_backoff;
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       pending_ = spool_->Pending().size();
-      sent_.notify_all();
+      sent_.SignalAll();
     }
   }
 }

@@ -2,15 +2,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "core/money.h"
 #include "core/run_envelope.h"
 #include "core/usage.h"
@@ -64,35 +63,35 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   Admission Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
-                  core::Money estimate_cost, int64_t estimate_tokens);
+                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_);
 
   // Records the actual usage of an admitted call. Never fails: a commit that cannot be
   // stored or sent is logged and kept in memory accounting.
   void Complete(const Admission& admission, const std::string& model, const core::Usage& usage,
-                core::Money cost, bool estimated);
+                core::Money cost, bool estimated) EXCLUDES(mu_);
 
   // Releases an admitted call that was never forwarded.
-  void Abandon(const Admission& admission);
+  void Abandon(const Admission& admission) EXCLUDES(mu_);
 
-  core::EnvelopeTotals totals() const;
+  core::EnvelopeTotals totals() const EXCLUDES(mu_);
   const core::EnvelopeLimits& limits() const { return options_.limits; }
 
   // Spooled entries (commits and ceiling reports) not yet acknowledged.
-  size_t PendingCommits() const;
+  size_t PendingCommits() const EXCLUDES(mu_);
   // Wakes the sender now (after the authority came back, or in tests).
-  void Flush();
+  void Flush() EXCLUDES(mu_);
   // Wakes the sender and waits until every spooled entry is acknowledged or `timeout`
   // passes; true when none is left. For shutdown: a pod's spool may not outlive the pod.
-  bool Drain(std::chrono::milliseconds timeout);
+  bool Drain(std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
  private:
   std::string NextKey();
   // Spools the report of a local denial for `ceiling` unless this process already did.
-  void ReportCeiling(const std::string& ceiling, const Admission& denied);
+  void ReportCeiling(const std::string& ceiling, const Admission& denied) EXCLUDES(mu_);
   // Stores `entry` durably in the spool and wakes the sender; kUnavailable when it could
   // not be stored.
-  Status Spool(const nlohmann::json& entry);
-  void SendLoop();
+  Status Spool(const nlohmann::json& entry) EXCLUDES(mu_);
+  void SendLoop() EXCLUDES(mu_);
   // Sends one spooled entry; true when it is done with (acknowledged or not retryable).
   bool SendOne(const nlohmann::json& entry);
   // The authority's answer to a spooled entry; nullopt when the entry is malformed.
@@ -103,17 +102,17 @@ class Enforcer {
   const std::unique_ptr<AuthorityClient> authority_;
   const std::unique_ptr<CommitSpool> spool_;
   const std::string key_prefix_;
-  std::atomic<uint64_t> counter_{0};
+  std::atomic<uint64_t> counter_{0};  // synchronises itself: NextKey() runs on any thread
 
-  mutable std::mutex mu_;
-  core::RunEnvelope envelope_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  core::RunEnvelope envelope_ GUARDED_BY(mu_);
   // Ceilings whose report is spooled or sent by this process (or found in the spool).
-  std::set<std::string> reported_ceilings_;  // GUARDED_BY(mu_)
-  std::condition_variable wake_;
-  std::condition_variable sent_;  // pending_ went down
-  bool stop_ = false;            // GUARDED_BY(mu_)
-  bool kick_ = false;            // GUARDED_BY(mu_)
-  size_t pending_ = 0;           // GUARDED_BY(mu_)
+  std::set<std::string> reported_ceilings_ GUARDED_BY(mu_);
+  CondVar wake_;
+  CondVar sent_;  // pending_ went down
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool kick_ GUARDED_BY(mu_) = false;
+  size_t pending_ GUARDED_BY(mu_) = 0;
   std::thread sender_;
 };
 

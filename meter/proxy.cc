@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/mutex.h"
 #include "core/pricing.h"
 #include "core/request_estimate.h"
 #include "core/sse_parser.h"
@@ -96,12 +97,12 @@ struct Proxy::Impl {
   std::unique_ptr<http::experimental::listener::http_listener> listener;
   std::unique_ptr<http::experimental::listener::http_listener> health;
   const ModelAllowlist allowlist;
-  core::OutputHistory history{2048};  // GUARDED_BY(mu)
 
-  std::mutex mu;
-  std::condition_variable idle;
-  int in_flight = 0;  // GUARDED_BY(mu)
-  bool stopped = false;  // GUARDED_BY(mu)
+  Mutex mu;
+  CondVar idle;
+  core::OutputHistory history GUARDED_BY(mu) = core::OutputHistory(2048);
+  int in_flight GUARDED_BY(mu) = 0;
+  bool stopped GUARDED_BY(mu) = false;
 
   // Last, so destroyed first: its threads finish before anything they use goes away.
   ThreadCache threads{std::chrono::seconds(10)};
@@ -130,9 +131,9 @@ struct Proxy::Impl {
     }
   }
 
-  void Dispatch(http::http_request request) {
+  void Dispatch(http::http_request request) EXCLUDES(mu) {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (stopped) {
         return;
       }
@@ -144,9 +145,9 @@ struct Proxy::Impl {
       } catch (const std::exception& e) {
         log::Error("request failed", {{"error", e.what()}});
       }
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (--in_flight == 0) {
-        idle.notify_all();
+        idle.SignalAll();
       }
     });
   }
@@ -192,7 +193,7 @@ struct Proxy::Impl {
     } else if (path == "/readyz") {
       bool stopping = false;
       {
-        std::lock_guard<std::mutex> lock(mu);
+        MutexLock lock(mu);
         stopping = stopped;
       }
       ReplyJson(request,
@@ -355,7 +356,7 @@ struct Proxy::Impl {
 
     int64_t typical_output = 0;
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       typical_output = history.typical();
     }
     const core::Usage estimate = core::EstimateRequest(api, parsed, body->size(), typical_output);
@@ -446,7 +447,7 @@ struct Proxy::Impl {
     const core::Money cost = core::PriceUsage(*rate.rate, metered.usage);
     enforcer.Complete(admission, admission.model, metered.usage, cost, metered.estimated);
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       history.Add(metered.usage.output);
     }
     record.usage = metered.usage;
@@ -680,7 +681,7 @@ Status Proxy::Start() {
 
 void Proxy::Stop() {
   {
-    std::lock_guard<std::mutex> lock(impl_->mu);
+    MutexLock lock(impl_->mu);
     if (impl_->stopped) {
       return;
     }
@@ -698,8 +699,8 @@ void Proxy::Stop() {
   };
   close(impl_->listener.get());
   {
-    std::unique_lock<std::mutex> lock(impl_->mu);
-    impl_->idle.wait(lock, [this] { return impl_->in_flight == 0; });
+    MutexLock lock(impl_->mu);
+    impl_->idle.Wait(impl_->mu, [this]() REQUIRES(impl_->mu) { return impl_->in_flight == 0; });
   }
   // Last: /readyz answers "stopping" while calls in flight finish.
   close(impl_->health.get());

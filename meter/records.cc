@@ -13,10 +13,13 @@ namespace agentbudget::meter {
 Result<std::unique_ptr<Records>> Records::Create(const std::string& records_file) {
   std::unique_ptr<Records> records(new Records());
   if (!records_file.empty()) {
-    records->file_ = std::fopen(records_file.c_str(), "a");
-    if (records->file_ == nullptr) {
+    FILE* file = std::fopen(records_file.c_str(), "a");
+    if (file == nullptr) {
       return Unavailable("records file " + records_file + ": " + std::strerror(errno));
     }
+    // Not shared with any thread yet; the lock is for the analysis' sake.
+    MutexLock lock(records->mu_);
+    records->file_ = file;
   }
   auto& r = *records->registry_;
   records->calls_ = &prometheus::BuildCounter()
@@ -113,7 +116,7 @@ void Records::Call(const CallRecord& record) {
       ->Add({{"provider", provider}},
             prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300})
       .Observe(record.latency_ms / 1000.0);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   if (file_ != nullptr) {
     const std::string line = json.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), file_);

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "common/mutex.h"
 #include "core/usage.h"
 
 namespace agentbudget::meter {
@@ -38,7 +38,7 @@ class Records {
   static Result<std::unique_ptr<Records>> Create(const std::string& records_file);
   ~Records();
 
-  void Call(const CallRecord& record);
+  void Call(const CallRecord& record) EXCLUDES(mu_);
   // Counts a reservation decision: "allow", "degrade" or "deny".
   void Decision(core::Api api, const std::string& decision);
   // Counts a request refused as bad input, by reason: "malformed", "too_large",
@@ -63,8 +63,8 @@ class Records {
   prometheus::Family<prometheus::Counter>* rejected_ = nullptr;
   prometheus::Family<prometheus::Histogram>* latency_ = nullptr;
 
-  std::mutex mu_;
-  FILE* file_ = nullptr;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  FILE* file_ GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace agentbudget::meter

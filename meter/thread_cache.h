@@ -1,10 +1,10 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
-#include <mutex>
+
+#include "common/mutex.h"
 
 namespace agentbudget::meter {
 
@@ -22,23 +22,23 @@ class ThreadCache {
   ThreadCache& operator=(const ThreadCache&) = delete;
 
   // Starts `task` now, on an idle thread or a new one. `task` must not throw.
-  void Run(std::function<void()> task);
+  void Run(std::function<void()> task) EXCLUDES(mu_);
 
   // Threads alive, and those among them waiting for a task.
-  int Threads();
-  int IdleThreads();
+  int Threads() EXCLUDES(mu_);
+  int IdleThreads() EXCLUDES(mu_);
 
  private:
-  void Loop(std::function<void()> task);
+  void Loop(std::function<void()> task) EXCLUDES(mu_);
 
   const std::chrono::milliseconds idle_limit_;
-  std::mutex mu_;
-  std::condition_variable work_;      // a task was queued, or stopping
-  std::condition_variable finished_;  // a thread exited
-  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_); never longer than idle_
-  int idle_ = 0;                             // GUARDED_BY(mu_)
-  int threads_ = 0;                          // GUARDED_BY(mu_)
-  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar work_;      // a task was queued, or stopping
+  CondVar finished_;  // a thread exited
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);  // never longer than idle_
+  int idle_ GUARDED_BY(mu_) = 0;
+  int threads_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace agentbudget::meter

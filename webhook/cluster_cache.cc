@@ -1,7 +1,6 @@
 #include "webhook/cluster_cache.h"
 
 #include <algorithm>
-#include <mutex>
 #include <utility>
 
 namespace agentbudget::webhook {
@@ -27,12 +26,12 @@ void ClusterCache::PutNamespace(const nlohmann::json& ns) {
     return;
   }
   core::Labels labels = v1alpha1::LabelsOf(ns);
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   namespaces_[name] = std::move(labels);
 }
 
 void ClusterCache::RemoveNamespace(const nlohmann::json& ns) {
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   namespaces_.erase(NameOf(ns, "name"));
 }
 
@@ -43,7 +42,7 @@ Status ClusterCache::PutWorkload(const nlohmann::json& object) {
     return std::move(parsed).error();
   }
   v1alpha1::Workload workload = std::move(parsed).value();
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   WorkloadList& slot = workloads_[workload.namespace_name];
   auto next = slot ? std::make_shared<std::vector<v1alpha1::Workload>>(*slot)
                    : std::make_shared<std::vector<v1alpha1::Workload>>();
@@ -63,7 +62,7 @@ Status ClusterCache::PutWorkload(const nlohmann::json& object) {
 void ClusterCache::RemoveWorkload(const nlohmann::json& object) {
   const std::string ns = NameOf(object, "namespace");
   const std::string name = NameOf(object, "name");
-  std::unique_lock lock(mu_);
+  WriterMutexLock lock(mu_);
   auto slot = workloads_.find(ns);
   if (slot == workloads_.end() || !slot->second) {
     return;
@@ -80,7 +79,7 @@ void ClusterCache::RemoveWorkload(const nlohmann::json& object) {
 }
 
 Result<core::Labels> ClusterCache::NamespaceLabels(const std::string& name) const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = namespaces_.find(name);
   if (it == namespaces_.end()) {
     return NotFound("namespace " + name + " is not in the cache");
@@ -90,18 +89,18 @@ Result<core::Labels> ClusterCache::NamespaceLabels(const std::string& name) cons
 
 ClusterCache::WorkloadList ClusterCache::Workloads(const std::string& namespace_name) const {
   static const WorkloadList kEmpty = std::make_shared<const std::vector<v1alpha1::Workload>>();
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   auto it = workloads_.find(namespace_name);
   return it == workloads_.end() ? kEmpty : it->second;
 }
 
 size_t ClusterCache::namespace_count() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   return namespaces_.size();
 }
 
 size_t ClusterCache::workload_count() const {
-  std::shared_lock lock(mu_);
+  ReaderMutexLock lock(mu_);
   size_t n = 0;
   for (const auto& [ns, list] : workloads_) {
     n += list->size();

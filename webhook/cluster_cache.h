@@ -2,12 +2,12 @@
 
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "core/label_selector.h"
 #include "api/v1alpha1/agent_workload.h"
@@ -24,25 +24,25 @@ class ClusterCache {
   using WorkloadList = std::shared_ptr<const std::vector<v1alpha1::Workload>>;
 
   // Namespace objects (metadata.name, metadata.labels).
-  void PutNamespace(const nlohmann::json& ns);
-  void RemoveNamespace(const nlohmann::json& ns);
+  void PutNamespace(const nlohmann::json& ns) EXCLUDES(mu_);
+  void RemoveNamespace(const nlohmann::json& ns) EXCLUDES(mu_);
   // AgentWorkload objects. Returns the parse error for an invalid one (which is removed).
-  Status PutWorkload(const nlohmann::json& workload);
-  void RemoveWorkload(const nlohmann::json& workload);
+  Status PutWorkload(const nlohmann::json& workload) EXCLUDES(mu_);
+  void RemoveWorkload(const nlohmann::json& workload) EXCLUDES(mu_);
 
   // The namespace's labels; kNotFound when it is not (yet) known.
-  Result<core::Labels> NamespaceLabels(const std::string& name) const;
+  Result<core::Labels> NamespaceLabels(const std::string& name) const EXCLUDES(mu_);
   // The namespace's workloads, sorted by name; an empty list when none. The list is a
   // snapshot: later changes replace it, never mutate it.
-  WorkloadList Workloads(const std::string& namespace_name) const;
+  WorkloadList Workloads(const std::string& namespace_name) const EXCLUDES(mu_);
 
-  size_t namespace_count() const;
-  size_t workload_count() const;
+  size_t namespace_count() const EXCLUDES(mu_);
+  size_t workload_count() const EXCLUDES(mu_);
 
  private:
-  mutable std::shared_mutex mu_;
-  std::map<std::string, core::Labels> namespaces_;  // GUARDED_BY(mu_)
-  std::map<std::string, WorkloadList> workloads_;   // GUARDED_BY(mu_), by namespace
+  mutable SharedMutex mu_;
+  std::map<std::string, core::Labels> namespaces_ GUARDED_BY(mu_);
+  std::map<std::string, WorkloadList> workloads_ GUARDED_BY(mu_);  // by namespace
 };
 
 }  // namespace agentbudget::webhook

@@ -56,7 +56,7 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
   const std::string key = request.namespace_name + "/" + request.parent_run;
   std::shared_ptr<RunQueue> run;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     auto full = full_.find(key);
     if (full != full_.end() && full->second >= request.cap) {
       return FanoutClaim{false, full->second};
@@ -68,16 +68,15 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
     run = slot;
   }
   Waiter me{&request, request.received + timing_.budget, false, std::nullopt};
-  std::unique_lock<std::mutex> lock(run->mu);
+  MutexLock lock(run->mu);
   run->queued.push_back(&me);
   while (!me.result) {
     if (run->leading && me.taken) {
-      run->changed.wait(lock);  // in a batch: its leader answers within the batch's budget
+      run->changed.Wait(run->mu);  // in a batch: its leader answers within the batch's budget
       continue;
     }
     if (run->leading) {
-      if (run->changed.wait_until(lock, me.deadline) == std::cv_status::timeout && !me.taken &&
-          !me.result) {
+      if (!run->changed.WaitUntil(run->mu, me.deadline) && !me.taken && !me.result) {
         run->queued.erase(std::find(run->queued.begin(), run->queued.end(), &me));
         return MakeError(ErrorCode::kDeadlineExceeded,
                          "other subagents of run " + request.parent_run +
@@ -98,16 +97,19 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
         requests.push_back(w->request);
         deadline = std::min(deadline, w->deadline);
       }
-      lock.unlock();
-      std::vector<Result<FanoutClaim>> results = ClaimBatch(requests, deadline);
-      lock.lock();
+      std::vector<Result<FanoutClaim>> results;
+      {
+        // The batch is committed without the lock, so that later claims can queue meanwhile.
+        MutexUnlock unlocked(run->mu);
+        results = ClaimBatch(requests, deadline);
+      }
       for (size_t i = 0; i < batch.size(); ++i) {
         batch[i]->result = std::move(results[i]);
       }
-      run->changed.notify_all();
+      run->changed.SignalAll();
     }
     run->leading = false;
-    run->changed.notify_all();  // a queued claim takes the lead
+    run->changed.SignalAll();  // a queued claim takes the lead
   }
   return std::move(*me.result);
 }
@@ -168,7 +170,7 @@ std::vector<Result<FanoutClaim>> KubeFanoutCounter::ClaimBatch(
       } else if (confirmed >= r.cap || r.dry_run) {
         tentative[i] = FanoutClaim{false, taken};
         if (confirmed >= r.cap) {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(mu_);
           full_[r.namespace_name + "/" + r.parent_run] = confirmed;
         }
       } else {

@@ -1,16 +1,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "kube/client.h"
 #include "webhook/fanout_counter.h"
 #include "webhook/fanout_ledger.h"
@@ -61,7 +60,7 @@ class KubeFanoutCounter final : public FanoutCounter {
   explicit KubeFanoutCounter(kube::Client& client, FanoutTiming timing = {},
                              const Clock& clock = SystemClock::Instance());
 
-  Result<FanoutClaim> Claim(const FanoutRequest& request) override;
+  Result<FanoutClaim> Claim(const FanoutRequest& request) override EXCLUDES(mu_);
 
   // The ConfigMap name for a run: "agentbudget-fanout-" + the run id made DNS-safe.
   static std::string ConfigMapName(const std::string& parent_run);
@@ -77,10 +76,10 @@ class KubeFanoutCounter final : public FanoutCounter {
   };
   // The claims of one run in this replica.
   struct RunQueue {
-    std::mutex mu;
-    std::condition_variable changed;
-    std::deque<Waiter*> queued;  // GUARDED_BY(mu)
-    bool leading = false;        // GUARDED_BY(mu): a claim is committing a batch
+    Mutex mu;
+    CondVar changed;
+    std::deque<Waiter*> queued GUARDED_BY(mu);
+    bool leading GUARDED_BY(mu) = false;  // a claim is committing a batch
   };
 
   // Commits one batch of claims of the same run; one result per claim, in order.
@@ -100,9 +99,9 @@ class KubeFanoutCounter final : public FanoutCounter {
   const FanoutTiming timing_;
   const Clock& clock_;
 
-  std::mutex mu_;
-  std::map<std::string, std::shared_ptr<RunQueue>> runs_;  // GUARDED_BY(mu_)
-  std::map<std::string, int64_t> full_;  // GUARDED_BY(mu_): run key -> confirmed slots
+  Mutex mu_;
+  std::map<std::string, std::shared_ptr<RunQueue>> runs_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t> full_ GUARDED_BY(mu_);  // run key -> confirmed slots
 };
 
 }  // namespace agentbudget::webhook

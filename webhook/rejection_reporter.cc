@@ -38,12 +38,12 @@ RejectionReporter::RejectionReporter(kube::Client& client, std::chrono::millisec
 RejectionReporter::~RejectionReporter() { Stop(); }
 
 void RejectionReporter::Count(const std::string& ns, const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++pending_[{ns, name}];
 }
 
 int64_t RejectionReporter::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t total = 0;
   for (const auto& [workload, count] : pending_) {
     total += count;
@@ -57,10 +57,10 @@ void RejectionReporter::Start() {
 
 void RejectionReporter::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   if (flusher_.joinable()) {
     flusher_.join();
   }
@@ -71,19 +71,22 @@ void RejectionReporter::Stop() {
 }
 
 void RejectionReporter::Loop() {
-  std::unique_lock lock(mu_);
-  while (!wake_.wait_for(lock, interval_, [this] { return stopping_; })) {
-    lock.unlock();
+  while (true) {
+    {
+      MutexLock lock(mu_);
+      if (wake_.WaitFor(mu_, interval_, [this]() REQUIRES(mu_) { return stopping_; })) {
+        return;
+      }
+    }
     Flush();
-    lock.lock();
   }
 }
 
 size_t RejectionReporter::Flush() {
-  std::lock_guard flushing(flush_mu_);
+  MutexLock flushing(flush_mu_);
   std::map<WorkloadKey, int64_t> taken;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     taken.swap(pending_);
   }
   std::vector<std::pair<WorkloadKey, int64_t>> kept;
@@ -92,7 +95,7 @@ size_t RejectionReporter::Flush() {
       kept.emplace_back(workload, count);
     }
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& [workload, count] : kept) {
     pending_[workload] += count;
   }

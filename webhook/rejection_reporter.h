@@ -1,16 +1,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "api/v1alpha1/resources.h"
 #include "kube/client.h"
@@ -51,20 +50,20 @@ class RejectionReporter {
   RejectionReporter& operator=(const RejectionReporter&) = delete;
 
   // One more rejection for AgentWorkload `name` in namespace `ns`.
-  void Count(const std::string& ns, const std::string& name);
+  void Count(const std::string& ns, const std::string& name) EXCLUDES(mu_);
 
   // Starts the background flusher. REQUIRES: not started before.
   void Start();
   // Stops the flusher, if it runs, and flushes once more. Later calls only flush.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   // Writes every pending count once, as described above (the flusher calls this; tests
   // call it directly). Flushes are serialised. Returns the number of workloads whose count
   // is still pending afterwards.
-  size_t Flush();
+  size_t Flush() EXCLUDES(flush_mu_, mu_);
 
   // Rejections counted and not yet written, over all workloads.
-  int64_t pending() const;
+  int64_t pending() const EXCLUDES(mu_);
 
  private:
   using WorkloadKey = std::pair<std::string, std::string>;  // namespace, name
@@ -72,17 +71,17 @@ class RejectionReporter {
   enum class Outcome { kWritten, kGone, kKept };
 
   Outcome Write(const WorkloadKey& workload, int64_t count);
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
   kube::Client& client_;
   const std::chrono::milliseconds interval_;
 
-  mutable std::mutex mu_;
-  std::map<WorkloadKey, int64_t> pending_;  // GUARDED_BY(mu_)
-  bool stopping_ = false;                   // GUARDED_BY(mu_)
-  std::condition_variable wake_;            // signalled on stop
+  mutable Mutex mu_;
+  std::map<WorkloadKey, int64_t> pending_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  CondVar wake_;  // signalled on stop
 
-  std::mutex flush_mu_;  // held for a whole Flush()
+  Mutex flush_mu_;  // held for a whole Flush()
   std::thread flusher_;  // touched only by Start() and Stop()
 };
 

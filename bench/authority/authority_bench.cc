@@ -21,13 +21,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "core/budget_spec.h"
 #include "operator/authority/api.h"
 #include "operator/authority/ledger.h"
@@ -115,15 +115,15 @@ http::Request Post(const std::string& token, std::string path, const nlohmann::j
 // Commit acknowledgements, recorded by callbacks that may run after the client that sent
 // the commit moved on: they share ownership of this.
 struct Acks {
-  std::mutex mu;
-  std::vector<double> ms;  // GUARDED_BY(mu)
-  int64_t errors = 0;      // GUARDED_BY(mu)
+  Mutex mu;
+  std::vector<double> ms GUARDED_BY(mu);
+  int64_t errors GUARDED_BY(mu) = 0;
   std::atomic<int64_t> outstanding{0};
 
   void Record(const http::Response& response, Clock::time_point sent) {
     const double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - sent).count();
     {
-      std::lock_guard lock(mu);
+      MutexLock lock(mu);
       if (response.status == 200) {
         ms.push_back(elapsed);
       } else {
@@ -236,7 +236,7 @@ int Main(int argc, char** argv) {
   }
   std::vector<double> commits;
   {
-    std::lock_guard lock(acks->mu);
+    MutexLock lock(acks->mu);
     commits = acks->ms;
     errors += acks->errors;
   }

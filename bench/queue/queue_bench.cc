@@ -23,13 +23,13 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/operator/operator_process.h"
 #include "e2e/support/local_cluster.h"
@@ -63,11 +63,11 @@ class Timeline {
   ~Timeline() { informer_.Stop(); }
 
   std::map<std::string, Clock::time_point> admitted() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return admitted_;
   }
   std::map<std::string, Clock::time_point> resuspended() const {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return resuspended_;
   }
 
@@ -77,7 +77,7 @@ class Timeline {
                             job["metadata"].value("name", "");
     const bool suspended = job.value("spec", json::object()).value("suspend", false);
     const auto now = Clock::now();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!suspended && !admitted_.contains(key)) {
       admitted_[key] = now;
     } else if (suspended && admitted_.contains(key) && !resuspended_.contains(key)) {
@@ -86,9 +86,9 @@ class Timeline {
   }
 
   kube::Informer informer_;
-  mutable std::mutex mu_;
-  std::map<std::string, Clock::time_point> admitted_;     // GUARDED_BY(mu_)
-  std::map<std::string, Clock::time_point> resuspended_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Clock::time_point> admitted_ GUARDED_BY(mu_);
+  std::map<std::string, Clock::time_point> resuspended_ GUARDED_BY(mu_);
 };
 
 json HeldJob(const std::string& name, const std::string& workload, bool governed) {
@@ -192,7 +192,7 @@ int CreateAll(kube::Client& client, const std::string& ns, const std::vector<jso
               std::map<std::string, Clock::time_point>* created) {
   std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::thread> threads;
   for (int t = 0; t < 16; ++t) {
     threads.emplace_back([&] {
@@ -202,7 +202,7 @@ int CreateAll(kube::Client& client, const std::string& ns, const std::vector<jso
           ++failures;
           continue;
         }
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         (*created)[ns + "/" + jobs[i]["metadata"]["name"].get<std::string>()] = start;
       }
     });

@@ -5,11 +5,11 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
 
+#include "common/mutex.h"
 #include "e2e/kube/kube_client.h"
 #include "e2e/support/cluster_environment.h"
 #include "kube/informer.h"
@@ -36,17 +36,17 @@ class History {
     return h;
   }
   std::map<std::string, std::vector<std::string>> calls() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return calls_;
   }
 
  private:
   void Record(const json& o, const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     calls_[o["metadata"]["name"].get<std::string>()].push_back(what + "@" + ResourceVersionOf(o));
   }
-  mutable std::mutex mu_;
-  std::map<std::string, std::vector<std::string>> calls_;
+  mutable Mutex mu_;
+  std::map<std::string, std::vector<std::string>> calls_ GUARDED_BY(mu_);
 };
 
 // Retries `op` until it succeeds or reports `already_done` (an earlier attempt whose answer

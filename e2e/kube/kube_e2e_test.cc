@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
 #include <set>
 #include <thread>
 
+#include "common/mutex.h"
 #include "e2e/kube/kube_client.h"
 #include "e2e/support/cluster_environment.h"
 #include "kube/event_recorder.h"
@@ -232,11 +232,11 @@ TEST_F(KubeE2eTest, InformerSyncsAndReportsAddsUpdatesAndDeletes) {
   options.reflector.ns = ns_;
   Informer informer(*client_, resources::kConfigMaps, options);
   informer.AddIndex("tier", LabelIndexFunc("tier"));
-  std::mutex mu;
+  Mutex mu;
   std::vector<std::string> seen;
   ResourceEventHandlers handlers;
   auto record = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     seen.push_back(what);
   };
   handlers.on_add = [&](const json& o) { record("add " + o["metadata"]["name"].get<std::string>()); };
@@ -256,7 +256,7 @@ TEST_F(KubeE2eTest, InformerSyncsAndReportsAddsUpdatesAndDeletes) {
                   .ok());
   ASSERT_TRUE(client_->Delete(resources::kConfigMaps, ns_, "before").ok());
   auto has = [&](const std::string& what) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return std::find(seen.begin(), seen.end(), what) != seen.end();
   };
   EXPECT_TRUE(Eventually([&] { return has("delete before"); }));
@@ -333,11 +333,11 @@ TEST_F(KubeE2eTest, ManagerRunsLeaderControllersOnlyWhileItLeadsAndHandsThemOver
   // Two replicas of one process: each a manager with a leader-only controller on one
   // shared ConfigMap informer.
   struct Replica {
-    std::mutex mu;
+    Mutex mu;
     std::set<std::string> reconciled;
     std::unique_ptr<Manager> manager;  // last: stopped before what it reconciles into
     bool Saw(const std::string& key) {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       return reconciled.contains(key);
     }
   };
@@ -357,7 +357,7 @@ TEST_F(KubeE2eTest, ManagerRunsLeaderControllersOnlyWhileItLeadsAndHandsThemOver
     EXPECT_EQ(&config_maps, &replica.manager->GetInformer(resources::kConfigMaps, in_namespace));
     Controller& controller = replica.manager->AddController(
         "config-maps", Scope::kLeader, 2, [&replica](const std::string& key) {
-          std::lock_guard<std::mutex> lock(replica.mu);
+          MutexLock lock(replica.mu);
           replica.reconciled.insert(key);
           return Result<ReconcileResult>(ReconcileResult{});
         });

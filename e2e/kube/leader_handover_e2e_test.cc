@@ -8,9 +8,9 @@
 
 #include <gtest/gtest.h>
 
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "e2e/kube/kube_client.h"
 #include "e2e/support/cluster_environment.h"
 
@@ -53,7 +53,7 @@ class Participant {
       char buffer[256];
       ssize_t n;
       while ((n = ::read(fd, buffer, sizeof buffer)) > 0) {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         output_.append(buffer, static_cast<std::size_t>(n));
       }
       ::close(fd);
@@ -70,7 +70,7 @@ class Participant {
   }
   bool started() const { return pid_ > 0; }
   bool Said(const std::string& text) const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return output_.find(text) != std::string::npos;
   }
   void Signal(int signal) const { ::kill(pid_, signal); }
@@ -95,8 +95,8 @@ class Participant {
   pid_t pid_ = -1;
   bool reaped_ = false;
   std::thread reader_;
-  mutable std::mutex mu_;
-  std::string output_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::string output_ GUARDED_BY(mu_);
 };
 
 bool Eventually(const std::function<bool()>& condition, milliseconds timeout) {

@@ -40,7 +40,7 @@ JobObserver::~JobObserver() { informer_.Stop(); }
 void JobObserver::Observe(const json& job) {
   const std::string name = job["metadata"].value("name", "");
   const bool suspended = job.value("spec", json::object()).value("suspend", false);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto previous = suspended_.find(name);
   const bool was_suspended = previous != suspended_.end() && previous->second;
   if (was_suspended && !suspended) {
@@ -63,32 +63,32 @@ void JobObserver::Observe(const json& job) {
 }
 
 int JobObserver::max_running() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return max_running_;
 }
 
 int JobObserver::running() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return static_cast<int>(running_.size());
 }
 
 std::map<std::string, int> JobObserver::admissions() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return admissions_;
 }
 
 std::vector<std::string> JobObserver::admission_order() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return order_;
 }
 
 size_t JobObserver::completed() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return completed_.size();
 }
 
 bool JobObserver::resuspended(const std::string& name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return resuspended_.contains(name);
 }
 

@@ -2,13 +2,13 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "common/mutex.h"
 #include "kube/client.h"
 #include "kube/informer.h"
 
@@ -42,14 +42,14 @@ class JobObserver {
   void Observe(const nlohmann::json& job);
 
   kube::Informer informer_;
-  mutable std::mutex mu_;
-  std::map<std::string, bool> suspended_;  // GUARDED_BY(mu_)
-  std::set<std::string> running_;          // GUARDED_BY(mu_)
-  std::set<std::string> completed_;        // GUARDED_BY(mu_)
-  std::set<std::string> resuspended_;      // GUARDED_BY(mu_)
-  std::map<std::string, int> admissions_;  // GUARDED_BY(mu_)
-  std::vector<std::string> order_;         // GUARDED_BY(mu_)
-  int max_running_ = 0;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, bool> suspended_ GUARDED_BY(mu_);
+  std::set<std::string> running_ GUARDED_BY(mu_);
+  std::set<std::string> completed_ GUARDED_BY(mu_);
+  std::set<std::string> resuspended_ GUARDED_BY(mu_);
+  std::map<std::string, int> admissions_ GUARDED_BY(mu_);
+  std::vector<std::string> order_ GUARDED_BY(mu_);
+  int max_running_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace agentbudget::e2e

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
+#include "common/mutex.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "e2e/webhook/webhook_process.h"
@@ -286,7 +287,7 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
   std::atomic<int> other{0};
   std::atomic<int> retries{0};
   std::string sample_denial;
-  std::mutex sample_mu;
+  Mutex sample_mu;
   std::vector<std::thread> threads;
   for (int i = 0; i < kBurst; ++i) {
     threads.emplace_back([&, i] {
@@ -323,11 +324,11 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
       } else if (created.error().message.find("run burst-run has already created 20 of 20") !=
                  std::string::npos) {
         ++denied_with_message;
-        std::lock_guard<std::mutex> lock(sample_mu);
+        MutexLock lock(sample_mu);
         sample_denial = created.error().message;
       } else {
         ++other;
-        std::lock_guard<std::mutex> lock(sample_mu);
+        MutexLock lock(sample_mu);
         ADD_FAILURE() << "unexpected failure: " << created.error().ToString();
       }
     });

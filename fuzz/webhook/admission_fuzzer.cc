@@ -13,6 +13,7 @@
 #include "webhook/mutation.h"
 #include "webhook/validation.h"
 #include "api/v1alpha1/agent_workload.h"
+#include "api/v1alpha1/labels.h"
 
 namespace {
 
@@ -39,6 +40,7 @@ const Workload& FuzzWorkload() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace wh = agentbudget::webhook;
+  namespace v1 = agentbudget::v1alpha1;
   std::string_view body(reinterpret_cast<const char*>(data), size);
   auto request = wh::DecodeAdmissionReview(body);
   if (!request.ok()) {
@@ -50,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   context.namespace_labels = {{"agentbudget.io/inject", "enabled"},
                               {"agentbudget.io/team", "t"}};
   std::vector<Workload> workloads = {FuzzWorkload()};
-  context.workload = wh::SelectWorkload(wh::LabelsOf(request->object), workloads);
+  context.workload = v1::SelectWorkload(v1::LabelsOf(request->object), workloads);
   context.run = request->uid;
   context.username = request->username;
   wh::MeterSettings meter;

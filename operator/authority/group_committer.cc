@@ -9,17 +9,17 @@ GroupCommitter::GroupCommitter(LedgerStore& store, Options options)
 
 GroupCommitter::~GroupCommitter() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     draining_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
   writer_.join();
 }
 
 void GroupCommitter::Submit(LedgerEntry entry, std::function<void()> durable) {
   bool wake = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     // The writer sleeps without a deadline while the queue is empty: the first entry
     // starts its timer, a full batch ends it early.
     if (queue_.empty()) {
@@ -30,25 +30,25 @@ void GroupCommitter::Submit(LedgerEntry entry, std::function<void()> durable) {
     wake = wake || queue_.size() >= options_.max_batch;
   }
   if (wake) {
-    wake_.notify_all();
+    wake_.SignalAll();
   }
 }
 
 void GroupCommitter::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.SignalAll();
 }
 
 size_t GroupCommitter::pending() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return queue_.size() + in_flight_;
 }
 
 void GroupCommitter::Run() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     // Sleep until a batch is due: full, old enough, or draining at shutdown.
     while (!stopping_) {
@@ -60,9 +60,9 @@ void GroupCommitter::Run() {
         return;
       }
       if (queue_.empty()) {
-        wake_.wait(lock);
+        wake_.Wait(mu_);
       } else {
-        wake_.wait_until(lock, oldest_ + options_.interval);
+        wake_.WaitUntil(mu_, oldest_ + options_.interval);
       }
     }
     if (stopping_) {
@@ -80,16 +80,19 @@ void GroupCommitter::Run() {
     }
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(take));
     in_flight_ = take;
-    lock.unlock();
 
-    Status written = store_.Append(entries);
-    if (written.ok()) {
-      for (auto& durable : callbacks) {
-        durable();
+    Status written = OkStatus();
+    {
+      // The store is written without the lock, so that Submit() never waits for it.
+      MutexUnlock unlocked(mu_);
+      written = store_.Append(entries);
+      if (written.ok()) {
+        for (auto& durable : callbacks) {
+          durable();
+        }
       }
     }
 
-    lock.lock();
     in_flight_ = 0;
     if (!written.ok()) {
       log::Warn("ledger append failed; retrying", {{"error", written.error().ToString()},
@@ -106,7 +109,7 @@ void GroupCommitter::Run() {
       if (!draining_) {
         continue;
       }
-      wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
+      wake_.WaitFor(mu_, options_.interval, [this]() REQUIRES(mu_) { return stopping_; });
     }
   }
 }

@@ -1,13 +1,12 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/authority/ledger_store.h"
 
 namespace agentbudget::authority {
@@ -36,31 +35,31 @@ class GroupCommitter {
   GroupCommitter& operator=(const GroupCommitter&) = delete;
 
   // Queues `entry`; `durable` is called once it is in the store.
-  void Submit(LedgerEntry entry, std::function<void()> durable);
+  void Submit(LedgerEntry entry, std::function<void()> durable) EXCLUDES(mu_);
 
   // Stops the writer without waiting for pending entries to become durable (as a crash
   // would); their callbacks never run. Used at shutdown after losing leadership.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
 
   // Entries submitted but not yet durable.
-  size_t pending() const;
+  size_t pending() const EXCLUDES(mu_);
 
  private:
   struct Pending {
     LedgerEntry entry;
     std::function<void()> durable;
   };
-  void Run();
+  void Run() EXCLUDES(mu_);
 
   LedgerStore& store_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::condition_variable wake_;
-  std::vector<Pending> queue_;                           // GUARDED_BY(mu_)
-  std::chrono::steady_clock::time_point oldest_;         // GUARDED_BY(mu_)
-  size_t in_flight_ = 0;                                 // GUARDED_BY(mu_)
-  bool stopping_ = false;                                // GUARDED_BY(mu_)
-  bool draining_ = false;                                // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar wake_;
+  std::vector<Pending> queue_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point oldest_ GUARDED_BY(mu_);
+  size_t in_flight_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool draining_ GUARDED_BY(mu_) = false;
   std::thread writer_;
 };
 

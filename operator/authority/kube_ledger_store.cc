@@ -84,7 +84,7 @@ KubeLedgerStore::KubeLedgerStore(kube::Client& client, std::string namespace_nam
 
 Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
   const std::string lines = Lines(batch.begin(), batch.end());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     nlohmann::json segment = {
         {"apiVersion", "v1"},
@@ -170,7 +170,7 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
   if (!segments.empty()) {
     next = std::max(next, segments.rbegin()->first + 1);
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   next_sequence_ = std::max(next_sequence_, next);
   return layout;
 }

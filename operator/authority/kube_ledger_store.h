@@ -1,11 +1,11 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "kube/client.h"
 #include "operator/authority/ledger_store.h"
 
@@ -37,15 +37,15 @@ class KubeLedgerStore final : public LedgerStore {
   // Creates the next segment. kUnavailable (or the client's error) when the API server
   // did not confirm it; a segment whose Create timed out may still exist, which Load
   // tolerates (the ledger counts each idempotency key once).
-  Status Append(const std::vector<LedgerEntry>& batch) override;
+  Status Append(const std::vector<LedgerEntry>& batch) override EXCLUDES(mu_);
 
   // Reads the newest complete checkpoint and every segment after it, in sequence order,
   // and decodes their entries. Fails with kInternal naming the object when one does not
   // decode (never silently skips spend).
-  Result<std::vector<LedgerEntry>> Load() override;
+  Result<std::vector<LedgerEntry>> Load() override EXCLUDES(mu_);
 
   // Folds the leading segments whose entries are all older than `before`.
-  Result<size_t> Compact(core::SysSeconds before) override;
+  Result<size_t> Compact(core::SysSeconds before) override EXCLUDES(mu_);
 
  private:
   struct Segment {
@@ -61,13 +61,13 @@ class KubeLedgerStore final : public LedgerStore {
     std::vector<Segment> segments;             // sequence > covers, in order
     std::vector<std::string> stale_segments;   // sequence <= covers (a deletion interrupted)
   };
-  Result<Layout> Read();
+  Result<Layout> Read() EXCLUDES(mu_);
   Status DeleteAll(const std::vector<std::string>& names);
 
   kube::Client& client_;
   const std::string namespace_;
-  std::mutex mu_;
-  uint64_t next_sequence_ = 0;  // GUARDED_BY(mu_); set by Load, advanced by Append
+  Mutex mu_;
+  uint64_t next_sequence_ GUARDED_BY(mu_) = 0;  // set by Load, advanced by Append
 };
 
 }  // namespace agentbudget::authority

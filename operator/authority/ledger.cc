@@ -88,7 +88,7 @@ Ledger::~Ledger() = default;
 
 void Ledger::UpsertBudget(core::BudgetSpec spec) {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   match_cache_.clear();
   auto found = budgets_.find(spec.name);
   if (found == budgets_.end()) {
@@ -100,7 +100,7 @@ void Ledger::UpsertBudget(core::BudgetSpec spec) {
 }
 
 void Ledger::RemoveBudget(const std::string& name) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   match_cache_.clear();
   budgets_.erase(name);
 }
@@ -127,25 +127,22 @@ std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(const std::string& sc
   return found->second.response;
 }
 
-bool Ledger::ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
-                            uint64_t hash, Reply& reply) {
+Ledger::Replay Ledger::ReplayedLocked(const std::string& scoped, uint64_t hash, Reply& reply) {
   if (auto found = answers_.find(scoped);
       found != answers_.end() && found->second.hash == hash && found->second.durability) {
     Durability& durability = *found->second.durability;
-    std::lock_guard waiting(durability.mu);
+    MutexLock waiting(durability.mu);
     if (!durability.durable) {
       ++stats_.replays;
       durability.waiters.push_back(std::move(reply));
-      return true;
+      return Replay{true, std::nullopt};
     }
   }
   std::optional<Result<nlohmann::json>> answer = ReplayLocked(scoped, hash);
   if (!answer) {
-    return false;
+    return Replay{};
   }
-  lock.unlock();
-  reply(std::move(*answer));
-  return true;
+  return Replay{true, std::move(answer)};
 }
 
 Ledger::Answer& Ledger::RememberLocked(const std::string& scoped, uint64_t hash,
@@ -217,7 +214,7 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
     return InvalidArgument("estimate must not be negative");
   }
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::string scoped = Scoped(caller.run, "reserve", request.idempotency_key);
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
@@ -325,11 +322,15 @@ std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
 void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) {
   Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
   answer.durability = std::make_shared<Durability>();
-  answer.durability->waiters.push_back(std::move(reply));
+  {
+    // Shared with the callback below only once Submit() has it.
+    MutexLock waiting(answer.durability->mu);
+    answer.durability->waiters.push_back(std::move(reply));
+  }
   committer_.Submit(std::move(entry), [durability = answer.durability, response = answer.response] {
     std::vector<Reply> waiters;
     {
-      std::lock_guard lock(durability->mu);
+      MutexLock lock(durability->mu);
       durability->durable = true;
       waiters.swap(durability->waiters);
     }
@@ -350,10 +351,21 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::unique_lock lock(mu_);
+  // Replays and errors are answered after the lock is dropped.
+  if (auto answer = CommitWithLock(caller, id, request, now, reply)) {
+    reply(std::move(*answer));
+  }
+}
+
+std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& caller,
+                                                             const std::string& id,
+                                                             const CommitRequest& request,
+                                                             core::SysSeconds now,
+                                                             Reply& reply) {
+  MutexLock lock(mu_);
   const std::string scoped = Scoped(caller.run, "commit", request.idempotency_key);
-  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
-    return;
+  if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
+    return std::move(replay.answer);
   }
   auto found = reservations_.find(id);
   Reservation* reservation = found == reservations_.end() ? nullptr : &found->second;
@@ -365,10 +377,7 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
     refused = Conflict("reservation " + id + " was already committed under another key");
   }
   if (refused) {
-    // Errors, like replays, are answered after the lock is dropped.
-    lock.unlock();
-    reply(std::move(*refused));
-    return;
+    return Result<nlohmann::json>(std::move(*refused));
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
@@ -398,6 +407,7 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
   ++stats_.commits;
   CountSpendLocked(entry, request.input_tokens, request.output_tokens);
   PersistLocked(std::move(entry), scoped, std::move(reply));
+  return std::nullopt;
 }
 
 void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
@@ -430,7 +440,7 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
   if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
     return std::move(valid).error();
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::string scoped = Scoped(caller.run, "release", request.idempotency_key);
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
@@ -461,10 +471,20 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::unique_lock lock(mu_);
+  // Replays are answered after the lock is dropped.
+  if (auto answer = RecordEventWithLock(caller, request, now, reply)) {
+    reply(std::move(*answer));
+  }
+}
+
+std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& caller,
+                                                                  const EventRequest& request,
+                                                                  core::SysSeconds now,
+                                                                  Reply& reply) {
+  MutexLock lock(mu_);
   const std::string scoped = Scoped(caller.run, "event", request.idempotency_key);
-  if (ReplayedLocked(lock, scoped, request.request_hash, reply)) {
-    return;
+  if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
+    return std::move(replay.answer);
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),
@@ -479,11 +499,12 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
   ++stats_.events;
   CountSpendLocked(entry, 0, 0);
   PersistLocked(std::move(entry), scoped, std::move(reply));
+  return std::nullopt;
 }
 
 void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [name, budget] : budgets_) {
     budget->Roll(now);
   }
@@ -520,7 +541,7 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
 
 int Ledger::Sweep() {
   const SteadyTime now = clock_.Monotonic();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int expired = 0;
   for (auto it = reservations_.begin(); it != reservations_.end();) {
     Reservation& reservation = it->second;
@@ -566,7 +587,7 @@ int Ledger::Sweep() {
 
 std::vector<BudgetSnapshot> Ledger::Budgets() const {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<BudgetSnapshot> snapshots;
   snapshots.reserve(budgets_.size());
   for (const auto& [name, budget] : budgets_) {
@@ -578,7 +599,7 @@ std::vector<BudgetSnapshot> Ledger::Budgets() const {
 
 std::optional<BudgetSnapshot> Ledger::Budget(const std::string& name) const {
   const core::SysSeconds now = Seconds(clock_.Now());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto found = budgets_.find(name);
   if (found == budgets_.end()) {
     return std::nullopt;
@@ -616,7 +637,7 @@ Result<nlohmann::json> Ledger::RunBalance(const Caller& caller, const std::strin
 }
 
 RunSummary Ledger::Run(const std::string& run) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   RunSummary summary;
   if (auto found = runs_.find(run); found != runs_.end()) {
     summary.totals = found->second->envelope.totals();
@@ -631,17 +652,17 @@ RunSummary Ledger::Run(const std::string& run) const {
 }
 
 std::map<std::string, WorkloadSpend> Ledger::WorkloadSpends() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return workload_spend_.Current(Seconds(clock_.Now()));
 }
 
 LedgerStats Ledger::stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return stats_;
 }
 
 std::map<SpendKey, SpendTotals> Ledger::spend() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return spend_;
 }
 

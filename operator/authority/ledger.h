@@ -7,7 +7,6 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -17,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "core/budget_spec.h"
 #include "core/run_envelope.h"
@@ -139,50 +139,53 @@ class Ledger {
   ~Ledger();
 
   // Adds or replaces a budget (from the AgentBudget informer).
-  void UpsertBudget(core::BudgetSpec spec);
-  void RemoveBudget(const std::string& name);
+  void UpsertBudget(core::BudgetSpec spec) EXCLUDES(mu_);
+  void RemoveBudget(const std::string& name) EXCLUDES(mu_);
 
   // Rebuilds balances and idempotency answers from durable entries, in order. Call after
   // the budgets are known and before serving. Entries naming unknown budgets still count
   // for their run. Duplicate idempotency keys count once.
-  void Recover(const std::vector<LedgerEntry>& entries);
+  void Recover(const std::vector<LedgerEntry>& entries) EXCLUDES(mu_);
 
   // Decides a reservation. Answers at once: {id, decision, model, reason, expiresAt}.
   // Fails with kInvalidArgument for a negative estimate or empty key or model, kConflict
   // for a reused key with another request.
-  Result<nlohmann::json> Reserve(const Caller& caller, const ReserveRequest& request);
+  Result<nlohmann::json> Reserve(const Caller& caller, const ReserveRequest& request)
+      EXCLUDES(mu_);
 
   // Commits actual spend against reservation `id`, releasing its remainder. `reply` gets
   // {id, committed: true, cost[, late: true]} once durable, or kInvalidArgument,
   // kPermissionDenied (another run's reservation) or kConflict at once.
   void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
-              Reply reply);
+              Reply reply) EXCLUDES(mu_);
 
   // Releases a reservation unused: {id, released: true}. Releasing an expired or unknown
   // reservation succeeds (nothing is held). kConflict if it was committed.
   Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
-                                 const ReleaseRequest& request);
+                                 const ReleaseRequest& request) EXCLUDES(mu_);
 
   // A direct debit of a known cost; `reply` gets {id, committed: true} once durable.
-  void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply);
+  void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply)
+      EXCLUDES(mu_);
 
   // Expires reservations past their TTL (releasing what they hold) and forgets old
   // tombstones, idempotency answers and idle runs. Returns the reservations expired.
-  int Sweep();
+  int Sweep() EXCLUDES(mu_);
 
-  std::vector<BudgetSnapshot> Budgets() const;
+  std::vector<BudgetSnapshot> Budgets() const EXCLUDES(mu_);
   // Budget `name`'s snapshot; nullopt when the ledger does not have it.
-  std::optional<BudgetSnapshot> Budget(const std::string& name) const;
+  std::optional<BudgetSnapshot> Budget(const std::string& name) const EXCLUDES(mu_);
   // The caller's run: spend and envelope. kPermissionDenied for another run.
-  Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const;
+  Result<nlohmann::json> RunBalance(const Caller& caller, const std::string& run) const
+      EXCLUDES(mu_);
   // What the ledger knows of a run; zero for a run it does not know (never seen, or idle
   // past run_idle_ttl).
-  RunSummary Run(const std::string& run) const;
+  RunSummary Run(const std::string& run) const EXCLUDES(mu_);
   // Every AgentWorkload's spend and calls in the current calendar month (UTC), keyed
   // "namespace/name"; rebuilt by Recover().
-  std::map<std::string, WorkloadSpend> WorkloadSpends() const;
-  LedgerStats stats() const;
-  std::map<SpendKey, SpendTotals> spend() const;
+  std::map<std::string, WorkloadSpend> WorkloadSpends() const EXCLUDES(mu_);
+  LedgerStats stats() const EXCLUDES(mu_);
+  std::map<SpendKey, SpendTotals> spend() const EXCLUDES(mu_);
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 
@@ -216,11 +219,11 @@ class Ledger {
   // in `waiters`. Shared with the commit thread's callback, which completes it without
   // taking the ledger's lock (so acknowledging a batch never queues behind reservations).
   struct Durability {
-    std::mutex mu;
-    bool durable = false;        // GUARDED_BY(mu)
-    std::vector<Reply> waiters;  // GUARDED_BY(mu)
-    bool Durable() {
-      std::lock_guard lock(mu);
+    Mutex mu;
+    bool durable GUARDED_BY(mu) = false;
+    std::vector<Reply> waiters GUARDED_BY(mu);
+    bool Durable() EXCLUDES(mu) {
+      MutexLock lock(mu);
       return durable;
     }
   };
@@ -243,50 +246,70 @@ class Ledger {
   // The answer to a request whose idempotency key `scoped` was used before: the first
   // answer, or kConflict when `hash` differs. nullopt for a new key. Counts the replay or
   // conflict. Used where every answer is made durable at once (reserve, release).
-  std::optional<Result<nlohmann::json>> ReplayLocked(const std::string& scoped, uint64_t hash);
-  // The same for operations answered once durable (commit, event). Returns false for a new
-  // key. Otherwise `reply` is consumed: run at once after `lock` is released, or, while
-  // the first answer is still waiting for the store, queued to run with it.
-  bool ReplayedLocked(std::unique_lock<std::mutex>& lock, const std::string& scoped,
-                      uint64_t hash, Reply& reply);
-  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response);
-  RunState& RunLocked(const Caller& caller);
+  std::optional<Result<nlohmann::json>> ReplayLocked(const std::string& scoped, uint64_t hash)
+      REQUIRES(mu_);
+  // The same for operations answered once durable (commit, event).
+  struct Replay {
+    bool seen = false;  // the key was used before: the request is answered by the replay
+    // The answer to give `reply` once the lock is dropped; nullopt when the first answer
+    // is still waiting for the store and `reply` was queued to run with it.
+    std::optional<Result<nlohmann::json>> answer;
+  };
+  Replay ReplayedLocked(const std::string& scoped, uint64_t hash, Reply& reply) REQUIRES(mu_);
+  // Commit() and RecordEvent() under the lock. They return the answer to give at once,
+  // after the lock is dropped (a replay or a refusal), or nullopt when `reply` was taken
+  // to run once the entry is durable.
+  std::optional<Result<nlohmann::json>> CommitWithLock(const Caller& caller,
+                                                       const std::string& id,
+                                                       const CommitRequest& request,
+                                                       core::SysSeconds now, Reply& reply)
+      EXCLUDES(mu_);
+  std::optional<Result<nlohmann::json>> RecordEventWithLock(const Caller& caller,
+                                                            const EventRequest& request,
+                                                            core::SysSeconds now, Reply& reply)
+      EXCLUDES(mu_);
+  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response)
+      REQUIRES(mu_);
+  RunState& RunLocked(const Caller& caller) REQUIRES(mu_);
   std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
-                                           const core::Labels& namespace_labels);
+                                           const core::Labels& namespace_labels) REQUIRES(mu_);
   // Applies committed spend to balances and returns the charges made.
   std::vector<Charge> SpendLocked(const std::vector<Hold>& holds, const core::Labels& attribution,
                                   const core::Labels& namespace_labels, bool use_holds,
-                                  int64_t cost, int64_t tokens, core::SysSeconds at);
-  void ReleaseHoldsLocked(Reservation& reservation);
+                                  int64_t cost, int64_t tokens, core::SysSeconds at)
+      REQUIRES(mu_);
+  void ReleaseHoldsLocked(Reservation& reservation) REQUIRES(mu_);
   // Adds a durable entry's spend to spend_ and workload_spend_.
-  void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens);
+  void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens)
+      REQUIRES(mu_);
   // Remembers that reservation `id` of `run` was committed (known or not), so a second
   // commit under another key is refused until the tombstone is forgotten.
-  void MarkCommittedLocked(const std::string& id, const std::string& run);
+  void MarkCommittedLocked(const std::string& id, const std::string& run) REQUIRES(mu_);
   // Hands the entry to the group committer; the answer becomes durable with it.
-  void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply);
-  std::string NewIdLocked(const char* prefix);
+  void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) REQUIRES(mu_);
+  std::string NewIdLocked(const char* prefix) REQUIRES(mu_);
 
   const Clock& clock_;
   const Options options_;
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<BudgetState>> budgets_;            // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::unique_ptr<BudgetState>> budgets_ GUARDED_BY(mu_);
   // Budgets matching an (attribution, namespace labels) pair; cleared whenever a budget
   // is added, changed or removed, and when it grows past kMatchCacheSize.
   static constexpr size_t kMatchCacheSize = 65536;
-  std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_;  // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::unique_ptr<RunState>> runs_;       // GUARDED_BY(mu_)
-  std::unordered_map<std::string, Reservation> reservations_;             // GUARDED_BY(mu_)
-  std::unordered_map<std::string, Answer> answers_;                       // GUARDED_BY(mu_)
+  std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::unique_ptr<RunState>> runs_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Reservation> reservations_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Answer> answers_ GUARDED_BY(mu_);
   // Idempotency answers in creation order, for expiry.
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_;  // GUARDED_BY(mu_)
-  std::mt19937_64 random_;  // GUARDED_BY(mu_)
-  LedgerStats stats_;       // GUARDED_BY(mu_)
-  std::map<SpendKey, SpendTotals> spend_;  // GUARDED_BY(mu_)
-  WorkloadSpendTally workload_spend_;      // GUARDED_BY(mu_)
+  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_
+      GUARDED_BY(mu_);
+  std::mt19937_64 random_ GUARDED_BY(mu_);
+  LedgerStats stats_ GUARDED_BY(mu_);
+  std::map<SpendKey, SpendTotals> spend_ GUARDED_BY(mu_);
+  WorkloadSpendTally workload_spend_ GUARDED_BY(mu_);
   // Runs rebuilt by Recover(), applied when the run is next seen.
-  std::unordered_map<std::string, RecoveredRun> recovered_runs_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, RecoveredRun> recovered_runs_ GUARDED_BY(mu_);
 
   // Last: destroyed first, so its final callbacks still find every member above.
   GroupCommitter committer_;

@@ -5,7 +5,7 @@
 namespace agentbudget::authority {
 
 Status InMemoryLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (failures_left_ > 0) {
     --failures_left_;
     return Unavailable("ledger store: injected append failure");
@@ -16,12 +16,12 @@ Status InMemoryLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
 }
 
 Result<std::vector<LedgerEntry>> InMemoryLedgerStore::Load() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return entries_;
 }
 
 Result<size_t> InMemoryLedgerStore::Compact(core::SysSeconds before) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<LedgerEntry> settled;
   std::vector<LedgerEntry> recent;
   for (LedgerEntry& entry : entries_) {
@@ -36,12 +36,12 @@ Result<size_t> InMemoryLedgerStore::Compact(core::SysSeconds before) {
 }
 
 void InMemoryLedgerStore::FailNextAppends(int count) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   failures_left_ = count;
 }
 
 int InMemoryLedgerStore::appends() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return appends_;
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 
-#include <mutex>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/authority/ledger_entry.h"
 
@@ -39,20 +39,20 @@ class LedgerStore {
 // Thread-safe.
 class InMemoryLedgerStore final : public LedgerStore {
  public:
-  Status Append(const std::vector<LedgerEntry>& batch) override;
-  Result<std::vector<LedgerEntry>> Load() override;
-  Result<size_t> Compact(core::SysSeconds before) override;
+  Status Append(const std::vector<LedgerEntry>& batch) override EXCLUDES(mu_);
+  Result<std::vector<LedgerEntry>> Load() override EXCLUDES(mu_);
+  Result<size_t> Compact(core::SysSeconds before) override EXCLUDES(mu_);
 
   // Makes the next `count` appends fail with kUnavailable.
-  void FailNextAppends(int count);
+  void FailNextAppends(int count) EXCLUDES(mu_);
   // Number of successful appends (batches) so far.
-  int appends() const;
+  int appends() const EXCLUDES(mu_);
 
  private:
-  mutable std::mutex mu_;
-  std::vector<LedgerEntry> entries_;  // GUARDED_BY(mu_)
-  int failures_left_ = 0;             // GUARDED_BY(mu_)
-  int appends_ = 0;                   // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<LedgerEntry> entries_ GUARDED_BY(mu_);
+  int failures_left_ GUARDED_BY(mu_) = 0;
+  int appends_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace agentbudget::authority

@@ -79,7 +79,7 @@ void AuthorityMetrics::SetCounter(prometheus::Family<prometheus::Counter>& famil
 void AuthorityMetrics::Update(const std::vector<BudgetSnapshot>& budgets, const LedgerStats& stats,
                               const std::map<SpendKey, SpendTotals>& spend,
                               size_t pending_commits) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<std::string, bool> present;
   for (const BudgetSnapshot& budget : budgets) {
     const bool tokens = budget.limit.unit == core::LimitUnit::kTokens;

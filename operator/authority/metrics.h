@@ -2,7 +2,6 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -11,6 +10,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "common/mutex.h"
 #include "operator/authority/budget_state.h"
 #include "operator/authority/ledger.h"
 
@@ -28,7 +28,8 @@ class AuthorityMetrics {
 
   // Brings every metric up to date; budgets no longer present lose their series.
   void Update(const std::vector<BudgetSnapshot>& budgets, const LedgerStats& stats,
-              const std::map<SpendKey, SpendTotals>& spend, size_t pending_commits);
+              const std::map<SpendKey, SpendTotals>& spend, size_t pending_commits)
+      EXCLUDES(mu_);
 
  private:
   struct Unit {
@@ -40,10 +41,11 @@ class AuthorityMetrics {
   };
   Unit Register(const std::string& unit);
   void SetCounter(prometheus::Family<prometheus::Counter>& family,
-                  const std::map<std::string, std::string>& labels, double value);
+                  const std::map<std::string, std::string>& labels, double value)
+      REQUIRES(mu_);
 
   std::shared_ptr<prometheus::Registry> registry_;
-  std::mutex mu_;
+  Mutex mu_;
   Unit usd_;
   Unit tokens_;
   prometheus::Family<prometheus::Gauge>* utilization_;
@@ -54,7 +56,7 @@ class AuthorityMetrics {
   prometheus::Family<prometheus::Gauge>* pending_;
   prometheus::Family<prometheus::Counter>* spend_;
   prometheus::Family<prometheus::Counter>* tokens_by_type_;
-  std::map<std::string, bool> budgets_;  // GUARDED_BY(mu_); name → is a token budget
+  std::map<std::string, bool> budgets_ GUARDED_BY(mu_);  // name → is a token budget
 };
 
 }  // namespace agentbudget::authority

@@ -130,7 +130,7 @@ Result<Caller> TokenReviewAuthenticator::Authenticate(const std::string& token) 
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest.data());
   const auto now = clock_.Monotonic();
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto found = cache_.find(digest);
     if (found != cache_.end() && found->second.expires > now) {
       recency_.splice(recency_.begin(), recency_, found->second.recency);
@@ -141,7 +141,7 @@ Result<Caller> TokenReviewAuthenticator::Authenticate(const std::string& token) 
   if (!caller.ok()) {
     return caller;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (auto stale = cache_.find(digest); stale != cache_.end()) {
     recency_.erase(stale->second.recency);
     cache_.erase(stale);

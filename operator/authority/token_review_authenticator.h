@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <list>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "operator/authority/authenticator.h"
@@ -44,7 +44,7 @@ class TokenReviewAuthenticator final : public Authenticator {
   // `client` and `clock` must outlive this object.
   TokenReviewAuthenticator(kube::Client& client, const Clock& clock, Options options);
 
-  Result<Caller> Authenticate(const std::string& token) override;
+  Result<Caller> Authenticate(const std::string& token) override EXCLUDES(mu_);
 
  private:
   using Digest = std::array<uint8_t, 32>;
@@ -62,9 +62,9 @@ class TokenReviewAuthenticator final : public Authenticator {
   kube::Client& client_;
   const Clock& clock_;
   const Options options_;
-  std::mutex mu_;
-  std::map<Digest, Entry> cache_;  // GUARDED_BY(mu_)
-  std::list<Digest> recency_;      // GUARDED_BY(mu_); most recent first
+  Mutex mu_;
+  std::map<Digest, Entry> cache_ GUARDED_BY(mu_);
+  std::list<Digest> recency_ GUARDED_BY(mu_);  // most recent first
 };
 
 // Builds the caller from a governed pod, its namespace and its AgentWorkload (null when the

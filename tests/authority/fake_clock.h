@@ -1,9 +1,9 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace agentbudget::authority {
 
@@ -13,27 +13,27 @@ class FakeClock final : public Clock {
  public:
   explicit FakeClock(std::chrono::system_clock::time_point start) : wall_(start) {}
   std::chrono::system_clock::time_point Now() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return wall_;
   }
   std::chrono::steady_clock::time_point Monotonic() const override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return monotonic_;
   }
   void Advance(std::chrono::seconds by) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     wall_ += by;
     monotonic_ += by;
   }
   void JumpWall(std::chrono::seconds by) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     wall_ += by;
   }
 
  private:
-  mutable std::mutex mu_;
-  std::chrono::system_clock::time_point wall_;
-  std::chrono::steady_clock::time_point monotonic_{std::chrono::hours{1000}};
+  mutable Mutex mu_;
+  std::chrono::system_clock::time_point wall_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point monotonic_ GUARDED_BY(mu_){std::chrono::hours{1000}};
 };
 
 }  // namespace agentbudget::authority

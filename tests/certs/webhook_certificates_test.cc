@@ -3,11 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <map>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
 #include "common/base64.h"
+#include "common/mutex.h"
 #include "tests/authority/fake_clock.h"
 
 namespace agentbudget::certs {
@@ -30,7 +30,7 @@ constexpr char kValidatingPath[] =
 class MemoryApiServer final : public kube::Transport {
  public:
   Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const std::string path = request.path.substr(0, request.path.find('?'));
     if (request.method == "GET") {
       auto found = objects_.find(path);
@@ -62,15 +62,15 @@ class MemoryApiServer final : public kube::Transport {
   }
 
   void Put(const std::string& path, json object) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     (void)Store(path, std::move(object));
   }
   json Get(const std::string& path) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return objects_.contains(path) ? objects_[path] : json();
   }
   int writes() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return writes_;
   }
 
@@ -82,17 +82,17 @@ class MemoryApiServer final : public kube::Transport {
                  {"reason", reason}, {"code", code}}
                 .dump()};
   }
-  kube::HttpResponse Store(const std::string& path, json object) {
+  kube::HttpResponse Store(const std::string& path, json object) REQUIRES(mu_) {
     object["metadata"]["resourceVersion"] = std::to_string(++version_);
     objects_[path] = object;
     ++writes_;
     return Ok(object);
   }
 
-  std::mutex mu_;
-  std::map<std::string, json> objects_;  // GUARDED_BY(mu_)
-  int version_ = 0;                      // GUARDED_BY(mu_)
-  int writes_ = 0;                       // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, json> objects_ GUARDED_BY(mu_);
+  int version_ GUARDED_BY(mu_) = 0;
+  int writes_ GUARDED_BY(mu_) = 0;
 };
 
 std::string Decode(const json& value) {

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <map>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "tests/kube/fake_api_server.h"
 
 namespace agentbudget::kube {
@@ -45,20 +45,20 @@ TEST(ControllerTest, RequeueAfterRunsTheKeyAgainLater) {
 }
 
 TEST(ControllerTest, AKeyIsNeverReconciledByTwoWorkersAtOnce) {
-  std::mutex mu;
+  Mutex mu;
   std::map<std::string, int> active;
   std::atomic<bool> overlap{false};
   std::atomic<int> calls{0};
   Controller controller("test", [&](const std::string& key) -> Result<ReconcileResult> {
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       if (++active[key] > 1) {
         overlap = true;
       }
     }
     std::this_thread::sleep_for(milliseconds(1));  // hold the key while others add it
     {
-      std::lock_guard<std::mutex> lock(mu);
+      MutexLock lock(mu);
       --active[key];
     }
     ++calls;

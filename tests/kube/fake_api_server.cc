@@ -156,7 +156,7 @@ FakeApiServer::~FakeApiServer() {
   ::close(listen_fd_);
   std::vector<std::thread> threads;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (int fd : fds_) {
       ::shutdown(fd, SHUT_RDWR);
     }
@@ -171,7 +171,7 @@ FakeApiServer::~FakeApiServer() {
 }
 
 std::vector<ReceivedRequest> FakeApiServer::requests() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return requests_;
 }
 
@@ -186,7 +186,7 @@ void FakeApiServer::AcceptLoop() {
     }
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) {
       ::close(fd);
       return;
@@ -246,7 +246,7 @@ void FakeApiServer::Serve(int fd) {
     request.body = buffer.substr(0, length);
     buffer.erase(0, length);
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       requests_.push_back(request);
     }
     Connection connection(fd);

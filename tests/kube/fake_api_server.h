@@ -4,12 +4,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "kube/transport.h"
 
 namespace agentbudget::kube::testing {
@@ -68,11 +68,11 @@ class FakeApiServer {
   Handler handler_;
   int listen_fd_ = -1;
   int port_ = 0;
-  std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;
-  std::vector<ReceivedRequest> requests_;  // GUARDED_BY(mu_)
-  std::vector<int> fds_;                   // GUARDED_BY(mu_)
-  std::vector<std::thread> threads_;       // GUARDED_BY(mu_)
+  std::atomic<bool> stopping_{false};  // synchronises itself
+  mutable Mutex mu_;
+  std::vector<ReceivedRequest> requests_ GUARDED_BY(mu_);
+  std::vector<int> fds_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_ GUARDED_BY(mu_);
   std::thread accept_thread_;
 };
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "tests/kube/fake_api_server.h"
 
 namespace agentbudget::kube {
@@ -46,7 +46,7 @@ class Recorder {
     return h;
   }
   std::vector<std::string> calls() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return calls_;
   }
 
@@ -55,11 +55,11 @@ class Recorder {
     return o["metadata"]["name"].get<std::string>() + "@" + ResourceVersionOf(o);
   }
   void Record(std::string call) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     calls_.push_back(std::move(call));
   }
-  mutable std::mutex mu_;
-  std::vector<std::string> calls_;
+  mutable Mutex mu_;
+  std::vector<std::string> calls_ GUARDED_BY(mu_);
 };
 
 class InformerTest : public ::testing::Test {

@@ -3,9 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <mutex>
 #include <set>
 
+#include "common/mutex.h"
 #include "tests/kube/fake_api_server.h"
 
 namespace agentbudget::kube {
@@ -67,7 +67,7 @@ class FakeCluster {
 
  private:
   void ServeLease(const ReceivedRequest& r, Connection& c) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     if (r.method == "GET") {
       if (lease_.is_null()) {
         c.RespondJson(404, testing::StatusJson(404, "NotFound", "no lease"));
@@ -81,9 +81,9 @@ class FakeCluster {
     c.RespondJson(r.method == "POST" ? 201 : 200, lease_.dump());
   }
 
-  std::mutex mu_;
-  json lease_;
-  int version_ = 0;
+  Mutex mu_;
+  json lease_ GUARDED_BY(mu_);
+  int version_ GUARDED_BY(mu_) = 0;
   FakeApiServer server_;
 };
 
@@ -116,7 +116,7 @@ TEST(ManagerTest, ControllersRunOnlyOnceTheCachesAreSyncedAndGetMappedKeys) {
   auto client = cluster.NewClient();
   Manager manager(*client);
   Informer& pods = manager.GetInformer(resources::kPods);
-  std::mutex mu;
+  Mutex mu;
   std::set<std::string> keys;
   std::atomic<bool> unsynced_reconcile{false};
   Controller& controller = manager.AddController(
@@ -124,7 +124,7 @@ TEST(ManagerTest, ControllersRunOnlyOnceTheCachesAreSyncedAndGetMappedKeys) {
         if (!pods.HasSynced()) {
           unsynced_reconcile = true;
         }
-        std::lock_guard<std::mutex> lock(mu);
+        MutexLock lock(mu);
         keys.insert(key);
         return ReconcileResult{};
       });
@@ -133,7 +133,7 @@ TEST(ManagerTest, ControllersRunOnlyOnceTheCachesAreSyncedAndGetMappedKeys) {
   });
   manager.Start();
   EXPECT_TRUE(testing::WaitUntil([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return keys.size() == 2;
   }));
   manager.Stop();

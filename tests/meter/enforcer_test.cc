@@ -4,9 +4,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -17,7 +18,7 @@ using core::Money;
 class FakeAuthority : public AuthorityClient {
  public:
   Result<Reservation> Reserve(const ReserveRequest& request) override {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     reserves.push_back(request);
     if (reserve_error) {
       return *reserve_error;
@@ -25,7 +26,7 @@ class FakeAuthority : public AuthorityClient {
     return reservation;
   }
   Status Commit(const CommitRequest& request) override {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (commit_error) {
       return *commit_error;
     }
@@ -33,32 +34,44 @@ class FakeAuthority : public AuthorityClient {
     return OkStatus();
   }
   Status Release(const std::string& id, const std::string&) override {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     releases.push_back(id);
     return OkStatus();
   }
   Status RecordEvent(const EventRequest& request) override {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     if (event_error) {
       return *event_error;
     }
     events.push_back(request);
     return OkStatus();
   }
-  size_t CommitCount() {
-    std::lock_guard<std::mutex> lock(mu);
+  // Set before the enforcer is built, but under `mu` all the same.
+  void SetReservation(Reservation answer) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    reservation = std::move(answer);
+  }
+  // Makes the calls of one kind fail: `calls` is &FakeAuthority::reserve_error,
+  // commit_error or event_error.
+  void Fail(std::optional<Error> FakeAuthority::*calls, Error error) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    this->*calls = std::move(error);
+  }
+  size_t CommitCount() EXCLUDES(mu) {
+    MutexLock lock(mu);
     return commits.size() + events.size();
   }
 
-  std::mutex mu;
-  Reservation reservation{"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
-  std::optional<Error> reserve_error;
-  std::optional<Error> commit_error;
-  std::optional<Error> event_error;
-  std::vector<ReserveRequest> reserves;
-  std::vector<CommitRequest> commits;
-  std::vector<EventRequest> events;
-  std::vector<std::string> releases;
+  // Tests read these under `mu` too: the enforcer's sender thread calls in.
+  Mutex mu;
+  Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
+  std::optional<Error> reserve_error GUARDED_BY(mu);
+  std::optional<Error> commit_error GUARDED_BY(mu);
+  std::optional<Error> event_error GUARDED_BY(mu);
+  std::vector<ReserveRequest> reserves GUARDED_BY(mu);
+  std::vector<CommitRequest> commits GUARDED_BY(mu);
+  std::vector<EventRequest> events GUARDED_BY(mu);
+  std::vector<std::string> releases GUARDED_BY(mu);
 };
 
 bool PollUntil(const std::function<bool()>& done) {
@@ -114,7 +127,7 @@ TEST_F(EnforcerTest, LocalModeDeniesPastTheEnvelopeNamingTheCeiling) {
 
 TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"};
+  authority->SetReservation({"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission =
       enforcer->Admit("anthropic", "claude-sonnet-4-5", 1, Money::FromMicros(100), 50);
@@ -125,7 +138,7 @@ TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
   enforcer->Complete(admission, admission.model, core::Usage{1, 0, 0, 0, 2, 0},
                      Money::FromMicros(9), false);
   ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   ASSERT_EQ(authority->commits.size(), 1u);
   EXPECT_EQ(authority->commits[0].reservation_id, "r-9");
   EXPECT_EQ(authority->commits[0].model, "claude-haiku-4-5");
@@ -135,7 +148,7 @@ TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
 
 TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"", Decision::kDeny, "m", "budget org exhausted"};
+  authority->SetReservation({"", Decision::kDeny, "m", "budget org exhausted"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
@@ -145,7 +158,7 @@ TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("connection refused");
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   ASSERT_TRUE(admission.allowed);
@@ -154,7 +167,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("connection refused");
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kClosed);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
@@ -163,16 +176,16 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
 
 TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotKnowThem) {
   auto* authority = new FakeAuthority;
-  authority->reserve_error = Unavailable("down");
+  authority->Fail(&FakeAuthority::reserve_error, Unavailable("down"));
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
   {
-    std::lock_guard<std::mutex> lock(authority->mu);
+    MutexLock lock(authority->mu);
     authority->commit_error = NotFound("unknown reservation");
   }
   enforcer->Complete(admission, "m", core::Usage{3, 0, 0, 0, 4, 0}, Money::FromMicros(11), true);
   ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);
   EXPECT_EQ(authority->events[0].cost, Money::FromMicros(11));
   EXPECT_EQ(authority->events[0].tokens, 7);
@@ -181,7 +194,7 @@ TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotK
 TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
   {
     auto* authority = new FakeAuthority;
-    authority->commit_error = Unavailable("authority restarting");
+    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen);
     for (int i = 1; i <= 3; ++i) {
       const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
@@ -195,7 +208,7 @@ TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
   EXPECT_EQ(enforcer->totals().spent, Money::FromMicros(6));
   ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() == 3; }));
   ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 0; }));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(authority->commits[i].usage.input, i + 1);
   }
@@ -205,7 +218,7 @@ TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
 TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
   auto* authority = new FakeAuthority;
   {
-    std::lock_guard<std::mutex> lock(authority->mu);
+    MutexLock lock(authority->mu);
     authority->commit_error = Unavailable("authority restarting");
   }
   auto enforcer = Make(authority, FailureMode::kOpen);
@@ -214,7 +227,7 @@ TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
   EXPECT_EQ(enforcer->PendingCommits(), 1u);
   {
-    std::lock_guard<std::mutex> lock(authority->mu);
+    MutexLock lock(authority->mu);
     authority->commit_error.reset();
   }
   EXPECT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
@@ -234,7 +247,7 @@ TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {
     }
   }
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   EXPECT_TRUE(authority->reserves.empty());
   ASSERT_EQ(authority->events.size(), 1u);
   EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
@@ -250,7 +263,7 @@ TEST_F(EnforcerTest, ALocalMaxTokensDenialIsReportedAsCeilingMaxTokens) {
       Make(authority, FailureMode::kOpen, {std::nullopt, 10, std::nullopt, std::nullopt});
   EXPECT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 50).allowed);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);
   EXPECT_EQ(authority->events[0].kind, "ceiling:maxTokens");
 }
@@ -267,35 +280,35 @@ TEST_F(EnforcerTest, AMaxRequestsDenialIsNotReported) {
   EXPECT_NE(denied.reason.find("maxRequests"), std::string::npos);
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   EXPECT_TRUE(authority->events.empty());
 }
 
 TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
   auto* authority = new FakeAuthority;
-  authority->reservation = {"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"};
+  authority->SetReservation({"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   EXPECT_TRUE(authority->events.empty());
 }
 
 TEST_F(EnforcerTest, ACeilingReportIsSentOnceTheAuthorityComesBack) {
   auto* authority = new FakeAuthority;
-  authority->event_error = Unavailable("authority restarting");
+  authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
   ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
   EXPECT_EQ(enforcer->PendingCommits(), 1u);
   {
-    std::lock_guard<std::mutex> lock(authority->mu);
+    MutexLock lock(authority->mu);
     EXPECT_TRUE(authority->events.empty());
     authority->event_error.reset();
   }
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);
   EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
 }
@@ -304,7 +317,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
   std::string key;
   {
     auto* authority = new FakeAuthority;
-    authority->event_error = Unavailable("authority restarting");
+    authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
     const Admission denied = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
     ASSERT_FALSE(denied.allowed);
@@ -318,7 +331,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
   // The spooled report stands for this process too: a new denial adds none.
   ASSERT_FALSE(enforcer->Admit("openai", "m", 2, Money::FromMicros(100), 50).allowed);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  std::lock_guard<std::mutex> lock(authority->mu);
+  MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);
   EXPECT_EQ(authority->events[0].kind, "ceiling:maxCost");
   EXPECT_EQ(authority->events[0].idempotency_key, key);

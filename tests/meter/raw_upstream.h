@@ -5,13 +5,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdlib>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace agentbudget::meter::testing {
 
@@ -41,10 +41,10 @@ class RawUpstream {
 
   ~RawUpstream() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
-    released_.notify_all();
+    released_.SignalAll();
     ::shutdown(listen_fd_, SHUT_RDWR);
     acceptor_.join();
     for (std::thread& connection : connections_) {
@@ -57,8 +57,8 @@ class RawUpstream {
 
   // Blocks until the server is being destroyed: a provider that never answers.
   void Hold() {
-    std::unique_lock<std::mutex> lock(mu_);
-    released_.wait(lock, [this] { return stopping_; });
+    MutexLock lock(mu_);
+    released_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_; });
   }
 
   static bool Send(int fd, const std::string& bytes) {
@@ -127,9 +127,9 @@ class RawUpstream {
   int port_ = 0;
   std::thread acceptor_;
   std::vector<std::thread> connections_;  // only the acceptor adds, joined after it ends
-  std::mutex mu_;
-  std::condition_variable released_;
-  bool stopping_ = false;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar released_;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace agentbudget::meter::testing

@@ -4,10 +4,10 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "tests/meter/free_port.h"
 
 namespace agentbudget::meter::testing {
@@ -24,7 +24,7 @@ class ScriptedServer {
     listener_->support([this](web::http::http_request request) {
       const std::string body = request.extract_utf8string(true).get();
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(mu_);
         seen_.emplace_back(request.relative_uri().to_string(), body);
       }
       handler_(request, body);
@@ -36,7 +36,7 @@ class ScriptedServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   std::vector<std::pair<std::string, std::string>> seen() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     return seen_;
   }
 
@@ -44,8 +44,8 @@ class ScriptedServer {
   Handler handler_;
   int port_ = 0;
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
-  std::mutex mu_;
-  std::vector<std::pair<std::string, std::string>> seen_;
+  Mutex mu_;
+  std::vector<std::pair<std::string, std::string>> seen_ GUARDED_BY(mu_);
 };
 
 }  // namespace agentbudget::meter::testing

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "common/mutex.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -26,48 +26,48 @@ bool Eventually(const std::function<bool()>& done) {
 
 TEST(ThreadCacheTest, NoTaskWaitsForAnother) {
   ThreadCache cache(milliseconds(10'000));
-  std::mutex mu;
-  std::condition_variable all_started;
+  Mutex mu;
+  CondVar all_started;
   int started = 0;
   int finished = 0;
   constexpr int kTasks = 16;
   for (int i = 0; i < kTasks; ++i) {
     cache.Run([&] {
-      std::unique_lock<std::mutex> lock(mu);
+      MutexLock lock(mu);
       ++started;
-      all_started.notify_all();
+      all_started.SignalAll();
       // Each task blocks until every task runs: only possible on threads of their own.
-      if (all_started.wait_for(lock, std::chrono::seconds(10),
+      if (all_started.WaitFor(mu, std::chrono::seconds(10),
                                [&] { return started == kTasks; })) {
         ++finished;
       }
     });
   }
   ASSERT_TRUE(Eventually([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return finished == kTasks;
   }));
 }
 
 TEST(ThreadCacheTest, AnIdleThreadTakesTheNextTask) {
   ThreadCache cache(milliseconds(10'000));
-  std::mutex mu;
+  Mutex mu;
   std::thread::id first;
   std::thread::id second;
   cache.Run([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     first = std::this_thread::get_id();
   });
   ASSERT_TRUE(Eventually([&] { return cache.IdleThreads() == 1; }));
   cache.Run([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     second = std::this_thread::get_id();
   });
   ASSERT_TRUE(Eventually([&] {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(mu);
     return second != std::thread::id();
   }));
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(mu);
   EXPECT_EQ(first, second);
   EXPECT_EQ(cache.Threads(), 1);
 }

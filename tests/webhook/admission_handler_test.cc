@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "tests/webhook/rules_fixture.h"
 
 namespace agentbudget::webhook {
@@ -16,7 +16,7 @@ namespace {
 class FakeFanoutCounter : public FanoutCounter {
  public:
   Result<FanoutClaim> Claim(const FanoutRequest& request) override {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     ++calls;
     last = request;
     int64_t& count = counts_[request.parent_run];
@@ -32,8 +32,8 @@ class FakeFanoutCounter : public FanoutCounter {
   FanoutRequest last;
 
  private:
-  std::mutex mu_;
-  std::map<std::string, int64_t> counts_;
+  Mutex mu_;
+  std::map<std::string, int64_t> counts_ GUARDED_BY(mu_);
 };
 
 class AdmissionHandlerTest : public ::testing::Test {

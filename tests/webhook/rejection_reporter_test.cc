@@ -8,10 +8,11 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -34,7 +35,7 @@ class MemoryApiServer final : public kube::Transport {
   Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
     std::function<void()> hook;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       requests_.push_back(request.method + " " + request.path);
       if (fail_next_ > 0) {
         --fail_next_;
@@ -45,7 +46,7 @@ class MemoryApiServer final : public kube::Transport {
     if (request.method == "PATCH" && hook) {
       hook();
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (request.method == "GET") {
       auto found = objects_.find(request.path);
       return found == objects_.end() ? StatusResponse(404, "NotFound")
@@ -74,7 +75,7 @@ class MemoryApiServer final : public kube::Transport {
   }
 
   void Put(const std::string& ns, const std::string& name, json status = json::object()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     json object = {{"apiVersion", "agentbudget.io/v1alpha1"},
                    {"kind", "AgentWorkload"},
                    {"metadata", {{"name", name}, {"namespace", ns}}},
@@ -84,25 +85,25 @@ class MemoryApiServer final : public kube::Transport {
   }
   // Adds `n` to the workload's rejectedRuns as another writer would, bumping the version.
   void AddRejections(const std::string& ns, const std::string& name, int64_t n) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     json& object = objects_.at(WorkloadPath(ns, name));
     Write(object, {{"rejectedRuns", object["status"].value("rejectedRuns", int64_t{0}) + n}});
   }
   json RejectedRuns(const std::string& ns, const std::string& name) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return objects_.at(WorkloadPath(ns, name))["status"].value("rejectedRuns", json());
   }
   void SetBeforePatch(std::function<void()> hook) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     before_patch_ = std::move(hook);
   }
   void FailNext(int requests, int status) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     fail_next_ = requests;
     fail_status_ = status;
   }
   std::vector<std::string> requests() {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     return requests_;
   }
 
@@ -112,18 +113,18 @@ class MemoryApiServer final : public kube::Transport {
                    {"reason", reason},  {"code", code},       {"message", reason}};
     return {code, {}, status.dump()};
   }
-  void Write(json& object, const json& status_patch) {
+  void Write(json& object, const json& status_patch) REQUIRES(mu_) {
     object["status"].merge_patch(status_patch);
     object["metadata"]["resourceVersion"] = std::to_string(++version_);
   }
 
-  std::mutex mu_;
-  std::map<std::string, json> objects_;  // GUARDED_BY(mu_), by path
-  int64_t version_ = 100;                // GUARDED_BY(mu_)
-  std::function<void()> before_patch_;   // GUARDED_BY(mu_)
-  int fail_next_ = 0;                    // GUARDED_BY(mu_)
-  int fail_status_ = 500;                // GUARDED_BY(mu_)
-  std::vector<std::string> requests_;    // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::map<std::string, json> objects_ GUARDED_BY(mu_);  // by path
+  int64_t version_ GUARDED_BY(mu_) = 100;
+  std::function<void()> before_patch_ GUARDED_BY(mu_);
+  int fail_next_ GUARDED_BY(mu_) = 0;
+  int fail_status_ GUARDED_BY(mu_) = 500;
+  std::vector<std::string> requests_ GUARDED_BY(mu_);
 };
 
 TEST(RejectedRunsPatchTest, AddsThePendingCountToTheCountRead) {
