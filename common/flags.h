@@ -146,7 +146,7 @@ void FlagSet::Int(std::string name, T* out, int64_t min, std::string help) {
   static_assert(std::is_integral_v<Value>, "Int binds integers or optional integers");
   constexpr auto kValueMax = static_cast<uint64_t>(std::numeric_limits<Value>::max());
   constexpr auto kInt64Max = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  const auto max = static_cast<int64_t>(kValueMax < kInt64Max ? kValueMax : kInt64Max);
+  constexpr auto max = static_cast<int64_t>(kValueMax < kInt64Max ? kValueMax : kInt64Max);
   std::string default_text = "none";
   if constexpr (std::is_same_v<Value, T>) {
     default_text = std::to_string(*out);
@@ -154,7 +154,7 @@ void FlagSet::Int(std::string name, T* out, int64_t min, std::string help) {
     default_text = std::to_string(**out);
   }
   Custom(std::move(name), std::move(default_text), std::move(help),
-         [out, min, max](std::string_view value) -> Status {
+         [out, min](std::string_view value) -> Status {
            auto number = ParseInt(value, min, max);
            if (!number.ok()) {
              return std::move(number).error();
