@@ -695,6 +695,18 @@ class TenantAttempts(unittest.TestCase):
         self.assertEqual(found - allowed, set())
 
 
+class ThreatModelTest(unittest.TestCase):
+    def test_threat_model_lists_exactly_these_attempts(self):
+        with open(os.path.join(ROOT, "docs", "threat-model.md")) as f:
+            text = f.read()
+        section = text.split("## The adversarial attempts", 1)[1].split("\n## ", 1)[0]
+        listed = re.findall(r"^\| \d+ \| `(test_\w+)` \|", section, re.MULTILINE)
+        methods = unittest.TestLoader().getTestCaseNames(TenantAttempts)
+        self.assertEqual(len(listed), len(set(listed)), "an attempt is listed twice")
+        self.assertEqual(set(listed), set(methods))
+        self.assertGreaterEqual(len(methods), 25)
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: security_e2e_test.py OPERATOR WEBHOOK")
