@@ -2,10 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <sstream>
-
 #include "tests/authority/fake_api_server.h"
 #include "tests/authority/fake_clock.h"
+#include "tests/authority/focus_csv.h"
 
 namespace agentbudget::op {
 namespace {
@@ -21,7 +20,7 @@ authority::LedgerEntry Charge(const std::string& ns, const std::string& key) {
   entry.run = "run-" + ns;
   entry.idempotency_key = key;
   entry.namespace_name = ns;
-  entry.attribution = {{"team", ns}};
+  entry.attribution = {{"team", ns}, {"user", "u"}, {"workload", "review"}};
   entry.model = "claude-sonnet-4-5";
   entry.cost_micros = 1000;
   entry.tokens = 10;
@@ -55,23 +54,9 @@ class FocusTest : public ::testing::Test {
 
   // The x_Run column of every row.
   static std::vector<std::string> Runs(const std::string& csv) {
-    std::istringstream lines(csv);
-    std::string header;
-    std::getline(lines, header);
-    size_t column = 0;
-    for (size_t at = 0, next = 0; next != std::string::npos; at = next + 1, ++column) {
-      next = header.find(',', at);
-      if (header.substr(at, next - at) == "x_Run") {
-        break;
-      }
-    }
     std::vector<std::string> runs;
-    for (std::string line; std::getline(lines, line);) {
-      size_t at = 0;
-      for (size_t c = 0; c < column; ++c) {
-        at = line.find(',', at) + 1;
-      }
-      runs.push_back(line.substr(at, line.find(',', at) - at));
+    for (const auto& row : authority::testing::FocusRows(csv)) {
+      runs.push_back(row.at("x_Run"));
     }
     return runs;
   }
