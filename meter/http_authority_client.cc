@@ -36,20 +36,16 @@ std::string Str(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Whether `pem` holds at least one PEM certificate, and nothing else that fails to parse.
+// Whether `pem` holds at least one PEM certificate.
 bool HoldsCertificates(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())),
-                                                &BIO_free);
-  int count = 0;
-  while (bio != nullptr) {
-    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr),
-                                                     &X509_free);
-    if (cert == nullptr) {
-      break;
-    }
-    ++count;
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (bio == nullptr) {
+    return false;
   }
-  return count > 0;
+  std::unique_ptr<X509, decltype(&X509_free)> first(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  return first != nullptr;
 }
 
 std::string ReadFile(const std::string& path) {
@@ -129,7 +125,8 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
                              " holds no PEM certificate");
     }
     if (!options.ca_pem.empty() && !HoldsCertificates(options.ca_pem)) {
-      return InvalidArgument("the authority CA (AGENTBUDGET_AUTHORITY_CA) holds no PEM certificate");
+      return InvalidArgument(
+          "the authority CA (AGENTBUDGET_AUTHORITY_CA) holds no PEM certificate");
     }
     if (!options.ca_file.empty() || !options.ca_pem.empty()) {
       config.set_ssl_context_callback([file = options.ca_file, pem = options.ca_pem](

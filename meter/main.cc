@@ -110,8 +110,8 @@ int Run(const std::vector<std::string>& args) {
     authority = std::move(*client);
     if (config->key_source == KeySource::kAuthority) {
       // Asks through the client the enforcer will own; the enforcer outlives the keys' use.
-      auto from_authority =
-          std::make_unique<AuthorityKeys>(*authority, SystemClock::Instance(), AuthorityKeys::Options{});
+      auto from_authority = std::make_unique<AuthorityKeys>(*authority, SystemClock::Instance(),
+                                                            AuthorityKeys::Options{});
       FetchKeysAtStart(*from_authority);
       keys = std::move(from_authority);
     }

@@ -27,8 +27,9 @@ void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
 
 // How long meters are given to drop a CA the authority's certificate moves away from: a
 // meter keeps the CA bundle it was admitted with for its pod's life, so after a CA renewal
-// (a year after the last) the authority's certificate moves to the new CA only once that
-// CA has been published this long. A pod older than that then loses the authority.
+// (about nine months after the last) the authority's certificate moves to the new CA only
+// once that CA has been published this long. A pod older than that then loses the
+// authority.
 inline constexpr std::chrono::hours kMeterTrustDelay{24 * 30};
 
 // The operator's certificates (operator/certs/), from one CA in Secret

@@ -155,15 +155,15 @@ int Run(int argc, char** argv) {
 
   const authority::AuthorityApi::ServingCheck serving = LeaderServing(manager);
   const bool plaintext = options->authority_plaintext;
-  authority::AuthorityApi api(
-      ledger, authenticator, serving, [&provider_keys, plaintext]() -> Result<authority::ProviderKeys> {
-        if (plaintext) {
-          return MakeError(ErrorCode::kFailedPrecondition,
-                           "the authority serves plain HTTP (--authority-plaintext): it hands "
-                           "out no provider keys");
-        }
-        return provider_keys.Keys();
-      });
+  auto keys = [&provider_keys, plaintext]() -> Result<authority::ProviderKeys> {
+    if (plaintext) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the authority serves plain HTTP (--authority-plaintext): it hands out "
+                       "no provider keys");
+    }
+    return provider_keys.Keys();
+  };
+  authority::AuthorityApi api(ledger, authenticator, serving, keys);
   http::Router ops_router;
   http::AddOperationalRoutes(ops_router, serving, registry);
   AddFocusRoute(ops_router, store, spend_access);

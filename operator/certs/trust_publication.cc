@@ -98,9 +98,8 @@ bool CaConfigMap::Trusts(const std::string& ca_pem, const CertificateInfo& ca,
     return false;
   }
   const json& data = config_map_.contains("data") ? config_map_["data"] : json();
-  const std::string published =
-      data.is_object() && data.contains(kKey) && data[kKey].is_string() ? data[kKey].get<std::string>()
-                                                                        : "";
+  const bool present = data.is_object() && data.contains(kKey) && data[kKey].is_string();
+  const std::string published = present ? data[kKey].get<std::string>() : "";
   return BundleHolds(published, ca_pem) && now >= ca.not_before + trust_delay_;
 }
 

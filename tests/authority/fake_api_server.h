@@ -84,9 +84,8 @@ class FakeApiServer final : public kube::Transport {
     if (request.method == "GET" && found != objects_.end()) {
       return Ok(found->second);
     }
-    return kube::HttpResponse{404, {},
-                              nlohmann::json{{"kind", "Status"}, {"reason", "NotFound"}, {"code", 404}}
-                                  .dump()};
+    const nlohmann::json status = {{"kind", "Status"}, {"reason", "NotFound"}, {"code", 404}};
+    return kube::HttpResponse{404, {}, status.dump()};
   }
   Result<std::unique_ptr<kube::ResponseStream>> Open(const kube::HttpRequest&) override {
     return Unavailable("no watches here");

@@ -404,7 +404,8 @@ int AwaitAll(int count, const std::function<void(int, Ledger::Reply)>& send) {
 // Model names are the pod's to choose: they become budget keys, spend series and workload
 // tallies only as the rate card's ids, anything else as "other" (and are still charged).
 TEST_F(LedgerTest, AFloodOfInventedModelNamesGrowsNoMapPastTheRateCard) {
-  ledger_->UpsertBudget(MakeBudget("per-model", {{"limit", {{"amount", "1000"}}}, {"perKey", "model"}}));
+  ledger_->UpsertBudget(
+      MakeBudget("per-model", {{"limit", {{"amount", "1000"}}}, {"perKey", "model"}}));
   constexpr int kModels = 500;
   const int failed = AwaitAll(kModels, [&](int i, Ledger::Reply reply) {
     ReserveRequest reserve = Reservation("k" + std::to_string(i), 1'000);
@@ -469,8 +470,8 @@ TEST_F(LedgerTest, AFloodOfRunsIsForgottenWhenTheyEndOrGoIdle) {
 TEST_F(LedgerTest, ARunThatEndsWithAReservationInFlightKeepsItsEnvelopeUntilIdle) {
   ReserveOk(alice_, "k1", 1'000);
   ASSERT_EQ(AwaitAll(1, [&](int, Ledger::Reply reply) {
-              ledger_->RecordEvent(alice_, {"outcome", std::string(kOutcomeReport) + "Failed", 0, 0, 3},
-                                   std::move(reply));
+              const std::string failed = std::string(kOutcomeReport) + "Failed";
+              ledger_->RecordEvent(alice_, {"outcome", failed, 0, 0, 3}, std::move(reply));
             }),
             0);
   EXPECT_EQ(ledger_->sizes().runs, 1U);

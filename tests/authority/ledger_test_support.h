@@ -15,7 +15,8 @@ namespace agentbudget::authority {
 
 // The shipped rate card, which names the models of these tests.
 inline const core::RateCard& TestRates() {
-  static const core::RateCard rates = core::RateCard::FromYaml(meter::DefaultRatesYaml()).value();
+  static const core::RateCard rates =
+      core::RateCard::FromYaml(meter::DefaultRatesYaml()).value();
   return rates;
 }
 

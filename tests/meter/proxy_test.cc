@@ -261,8 +261,9 @@ TEST_F(ProxyTest, MetricsNameModelsByTheRateCardsIdsAndEveryOtherNameAsOther) {
   ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 51 * 30; }));
   const std::string metrics = records_->Exposition();
   EXPECT_EQ(metrics.find("invented-model"), std::string::npos);
-  EXPECT_NE(metrics.find("agentbudget_meter_calls_total{api=\"anthropic.messages\",model=\"other\""),
-            std::string::npos)
+  EXPECT_NE(
+      metrics.find("agentbudget_meter_calls_total{api=\"anthropic.messages\",model=\"other\""),
+      std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("model=\"claude-haiku-4-5\""), std::string::npos);
   EXPECT_EQ(metrics.find("claude-haiku-4-5-20251001"), std::string::npos);
