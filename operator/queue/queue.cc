@@ -105,24 +105,35 @@ Queue::Queue(kube::Manager& manager, kube::Client& client, authority::Ledger& le
     kube::Controller& compute = manager.AddController(
         "pod-compute", kLeader, 1,
         [this](const std::string& key) { return compute_.Reconcile(key); });
-    // Only the pods the webhook labelled can be charged to a run.
+    // Only the pods the webhook labelled can be charged to a run, and only the replica
+    // that holds the lease keeps their keys and deleted pods: another never drains them.
+    // Once elected, every labelled pod is looked at, so one that ended meanwhile is charged.
+    auto tracked = [&manager](const json& pod) { return manager.IsElected() && Labelled(pod); };
     kube::ResourceEventHandlers handlers;
-    handlers.on_add = [&compute](const json& pod) {
-      if (Labelled(pod)) {
+    handlers.on_add = [&compute, tracked](const json& pod) {
+      if (tracked(pod)) {
         compute.queue().Add(kube::ObjectKey(pod));
       }
     };
-    handlers.on_update = [&compute](const json&, const json& pod) {
-      if (Labelled(pod)) {
+    handlers.on_update = [&compute, tracked](const json&, const json& pod) {
+      if (tracked(pod)) {
         compute.queue().Add(kube::ObjectKey(pod));
       }
     };
-    handlers.on_delete = [this, &compute](const json& pod) {
-      if (Labelled(pod)) {
+    handlers.on_delete = [this, &compute, tracked](const json& pod) {
+      if (tracked(pod)) {
         compute.queue().Add(compute_.OnDeleted(pod));
       }
     };
     pods.AddEventHandlers(std::move(handlers));
+    manager.AddLeaderSetup("queue-compute", [&pods, &compute] {
+      for (const json& pod : pods.store().List()) {
+        if (Labelled(pod)) {
+          compute.queue().Add(kube::ObjectKey(pod));
+        }
+      }
+      return OkStatus();
+    });
   }
 }
 
