@@ -21,8 +21,8 @@
 
 namespace agentbudget::queue {
 
-// One governed Job or bare Pod as the queue's controllers see it: the cached object read
-// with the queue's own writes the cache has not reflected yet applied.
+// One Job or bare Pod as the queue's controllers see it: the cached object read with the
+// queue's own writes the cache has not reflected yet applied.
 struct Entry {
   QueueObject item;
   nlohmann::json object;  // the cached object
@@ -38,9 +38,9 @@ struct Entry {
 //  - writes not yet reflected (Remember): while the cached object still has the version a
 //    write replaced, readers see the written state instead, so no reconcile counts from a
 //    stale cache. Bounded: an entry is dropped when a read finds its write reflected, and
-//    entries whose object was rewritten or deleted meanwhile are swept once they are twice
-//    as many as after the last sweep (and at least kSweepAt), so there are never more than
-//    max(kSweepAt, twice the writes not yet reflected);
+//    Remember sweeps out those whose object the cache holds at another version or not at
+//    all once there are max(kSweepAt, twice as many as the last sweep kept), so there are
+//    never more than that: the writes not yet reflected at the last sweep bound the rest;
 //  - how many runs each workload admitted (status.admittedRuns is monotonic), one count per
 //    workload, forgotten with the workload (ForgetWorkload).
 // Thread-safe.
