@@ -514,9 +514,10 @@ TEST_F(QueueE2eTest, JobRunningWithoutAnAdmissionIsSuspendedAndHeld) {
             0);
   EXPECT_TRUE(JobObserver::WaitFor(
       [&] {
-        return Kubectl({"get", "job", "outage-run", "-n", "backstop", "-o",
-                        R"(jsonpath={.spec.suspend}/{.metadata.labels.agentbudget\.io/workload})"}) ==
-                   "true/gated" &&
+        const std::string state =
+            Kubectl({"get", "job", "outage-run", "-n", "backstop", "-o",
+                     R"(jsonpath={.spec.suspend}/{.metadata.labels.agentbudget\.io/workload})"});
+        return state == "true/gated" &&
                QueueAnnotation("backstop", "outage-run").value("reason", "") == "AwaitingApproval";
       },
       seconds{120}))

@@ -94,7 +94,8 @@ std::map<std::string, json> BackstopController::Unmetered(
   return unmetered;
 }
 
-void BackstopController::Report(const std::string& key, const std::map<std::string, json>& unmetered) {
+void BackstopController::Report(const std::string& key,
+                                const std::map<std::string, json>& unmetered) {
   std::vector<const json*> fresh;
   {
     MutexLock lock(mu_);

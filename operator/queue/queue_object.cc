@@ -106,7 +106,8 @@ QueueState PodState(const json& object, const QueueObject& item, bool* succeeded
 }  // namespace
 
 bool RunsWithoutAdmission(const json& job) {
-  if (!job.is_object() || Suspended(job) || HasTrueCondition(job, "Complete") || HasTrueCondition(job, "Failed")) {
+  if (!job.is_object() || Suspended(job) || HasTrueCondition(job, "Complete") ||
+      HasTrueCondition(job, "Failed")) {
     return false;
   }
   const core::Labels annotations = v1alpha1::LabelsOf(job, "annotations");

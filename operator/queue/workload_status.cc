@@ -147,16 +147,16 @@ nlohmann::json WorkloadConditions(const GovernanceFacts& facts, const nlohmann::
             "them recreated through the webhook",
         facts.generation, now));
   } else {
-    conditions.push_back(Condition(previous, "Unmetered", false, "AllMetered",
-                                   "every running pod governed by this workload has the agentbudget-meter "
-                                   "container",
-                                   facts.generation, now));
+    conditions.push_back(Condition(
+        previous, "Unmetered", false, "AllMetered",
+        "every running pod governed by this workload has the agentbudget-meter container",
+        facts.generation, now));
   }
   if (facts.approval_required) {
     if (facts.approvers_listed) {
-      conditions.push_back(Condition(previous, "NoApprovers", false, "ApproversListed",
-                                     "approval.approvers names who may approve this workload's runs",
-                                     facts.generation, now));
+      conditions.push_back(Condition(
+          previous, "NoApprovers", false, "ApproversListed",
+          "approval.approvers names who may approve this workload's runs", facts.generation, now));
     } else {
       conditions.push_back(Condition(
           previous, "NoApprovers", true, "NoApproversListed",

@@ -21,7 +21,8 @@ json HeldJob(const std::string& name, const json& annotations = json::object()) 
                 {"namespace", "team-a"},
                 {"labels", {{"agentbudget.io/workload", "deploy"}}},
                 {"annotations",
-                 {{"agentbudget.io/queue", R"({"state":"Pending","reason":"AwaitingAdmission"})"}}}}},
+                 {{"agentbudget.io/queue",
+                   R"({"state":"Pending","reason":"AwaitingAdmission"})"}}}}},
               {"spec", {{"suspend", true}}}};
   job["metadata"]["annotations"].update(annotations);
   return job;

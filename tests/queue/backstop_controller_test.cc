@@ -60,7 +60,9 @@ class BackstopControllerTest : public QueueFixture {
   void ReflectPod(const std::string& name) {
     Reflect(cache_.pods(), kube::resources::kPods, "team-a", name);
   }
-  void ReflectWorkload() { Reflect(cache_.workloads(), v1alpha1::kAgentWorkloads, "team-a", "agents"); }
+  void ReflectWorkload() {
+    Reflect(cache_.workloads(), v1alpha1::kAgentWorkloads, "team-a", "agents");
+  }
 
   BackstopController backstop_{*client_, cache_, writer_, metrics_, clock_};
 };

@@ -19,8 +19,11 @@ v1alpha1::Workload Selecting(const std::string& name, const json& match_labels) 
 json Object(const json& labels) { return {{"metadata", {{"labels", labels}}}}; }
 
 TEST(GovernanceTest, NamespaceOptsInWithTheInjectLabel) {
-  EXPECT_TRUE(OptedIn(json::parse(R"({"metadata":{"labels":{"agentbudget.io/inject":"enabled"}}})")));
-  EXPECT_FALSE(OptedIn(json::parse(R"({"metadata":{"labels":{"agentbudget.io/inject":"disabled"}}})")));
+  auto labelled = [](const char* value) {
+    return json{{"metadata", {{"labels", {{"agentbudget.io/inject", value}}}}}};
+  };
+  EXPECT_TRUE(OptedIn(labelled("enabled")));
+  EXPECT_FALSE(OptedIn(labelled("disabled")));
   EXPECT_FALSE(OptedIn(json::object()));
 }
 

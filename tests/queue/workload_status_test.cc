@@ -158,7 +158,8 @@ TEST(WorkloadConditionsTest, HoldIgnoresTransitionTimesButNotAnythingElse) {
   GovernanceFacts facts;
   const core::SysSeconds now{std::chrono::seconds{1'800'000'000}};
   const json conditions = WorkloadConditions(facts, json(), now);
-  EXPECT_TRUE(ConditionsHold(conditions, WorkloadConditions(facts, json(), now + std::chrono::hours{1})));
+  EXPECT_TRUE(ConditionsHold(conditions,
+                             WorkloadConditions(facts, json(), now + std::chrono::hours{1})));
   facts.generation = 5;
   EXPECT_FALSE(ConditionsHold(conditions, WorkloadConditions(facts, json(), now)));
   EXPECT_FALSE(ConditionsHold(json(), conditions));
