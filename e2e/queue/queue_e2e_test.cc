@@ -280,7 +280,10 @@ class QueueE2eTest : public ::testing::Test {
         {"--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
          "--listen=127.0.0.1:" + std::to_string(port_),
          "--ops-listen=127.0.0.1:" + std::to_string(FreePort()), "--group-commit-ms=100",
-         "--status-ms=500", "--identity=queue-e2e"},
+         "--status-ms=500", "--identity=queue-e2e",
+         // The suite tests the queue, not the authority's TLS (e2e/operator does): its
+         // PostAsPod calls on loopback are plain HTTP.
+         "--authority-plaintext"},
         ::testing::TempDir() + "/queue-operator.log");
     ASSERT_TRUE(operator_->Start().ok());
   }
