@@ -57,7 +57,9 @@ AdmissionPlan PlanAdmission(std::vector<HeldRun> held,
     std::string message;
     if (own.approval_required && !run.approved) {
       reason = HoldReason::kAwaitingApproval;
-      message = "workload " + run.workload + " requires the annotation agentbudget.io/approved-by";
+      message = "workload " + run.workload +
+                " requires an approval: one of its approvers annotates agentbudget.io/approved-by"
+                " (the webhook records agentbudget.io/approved-at)";
     } else if (auto pressure_hold = PressureHold(run.priority, run.pressure)) {
       reason = pressure_hold;
       message = "a matching budget is at pressure " + std::string(PressureName(run.pressure));

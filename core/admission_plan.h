@@ -33,7 +33,7 @@ struct HeldRun {
   std::string parent_workload;
   WorkPriority priority = WorkPriority::kStandard;
   int64_t created_millis = 0;  // creation time; FIFO order within a priority
-  bool approved = false;       // carries agentbudget.io/approved-by
+  bool approved = false;       // agentbudget.io/approved-by and approved-at are set
   Pressure pressure = Pressure::kNone;  // the highest pressure of the budgets that match it
 };
 

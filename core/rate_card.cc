@@ -227,6 +227,11 @@ ResolvedRate RateCard::Resolve(std::string_view model) const {
   return {&unknown_, false};
 }
 
+std::string RateCard::BoundedId(std::string_view model) const {
+  const ResolvedRate resolved = Resolve(model);
+  return resolved.known ? resolved.rate->id : kOtherModel;
+}
+
 std::optional<std::string> StripModelDate(std::string_view model) {
   const auto digits = [&](size_t from, size_t count) {
     return std::all_of(model.begin() + from, model.begin() + from + count,

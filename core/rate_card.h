@@ -41,6 +41,10 @@ struct ModelRate {
   std::string date;    // when they were read (YYYY-MM-DD or YYYY-MM)
 };
 
+// The name that stands for every model not on a rate card where names must come from a
+// bounded set (map keys, metric label values): RateCard::BoundedId.
+inline constexpr char kOtherModel[] = "other";
+
 // The outcome of looking a model name up.
 struct ResolvedRate {
   const ModelRate* rate = nullptr;  // never null; points into the RateCard
@@ -64,6 +68,11 @@ class RateCard {
   // removed ("claude-sonnet-4-5-20250929", "gpt-5-2025-08-07") and resolved again; else the
   // unknown-model default with known = false.
   ResolvedRate Resolve(std::string_view model) const;
+
+  // The card's canonical id for `model` (resolved as Resolve does), or kOtherModel for a
+  // name the card does not know: the bounded set of names a pod-supplied model may become
+  // as a map key or metric label value (what it is charged is still Resolve's).
+  std::string BoundedId(std::string_view model) const;
 
   const std::vector<ModelRate>& models() const { return models_; }
 

@@ -45,6 +45,13 @@ struct EventRequest {
   std::string description;
 };
 
+// The provider keys the authority hands a meter whose workload keeps them there
+// (GET /v1/credentials); "" for a provider it holds no key for. Never logged.
+struct ProviderCredentials {
+  std::string anthropic_api_key;
+  std::string openai_api_key;
+};
+
 // A client of the budget authority. Errors carry the protocol's meaning in their code:
 // kInvalidArgument (400), kUnauthenticated (401), kPermissionDenied (403), kNotFound (404),
 // kConflict (409: idempotency key reused with a different body), kUnavailable (503, 5xx,
@@ -58,6 +65,10 @@ class AuthorityClient {
   virtual Status Commit(const CommitRequest& request) = 0;
   virtual Status Release(const std::string& reservation_id, const std::string& idempotency_key) = 0;
   virtual Status RecordEvent(const EventRequest& request) = 0;
+  // The run's provider keys (key source Authority). kPermissionDenied when the caller's
+  // workload does not keep its keys in the authority; kUnavailable (retry later) also when
+  // the authority cannot read its key Secret.
+  virtual Result<ProviderCredentials> FetchCredentials() = 0;
 };
 
 }  // namespace agentbudget::meter

@@ -42,6 +42,7 @@ constexpr FileKey kFileKeys[] = {
     {"authority-url", "authority.url"},
     {"authority-token-file", "authority.tokenFile"},
     {"authority-ca-file", "authority.caFile"},
+    {"authority-ca", "authority.ca"},
     {"failure-mode", "authority.failureMode"},
     {"authority-timeout-ms", "authority.timeoutMs"},
     {"max-cost", "envelope.maxCost"},
@@ -52,6 +53,7 @@ constexpr FileKey kFileKeys[] = {
     {"openai-upstream", "upstreams.openai"},
     {"upstream-ca-file", "upstreams.caFile"},
     {"upstream-timeout-seconds", "upstreams.timeoutSeconds"},
+    {"key-source", "credentials.keySource"},
     {"anthropic-key-file", "credentials.anthropicKeyFile"},
     {"openai-key-file", "credentials.openaiKeyFile"},
     {"rates-override", "rates.overrideFile"},
@@ -100,7 +102,11 @@ void Define(Config& config, flags::FlagSet& set) {
   set.String("authority-token-file", &config.authority_token_file,
              "projected ServiceAccount token sent to the authority (re-read per call)");
   set.String("authority-ca-file", &config.authority_ca_file,
-             "CA bundle for the authority's certificate");
+             "CA bundle file for the authority's certificate (with --authority-ca, both are "
+             "trusted; neither: the system's CAs)");
+  set.String("authority-ca", &config.authority_ca,
+             "CA bundle for the authority's certificate as PEM text; the webhook injects it "
+             "as $AGENTBUDGET_AUTHORITY_CA");
   set.Custom("failure-mode", "Open",
              "Open: when the authority is unreachable, enforce the envelope locally and spool "
              "usage; Closed: deny calls",
@@ -129,6 +135,20 @@ void Define(Config& config, flags::FlagSet& set) {
              "extra CA bundle trusted for upstream TLS");
   set.Duration("upstream-timeout-seconds", &config.upstream_timeout,
                "upstream inactivity timeout, in seconds");
+  set.Custom("key-source", "secret",
+             "where the real provider keys come from: secret (the key files below) or "
+             "authority (GET /v1/credentials of the authority, with the pod's token)",
+             [&config](std::string_view value) -> Status {
+               if (value == "secret" || value == "Secret") {
+                 config.key_source = KeySource::kSecret;
+               } else if (value == "authority" || value == "Authority") {
+                 config.key_source = KeySource::kAuthority;
+               } else {
+                 return InvalidArgument("\"" + std::string(value) +
+                                        "\" is neither secret nor authority");
+               }
+               return OkStatus();
+             });
   set.String("anthropic-key-file", &config.anthropic_key_file,
              "file holding the real Anthropic API key; the agent's placeholder is dropped");
   set.String("openai-key-file", &config.openai_key_file,
@@ -244,6 +264,16 @@ Result<Config> ParseConfig(const std::vector<std::string>& args,
     }
     if (Status applied = set.Set(arg.name, arg.value); !applied.ok()) {
       return std::move(applied).error();
+    }
+  }
+  if (config.key_source == KeySource::kAuthority) {
+    if (config.authority_url.empty()) {
+      return InvalidArgument("--key-source=authority needs --authority-url: the keys come from "
+                             "the authority");
+    }
+    if (!config.anthropic_key_file.empty() || !config.openai_key_file.empty()) {
+      return InvalidArgument("--key-source=authority takes no --anthropic-key-file or "
+                             "--openai-key-file: the keys come from the authority");
     }
   }
   return config;

@@ -15,6 +15,10 @@ namespace agentbudget::meter {
 
 enum class FailureMode { kOpen, kClosed };
 
+// Where the real provider keys come from (meter/provider_keys.h): the key files of the
+// meter's own Secret volume, or the budget authority.
+enum class KeySource { kSecret, kAuthority };
+
 // Everything the meter is told at start-up. A value type.
 struct Config {
   std::string listen_host = "127.0.0.1";
@@ -39,7 +43,8 @@ struct Config {
   // Budget authority; empty url: none, the envelope is enforced locally.
   std::string authority_url;
   std::string authority_token_file;  // projected ServiceAccount token, re-read per call
-  std::string authority_ca_file;     // CA bundle for the authority's TLS; empty: system CAs
+  std::string authority_ca_file;     // CA bundle for the authority's TLS
+  std::string authority_ca;          // the same as PEM text (AGENTBUDGET_AUTHORITY_CA)
   FailureMode failure_mode = FailureMode::kOpen;
   std::chrono::milliseconds authority_timeout{2000};
 
@@ -50,8 +55,11 @@ struct Config {
   std::string upstream_ca_file;  // extra CA bundle for upstream TLS; empty: system CAs only
   std::chrono::seconds upstream_timeout{600};
 
-  // Key custody: the real provider keys, read from the meter's own mounted secret. Empty:
-  // the client's own credentials are passed through.
+  // Key custody. kSecret: the real provider keys are read from the meter's own mounted
+  // Secret (an empty file name: the client's own credentials are passed through).
+  // kAuthority: they are fetched from the authority (which then must be set, and no key
+  // file may be).
+  KeySource key_source = KeySource::kSecret;
   std::string anthropic_key_file;
   std::string openai_key_file;
 
@@ -70,7 +78,8 @@ struct Config {
 // injects, docs/webhook.md); empty values and other variables are ignored. Values are read
 // by common/flags.h. Fails with kInvalidArgument naming the flag, key or variable and the
 // rule broken, for an unknown flag, a missing value or a malformed number, duration,
-// amount, address or log level. `--help` is not handled here: see HelpText().
+// amount, address or log level, and for --key-source=authority without --authority-url or
+// with a key file. `--help` is not handled here: see HelpText().
 Result<Config> ParseConfig(const std::vector<std::string>& args,
                            const std::map<std::string, std::string>& env = {});
 

@@ -1,9 +1,12 @@
 #include "meter/http_authority_client.h"
 
 #include <cpprest/http_client.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <exception>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -33,6 +36,25 @@ std::string Str(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// Whether `pem` holds at least one PEM certificate.
+bool HoldsCertificates(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (bio == nullptr) {
+    return false;
+  }
+  std::unique_ptr<X509, decltype(&X509_free)> first(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  return first != nullptr;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
 bool IsTrue(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_boolean() && it->get<bool>();
@@ -46,10 +68,18 @@ struct HttpAuthorityClient::Impl {
 
   // POSTs `body` to `path`; returns the parsed 200 body or the protocol error.
   Result<json> Post(const std::string& path, const json& body) {
+    return Call(http::methods::POST, path, &body);
+  }
+
+  // Sends `method` to `path` with `body` (none when null); returns the parsed 200 body or
+  // the protocol error.
+  Result<json> Call(const http::method& method, const std::string& path, const json* body) {
     try {
-      http::http_request request(http::methods::POST);
+      http::http_request request(method);
       request.set_request_uri(utility::conversions::to_string_t(path));
-      request.set_body(body.dump(), "application/json");
+      if (body != nullptr) {
+        request.set_body(body->dump(), "application/json");
+      }
       if (const std::string token = ReadToken(options.token_file); !token.empty()) {
         request.headers().add(http::header_names::authorization, "Bearer " + token);
       }
@@ -90,10 +120,24 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
     config.set_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count() > 0
                            ? options.timeout
                            : std::chrono::milliseconds(1000));
-    if (!options.ca_file.empty()) {
-      const std::string ca = options.ca_file;
-      config.set_ssl_context_callback(
-          [ca](boost::asio::ssl::context& context) { context.load_verify_file(ca); });
+    if (!options.ca_file.empty() && !HoldsCertificates(ReadFile(options.ca_file))) {
+      return InvalidArgument("authority CA file " + options.ca_file +
+                             " holds no PEM certificate");
+    }
+    if (!options.ca_pem.empty() && !HoldsCertificates(options.ca_pem)) {
+      return InvalidArgument(
+          "the authority CA (AGENTBUDGET_AUTHORITY_CA) holds no PEM certificate");
+    }
+    if (!options.ca_file.empty() || !options.ca_pem.empty()) {
+      config.set_ssl_context_callback([file = options.ca_file, pem = options.ca_pem](
+                                          boost::asio::ssl::context& context) {
+        if (!file.empty()) {
+          context.load_verify_file(file);
+        }
+        if (!pem.empty()) {
+          context.add_certificate_authority(boost::asio::buffer(pem));
+        }
+      });
     }
     impl->client = std::make_unique<http::client::http_client>(
         utility::conversions::to_string_t(options.base_url), config);
@@ -175,6 +219,14 @@ Status HttpAuthorityClient::RecordEvent(const EventRequest& request) {
     return Internal("authority event: answer does not say committed");
   }
   return OkStatus();
+}
+
+Result<ProviderCredentials> HttpAuthorityClient::FetchCredentials() {
+  auto answer = impl_->Call(http::methods::GET, "/v1/credentials", nullptr);
+  if (!answer.ok()) {
+    return answer.error();
+  }
+  return ProviderCredentials{Str(*answer, "anthropicApiKey"), Str(*answer, "openaiApiKey")};
 }
 
 }  // namespace agentbudget::meter

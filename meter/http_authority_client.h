@@ -11,17 +11,21 @@ namespace agentbudget::meter {
 // AuthorityClient over HTTP(S) with cpprestsdk: JSON bodies as in
 // docs/authority-protocol.md, `Authorization: Bearer <token>` from `token_file` (re-read on
 // every call so that rotated projected tokens are picked up; no header when empty).
-// One keep-alive connection pool for all calls. Thread-safe.
+// The authority's certificate is verified against the CAs of `ca_file` and `ca_pem` (both
+// trusted when both are given), or the system's when neither is. One keep-alive
+// connection pool for all calls. Thread-safe.
 class HttpAuthorityClient final : public AuthorityClient {
  public:
   struct Options {
     std::string base_url;  // e.g. "https://authority:8443"
     std::string token_file;
-    std::string ca_file;  // empty: system CAs
+    std::string ca_file;  // a PEM CA bundle file
+    std::string ca_pem;   // a PEM CA bundle (the webhook injects AGENTBUDGET_AUTHORITY_CA)
     std::chrono::milliseconds timeout{2000};
   };
 
-  // Fails with kInvalidArgument for a malformed base URL.
+  // Fails with kInvalidArgument for a malformed base URL, or a `ca_pem` or `ca_file` that
+  // holds no PEM certificate (naming which).
   static Result<std::unique_ptr<HttpAuthorityClient>> Create(Options options);
   ~HttpAuthorityClient() override;
 
@@ -29,6 +33,7 @@ class HttpAuthorityClient final : public AuthorityClient {
   Status Commit(const CommitRequest& request) override;
   Status Release(const std::string& reservation_id, const std::string& idempotency_key) override;
   Status RecordEvent(const EventRequest& request) override;
+  Result<ProviderCredentials> FetchCredentials() override;
 
  private:
   struct Impl;

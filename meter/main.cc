@@ -4,13 +4,13 @@
 
 #include <csignal>
 #include <chrono>
+#include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>  // before Boost.Asio, which uses std::exchange
 #include <vector>
 
@@ -18,12 +18,14 @@
 
 #include "common/log.h"
 #include "core/rate_card.h"
+#include "meter/authority_keys.h"
 #include "meter/commit_spool.h"
 #include "meter/config.h"
-#include "meter/default_rates.h"
 #include "meter/enforcer.h"
 #include "meter/http_authority_client.h"
+#include "meter/provider_keys.h"
 #include "meter/proxy.h"
+#include "meter/rate_card_loader.h"
 #include "meter/records.h"
 
 namespace agentbudget::meter {
@@ -35,18 +37,24 @@ constexpr std::chrono::seconds kShutdownDrain{10};
 
 constexpr size_t kIoThreads = 4;
 
-Result<core::RateCard> LoadRates(const Config& config) {
-  auto card = core::RateCard::FromYaml(DefaultRatesYaml());
-  if (!card.ok() || config.rates_override_file.empty()) {
-    return card;
+// How long a starting meter with key source Authority keeps asking for its keys while the
+// authority is unreachable; past it, the meter serves and asks again when calls need them.
+constexpr std::chrono::seconds kKeyFetchAtStart{30};
+
+// The first fetch of the provider keys from the authority, retried with backoff while the
+// error is retryable (the authority starting or changing leader), within kKeyFetchAtStart.
+void FetchKeysAtStart(AuthorityKeys& keys) {
+  const auto deadline = std::chrono::steady_clock::now() + kKeyFetchAtStart;
+  auto backoff = std::chrono::milliseconds(200);
+  while (true) {
+    Status fetched = keys.Fetch();
+    if (fetched.ok() || !IsRetryable(fetched.error().code) ||
+        std::chrono::steady_clock::now() + backoff > deadline) {
+      return;
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
   }
-  std::ifstream file(config.rates_override_file);
-  if (!file) {
-    return InvalidArgument("rates override " + config.rates_override_file + ": cannot read");
-  }
-  std::stringstream text;
-  text << file.rdbuf();
-  return card->WithOverrides(text.str());
 }
 
 // The AGENTBUDGET_* variables of the process environment (see ParseConfig).
@@ -83,21 +91,30 @@ int Run(const std::vector<std::string>& args) {
   log::ParseLevel(config->log_level, &level);  // checked by ParseConfig
   log::Configure("meter", level);
 
-  auto rates = LoadRates(*config);
+  auto rates = LoadRateCard(config->rates_override_file);
   if (!rates.ok()) {
     return Fail("rate card", rates.error());
   }
   std::unique_ptr<AuthorityClient> authority;
   std::unique_ptr<CommitSpool> spool;
+  std::unique_ptr<ProviderKeys> keys;
   if (!config->authority_url.empty()) {
     auto client = HttpAuthorityClient::Create({config->authority_url,
                                                config->authority_token_file,
                                                config->authority_ca_file,
+                                               config->authority_ca,
                                                config->authority_timeout});
     if (!client.ok()) {
       return Fail("authority", client.error());
     }
     authority = std::move(*client);
+    if (config->key_source == KeySource::kAuthority) {
+      // Asks through the client the enforcer will own; the enforcer outlives the keys' use.
+      auto from_authority = std::make_unique<AuthorityKeys>(*authority, SystemClock::Instance(),
+                                                            AuthorityKeys::Options{});
+      FetchKeysAtStart(*from_authority);
+      keys = std::move(from_authority);
+    }
     auto opened = CommitSpool::Open(config->spool_dir);
     if (!opened.ok()) {
       return Fail("spool", opened.error());
@@ -107,6 +124,9 @@ int Run(const std::vector<std::string>& args) {
   auto records = Records::Create(config->records_file);
   if (!records.ok()) {
     return Fail("records", records.error());
+  }
+  if (keys == nullptr) {
+    keys = std::make_unique<FileKeys>(config->anthropic_key_file, config->openai_key_file);
   }
   Enforcer enforcer({config->failure_mode, config->envelope, config->run},
                     std::move(authority), std::move(spool));
@@ -118,7 +138,7 @@ int Run(const std::vector<std::string>& args) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  Proxy proxy(*config, *rates, enforcer, **records);
+  Proxy proxy(*config, *rates, enforcer, **records, *keys);
   if (Status started = proxy.Start(); !started.ok()) {
     return Fail("start", started.error());
   }

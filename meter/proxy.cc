@@ -7,9 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
-#include <fstream>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "common/log.h"
@@ -44,17 +42,6 @@ std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
-}
-
-std::string ReadSecret(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  std::string secret = text.str();
-  while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) {
-    secret.pop_back();
-  }
-  return secret;
 }
 
 double MillisSince(std::chrono::steady_clock::time_point start) {
@@ -92,6 +79,7 @@ struct Proxy::Impl {
   const core::RateCard& rates;
   Enforcer& enforcer;
   Records& records;
+  ProviderKeys& keys;
   std::unique_ptr<http::client::http_client> anthropic;
   std::unique_ptr<http::client::http_client> openai;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
@@ -107,11 +95,12 @@ struct Proxy::Impl {
   // Last, so destroyed first: its threads finish before anything they use goes away.
   ThreadCache threads{std::chrono::seconds(10)};
 
-  Impl(Config c, const core::RateCard& r, Enforcer& e, Records& rec)
+  Impl(Config c, const core::RateCard& r, Enforcer& e, Records& rec, ProviderKeys& k)
       : config(std::move(c)),
         rates(r),
         enforcer(e),
         records(rec),
+        keys(k),
         allowlist(config.models_allowed, config.models_fallback, rates) {}
 
   Result<std::unique_ptr<http::client::http_client>> MakeUpstream(const std::string& base) {
@@ -293,21 +282,20 @@ struct Proxy::Impl {
     http::http_request upstream(http::methods::POST);
     upstream.set_request_uri(route.upstream_path);
     const bool anthropic = route.api == core::Api::kAnthropicMessages;
-    const std::string& key_file = anthropic ? config.anthropic_key_file : config.openai_key_file;
+    const bool custody = keys.Holds(route.api);
     for (const auto& [name, value] : request.headers()) {
       const std::string lower = Lower(name);
       if (IsHopByHop(lower) || lower == "accept-encoding" || lower == "content-encoding") {
         continue;
       }
-      if (!key_file.empty() && (lower == "x-api-key" || lower == "authorization")) {
+      if (custody && (lower == "x-api-key" || lower == "authorization")) {
         continue;  // the agent's placeholder credential never leaves the pod
       }
       upstream.headers().add(name, value);
     }
     // Usage must be readable: ask for an uncompressed answer.
     upstream.headers().add(http::header_names::accept_encoding, "identity");
-    if (!key_file.empty()) {
-      const std::string key = ReadSecret(key_file);
+    if (const std::string key = custody ? keys.Key(route.api) : ""; !key.empty()) {
       if (anthropic) {
         upstream.headers().add("x-api-key", key);
       } else {
@@ -405,6 +393,7 @@ struct Proxy::Impl {
     record.api = api;
     record.requested_model = requested_model;
     record.model = admission.model;
+    record.model_id = rates.BoundedId(admission.model);
     record.degraded = admission.degraded;
     const core::ResolvedRate rate = rates.Resolve(admission.model);
     record.known_model = rate.known;
@@ -430,6 +419,9 @@ struct Proxy::Impl {
       return;
     }
     record.status = upstream.status_code();
+    if (record.status == http::status_codes::Unauthorized && keys.Holds(api)) {
+      keys.Rejected(api);
+    }
     const std::string content_type = upstream.headers().content_type();
     record.stream = content_type.find("text/event-stream") != std::string::npos;
 
@@ -632,8 +624,9 @@ struct Proxy::Impl {
   }
 };
 
-Proxy::Proxy(Config config, const core::RateCard& rates, Enforcer& enforcer, Records& records)
-    : impl_(std::make_unique<Impl>(std::move(config), rates, enforcer, records)) {}
+Proxy::Proxy(Config config, const core::RateCard& rates, Enforcer& enforcer, Records& records,
+             ProviderKeys& keys)
+    : impl_(std::make_unique<Impl>(std::move(config), rates, enforcer, records, keys)) {}
 
 Proxy::~Proxy() { Stop(); }
 

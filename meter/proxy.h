@@ -10,6 +10,7 @@
 #include "core/rate_card.h"
 #include "meter/config.h"
 #include "meter/enforcer.h"
+#include "meter/provider_keys.h"
 #include "meter/records.h"
 
 namespace agentbudget::meter {
@@ -20,15 +21,17 @@ namespace agentbudget::meter {
 // /readyz (503 once stopping) and /metrics only: the kubelet's probes reach it, while the
 // proxy listener stays on loopback. Calls for models outside config.models_allowed (and
 // models_fallback) are denied. Per metered call: parse the request, estimate and reserve (Enforcer), forward
-// with the model rewritten when degraded and the provider key injected, stream the answer
+// with the model rewritten when degraded and the provider key injected (`keys`; a 401 from
+// the provider is reported to them), stream the answer
 // back event by event while reading its usage, price it, commit. Each request is handled
 // on a thread of its own, reused from a ThreadCache (blocking upstream reads never run on
 // cpprestsdk's pool).
 // Thread-safe.
 class Proxy {
  public:
-  // `rates`, `enforcer` and `records` must outlive the Proxy.
-  Proxy(Config config, const core::RateCard& rates, Enforcer& enforcer, Records& records);
+  // `rates`, `enforcer`, `records` and `keys` must outlive the Proxy.
+  Proxy(Config config, const core::RateCard& rates, Enforcer& enforcer, Records& records,
+        ProviderKeys& keys);
   ~Proxy();  // Stop()s
 
   Proxy(const Proxy&) = delete;

@@ -87,7 +87,7 @@ void Records::Call(const CallRecord& record) {
   const std::string provider(core::ProviderName(record.api));
   const std::string api(core::ApiName(record.api));
   const std::string status_class = std::to_string(record.status / 100) + "xx";
-  calls_->Add({{"provider", provider}, {"api", api}, {"model", record.model},
+  calls_->Add({{"provider", provider}, {"api", api}, {"model", record.model_id},
                {"status", status_class}})
       .Increment();
   const std::pair<const char*, int64_t> types[] = {
@@ -98,16 +98,16 @@ void Records::Call(const CallRecord& record) {
       {"output", record.usage.output}};
   for (const auto& [type, count] : types) {
     if (count > 0) {
-      tokens_->Add({{"provider", provider}, {"model", record.model}, {"type", type}})
+      tokens_->Add({{"provider", provider}, {"model", record.model_id}, {"type", type}})
           .Increment(static_cast<double>(count));
     }
   }
   if (auto cost = core::Money::Parse(record.cost); cost.ok() && cost->micros() > 0) {
-    cost_->Add({{"provider", provider}, {"model", record.model}})
+    cost_->Add({{"provider", provider}, {"model", record.model_id}})
         .Increment(static_cast<double>(cost->micros()));
   }
   if (!record.known_model) {
-    unknown_->Add({{"provider", provider}, {"model", record.model}}).Increment();
+    unknown_->Add({{"provider", provider}}).Increment();
   }
   if (record.estimated) {
     estimated_->Add({{"provider", provider}}).Increment();

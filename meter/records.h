@@ -18,6 +18,9 @@ struct CallRecord {
   core::Api api = core::Api::kAnthropicMessages;
   std::string requested_model;
   std::string model;           // sent upstream (the fallback when degraded)
+  // The rate card's id of `model`, or "other" (core::RateCard::BoundedId): the only model
+  // name metrics carry, so an agent choosing names cannot grow the label set.
+  std::string model_id;
   std::string response_model;  // as the provider named it
   bool degraded = false;
   bool known_model = true;
@@ -31,7 +34,9 @@ struct CallRecord {
 
 // Writes call records to the log, to an optional JSON-lines file, and to Prometheus metrics
 // (agentbudget_meter_*: calls, tokens by gen_ai token type, cost, unknown-model calls,
-// decisions, rejected requests, upstream latency). Thread-safe.
+// decisions, rejected requests, upstream latency). Metric labels take bounded values only:
+// the provider, API, status class, token type, decision, reason and `model_id` (the rate
+// card's ids and "other"). Thread-safe.
 class Records {
  public:
   // `records_file` empty: no file. Fails with kUnavailable when the file cannot be opened.

@@ -37,13 +37,11 @@ authority::AuthorityApi::ServingCheck LeaderServing(const kube::Manager& manager
   };
 }
 
-kube::RunFunc ServeAuthority(authority::AuthorityApi& api, http::ServerOptions options,
+kube::RunFunc ServeAuthority(http::Router routes, http::ServerOptions options,
                              std::string ops_url) {
-  return [&api, options = std::move(options), ops_url = std::move(ops_url)](
-             const kube::StopSignal& stop) {
-    http::Router router;
-    api.AddRoutes(router);
-    auto server = http::HttpServer::Start(options, std::move(router));
+  return [routes = std::move(routes), options = std::move(options),
+          ops_url = std::move(ops_url)](const kube::StopSignal& stop) {
+    auto server = http::HttpServer::Start(options, routes);
     if (!server.ok()) {
       log::Error("operator failed", {{"error", server.error().ToString()}});
       std::_Exit(1);

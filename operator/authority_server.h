@@ -27,11 +27,13 @@ authority::TokenReviewAuthenticator::Options CachedCallers(kube::Manager& manage
 // 503 (retryable) and fail readiness. `manager` must outlive the check.
 authority::AuthorityApi::ServingCheck LeaderServing(const kube::Manager& manager);
 
-// The leader's authority listener (a kLeader runnable): serves `api` with `options` from
-// when the ledger is recovered until the manager stops, and prints "authority <url>" and
-// "ops <ops_url>" on stdout for scripts that bound port 0. A listener that cannot start
-// ends the process (exit 1), as a failed start did. `api` must outlive the manager's run.
-kube::RunFunc ServeAuthority(authority::AuthorityApi& api, http::ServerOptions options,
+// The leader's authority listener (a kLeader runnable): serves `routes` (the AuthorityApi's
+// and the FOCUS export's) with `options` from when the leader setups are done (the ledger
+// recovered, its certificate issued) until the manager stops, and prints "authority <url>"
+// and "ops <ops_url>" on stdout for scripts that bound port 0. A listener that cannot start
+// ends the process (exit 1), as a failed start did. Whatever the routes refer to must
+// outlive the manager's run.
+kube::RunFunc ServeAuthority(http::Router routes, http::ServerOptions options,
                              std::string ops_url);
 
 }  // namespace agentbudget::op

@@ -1,7 +1,8 @@
 // agentbudget-operator: the budget authority, the AgentBudget controller, the admission
-// queue and the webhook's certificates around one kube::Manager (flags: operator/options.h).
-// Replicas share caches and campaign for the Lease agentbudget-operator; the leader reads
-// the durable ledger back, then runs the controllers and serves the authority on --listen.
+// queue and the operator's certificates around one kube::Manager (flags: operator/options.h).
+// Replicas share caches and campaign for the Lease agentbudget-operator; the leader issues
+// the authority's certificate (unless given one), reads the durable ledger back, then runs
+// the controllers and serves the authority on --listen over TLS (GET /v1/focus there too).
 // /healthz, /readyz, /metrics and /v1/focus are on --ops-listen. SIGTERM or SIGINT stops it
 // after pending commits are durable. `focus-export` prints FOCUS 1.2 CSV instead.
 #include <csignal>
@@ -17,10 +18,14 @@
 #include "common/metrics_endpoint.h"
 #include "kube/config.h"
 #include "kube/manager.h"
+#include "meter/rate_card_loader.h"
 #include "operator/authority/kube_ledger_store.h"
 #include "operator/authority/ledger.h"
 #include "operator/authority/metrics.h"
+#include "operator/authority/provider_key_secret.h"
+#include "operator/authority/spend_access.h"
 #include "operator/authority_server.h"
+#include "operator/authority_tls.h"
 #include "operator/budgets/budget_controller.h"
 #include "operator/focus.h"
 #include "operator/housekeeping.h"
@@ -82,16 +87,32 @@ int Run(int argc, char** argv) {
   if (!queue_client.ok()) {
     return Fail(queue_client.error());
   }
+  auto rates = meter::LoadRateCard(options->rates_override);
+  if (!rates.ok()) {
+    return Fail(rates.error());
+  }
   http::ServerOptions ops_listen = ListenOptions(options->ops_listen, 2);
   http::ServerOptions listen =
       ListenOptions(options->listen, static_cast<size_t>(options->workers));
+  // The authority's TLS: the given pair, or one the leader issues into `tls_dir`.
+  std::string tls_dir;
   if (!options->tls_cert.empty()) {
     listen.tls = http::TlsOptions{options->tls_cert, options->tls_key};
+  } else if (!options->authority_plaintext) {
+    auto dir = PrepareTlsDir(options->authority_tls_dir);
+    if (!dir.ok()) {
+      return Fail(dir.error());
+    }
+    tls_dir = *dir;
+    listen.tls = http::TlsOptions{CertFile(tls_dir), KeyFile(tls_dir)};
+  } else {
+    log::Warn("the authority serves plain HTTP (--authority-plaintext): tokens and spend "
+              "cross the network unencrypted; no provider keys are handed out");
   }
 
   const SystemClock& clock = SystemClock::Instance();
   authority::KubeLedgerStore store(**client, options->namespace_name);
-  authority::Ledger ledger(clock, store, authority::Ledger::Options{},
+  authority::Ledger ledger(clock, store, *rates, authority::Ledger::Options{},
                            authority::GroupCommitter::Options{options->group_commit, 1000});
   kube::ManagerOptions manager_options;
   if (options->leader_elect) {
@@ -103,6 +124,11 @@ int Run(int argc, char** argv) {
   kube::Manager manager(**client, manager_options);
 
   authority::TokenReviewAuthenticator authenticator(**client, clock, CachedCallers(manager));
+  authority::SpendAccess spend_access(**client, clock, authority::SpendAccess::Options{});
+  authority::ProviderKeySecret provider_keys(**client, clock, {options->namespace_name});
+  // Before the ledger's recovery: the listener needs its certificate as much as its ledger.
+  std::unique_ptr<certs::Certificates> certificates =
+      AddCertificates(manager, **client, clock, *options, tls_dir);
 
   kube::Informer& budget_objects = manager.GetInformer(v1alpha1::kAgentBudgets);
   budgets::BudgetController::Options budget_options;
@@ -126,20 +152,30 @@ int Run(int argc, char** argv) {
 
   authority::AuthorityMetrics metrics(registry);
   AddHousekeeping(manager, ledger, store, metrics, clock, options->status_period);
-  std::unique_ptr<certs::WebhookCertificates> webhook_certificates =
-      options->webhook_certs ? AddWebhookCertificates(manager, **client, clock, *options) : nullptr;
 
   const authority::AuthorityApi::ServingCheck serving = LeaderServing(manager);
-  authority::AuthorityApi api(ledger, authenticator, serving);
+  const bool plaintext = options->authority_plaintext;
+  auto keys = [&provider_keys, plaintext]() -> Result<authority::ProviderKeys> {
+    if (plaintext) {
+      return MakeError(ErrorCode::kFailedPrecondition,
+                       "the authority serves plain HTTP (--authority-plaintext): it hands out "
+                       "no provider keys");
+    }
+    return provider_keys.Keys();
+  };
+  authority::AuthorityApi api(ledger, authenticator, serving, keys);
   http::Router ops_router;
   http::AddOperationalRoutes(ops_router, serving, registry);
-  AddFocusRoute(ops_router, store);
+  AddFocusRoute(ops_router, store, spend_access);
   auto ops_server = http::HttpServer::Start(ops_listen, std::move(ops_router));
   if (!ops_server.ok()) {
     return Fail(ops_server.error());
   }
+  http::Router authority_router;
+  api.AddRoutes(authority_router);
+  AddFocusRoute(authority_router, store, spend_access);
   manager.AddRunnable("authority-api", kube::Scope::kLeader,
-                      ServeAuthority(api, listen, (*ops_server)->url()));
+                      ServeAuthority(std::move(authority_router), listen, (*ops_server)->url()));
 
   manager.Start();
   int signal = 0;

@@ -37,10 +37,26 @@ void Define(Options& options, flags::FlagSet& set) {
   }
   set.Listen("listen", &options.listen, PortRule::kAllowZero,
              "authority API address, HOST:PORT (port 0: any free port, printed on stdout)");
-  set.String("tls-cert", &options.tls_cert, "authority serving certificate (PEM); with --tls-key");
+  set.String("tls-cert", &options.tls_cert,
+             "authority serving certificate (PEM), with --tls-key; none: the operator issues "
+             "one from its CA and publishes the CA in ConfigMap agentbudget-authority-ca");
   set.String("tls-key", &options.tls_key, "authority serving key (PEM); with --tls-cert");
+  set.Bool("authority-plaintext", &options.authority_plaintext,
+           "serve the authority API over plain HTTP. RISK: meters' tokens, spend and provider "
+           "keys cross the network unencrypted and meters cannot tell the authority from an "
+           "impostor; the authority then hands out no provider keys. For loopback tests only");
+  set.String("authority-service", &options.authority_service,
+             "the authority's Service, named (with its namespace) by the issued certificate");
+  set.List("authority-cert-hosts", &options.authority_cert_hosts,
+           "more names (DNS names or IPs) for the issued authority certificate, comma-separated");
+  set.String("authority-tls-dir", &options.authority_tls_dir,
+             "writable directory the issued authority certificate and key are written to; "
+             "empty: a fresh private directory under $TMPDIR");
   set.Listen("ops-listen", &options.ops_listen, PortRule::kAllowZero,
              "address of /healthz, /readyz, /metrics and /v1/focus, HOST:PORT");
+  set.String("rates-override", &options.rates_override,
+             "rate card YAML merged over the shipped one (as the meter's): models are named by "
+             "its ids, any other name as \"other\"");
   set.Duration("group-commit-ms", &options.group_commit,
                "longest wait before commits are written to the ledger together, in ms");
   set.Duration("status-ms", &options.status_period,
@@ -68,7 +84,7 @@ constexpr char kUsage[] =
     "agentbudget-operator: the budget authority and the AgentBudget controller.\n\n"
     "Usage:\n"
     "  agentbudget-operator [--flag=value]...\n"
-    "      serves the authority API on --listen and /healthz, /readyz, /metrics,\n"
+    "      serves the authority API (TLS) on --listen and /healthz, /readyz, /metrics,\n"
     "      /v1/focus on --ops-listen\n"
     "  agentbudget-operator focus-export [--from=DATE] [--to=DATE] [--flag=value]...\n"
     "      prints the committed spend in [from, to) as FOCUS 1.2 CSV\n";
@@ -88,6 +104,9 @@ Result<Options> ParseOptions(int argc, char** argv) {
   }
   if (options->tls_cert.empty() != options->tls_key.empty()) {
     return InvalidArgument("--tls-cert and --tls-key go together");
+  }
+  if (options->authority_plaintext && !options->tls_cert.empty()) {
+    return InvalidArgument("--authority-plaintext and --tls-cert exclude each other");
   }
   if (options->focus_to <= options->focus_from) {
     return InvalidArgument("--to must be after --from");

@@ -32,12 +32,22 @@ struct Options {
 
   std::string kubeconfig;  // empty: $KUBECONFIG, in-cluster, ~/.kube/config
   std::string namespace_name = "agentbudget-system";
-  // The authority API (port 0: any free port, printed on stdout).
+  // The authority API (port 0: any free port, printed on stdout), always on TLS: with the
+  // pair --tls-cert/--tls-key, else with a certificate the leader issues from the operator's
+  // CA for the names of Service authority_service and authority_cert_hosts, written into
+  // authority_tls_dir; its CA bundle is published in ConfigMap agentbudget-authority-ca.
+  // Plain HTTP only with authority_plaintext.
   flags::ListenAddress listen{"0.0.0.0", 8443};
-  std::string tls_cert;  // both empty: plain HTTP
+  std::string tls_cert;
   std::string tls_key;
+  bool authority_plaintext = false;
+  std::string authority_service = "agentbudget-operator";
+  std::vector<std::string> authority_cert_hosts;  // --authority-cert-hosts=a,b
+  std::string authority_tls_dir;  // empty: a fresh private directory under $TMPDIR
   // /healthz, /readyz, /metrics and /v1/focus.
   flags::ListenAddress ops_listen{"0.0.0.0", 8080};
+  // A rate card merged over the shipped one: models are named by its ids.
+  std::string rates_override;
   std::chrono::milliseconds group_commit{200};   // --group-commit-ms
   std::chrono::milliseconds status_period{5000};  // --status-ms
   int64_t workers = 256;                           // authority API threads
@@ -60,8 +70,8 @@ struct Options {
 // Parses argv (argv[0] is the program; argv[1] may be "focus-export"). Fails with
 // kInvalidArgument naming the flag and the rule it breaks (`--listen: port "80x" is not a
 // number in 0..65535`), an unknown flag, a positional argument, --tls-cert without
-// --tls-key (or the reverse), or --to not after --from. Callers print the message on
-// stderr and exit 2.
+// --tls-key (or the reverse), --authority-plaintext with --tls-cert, or --to not after
+// --from. Callers print the message on stderr and exit 2.
 Result<Options> ParseOptions(int argc, char** argv);
 
 // The --help text: both forms, every flag with its default.

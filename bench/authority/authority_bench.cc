@@ -29,6 +29,7 @@
 
 #include "common/mutex.h"
 #include "core/budget_spec.h"
+#include "meter/rate_card_loader.h"
 #include "operator/authority/api.h"
 #include "operator/authority/ledger.h"
 
@@ -143,7 +144,8 @@ int Main(int argc, char** argv) {
   constexpr int kUsers = 10000;
 
   SlowStore store(latency);
-  Ledger ledger(SystemClock::Instance(), store, Ledger::Options{},
+  const core::RateCard rates = meter::LoadRateCard("").value();
+  Ledger ledger(SystemClock::Instance(), store, rates, Ledger::Options{},
                 GroupCommitter::Options{interval, 1000});
   // 1 org budget, 1 perKey budget over users, 100 team budgets, 898 workflow budgets that
   // match nothing here (they still have to be checked on every reservation).
@@ -163,7 +165,8 @@ int Main(int argc, char** argv) {
          {"selector", {{"matchLabels", {{"workflow", "wf-" + std::to_string(workflow)}}}}}});
   }
   BenchAuthenticator authenticator;
-  AuthorityApi api(ledger, authenticator, [] { return OkStatus(); });
+  AuthorityApi api(ledger, authenticator, [] { return OkStatus(); },
+                   []() -> Result<ProviderKeys> { return Unavailable("no keys here"); });
 
   // Every user spends once first, so 10,000 perKey envelopes exist during the run.
   for (int user = 0; user < kUsers; ++user) {

@@ -273,7 +273,9 @@ int Bench(const Options& options) {
       AGENTBUDGET_OPERATOR_BINARY,
       {"--kubeconfig=" + (*cluster)->kubeconfig(), "--namespace=agentbudget-system",
        "--listen=127.0.0.1:" + std::to_string(port), "--ops-listen=127.0.0.1:0",
-       "--status-ms=200", "--group-commit-ms=50", "--queue-qps=1000", "--leader-elect=false"},
+       "--status-ms=200", "--group-commit-ms=50", "--queue-qps=1000", "--leader-elect=false",
+       // The benchmark talks to the authority on loopback, in plain HTTP.
+       "--authority-plaintext"},
       "/tmp/queue-bench-operator.log");
   if (Status started = operator_process.Start(); !started.ok()) {
     std::cerr << "operator: " << started.error().message << "\n";

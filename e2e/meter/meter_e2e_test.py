@@ -14,6 +14,7 @@ import json
 import os
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -105,21 +106,24 @@ class Stub:
 
 
 class Meter:
-    def __init__(self, workdir, stub, name, *flags, env=None):
+    def __init__(self, workdir, stub, name, *flags, env=None, key_files=True):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         self.records = os.path.join(workdir, name + "-records.jsonl")
-        key = os.path.join(workdir, "anthropic.key")
-        with open(key, "w") as f:
-            f.write(REAL_KEY + "\n")
-        okey = os.path.join(workdir, "openai.key")
-        with open(okey, "w") as f:
-            f.write(REAL_KEY + "\n")
+        keys = []
+        if key_files:
+            key = os.path.join(workdir, "anthropic.key")
+            with open(key, "w") as f:
+                f.write(REAL_KEY + "\n")
+            okey = os.path.join(workdir, "openai.key")
+            with open(okey, "w") as f:
+                f.write(REAL_KEY + "\n")
+            keys = ["--anthropic-key-file", key, "--openai-key-file", okey]
         self.log = open(os.path.join(workdir, name + ".log"), "w")
         self.proc = subprocess.Popen(
             [METER, "--listen", "127.0.0.1:%d" % self.port, "--anthropic-upstream", stub.url,
-             "--openai-upstream", stub.url, "--anthropic-key-file", key,
-             "--openai-key-file", okey, "--records-file", self.records,
+             "--openai-upstream", stub.url] + keys +
+            ["--records-file", self.records,
              "--spool-dir", os.path.join(workdir, name + "-spool"), "--run", name] + list(flags),
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         wait_until(lambda: http_ok(self.url + "/healthz"), what="meter start")
@@ -144,11 +148,43 @@ class Meter:
         self.log.close()
 
 
-class ScriptedAuthority:
-    """A budget authority that answers every reservation with `decision`."""
+class AuthorityPki:
+    """A CA and a serving certificate for 127.0.0.1 it signed, made with the openssl CLI."""
 
-    def __init__(self, decision, model, reason):
+    def __init__(self, workdir):
+        d = os.path.join(workdir, "authority-pki")
+        os.makedirs(d, exist_ok=True)
+        self.ca = os.path.join(d, "ca.crt")
+        self.cert = os.path.join(d, "tls.crt")
+        self.key = os.path.join(d, "tls.key")
+
+        def openssl(*args):
+            subprocess.run(["openssl"] + list(args), check=True, capture_output=True)
+
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-days", "1", "-subj", "/CN=meter e2e authority CA",
+                "-keyout", os.path.join(d, "ca.key"), "-out", self.ca)
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-subj", "/CN=authority", "-keyout", self.key, "-out", os.path.join(d, "tls.csr"))
+        ext = os.path.join(d, "ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", os.path.join(d, "tls.csr"), "-CA", self.ca,
+                "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "1",
+                "-extfile", ext, "-out", self.cert)
+
+    def ca_pem(self):
+        with open(self.ca) as f:
+            return f.read()
+
+
+class ScriptedAuthority:
+    """A budget authority over TLS that answers every reservation with `decision`, and
+    GET /v1/credentials with `credentials` (403 when None)."""
+
+    def __init__(self, pki, decision, model, reason, credentials=None):
         self.requests = []
+        self.authorizations = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -157,9 +193,27 @@ class ScriptedAuthority:
             def log_message(self, *args):
                 pass
 
+            def answer(self, status, answer):
+                data = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                outer.requests.append((self.path, None))
+                outer.authorizations.append(self.headers.get("authorization"))
+                if self.path == "/v1/credentials" and credentials is not None:
+                    self.answer(200, credentials)
+                else:
+                    self.answer(403, {"error": {"code": "permission_denied",
+                                                "message": "keySource Secret"}})
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
                 outer.requests.append((self.path, body))
+                outer.authorizations.append(self.headers.get("authorization"))
                 if self.path == "/v1/reservations":
                     answer = {"id": "r-1", "decision": decision, "model": model,
                               "reason": reason, "expiresAt": "2026-11-27T23:00:00Z"}
@@ -167,15 +221,13 @@ class ScriptedAuthority:
                     answer = {"id": "r-1", "committed": True, "cost": body["cost"]}
                 else:
                     answer = {"id": "r-1", "released": True, "committed": True}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, answer)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(pki.cert, pki.key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d" % self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self):
@@ -250,6 +302,7 @@ class MeterE2ETest(unittest.TestCase):
                                  % ", ".join(missing))
         cls.workdir = tempfile.mkdtemp(prefix="meter-e2e-")
         cls.stub = Stub(cls.workdir)
+        cls.pki = AuthorityPki(cls.workdir)
 
     @classmethod
     def tearDownClass(cls):
@@ -262,10 +315,14 @@ class MeterE2ETest(unittest.TestCase):
         for meter in self.meters:
             meter.stop()
 
-    def meter(self, name, *flags, env=None):
-        meter = Meter(self.workdir, self.stub, name, *flags, env=env)
+    def meter(self, name, *flags, env=None, key_files=True):
+        meter = Meter(self.workdir, self.stub, name, *flags, env=env, key_files=key_files)
         self.meters.append(meter)
         return meter
+
+    def authority_env(self):
+        """The authority's CA as the webhook injects it: PEM text in the environment."""
+        return dict(os.environ, AGENTBUDGET_AUTHORITY_CA=self.pki.ca_pem())
 
     def new_stub_calls(self, before):
         return self.stub.calls()[before:]
@@ -370,10 +427,11 @@ except openai.APIStatusError as e:
         self.assertEqual(meter.metric("agentbudget_meter_decisions_total", decision="deny"), 4)
 
     def test_a_degraded_call_reaches_the_provider_with_the_fallback_model(self):
-        authority = ScriptedAuthority("degrade", "claude-haiku-4-5",
+        authority = ScriptedAuthority(self.pki, "degrade", "claude-haiku-4-5",
                                       "budget team-payments at 82% (degradeAt 80%)")
         try:
-            meter = self.meter("degrade", "--authority-url", authority.url)
+            meter = self.meter("degrade", "--authority-url", authority.url,
+                               env=self.authority_env())
             before = len(self.stub.calls())
             out = run_python("""
 import anthropic, os
@@ -394,7 +452,7 @@ print(c.messages.create(model="claude-sonnet-4-5", max_tokens=64,
             wait_until(lambda: sum(1 for p, _ in authority.requests if p.endswith("/commit"))
                        == len(calls), what="commits")
             for path, body in authority.requests:
-                if path.endswith("/commit"):
+                if path.endswith("/commit") and body is not None:
                     self.assertEqual(body["model"], "claude-haiku-4-5")
                     self.assertEqual(body["cost"], decimal(micro_cost(ANTHROPIC_USAGE, HAIKU)))
         finally:
@@ -482,6 +540,57 @@ except anthropic.BadRequestError as e:
         self.assertEqual(run["requests"], 1)
         with urllib.request.urlopen(probe + "/metrics") as r:
             self.assertIn("agentbudget_meter_calls_total", r.read().decode())
+
+
+    def test_with_key_source_authority_the_keys_come_from_the_authority_over_tls(self):
+        token = os.path.join(self.workdir, "pod-token")
+        with open(token, "w") as f:
+            f.write("bound-pod-token\n")
+        authority = ScriptedAuthority(self.pki, "allow", "", "",
+                                      credentials={"anthropicApiKey": REAL_KEY,
+                                                   "openaiApiKey": REAL_KEY})
+        try:
+            env = dict(self.authority_env(), AGENTBUDGET_KEY_SOURCE="authority")
+            meter = self.meter("authority-keys", "--authority-url", authority.url,
+                               "--authority-token-file", token, env=env, key_files=False)
+            before = len(self.stub.calls())
+            out = run_python(ANTHROPIC_CALLS, meter)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            out = run_python(OPENAI_CALLS, meter)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            calls = self.new_stub_calls(before)
+            self.assertGreaterEqual(len(calls), 7)
+            for call in calls:
+                self.assertIn(REAL_KEY, (call["x-api-key"] or "") + (call["authorization"] or ""))
+                self.assertNotIn("placeholder", json.dumps(call))
+            # Fetched once, at start, with the pod's token; never written to the meter's log.
+            gets = [p for p, body in authority.requests if body is None]
+            self.assertEqual(gets, ["/v1/credentials"])
+            self.assertTrue(all(a == "Bearer bound-pod-token" for a in authority.authorizations))
+            with open(os.path.join(self.workdir, "authority-keys.log")) as f:
+                self.assertNotIn(REAL_KEY, f.read())
+        finally:
+            authority.stop()
+
+    def test_a_meter_refuses_an_authority_it_does_not_trust(self):
+        authority = ScriptedAuthority(self.pki, "deny", "", "never reached")
+        try:
+            meter = self.meter("untrusted", "--authority-url", authority.url,
+                               "--failure-mode", "Closed")
+            out = run_python("""
+import anthropic, os, sys
+c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder",
+                        max_retries=0)
+try:
+    c.messages.create(model="claude-haiku-4-5", max_tokens=64,
+                      messages=[{"role": "user", "content": "hi"}])
+except anthropic.APIStatusError as e:
+    print(type(e).__name__, e.message); sys.exit(3)
+""", meter)
+            self.assertEqual(out.returncode, 3, out.stdout + out.stderr)
+            self.assertEqual(authority.requests, [])
+        finally:
+            authority.stop()
 
 
 if __name__ == "__main__":

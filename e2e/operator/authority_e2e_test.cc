@@ -1,14 +1,17 @@
-// The budget authority against a real control plane: TokenReview-based authentication,
-// 64 concurrent clients reserving and committing against a budget near its limit, and an
-// operator killed with SIGKILL mid-load and restarted while the clients resend with their
-// idempotency keys. Each client keeps its own ledger of acknowledged spend; the operator's
-// balance must equal their sum to the micro-dollar.
+// The budget authority against a real control plane: TLS with the certificate the operator
+// issues from its CA (published in ConfigMap agentbudget-authority-ca), TokenReview-based
+// authentication, a pod confined to its own run, the FOCUS export for RBAC-authorized
+// readers only, 64 concurrent clients reserving and committing against a budget near its
+// limit, and an operator killed with SIGKILL mid-load and restarted while the clients
+// resend with their idempotency keys. Each client keeps its own ledger of acknowledged
+// spend; the operator's balance must equal their sum to the micro-dollar.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -19,6 +22,7 @@
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "kube/transport.h"
+#include "tests/authority/focus_csv.h"
 
 namespace agentbudget::e2e {
 namespace {
@@ -65,6 +69,67 @@ spec:
     degradeAt: 100
     queueAt: 100
 )";
+  // A second team's pod; readers of spend (finance: every namespace; reader: the agents
+  // namespace; nobody: none) as ServiceAccounts of the install namespace.
+  yaml += R"(---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: others
+  labels:
+    agentbudget.io/team: search
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: agent
+  namespace: others
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: other-0
+  namespace: others
+  labels:
+    agentbudget.io/run: run-other
+    agentbudget.io/workload: review
+spec:
+  serviceAccountName: agent
+  containers:
+  - name: agent
+    image: agent
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: spend-reader
+rules:
+- apiGroups: [agentbudget.io]
+  resources: [spend]
+  verbs: [get]
+)";
+  for (const char* reader : {"finance", "reader", "nobody"}) {
+    yaml += std::string("---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: ") +
+            reader + "\n  namespace: agentbudget-system\n";
+  }
+  yaml += R"(---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: finance-reads-spend
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: spend-reader}
+subjects:
+- {kind: ServiceAccount, name: finance, namespace: agentbudget-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: reader-reads-spend
+  namespace: agents
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: spend-reader}
+subjects:
+- {kind: ServiceAccount, name: reader, namespace: agentbudget-system}
+)";
   for (int i = 0; i < kClients; ++i) {
     yaml += "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: agent-" + std::to_string(i) +
             "\n  namespace: agents\n  labels:\n    agentbudget.io/run: run-" + std::to_string(i) +
@@ -97,43 +162,77 @@ class AuthorityE2eTest : public ::testing::Test {
   static void SetUpTestSuite() {
     LocalCluster* cluster = ClusterEnvironment::Cluster();
     ASSERT_NE(cluster, nullptr);
-    auto pods = cluster->Kubectl({"get", "pods", "-n", "agents", "-o", "json"});
-    ASSERT_TRUE(pods.ok() && pods->exit_code == 0);
-    std::map<std::string, std::string> uids;
-    const json pod_list = json::parse(pods->output);
-    for (const auto& pod : pod_list["items"]) {
-      uids[pod["metadata"]["name"]] = pod["metadata"]["uid"];
-    }
     tokens_ = new std::vector<std::string>();
     for (int i = 0; i < kClients; ++i) {
-      const std::string name = "agent-" + std::to_string(i);
-      auto token = cluster->Kubectl({"create", "token", "agent", "-n", "agents",
-                                     "--audience=agentbudget", "--bound-object-kind=Pod",
-                                     "--bound-object-name=" + name,
-                                     "--bound-object-uid=" + uids[name], "--duration=2h"});
-      ASSERT_TRUE(token.ok() && token->exit_code == 0) << (token.ok() ? token->output : "");
-      std::string text = token->output;
-      text.erase(text.find_last_not_of("\n\r ") + 1);
-      tokens_->push_back(text);
+      tokens_->push_back(PodToken("agents", "agent-" + std::to_string(i)));
     }
     port_ = FreePort();
     ops_port_ = FreePort();
+    // No certificate given: the operator issues one for 127.0.0.1 from its CA.
     operator_ = new OperatorProcess(
         AGENTBUDGET_OPERATOR_BINARY,
         {"--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
          "--listen=127.0.0.1:" + std::to_string(port_),
          "--ops-listen=127.0.0.1:" + std::to_string(ops_port_), "--group-commit-ms=100",
-         "--status-ms=500"},
+         "--status-ms=500", "--authority-cert-hosts=127.0.0.1"},
         ::testing::TempDir() + "/agentbudget-operator.log");
     ASSERT_TRUE(operator_->Start().ok());
+    const std::string ca = PublishedCa();
+    ASSERT_FALSE(ca.empty()) << "ConfigMap agentbudget-authority-ca never appeared";
     kube::TransportConfig config;
-    config.server = "http://127.0.0.1:" + std::to_string(port_);
+    config.server = "https://127.0.0.1:" + std::to_string(port_);
+    config.ca_pem = ca;
     transport_ = kube::NewCpprestTransport(config).value().release();
+    kube::TransportConfig ops;
+    ops.server = "http://127.0.0.1:" + std::to_string(ops_port_);
+    ops_transport_ = kube::NewCpprestTransport(ops).value().release();
     ASSERT_TRUE(WaitReady());
+  }
+
+  // `kubectl create token` output without its newline; "" on failure.
+  static std::string Token(const std::vector<std::string>& args) {
+    auto token = ClusterEnvironment::Cluster()->Kubectl(args);
+    EXPECT_TRUE(token.ok() && token->exit_code == 0) << (token.ok() ? token->output : "");
+    if (!token.ok() || token->exit_code != 0) {
+      return "";
+    }
+    std::string text = token->output;
+    text.erase(text.find_last_not_of("\n\r ") + 1);
+    return text;
+  }
+
+  // The bound token of pod `name` in `ns` (ServiceAccount agent, audience agentbudget), as
+  // its meter holds it.
+  static std::string PodToken(const std::string& ns, const std::string& name) {
+    auto uid = ClusterEnvironment::Cluster()->Kubectl(
+        {"get", "pod", name, "-n", ns, "-o", "jsonpath={.metadata.uid}"});
+    EXPECT_TRUE(uid.ok() && uid->exit_code == 0);
+    return Token({"create", "token", "agent", "-n", ns, "--audience=agentbudget",
+                  "--bound-object-kind=Pod", "--bound-object-name=" + name,
+                  "--bound-object-uid=" + (uid.ok() ? uid->output : ""), "--duration=2h"});
+  }
+
+  // The CA bundle the operator publishes for meters, polling until it appears (two minutes).
+  static std::string PublishedCa() {
+    const auto deadline = std::chrono::steady_clock::now() + seconds{120};
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto got = ClusterEnvironment::Cluster()->Kubectl(
+          {"get", "configmap", "agentbudget-authority-ca", "-n", "agentbudget-system", "-o",
+           "json"});
+      if (got.ok() && got->exit_code == 0) {
+        const json object = json::parse(got->output, nullptr, false);
+        if (object.is_object() && object.contains("data") && object["data"].contains("ca.crt")) {
+          return object["data"]["ca.crt"].get<std::string>();
+        }
+      }
+      std::this_thread::sleep_for(milliseconds{200});
+    }
+    return "";
   }
 
   static void TearDownTestSuite() {
     delete transport_;
+    delete ops_transport_;
     delete operator_;
     delete tokens_;
   }
@@ -152,15 +251,18 @@ class AuthorityE2eTest : public ::testing::Test {
   }
 
   static Result<kube::HttpResponse> Call(const std::string& method, const std::string& path,
-                                         const std::string& token, const std::string& body) {
+                                         const std::string& token, const std::string& body,
+                                         kube::Transport* transport = transport_) {
     kube::HttpRequest request;
     request.method = method;
     request.path = path;
-    request.headers["authorization"] = "Bearer " + token;
+    if (!token.empty()) {
+      request.headers["authorization"] = "Bearer " + token;
+    }
     request.headers["content-type"] = "application/json";
     request.body = body;
     request.timeout = milliseconds{15000};
-    return transport_->Send(request);
+    return transport->Send(request);
   }
 
   // Sends until the authority answers something other than 503 or a connection error
@@ -182,12 +284,118 @@ class AuthorityE2eTest : public ::testing::Test {
     }
   }
 
+  // Reserves and commits one call of `cost` as the pod of `token`; the commit's status.
+  static int Spend(const std::string& token, const std::string& key, const std::string& cost) {
+    auto reserved = CallUntilAnswered(
+        "POST", "/v1/reservations", token,
+        json({{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
+              {"estimate", {{"cost", cost}, {"tokens", 10}}}}).dump());
+    if (!reserved.ok() || reserved->status != 200) {
+      return reserved.ok() ? reserved->status : 0;
+    }
+    auto committed = CallUntilAnswered(
+        "POST", "/v1/reservations/" + json::parse(reserved->body)["id"].get<std::string>() +
+                    "/commit",
+        token, json({{"idempotencyKey", key + "-commit"}, {"cost", cost}}).dump());
+    return committed.ok() ? committed->status : 0;
+  }
+
+  // Budget `name`'s spent, in micro-dollars, as the pod of `token` sees it; -1 when absent.
+  static int64_t Spent(const std::string& token, const std::string& name) {
+    auto budgets = CallUntilAnswered("GET", "/v1/budgets", token, "");
+    if (!budgets.ok() || budgets->status != 200) {
+      return -1;
+    }
+    const json balances = json::parse(budgets->body);
+    for (const auto& budget : balances["budgets"]) {
+      if (budget["name"] == name) {
+        return core::Money::Parse(budget["spent"].get<std::string>())->micros();
+      }
+    }
+    return -1;
+  }
+
+  // The x_Run column of every row of a FOCUS CSV.
+  static std::multiset<std::string> FocusRuns(const std::string& csv) {
+    std::multiset<std::string> runs;
+    for (const auto& row : authority::testing::FocusRows(csv)) {
+      runs.insert(row.at("x_Run"));
+    }
+    return runs;
+  }
+
   static inline std::vector<std::string>* tokens_ = nullptr;
   static inline int port_ = 0;
   static inline int ops_port_ = 0;
   static inline OperatorProcess* operator_ = nullptr;
   static inline kube::Transport* transport_ = nullptr;
+  static inline kube::Transport* ops_transport_ = nullptr;
 };
+
+TEST_F(AuthorityE2eTest, TheAuthorityAnswersOnlyOverTls) {
+  kube::TransportConfig plain;
+  plain.server = "http://127.0.0.1:" + std::to_string(port_);
+  auto transport = kube::NewCpprestTransport(plain).value();
+  auto response = Call("GET", "/v1/budgets", (*tokens_)[0], "", transport.get());
+  EXPECT_TRUE(!response.ok() || response->status >= 400)
+      << "plain HTTP was answered " << response->status;
+  kube::TransportConfig other_ca;
+  other_ca.server = "https://127.0.0.1:" + std::to_string(port_);
+  auto distrusting = kube::NewCpprestTransport(other_ca).value();  // the system's CAs only
+  EXPECT_FALSE(Call("GET", "/v1/budgets", (*tokens_)[0], "", distrusting.get()).ok());
+}
+
+TEST_F(AuthorityE2eTest, APodReadsOnlyItsOwnRunAndGetsNoKeysItsWorkloadDoesNotKeepHere) {
+  auto own = CallUntilAnswered("GET", "/v1/runs/run-0", (*tokens_)[0], "");
+  ASSERT_TRUE(own.ok());
+  EXPECT_EQ(own->status, 200) << own->body;
+  auto other = CallUntilAnswered("GET", "/v1/runs/run-1", (*tokens_)[0], "");
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->status, 403) << other->body;
+  // The pods' workload names no keySource Authority: the keys are not the authority's to give.
+  auto keys = CallUntilAnswered("GET", "/v1/credentials", (*tokens_)[0], "");
+  ASSERT_TRUE(keys.ok());
+  EXPECT_EQ(keys->status, 403) << keys->body;
+}
+
+// GET /v1/focus: 401 without a token, a reader bound in one namespace sees its rows only,
+// a reader bound cluster-wide sees every row, a reader bound nowhere is refused.
+TEST_F(AuthorityE2eTest, TheFocusExportShowsEachReaderTheNamespacesRbacGrantsIt) {
+  ASSERT_EQ(Spend((*tokens_)[2], "focus-agents", "0.01"), 200);
+  ASSERT_EQ(Spend(PodToken("others", "other-0"), "focus-others", "0.02"), 200);
+  auto anonymous = Call("GET", "/v1/focus", "", "", ops_transport_);
+  ASSERT_TRUE(anonymous.ok());
+  EXPECT_EQ(anonymous->status, 401);
+  auto forged = Call("GET", "/v1/focus", "not-a-token", "", ops_transport_);
+  EXPECT_EQ(forged->status, 401);
+
+  auto finance = Call("GET", "/v1/focus", Token({"create", "token", "finance", "-n",
+                                                 "agentbudget-system"}),
+                      "", ops_transport_);
+  ASSERT_TRUE(finance.ok());
+  ASSERT_EQ(finance->status, 200) << finance->body;
+  EXPECT_TRUE(FocusRuns(finance->body).contains("run-2"));
+  EXPECT_TRUE(FocusRuns(finance->body).contains("run-other"));
+
+  const std::string reader = Token({"create", "token", "reader", "-n", "agentbudget-system"});
+  auto scoped = Call("GET", "/v1/focus", reader, "", ops_transport_);
+  ASSERT_TRUE(scoped.ok());
+  ASSERT_EQ(scoped->status, 200) << scoped->body;
+  EXPECT_TRUE(FocusRuns(scoped->body).contains("run-2"));
+  EXPECT_FALSE(FocusRuns(scoped->body).contains("run-other"));
+  EXPECT_EQ(Call("GET", "/v1/focus?namespace=others", reader, "", ops_transport_)->status, 403);
+  // The same export on the authority's TLS port.
+  auto over_tls = CallUntilAnswered("GET", "/v1/focus", reader, "");
+  ASSERT_TRUE(over_tls.ok());
+  EXPECT_EQ(over_tls->status, 200);
+  EXPECT_EQ(FocusRuns(over_tls->body), FocusRuns(scoped->body));
+
+  auto nobody = Call("GET", "/v1/focus",
+                     Token({"create", "token", "nobody", "-n", "agentbudget-system"}), "",
+                     ops_transport_);
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_EQ(nobody->status, 403) << nobody->body;
+}
 
 TEST_F(AuthorityE2eTest, AnotherPodsTokenCannotCommitThisRunsReservation) {
   auto reserved = CallUntilAnswered(
@@ -213,6 +421,9 @@ TEST_F(AuthorityE2eTest, ForgedTokenIsUnauthenticated) {
 }
 
 TEST_F(AuthorityE2eTest, KilledOperatorLosesNoAcknowledgedSpendAndCountsNoneTwice) {
+  // What the suite's other tests committed before the load.
+  const int64_t before = Spent((*tokens_)[0], "payments");
+  ASSERT_GE(before, 0);
   std::atomic<int64_t> acknowledged_calls{0};
   std::vector<int64_t> acknowledged_micros(kClients, 0);
   std::atomic<int> failures{0};
@@ -253,7 +464,7 @@ TEST_F(AuthorityE2eTest, KilledOperatorLosesNoAcknowledgedSpendAndCountsNoneTwic
   }
   // Kill the operator once a third of the budget is acknowledged, and start it again.
   const auto deadline = std::chrono::steady_clock::now() + seconds{120};
-  while (acknowledged_calls.load() * kCallMicros < kLimitMicros / 3 &&
+  while (before + acknowledged_calls.load() * kCallMicros < kLimitMicros / 3 &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds{5});
   }
@@ -268,17 +479,9 @@ TEST_F(AuthorityE2eTest, KilledOperatorLosesNoAcknowledgedSpendAndCountsNoneTwic
   for (int64_t micros : acknowledged_micros) {
     client_total += micros;
   }
-  auto budgets = CallUntilAnswered("GET", "/v1/budgets", (*tokens_)[0], "");
-  ASSERT_TRUE(budgets.ok());
-  int64_t spent = -1;
-  const json balances = json::parse(budgets->body);
-  for (const auto& budget : balances["budgets"]) {
-    if (budget["name"] == "payments") {
-      spent = core::Money::Parse(budget["spent"].get<std::string>())->micros();
-    }
-  }
-  // The isolation test's reservation was released, so only the load was charged.
-  EXPECT_EQ(spent, client_total);
+  const int64_t spent = Spent((*tokens_)[0], "payments");
+  // The isolation test's reservation was released: the load and what came before it only.
+  EXPECT_EQ(spent, before + client_total);
   // Estimates equal costs, so the only overshoot possible comes from reservations in
   // flight at the kill: at most one per client.
   EXPECT_LE(spent, kLimitMicros + kClients * kCallMicros);

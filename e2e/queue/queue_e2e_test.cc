@@ -2,8 +2,13 @@
 // admitted Jobs' pods to completion): a 400-way fan-out under maxParallelSubagents, a
 // burst under maxParallelRuns, pressure suspending Deferrable Jobs while ReleaseBlocking
 // work keeps running and resuming them in order, an operator killed mid-queue, a run
-// waiting for approval, and a run ended at its money ceiling. Held Jobs are created as the webhook holds them: suspended, with
-// the agentbudget.io/queue annotation and the attribution labels.
+// waiting for an approval (approved-by alone is none), a run ended at its money ceiling,
+// and the backstop: Jobs running without an admission (created while the webhook was away,
+// or before their namespace opted in) suspended and queued, and a pod without the meter
+// raising its workload's Unmetered condition. Held Jobs are created as the webhook holds
+// them: suspended, with the agentbudget.io/queue annotation and the attribution labels. No
+// webhook runs here, so what the suite creates directly is what a webhook outage lets
+// through; it acts as the cluster admin.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -143,6 +148,43 @@ spec:
   class: AutonomousExternalized
   priority: Standard
   approval: {required: true}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: backstop, labels: {agentbudget.io/team: backstop, agentbudget.io/inject: enabled}}
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: gated, namespace: backstop}
+spec:
+  selector: {matchLabels: {app: gated-agent}}
+  class: AutonomousExternalized
+  priority: Standard
+  approval: {required: true}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: late, labels: {agentbudget.io/team: late}}
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: agents, namespace: late}
+spec:
+  selector: {matchLabels: {app: late-agent}}
+  class: AutonomousBounded
+  priority: Standard
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: unmetered, labels: {agentbudget.io/team: unmetered, agentbudget.io/inject: enabled}}
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: agents, namespace: unmetered}
+spec:
+  selector: {matchLabels: {app: bare-agent}}
+  class: AutonomousBounded
+  priority: Standard
 )";
 
 Status Prepare(LocalCluster& cluster) {
@@ -191,6 +233,23 @@ json HeldJob(const std::string& name, const std::string& workload, const std::st
                 {"containers", {{{"name", "agent"}, {"image", "agent:latest"}}}}}}}}}}};
 }
 
+// A Job as its creator wrote it, which no webhook saw: running at once, without a queue
+// annotation; its pods carry `labels` too and complete `delay` after they start.
+json UnheldJob(const std::string& name, const json& labels, const std::string& delay) {
+  return {{"apiVersion", "batch/v1"},
+          {"kind", "Job"},
+          {"metadata", {{"name", name}, {"labels", labels}}},
+          {"spec",
+           {{"backoffLimit", 0},
+            {"template",
+             {{"metadata",
+               {{"labels", labels},
+                {"annotations", {{"pod-complete.stage.kwok.x-k8s.io/delay", delay}}}}},
+              {"spec",
+               {{"restartPolicy", "Never"},
+                {"containers", {{{"name", "agent"}, {"image", "agent:latest"}}}}}}}}}}};
+}
+
 // The Deferrable runs among `names`, in order.
 std::vector<std::string> Nightly(const std::vector<std::string>& names) {
   std::vector<std::string> nightly;
@@ -221,7 +280,10 @@ class QueueE2eTest : public ::testing::Test {
         {"--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
          "--listen=127.0.0.1:" + std::to_string(port_),
          "--ops-listen=127.0.0.1:" + std::to_string(FreePort()), "--group-commit-ms=100",
-         "--status-ms=500", "--identity=queue-e2e"},
+         "--status-ms=500", "--identity=queue-e2e",
+         // The suite tests the queue, not the authority's TLS (e2e/operator does): its
+         // PostAsPod calls on loopback are plain HTTP.
+         "--authority-plaintext"},
         ::testing::TempDir() + "/queue-operator.log");
     ASSERT_TRUE(operator_->Start().ok());
   }
@@ -404,25 +466,134 @@ TEST_F(QueueE2eTest, OperatorKilledMidQueueLosesNothingAndAdmitsNothingTwice) {
   }
 }
 
-TEST_F(QueueE2eTest, ExternalizedRunWaitsForApproval) {
+TEST_F(QueueE2eTest, ExternalizedRunWaitsForAnApprovalWithItsTime) {
   JobObserver observer(*client_, "approval");
-  ASSERT_EQ(CreateAll("approval", {HeldJob("deploy-agent", "external", "")}, 1), 0);
-  EXPECT_TRUE(JobObserver::WaitFor(
-      [&] {
-        return QueueAnnotation("approval", "deploy-agent").value("reason", "") == "AwaitingApproval";
-      },
-      seconds{120}));
+  // One at a time, so that self-approved comes first in the queue.
+  ASSERT_EQ(CreateAll("approval", {HeldJob("self-approved", "external", "")}, 1), 0);
+  ASSERT_EQ(CreateAll("approval", {HeldJob("approved", "external", "")}, 1), 0);
+  for (const char* job : {"self-approved", "approved"}) {
+    EXPECT_TRUE(JobObserver::WaitFor(
+        [&] { return QueueAnnotation("approval", job).value("reason", "") == "AwaitingApproval"; },
+        seconds{120}))
+        << job;
+  }
   EXPECT_TRUE(JobObserver::WaitFor(
       [&] {
         return Kubectl({"get", "events", "-n", "approval", "--field-selector",
-                        "involvedObject.name=deploy-agent,reason=AwaitingApproval", "-o",
+                        "involvedObject.name=approved,reason=AwaitingApproval", "-o",
                         "name"}) != "";
       },
       seconds{60}));
   EXPECT_TRUE(observer.admissions().empty());
-  Kubectl({"annotate", "job", "deploy-agent", "-n", "approval", "agentbudget.io/approved-by=alice"});
+  // The workload lists no approvers, and its status says so.
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "agentworkload", "external", "-n", "approval", "-o",
+                        R"(jsonpath={.status.conditions[?(@.type=="NoApprovers")].status})"}) ==
+               "True";
+      },
+      seconds{60}));
+
+  // approved-by alone is not an approval (the webhook adds approved-at for an approver)...
+  Kubectl({"annotate", "job", "self-approved", "-n", "approval",
+           "agentbudget.io/approved-by=mallory"});
+  // ...both are. The queue sees them in this order, and self-approved is first in it.
+  Kubectl({"annotate", "job", "approved", "-n", "approval",
+           "agentbudget.io/approved-by=agentbudget-admin",
+           "agentbudget.io/approved-at=2026-11-27T10:05:00Z"});
   EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.completed() == 1; }, seconds{120}));
-  EXPECT_EQ(observer.admissions().size(), 1u);
+  EXPECT_EQ(observer.admissions(), (std::map<std::string, int>{{"approved", 1}}));
+  EXPECT_EQ(QueueAnnotation("approval", "self-approved").value("reason", ""), "AwaitingApproval");
+  EXPECT_EQ(Kubectl({"get", "events", "-n", "approval", "--field-selector",
+                     "involvedObject.name=approved,reason=Approved", "-o",
+                     "jsonpath={.items[*].message}"}),
+            "admitted: approved by agentbudget-admin at 2026-11-27T10:05:00Z");
+}
+
+TEST_F(QueueE2eTest, JobRunningWithoutAnAdmissionIsSuspendedAndHeld) {
+  JobObserver observer(*client_, "backstop");
+  // Created while the webhook was away: running at once, unlabelled, without a queue state.
+  ASSERT_EQ(CreateAll("backstop", {UnheldJob("outage-run", {{"app", "gated-agent"}}, "10m")}, 1),
+            0);
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        const std::string state =
+            Kubectl({"get", "job", "outage-run", "-n", "backstop", "-o",
+                     R"(jsonpath={.spec.suspend}/{.metadata.labels.agentbudget\.io/workload})"});
+        return state == "true/gated" &&
+               QueueAnnotation("backstop", "outage-run").value("reason", "") == "AwaitingApproval";
+      },
+      seconds{120}))
+      << "the Job should be suspended, labelled for its workload and held like any run";
+  const std::string events = Kubectl({"get", "events", "-n", "backstop", "--field-selector",
+                                      "involvedObject.name=outage-run,reason=NotAdmitted", "-o",
+                                      "jsonpath={.items[*].message}"});
+  EXPECT_NE(events.find("job backstop/outage-run was running without an admission"),
+            std::string::npos)
+      << events;
+  EXPECT_NE(events.find("(rule held-job)"), std::string::npos) << events;
+
+  // Unsuspending the held Job by hand (no webhook refuses it here) does not last either.
+  Kubectl({"patch", "job", "outage-run", "-n", "backstop", "--type=merge", "-p",
+           R"({"spec":{"suspend":false}})"});
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.resuspended("outage-run"); },
+                                   seconds{120}));
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return QueueAnnotation("backstop", "outage-run").value("reason", "") == "AwaitingApproval";
+      },
+      seconds{60}));
+}
+
+TEST_F(QueueE2eTest, JobOlderThanTheOptInIsSuspendedThenQueuedWhenTheNamespaceOptsIn) {
+  JobObserver observer(*client_, "late");
+  ASSERT_EQ(CreateAll("late", {UnheldJob("early-run", {{"app", "late-agent"}}, "10m")}, 1), 0);
+  ASSERT_TRUE(JobObserver::WaitFor(
+      [&] {
+        return Kubectl({"get", "job", "early-run", "-n", "late", "-o",
+                        "jsonpath={.status.active}"}) == "1";
+      },
+      seconds{120}));
+  // Not governed yet: the namespace has not opted in.
+  EXPECT_FALSE(observer.resuspended("early-run"));
+  EXPECT_TRUE(observer.admissions().empty());
+
+  Kubectl({"label", "namespace", "late", "agentbudget.io/inject=enabled"});
+  // Suspended, then admitted by the queue like any held run.
+  EXPECT_TRUE(JobObserver::WaitFor(
+      [&] { return observer.admissions().contains("early-run"); }, seconds{120}));
+  EXPECT_EQ(QueueAnnotation("late", "early-run").value("state", ""), "Admitted");
+  EXPECT_EQ(Kubectl({"get", "job", "early-run", "-n", "late", "-o",
+                     R"(jsonpath={.metadata.labels.agentbudget\.io/workload})"}),
+            "agents");
+  EXPECT_NE(Kubectl({"get", "events", "-n", "late", "--field-selector",
+                     "involvedObject.name=early-run,reason=NotAdmitted", "-o", "name"}),
+            "");
+}
+
+TEST_F(QueueE2eTest, PodWithoutTheMeterRaisesItsWorkloadsUnmeteredCondition) {
+  const json pod = {{"apiVersion", "v1"},
+                    {"kind", "Pod"},
+                    {"metadata", {{"name", "bare-agent"}, {"labels", {{"app", "bare-agent"}}}}},
+                    {"spec", {{"containers", {{{"name", "agent"}, {"image", "agent"}}}}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kPods, "unmetered", pod).ok());
+  const auto condition = [](const std::string& field) {
+    return Kubectl({"get", "agentworkload", "agents", "-n", "unmetered", "-o",
+                    R"(jsonpath={.status.conditions[?(@.type=="Unmetered")].)" + field + "}"});
+  };
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return condition("status") == "True"; }, seconds{120}))
+      << Kubectl({"get", "agentworkload", "agents", "-n", "unmetered", "-o", "jsonpath={.status}"});
+  EXPECT_NE(condition("message").find("1 running pod governed by this workload has no "
+                                      "agentbudget-meter container, e.g. unmetered/bare-agent"),
+            std::string::npos)
+      << condition("message");
+  const std::string events = Kubectl({"get", "events", "-n", "unmetered", "--field-selector",
+                                      "involvedObject.name=bare-agent,reason=Unmetered", "-o",
+                                      "jsonpath={.items[*].message}"});
+  EXPECT_NE(events.find("(rule meter-missing)"), std::string::npos) << events;
+
+  Kubectl({"delete", "pod", "bare-agent", "-n", "unmetered", "--wait=true"});
+  EXPECT_TRUE(JobObserver::WaitFor([&] { return condition("status") == "False"; }, seconds{120}));
 }
 
 TEST_F(QueueE2eTest, RunAtItsMoneyCeilingIsEndedWhenTheWorkloadAsks) {

@@ -3,6 +3,7 @@
 #include <future>
 #include <memory>
 
+#include "operator/authority/bearer.h"
 #include "operator/authority/codec.h"
 #include "core/time_format.h"
 
@@ -28,16 +29,6 @@ http::Response Answer(const Result<nlohmann::json>& result) {
 // after the request that caused it is gone.
 Ledger::Reply Forward(AuthorityApi::Done& done) {
   return [done = std::move(done)](Result<nlohmann::json> result) { done(Answer(result)); };
-}
-
-// The bearer token of `Authorization: Bearer <token>`, or "".
-std::string BearerToken(const http::Request& request) {
-  const std::string header = request.Header("Authorization");
-  constexpr std::string_view kPrefix = "Bearer ";
-  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
-    return "";
-  }
-  return header.substr(kPrefix.size());
 }
 
 // Splits "/v1/reservations/r-1/commit" into its segments.
@@ -81,10 +72,11 @@ nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets) {
 }
 
 AuthorityApi::AuthorityApi(Ledger& ledger, Authenticator& authenticator, ServingCheck serving,
-                           std::chrono::milliseconds commit_timeout)
+                           KeysSource keys, std::chrono::milliseconds commit_timeout)
     : ledger_(ledger),
       authenticator_(authenticator),
       serving_(std::move(serving)),
+      keys_(std::move(keys)),
       commit_timeout_(commit_timeout) {}
 
 void AuthorityApi::AddRoutes(http::Router& router) {
@@ -93,6 +85,7 @@ void AuthorityApi::AddRoutes(http::Router& router) {
   router.Add("POST", "/v1/events", handle);
   router.Add("GET", "/v1/runs", handle);
   router.Add("GET", "/v1/budgets", handle);
+  router.Add("GET", "/v1/credentials", handle);
 }
 
 http::Response AuthorityApi::Handle(const http::Request& request) {
@@ -140,7 +133,11 @@ void AuthorityApi::HandleAsync(const http::Request& request, Done done) {
       return;
     }
     if (segments[1] == "budgets" && segments.size() == 2 && request.method == "GET") {
-      done(Budgets());
+      done(http::Response::Json(200, BudgetsJson(ledger_.BudgetsFor(*caller))));
+      return;
+    }
+    if (segments[1] == "credentials" && segments.size() == 2 && request.method == "GET") {
+      done(Credentials(*caller));
       return;
     }
   }
@@ -182,8 +179,29 @@ void AuthorityApi::Events(const Caller& caller, const http::Request& request, Do
   ledger_.RecordEvent(caller, *decoded, Forward(done));
 }
 
-http::Response AuthorityApi::Budgets() {
-  return http::Response::Json(200, BudgetsJson(ledger_.Budgets()));
+http::Response AuthorityApi::Credentials(const Caller& caller) {
+  if (caller.key_source != KeySource::kAuthority) {
+    return ErrorResponse(MakeError(
+        ErrorCode::kPermissionDenied,
+        "pod " + caller.namespace_name + "/" + caller.pod + ": AgentWorkload " +
+            caller.namespace_name + "/" + caller.workload +
+            " does not keep its provider keys in the authority (spec.meter.keySource is not "
+            "Authority); its meter reads them from its own Secret"));
+  }
+  auto keys = keys_();
+  if (!keys.ok()) {
+    return ErrorResponse(keys.error());
+  }
+  nlohmann::json body = nlohmann::json::object();
+  if (!keys->anthropic_api_key.empty()) {
+    body["anthropicApiKey"] = keys->anthropic_api_key;
+  }
+  if (!keys->openai_api_key.empty()) {
+    body["openaiApiKey"] = keys->openai_api_key;
+  }
+  http::Response response = http::Response::Json(200, body);
+  response.headers["Cache-Control"] = "no-store";
+  return response;
 }
 
 }  // namespace agentbudget::authority

@@ -6,14 +6,18 @@
 #include "common/http_server.h"
 #include "operator/authority/authenticator.h"
 #include "operator/authority/ledger.h"
+#include "operator/authority/provider_key_secret.h"
 
 namespace agentbudget::authority {
 
 // The budget authority's HTTP API (docs/authority-protocol.md) over a Ledger:
 //   POST /v1/reservations, POST /v1/reservations/{id}/commit|release, POST /v1/events,
-//   GET /v1/runs/{run}, GET /v1/budgets.
+//   GET /v1/runs/{run}, GET /v1/budgets, GET /v1/credentials.
 // Every request needs `Authorization: Bearer <token>`; the Authenticator maps it to the
-// caller's run, and the ledger refuses any other run's reservations. While `serving`
+// caller's run. A caller commits, releases and reads only its own run (another run's
+// reservation or balance: 403), sees only the budgets that charge its run, and gets the
+// provider keys only when its workload keeps them in the authority (key source Authority;
+// else 403), answered with Cache-Control: no-store and never logged. While `serving`
 // returns an error (not the leader, ledger not yet recovered) every request is answered
 // 503 with that error and Retry-After: 1, so meters retry (they are never redirected: a
 // follower's ledger is not authoritative, and the Service routes only to the leader once
@@ -23,11 +27,14 @@ namespace agentbudget::authority {
 class AuthorityApi {
  public:
   using ServingCheck = std::function<Status()>;
+  // The provider keys for GET /v1/credentials (ProviderKeySecret::Keys).
+  using KeysSource = std::function<Result<ProviderKeys>()>;
   // Receives the response to one request, exactly once.
   using Done = std::function<void(http::Response)>;
 
   // `ledger` and `authenticator` must outlive this object.
   AuthorityApi(Ledger& ledger, Authenticator& authenticator, ServingCheck serving,
+               KeysSource keys,
                std::chrono::milliseconds commit_timeout = std::chrono::seconds{10});
 
   // Registers the /v1 routes.
@@ -46,15 +53,16 @@ class AuthorityApi {
  private:
   void Reservations(const Caller& caller, const http::Request& request, Done& done);
   void Events(const Caller& caller, const http::Request& request, Done& done);
-  http::Response Budgets();
+  http::Response Credentials(const Caller& caller);
 
   Ledger& ledger_;
   Authenticator& authenticator_;
   ServingCheck serving_;
+  KeysSource keys_;
   const std::chrono::milliseconds commit_timeout_;
 };
 
-// GET /v1/budgets: every budget's balance as JSON.
+// GET /v1/budgets: the balances of `budgets` as JSON.
 nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets);
 
 }  // namespace agentbudget::authority

@@ -9,6 +9,10 @@
 
 namespace agentbudget::authority {
 
+// Where a run's meter gets its provider keys: its own Secret volume, or the authority
+// (GET /v1/credentials). AgentWorkload spec.meter.keySource.
+enum class KeySource { kSecret, kAuthority };
+
 // Who is calling the authority, resolved from the caller's ServiceAccount token: its pod,
 // the run the pod belongs to, and what the run's workload allows. A pod can only charge
 // this run. A value type.
@@ -24,6 +28,7 @@ struct Caller {
   core::WorkPriority priority = core::WorkPriority::kStandard;
   std::vector<std::string> fallback_models;  // AgentWorkload spec.models.fallback
   core::EnvelopeLimits run_limits;           // AgentWorkload spec.perRun
+  KeySource key_source = KeySource::kSecret;  // AgentWorkload spec.meter.keySource
 };
 
 }  // namespace agentbudget::authority

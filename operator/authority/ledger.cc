@@ -58,6 +58,16 @@ void KeepFirstCeiling(std::string& kept, const std::string& ceiling) {
   }
 }
 
+// A direct debit's kind as a metric label: one of kEventKinds, else "other".
+std::string BoundedKind(const std::string& kind) {
+  for (const char* known : kEventKinds) {
+    if (kind == known) {
+      return kind;
+    }
+  }
+  return core::kOtherModel;
+}
+
 // The fields every durable entry of `caller`'s spend carries.
 LedgerEntry NewEntry(LedgerEntry::Kind kind, const Caller& caller, std::string id,
                      const std::string& key, uint64_t hash, int64_t cost_micros, int64_t tokens,
@@ -77,11 +87,13 @@ LedgerEntry NewEntry(LedgerEntry::Kind kind, const Caller& caller, std::string i
 
 }  // namespace
 
-Ledger::Ledger(const Clock& clock, LedgerStore& store, Options options,
-               GroupCommitter::Options commit_options)
+Ledger::Ledger(const Clock& clock, LedgerStore& store, const core::RateCard& rates,
+               Options options, GroupCommitter::Options commit_options)
     : clock_(clock),
+      rates_(rates),
       options_(options),
       random_(std::random_device{}()),
+      workload_spend_(rates),
       committer_(store, commit_options) {}
 
 Ledger::~Ledger() = default;
@@ -220,7 +232,7 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
     return std::move(*replayed);
   }
   core::Labels attribution = caller.attribution;
-  attribution["model"] = request.model;
+  attribution["model"] = rates_.BoundedId(request.model);
   std::vector<BudgetState*> matching = MatchingLocked(attribution, caller.namespace_labels);
   core::DecisionRequest decision_request;
   decision_request.priority = caller.priority;
@@ -394,7 +406,7 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
     entry.late = true;
     ++stats_.late_commits;
     entry.attribution = reservation ? reservation->attribution : caller.attribution;
-    entry.attribution["model"] = entry.model;
+    entry.attribution["model"] = rates_.BoundedId(entry.model);
     entry.charges = SpendLocked({}, entry.attribution, caller.namespace_labels, false,
                                 request.cost_micros, request.tokens, now);
   }
@@ -420,8 +432,10 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
     auto found = entry.attribution.find(name);
     return found == entry.attribution.end() ? std::string() : found->second;
   };
+  const std::string model = entry.kind == LedgerEntry::Kind::kEvent ? BoundedKind(entry.model)
+                                                                     : rates_.BoundedId(entry.model);
   SpendTotals& totals =
-      spend_[SpendKey{entry.namespace_name, label("team"), label("workflow"), entry.model}];
+      spend_[SpendKey{entry.namespace_name, label("team"), label("workflow"), model}];
   totals.cost_micros = core::SaturatingAdd(totals.cost_micros, entry.cost_micros);
   totals.input_tokens = core::SaturatingAdd(totals.input_tokens, input_tokens);
   totals.output_tokens = core::SaturatingAdd(totals.output_tokens, output_tokens);
@@ -499,7 +513,25 @@ std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& 
   ++stats_.events;
   CountSpendLocked(entry, 0, 0);
   PersistLocked(std::move(entry), scoped, std::move(reply));
+  EndRunLocked(caller.run, request.kind);
   return std::nullopt;
+}
+
+void Ledger::EndRunLocked(const std::string& run, const std::string& kind) {
+  const std::string_view prefix = kOutcomeReport;
+  const std::string_view outcome =
+      kind.starts_with(prefix) ? std::string_view(kind).substr(prefix.size()) : "";
+  if (outcome != "Succeeded" && outcome != "Failed") {
+    return;  // not the end of the run (or CI's later judgement of it)
+  }
+  auto found = runs_.find(run);
+  if (found == runs_.end()) {
+    return;
+  }
+  const core::EnvelopeTotals& totals = found->second->envelope.totals();
+  if (totals.reserved.micros() == 0 && totals.reserved_tokens == 0) {
+    runs_.erase(found);
+  }
 }
 
 void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
@@ -522,6 +554,7 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
     }
     workload_spend_.Add(entry);
     RecoveredRun& run = recovered_runs_[entry.run];
+    run.last = std::max(run.last, entry.at);
     run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
     run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
     if (commit) {
@@ -537,6 +570,10 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
       MarkCommittedLocked(entry.id, entry.run);
     }
   }
+  // Runs idle past the TTL are not remembered, as Sweep() would forget them.
+  std::erase_if(recovered_runs_, [&](const auto& run) {
+    return run.second.last + options_.run_idle_ttl <= now;
+  });
 }
 
 int Ledger::Sweep() {
@@ -582,6 +619,10 @@ int Ledger::Sweep() {
       ++it;
     }
   }
+  const core::SysSeconds wall = Seconds(clock_.Now());
+  std::erase_if(recovered_runs_, [&](const auto& run) {
+    return run.second.last + options_.run_idle_ttl <= wall;
+  });
   return expired;
 }
 
@@ -593,6 +634,19 @@ std::vector<BudgetSnapshot> Ledger::Budgets() const {
   for (const auto& [name, budget] : budgets_) {
     budget->Roll(now);
     snapshots.push_back(budget->Snapshot(now));
+  }
+  return snapshots;
+}
+
+std::vector<BudgetSnapshot> Ledger::BudgetsFor(const Caller& caller) const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  MutexLock lock(mu_);
+  std::vector<BudgetSnapshot> snapshots;
+  for (const auto& [name, budget] : budgets_) {
+    if (budget->spec().Matches(caller.attribution, caller.namespace_labels)) {
+      budget->Roll(now);
+      snapshots.push_back(budget->Snapshot(now));
+    }
   }
   return snapshots;
 }
@@ -664,6 +718,12 @@ LedgerStats Ledger::stats() const {
 std::map<SpendKey, SpendTotals> Ledger::spend() const {
   MutexLock lock(mu_);
   return spend_;
+}
+
+LedgerSizes Ledger::sizes() const {
+  MutexLock lock(mu_);
+  return {runs_.size(),    recovered_runs_.size(), reservations_.size(),
+          answers_.size(), match_cache_.size(),    spend_.size()};
 }
 
 }  // namespace agentbudget::authority

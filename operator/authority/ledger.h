@@ -19,6 +19,7 @@
 #include "common/mutex.h"
 #include "common/result.h"
 #include "core/budget_spec.h"
+#include "core/rate_card.h"
 #include "core/run_envelope.h"
 #include "operator/authority/budget_state.h"
 #include "operator/authority/caller.h"
@@ -64,7 +65,8 @@ struct EventRequest {
 };
 
 // Committed spend since this process started, by low-cardinality attribution (never run
-// ids), for metrics; read with Ledger::spend(). Direct debits carry their kind as `model`.
+// ids), for metrics; read with Ledger::spend(). `model` is the rate card's id of the model
+// or "other"; direct debits carry their kind instead, one of kEventKinds or "other".
 struct SpendKey {
   std::string namespace_name;
   std::string team;
@@ -76,6 +78,21 @@ struct SpendTotals {
   int64_t cost_micros = 0;
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
+};
+
+// The direct-debit kinds that are metric label values as they are; any other kind counts
+// as "other" there (it is still charged and exported under its own name).
+inline constexpr const char* kEventKinds[] = {"llm", "compute", "tool", "sandbox", "retrieval"};
+
+// How many entries the ledger's per-run and per-key maps hold; read with Ledger::sizes(),
+// for tests that show their bounds.
+struct LedgerSizes {
+  size_t runs = 0;            // run envelopes in memory
+  size_t recovered_runs = 0;  // run totals read back by Recover(), not yet seen again
+  size_t reservations = 0;    // in flight, and tombstones
+  size_t answers = 0;         // idempotency answers
+  size_t match_cache = 0;     // budgets matching an attribution
+  size_t spend_keys = 0;      // spend() series
 };
 
 // One run as the ledger knows it; read with Ledger::Run().
@@ -116,6 +133,17 @@ struct LedgerStats {
 // first is still pending); the same key with a different request is kConflict. A commit
 // after its reservation expired, or of a reservation this process does not know (issued
 // before a restart), is recorded and marked late, never dropped.
+//
+// Pods choose model names and event kinds; neither becomes a key of the ledger's maps or a
+// metric label as chosen: a model is named by the rate card's id or "other"
+// (core::RateCard::BoundedId; that is also the `model` budgets select and key by), a kind
+// by kEventKinds or "other". Bounds (LedgerSizes): a run's envelope is forgotten when the
+// operator reports how the run ended (an "outcome:Succeeded|Failed" event) with nothing
+// reserved, or after `run_idle_ttl` without a call; a run recovered from the durable
+// ledger is kept only if it was active within `run_idle_ttl`, and forgotten then too;
+// reservations live `reservation_ttl`, their tombstones `tombstone_ttl`; idempotency
+// answers `idempotency_ttl`; the match cache at most kMatchCacheSize entries; spend()
+// series are bounded by namespaces x teams x workflows x (rate card ids + kinds + 2).
 // Thread-safe.
 class Ledger {
  public:
@@ -132,9 +160,10 @@ class Ledger {
   // A JSON answer or an error, delivered once.
   using Reply = std::function<void(Result<nlohmann::json>)>;
 
-  // Persists through `store`, batching with `commit_options`. `clock` and `store` must
-  // outlive the ledger. Destruction waits until pending commits are durable.
-  Ledger(const Clock& clock, LedgerStore& store, Options options,
+  // Persists through `store`, batching with `commit_options`; names models by `rates`.
+  // `clock`, `store` and `rates` must outlive the ledger. Destruction waits until pending
+  // commits are durable.
+  Ledger(const Clock& clock, LedgerStore& store, const core::RateCard& rates, Options options,
          GroupCommitter::Options commit_options);
   ~Ledger();
 
@@ -173,6 +202,9 @@ class Ledger {
   int Sweep() EXCLUDES(mu_);
 
   std::vector<BudgetSnapshot> Budgets() const EXCLUDES(mu_);
+  // The budgets that charge the caller's run: those whose selectors match its attribution
+  // and namespace (a budget that selects by model is left out).
+  std::vector<BudgetSnapshot> BudgetsFor(const Caller& caller) const EXCLUDES(mu_);
   // Budget `name`'s snapshot; nullopt when the ledger does not have it.
   std::optional<BudgetSnapshot> Budget(const std::string& name) const EXCLUDES(mu_);
   // The caller's run: spend and envelope. kPermissionDenied for another run.
@@ -186,6 +218,7 @@ class Ledger {
   std::map<std::string, WorkloadSpend> WorkloadSpends() const EXCLUDES(mu_);
   LedgerStats stats() const EXCLUDES(mu_);
   std::map<SpendKey, SpendTotals> spend() const EXCLUDES(mu_);
+  LedgerSizes sizes() const EXCLUDES(mu_);
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 
@@ -241,6 +274,7 @@ class Ledger {
     int64_t tokens = 0;
     int64_t requests = 0;
     std::string ceiling;
+    core::SysSeconds last;  // its latest entry
   };
 
   // The answer to a request whose idempotency key `scoped` was used before: the first
@@ -273,6 +307,9 @@ class Ledger {
   RunState& RunLocked(const Caller& caller) REQUIRES(mu_);
   std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
                                            const core::Labels& namespace_labels) REQUIRES(mu_);
+  // Forgets `run`'s envelope once the operator reported that it ended, unless it still
+  // holds reservations (then the idle sweep does).
+  void EndRunLocked(const std::string& run, const std::string& kind) REQUIRES(mu_);
   // Applies committed spend to balances and returns the charges made.
   std::vector<Charge> SpendLocked(const std::vector<Hold>& holds, const core::Labels& attribution,
                                   const core::Labels& namespace_labels, bool use_holds,
@@ -290,6 +327,7 @@ class Ledger {
   std::string NewIdLocked(const char* prefix) REQUIRES(mu_);
 
   const Clock& clock_;
+  const core::RateCard& rates_;
   const Options options_;
 
   mutable Mutex mu_;

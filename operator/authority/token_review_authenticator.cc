@@ -99,6 +99,9 @@ Result<Caller> CallerFromObjects(const nlohmann::json& pod, const nlohmann::json
         }
       }
     }
+    if (StringAt(workload, "/spec/meter/keySource") == "Authority") {
+      caller.key_source = KeySource::kAuthority;
+    }
     const auto per_run = nlohmann::json::json_pointer("/spec/perRun");
     if (workload.contains(per_run) && workload[per_run].is_object()) {
       const auto& limits = workload[per_run];
@@ -120,7 +123,10 @@ Result<Caller> CallerFromObjects(const nlohmann::json& pod, const nlohmann::json
 
 TokenReviewAuthenticator::TokenReviewAuthenticator(kube::Client& client, const Clock& clock,
                                                    Options options)
-    : client_(client), clock_(clock), options_(std::move(options)) {}
+    : client_(client),
+      clock_(clock),
+      options_(std::move(options)),
+      cache_(options_.ttl, options_.max_entries) {}
 
 Result<Caller> TokenReviewAuthenticator::Authenticate(const std::string& token) {
   if (token.empty() || token.size() > 16384) {
@@ -128,13 +134,10 @@ Result<Caller> TokenReviewAuthenticator::Authenticate(const std::string& token) 
   }
   Digest digest;
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest.data());
-  const auto now = clock_.Monotonic();
   {
     MutexLock lock(mu_);
-    auto found = cache_.find(digest);
-    if (found != cache_.end() && found->second.expires > now) {
-      recency_.splice(recency_.begin(), recency_, found->second.recency);
-      return found->second.caller;
+    if (auto cached = cache_.Get(digest, clock_.Monotonic())) {
+      return std::move(*cached);
     }
   }
   auto caller = Review(token);
@@ -142,16 +145,7 @@ Result<Caller> TokenReviewAuthenticator::Authenticate(const std::string& token) 
     return caller;
   }
   MutexLock lock(mu_);
-  if (auto stale = cache_.find(digest); stale != cache_.end()) {
-    recency_.erase(stale->second.recency);
-    cache_.erase(stale);
-  }
-  recency_.push_front(digest);
-  cache_[digest] = Entry{*caller, now + options_.ttl, recency_.begin()};
-  while (cache_.size() > options_.max_entries) {
-    cache_.erase(recency_.back());
-    recency_.pop_back();
-  }
+  cache_.Put(digest, *caller, clock_.Monotonic());
   return caller;
 }
 

@@ -3,8 +3,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <list>
-#include <map>
 #include <string>
 
 #include "common/clock.h"
@@ -12,6 +10,7 @@
 #include "kube/client.h"
 #include "kube/informer.h"
 #include "operator/authority/authenticator.h"
+#include "operator/authority/ttl_cache.h"
 
 namespace agentbudget::authority {
 
@@ -48,11 +47,6 @@ class TokenReviewAuthenticator final : public Authenticator {
 
  private:
   using Digest = std::array<uint8_t, 32>;
-  struct Entry {
-    Caller caller;
-    std::chrono::steady_clock::time_point expires;
-    std::list<Digest>::iterator recency;
-  };
 
   Result<Caller> Review(const std::string& token);
   // The object from `cache` (may be null), else from the API.
@@ -63,13 +57,13 @@ class TokenReviewAuthenticator final : public Authenticator {
   const Clock& clock_;
   const Options options_;
   Mutex mu_;
-  std::map<Digest, Entry> cache_ GUARDED_BY(mu_);
-  std::list<Digest> recency_ GUARDED_BY(mu_);  // most recent first
+  TtlCache<Digest, Caller> cache_ GUARDED_BY(mu_);
 };
 
 // Builds the caller from a governed pod, its namespace and its AgentWorkload (null when the
-// pod names none or it does not exist). Pure; kPermissionDenied when the pod carries no
-// `agentbudget.io/run` label.
+// pod names none or it does not exist): its key source is the workload's
+// spec.meter.keySource (Authority, else Secret). Pure; kPermissionDenied when the pod
+// carries no `agentbudget.io/run` label.
 Result<Caller> CallerFromObjects(const nlohmann::json& pod, const nlohmann::json& namespace_object,
                                  const nlohmann::json& workload);
 

@@ -45,9 +45,17 @@ void WorkloadSpendTally::Add(const LedgerEntry& entry) {
   run.cost_micros = core::SaturatingAdd(run.cost_micros, entry.cost_micros);
   run.tokens = core::SaturatingAdd(run.tokens, entry.tokens);
   if (entry.kind == LedgerEntry::Kind::kCommit) {
-    int64_t& calls = spend.calls_by_model[entry.model];
+    int64_t& calls = spend.calls_by_model[rates_->BoundedId(entry.model)];
     calls = core::SaturatingAdd(calls, std::max<int64_t>(entry.folded, 1));
   }
+}
+
+size_t WorkloadSpendTally::runs() const {
+  size_t total = 0;
+  for (const auto& [workload, month] : by_workload_) {
+    total += month.runs.size();
+  }
+  return total;
 }
 
 std::map<std::string, WorkloadSpend> WorkloadSpendTally::Current(core::SysSeconds now) const {

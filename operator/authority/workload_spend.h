@@ -5,6 +5,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/rate_card.h"
 #include "core/time_zone.h"
 #include "operator/authority/ledger_entry.h"
 
@@ -32,8 +33,9 @@ struct EndedRuns {
 struct WorkloadSpend {
   core::SysSeconds month;  // the month's first instant
   int64_t cost_micros = 0;  // commits and direct debits (compute included)
-  // LLM calls (commits) by the model that served them; a folded entry counts as the
-  // calls it replaces. Direct debits are no calls.
+  // LLM calls (commits) by the model that served them, named by the rate card's id or
+  // "other" (core::RateCard::BoundedId); a folded entry counts as the calls it replaces.
+  // Direct debits are no calls.
   std::map<std::string, int64_t> calls_by_model;
   EndedRuns ended;
 
@@ -46,13 +48,21 @@ struct WorkloadSpend {
 // restart, every recovered entry in ledger order. An entry of a later month starts that
 // workload's month afresh; an entry of an earlier month than the workload's is ignored.
 // Entries without a workload label are not counted. A run's last outcome report of each
-// kind wins. A value type; not thread-safe.
+// kind wins. Bounds: workloads as many as the entries name (the webhook stamps the label
+// from an existing AgentWorkload); per workload, one month's runs (an entry of a later
+// month drops the earlier month's) and the rate card's ids plus "other" as models.
+// A value type; not thread-safe.
 class WorkloadSpendTally {
  public:
+  // Names models by `rates`, which must outlive the tally.
+  explicit WorkloadSpendTally(const core::RateCard& rates) : rates_(&rates) {}
+
   void Add(const LedgerEntry& entry);
   // Every workload's spend in the month that holds `now` (workloads whose last spend is
   // from an earlier month are left out). O(runs of the month).
   std::map<std::string, WorkloadSpend> Current(core::SysSeconds now) const;
+  // The runs tallied, over every workload (for tests of the bound).
+  size_t runs() const;
 
  private:
   // One run of a workload in the month, as its ledger entries tell.
@@ -67,6 +77,7 @@ class WorkloadSpendTally {
     std::unordered_map<std::string, Run> runs;
   };
 
+  const core::RateCard* rates_;
   std::map<std::string, Month> by_workload_;
 };
 

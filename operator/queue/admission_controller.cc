@@ -135,6 +135,12 @@ void AdmissionController::Admit(const std::string& workload, Pass& pass) {
       break;
     }
     ++admitted;
+    if (entry.item.approved) {
+      // Who let an approval-gated run start, and when, next to the run itself.
+      writer_.Record(entry, kube::EventSeverity::kNormal, "Approved",
+                     "admitted: approved by " + entry.item.approved_by + " at " +
+                         entry.item.approved_at);
+    }
     metrics_.ObserveAdmission(
         PriorityName(pass.priority.at(key)),
         static_cast<double>(std::max<int64_t>(0, now_millis - entry.item.created_millis)) /

@@ -23,7 +23,9 @@ namespace agentbudget::queue {
 // maxParallelRuns, the perRun fan-out caps of each subagent's parent run (counted across
 // every workload, from the parent-run index), approval, and budget pressure as settled by
 // the pressure controller — admits with patches conditioned on the cached
-// resourceVersion, and writes each held object's reason (with an Event) and position.
+// resourceVersion, and writes each held object's reason (with an Event) and position. An
+// approved run (agentbudget.io/approved-by and approved-at) is admitted with a Normal Event
+// Approved naming the approver and the time.
 //
 // Run it with ONE worker: a parent run's fan-out caps can span workloads, and one worker
 // makes admission the single writer of every cap, while each reconcile still reads only
@@ -63,7 +65,8 @@ class AdmissionController {
   const Options options_;
 
   Mutex mu_;
-  // When each held object's position was last written, per workload.
+  // When each held object's position was last written, per workload: at most one entry per
+  // object the workload holds, trimmed to them on each reconcile of the workload.
   std::map<std::string, std::map<std::string, std::chrono::steady_clock::time_point>>
       position_written_ GUARDED_BY(mu_);
 };

@@ -23,8 +23,10 @@ namespace agentbudget::queue {
 // or Failed) or deleted agent pod is charged requests × runtime × prices to its run as a
 // ledger direct debit of kind `compute`, keyed `compute-<pod UID>`, so a charge repeated
 // after a restart is answered from the ledger's idempotency record. A deleted pod is
-// charged from the last state its informer saw (OnDeleted keeps it for the reconcile).
-// Thread-safe.
+// charged from the last state its informer saw (OnDeleted keeps it for the reconcile). A
+// pod deleted while no replica leads is not charged (its last state is nobody's). Bounded:
+// deleted pods are kept by the leader only (Queue), until their reconcile; charged UIDs
+// while their pods are cached. Thread-safe.
 class ComputeController {
  public:
   // Every reference must outlive the controller.
@@ -56,8 +58,10 @@ class ComputeController {
   const std::shared_ptr<ReplyState> replies_;
 
   Mutex mu_;
-  std::map<std::string, nlohmann::json> deleted_ GUARDED_BY(mu_);  // by key, until reconciled
-  std::unordered_set<std::string> charged_ GUARDED_BY(mu_);        // pod UIDs charged
+  // By key, until reconciled.
+  std::map<std::string, nlohmann::json> deleted_ GUARDED_BY(mu_);
+  // Pod UIDs charged, until their pod's deletion is reconciled.
+  std::unordered_set<std::string> charged_ GUARDED_BY(mu_);
 };
 
 }  // namespace agentbudget::queue

@@ -3,18 +3,24 @@
 #include <string>
 #include <vector>
 
+#include "api/v1alpha1/labels.h"
 #include "common/log.h"
+#include "kube/resource.h"
 
 namespace agentbudget::queue {
 namespace {
 
 using nlohmann::json;
 
-// Maps a governed Job or Pod to its own workload's key.
+// Maps a governed Job or Pod to its own workload's key (none when unlabelled).
 kube::MapFunc OwnWorkload(QueueObject::Kind kind) {
   return [kind](const json& object) {
     return std::vector<std::string>{ReadQueueObject(object, kind).workload};
   };
+}
+
+bool Labelled(const json& object) {
+  return v1alpha1::LabelsOf(object).contains(v1alpha1::keys::kWorkload);
 }
 
 }  // namespace
@@ -29,7 +35,8 @@ Queue::Queue(kube::Manager& manager, kube::Client& client, authority::Ledger& le
       ceiling_(cache_, writer_, ledger, metrics, clock, options.resync),
       status_(client, cache_, writer_, ledger, metrics,
               StatusController::Options{options.admission.max_writes_per_pass, options.resync}),
-      compute_(cache_, ledger, metrics, clock, options.prices) {
+      compute_(cache_, ledger, metrics, clock, options.prices),
+      backstop_(client, cache_, writer_, metrics, clock) {
   using Kind = QueueObject::Kind;
   constexpr auto kLeader = kube::Scope::kLeader;
   kube::Informer& jobs = cache_.jobs();
@@ -85,15 +92,48 @@ Queue::Queue(kube::Manager& manager, kube::Client& client, authority::Ledger& le
     manager.Watch(*controller, pods, OwnWorkload(Kind::kPod));
   }
 
+  kube::Controller& backstop = manager.AddController(
+      "agentworkload-backstop", kLeader, 1,
+      [this](const std::string& key) { return backstop_.Reconcile(key); });
+  manager.Watch(backstop, workloads, [this](const json& w) { return backstop_.ForWorkload(w); });
+  manager.Watch(backstop, cache_.namespaces(),
+                [this](const json& ns) { return backstop_.ForNamespace(ns); });
+  manager.Watch(backstop, jobs, [this](const json& job) { return backstop_.ForJob(job); });
+  manager.Watch(backstop, pods, [this](const json& pod) { return backstop_.ForPod(pod); });
+
   if (compute_.enabled()) {
     kube::Controller& compute = manager.AddController(
         "pod-compute", kLeader, 1,
         [this](const std::string& key) { return compute_.Reconcile(key); });
-    kube::ResourceEventHandlers handlers = kube::EnqueueHandlers(compute.queue());
-    handlers.on_delete = [this, &compute](const json& pod) {
-      compute.queue().Add(compute_.OnDeleted(pod));
+    // Only the pods the webhook labelled can be charged to a run, and only the replica
+    // that holds the lease keeps their keys and deleted pods: another never drains them.
+    // Once elected, every labelled pod is looked at, so one that ended meanwhile is charged.
+    auto tracked = [&manager](const json& pod) { return manager.IsElected() && Labelled(pod); };
+    kube::ResourceEventHandlers handlers;
+    handlers.on_add = [&compute, tracked](const json& pod) {
+      if (tracked(pod)) {
+        compute.queue().Add(kube::ObjectKey(pod));
+      }
+    };
+    handlers.on_update = [&compute, tracked](const json&, const json& pod) {
+      if (tracked(pod)) {
+        compute.queue().Add(kube::ObjectKey(pod));
+      }
+    };
+    handlers.on_delete = [this, &compute, tracked](const json& pod) {
+      if (tracked(pod)) {
+        compute.queue().Add(compute_.OnDeleted(pod));
+      }
     };
     pods.AddEventHandlers(std::move(handlers));
+    manager.AddLeaderSetup("queue-compute", [&pods, &compute] {
+      for (const json& pod : pods.store().List()) {
+        if (Labelled(pod)) {
+          compute.queue().Add(kube::ObjectKey(pod));
+        }
+      }
+      return OkStatus();
+    });
   }
 }
 

@@ -8,6 +8,7 @@
 #include "kube/manager.h"
 #include "operator/authority/ledger.h"
 #include "operator/queue/admission_controller.h"
+#include "operator/queue/backstop_controller.h"
 #include "operator/queue/budget_pressure.h"
 #include "operator/queue/ceiling_controller.h"
 #include "operator/queue/compute_controller.h"
@@ -28,8 +29,11 @@ namespace agentbudget::queue {
 //   agentworkload-ceiling    per workload: end runs at their ceiling (onCeiling: Stop)
 //   agentworkload-status     per workload: finished runs, outcomes, status and metrics
 //   pod-compute              per pod: charge terminated agent pods' compute (prices set)
+//   agentworkload-backstop   per workload: re-suspend Jobs running without an admission,
+//                            report Pods running without the meter, the workload's conditions
 // Job and Pod events map to their workload's key through agentbudget.io/workload (a
-// subagent's also to the workloads sharing its parent run's caps). A leader setup settles
+// subagent's also to the workloads sharing its parent run's caps); for the backstop, to the
+// workload governing them, labelled or not (BackstopController::ForJob). A leader setup settles
 // every budget's pressure before any of them runs. Construct before the manager starts,
 // after the operator's own leader setups (the ledger's recovery); it must outlive the
 // manager's run.
@@ -59,6 +63,7 @@ class Queue {
   CeilingController ceiling_;
   StatusController status_;
   ComputeController compute_;
+  BackstopController backstop_;
 };
 
 }  // namespace agentbudget::queue

@@ -50,6 +50,23 @@ void QueueMetrics::WorkloadGauge::Set(const std::map<std::string, double>& value
   }
 }
 
+void QueueMetrics::WorkloadGauge::SetOne(const std::string& workload,
+                                         std::optional<double> value) {
+  const auto found = series.find(workload);
+  if (!value) {
+    if (found != series.end()) {
+      family->Remove(found->second);
+      series.erase(found);
+    }
+    return;
+  }
+  prometheus::Gauge*& gauge = series[workload];
+  if (gauge == nullptr) {
+    gauge = &family->Add(WorkloadLabels(workload));
+  }
+  gauge->Set(*value);
+}
+
 QueueMetrics::QueueMetrics(prometheus::Registry& registry)
     : depth_{Gauge(registry, "agentbudget_queue_depth", "Runs held for admission, per workload.")},
       active_{Gauge(registry, "agentbudget_queue_active_runs",
@@ -64,6 +81,9 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                            "LLM calls this month served by a fallback model, as a fraction.")},
       token_yield_{Gauge(registry, "agentbudget_workload_token_yield_ratio",
                          "Tokens of runs with a good outcome over all tokens, as a fraction.")},
+      unmetered_{Gauge(registry, "agentbudget_unmetered_pods",
+                       "Running pods the workload governs without the agentbudget-meter "
+                       "container.")},
       wait_(prometheus::BuildHistogram()
                 .Name("agentbudget_admission_wait_seconds")
                 .Help("Time from a run's creation to its admission, by priority.")
@@ -82,6 +102,12 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                        .Help("Running Deferrable Jobs suspended for budget pressure.")
                        .Register(registry)
                        .Add({})),
+      resuspensions_(prometheus::BuildCounter()
+                         .Name("agentbudget_queue_resuspended_total")
+                         .Help("Governed Jobs found running without an admission by the queue, "
+                               "suspended and queued.")
+                         .Register(registry)
+                         .Add({})),
       compute_(prometheus::BuildCounter()
                    .Name("agentbudget_compute_cost_usd_total")
                    .Help("Agent pods' compute (requests x runtime x prices) charged to runs.")
@@ -136,6 +162,14 @@ void QueueMetrics::CountOutcome(const std::string& outcome) {
 }
 
 void QueueMetrics::CountSuspension() { suspensions_.Increment(); }
+
+void QueueMetrics::CountResuspension() { resuspensions_.Increment(); }
+
+void QueueMetrics::SetUnmetered(const std::string& workload, std::optional<int64_t> pods) {
+  MutexLock lock(mu_);
+  unmetered_.SetOne(workload, pods ? std::optional<double>(static_cast<double>(*pods))
+                                   : std::nullopt);
+}
 
 void QueueMetrics::CountCeilingStop(const std::string& ceiling) {
   MutexLock lock(mu_);

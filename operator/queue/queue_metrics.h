@@ -28,6 +28,8 @@ namespace agentbudget::queue {
 //   agentbudget_admission_wait_seconds creation → admission (histogram, by priority)
 //   agentbudget_runs_total             finished runs by outcome (Succeeded, Failed)
 //   agentbudget_queue_suspensions_total running Jobs suspended for budget pressure
+//   agentbudget_queue_resuspended_total Jobs found running without an admission, suspended
+//   agentbudget_unmetered_pods         running pods a workload governs without the meter (gauge)
 //   agentbudget_run_ceiling_stops_total Jobs and Pods ended at a run ceiling, by ceiling
 //   agentbudget_compute_cost_usd_total  compute charged to runs
 // Thread-safe.
@@ -44,6 +46,9 @@ class QueueMetrics {
   void ObserveAdmission(const std::string& priority, double wait_seconds);
   void CountOutcome(const std::string& outcome);
   void CountSuspension();
+  void CountResuspension();
+  // Sets workload ("namespace/name")'s unmetered pods; nullopt removes its series.
+  void SetUnmetered(const std::string& workload, std::optional<int64_t> pods) EXCLUDES(mu_);
   void CountCeilingStop(const std::string& ceiling);
   void CountCompute(int64_t micros);
 
@@ -55,6 +60,8 @@ class QueueMetrics {
     std::map<std::string, prometheus::Gauge*> series;
     // Sets one series per key of `values`; removes the others.
     void Set(const std::map<std::string, double>& values);
+    // Sets the series of `workload`; nullopt removes it.
+    void SetOne(const std::string& workload, std::optional<double> value);
   };
 
   void SetLocked() REQUIRES(mu_);
@@ -68,11 +75,13 @@ class QueueMetrics {
   WorkloadGauge cost_per_success_ GUARDED_BY(mu_);
   WorkloadGauge low_cost_tier_ GUARDED_BY(mu_);
   WorkloadGauge token_yield_ GUARDED_BY(mu_);
+  WorkloadGauge unmetered_ GUARDED_BY(mu_);
   // Families synchronise themselves; their series are added under mu_ all the same.
   prometheus::Family<prometheus::Histogram>& wait_;
   prometheus::Family<prometheus::Counter>& outcomes_;
   prometheus::Family<prometheus::Counter>& ceiling_stops_;
   prometheus::Counter& suspensions_;
+  prometheus::Counter& resuspensions_;
   prometheus::Counter& compute_;
 };
 

@@ -53,6 +53,11 @@ bool OwnedByJob(const json& object) {
   });
 }
 
+bool Suspended(const json& job) {
+  const json& suspend = At(job, "/spec/suspend");
+  return suspend.is_boolean() && suspend.get<bool>();
+}
+
 QueueState JobState(const json& object, const QueueObject& item, bool* succeeded) {
   if (!item.annotation) {
     return QueueState::kUngoverned;
@@ -65,8 +70,7 @@ QueueState JobState(const json& object, const QueueObject& item, bool* succeeded
     *succeeded = HasTrueCondition(object, "Complete");
     return QueueState::kFinished;
   }
-  const json& suspend = At(object, "/spec/suspend");
-  const bool suspended = suspend.is_boolean() && suspend.get<bool>();
+  const bool suspended = Suspended(object);
   if (item.annotation->state == "Pending") {
     return suspended ? QueueState::kHeld : QueueState::kUngoverned;
   }
@@ -100,6 +104,34 @@ QueueState PodState(const json& object, const QueueObject& item, bool* succeeded
 }
 
 }  // namespace
+
+bool RunsWithoutAdmission(const json& job) {
+  if (!job.is_object() || Suspended(job) || HasTrueCondition(job, "Complete") ||
+      HasTrueCondition(job, "Failed")) {
+    return false;
+  }
+  const core::Labels annotations = v1alpha1::LabelsOf(job, "annotations");
+  const auto queue = annotations.find(v1alpha1::keys::kQueue);
+  if (queue == annotations.end()) {
+    return true;
+  }
+  const std::optional<QueueAnnotation> annotation = DecodeQueueAnnotation(queue->second);
+  return !annotation || annotation->state != "Admitted";
+}
+
+bool RunsWithoutMeter(const json& pod) {
+  if (StringAt(pod, "/status/phase") != "Running" ||
+      At(pod, "/metadata/annotations/kubernetes.io~1config.mirror").is_string()) {
+    return false;
+  }
+  const json& init = At(pod, "/spec/initContainers");
+  if (!init.is_array()) {
+    return true;
+  }
+  return std::none_of(init.begin(), init.end(), [](const json& container) {
+    return core::StringField(container, "name") == v1alpha1::keys::kMeterContainer;
+  });
+}
 
 QueueAnnotation QueueAnnotation::Pending(std::string reason, int64_t position,
                                          std::string message) {
@@ -188,7 +220,14 @@ QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
       created.ok()) {
     item.created_millis = created->time_since_epoch().count() * 1000;
   }
-  item.approved = annotations.contains(kApprovedBy) && !annotations.at(kApprovedBy).empty();
+  const auto approved_by = annotations.find(kApprovedBy);
+  const auto approved_at = annotations.find(kApprovedAt);
+  if (approved_by != annotations.end() && !approved_by->second.empty() &&
+      approved_at != annotations.end() && !approved_at->second.empty()) {
+    item.approved = true;
+    item.approved_by = approved_by->second;
+    item.approved_at = approved_at->second;
+  }
   if (const auto outcome = annotations.find(kOutcome); outcome != annotations.end()) {
     item.outcome = outcome->second;
   }
@@ -234,11 +273,16 @@ json AdmitPatch(const QueueObject& item, const json& object,
   return patch;
 }
 
-json SuspendPatch(const QueueObject& item, const QueueAnnotation& held) {
-  return {{"metadata",
-           {{"resourceVersion", item.resource_version},
-            {"annotations", {{v1alpha1::keys::kQueue, held.Encode()}}}}},
-          {"spec", {{"suspend", true}}}};
+json SuspendPatch(const QueueObject& item, const QueueAnnotation& held,
+                  const std::string& workload) {
+  json patch = {{"metadata",
+                 {{"resourceVersion", item.resource_version},
+                  {"annotations", {{v1alpha1::keys::kQueue, held.Encode()}}}}},
+                {"spec", {{"suspend", true}}}};
+  if (!workload.empty()) {
+    patch["metadata"]["labels"][v1alpha1::keys::kWorkload] = workload;
+  }
+  return patch;
 }
 
 std::optional<json> StopPatch(const QueueObject& item, int64_t now_seconds) {

@@ -11,7 +11,10 @@
 namespace agentbudget::queue {
 
 // Annotations the queue reads besides the webhook's (api/v1alpha1/agent_workload.h keys).
+// An approval is both: the webhook lets only the workload's approvers set approved-by,
+// rewrites it to the approver's username and adds approved-at (RFC 3339, UTC).
 inline constexpr const char* kApprovedBy = "agentbudget.io/approved-by";
+inline constexpr const char* kApprovedAt = "agentbudget.io/approved-at";
 inline constexpr const char* kOutcome = "agentbudget.io/outcome";
 
 // Where a governed object stands in the queue.
@@ -59,7 +62,11 @@ struct QueueObject {
   std::string parent_run;  // agentbudget.io/parent-run; "" for a top-level run
   std::optional<core::WorkPriority> priority;  // agentbudget.io/priority, when valid
   int64_t created_millis = 0;
-  bool approved = false;  // carries agentbudget.io/approved-by
+  // Approved: both agentbudget.io/approved-by and agentbudget.io/approved-at are set (by
+  // the webhook, for an approver); approved-by alone is not an approval.
+  bool approved = false;
+  std::string approved_by;  // the approver's username, when approved
+  std::string approved_at;  // when, as the webhook wrote it, when approved
   QueueState state = QueueState::kUngoverned;
   bool succeeded = false;  // for kFinished/kRecorded: the Job completed or the Pod succeeded
   std::string outcome;     // agentbudget.io/outcome (merged | abandoned | reverted), set by CI
@@ -74,6 +81,17 @@ struct QueueObject {
 // as kUngoverned. Never throws: missing or mistyped fields read as absent.
 QueueObject ReadQueueObject(const nlohmann::json& object, QueueObject::Kind kind);
 
+// What the queue's backstop looks for, whatever let it happen (a webhook outage, an object
+// older than the namespace's opt-in or its AgentWorkload, a write that bypassed the webhook):
+//
+// A Job running without an admission the queue granted: spec.suspend is not true, it has
+// not finished (no Complete or Failed condition), and its queue annotation is not
+// {"state":"Admitted",...} (only the operator writes that; the webhook protects it).
+bool RunsWithoutAdmission(const nlohmann::json& job);
+// A Pod in phase Running without an init container named agentbudget-meter; mirror pods
+// (which no webhook sees) are not.
+bool RunsWithoutMeter(const nlohmann::json& pod);
+
 // Merge patches (RFC 7386). Those that change admission carry metadata.resourceVersion, so
 // the API server refuses them (409) when the cached object is stale and nothing is done
 // twice.
@@ -83,8 +101,11 @@ QueueObject ReadQueueObject(const nlohmann::json& object, QueueObject::Kind kind
 // gates); the annotation becomes {"state":"Admitted"}.
 nlohmann::json AdmitPatch(const QueueObject& item, const nlohmann::json& object,
                           std::optional<int64_t> max_runtime_seconds);
-// Suspends a running Job and returns it to the queue with `held`.
-nlohmann::json SuspendPatch(const QueueObject& item, const QueueAnnotation& held);
+// Suspends a running Job and returns it to the queue with `held`. With `workload` (an
+// AgentWorkload's name) the Job is also labelled agentbudget.io/workload, so a Job the
+// webhook never saw joins that workload's queue.
+nlohmann::json SuspendPatch(const QueueObject& item, const QueueAnnotation& held,
+                            const std::string& workload = "");
 // Ends an admitted Job or Pod now: spec.activeDeadlineSeconds becomes the seconds it has
 // been active at `now_seconds` (at least 1), so the Job controller fails the Job with
 // DeadlineExceeded (no retries) and the kubelet ends a Pod the same way. nullopt when it

@@ -1,6 +1,7 @@
 #include "operator/queue/status_controller.h"
 
 #include <algorithm>
+#include <set>
 
 #include "api/v1alpha1/resources.h"
 #include "common/log.h"
@@ -27,20 +28,12 @@ StatusController::StatusController(kube::Client& client, QueueCache& cache, Queu
       ledger_(ledger),
       metrics_(metrics),
       options_(options),
-      replies_(std::make_shared<ReplyState>()) {
-  MutexLock lock(replies_->mu);
-  replies_->metrics = &metrics_;
-}
-
-StatusController::~StatusController() {
-  MutexLock lock(replies_->mu);
-  replies_->metrics = nullptr;
-}
+      reported_(std::make_shared<ReportedOutcomes>()) {}
 
 Result<kube::ReconcileResult> StatusController::Reconcile(const std::string& workload) {
   std::vector<Entry> entries = cache_.OfWorkload(workload);
   const bool more = MarkFinished(entries);
-  ReportOutcomes(entries);
+  ReportOutcomes(workload, entries);
   WriteStatus(workload, entries);
   kube::ReconcileResult result;
   if (more) {
@@ -72,50 +65,49 @@ bool StatusController::MarkFinished(std::vector<Entry>& entries) {
   return more;
 }
 
-void StatusController::ReportOutcomes(const std::vector<Entry>& entries) {
+void StatusController::ReportOutcomes(const std::string& workload,
+                                      const std::vector<Entry>& entries) {
+  std::set<std::string> ended;  // the workload's finished top-level runs still cached
   for (const Entry& entry : entries) {
     const QueueObject& item = entry.item;
     if (!item.parent_run.empty() ||
         (item.state != QueueState::kFinished && item.state != QueueState::kRecorded)) {
       continue;
     }
+    ended.insert(item.run);
     std::vector<std::string> outcomes = {item.succeeded ? "Succeeded" : "Failed"};
     if (item.outcome == "merged" || item.outcome == "abandoned" || item.outcome == "reverted") {
       outcomes.push_back(item.outcome);
     }
-    {
-      MutexLock lock(replies_->mu);
-      std::erase_if(outcomes, [&](const std::string& outcome) {
-        replies_->mu.AssertHeld();
-        return replies_->reported_outcomes.contains(OutcomeKey(item.run, outcome));
-      });
-    }
-    if (outcomes.empty()) {
-      continue;
-    }
-    auto caller = cache_.CallerOf(entry);
-    if (!caller.ok()) {
-      continue;  // not attributable: no workload to count it for
-    }
+    std::optional<Result<authority::Caller>> caller;  // read once, if anything is to report
     for (const std::string& outcome : outcomes) {
-      const std::string key = OutcomeKey(item.run, outcome);
-      {
-        MutexLock lock(replies_->mu);
-        replies_->reported_outcomes.insert(key);
+      if (!reported_->Claim(workload, item.run, outcome)) {
+        continue;
+      }
+      if (!caller) {
+        caller = cache_.CallerOf(entry);
+      }
+      if (!caller->ok()) {
+        reported_->Release(workload, item.run, outcome);
+        continue;  // not attributable: no workload to count it for
       }
       // Keyed by run and outcome, so a report repeated after a restart counts once.
+      const std::string key = OutcomeKey(item.run, outcome);
       authority::EventRequest report{key, authority::kOutcomeReport + outcome, 0, 0,
                                      std::hash<std::string>{}(key)};
-      ledger_.RecordEvent(*caller, report, [replies = replies_, key](Result<json> answer) {
-        if (!answer.ok()) {
-          log::Warn("run outcome not recorded; retrying next pass",
-                    {{"key", key}, {"error", answer.error().ToString()}});
-          MutexLock lock(replies->mu);
-          replies->reported_outcomes.erase(key);
-        }
-      });
+      ledger_.RecordEvent(**caller, report,
+                          [reported = reported_, workload, run = item.run, outcome,
+                           key](Result<json> answer) {
+                            if (!answer.ok()) {
+                              log::Warn("run outcome not recorded; retrying next pass",
+                                        {{"key", key}, {"error", answer.error().ToString()}});
+                              reported->Release(workload, run, outcome);
+                            }
+                          });
     }
   }
+  // Runs whose objects are gone are not reported again.
+  reported_->Retain(workload, ended);
 }
 
 void StatusController::WriteStatus(const std::string& workload,
@@ -123,6 +115,7 @@ void StatusController::WriteStatus(const std::string& workload,
   const json object = cache_.WorkloadObject(workload);
   if (!object.is_object() && entries.empty()) {
     metrics_.SetWorkload(workload, std::nullopt);
+    cache_.ForgetWorkload(workload);
     MutexLock lock(mu_);
     status_written_.erase(workload);
     return;

@@ -2,8 +2,10 @@
 
 #include <cstdio>
 
+#include "core/json_field.h"
 #include "core/money.h"
 #include "core/rate_card.h"
+#include "core/time_format.h"
 
 namespace agentbudget::queue {
 namespace {
@@ -32,6 +34,33 @@ std::optional<double> Ratio(int64_t part, int64_t whole) {
 
 std::string Undated(const std::string& model) {
   return core::StripModelDate(model).value_or(model);
+}
+
+// The stored condition of `type` in `conditions`; null when absent.
+const nlohmann::json& Find(const nlohmann::json& conditions, const std::string& type) {
+  static const nlohmann::json kNone;
+  if (conditions.is_array()) {
+    for (const nlohmann::json& condition : conditions) {
+      if (core::StringField(condition, "type") == type) {
+        return condition;
+      }
+    }
+  }
+  return kNone;
+}
+
+nlohmann::json Condition(const nlohmann::json& previous, const std::string& type, bool status,
+                         const std::string& reason, const std::string& message,
+                         int64_t generation, core::SysSeconds now) {
+  const std::string value = status ? "True" : "False";
+  const nlohmann::json& old = Find(previous, type);
+  std::string transition = core::StringField(old, "lastTransitionTime");
+  if (core::StringField(old, "status") != value || transition.empty()) {
+    transition = core::FormatRfc3339(now);
+  }
+  return {{"type", type},       {"status", value},
+          {"reason", reason},   {"message", message},
+          {"lastTransitionTime", transition}, {"observedGeneration", generation}};
 }
 
 }  // namespace
@@ -99,6 +128,59 @@ bool StatusHolds(const nlohmann::json& status, const nlohmann::json& patch) {
     const bool present = status.is_object() && status.contains(key);
     if (value.is_null() ? present : !present || status[key] != value) {
       return false;
+    }
+  }
+  return true;
+}
+
+nlohmann::json WorkloadConditions(const GovernanceFacts& facts, const nlohmann::json& previous,
+                                  core::SysSeconds now) {
+  nlohmann::json conditions = nlohmann::json::array();
+  if (facts.unmetered > 0) {
+    conditions.push_back(Condition(
+        previous, "Unmetered", true, "PodsWithoutMeter",
+        std::to_string(facts.unmetered) +
+            (facts.unmetered == 1 ? " running pod governed by this workload has"
+                                  : " running pods governed by this workload have") +
+            " no agentbudget-meter container, e.g. " + facts.example_pod +
+            ": their LLM calls are neither metered nor held to budgets; delete them to have "
+            "them recreated through the webhook",
+        facts.generation, now));
+  } else {
+    conditions.push_back(Condition(
+        previous, "Unmetered", false, "AllMetered",
+        "every running pod governed by this workload has the agentbudget-meter container",
+        facts.generation, now));
+  }
+  if (facts.approval_required) {
+    if (facts.approvers_listed) {
+      conditions.push_back(Condition(
+          previous, "NoApprovers", false, "ApproversListed",
+          "approval.approvers names who may approve this workload's runs", facts.generation, now));
+    } else {
+      conditions.push_back(Condition(
+          previous, "NoApprovers", true, "NoApproversListed",
+          "approval.required is set but approval.approvers names no user or group: nobody can "
+          "approve this workload's runs, which wait until an approver is listed",
+          facts.generation, now));
+    }
+  }
+  return conditions;
+}
+
+bool ConditionsHold(const nlohmann::json& current, const nlohmann::json& desired) {
+  if (!current.is_array() || !desired.is_array() || current.size() != desired.size()) {
+    return false;
+  }
+  for (const nlohmann::json& condition : desired) {
+    const nlohmann::json& stored = Find(current, core::StringField(condition, "type"));
+    if (!stored.is_object()) {
+      return false;
+    }
+    for (const char* field : {"status", "reason", "message", "observedGeneration"}) {
+      if (!stored.contains(field) || stored[field] != condition[field]) {
+        return false;
+      }
     }
   }
   return true;

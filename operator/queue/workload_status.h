@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/time_zone.h"
 #include "operator/authority/workload_spend.h"
 
 namespace agentbudget::queue {
@@ -54,5 +55,29 @@ nlohmann::json WorkloadStatusPatch(const WorkloadTally& tally, int64_t generatio
 
 // Whether `status` already holds everything `patch` would write (a null field: absent).
 bool StatusHolds(const nlohmann::json& status, const nlohmann::json& patch);
+
+// What a workload cannot enforce, as the queue's backstop found it, for its conditions.
+struct GovernanceFacts {
+  int64_t unmetered = 0;     // running pods it governs without the agentbudget-meter container
+  std::string example_pod;   // one of them ("namespace/name"): the first by key, so it is stable
+  bool approval_required = false;  // spec.approval.required
+  bool approvers_listed = false;   // spec.approval.approvers names a user or group
+  int64_t generation = 0;          // metadata.generation
+};
+
+// status.conditions as the queue writes them (their only writer, so the list is whole):
+//   Unmetered    True while running pods the workload governs lack the meter (the message
+//                gives how many and one of them), else False
+//   NoApprovers  only with approval.required: True when approval.approvers names nobody, so
+//                its runs cannot be approved and wait, else False
+// A condition keeps its lastTransitionTime from `previous` (the stored status.conditions)
+// while its status is unchanged, and takes `now` when it changes. Pure.
+nlohmann::json WorkloadConditions(const GovernanceFacts& facts, const nlohmann::json& previous,
+                                  core::SysSeconds now);
+
+// Whether `current` (a status.conditions) says what `desired` does: the same conditions,
+// each with the same status, reason, message and observedGeneration (transition times
+// aside, so a write is never repeated for the clock alone).
+bool ConditionsHold(const nlohmann::json& current, const nlohmann::json& desired);
 
 }  // namespace agentbudget::queue

@@ -26,7 +26,15 @@ class FakeAuthenticator final : public Authenticator {
     return found->second;
   }
   std::map<std::string, Caller> callers_ = {{"token-a", MakeCaller("run-a", "payments", "alice")},
-                                            {"token-b", MakeCaller("run-b", "payments", "bob")}};
+                                            {"token-b", MakeCaller("run-b", "payments", "bob")},
+                                            {"token-c", KeysInTheAuthority()}};
+
+  // A pod of a workload whose meter gets its provider keys from the authority.
+  static Caller KeysInTheAuthority() {
+    Caller caller = MakeCaller("run-c", "search", "carol");
+    caller.key_source = KeySource::kAuthority;
+    return caller;
+  }
 };
 
 class AuthorityApiTest : public ::testing::Test {
@@ -67,11 +75,12 @@ class AuthorityApiTest : public ::testing::Test {
 
   FakeClock clock_{std::chrono::system_clock::time_point{std::chrono::seconds{1'795'780'800}}};
   InMemoryLedgerStore store_;
-  Ledger ledger_{clock_, store_, Ledger::Options{},
+  Ledger ledger_{clock_, store_, TestRates(), Ledger::Options{},
                  GroupCommitter::Options{std::chrono::milliseconds{5}, 100}};
   FakeAuthenticator authenticator_;
   Status serving_ = OkStatus();
-  AuthorityApi api_{ledger_, authenticator_, [this] { return serving_; }};
+  Result<ProviderKeys> keys_ = ProviderKeys{"sk-ant-1", ""};
+  AuthorityApi api_{ledger_, authenticator_, [this] { return serving_; }, [this] { return keys_; }};
 };
 
 TEST_F(AuthorityApiTest, ReserveThenCommitChargesTheBudget) {
@@ -88,7 +97,51 @@ TEST_F(AuthorityApiTest, AnotherPodsTokenCannotCommitThisRunsReservation) {
   auto commit = Post("token-b", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.5"));
   EXPECT_EQ(commit.status, 403);
   EXPECT_EQ(json::parse(commit.body)["error"]["code"], "permission_denied");
-  EXPECT_EQ(Get("token-b", "/v1/runs/run-a").status, 403);
+}
+
+TEST_F(AuthorityApiTest, AnotherPodsTokenCannotReleaseThisRunsReservation) {
+  const std::string id = Reserve("token-a", "k1");
+  auto release = Post("token-b", "/v1/reservations/" + id + "/release", {{"idempotencyKey", "r1"}});
+  EXPECT_EQ(release.status, 403);
+  // The reservation still holds: its own run commits it.
+  EXPECT_EQ(Post("token-a", "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.5")).status,
+            200);
+}
+
+TEST_F(AuthorityApiTest, APodReadsOnlyItsOwnRun) {
+  Reserve("token-a", "k1");
+  EXPECT_EQ(Get("token-a", "/v1/runs/run-a").status, 200);
+  auto other = Get("token-b", "/v1/runs/run-a");
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(other.body.find("spent"), std::string::npos);
+}
+
+TEST_F(AuthorityApiTest, APodSeesOnlyTheBudgetsThatChargeItsRun) {
+  ledger_.UpsertBudget(MakeBudget(
+      "search", {{"limit", {{"amount", "10"}}}, {"selector", {{"matchLabels", {{"team", "search"}}}}}}));
+  auto budgets = json::parse(Get("token-a", "/v1/budgets").body)["budgets"];
+  ASSERT_EQ(budgets.size(), 1U);
+  EXPECT_EQ(budgets[0]["name"], "org");
+  EXPECT_EQ(json::parse(Get("token-c", "/v1/budgets").body)["budgets"].size(), 2U);
+}
+
+TEST_F(AuthorityApiTest, ProviderKeysGoOnlyToPodsWhoseWorkloadKeepsThemInTheAuthority) {
+  auto refused = Get("token-a", "/v1/credentials");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_NE(refused.body.find("spec.meter.keySource"), std::string::npos);
+  EXPECT_EQ(refused.body.find("sk-ant-1"), std::string::npos);
+  auto keys = Get("token-c", "/v1/credentials");
+  ASSERT_EQ(keys.status, 200) << keys.body;
+  EXPECT_EQ(json::parse(keys.body), json({{"anthropicApiKey", "sk-ant-1"}}));
+  EXPECT_EQ(keys.headers["Cache-Control"], "no-store");
+  EXPECT_EQ(Get("", "/v1/credentials").status, 401);
+}
+
+TEST_F(AuthorityApiTest, ProviderKeysTheAuthorityCannotReadAreRetryable) {
+  keys_ = Unavailable("Secret agentbudget-system/agentbudget-provider-keys does not exist");
+  auto answer = Get("token-c", "/v1/credentials");
+  EXPECT_EQ(answer.status, 503);
+  EXPECT_EQ(answer.headers["Retry-After"], "1");
 }
 
 TEST_F(AuthorityApiTest, MissingOrRejectedTokensAreUnauthenticated) {

@@ -32,7 +32,7 @@ class LedgerCompactionTest : public ::testing::Test {
 
   void Restart() {
     ledger_.reset();
-    ledger_ = std::make_unique<Ledger>(clock_, store_, Ledger::Options{},
+    ledger_ = std::make_unique<Ledger>(clock_, store_, TestRates(), Ledger::Options{},
                                        GroupCommitter::Options{std::chrono::milliseconds{2}, 100});
     ledger_->UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "100000"}}}}));
     ledger_->UpsertBudget(MakeBudget(

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <set>
 #include <thread>
 
 #include "tests/authority/fake_clock.h"
@@ -23,7 +25,7 @@ class LedgerTest : public ::testing::Test {
 
   void Restart() {
     ledger_.reset();
-    ledger_ = std::make_unique<Ledger>(clock_, store_, Ledger::Options{},
+    ledger_ = std::make_unique<Ledger>(clock_, store_, TestRates(), Ledger::Options{},
                                        GroupCommitter::Options{std::chrono::milliseconds{5}, 100});
     ledger_->UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "1000"}}}}));
     ledger_->UpsertBudget(MakeBudget(
@@ -372,6 +374,131 @@ TEST_F(LedgerTest, InvalidRequestsAreRejectedWithoutChangingBalances) {
   EXPECT_EQ(negative.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(Budget("org").reserved, 0);
   EXPECT_EQ(Budget("org").spent, 0);
+}
+
+// Sends `count` requests with `send(i, reply)` and waits (at most ten seconds) until every
+// one is answered; returns how many failed or went unanswered.
+int AwaitAll(int count, const std::function<void(int, Ledger::Reply)>& send) {
+  struct Pending {
+    Mutex mu;
+    CondVar done;
+    int answered GUARDED_BY(mu) = 0;
+    int failed GUARDED_BY(mu) = 0;
+  };
+  auto pending = std::make_shared<Pending>();
+  for (int i = 0; i < count; ++i) {
+    send(i, [pending](Result<json> answer) {
+      MutexLock lock(pending->mu);
+      ++pending->answered;
+      pending->failed += answer.ok() ? 0 : 1;
+      pending->done.SignalAll();
+    });
+  }
+  MutexLock lock(pending->mu);
+  const bool all = pending->done.WaitFor(pending->mu, seconds{10}, [&]() REQUIRES(pending->mu) {
+    return pending->answered == count;
+  });
+  return pending->failed + (all ? 0 : count - pending->answered);
+}
+
+// Model names are the pod's to choose: they become budget keys, spend series and workload
+// tallies only as the rate card's ids, anything else as "other" (and are still charged).
+TEST_F(LedgerTest, AFloodOfInventedModelNamesGrowsNoMapPastTheRateCard) {
+  ledger_->UpsertBudget(
+      MakeBudget("per-model", {{"limit", {{"amount", "1000"}}}, {"perKey", "model"}}));
+  constexpr int kModels = 500;
+  const int failed = AwaitAll(kModels, [&](int i, Ledger::Reply reply) {
+    ReserveRequest reserve = Reservation("k" + std::to_string(i), 1'000);
+    reserve.model = "invented-" + std::to_string(i);
+    auto answer = ledger_->Reserve(alice_, reserve);
+    ASSERT_TRUE(answer.ok());
+    CommitRequest commit = Commitment("c" + std::to_string(i), 1'000);
+    commit.model = reserve.model;
+    ledger_->Commit(alice_, (*answer)["id"], commit, std::move(reply));
+  });
+  ASSERT_EQ(failed, 0);
+  EXPECT_EQ(Budget("per-model").keys, 1);
+  EXPECT_EQ(Budget("per-model").spent, kModels * 1'000);
+  const auto spend = ledger_->spend();
+  ASSERT_EQ(spend.size(), 1U);
+  EXPECT_EQ(spend.begin()->first.model, "other");
+  EXPECT_EQ(ledger_->WorkloadSpends().at("agents/review").calls_by_model,
+            (std::map<std::string, int64_t>{{"other", kModels}}));
+  EXPECT_LE(ledger_->sizes().match_cache, 2U);
+  // The durable entry keeps the name the call was made with.
+  EXPECT_EQ(store_.Load().value().front().model, "invented-0");
+}
+
+TEST_F(LedgerTest, AFloodOfInventedEventKindsIsOneSpendSeries) {
+  const int failed = AwaitAll(300, [&](int i, Ledger::Reply reply) {
+    ledger_->RecordEvent(alice_, {"e" + std::to_string(i), "kind-" + std::to_string(i), 10, 0, 1},
+                         std::move(reply));
+  });
+  ASSERT_EQ(failed, 0);
+  ASSERT_EQ(AwaitAll(1, [&](int, Ledger::Reply reply) {
+              ledger_->RecordEvent(alice_, {"compute", "compute", 10, 0, 2}, std::move(reply));
+            }),
+            0);
+  std::set<std::string> models;
+  for (const auto& [key, totals] : ledger_->spend()) {
+    models.insert(key.model);
+  }
+  EXPECT_EQ(models, (std::set<std::string>{"compute", "other"}));
+  EXPECT_EQ(Budget("org").spent, 3'010);
+}
+
+// Run envelopes go when the operator reports the run ended, or after a day without a call.
+TEST_F(LedgerTest, AFloodOfRunsIsForgottenWhenTheyEndOrGoIdle) {
+  constexpr int kRuns = 2000;
+  auto caller = [](int i) { return MakeCaller("flood-" + std::to_string(i), "search", "u"); };
+  for (int i = 0; i < kRuns; ++i) {
+    auto answer = ledger_->Reserve(caller(i), Reservation("k", 1));
+    ASSERT_TRUE(ledger_->Release(caller(i), (*answer)["id"], {"r", 7}).ok());
+  }
+  EXPECT_EQ(ledger_->sizes().runs, static_cast<size_t>(kRuns));
+  const int failed = AwaitAll(kRuns / 2, [&](int i, Ledger::Reply reply) {
+    ledger_->RecordEvent(caller(i), {"outcome", std::string(kOutcomeReport) + "Succeeded", 0, 0, 3},
+                         std::move(reply));
+  });
+  ASSERT_EQ(failed, 0);
+  EXPECT_EQ(ledger_->sizes().runs, static_cast<size_t>(kRuns / 2));
+  clock_.Advance(hours{24});
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().runs, 0U);
+}
+
+TEST_F(LedgerTest, ARunThatEndsWithAReservationInFlightKeepsItsEnvelopeUntilIdle) {
+  ReserveOk(alice_, "k1", 1'000);
+  ASSERT_EQ(AwaitAll(1, [&](int, Ledger::Reply reply) {
+              const std::string failed = std::string(kOutcomeReport) + "Failed";
+              ledger_->RecordEvent(alice_, {"outcome", failed, 0, 0, 3}, std::move(reply));
+            }),
+            0);
+  EXPECT_EQ(ledger_->sizes().runs, 1U);
+  EXPECT_EQ(ledger_->Run("run-a").totals.reserved.micros(), 1'000);
+}
+
+// Recovery reads every run of the durable ledger: only those active within a day are kept.
+TEST_F(LedgerTest, RecoveredRunsAreKeptOnlyWhileRecentlyActive) {
+  constexpr int kRuns = 300;
+  ASSERT_EQ(AwaitAll(kRuns, [&](int i, Ledger::Reply reply) {
+              ledger_->RecordEvent(MakeCaller("old-" + std::to_string(i), "search", "u"),
+                                   {"e", "compute", 10, 0, 1}, std::move(reply));
+            }),
+            0);
+  clock_.Advance(hours{23});
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(ledger_->sizes().recovered_runs, static_cast<size_t>(kRuns));
+  EXPECT_EQ(ledger_->Run("old-7").totals.spent.micros(), 10);
+  clock_.Advance(hours{1});
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().recovered_runs, 0U);
+  Restart();
+  ledger_->Recover(store_.Load().value());
+  EXPECT_EQ(ledger_->sizes().recovered_runs, 0U);
+  // Budgets still count every durable entry.
+  EXPECT_EQ(Budget("search").spent, kRuns * 10);
 }
 
 }  // namespace

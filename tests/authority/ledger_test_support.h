@@ -7,9 +7,18 @@
 #include <nlohmann/json.hpp>
 
 #include "core/budget_spec.h"
+#include "core/rate_card.h"
+#include "meter/default_rates.h"
 #include "operator/authority/ledger.h"
 
 namespace agentbudget::authority {
+
+// The shipped rate card, which names the models of these tests.
+inline const core::RateCard& TestRates() {
+  static const core::RateCard rates =
+      core::RateCard::FromYaml(meter::DefaultRatesYaml()).value();
+  return rates;
+}
 
 // Commits and waits (up to five seconds) for the acknowledgement.
 inline Result<nlohmann::json> CommitAndWait(Ledger& ledger, const Caller& caller,

@@ -22,7 +22,7 @@ class AuthorityMetricsTest : public ::testing::Test {
 
   FakeClock clock_{std::chrono::system_clock::time_point{std::chrono::seconds{1'795'780'800}}};
   InMemoryLedgerStore store_;
-  Ledger ledger_{clock_, store_, Ledger::Options{},
+  Ledger ledger_{clock_, store_, TestRates(), Ledger::Options{},
                  GroupCommitter::Options{std::chrono::milliseconds{5}, 100}};
   std::shared_ptr<prometheus::Registry> registry_ = std::make_shared<prometheus::Registry>();
   AuthorityMetrics metrics_{registry_};

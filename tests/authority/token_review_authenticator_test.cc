@@ -36,6 +36,15 @@ TEST(CallerFromObjectsTest, TeamComesFromTheNamespaceNotFromPodLabels) {
   EXPECT_EQ(caller->attribution.at("team"), "payments");
 }
 
+TEST(CallerFromObjectsTest, TheKeySourceIsTheWorkloadsSpecMeterKeySource) {
+  EXPECT_EQ(CallerFromObjects(kPod, kNamespace, kWorkload)->key_source, KeySource::kSecret);
+  json workload = kWorkload;
+  workload["spec"]["meter"] = {{"keySource", "Authority"}};
+  EXPECT_EQ(CallerFromObjects(kPod, kNamespace, workload)->key_source, KeySource::kAuthority);
+  workload["spec"]["meter"] = {{"keySource", 7}};
+  EXPECT_EQ(CallerFromObjects(kPod, kNamespace, workload)->key_source, KeySource::kSecret);
+}
+
 TEST(CallerFromObjectsTest, PodWithoutARunIsRefused) {
   json pod = kPod;
   pod["metadata"]["labels"].erase("agentbudget.io/run");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/authority/ledger_test_support.h"
+
 namespace agentbudget::authority {
 namespace {
 
@@ -30,7 +32,7 @@ TEST(WorkloadSpendTest, MonthStartIsTheFirstInstantOfTheUtcMonth) {
 }
 
 TEST(WorkloadSpendTest, CountsSpendAndCallsByModelPerWorkload) {
-  WorkloadSpendTally tally;
+  WorkloadSpendTally tally{TestRates()};
   tally.Add(Call("review", "claude-sonnet-4-5", 300, kNoon));
   tally.Add(Call("review", "claude-haiku-4-5", 20, kNoon));
   LedgerEntry folded = Call("review", "claude-haiku-4-5", 80, kNoon);
@@ -53,7 +55,7 @@ TEST(WorkloadSpendTest, CountsSpendAndCallsByModelPerWorkload) {
 }
 
 TEST(WorkloadSpendTest, EndedRunsSumTheRunsWithAnOutcomeReport) {
-  WorkloadSpendTally tally;
+  WorkloadSpendTally tally{TestRates()};
   auto spend = [&](const std::string& run, int64_t micros, int64_t tokens) {
     LedgerEntry call = Call("review", "claude-sonnet-4-5", micros, kNoon);
     call.run = run;
@@ -86,13 +88,32 @@ TEST(WorkloadSpendTest, EndedRunsSumTheRunsWithAnOutcomeReport) {
 }
 
 TEST(WorkloadSpendTest, ALaterMonthStartsAfreshAndAnEarlierOneIsIgnored) {
-  WorkloadSpendTally tally;
+  WorkloadSpendTally tally{TestRates()};
   tally.Add(Call("review", "m", 100, kNovember - seconds{60}));
   tally.Add(Call("review", "m", 5, kNoon));
   tally.Add(Call("review", "m", 100, kNovember - seconds{30}));  // October, after November's
   EXPECT_EQ(tally.Current(kNoon).at("agents/review").cost_micros, 5);
   // December: November's spend is not this period's.
   EXPECT_TRUE(tally.Current(kNoon + days{4}).empty());
+}
+
+// Runs and models are tallied per month: a month's runs go when the next month's first
+// entry arrives, and invented model names are one "other".
+TEST(WorkloadSpendTest, AFloodOfRunsAndModelsIsBoundedByTheMonthAndTheRateCard) {
+  WorkloadSpendTally tally{TestRates()};
+  for (int i = 0; i < 5000; ++i) {
+    LedgerEntry call = Call("review", "invented-" + std::to_string(i), 1, kNoon);
+    call.run = "run-" + std::to_string(i);
+    tally.Add(call);
+  }
+  EXPECT_EQ(tally.runs(), 5000U);
+  EXPECT_EQ(tally.Current(kNoon).at("agents/review").calls_by_model,
+            (std::map<std::string, int64_t>{{"other", 5000}}));
+  LedgerEntry december = Call("review", "claude-haiku-4-5-20251001", 1, kNoon + days{10});
+  tally.Add(december);
+  EXPECT_EQ(tally.runs(), 1U);
+  EXPECT_EQ(tally.Current(kNoon + days{10}).at("agents/review").calls_by_model,
+            (std::map<std::string, int64_t>{{"claude-haiku-4-5", 1}}));
 }
 
 }  // namespace

@@ -60,6 +60,11 @@ TEST(ConfigTest, RejectsBadInputNamingTheFlag) {
       {{"--run"}, "needs a value"},
       {{"stray"}, "unexpected argument"},
       {{"--config", "/nonexistent/meter.yaml"}, "config /nonexistent/meter.yaml"},
+      {{"--key-source", "vault"}, "neither secret nor authority"},
+      {{"--key-source", "authority"}, "needs --authority-url"},
+      {{"--key-source", "authority", "--authority-url", "https://a:8443",
+        "--anthropic-key-file", "/creds/k"},
+       "takes no --anthropic-key-file"},
   };
   for (const auto& [args, expected] : cases) {
     auto config = ParseConfig(args);
@@ -214,6 +219,19 @@ TEST(ConfigTest, HelpNamesEveryFlagAndItsConfigKey) {
                            "(default: 127.0.0.1:8787)", "(default: 600s)", "--config FILE"}) {
     EXPECT_NE(help.find(text), std::string::npos) << text;
   }
+}
+
+// Key source Authority as the webhook injects it: the keys and the authority's CA come
+// from the environment, no key file is mounted.
+TEST(ConfigTest, KeySourceAuthorityAndTheAuthorityCaComeFromTheEnvironment) {
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  auto config = ParseConfig({}, {{"AGENTBUDGET_AUTHORITY_URL", "https://authority:8443"},
+                                 {"AGENTBUDGET_AUTHORITY_CA", pem},
+                                 {"AGENTBUDGET_KEY_SOURCE", "authority"}});
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->key_source, KeySource::kAuthority);
+  EXPECT_EQ(config->authority_ca, pem);
+  EXPECT_EQ(ParseConfig({})->key_source, KeySource::kSecret);
 }
 
 }  // namespace

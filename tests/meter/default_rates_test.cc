@@ -33,5 +33,15 @@ TEST(DefaultRatesTest, PricesCurrentModelsAtTheirListPrices) {
   EXPECT_FALSE(card->Resolve("some-future-model").known);
 }
 
+TEST(DefaultRatesTest, BoundedIdsAreTheCardsIdsOrOther) {
+  auto card = core::RateCard::FromYaml(DefaultRatesYaml());
+  ASSERT_TRUE(card.ok());
+  EXPECT_EQ(card->BoundedId("claude-sonnet-4-5-20250929"), "claude-sonnet-4-5");
+  EXPECT_EQ(card->BoundedId("claude-opus-4-5-latest"), "claude-opus-4-5");
+  EXPECT_EQ(card->BoundedId("gpt-5.4"), "gpt-5.4");
+  EXPECT_EQ(card->BoundedId("some-future-model"), core::kOtherModel);
+  EXPECT_EQ(card->BoundedId(""), core::kOtherModel);
+}
+
 }  // namespace
 }  // namespace agentbudget::meter

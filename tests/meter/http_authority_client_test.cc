@@ -7,7 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/http_server.h"
 #include "meter/enforcer.h"
+#include "operator/certs/x509.h"
 #include "tests/meter/free_port.h"
 #include "tests/meter/scripted_server.h"
 
@@ -23,7 +25,8 @@ void Reply(web::http::http_request request, int status, const std::string& body)
 
 std::unique_ptr<HttpAuthorityClient> Client(const std::string& url,
                                             const std::string& token_file = "") {
-  auto client = HttpAuthorityClient::Create({url, token_file, "", std::chrono::milliseconds(2000)});
+  auto client =
+      HttpAuthorityClient::Create({url, token_file, "", "", std::chrono::milliseconds(2000)});
   EXPECT_TRUE(client.ok());
   return std::move(*client);
 }
@@ -131,6 +134,77 @@ TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
                   {"tokens", 0},
                   {"description", denied.reason}}));
   std::filesystem::remove_all(dir);
+}
+
+TEST(HttpAuthorityClientTest, FetchesTheProviderKeysWithTheBearerToken) {
+  std::string method;
+  std::string authorization;
+  ScriptedServer server([&](web::http::http_request request, const std::string&) {
+    method = request.method();
+    authorization = request.headers()[web::http::header_names::authorization];
+    Reply(request, 200, R"({"anthropicApiKey":"sk-ant-1"})");
+  });
+  const std::string token_file = ::testing::TempDir() + "/credentials-token";
+  std::ofstream(token_file) << "pod-token\n";
+  auto credentials = Client(server.url(), token_file)->FetchCredentials();
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  EXPECT_EQ(credentials->anthropic_api_key, "sk-ant-1");
+  EXPECT_EQ(credentials->openai_api_key, "");
+  EXPECT_EQ(method, "GET");
+  EXPECT_EQ(authorization, "Bearer pod-token");
+  EXPECT_EQ(server.seen().at(0).first, "/v1/credentials");
+}
+
+TEST(HttpAuthorityClientTest, AWorkloadWithoutAuthorityKeysIsRefused) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 403, R"({"error":{"code":"permission_denied","message":"keySource Secret"}})");
+  });
+  auto credentials = Client(server.url())->FetchCredentials();
+  ASSERT_FALSE(credentials.ok());
+  EXPECT_EQ(credentials.error().code, ErrorCode::kPermissionDenied);
+}
+
+// The authority's CA as PEM text (AGENTBUDGET_AUTHORITY_CA), as the operator issues it: the
+// certificate it signed verifies; a client that trusts another CA cannot connect.
+TEST(HttpAuthorityClientTest, TrustsTheAuthorityCaGivenAsPemText) {
+  const auto now = std::chrono::system_clock::now();
+  auto ca = certs::GenerateCa("authority-ca", now, std::chrono::hours(1));
+  auto other = certs::GenerateCa("other-ca", now, std::chrono::hours(1));
+  ASSERT_TRUE(ca.ok() && other.ok());
+  auto serving = certs::IssueServing(*ca, {"127.0.0.1"}, now, std::chrono::hours(1));
+  ASSERT_TRUE(serving.ok());
+  const std::string cert_file = ::testing::TempDir() + "/authority-tls.crt";
+  const std::string key_file = ::testing::TempDir() + "/authority-tls.key";
+  std::ofstream(cert_file) << serving->cert_pem;
+  std::ofstream(key_file) << serving->key_pem;
+  http::ServerOptions options;
+  options.tls = http::TlsOptions{cert_file, key_file};
+  http::Router router;
+  router.Add("GET", "/v1/credentials", [](const http::Request&) {
+    return http::Response::Json(200, {{"openaiApiKey", "sk-oa-1"}});
+  });
+  auto server = http::HttpServer::Start(options, std::move(router));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto trusting = HttpAuthorityClient::Create(
+      {(*server)->url(), "", "", ca->cert_pem, std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(trusting.ok()) << trusting.error().message;
+  auto credentials = (*trusting)->FetchCredentials();
+  ASSERT_TRUE(credentials.ok()) << credentials.error().message;
+  EXPECT_EQ(credentials->openai_api_key, "sk-oa-1");
+  auto distrusting = HttpAuthorityClient::Create(
+      {(*server)->url(), "", "", other->cert_pem, std::chrono::milliseconds(5000)});
+  ASSERT_TRUE(distrusting.ok());
+  auto refused = (*distrusting)->FetchCredentials();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+}
+
+TEST(HttpAuthorityClientTest, ACaThatHoldsNoCertificateIsRefusedAtStart) {
+  auto client = HttpAuthorityClient::Create(
+      {"https://127.0.0.1:1", "", "", "not a certificate", std::chrono::milliseconds(1000)});
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(client.error().message.find("AGENTBUDGET_AUTHORITY_CA"), std::string::npos);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "meter/default_rates.h"
+#include "meter/provider_keys.h"
 #include "meter/proxy.h"
 #include "tests/meter/free_port.h"
 
@@ -34,7 +35,8 @@ inline bool Eventually(const std::function<bool()>& done) {
 
 class ProxyTest : public ::testing::Test {
  protected:
-  // Starts the meter in front of `upstream`; `adjust` may change its configuration.
+  // Starts the meter in front of `upstream`; `adjust` may change its configuration. The
+  // provider keys are keys_ when a test set them, else the configuration's key files.
   void StartMeter(const std::string& upstream,
                   const std::function<void(Config&)>& adjust = nullptr) {
     Config config;
@@ -49,7 +51,10 @@ class ProxyTest : public ::testing::Test {
     port_ = config.listen_port;
     enforcer_ = std::make_unique<Enforcer>(Enforcer::Options{}, nullptr, nullptr);
     records_ = Records::Create("").value();
-    proxy_ = std::make_unique<Proxy>(config, rates_, *enforcer_, *records_);
+    if (keys_ == nullptr) {
+      keys_ = std::make_unique<FileKeys>(config.anthropic_key_file, config.openai_key_file);
+    }
+    proxy_ = std::make_unique<Proxy>(config, rates_, *enforcer_, *records_, *keys_);
     ASSERT_TRUE(proxy_->Start().ok());
     client_ = std::make_unique<http::client::http_client>(
         "http://127.0.0.1:" + std::to_string(config.listen_port));
@@ -70,6 +75,7 @@ class ProxyTest : public ::testing::Test {
   core::RateCard rates_ = *core::RateCard::FromYaml(DefaultRatesYaml());
   std::unique_ptr<Enforcer> enforcer_;
   std::unique_ptr<Records> records_;
+  std::unique_ptr<ProviderKeys> keys_;
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<http::client::http_client> client_;
 };

@@ -7,6 +7,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "meter/authority_keys.h"
+#include "tests/authority/fake_clock.h"
+#include "tests/meter/fake_authority.h"
 #include "tests/meter/proxy_fixture.h"
 #include "tests/meter/scripted_server.h"
 
@@ -194,6 +197,78 @@ TEST_F(ProxyTest, TheHealthListenerServesProbesAndMetricsOnly) {
   EXPECT_EQ(health.request(http::methods::POST, "/anthropic/v1/messages").get().status_code(),
             404);
   EXPECT_TRUE(upstream.seen().empty());
+}
+
+// Key source Authority: the key comes from the authority, never from the agent; a key the
+// provider refuses (401) is fetched again, at most once a minute.
+TEST_F(ProxyTest, KeysFromTheAuthorityReplaceTheAgentsAndARefusedKeyIsFetchedAgain) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    if (r.headers()["x-api-key"] == "sk-ant-2") {
+      r.reply(200, kMessage, "application/json").wait();
+    } else {
+      r.reply(401, R"({"type":"error","error":{"type":"authentication_error"}})",
+              "application/json")
+          .wait();
+    }
+  });
+  testing::FakeAuthority authority;
+  authority::FakeClock clock{std::chrono::system_clock::time_point{std::chrono::hours{1}}};
+  {
+    MutexLock lock(authority.mu);
+    authority.credentials = {"sk-ant-1", ""};
+  }
+  auto keys = std::make_unique<AuthorityKeys>(authority, clock, AuthorityKeys::Options{});
+  ASSERT_TRUE(keys->Fetch().ok());
+  keys_ = std::move(keys);
+  StartMeter(upstream.url());
+  auto call = [&] {
+    http::http_request request(http::methods::POST);
+    request.set_request_uri("/anthropic/v1/messages");
+    request.headers().add("x-api-key", "sk-agent-placeholder");
+    request.set_body(R"({"model":"claude-haiku-4-5","max_tokens":10})", "application/json");
+    return client_->request(request).get().status_code();
+  };
+  EXPECT_EQ(call(), 401);
+  {
+    MutexLock lock(authority.mu);
+    authority.credentials = {"sk-ant-2", ""};
+  }
+  EXPECT_EQ(call(), 401);  // within the minute: the refused key is still the one held
+  clock.Advance(std::chrono::seconds{60});
+  EXPECT_EQ(call(), 401);  // refused again: this time the keys are fetched anew
+  // Only "sk-ant-2" is answered: the agent's placeholder was not sent alongside it.
+  EXPECT_EQ(call(), 200);
+  MutexLock lock(authority.mu);
+  EXPECT_EQ(authority.credential_fetches, 2);
+}
+
+// Model names are the agent's to choose; metric labels carry only the rate card's ids.
+TEST_F(ProxyTest, MetricsNameModelsByTheRateCardsIdsAndEveryOtherNameAsOther) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url());
+  for (int i = 0; i < 50; ++i) {
+    const std::string model = "invented-model-" + std::to_string(i);
+    ASSERT_EQ(Post("/anthropic/v1/messages", R"({"model":")" + model + R"(","max_tokens":10})")
+                  .status_code(),
+              200);
+  }
+  ASSERT_EQ(Post("/anthropic/v1/messages",
+                 R"({"model":"claude-haiku-4-5-20251001","max_tokens":10})")
+                .status_code(),
+            200);
+  // A call is recorded just after its answer went out: wait for the last one's series.
+  ASSERT_TRUE(Eventually([&] {
+    return records_->Exposition().find("model=\"claude-haiku-4-5\"") != std::string::npos;
+  }));
+  const std::string metrics = records_->Exposition();
+  EXPECT_EQ(metrics.find("invented-model"), std::string::npos);
+  EXPECT_NE(
+      metrics.find("agentbudget_meter_calls_total{api=\"anthropic.messages\",model=\"other\""),
+      std::string::npos)
+      << metrics;
+  EXPECT_EQ(metrics.find("claude-haiku-4-5-20251001"), std::string::npos);
 }
 
 }  // namespace

@@ -43,6 +43,22 @@ TEST(OptionsTest, DefaultsServeTheAuthorityAndOpsPorts) {
   EXPECT_TRUE(options->webhook_cert_hosts.empty());
   EXPECT_EQ(options->cpu_price_per_core_hour, core::Money{});
   EXPECT_EQ(options->queue_qps, 200);
+  EXPECT_FALSE(options->authority_plaintext);
+  EXPECT_EQ(options->authority_service, "agentbudget-operator");
+  EXPECT_TRUE(options->authority_cert_hosts.empty());
+  EXPECT_EQ(options->authority_tls_dir, "");
+  EXPECT_EQ(options->rates_override, "");
+}
+
+TEST(OptionsTest, ReadsTheAuthorityTlsFlags) {
+  auto options = Parse({"--authority-service=ab-operator", "--authority-cert-hosts=127.0.0.1,ab",
+                        "--authority-tls-dir=/run/tls", "--rates-override=/rates/override.yaml"});
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  EXPECT_EQ(options->authority_service, "ab-operator");
+  EXPECT_EQ(options->authority_cert_hosts, (std::vector<std::string>{"127.0.0.1", "ab"}));
+  EXPECT_EQ(options->authority_tls_dir, "/run/tls");
+  EXPECT_EQ(options->rates_override, "/rates/override.yaml");
+  EXPECT_TRUE(Parse({"--authority-plaintext"})->authority_plaintext);
 }
 
 // The command lines of the Helm chart, scripts/demo, the e2e tests and the queue benchmark.
@@ -121,6 +137,8 @@ TEST(OptionsTest, RejectsUnknownFlagsAndMismatchedPairs) {
   EXPECT_EQ(ErrorOf({"serve"}), "unexpected argument \"serve\" (see --help)");
   EXPECT_EQ(ErrorOf({"--from=2026-11-01"}), "unknown flag --from (see --help)");
   EXPECT_EQ(ErrorOf({"--tls-cert=/c.pem"}), "--tls-cert and --tls-key go together");
+  EXPECT_EQ(ErrorOf({"--authority-plaintext", "--tls-cert=/c.pem", "--tls-key=/k.pem"}),
+            "--authority-plaintext and --tls-cert exclude each other");
   EXPECT_EQ(ErrorOf({"focus-export", "--from=2026-12-01", "--to=2026-11-01"}),
             "--to must be after --from");
 }
@@ -140,13 +158,16 @@ TEST(OptionsTest, HelpExplainsEveryFlagWithItsDefault) {
        {"kubeconfig", "namespace", "listen", "tls-cert", "tls-key", "ops-listen",
         "group-commit-ms", "status-ms", "workers", "log-level", "from", "to", "leader-elect",
         "identity", "webhook-certs", "webhook-service", "webhook-cert-hosts",
-        "cpu-price-per-core-hour", "memory-price-per-gib-hour", "queue-qps"}) {
+        "cpu-price-per-core-hour", "memory-price-per-gib-hour", "queue-qps",
+        "authority-plaintext", "authority-service", "authority-cert-hosts", "authority-tls-dir",
+        "rates-override"}) {
     EXPECT_NE(help.find("  --" + std::string(flag) + "\n"), std::string::npos) << flag;
   }
   EXPECT_NE(help.find("focus-export"), std::string::npos);
   EXPECT_NE(help.find("(default: 0.0.0.0:8443)"), std::string::npos);
   EXPECT_NE(help.find("(default: 256)"), std::string::npos);
   EXPECT_NE(help.find("(default: 200ms)"), std::string::npos);
+  EXPECT_NE(help.find("RISK: meters' tokens"), std::string::npos);
 }
 
 }  // namespace

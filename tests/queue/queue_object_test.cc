@@ -149,5 +149,64 @@ TEST(QueueObjectTest, AnnotationRoundTrips) {
   EXPECT_EQ(DecodeQueueAnnotation(held.Encode()), held);
 }
 
+TEST(QueueObjectTest, ApprovalNeedsBothApprovedByAndApprovedAt) {
+  json job = HeldJob();
+  job["metadata"]["annotations"]["agentbudget.io/approved-by"] = "alice";
+  EXPECT_FALSE(ReadQueueObject(job, QueueObject::Kind::kJob).approved);
+  job["metadata"]["annotations"]["agentbudget.io/approved-at"] = "2026-11-27T10:05:00Z";
+  const QueueObject item = ReadQueueObject(job, QueueObject::Kind::kJob);
+  EXPECT_TRUE(item.approved);
+  EXPECT_EQ(item.approved_by, "alice");
+  EXPECT_EQ(item.approved_at, "2026-11-27T10:05:00Z");
+  job["metadata"]["annotations"]["agentbudget.io/approved-by"] = "";
+  EXPECT_FALSE(ReadQueueObject(job, QueueObject::Kind::kJob).approved);
+}
+
+TEST(QueueObjectTest, OnlyAnUnfinishedUnsuspendedJobWithoutAnAdmissionRunsWithoutOne) {
+  json job = HeldJob();
+  EXPECT_FALSE(RunsWithoutAdmission(job)) << "held";
+  job["spec"]["suspend"] = false;
+  EXPECT_TRUE(RunsWithoutAdmission(job)) << "unsuspended by hand while Pending";
+  job["spec"].erase("suspend");
+  EXPECT_TRUE(RunsWithoutAdmission(job)) << "suspend absent is false";
+  job["metadata"]["annotations"].erase("agentbudget.io/queue");
+  EXPECT_TRUE(RunsWithoutAdmission(job)) << "never seen by the webhook";
+  job["metadata"]["annotations"]["agentbudget.io/queue"] = "{not json";
+  EXPECT_TRUE(RunsWithoutAdmission(job)) << "a malformed annotation is no admission";
+  job["metadata"]["annotations"]["agentbudget.io/queue"] = R"({"state":"Admitted"})";
+  EXPECT_FALSE(RunsWithoutAdmission(job)) << "admitted";
+  job["metadata"]["annotations"].erase("agentbudget.io/queue");
+  job["status"]["conditions"] = json::parse(R"([{"type":"Failed","status":"True"}])");
+  EXPECT_FALSE(RunsWithoutAdmission(job)) << "finished";
+  EXPECT_FALSE(RunsWithoutAdmission(json("not an object")));
+}
+
+TEST(QueueObjectTest, OnlyARunningPodWithoutTheMeterInitContainerRunsWithoutIt) {
+  json pod = GatedPod();
+  pod["status"]["phase"] = "Running";
+  EXPECT_TRUE(RunsWithoutMeter(pod));
+  pod["spec"]["initContainers"] = json::parse(R"([{"name":"setup"}])");
+  EXPECT_TRUE(RunsWithoutMeter(pod));
+  pod["spec"]["initContainers"].push_back({{"name", "agentbudget-meter"}});
+  EXPECT_FALSE(RunsWithoutMeter(pod));
+  pod["spec"].erase("initContainers");
+  pod["status"]["phase"] = "Succeeded";
+  EXPECT_FALSE(RunsWithoutMeter(pod)) << "not running";
+  pod["status"]["phase"] = "Running";
+  pod["metadata"]["annotations"]["kubernetes.io/config.mirror"] = "abc";
+  EXPECT_FALSE(RunsWithoutMeter(pod)) << "a mirror pod";
+  EXPECT_FALSE(RunsWithoutMeter(json::array()));
+}
+
+TEST(QueueObjectTest, SuspendPatchCanLabelTheJobForItsWorkload) {
+  json job = HeldJob();
+  job["spec"]["suspend"] = false;
+  const QueueObject item = ReadQueueObject(job, QueueObject::Kind::kJob);
+  const QueueAnnotation held = QueueAnnotation::Pending("NotAdmitted", 0, "");
+  EXPECT_FALSE(SuspendPatch(item, held)["metadata"].contains("labels"));
+  EXPECT_EQ(SuspendPatch(item, held, "agents")["metadata"]["labels"]["agentbudget.io/workload"],
+            "agents");
+}
+
 }  // namespace
 }  // namespace agentbudget::queue

@@ -107,5 +107,64 @@ TEST(WorkloadStatusTest, FallbackCallsMatchNamesAndDatedIds) {
   EXPECT_EQ(FallbackCalls(calls, {}), 0);
 }
 
+TEST(WorkloadConditionsTest, UnmeteredPodsAreCountedWithAnExample) {
+  GovernanceFacts facts;
+  facts.unmetered = 3;
+  facts.example_pod = "team-a/bare";
+  facts.generation = 2;
+  const core::SysSeconds now{std::chrono::seconds{1'800'000'000}};
+  const json conditions = WorkloadConditions(facts, json(), now);
+  ASSERT_EQ(conditions.size(), 1u);
+  EXPECT_EQ(conditions[0]["type"], "Unmetered");
+  EXPECT_EQ(conditions[0]["status"], "True");
+  EXPECT_EQ(conditions[0]["observedGeneration"], 2);
+  EXPECT_EQ(conditions[0]["lastTransitionTime"], "2027-01-15T08:00:00Z");
+  const std::string message = conditions[0]["message"];
+  EXPECT_NE(message.find("3 running pods"), std::string::npos) << message;
+  EXPECT_NE(message.find("team-a/bare"), std::string::npos) << message;
+}
+
+TEST(WorkloadConditionsTest, TransitionTimeChangesOnlyWithTheStatus) {
+  GovernanceFacts facts;
+  facts.unmetered = 1;
+  facts.example_pod = "team-a/a";
+  const core::SysSeconds then{std::chrono::seconds{1'800'000'000}};
+  const json first = WorkloadConditions(facts, json(), then);
+  facts.unmetered = 2;
+  const json more = WorkloadConditions(facts, first, then + std::chrono::hours{1});
+  EXPECT_EQ(more[0]["lastTransitionTime"], first[0]["lastTransitionTime"]);
+  EXPECT_FALSE(ConditionsHold(first, more)) << "the count changed";
+  facts.unmetered = 0;
+  const json cleared = WorkloadConditions(facts, more, then + std::chrono::hours{2});
+  EXPECT_EQ(cleared[0]["status"], "False");
+  EXPECT_EQ(cleared[0]["lastTransitionTime"], "2027-01-15T10:00:00Z");
+}
+
+TEST(WorkloadConditionsTest, ApprovalWithoutApproversIsReported) {
+  GovernanceFacts facts;
+  facts.approval_required = true;
+  const core::SysSeconds now{std::chrono::seconds{1'800'000'000}};
+  json conditions = WorkloadConditions(facts, json(), now);
+  ASSERT_EQ(conditions.size(), 2u);
+  EXPECT_EQ(conditions[1]["type"], "NoApprovers");
+  EXPECT_EQ(conditions[1]["status"], "True");
+  facts.approvers_listed = true;
+  EXPECT_EQ(WorkloadConditions(facts, json(), now)[1]["status"], "False");
+  facts.approval_required = false;
+  EXPECT_EQ(WorkloadConditions(facts, json(), now).size(), 1u);
+}
+
+TEST(WorkloadConditionsTest, HoldIgnoresTransitionTimesButNotAnythingElse) {
+  GovernanceFacts facts;
+  const core::SysSeconds now{std::chrono::seconds{1'800'000'000}};
+  const json conditions = WorkloadConditions(facts, json(), now);
+  EXPECT_TRUE(ConditionsHold(conditions,
+                             WorkloadConditions(facts, json(), now + std::chrono::hours{1})));
+  facts.generation = 5;
+  EXPECT_FALSE(ConditionsHold(conditions, WorkloadConditions(facts, json(), now)));
+  EXPECT_FALSE(ConditionsHold(json(), conditions));
+  EXPECT_FALSE(ConditionsHold(json::parse(R"([{"type":"Unmetered"}])"), conditions));
+}
+
 }  // namespace
 }  // namespace agentbudget::queue

@@ -1,4 +1,4 @@
-#include "operator/certs/webhook_certificates.h"
+#include "operator/certs/certificates.h"
 
 #include <gtest/gtest.h>
 
@@ -24,6 +24,11 @@ constexpr char kMutatingPath[] =
     "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/agentbudget";
 constexpr char kValidatingPath[] =
     "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/agentbudget";
+constexpr char kAuthorityTlsPath[] =
+    "/api/v1/namespaces/agentbudget-system/secrets/agentbudget-authority-tls";
+constexpr char kAuthorityCaPath[] =
+    "/api/v1/namespaces/agentbudget-system/configmaps/agentbudget-authority-ca";
+const std::chrono::seconds kTrustDelay = std::chrono::hours(24 * 30);
 
 // An API server in memory: GET, POST (create) and PUT (update, conditional on
 // resourceVersion) of single objects by path. Counts writes. Thread-safe.
@@ -100,18 +105,43 @@ std::string Decode(const json& value) {
   return decoded.ok() ? *decoded : "<not base64>";
 }
 
-class WebhookCertificatesTest : public ::testing::Test {
+// The operator's certificates with the webhook's serving certificate, and the authority's
+// when `authority` is set.
+class CertificatesTest : public ::testing::Test {
  protected:
-  WebhookCertificatesTest()
+  CertificatesTest()
       : transport_(std::make_shared<MemoryApiServer>()),
         client_(transport_, "", ""),
         clock_(std::chrono::system_clock::from_time_t(1798761600)) {
     transport_->Put(kMutatingPath, Configuration(1));
     transport_->Put(kValidatingPath, Configuration(2));
-    WebhookCertificates::Options options;
-    options.hosts = WebhookCertificates::ServiceHosts("agentbudget-webhook",
-                                                      "agentbudget-system", {"127.0.0.1"});
-    certificates_ = std::make_unique<WebhookCertificates>(client_, clock_, options);
+    Keep(false);
+  }
+
+  void Keep(bool authority) {
+    Certificates::Options options;
+    Certificates::Serving webhook;
+    webhook.secret = "agentbudget-webhook-tls";
+    webhook.hosts = Certificates::ServiceHosts("agentbudget-webhook", "agentbudget-system",
+                                               {"127.0.0.1"});
+    webhook.publication = std::make_unique<WebhookCaBundles>("agentbudget");
+    options.servings.push_back(std::move(webhook));
+    if (authority) {
+      Certificates::Serving serving;
+      serving.secret = "agentbudget-authority-tls";
+      serving.hosts = Certificates::ServiceHosts("agentbudget-operator", "agentbudget-system", {});
+      serving.publication = std::make_unique<CaConfigMap>(
+          "agentbudget-system", "agentbudget-authority-ca", kTrustDelay);
+      serving.install = [this](const CertificateAndKey& pair) {
+        if (!install_error_.ok()) {
+          return install_error_;
+        }
+        installed_ = pair;
+        return OkStatus();
+      };
+      options.servings.push_back(std::move(serving));
+    }
+    certificates_ = std::make_unique<Certificates>(client_, clock_, std::move(options));
   }
 
   static json Configuration(int webhooks) {
@@ -143,21 +173,26 @@ class WebhookCertificatesTest : public ::testing::Test {
     }
     return bundles;
   }
-  std::string ServingIssuer() {
-    auto info = Inspect(SecretValue(kTlsPath, "tls.crt"));
+  std::string ServingIssuer(const char* path = kTlsPath) {
+    auto info = Inspect(SecretValue(path, "tls.crt"));
     return info.ok() ? info->issuer : "<unparsable>";
+  }
+  std::string PublishedAuthorityCa() {
+    return transport_->Get(kAuthorityCaPath)["data"].value("ca.crt", "");
   }
 
   std::shared_ptr<MemoryApiServer> transport_;
   kube::Client client_;
   authority::FakeClock clock_;
-  std::unique_ptr<WebhookCertificates> certificates_;
+  std::unique_ptr<Certificates> certificates_;
+  Status install_error_ = OkStatus();
+  CertificateAndKey installed_;
 };
 
-TEST_F(WebhookCertificatesTest, FirstPassCreatesBothSecretsAndFillsEveryCaBundle) {
+TEST_F(CertificatesTest, FirstPassCreatesBothSecretsAndFillsEveryCaBundle) {
   const RotationPlan plan = Step();
   EXPECT_TRUE(plan.generate_ca);
-  EXPECT_TRUE(plan.issue_serving);
+  EXPECT_EQ(plan.issue, std::vector<Issue>{Issue::kFromNewestCa});
   const std::string ca = SecretValue(kCaPath, "ca.crt");
   ASSERT_EQ(SplitCertificates(ca)->size(), 1u);
   EXPECT_EQ(*KeyMatches(ca, SecretValue(kCaPath, "ca.key")), true);
@@ -174,7 +209,7 @@ TEST_F(WebhookCertificatesTest, FirstPassCreatesBothSecretsAndFillsEveryCaBundle
   EXPECT_EQ(Bundles(), std::vector<std::string>(3, ca));
 }
 
-TEST_F(WebhookCertificatesTest, SettledStateWritesNothing) {
+TEST_F(CertificatesTest, SettledStateWritesNothing) {
   Step();
   const int writes = transport_->writes();
   clock_.Advance(hours(24));
@@ -182,7 +217,7 @@ TEST_F(WebhookCertificatesTest, SettledStateWritesNothing) {
   EXPECT_EQ(transport_->writes(), writes);
 }
 
-TEST_F(WebhookCertificatesTest, CaBundleClearedByAnUpgradeIsWrittenBack) {
+TEST_F(CertificatesTest, CaBundleClearedByAnUpgradeIsWrittenBack) {
   Step();
   const std::string ca = SecretValue(kCaPath, "ca.crt");
   json validating = transport_->Get(kValidatingPath);
@@ -192,7 +227,7 @@ TEST_F(WebhookCertificatesTest, CaBundleClearedByAnUpgradeIsWrittenBack) {
   EXPECT_EQ(Bundles(), std::vector<std::string>(3, ca));
 }
 
-TEST_F(WebhookCertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa) {
+TEST_F(CertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa) {
   Step();
   const std::string old_ca = SecretValue(kCaPath, "ca.crt");
   const RotationPolicy policy;
@@ -208,7 +243,7 @@ TEST_F(WebhookCertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa
 
   // 1: a second CA joins the Secret and every caBundle; the serving certificate stays.
   ASSERT_TRUE(plan.generate_ca);
-  EXPECT_FALSE(plan.issue_serving);
+  EXPECT_EQ(plan.issue, std::vector<Issue>{Issue::kNone});
   auto both = SplitCertificates(SecretValue(kCaPath, "ca.crt"));
   ASSERT_EQ(both->size(), 2u);
   EXPECT_EQ((*both)[0], old_ca);
@@ -217,7 +252,7 @@ TEST_F(WebhookCertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa
 
   // 2: every bundle carries the new CA, so the serving certificate moves to it.
   clock_.Advance(minutes(1));
-  EXPECT_TRUE(Step().issue_serving);
+  EXPECT_EQ(Step().issue, std::vector<Issue>{Issue::kFromNewestCa});
   EXPECT_EQ(*IsSignedBy(SecretValue(kTlsPath, "tls.crt"), (*both)[1]), true);
   EXPECT_EQ(Bundles(), std::vector<std::string>(3, (*both)[0] + (*both)[1]));
 
@@ -231,7 +266,7 @@ TEST_F(WebhookCertificatesTest, CaRotationAppendsMovesServingThenRetiresTheOldCa
   EXPECT_EQ(SecretValue(kTlsPath, "ca.crt"), (*both)[1]);
 }
 
-TEST_F(WebhookCertificatesTest, CorruptCaSecretIsReportedAndLeftAlone) {
+TEST_F(CertificatesTest, CorruptCaSecretIsReportedAndLeftAlone) {
   transport_->Put(kCaPath, {{"metadata", {{"name", "agentbudget-webhook-ca"}}},
                             {"data", {{"ca.crt", "bm90IGEgY2VydA=="}, {"ca.key", ""}}}});
   const int writes = transport_->writes();
@@ -242,15 +277,74 @@ TEST_F(WebhookCertificatesTest, CorruptCaSecretIsReportedAndLeftAlone) {
   EXPECT_EQ(transport_->writes(), writes);
 }
 
-TEST_F(WebhookCertificatesTest, ServingSecretEmptiedByHandIsReissuedFromTheCurrentCa) {
+TEST_F(CertificatesTest, ServingSecretEmptiedByHandIsReissuedFromTheCurrentCa) {
   Step();
   json secret = transport_->Get(kTlsPath);
   secret["data"]["tls.crt"] = "";
   transport_->Put(kTlsPath, secret);
   const RotationPlan plan = Step();
-  EXPECT_TRUE(plan.issue_serving);
+  EXPECT_EQ(plan.issue, std::vector<Issue>{Issue::kFromNewestCa});
   EXPECT_FALSE(plan.generate_ca);
   EXPECT_EQ(*IsSignedBy(SecretValue(kTlsPath, "tls.crt"), SecretValue(kCaPath, "ca.crt")), true);
+}
+
+TEST_F(CertificatesTest, TheAuthorityGetsACertificateFromTheSameCaAndItsBundleIsPublished) {
+  Keep(true);
+  Step();
+  const std::string ca = SecretValue(kCaPath, "ca.crt");
+  EXPECT_EQ(PublishedAuthorityCa(), ca);
+  const std::string serving = SecretValue(kAuthorityTlsPath, "tls.crt");
+  EXPECT_EQ(*IsSignedBy(serving, ca), true);
+  EXPECT_EQ(Inspect(serving)->hosts[2], "agentbudget-operator.agentbudget-system.svc");
+  EXPECT_EQ(installed_.cert_pem, serving);
+  EXPECT_EQ(installed_.key_pem, SecretValue(kAuthorityTlsPath, "tls.key"));
+  // A later leader reads the same certificate back and installs it without issuing one.
+  installed_ = {};
+  Keep(true);
+  EXPECT_TRUE(Step().empty());
+  EXPECT_EQ(installed_.cert_pem, serving);
+}
+
+TEST_F(CertificatesTest, AFailedInstallFailsThePass) {
+  Keep(true);
+  install_error_ = Unavailable("disk full");
+  auto plan = certificates_->Reconcile();
+  ASSERT_FALSE(plan.ok());
+  EXPECT_EQ(plan.error().message, "disk full");
+}
+
+// Meters keep the bundle they were admitted with: the authority's certificate moves to a
+// renewed CA only once that CA has been published for the trust delay, and the old CA stays
+// until it has moved, although the webhook moved at once.
+TEST_F(CertificatesTest, TheAuthorityMovesToARenewedCaOnlyAfterTheTrustDelay) {
+  Keep(true);
+  Step();
+  RotationPlan plan;
+  for (int day = 0; day < 365 && !plan.generate_ca; ++day) {
+    clock_.Advance(hours(24));
+    plan = Step();
+  }
+  ASSERT_TRUE(plan.generate_ca);
+  auto both = SplitCertificates(SecretValue(kCaPath, "ca.crt"));
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ(PublishedAuthorityCa(), (*both)[0] + (*both)[1]);
+  const std::string old_issuer = ServingIssuer(kAuthorityTlsPath);
+
+  clock_.Advance(minutes(1));
+  EXPECT_EQ(Step().issue, (std::vector<Issue>{Issue::kFromNewestCa, Issue::kNone}));
+  for (int day = 0; day < 29; ++day) {
+    clock_.Advance(hours(24));
+    Step();
+    ASSERT_EQ(ServingIssuer(kAuthorityTlsPath), old_issuer) << "day " << day;
+    ASSERT_EQ(SplitCertificates(SecretValue(kCaPath, "ca.crt"))->size(), 2u) << "day " << day;
+  }
+  clock_.Advance(hours(24));
+  EXPECT_EQ(Step().issue, (std::vector<Issue>{Issue::kNone, Issue::kFromNewestCa}));
+  EXPECT_EQ(*IsSignedBy(SecretValue(kAuthorityTlsPath, "tls.crt"), (*both)[1]), true);
+  EXPECT_EQ(installed_.cert_pem, SecretValue(kAuthorityTlsPath, "tls.crt"));
+  clock_.Advance(std::chrono::duration_cast<std::chrono::seconds>(RotationPolicy{}.overlap));
+  EXPECT_EQ(Step().drop_cas, std::vector<size_t>{0});
+  EXPECT_EQ(PublishedAuthorityCa(), (*both)[1]);
 }
 
 }  // namespace

@@ -1,0 +1,83 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/mutex.h"
+#include "meter/authority_client.h"
+
+namespace agentbudget::meter::testing {
+
+// An AuthorityClient whose answers the test scripts. Thread-safe.
+class FakeAuthority : public AuthorityClient {
+ public:
+  Result<Reservation> Reserve(const ReserveRequest& request) override {
+    MutexLock lock(mu);
+    reserves.push_back(request);
+    if (reserve_error) {
+      return *reserve_error;
+    }
+    return reservation;
+  }
+  Status Commit(const CommitRequest& request) override {
+    MutexLock lock(mu);
+    if (commit_error) {
+      return *commit_error;
+    }
+    commits.push_back(request);
+    return OkStatus();
+  }
+  Status Release(const std::string& id, const std::string&) override {
+    MutexLock lock(mu);
+    releases.push_back(id);
+    return OkStatus();
+  }
+  Status RecordEvent(const EventRequest& request) override {
+    MutexLock lock(mu);
+    if (event_error) {
+      return *event_error;
+    }
+    events.push_back(request);
+    return OkStatus();
+  }
+  Result<ProviderCredentials> FetchCredentials() override {
+    MutexLock lock(mu);
+    ++credential_fetches;
+    if (credentials_error) {
+      return *credentials_error;
+    }
+    return credentials;
+  }
+  // Set before the enforcer is built, but under `mu` all the same.
+  void SetReservation(Reservation answer) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    reservation = std::move(answer);
+  }
+  // Makes the calls of one kind fail: `calls` is &FakeAuthority::reserve_error,
+  // commit_error, event_error or credentials_error.
+  void Fail(std::optional<Error> FakeAuthority::*calls, Error error) EXCLUDES(mu) {
+    MutexLock lock(mu);
+    this->*calls = std::move(error);
+  }
+  size_t CommitCount() EXCLUDES(mu) {
+    MutexLock lock(mu);
+    return commits.size() + events.size();
+  }
+
+  // Tests read these under `mu` too: the enforcer's sender thread calls in.
+  Mutex mu;
+  Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
+  std::optional<Error> reserve_error GUARDED_BY(mu);
+  std::optional<Error> commit_error GUARDED_BY(mu);
+  std::optional<Error> event_error GUARDED_BY(mu);
+  std::optional<Error> credentials_error GUARDED_BY(mu);
+  ProviderCredentials credentials GUARDED_BY(mu);
+  int credential_fetches GUARDED_BY(mu) = 0;
+  std::vector<ReserveRequest> reserves GUARDED_BY(mu);
+  std::vector<CommitRequest> commits GUARDED_BY(mu);
+  std::vector<EventRequest> events GUARDED_BY(mu);
+  std::vector<std::string> releases GUARDED_BY(mu);
+};
+
+}  // namespace agentbudget::meter::testing
