@@ -188,6 +188,12 @@ TEST(HelmTest, DefaultRenderingHasEveryComponentAndNoOptionalObjects) {
                         "job-controller,system:kube-controller-manager\n"));
   EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--trusted-creators")));
   EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--allow-pod-features")));
+  // The authority is on TLS with a certificate the operator issues; the webhook gives
+  // meters the CA the operator publishes.
+  EXPECT_THAT(rendered.output, HasSubstr("- --authority-url=https://agentbudget-operator."));
+  EXPECT_THAT(rendered.output, HasSubstr("- --authority-tls-dir=/var/run/agentbudget/authority-tls"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --authority-ca-file=/etc/agentbudget/authority-ca/ca.crt"));
+  EXPECT_THAT(rendered.output, HasSubstr("configMap: {name: agentbudget-authority-ca, optional: true"));
 }
 
 TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
@@ -208,6 +214,11 @@ TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
     EXPECT_THAT(kinds, ::testing::Contains(kind));
   }
   EXPECT_THAT(rendered.output, HasSubstr("- --webhook-certs=false"));
+  // cert-manager's authority certificate, and its CA for the meters.
+  EXPECT_THAT(rendered.output, HasSubstr("- --tls-cert=/etc/agentbudget/tls/tls.crt"));
+  EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--authority-tls-dir")));
+  EXPECT_THAT(rendered.output, HasSubstr("secret: {secretName: agentbudget-authority-tls, "
+                                         "items: [{key: ca.crt, path: ca.crt}]}"));
   EXPECT_THAT(rendered.output, HasSubstr("cert-manager.io/inject-ca-from: agentbudget-system/"));
   EXPECT_THAT(rendered.output, HasSubstr("replicas: 3"));
   EXPECT_THAT(rendered.output, HasSubstr("requiredDuringSchedulingIgnoredDuringExecution"));
@@ -257,7 +268,8 @@ json Find(const std::vector<json>& objects, const std::string& kind, const std::
 // namespaces, the webhook only from the API server's ranges (and the metrics namespaces).
 TEST(HelmTest, NetworkPoliciesAdmitOnlyMetersApiServerAndMetricsNamespaces) {
   CommandResult rendered = Render({"networkPolicy.apiServerCIDRs={172.20.0.0/28}",
-                                   "networkPolicy.metricsNamespaces={monitoring,finops}"});
+                                   "networkPolicy.metricsNamespaces={monitoring,finops}",
+                                   "networkPolicy.focusNamespaces={finance}"});
   ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
   const std::vector<json> objects = Objects(rendered.output);
   const json metrics_peer = {
@@ -277,7 +289,9 @@ TEST(HelmTest, NetworkPoliciesAdmitOnlyMetersApiServerAndMetricsNamespaces) {
   EXPECT_EQ(op_rules[0]["from"], json::parse(R"([{
       "namespaceSelector": {"matchLabels": {"agentbudget.io/inject": "enabled"}},
       "podSelector": {"matchExpressions":
-          [{"key": "agentbudget.io/workload", "operator": "Exists"}]}}])"));
+          [{"key": "agentbudget.io/workload", "operator": "Exists"}]}}, {
+      "namespaceSelector": {"matchExpressions":
+          [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["finance"]}]}}])"));
   EXPECT_EQ(op_rules[1]["ports"], json::parse(R"([{"port":"metrics","protocol":"TCP"}])"));
   EXPECT_EQ(op_rules[1]["from"], json({metrics_peer}));
 
@@ -534,6 +548,21 @@ TEST_F(InstalledChartTest, OperatorIssuesWebhookCertificatesAndFillsEveryCaBundl
   auto ca_info = certs::Inspect(ca["ca.crt"]);
   ASSERT_TRUE(ca_info.ok());
   EXPECT_TRUE(ca_info->is_ca);
+
+  // The CA of the authority's certificate, where the chart's webhook mounts it from.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::string published;
+  while (published.empty() && std::chrono::steady_clock::now() < deadline) {
+    CommandResult got = Kubectl({"get", "configmap", "agentbudget-authority-ca", "-n", kNamespace,
+                                 "-o", "jsonpath={.data.ca\\.crt}"});
+    published = got.exit_code == 0 ? got.output : "";
+    if (published.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+    }
+  }
+  EXPECT_EQ(published, ca["ca.crt"].get<std::string>())
+      << "ConfigMap agentbudget-authority-ca; operator log:\n"
+      << ReadFile(dir_->path() + "/operator.log");
 
   for (const char* kind : {"mutatingwebhookconfiguration", "validatingwebhookconfiguration"}) {
     const std::vector<std::string> bundles = CaBundles(kind);
