@@ -570,11 +570,15 @@ class TenantAttempts(unittest.TestCase):
         if not outcome.ok:  # refused: the Job never became governed work
             self.assertRegex(outcome.stderr, r"\(rule [a-z-]+\)")
             return
-        resuspended = eventually(
-            lambda: (lambda j: j if j["spec"].get("suspend") else None)(
-                CLUSTER.get("job", "relabel-job", NS)),
-            "the queue re-suspending the Job")
-        self.assertEqual(queue_state(resuspended).get("reason"), "NotAdmitted")
+        eventually(lambda: CLUSTER.get("job", "relabel-job", NS)["spec"].get("suspend"),
+                   "the queue re-suspending the Job")
+        # Held from then on like any governed run (here: for approval), and said so.
+        eventually(lambda: [e for e in CLUSTER.items("events", NS)
+                            if e.get("reason") == "NotAdmitted"
+                            and e["involvedObject"]["name"] == "relabel-job"],
+                   "a NotAdmitted Event on the Job")
+        self.assertNotEqual(queue_state(CLUSTER.get("job", "relabel-job", NS)).get("state"),
+                            "Admitted")
 
     def test_running_pod_relabelled_into_a_workload_is_reported_unmetered(self):
         self.created(pod_manifest("relabel-pod", labels={"app": "ungoverned"}))
