@@ -21,6 +21,7 @@ struct AdmissionRequest {
   std::string namespace_name;
   std::string operation;     // CREATE, UPDATE, DELETE, CONNECT
   std::string username;      // userInfo.username
+  std::vector<std::string> groups;  // userInfo.groups (non-string entries left out)
   nlohmann::json user_extra = nlohmann::json::object();  // userInfo.extra
   nlohmann::json object;      // null for DELETE
   nlohmann::json old_object;  // null for CREATE

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "webhook/admission_review.h"
+
+namespace agentbudget::webhook {
+
+// A refusal by one of the webhook's rules (docs/webhook.md, "Rules"): what is wrong, the
+// rule's id and how to comply. A value type.
+struct RuleViolation {
+  std::string rule;     // "reserved-name"
+  std::string problem;  // `container name "agentbudget-meter" is reserved for agentbudget`
+  std::string fix;      // "rename the container"
+};
+
+// 403 Forbidden with "<subject>: <problem> (rule <rule>); <fix>".
+inline AdmissionDecision DenyByRule(const std::string& subject, const RuleViolation& violation) {
+  return AdmissionDecision::Deny(403, subject + ": " + violation.problem + " (rule " +
+                                          violation.rule + "); " + violation.fix);
+}
+
+// "pod <namespace>/<name>" for messages; a generateName object shows as "<generateName>*"
+// and a nameless one as "(unnamed)".
+std::string SubjectOf(const char* kind, const std::string& namespace_name,
+                      const nlohmann::json& object);
+
+}  // namespace agentbudget::webhook
