@@ -334,7 +334,10 @@ http::Response AdmissionHandler::Serve(const http::Request& http_request, bool m
     metrics_.CountDenial(request->kind);
     log::Info("admission denied", {{"uid", request->uid},
                                    {"kind", request->kind},
+                                   {"operation", request->operation},
                                    {"namespace", request->namespace_name},
+                                   {"user", request->username},
+                                   {"rule", decision.rule},
                                    {"message", decision.message}});
   } else if (!decision.patch.empty()) {
     label = "patched";

@@ -42,6 +42,7 @@ struct AdmissionDecision {
   int code = 0;
   std::string message;
   std::string reason;  // metav1.StatusReason, e.g. "Forbidden"
+  std::string rule;    // the rule that denied ("reserved-name"), when one did; not sent
   // An RFC 6902 patch (JSON array). Sent only when allowed and non-empty.
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> warnings;

@@ -17,8 +17,6 @@ std::optional<std::string> Annotation(const nlohmann::json& object, const char* 
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
 
-std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
-
 }  // namespace
 
 bool IsApproval(const nlohmann::json& old_object, const nlohmann::json& object) {

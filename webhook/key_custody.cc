@@ -18,8 +18,6 @@ constexpr const char* kPrivileged = "privileged";
 
 bool IsTrue(const nlohmann::json& value) { return value.is_boolean() && value.get<bool>(); }
 
-std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
-
 // The reference to the workload's Secret a container makes through env or envFrom, or "".
 std::string SecretReference(const nlohmann::json& container, const std::string& secret) {
   const nlohmann::json& env = core::Member(container, {"env"});

@@ -106,19 +106,6 @@ nlohmann::json InjectedRecord(const std::string& kind, const AdmissionContext& c
   return record.dump();
 }
 
-// True when the pod spec's schedulingGates already hold the admission gate.
-bool HasAdmissionGate(const nlohmann::json& pod_spec) {
-  const nlohmann::json& gates = core::Member(pod_spec, {"schedulingGates"});
-  for (size_t i = 0; gates.is_array() && i < gates.size(); ++i) {
-    if (core::StringField(gates[i], "name") == v1alpha1::keys::kSchedulingGate) {
-      return true;
-    }
-  }
-  return false;
-}
-
-std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
-
 }  // namespace
 
 std::string WhyNotGoverned(const nlohmann::json& pod, const AdmissionContext& context) {
@@ -292,6 +279,16 @@ SystemMetadata JobSystemMetadata(const AdmissionContext& context) {
 
 SystemMetadata TemplateSystemMetadata(const AdmissionContext& context) {
   return AttributionFor(context, /*include_run=*/false);
+}
+
+bool HasAdmissionGate(const nlohmann::json& pod_spec) {
+  const nlohmann::json& gates = core::Member(pod_spec, {"schedulingGates"});
+  for (size_t i = 0; gates.is_array() && i < gates.size(); ++i) {
+    if (core::StringField(gates[i], "name") == v1alpha1::keys::kSchedulingGate) {
+      return true;
+    }
+  }
+  return false;
 }
 
 bool OwnedByJob(const nlohmann::json& pod, std::string* uid) {

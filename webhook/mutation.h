@@ -80,6 +80,9 @@ SystemMetadata JobSystemMetadata(const AdmissionContext& context);
 // Of a governed Job's pod template: the attribution (its pods get their run when admitted).
 SystemMetadata TemplateSystemMetadata(const AdmissionContext& context);
 
+// True when a pod spec's schedulingGates hold agentbudget.io/admission.
+bool HasAdmissionGate(const nlohmann::json& pod_spec);
+
 // True for pods owned by a Job (an ownerReference of kind Job, controller true); `uid`
 // receives the Job's UID.
 bool OwnedByJob(const nlohmann::json& pod, std::string* uid);

@@ -16,11 +16,16 @@ struct RuleViolation {
   std::string fix;      // "rename the container"
 };
 
-// 403 Forbidden with "<subject>: <problem> (rule <rule>); <fix>".
+// 403 Forbidden with "<subject>: <problem> (rule <rule>); <fix>", and `rule` set.
 inline AdmissionDecision DenyByRule(const std::string& subject, const RuleViolation& violation) {
-  return AdmissionDecision::Deny(403, subject + ": " + violation.problem + " (rule " +
-                                          violation.rule + "); " + violation.fix);
+  AdmissionDecision d = AdmissionDecision::Deny(
+      403, subject + ": " + violation.problem + " (rule " + violation.rule + "); " + violation.fix);
+  d.rule = violation.rule;
+  return d;
 }
+
+// `text` as a JSON string, quotes and escapes included, for messages: "\"a b\"".
+inline std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
 // "pod <namespace>/<name>" for messages; a generateName object shows as "<generateName>*"
 // and a nameless one as "(unnamed)".

@@ -2,6 +2,7 @@
 
 #include "api/v1alpha1/labels.h"
 #include "core/json_field.h"
+#include "webhook/rule_violation.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -62,8 +63,6 @@ std::optional<MetadataChange> FirstChangeOf(const char* field, const core::Label
   }
   return std::nullopt;
 }
-
-std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
 }  // namespace
 

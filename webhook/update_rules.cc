@@ -7,6 +7,7 @@
 #include "api/v1alpha1/labels.h"
 #include "core/json_field.h"
 #include "webhook/approvals.h"
+#include "webhook/mutation.h"
 #include "webhook/reserved_names.h"
 #include "webhook/rule_violation.h"
 #include "webhook/system_metadata.h"
@@ -20,8 +21,6 @@ const std::set<std::string> kApprovalKeys = {v1alpha1::keys::kApprovedBy,
 constexpr const char* kMetadataFix =
     "agentbudget.io/ labels and annotations are agentbudget's (only agentbudget.io/models and "
     "agentbudget.io/outcome are yours); leave them as they are";
-
-std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
 
 // The system-metadata and approval rules on one object's metadata; `where` prefixes what
 // changed ("" or "pod template ").
@@ -68,16 +67,6 @@ std::map<std::string, nlohmann::json> ReservedContainers(const nlohmann::json& p
   return out;
 }
 
-bool HasGate(const nlohmann::json& pod) {
-  const nlohmann::json& gates = core::Member(pod, {"spec", "schedulingGates"});
-  for (size_t i = 0; gates.is_array() && i < gates.size(); ++i) {
-    if (core::StringField(gates[i], "name") == v1alpha1::keys::kSchedulingGate) {
-      return true;
-    }
-  }
-  return false;
-}
-
 std::set<std::string> EphemeralNames(const nlohmann::json& pod) {
   std::set<std::string> names;
   const nlohmann::json& containers = core::Member(pod, {"spec", "ephemeralContainers"});
@@ -95,7 +84,8 @@ AdmissionDecision ValidatePodUpdate(const nlohmann::json& old_pod, const nlohman
   if (auto violation = ObjectMetadataViolation(old_pod, pod, context)) {
     return DenyByRule(subject, *violation);
   }
-  if (HasGate(old_pod) && !HasGate(pod)) {
+  if (HasAdmissionGate(core::Member(old_pod, {"spec"})) &&
+      !HasAdmissionGate(core::Member(pod, {"spec"}))) {
     return DenyByRule(subject,
                       {"admission-gate",
                        std::string("it removes the scheduling gate ") +

@@ -67,12 +67,12 @@ std::optional<RuleViolation> MetadataViolation(const char* where, const SystemMe
   }
   std::string problem = std::string(where) + change->field + " " + change->key;
   if (!change->to) {
-    problem += " is missing (agentbudget sets " + nlohmann::json(*change->from).dump() + ")";
+    problem += " is missing (agentbudget sets " + Quoted(*change->from) + ")";
   } else if (!change->from) {
-    problem += " is " + nlohmann::json(*change->to).dump() + ", which only agentbudget sets";
+    problem += " is " + Quoted(*change->to) + ", which only agentbudget sets";
   } else {
-    problem += " is " + nlohmann::json(*change->to).dump() + ", agentbudget sets " +
-               nlohmann::json(*change->from).dump();
+    problem += " is " + Quoted(*change->to) + ", agentbudget sets " +
+               Quoted(*change->from);
   }
   return RuleViolation{"system-metadata", problem,
                        "agentbudget.io/ labels and annotations (but agentbudget.io/models and "
@@ -111,7 +111,7 @@ std::optional<RuleViolation> InjectedPartsViolation(const nlohmann::json& spec,
           IsReservedName(core::StringField(containers[i], "name"))) {
         return RuleViolation{"reserved-name",
                              "container name " +
-                                 nlohmann::json(core::StringField(containers[i], "name")).dump() +
+                                 Quoted(core::StringField(containers[i], "name")) +
                                  " (spec." + list + ") is reserved for agentbudget",
                              fix};
       }
@@ -136,28 +136,18 @@ std::optional<RuleViolation> InjectedPartsViolation(const nlohmann::json& spec,
     }
     if (!d.empty()) {
       return RuleViolation{"reserved-name",
-                           "volume " + nlohmann::json(name).dump() +
+                           "volume " + Quoted(name) +
                                " is not the one agentbudget adds: " + d,
                            fix};
     }
   }
   if (!wanted.empty()) {
     return RuleViolation{"meter-missing",
-                         "the meter's volume " + nlohmann::json(wanted.begin()->first).dump() +
+                         "the meter's volume " + Quoted(wanted.begin()->first) +
                              " is missing",
                          "the mutating webhook did not run: create it again"};
   }
   return std::nullopt;
-}
-
-bool HasAdmissionGate(const nlohmann::json& spec) {
-  const nlohmann::json& gates = core::Member(spec, {"schedulingGates"});
-  for (size_t i = 0; gates.is_array() && i < gates.size(); ++i) {
-    if (core::StringField(gates[i], "name") == v1alpha1::keys::kSchedulingGate) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // A Job's integer spec.<field> must be set and at most `cap`.
@@ -432,11 +422,13 @@ AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
 
 AdmissionDecision FanoutDenial(const std::string& parent_run, int64_t count, int64_t cap,
                                const std::string& workload) {
-  return AdmissionDecision::Deny(
+  AdmissionDecision d = AdmissionDecision::Deny(
       403, "run " + parent_run + " has already created " + std::to_string(count) + " of " +
                std::to_string(cap) + " subagents (perRun.maxSubagents of AgentWorkload " +
                workload + ", onLimit: Reject) (rule max-subagents); finish or delete the run, "
                "or raise perRun.maxSubagents");
+  d.rule = "max-subagents";
+  return d;
 }
 
 }  // namespace agentbudget::webhook

@@ -21,6 +21,7 @@ class UpdateRulesTest : public ::testing::Test, public testing::RulesFixture {
   }
   static void ExpectRule(const AdmissionDecision& d, const std::string& rule) {
     EXPECT_FALSE(d.allowed);
+    EXPECT_EQ(d.rule, rule) << d.message;
     EXPECT_NE(d.message.find("(rule " + rule + ")"), std::string::npos) << d.message;
   }
 

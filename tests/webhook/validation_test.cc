@@ -20,6 +20,7 @@ class ValidationTest : public ::testing::Test, public testing::RulesFixture {
   static void ExpectRule(const AdmissionDecision& d, const std::string& rule) {
     EXPECT_FALSE(d.allowed);
     EXPECT_EQ(d.code, 403);
+    EXPECT_EQ(d.rule, rule) << d.message;
     EXPECT_NE(d.message.find("(rule " + rule + ")"), std::string::npos) << d.message;
   }
   static nlohmann::json& Meter(nlohmann::json& pod) { return pod["spec"]["initContainers"][0]; }
