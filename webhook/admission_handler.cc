@@ -4,8 +4,10 @@
 #include <utility>
 
 #include "common/log.h"
-#include "webhook/validation.h"
 #include "core/json_field.h"
+#include "webhook/approvals.h"
+#include "webhook/attribution.h"
+#include "webhook/validation.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -47,10 +49,14 @@ http::Response BadRequest(int status, const std::string& message) {
 
 RequestingPod RequestingPodOf(const AdmissionRequest& request) {
   RequestingPod out;
-  const nlohmann::json& names = core::Member(request.user_extra, {"authentication.kubernetes.io/pod-name"});
-  if (names.is_array() && !names.empty() && names[0].is_string()) {
-    out.name = names[0].get<std::string>();
-  }
+  auto first = [&request](const char* key) {
+    const nlohmann::json& values = core::Member(request.user_extra, {key});
+    return values.is_array() && !values.empty() && values[0].is_string()
+               ? values[0].get<std::string>()
+               : std::string();
+  };
+  out.name = first("authentication.kubernetes.io/pod-name");
+  out.uid = first("authentication.kubernetes.io/pod-uid");
   constexpr std::string_view kPrefix = "system:serviceaccount:";
   if (request.username.rfind(kPrefix, 0) == 0) {
     std::string rest = request.username.substr(kPrefix.size());
@@ -64,20 +70,38 @@ RequestingPod RequestingPodOf(const AdmissionRequest& request) {
 
 AdmissionHandler::AdmissionHandler(const ClusterCache& cache, FanoutCounter& fanout,
                                    PodLookup pods, MeterSettings meter,
-                                   WebhookMetrics& metrics, RejectionSink rejections)
+                                   WebhookMetrics& metrics, RejectionSink rejections,
+                                   AccessPolicy policy, AuthorityCaSource authority_ca,
+                                   const Clock& clock)
     : cache_(cache),
       fanout_(fanout),
       pods_(std::move(pods)),
       meter_(std::move(meter)),
       metrics_(metrics),
-      rejections_(std::move(rejections)) {}
+      rejections_(std::move(rejections)),
+      policy_(std::move(policy)),
+      authority_ca_(std::move(authority_ca)),
+      clock_(clock) {}
+
+bool AdmissionHandler::IsOperator(const AdmissionRequest& request) const {
+  return policy_.operator_users.Includes(request.username, request.groups);
+}
+
+MeterSettings AdmissionHandler::CurrentMeter() const {
+  MeterSettings meter = meter_;
+  if (authority_ca_) {
+    meter.authority_ca = authority_ca_();
+  }
+  return meter;
+}
 
 Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& request,
                                                       ClusterCache::WorkloadList& workloads,
                                                       Parent& parent) {
   AdmissionContext context;
   context.namespace_name = request.namespace_name;
-  context.username = request.username;
+  context.job_controller = policy_.job_controller_users.Includes(request.username, request.groups);
+  context.allowed_features = policy_.allowed_features;
   auto labels = cache_.NamespaceLabels(request.namespace_name);
   if (!labels.ok()) {
     return std::move(labels).error();
@@ -87,30 +111,38 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
     return context;
   }
   workloads = cache_.Workloads(request.namespace_name);
-  const core::Labels object_labels = v1alpha1::LabelsOf(request.object);
-  context.workload = v1alpha1::SelectWorkload(object_labels, *workloads);
+  context.workload = v1alpha1::SelectWorkload(v1alpha1::LabelsOf(request.object), *workloads);
   if (context.workload == nullptr) {
     return context;
   }
   // Run: a Job's pods belong to the Job's run; a bare pod is a run of its own, named by
   // this request's UID (its own UID is not assigned yet at admission).
   std::string job_uid;
-  if (request.kind == "Pod" && OwnedByJob(request.object, &job_uid) && !job_uid.empty()) {
+  const bool job_pod =
+      request.kind == "Pod" && OwnedByJob(request.object, &job_uid) && !job_uid.empty();
+  if (job_pod) {
     context.run = job_uid;
   } else if (request.kind == "Pod") {
     context.run = request.uid;
   }
-  // Parent run: the creating pod's run (from token claims, which the pod cannot forge)
-  // wins over the agentbudget.io/parent-run label.
+  // The creating pod's run, from its token claims (which the pod cannot forge).
   parent.workload = context.workload;
+  AttributionSource source;
+  source.username = request.username;
+  source.job_controller_pod = job_pod && context.job_controller;
+  source.trusted_creator = policy_.trusted_creators.Includes(request.username, request.groups);
   RequestingPod creator = RequestingPodOf(request);
   if (!creator.name.empty() && pods_) {
     auto creator_pod = pods_(creator.namespace_name, creator.name);
-    if (creator_pod.ok()) {
+    const bool same_pod =
+        creator_pod.ok() &&
+        (creator.uid.empty() ||
+         core::StringField(core::Member(*creator_pod, {"metadata"}), "uid") == creator.uid);
+    if (same_pod) {
       const core::Labels creator_labels = v1alpha1::LabelsOf(*creator_pod);
       auto run = creator_labels.find(v1alpha1::keys::kRun);
       if (run != creator_labels.end()) {
-        context.parent_run = run->second;
+        source.creating_pod_run = run->second;
         parent.owner = RunOwnerOf(*creator_pod);
         auto creator_workload = creator_labels.find(v1alpha1::keys::kWorkload);
         if (creator_workload != creator_labels.end()) {
@@ -121,21 +153,67 @@ Result<AdmissionContext> AdmissionHandler::ContextFor(const AdmissionRequest& re
           }
         }
       }
-    } else if (creator_pod.error().code != ErrorCode::kNotFound) {
+    } else if (!creator_pod.ok() && creator_pod.error().code != ErrorCode::kNotFound) {
       return std::move(creator_pod).error();
     }
   }
-  if (context.parent_run.empty()) {
-    auto label = object_labels.find(v1alpha1::keys::kParentRun);
-    if (label != object_labels.end()) {
-      context.parent_run = label->second;
+  UserAndParent resolved = ResolveUserAndParent(request.object, source);
+  context.user = std::move(resolved.user);
+  context.parent_run = std::move(resolved.parent_run);
+  return context;
+}
+
+UpdateContext AdmissionHandler::UpdateContextFor(const AdmissionRequest& request,
+                                                 ClusterCache::WorkloadList& workloads) const {
+  UpdateContext context;
+  context.namespace_name = request.namespace_name;
+  context.username = request.username;
+  context.groups = request.groups;
+  context.allowed_features = policy_.allowed_features;
+  workloads = cache_.Workloads(request.namespace_name);
+  const core::Labels labels = v1alpha1::LabelsOf(request.old_object);
+  if (auto named = labels.find(v1alpha1::keys::kWorkload); named != labels.end()) {
+    for (const v1alpha1::Workload& w : *workloads) {
+      if (w.name == named->second) {
+        context.workload = &w;
+      }
     }
+  }
+  if (context.workload == nullptr) {
+    context.workload = v1alpha1::SelectWorkload(labels, *workloads);
   }
   return context;
 }
 
+AdmissionDecision AdmissionHandler::DecideUpdate(const AdmissionRequest& request) const {
+  if (IsOperator(request)) {
+    return AdmissionDecision::Allow();
+  }
+  ClusterCache::WorkloadList workloads;
+  const UpdateContext context = UpdateContextFor(request, workloads);
+  if (request.kind == "Pod" && request.subresource == "ephemeralcontainers") {
+    return ValidateEphemeralContainers(request.old_object, request.object, context);
+  }
+  if (!request.subresource.empty()) {
+    return AdmissionDecision::Allow();
+  }
+  return request.kind == "Pod" ? ValidatePodUpdate(request.old_object, request.object, context)
+                               : ValidateJobUpdate(request.old_object, request.object, context);
+}
+
 AdmissionDecision AdmissionHandler::DecideMutation(const AdmissionRequest& request) {
-  if (request.operation != "CREATE" || !IsGovernedKind(request) || !request.subresource.empty()) {
+  if (!IsGovernedKind(request) || !request.subresource.empty()) {
+    return AdmissionDecision::Allow();
+  }
+  if (request.operation == "UPDATE") {
+    AdmissionDecision d = AdmissionDecision::Allow();
+    if (!IsOperator(request)) {
+      d.patch = ApprovalPatch(request.old_object, request.object, request.username,
+                              std::chrono::floor<std::chrono::seconds>(clock_.Now()));
+    }
+    return d;
+  }
+  if (request.operation != "CREATE") {
     return AdmissionDecision::Allow();
   }
   ClusterCache::WorkloadList workloads;
@@ -147,10 +225,8 @@ AdmissionDecision AdmissionHandler::DecideMutation(const AdmissionRequest& reque
     d.warnings.push_back("agentbudget: not injected: " + context.error().message);
     return d;
   }
-  AdmissionDecision d = AdmissionDecision::Allow();
-  d.patch = request.kind == "Pod" ? MutatePod(request.object, *context, meter_)
-                                  : MutateJob(request.object, *context);
-  return d;
+  return request.kind == "Pod" ? MutatePod(request.object, *context, CurrentMeter())
+                               : MutateJob(request.object, *context);
 }
 
 AdmissionDecision AdmissionHandler::DecideValidation(
@@ -165,7 +241,13 @@ AdmissionDecision AdmissionHandler::DecideValidation(
                ? ValidateAgentBudget(request.object)
                : AdmissionDecision::Allow();
   }
-  if (request.operation != "CREATE" || !IsGovernedKind(request) || !request.subresource.empty()) {
+  if (!IsGovernedKind(request)) {
+    return AdmissionDecision::Allow();
+  }
+  if (request.operation == "UPDATE") {
+    return DecideUpdate(request);
+  }
+  if (request.operation != "CREATE" || !request.subresource.empty()) {
     return AdmissionDecision::Allow();
   }
   ClusterCache::WorkloadList workloads;
@@ -176,8 +258,9 @@ AdmissionDecision AdmissionHandler::DecideValidation(
         503, "agentbudget cannot judge this request yet: " + context.error().message,
         "ServiceUnavailable");
   }
-  AdmissionDecision d = request.kind == "Pod" ? ValidatePod(request.object, *context)
-                                              : ValidateJob(request.object, *context);
+  AdmissionDecision d = request.kind == "Pod"
+                            ? ValidatePod(request.object, *context, CurrentMeter())
+                            : ValidateJob(request.object, *context);
   if (!d.allowed || context->workload == nullptr || context->parent_run.empty()) {
     return d;
   }
@@ -251,7 +334,10 @@ http::Response AdmissionHandler::Serve(const http::Request& http_request, bool m
     metrics_.CountDenial(request->kind);
     log::Info("admission denied", {{"uid", request->uid},
                                    {"kind", request->kind},
+                                   {"operation", request->operation},
                                    {"namespace", request->namespace_name},
+                                   {"user", request->username},
+                                   {"rule", decision.rule},
                                    {"message", decision.message}});
   } else if (!decision.patch.empty()) {
     label = "patched";

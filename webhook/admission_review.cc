@@ -77,6 +77,13 @@ Result<AdmissionRequest> DecodeAdmissionReview(std::string_view body) {
   out.namespace_name = OptionalString(*req, "namespace");
   if (auto user = req->find("userInfo"); user != req->end() && user->is_object()) {
     out.username = OptionalString(*user, "username");
+    if (auto groups = user->find("groups"); groups != user->end() && groups->is_array()) {
+      for (const nlohmann::json& group : *groups) {
+        if (group.is_string()) {
+          out.groups.push_back(group.get<std::string>());
+        }
+      }
+    }
     if (auto extra = user->find("extra"); extra != user->end() && extra->is_object()) {
       out.user_extra = *extra;
     }

@@ -21,6 +21,7 @@ struct AdmissionRequest {
   std::string namespace_name;
   std::string operation;     // CREATE, UPDATE, DELETE, CONNECT
   std::string username;      // userInfo.username
+  std::vector<std::string> groups;  // userInfo.groups (non-string entries left out)
   nlohmann::json user_extra = nlohmann::json::object();  // userInfo.extra
   nlohmann::json object;      // null for DELETE
   nlohmann::json old_object;  // null for CREATE
@@ -41,6 +42,7 @@ struct AdmissionDecision {
   int code = 0;
   std::string message;
   std::string reason;  // metav1.StatusReason, e.g. "Forbidden"
+  std::string rule;    // the rule that denied ("reserved-name"), when one did; not sent
   // An RFC 6902 patch (JSON array). Sent only when allowed and non-empty.
   nlohmann::json patch = nlohmann::json::array();
   std::vector<std::string> warnings;

@@ -43,6 +43,11 @@ Result<std::vector<FanoutSlot>> ParseFanoutSlots(const nlohmann::json& config_ma
   if (!parsed.is_array()) {
     return Internal("fan-out data.slots is not a JSON array");
   }
+  if (parsed.size() > static_cast<size_t>(kMaxFanoutSlots)) {
+    return Internal("fan-out data.slots holds " + std::to_string(parsed.size()) +
+                    " slots, more than the " + std::to_string(kMaxFanoutSlots) +
+                    " a ledger ever holds");
+  }
   for (const nlohmann::json& entry : parsed) {
     if (!entry.is_object()) {
       return Internal("fan-out slot is not a JSON object");

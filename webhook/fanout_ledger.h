@@ -34,12 +34,18 @@ struct StoredObject {
   std::string uid;
 };
 
+// Most slots one run's ledger holds: the fan-out counter takes no slot beyond it, whatever a
+// workload's maxSubagents (a ConfigMap of this many slots stays well under the API server's
+// 1 MiB object limit).
+inline constexpr int64_t kMaxFanoutSlots = 10000;
+
 // The slots of a run in claim order, kept in the fan-out ConfigMap's data["slots"] as a JSON
 // array of {"kind","name","claim","claimedUnixMs","uid"}.
 //
 // Parses the ConfigMap. A ConfigMap without data["slots"] has none; slots that are not
-// JSON or not of that shape fail with kInternal naming the problem (the ConfigMap was
-// written by something else: the count cannot be trusted). Never throws.
+// JSON or not of that shape, or more than kMaxFanoutSlots of them, fail with kInternal
+// naming the problem (the ConfigMap was written by something else: the count cannot be
+// trusted). Never throws.
 Result<std::vector<FanoutSlot>> ParseFanoutSlots(const nlohmann::json& config_map);
 
 // The data["slots"] text for `slots`.

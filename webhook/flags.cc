@@ -1,5 +1,8 @@
 #include "webhook/flags.h"
 
+#include <string_view>
+#include <utility>
+
 #include "common/flags.h"
 
 namespace agentbudget::webhook {
@@ -9,6 +12,23 @@ constexpr char kUsage[] =
     "Usage: agentbudget-webhook [--flag=value]...\n\n"
     "Mutating and validating admission webhook for agentbudget (admission.k8s.io/v1).\n"
     "Serves POST /mutate, POST /validate, GET /healthz, /readyz, /metrics.\n";
+
+// Binds an identity list flag; `required`: the list must name someone.
+void Identities(flags::FlagSet& set, const char* name, IdentityList* out, bool required,
+                std::string help) {
+  set.Custom(name, out->ToString().empty() ? "none" : out->ToString(), std::move(help),
+             [out, required](std::string_view value) -> Status {
+               auto list = IdentityList::Parse(value);
+               if (!list.ok()) {
+                 return std::move(list).error();
+               }
+               if (required && list->empty()) {
+                 return InvalidArgument("must name at least one user or group:NAME");
+               }
+               *out = std::move(list).value();
+               return OkStatus();
+             });
+}
 
 void Define(Flags& flags, flags::FlagSet& set) {
   set.String("listen-address", &flags.listen_address, "address to serve on");
@@ -42,9 +62,46 @@ void Define(Flags& flags, flags::FlagSet& set) {
   set.String("meter-memory-request", &meter.memory_request, "meter memory request");
   set.String("meter-cpu-limit", &meter.cpu_limit, "meter CPU limit");
   set.String("meter-memory-limit", &meter.memory_limit, "meter memory limit");
+  set.String("authority-ca-file", &flags.authority_ca_file,
+             "PEM certificates meters trust for the budget authority, injected as "
+             "AGENTBUDGET_AUTHORITY_CA; re-read when the file changes");
+  AccessPolicy& access = flags.access;
+  Identities(set, "operator-users", &access.operator_users, true,
+             "users (and group:NAME) exempt from the UPDATE rules: the operator's identity, "
+             "which unsuspends, ungates and annotates governed work");
+  Identities(set, "job-controller-users", &access.job_controller_users, true,
+             "identities that create Jobs' pods: only they may create a pod a Job controls, "
+             "and such pods take user and parent run from the Job's pod template");
+  Identities(set, "trusted-creators", &access.trusted_creators, false,
+             "users (and group:NAME) whose agentbudget.io/user and agentbudget.io/parent-run "
+             "labels are honoured at creation, e.g. the CI system's identity");
+  set.Custom("allow-pod-features", access.allowed_features.ToString().empty()
+                                       ? "none"
+                                       : access.allowed_features.ToString(),
+             "pod features governed pods may use, each a way around key custody: "
+             "shareProcessNamespace, hostPID, hostNetwork, privileged",
+             [&access](std::string_view value) -> Status {
+               auto features = PodFeatures::Parse(value);
+               if (!features.ok()) {
+                 return std::move(features).error();
+               }
+               access.allowed_features = *features;
+               return OkStatus();
+             });
 }
 
 }  // namespace
+
+AccessPolicy DefaultAccessPolicy() {
+  AccessPolicy policy;
+  policy.operator_users =
+      IdentityList::Parse("system:serviceaccount:agentbudget-system:agentbudget-operator").value();
+  policy.job_controller_users =
+      IdentityList::Parse(
+          "system:serviceaccount:kube-system:job-controller,system:kube-controller-manager")
+          .value();
+  return policy;
+}
 
 Result<Flags> ParseFlags(const std::vector<std::string>& args) {
   auto flags = flags::ParseInto(Flags{}, kUsage, args, Define);

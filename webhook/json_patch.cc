@@ -36,6 +36,10 @@ void PatchBuilder::Replace(std::string path, nlohmann::json value) {
   ops_.push_back({{"op", "replace"}, {"path", std::move(path)}, {"value", std::move(value)}});
 }
 
+void PatchBuilder::Remove(std::string path) {
+  ops_.push_back({{"op", "remove"}, {"path", std::move(path)}});
+}
+
 size_t PatchBuilder::SetMembers(const std::string& object_path, const nlohmann::json& current,
                                 const nlohmann::json& members) {
   if (members.empty()) {

@@ -22,6 +22,8 @@ class PatchBuilder {
   void Add(std::string path, nlohmann::json value);
   // {"op": "replace", ...}: the target must exist.
   void Replace(std::string path, nlohmann::json value);
+  // {"op": "remove", "path": path}: the target must exist.
+  void Remove(std::string path);
 
   // Makes every key -> value of `members` hold in the object at `object_path` (e.g.
   // "/metadata/labels"), whose present value is `current` (null when absent): adds the

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "core/json_field.h"
-#include "webhook/mutation.h"
+#include "webhook/attribution.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -52,13 +52,31 @@ int64_t KubeFanoutCounter::NowUnixMs() const {
       .count();
 }
 
+KubeFanoutCounter::Tracked KubeFanoutCounter::tracked() const {
+  MutexLock lock(mu_);
+  return Tracked{runs_.size(), full_.size()};
+}
+
+void KubeFanoutCounter::RememberFull(const std::string& key, int64_t confirmed) {
+  MutexLock lock(mu_);
+  auto [it, added] = full_.insert_or_assign(key, confirmed);
+  if (!added) {
+    return;
+  }
+  full_order_.push_back(key);
+  while (full_.size() > kMaxFullRuns) {
+    full_.erase(full_order_.front());
+    full_order_.pop_front();
+  }
+}
+
 Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
   const std::string key = request.namespace_name + "/" + request.parent_run;
   std::shared_ptr<RunQueue> run;
   {
     MutexLock lock(mu_);
     auto full = full_.find(key);
-    if (full != full_.end() && full->second >= request.cap) {
+    if (full != full_.end() && full->second >= std::min(request.cap, kMaxFanoutSlots)) {
       return FanoutClaim{false, full->second};
     }
     std::shared_ptr<RunQueue>& slot = runs_[key];
@@ -67,17 +85,30 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
     }
     run = slot;
   }
+  Result<FanoutClaim> result = ClaimInRun(*run, request);
+  MutexLock lock(mu_);
+  // Copies are made and dropped only under mu_: whoever drops the last one but the map's
+  // erases the entry.
+  run.reset();
+  auto it = runs_.find(key);
+  if (it != runs_.end() && it->second.use_count() == 1) {
+    runs_.erase(it);
+  }
+  return result;
+}
+
+Result<FanoutClaim> KubeFanoutCounter::ClaimInRun(RunQueue& run, const FanoutRequest& request) {
   Waiter me{&request, request.received + timing_.budget, false, std::nullopt};
-  MutexLock lock(run->mu);
-  run->queued.push_back(&me);
+  MutexLock lock(run.mu);
+  run.queued.push_back(&me);
   while (!me.result) {
-    if (run->leading && me.taken) {
-      run->changed.Wait(run->mu);  // in a batch: its leader answers within the batch's budget
+    if (run.leading && me.taken) {
+      run.changed.Wait(run.mu);  // in a batch: its leader answers within the batch's budget
       continue;
     }
-    if (run->leading) {
-      if (!run->changed.WaitUntil(run->mu, me.deadline) && !me.taken && !me.result) {
-        run->queued.erase(std::find(run->queued.begin(), run->queued.end(), &me));
+    if (run.leading) {
+      if (!run.changed.WaitUntil(run.mu, me.deadline) && !me.taken && !me.result) {
+        run.queued.erase(std::find(run.queued.begin(), run.queued.end(), &me));
         return MakeError(ErrorCode::kDeadlineExceeded,
                          "other subagents of run " + request.parent_run +
                              " kept the count busy past the " +
@@ -86,10 +117,10 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
       continue;
     }
     // Lead: commit everything queued as one batch, until this claim has its answer.
-    run->leading = true;
+    run.leading = true;
     while (!me.result) {
-      std::vector<Waiter*> batch(run->queued.begin(), run->queued.end());
-      run->queued.clear();
+      std::vector<Waiter*> batch(run.queued.begin(), run.queued.end());
+      run.queued.clear();
       std::vector<const FanoutRequest*> requests;
       auto deadline = me.deadline;
       for (Waiter* w : batch) {
@@ -100,16 +131,16 @@ Result<FanoutClaim> KubeFanoutCounter::Claim(const FanoutRequest& request) {
       std::vector<Result<FanoutClaim>> results;
       {
         // The batch is committed without the lock, so that later claims can queue meanwhile.
-        MutexUnlock unlocked(run->mu);
+        MutexUnlock unlocked(run.mu);
         results = ClaimBatch(requests, deadline);
       }
       for (size_t i = 0; i < batch.size(); ++i) {
         batch[i]->result = std::move(results[i]);
       }
-      run->changed.SignalAll();
+      run.changed.SignalAll();
     }
-    run->leading = false;
-    run->changed.SignalAll();  // a queued claim takes the lead
+    run.leading = false;
+    run.changed.SignalAll();  // a queued claim takes the lead
   }
   return std::move(*me.result);
 }
@@ -159,7 +190,8 @@ std::vector<Result<FanoutClaim>> KubeFanoutCounter::ClaimBatch(
       if (results[i]) {
         continue;
       }
-      if (taken < r.cap) {
+      const int64_t cap = std::min(r.cap, kMaxFanoutSlots);
+      if (taken < cap) {
         if (r.dry_run) {
           tentative[i] = FanoutClaim{true, taken + 1};
         } else {
@@ -167,11 +199,10 @@ std::vector<Result<FanoutClaim>> KubeFanoutCounter::ClaimBatch(
           tentative[i] = FanoutClaim{true, ++taken};
           appended = true;
         }
-      } else if (confirmed >= r.cap || r.dry_run) {
+      } else if (confirmed >= cap || r.dry_run) {
         tentative[i] = FanoutClaim{false, taken};
-        if (confirmed >= r.cap) {
-          MutexLock lock(mu_);
-          full_[r.namespace_name + "/" + r.parent_run] = confirmed;
+        if (confirmed >= cap) {
+          RememberFull(r.namespace_name + "/" + r.parent_run, confirmed);
         }
       } else {
         settle = true;

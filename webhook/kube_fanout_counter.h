@@ -54,9 +54,17 @@ struct FanoutTiming {
 // `cap` confirmed slots it refuses further claims for that run without a call (confirmed
 // slots are never released, so "full" never becomes false).
 //
+// Caps above kMaxFanoutSlots count as kMaxFanoutSlots.
+//
+// Bounded state: a run's claim queue lives only while claims of that run are in flight (at
+// most one per worker thread); the "full" shortcut remembers at most kMaxFullRuns runs and
+// forgets the oldest first (a forgotten run costs one read of its ConfigMap again).
+//
 // Thread-safe. `client` must outlive the counter.
 class KubeFanoutCounter final : public FanoutCounter {
  public:
+  static constexpr size_t kMaxFullRuns = 4096;
+
   explicit KubeFanoutCounter(kube::Client& client, FanoutTiming timing = {},
                              const Clock& clock = SystemClock::Instance());
 
@@ -64,6 +72,13 @@ class KubeFanoutCounter final : public FanoutCounter {
 
   // The ConfigMap name for a run: "agentbudget-fanout-" + the run id made DNS-safe.
   static std::string ConfigMapName(const std::string& parent_run);
+
+  // How many runs the counter keeps state for (tests assert the bounds above).
+  struct Tracked {
+    size_t queued_runs = 0;  // runs with claims in flight
+    size_t full_runs = 0;    // runs remembered as full
+  };
+  Tracked tracked() const EXCLUDES(mu_);
 
  private:
   // A claim waiting for a batch of its run. Fields other than `request` and `deadline` are
@@ -82,6 +97,10 @@ class KubeFanoutCounter final : public FanoutCounter {
     bool leading GUARDED_BY(mu) = false;  // a claim is committing a batch
   };
 
+  // Queues the claim on its run and waits for its answer, leading batches as needed.
+  Result<FanoutClaim> ClaimInRun(RunQueue& run, const FanoutRequest& request);
+  // Remembers that the run `key` has `confirmed` slots, all it may take.
+  void RememberFull(const std::string& key, int64_t confirmed) EXCLUDES(mu_);
   // Commits one batch of claims of the same run; one result per claim, in order.
   std::vector<Result<FanoutClaim>> ClaimBatch(const std::vector<const FanoutRequest*>& batch,
                                               std::chrono::steady_clock::time_point deadline);
@@ -99,9 +118,12 @@ class KubeFanoutCounter final : public FanoutCounter {
   const FanoutTiming timing_;
   const Clock& clock_;
 
-  Mutex mu_;
+  mutable Mutex mu_;
+  // Run key -> its queue, while claims of the run are in flight. A claim copies the pointer
+  // only under mu_, and drops its copy under mu_ (the last one erases the entry).
   std::map<std::string, std::shared_ptr<RunQueue>> runs_ GUARDED_BY(mu_);
   std::map<std::string, int64_t> full_ GUARDED_BY(mu_);  // run key -> confirmed slots
+  std::deque<std::string> full_order_ GUARDED_BY(mu_);    // full_'s keys, oldest first
 };
 
 }  // namespace agentbudget::webhook

@@ -15,6 +15,7 @@
 #include "kube/config.h"
 #include "kube/informer.h"
 #include "webhook/admission_handler.h"
+#include "webhook/authority_ca_file.h"
 #include "webhook/cluster_cache.h"
 #include "webhook/flags.h"
 #include "webhook/kube_fanout_counter.h"
@@ -24,7 +25,7 @@
 namespace agentbudget::webhook {
 namespace {
 
-int Run(const Flags& flags) {
+int Run(const Flags& flags, AuthorityCaFile* authority_ca) {
   auto config = flags.kubeconfig.empty() ? kube::DefaultConfig()
                                          : kube::LoadKubeconfig(flags.kubeconfig);
   if (!config.ok()) {
@@ -73,10 +74,15 @@ int Run(const Flags& flags) {
   auto registry = std::make_shared<prometheus::Registry>();
   WebhookMetrics metrics(registry);
   RejectionReporter rejections(api);
+  AuthorityCaSource ca_source;
+  if (authority_ca != nullptr) {
+    ca_source = [authority_ca] { return authority_ca->Pem(); };
+  }
   AdmissionHandler handler(cache, fanout, pods, flags.meter, metrics,
                            [&rejections](const std::string& ns, const std::string& name) {
                              rejections.Count(ns, name);
-                           });
+                           },
+                           flags.access, std::move(ca_source));
 
   http::Router router;
   router.Add("POST", "/mutate", [&handler](const http::Request& r) { return handler.Mutate(r); });
@@ -154,5 +160,14 @@ int main(int argc, char** argv) {
   log::Level level = log::Level::kInfo;
   log::ParseLevel(flags->log_level, &level);  // checked by ParseFlags
   log::Configure("webhook", level);
-  return webhook::Run(*flags);
+  std::unique_ptr<webhook::AuthorityCaFile> authority_ca;
+  if (!flags->authority_ca_file.empty()) {
+    auto loaded = webhook::AuthorityCaFile::Load(flags->authority_ca_file);
+    if (!loaded.ok()) {
+      std::cerr << "agentbudget-webhook: --authority-ca-file: " << loaded.error().message << "\n";
+      return 2;
+    }
+    authority_ca = std::move(loaded).value();
+  }
+  return webhook::Run(*flags, authority_ca.get());
 }

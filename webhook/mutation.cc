@@ -1,17 +1,16 @@
 #include "webhook/mutation.h"
 
-#include <cctype>
 #include <utility>
 #include <vector>
 
+#include "api/v1alpha1/labels.h"
 #include "core/json_field.h"
+#include "webhook/attribution.h"
+#include "webhook/reserved_names.h"
 
 namespace agentbudget::webhook {
 namespace {
 
-constexpr const char* kCredentialsVolume = "agentbudget-credentials";
-constexpr const char* kTokenVolume = "agentbudget-token";
-constexpr const char* kSpoolVolume = "agentbudget-spool";
 constexpr const char* kCredentialsDir = "/var/run/agentbudget/credentials";
 constexpr const char* kTokenDir = "/var/run/agentbudget/token";
 constexpr const char* kSpoolDir = "/var/run/agentbudget/spool";
@@ -37,19 +36,6 @@ const nlohmann::json* FindEnv(const nlohmann::json& env, const std::string& name
     }
   }
   return nullptr;
-}
-
-bool HasMeter(const nlohmann::json& pod_spec) {
-  const nlohmann::json& init = core::Member(pod_spec, {"initContainers"});
-  if (!init.is_array()) {
-    return false;
-  }
-  for (const nlohmann::json& c : init) {
-    if (c.is_object() && core::StringField(c, "name") == v1alpha1::keys::kMeterContainer) {
-      return true;
-    }
-  }
-  return false;
 }
 
 // Adds the agent env: base URLs to the meter, placeholder keys under custody.
@@ -122,11 +108,6 @@ nlohmann::json InjectedRecord(const std::string& kind, const AdmissionContext& c
 
 }  // namespace
 
-bool NamespaceOptedIn(const core::Labels& namespace_labels) {
-  auto it = namespace_labels.find(v1alpha1::keys::kInject);
-  return it != namespace_labels.end() && it->second == "enabled";
-}
-
 std::string WhyNotGoverned(const nlohmann::json& pod, const AdmissionContext& context) {
   if (!NamespaceOptedIn(context.namespace_labels)) {
     return "namespace " + context.namespace_name + " has not opted in";
@@ -137,78 +118,38 @@ std::string WhyNotGoverned(const nlohmann::json& pod, const AdmissionContext& co
   if (core::Member(pod, {"metadata", "annotations", "kubernetes.io/config.mirror"}).is_string()) {
     return "it is a mirror pod";
   }
-  const nlohmann::json& host_network = core::Member(pod, {"spec", "hostNetwork"});
-  if (host_network.is_boolean() && host_network.get<bool>()) {
-    return "it uses the host network";
-  }
   return "";
 }
 
-std::string SanitizeLabelValue(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    const bool ok = (std::isalnum(static_cast<unsigned char>(c)) != 0) || c == '-' || c == '_' ||
-                    c == '.';
-    out += ok ? c : '-';
-    if (out.size() == 63) {
-      break;
+std::optional<RuleViolation> ReservedNameViolation(const nlohmann::json& pod_spec) {
+  for (const char* list : {"initContainers", "containers", "volumes"}) {
+    const nlohmann::json& items = core::Member(pod_spec, {list});
+    for (size_t i = 0; items.is_array() && i < items.size(); ++i) {
+      const std::string name = core::StringField(items[i], "name");
+      if (!IsReservedName(name)) {
+        continue;
+      }
+      const bool volume = list == std::string_view("volumes");
+      const std::string what = volume ? "volume" : "container";
+      return RuleViolation{"reserved-name",
+                           what + " name " + Quoted(name) + " (spec." + list +
+                               ") is reserved for agentbudget",
+                           "rename the " + what + " (names starting " +
+                               std::string(kReservedPrefix) + " are agentbudget's)"};
     }
   }
-  auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-  while (!out.empty() && !alnum(out.back())) {
-    out.pop_back();
-  }
-  size_t start = 0;
-  while (start < out.size() && !alnum(out[start])) {
-    ++start;
-  }
-  return out.substr(start);
+  return std::nullopt;
 }
 
-Attribution AttributionFor(const nlohmann::json& object, const AdmissionContext& context,
-                           bool include_run) {
-  const v1alpha1::Workload& w = *context.workload;
-  Attribution a;
-  a.labels[v1alpha1::keys::kWorkload] = w.name;
-  if (auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
-      team != context.namespace_labels.end()) {
-    a.labels[v1alpha1::keys::kTeam] = team->second;
+std::optional<RuleViolation> JobOwnerViolation(const nlohmann::json& pod,
+                                               const AdmissionContext& context) {
+  if (context.job_controller || !OwnedByJob(pod, nullptr)) {
+    return std::nullopt;
   }
-  if (!w.workflow.empty()) {
-    a.labels[v1alpha1::keys::kWorkflow] = SanitizeLabelValue(w.workflow);
-  }
-  if (!w.environment.empty()) {
-    a.labels[v1alpha1::keys::kEnvironment] = SanitizeLabelValue(w.environment);
-  }
-  if (!w.workload_class.empty()) {
-    a.labels[v1alpha1::keys::kClass] = w.workload_class;
-  }
-  if (!w.priority.empty()) {
-    a.labels[v1alpha1::keys::kPriority] = w.priority;
-  }
-  const core::Labels own = v1alpha1::LabelsOf(object);
-  if (auto user = own.find(v1alpha1::keys::kUser); user != own.end()) {
-    a.labels[v1alpha1::keys::kUser] = user->second;
-  } else if (std::string user_value = SanitizeLabelValue(context.username); !user_value.empty()) {
-    a.labels[v1alpha1::keys::kUser] = user_value;
-  }
-  if (include_run && !context.run.empty()) {
-    a.labels[v1alpha1::keys::kRun] = SanitizeLabelValue(context.run);
-  }
-  if (!context.parent_run.empty()) {
-    a.labels[v1alpha1::keys::kParentRun] = SanitizeLabelValue(context.parent_run);
-  }
-  if (!w.repo.empty()) {
-    a.annotations[v1alpha1::keys::kRepo] = w.repo;
-  }
-  if (auto cc = context.namespace_labels.find(v1alpha1::keys::kCostCenter);
-      cc != context.namespace_labels.end()) {
-    a.annotations[v1alpha1::keys::kCostCenter] = cc->second;
-  }
-  if (!w.tags.empty()) {
-    a.annotations[v1alpha1::keys::kTags] = nlohmann::json(w.tags).dump();
-  }
-  return a;
+  return RuleViolation{"job-owner",
+                       "it names a Job as its controller, but only the Job controller creates "
+                       "a Job's pods",
+                       "create a Job instead, or remove the Job ownerReference"};
 }
 
 nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettings& meter) {
@@ -237,6 +178,7 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
   set("AGENTBUDGET_LISTEN", "listen", "127.0.0.1:" + std::to_string(meter.port));
   set("AGENTBUDGET_HEALTH_LISTEN", "", "0.0.0.0:" + std::to_string(kHealthPort));
   set("AGENTBUDGET_AUTHORITY_URL", "authority-url", meter.authority_url);
+  set("AGENTBUDGET_AUTHORITY_CA", "", meter.authority_ca);
   set("AGENTBUDGET_AUTHORITY_TOKEN_FILE", "authority-token-file",
       std::string(kTokenDir) + "/token");
   set("AGENTBUDGET_FAILURE_MODE", "failure-mode", w.failure_mode);
@@ -259,7 +201,9 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
   }
   set("AGENTBUDGET_MODELS_ALLOWED", "", allowed);
   set("AGENTBUDGET_MODELS_FALLBACK", "", fallback);
-  if (w.key_custody()) {
+  if (w.key_source == v1alpha1::KeySource::kAuthority) {
+    set("AGENTBUDGET_KEY_SOURCE", "key-source", "authority");
+  } else if (w.mounts_secret()) {
     set("AGENTBUDGET_ANTHROPIC_KEY_FILE", "anthropic-key-file",
         std::string(kCredentialsDir) + "/anthropic-api-key");
     set("AGENTBUDGET_OPENAI_KEY_FILE", "openai-key-file",
@@ -272,7 +216,7 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
   nlohmann::json mounts = nlohmann::json::array(
       {{{"name", kTokenVolume}, {"mountPath", kTokenDir}, {"readOnly", true}},
        {{"name", kSpoolVolume}, {"mountPath", kSpoolDir}}});
-  if (w.key_custody()) {
+  if (w.mounts_secret()) {
     mounts.push_back({{"name", kCredentialsVolume}, {"mountPath", kCredentialsDir},
                       {"readOnly", true}});
   }
@@ -302,6 +246,51 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
   };
 }
 
+nlohmann::json InjectedVolumes(const v1alpha1::Workload& workload) {
+  nlohmann::json volumes = nlohmann::json::array(
+      {{{"name", kTokenVolume},
+        {"projected",
+         {{"sources",
+           {{{"serviceAccountToken",
+              {{"audience", kTokenAudience}, {"expirationSeconds", 3600}, {"path", "token"}}}}}}}}},
+       {{"name", kSpoolVolume}, {"emptyDir", {{"sizeLimit", "64Mi"}}}}});
+  if (workload.mounts_secret()) {
+    volumes.push_back({{"name", kCredentialsVolume},
+                       {"secret", {{"secretName", workload.credentials_secret},
+                                   {"defaultMode", 0444},
+                                   {"optional", false}}}});
+  }
+  return volumes;
+}
+
+SystemMetadata PodSystemMetadata(const AdmissionContext& context, const MeterSettings& meter) {
+  SystemMetadata out = AttributionFor(context, /*include_run=*/true);
+  out.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Pod", context, meter.image);
+  return out;
+}
+
+SystemMetadata JobSystemMetadata(const AdmissionContext& context) {
+  SystemMetadata out = AttributionFor(context, /*include_run=*/false);
+  out.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Job", context, "");
+  out.annotations[v1alpha1::keys::kQueue] =
+      nlohmann::json{{"state", "Pending"}, {"reason", "AwaitingAdmission"}}.dump();
+  return out;
+}
+
+SystemMetadata TemplateSystemMetadata(const AdmissionContext& context) {
+  return AttributionFor(context, /*include_run=*/false);
+}
+
+bool HasAdmissionGate(const nlohmann::json& pod_spec) {
+  const nlohmann::json& gates = core::Member(pod_spec, {"schedulingGates"});
+  for (size_t i = 0; gates.is_array() && i < gates.size(); ++i) {
+    if (core::StringField(gates[i], "name") == v1alpha1::keys::kSchedulingGate) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool OwnedByJob(const nlohmann::json& pod, std::string* uid) {
   const nlohmann::json& owners = core::Member(pod, {"metadata", "ownerReferences"});
   if (!owners.is_array()) {
@@ -322,18 +311,23 @@ bool OwnedByJob(const nlohmann::json& pod, std::string* uid) {
   return false;
 }
 
-nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& context,
-                         const MeterSettings& meter) {
+AdmissionDecision MutatePod(const nlohmann::json& pod, const AdmissionContext& context,
+                            const MeterSettings& meter) {
   if (!pod.is_object() || !WhyNotGoverned(pod, context).empty()) {
-    return nlohmann::json::array();
+    return AdmissionDecision::Allow();
   }
   const nlohmann::json& spec = core::Member(pod, {"spec"});
-  if (!spec.is_object() || !core::Member(pod, {"metadata"}).is_object() ||
-      core::Member(pod, {"metadata", "annotations", v1alpha1::keys::kInjected}).is_string() || HasMeter(spec)) {
-    return nlohmann::json::array();
+  if (!spec.is_object() || !core::Member(pod, {"metadata"}).is_object()) {
+    return AdmissionDecision::Allow();  // the API server refuses it on its own
+  }
+  const std::string subject = SubjectOf("pod", context.namespace_name, pod);
+  if (auto violation = JobOwnerViolation(pod, context)) {
+    return DenyByRule(subject, *violation);
+  }
+  if (auto violation = ReservedNameViolation(spec)) {
+    return DenyByRule(subject, *violation);
   }
   PatchBuilder patch;
-  const v1alpha1::Workload& w = *context.workload;
   // The meter first, so it is up before other init containers that may call a model.
   const nlohmann::json& init = core::Member(spec, {"initContainers"});
   if (init.is_array()) {
@@ -341,45 +335,34 @@ nlohmann::json MutatePod(const nlohmann::json& pod, const AdmissionContext& cont
   } else {
     patch.Add("/spec/initContainers", nlohmann::json::array({MeterContainer(context, meter)}));
   }
-  const nlohmann::json& volumes = core::Member(spec, {"volumes"});
-  patch.Append("/spec/volumes", volumes,
-               {{"name", kTokenVolume},
-                {"projected",
-                 {{"sources",
-                   {{{"serviceAccountToken",
-                      {{"audience", "agentbudget"}, {"expirationSeconds", 3600}, {"path", "token"}}}}}}}}});
-  patch.Add("/spec/volumes/-", {{"name", kSpoolVolume}, {"emptyDir", {{"sizeLimit", "64Mi"}}}});
-  if (w.key_custody()) {
-    patch.Add("/spec/volumes/-", {{"name", kCredentialsVolume},
-                                  {"secret", {{"secretName", w.credentials_secret},
-                                              {"defaultMode", 0444},
-                                              {"optional", false}}}});
+  nlohmann::json volumes = InjectedVolumes(*context.workload);
+  patch.Append("/spec/volumes", core::Member(spec, {"volumes"}), volumes[0]);
+  for (size_t i = 1; i < volumes.size(); ++i) {
+    patch.Add("/spec/volumes/-", volumes[i]);
   }
   PatchAgentEnv(spec, context, meter, patch);
-  if (!OwnedByJob(pod, nullptr)) {
+  if (!OwnedByJob(pod, nullptr) && !HasAdmissionGate(spec)) {
     patch.Append("/spec/schedulingGates", core::Member(spec, {"schedulingGates"}),
                  {{"name", v1alpha1::keys::kSchedulingGate}});
   }
-  Attribution a = AttributionFor(pod, context, /*include_run=*/true);
-  a.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Pod", context, meter.image);
-  patch.SetMembers("/metadata/labels", core::Member(pod, {"metadata", "labels"}), a.labels);
-  patch.SetMembers("/metadata/annotations", core::Member(pod, {"metadata", "annotations"}),
-                   a.annotations);
-  return patch.ops();
+  PatchSystemMetadata("/metadata", pod["metadata"], PodSystemMetadata(context, meter), patch);
+  AdmissionDecision d = AdmissionDecision::Allow();
+  d.patch = patch.ops();
+  return d;
 }
 
-nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& context) {
+AdmissionDecision MutateJob(const nlohmann::json& job, const AdmissionContext& context) {
   if (!job.is_object() || !NamespaceOptedIn(context.namespace_labels) ||
       context.workload == nullptr) {
-    return nlohmann::json::array();
-  }
-  if (core::Member(job, {"metadata", "annotations", v1alpha1::keys::kInjected}).is_string()) {
-    return nlohmann::json::array();
+    return AdmissionDecision::Allow();
   }
   const nlohmann::json& spec = core::Member(job, {"spec"});
   if (!spec.is_object() || !core::Member(job, {"metadata"}).is_object() ||
       !core::Member(spec, {"template"}).is_object()) {
-    return nlohmann::json::array();
+    return AdmissionDecision::Allow();  // the API server refuses it on its own
+  }
+  if (auto violation = ReservedNameViolation(core::Member(spec, {"template", "spec"}))) {
+    return DenyByRule(SubjectOf("job", context.namespace_name, job), *violation);
   }
   PatchBuilder patch;
   const v1alpha1::Workload& w = *context.workload;
@@ -395,26 +378,14 @@ nlohmann::json MutateJob(const nlohmann::json& job, const AdmissionContext& cont
   if (w.max_retries) {
     CapJobSpecField(spec, "backoffLimit", *w.max_retries, patch);
   }
-  Attribution a = AttributionFor(job, context, /*include_run=*/false);
   // The template gets the attribution too, so the Job's pods are selected and stamped the
   // same way; their run is the Job's UID, set when each pod is admitted.
-  const nlohmann::json& template_meta = core::Member(spec, {"template", "metadata"});
-  if (!template_meta.is_object()) {
-    patch.Add("/spec/template/metadata",
-              {{"labels", a.labels}, {"annotations", a.annotations}});
-  } else {
-    patch.SetMembers("/spec/template/metadata/labels", core::Member(template_meta, {"labels"}),
-                     a.labels);
-    patch.SetMembers("/spec/template/metadata/annotations",
-                     core::Member(template_meta, {"annotations"}), a.annotations);
-  }
-  a.annotations[v1alpha1::keys::kInjected] = InjectedRecord("Job", context, "");
-  a.annotations[v1alpha1::keys::kQueue] =
-      nlohmann::json{{"state", "Pending"}, {"reason", "AwaitingAdmission"}}.dump();
-  patch.SetMembers("/metadata/labels", core::Member(job, {"metadata", "labels"}), a.labels);
-  patch.SetMembers("/metadata/annotations", core::Member(job, {"metadata", "annotations"}),
-                   a.annotations);
-  return patch.ops();
+  PatchSystemMetadata("/spec/template/metadata", core::Member(spec, {"template", "metadata"}),
+                      TemplateSystemMetadata(context), patch);
+  PatchSystemMetadata("/metadata", job["metadata"], JobSystemMetadata(context), patch);
+  AdmissionDecision d = AdmissionDecision::Allow();
+  d.patch = patch.ops();
+  return d;
 }
 
 }  // namespace agentbudget::webhook

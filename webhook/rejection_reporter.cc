@@ -39,7 +39,28 @@ RejectionReporter::~RejectionReporter() { Stop(); }
 
 void RejectionReporter::Count(const std::string& ns, const std::string& name) {
   MutexLock lock(mu_);
-  ++pending_[{ns, name}];
+  AddPending({ns, name}, 1);
+}
+
+void RejectionReporter::AddPending(const WorkloadKey& workload, int64_t count) {
+  auto it = pending_.find(workload);
+  if (it != pending_.end()) {
+    it->second += count;
+  } else if (pending_.size() < kMaxPendingWorkloads) {
+    pending_.emplace(workload, count);
+  } else {
+    dropped_ += count;
+  }
+}
+
+size_t RejectionReporter::pending_workloads() const {
+  MutexLock lock(mu_);
+  return pending_.size();
+}
+
+int64_t RejectionReporter::dropped() const {
+  MutexLock lock(mu_);
+  return dropped_;
 }
 
 int64_t RejectionReporter::pending() const {
@@ -97,7 +118,13 @@ size_t RejectionReporter::Flush() {
   }
   MutexLock lock(mu_);
   for (const auto& [workload, count] : kept) {
-    pending_[workload] += count;
+    AddPending(workload, count);
+  }
+  if (dropped_ > dropped_logged_) {
+    log::Warn("rejections dropped: too many workloads had counts pending",
+              {{"dropped", dropped_ - dropped_logged_},
+               {"max_pending_workloads", kMaxPendingWorkloads}});
+    dropped_logged_ = dropped_;
   }
   return pending_.size();
 }

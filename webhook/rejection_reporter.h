@@ -36,11 +36,17 @@ Result<nlohmann::json> RejectedRunsPatch(const nlohmann::json& workload, int64_t
 // failure keeps the count pending for the next flush and logs it. Counts still pending when
 // the process dies without Stop() are lost.
 //
+// Bounded state: counts are pending for at most kMaxPendingWorkloads workloads at once (the
+// workloads named are ones the cache holds, and each flush empties the map but for writes
+// that failed); a rejection of yet another workload while that many are pending is dropped
+// and counted in dropped(), logged at the next flush.
+//
 // Count(), Flush() and pending() are thread-safe; Start() and Stop() are for the one thread
 // that owns the reporter. `client` must outlive the reporter.
 class RejectionReporter {
  public:
   static constexpr int kConflictRetries = 5;
+  static constexpr size_t kMaxPendingWorkloads = 10000;
 
   explicit RejectionReporter(kube::Client& client,
                              std::chrono::milliseconds interval = std::chrono::seconds(1));
@@ -64,6 +70,10 @@ class RejectionReporter {
 
   // Rejections counted and not yet written, over all workloads.
   int64_t pending() const EXCLUDES(mu_);
+  // Workloads with pending rejections.
+  size_t pending_workloads() const EXCLUDES(mu_);
+  // Rejections dropped because kMaxPendingWorkloads were pending.
+  int64_t dropped() const EXCLUDES(mu_);
 
  private:
   using WorkloadKey = std::pair<std::string, std::string>;  // namespace, name
@@ -71,6 +81,8 @@ class RejectionReporter {
   enum class Outcome { kWritten, kGone, kKept };
 
   Outcome Write(const WorkloadKey& workload, int64_t count);
+  // Adds `count` pending rejections of `workload`, within the bound.
+  void AddPending(const WorkloadKey& workload, int64_t count) REQUIRES(mu_);
   void Loop() EXCLUDES(mu_);
 
   kube::Client& client_;
@@ -78,6 +90,8 @@ class RejectionReporter {
 
   mutable Mutex mu_;
   std::map<WorkloadKey, int64_t> pending_ GUARDED_BY(mu_);
+  int64_t dropped_ GUARDED_BY(mu_) = 0;           // since the start
+  int64_t dropped_logged_ GUARDED_BY(mu_) = 0;    // of which the log has told
   bool stopping_ GUARDED_BY(mu_) = false;
   CondVar wake_;  // signalled on stop
 

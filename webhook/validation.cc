@@ -2,12 +2,18 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <optional>
 #include <set>
+#include <string_view>
 #include <utility>
 
+#include "api/v1alpha1/labels.h"
+#include "core/json_field.h"
 #include "core/money.h"
 #include "core/time_zone.h"
-#include "core/json_field.h"
+#include "webhook/reserved_names.h"
+#include "webhook/stored_match.h"
 
 namespace agentbudget::webhook {
 namespace {
@@ -17,44 +23,24 @@ constexpr const char* kModelEnvVars[] = {
     "ANTHROPIC_DEFAULT_SONNET_MODEL", "ANTHROPIC_DEFAULT_HAIKU_MODEL", "OPENAI_MODEL",
     "AGENTBUDGET_MODEL"};
 
-std::string ObjectName(const nlohmann::json& object) {
-  std::string name = core::Member(object, {"metadata", "name"}).is_string()
-                         ? core::Member(object, {"metadata", "name"}).get<std::string>()
-                         : std::string();
-  if (name.empty() && core::Member(object, {"metadata", "generateName"}).is_string()) {
-    name = core::Member(object, {"metadata", "generateName"}).get<std::string>() + "*";
-  }
-  return name.empty() ? "(unnamed)" : name;
-}
-
-bool HasMeterSidecar(const nlohmann::json& pod_spec) {
-  const nlohmann::json& init = core::Member(pod_spec, {"initContainers"});
-  if (!init.is_array()) {
-    return false;
-  }
-  for (const nlohmann::json& c : init) {
-    if (c.is_object() && core::StringField(c, "name") == v1alpha1::keys::kMeterContainer &&
-        core::StringField(c, "restartPolicy") == "Always") {
-      return true;
-    }
-  }
-  return false;
-}
-
 // The namespace must name the team that pays (docs/design.md, "Labels and annotations").
-std::string MissingTeam(const AdmissionContext& context) {
+std::optional<RuleViolation> MissingTeam(const AdmissionContext& context) {
   auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
   if (team == context.namespace_labels.end() || team->second.empty()) {
-    return "namespace " + context.namespace_name + " has no " + v1alpha1::keys::kTeam +
-           " label; governed agent work must be charged to a team";
+    return RuleViolation{"namespace-team",
+                         "namespace " + context.namespace_name + " has no " +
+                             v1alpha1::keys::kTeam + " label",
+                         "governed agent work is charged to a team: ask the cluster admin to "
+                         "label the namespace"};
   }
-  return "";
+  return std::nullopt;
 }
 
-std::string DisallowedModel(const nlohmann::json& pod_spec, const nlohmann::json& annotations,
-                            const v1alpha1::Workload& workload) {
+std::optional<RuleViolation> DisallowedModel(const nlohmann::json& pod_spec,
+                                             const nlohmann::json& annotations,
+                                             const v1alpha1::Workload& workload) {
   if (workload.allowed_models.empty()) {
-    return "";
+    return std::nullopt;
   }
   for (const RequestedModel& requested : RequestedModels(pod_spec, annotations)) {
     if (std::find(workload.allowed_models.begin(), workload.allowed_models.end(),
@@ -63,36 +49,123 @@ std::string DisallowedModel(const nlohmann::json& pod_spec, const nlohmann::json
       for (const std::string& m : workload.allowed_models) {
         allowed += (allowed.empty() ? "" : ", ") + m;
       }
-      return "model " + requested.model + " (" + requested.source +
-             ") is not allowed by AgentWorkload " + workload.name + "; allowed: " + allowed;
+      return RuleViolation{"allowed-models",
+                           "model " + requested.model + " (" + requested.source +
+                               ") is not allowed by AgentWorkload " + workload.name,
+                           "use one of the allowed models: " + allowed};
     }
   }
-  return "";
+  return std::nullopt;
 }
 
-// Checks the stamped labels against what the mutation would set.
-std::string MissingAttribution(const nlohmann::json& object, const AdmissionContext& context,
-                               bool need_run) {
-  const core::Labels labels = v1alpha1::LabelsOf(object);
-  std::vector<const char*> required = {v1alpha1::keys::kWorkload, v1alpha1::keys::kTeam};
-  if (need_run) {
-    required.push_back(v1alpha1::keys::kRun);
+// How system metadata that agentbudget computes differs from what the object carries.
+std::optional<RuleViolation> MetadataViolation(const char* where, const SystemMetadata& stored,
+                                               const SystemMetadata& want) {
+  auto change = FirstChange(want, stored);
+  if (!change) {
+    return std::nullopt;
   }
-  for (const char* key : required) {
-    if (labels.find(key) == labels.end()) {
-      return std::string("missing label ") + key;
+  std::string problem = std::string(where) + change->field + " " + change->key;
+  if (!change->to) {
+    problem += " is missing (agentbudget sets " + Quoted(*change->from) + ")";
+  } else if (!change->from) {
+    problem += " is " + Quoted(*change->to) + ", which only agentbudget sets";
+  } else {
+    problem += " is " + Quoted(*change->to) + ", agentbudget sets " +
+               Quoted(*change->from);
+  }
+  return RuleViolation{"system-metadata", problem,
+                       "agentbudget.io/ labels and annotations (but agentbudget.io/models and "
+                       "agentbudget.io/outcome) are agentbudget's: the mutating webhook did not "
+                       "run, create it again without them"};
+}
+
+// The meter and its volumes in a governed pod as stored, against what the webhook builds
+// for `context`.
+std::optional<RuleViolation> InjectedPartsViolation(const nlohmann::json& spec,
+                                                    const AdmissionContext& context,
+                                                    const MeterSettings& meter) {
+  const nlohmann::json& init = core::Member(spec, {"initContainers"});
+  const bool has_meter = init.is_array() && !init.empty() &&
+                         core::StringField(init[0], "name") == v1alpha1::keys::kMeterContainer;
+  if (!has_meter) {
+    return RuleViolation{"meter-missing",
+                         std::string("it is governed by AgentWorkload ") + context.workload->name +
+                             " but its first init container is not the " +
+                             v1alpha1::keys::kMeterContainer + " sidecar",
+                         "the mutating webhook did not run: create it again"};
+  }
+  const std::string fix =
+      "names starting " + std::string(kReservedPrefix) +
+      " are agentbudget's; create it again without them and the webhook injects its own";
+  if (std::string d = StoredDifference(init[0], MeterContainer(context, meter)); !d.empty()) {
+    return RuleViolation{"reserved-name",
+                         std::string("container ") + v1alpha1::keys::kMeterContainer +
+                             " is not the meter agentbudget injects: " + d,
+                         fix};
+  }
+  for (const char* list : {"initContainers", "containers"}) {
+    const nlohmann::json& containers = core::Member(spec, {list});
+    for (size_t i = 0; containers.is_array() && i < containers.size(); ++i) {
+      if ((list != std::string_view("initContainers") || i > 0) &&
+          IsReservedName(core::StringField(containers[i], "name"))) {
+        return RuleViolation{"reserved-name",
+                             "container name " +
+                                 Quoted(core::StringField(containers[i], "name")) +
+                                 " (spec." + list + ") is reserved for agentbudget",
+                             fix};
+      }
     }
   }
-  auto team = context.namespace_labels.find(v1alpha1::keys::kTeam);
-  if (labels.at(v1alpha1::keys::kTeam) != team->second) {
-    return std::string("label ") + v1alpha1::keys::kTeam + "=" + labels.at(v1alpha1::keys::kTeam) +
-           " differs from the namespace's team " + team->second;
+  const nlohmann::json built = InjectedVolumes(*context.workload);
+  std::map<std::string, const nlohmann::json*> wanted;
+  for (const nlohmann::json& volume : built) {
+    wanted[volume["name"].get<std::string>()] = &volume;
   }
-  return "";
+  const nlohmann::json& volumes = core::Member(spec, {"volumes"});
+  for (size_t i = 0; volumes.is_array() && i < volumes.size(); ++i) {
+    const std::string name = core::StringField(volumes[i], "name");
+    if (!IsReservedName(name)) {
+      continue;
+    }
+    auto it = wanted.find(name);
+    std::string d = it == wanted.end() ? "agentbudget adds no such volume"
+                                       : StoredDifference(volumes[i], *it->second);
+    if (it != wanted.end()) {
+      wanted.erase(it);
+    }
+    if (!d.empty()) {
+      return RuleViolation{"reserved-name",
+                           "volume " + Quoted(name) +
+                               " is not the one agentbudget adds: " + d,
+                           fix};
+    }
+  }
+  if (!wanted.empty()) {
+    return RuleViolation{"meter-missing",
+                         "the meter's volume " + Quoted(wanted.begin()->first) +
+                             " is missing",
+                         "the mutating webhook did not run: create it again"};
+  }
+  return std::nullopt;
 }
 
-AdmissionDecision Deny(std::string message) {
-  return AdmissionDecision::Deny(403, std::move(message));
+// A Job's integer spec.<field> must be set and at most `cap`.
+std::optional<RuleViolation> OverCap(const nlohmann::json& spec, const char* field,
+                                     const std::optional<int64_t>& cap, const char* rule,
+                                     const std::string& limit) {
+  if (!cap) {
+    return std::nullopt;
+  }
+  const nlohmann::json& value = core::Member(spec, {field});
+  if (value.is_number_integer() && value.get<int64_t>() <= *cap) {
+    return std::nullopt;
+  }
+  return RuleViolation{rule,
+                       std::string("spec.") + field + " is " +
+                           (value.is_null() ? std::string("unset") : value.dump()) + ", above " +
+                           limit + " " + std::to_string(*cap),
+                       "the mutating webhook did not run: create it again"};
 }
 
 AdmissionDecision Invalid(std::string message) {
@@ -166,68 +239,99 @@ std::vector<RequestedModel> RequestedModels(const nlohmann::json& pod_spec,
   return out;
 }
 
-AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext& context) {
-  if (!NamespaceOptedIn(context.namespace_labels) || context.workload == nullptr) {
-    return AdmissionDecision::Allow();
+AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext& context,
+                              const MeterSettings& meter) {
+  if (!pod.is_object() || !WhyNotGoverned(pod, context).empty()) {
+    return AdmissionDecision::Allow();  // not ours; mirror pods are the kubelet's
   }
-  const std::string name = "pod " + ObjectName(pod);
-  const std::string why_not = WhyNotGoverned(pod, context);
-  if (why_not == "it uses the host network") {
-    return Deny(name + " is selected by AgentWorkload " + context.workload->name +
-                " but uses the host network, where the meter cannot own the pod's loopback");
-  }
-  if (!why_not.empty()) {
-    return AdmissionDecision::Allow();  // mirror pods: the kubelet's, not ours
-  }
-  if (std::string team = MissingTeam(context); !team.empty()) {
-    return Deny(name + ": " + team);
-  }
+  const std::string subject = SubjectOf("pod", context.namespace_name, pod);
   const nlohmann::json& spec = core::Member(pod, {"spec"});
-  if (!HasMeterSidecar(spec)) {
-    return Deny(name + " is governed by AgentWorkload " + context.workload->name +
-                " but has no " + v1alpha1::keys::kMeterContainer +
-                " sidecar (the mutating webhook did not run); create it again");
+  // A bare pod's run is the mutation's request UID, which validation cannot recompute: it
+  // takes the run label, which the meter's AGENTBUDGET_RUN must then equal.
+  AdmissionContext own = context;
+  const bool bare = !OwnedByJob(pod, nullptr);
+  if (bare) {
+    own.run = core::StringField(core::Member(pod, {"metadata", "labels"}), v1alpha1::keys::kRun);
   }
-  if (std::string missing = MissingAttribution(pod, context, /*need_run=*/true);
-      !missing.empty()) {
-    return Deny(name + " is governed by AgentWorkload " + context.workload->name + ": " +
-                missing);
+  std::optional<RuleViolation> violation = MissingTeam(own);
+  if (!violation) {
+    violation = JobOwnerViolation(pod, own);
   }
-  if (std::string model =
-          DisallowedModel(spec, core::Member(pod, {"metadata", "annotations"}), *context.workload);
-      !model.empty()) {
-    return Deny(name + ": " + model);
+  if (!violation) {
+    violation = InjectedPartsViolation(spec, own, meter);
   }
-  return AdmissionDecision::Allow();
+  if (!violation) {
+    violation = KeyCustodyViolation(spec, *own.workload, own.allowed_features);
+  }
+  if (!violation && bare && !HasAdmissionGate(spec)) {
+    violation = RuleViolation{"admission-gate",
+                              std::string("it has no scheduling gate ") +
+                                  v1alpha1::keys::kSchedulingGate +
+                                  ", so it would run before the operator admits it",
+                              "the mutating webhook did not run: create it again"};
+  }
+  if (!violation && bare && own.run.empty()) {
+    violation = RuleViolation{"system-metadata",
+                              std::string("label ") + v1alpha1::keys::kRun + " is missing",
+                              "the mutating webhook did not run: create it again"};
+  }
+  if (!violation) {
+    violation = MetadataViolation("", SystemMetadataOf(pod["metadata"]),
+                                  PodSystemMetadata(own, meter));
+  }
+  if (!violation) {
+    violation = DisallowedModel(spec, core::Member(pod, {"metadata", "annotations"}),
+                                *own.workload);
+  }
+  return violation ? DenyByRule(subject, *violation) : AdmissionDecision::Allow();
 }
 
 AdmissionDecision ValidateJob(const nlohmann::json& job, const AdmissionContext& context) {
-  if (!NamespaceOptedIn(context.namespace_labels) || context.workload == nullptr) {
+  if (!job.is_object() || !NamespaceOptedIn(context.namespace_labels) ||
+      context.workload == nullptr) {
     return AdmissionDecision::Allow();
   }
-  const std::string name = "job " + ObjectName(job);
-  if (std::string team = MissingTeam(context); !team.empty()) {
-    return Deny(name + ": " + team);
+  const v1alpha1::Workload& w = *context.workload;
+  const nlohmann::json& spec = core::Member(job, {"spec"});
+  const nlohmann::json& pod_template = core::Member(spec, {"template"});
+  const nlohmann::json& pod_spec = core::Member(pod_template, {"spec"});
+  std::optional<RuleViolation> violation = MissingTeam(context);
+  if (!violation) {
+    violation = ReservedNameViolation(pod_spec);
   }
-  const nlohmann::json& suspend = core::Member(job, {"spec", "suspend"});
-  if (!suspend.is_boolean() || !suspend.get<bool>()) {
-    return Deny(name + " is governed by AgentWorkload " + context.workload->name +
-                " and must be created suspended (the operator admits it); the mutating "
-                "webhook did not run, create it again");
+  if (!violation) {
+    violation = KeyCustodyViolation(pod_spec, w, context.allowed_features);
   }
-  if (std::string missing = MissingAttribution(job, context, /*need_run=*/false);
-      !missing.empty()) {
-    return Deny(name + " is governed by AgentWorkload " + context.workload->name + ": " +
-                missing);
+  const nlohmann::json& suspend = core::Member(spec, {"suspend"});
+  if (!violation && (!suspend.is_boolean() || !suspend.get<bool>())) {
+    violation = RuleViolation{"held-job",
+                              "it is governed by AgentWorkload " + w.name +
+                                  " and must be created suspended (the operator admits it)",
+                              "the mutating webhook did not run: create it again"};
   }
-  const nlohmann::json& pod_template = core::Member(job, {"spec", "template"});
-  if (std::string model = DisallowedModel(core::Member(pod_template, {"spec"}),
-                                          core::Member(pod_template, {"metadata", "annotations"}),
-                                          *context.workload);
-      !model.empty()) {
-    return Deny(name + ": " + model);
+  if (!violation) {
+    violation = OverCap(spec, "activeDeadlineSeconds", w.max_runtime_seconds, "max-runtime",
+                        "perRun.maxRuntime (seconds) of AgentWorkload " + w.name);
   }
-  return AdmissionDecision::Allow();
+  if (!violation) {
+    violation = OverCap(spec, "backoffLimit", w.max_retries, "max-retries",
+                        "perRun.maxRetries of AgentWorkload " + w.name);
+  }
+  if (!violation) {
+    violation = MetadataViolation("", SystemMetadataOf(core::Member(job, {"metadata"})),
+                                  JobSystemMetadata(context));
+  }
+  if (!violation) {
+    violation = MetadataViolation("pod template ",
+                                  SystemMetadataOf(core::Member(pod_template, {"metadata"})),
+                                  TemplateSystemMetadata(context));
+  }
+  if (!violation) {
+    violation = DisallowedModel(pod_spec, core::Member(pod_template, {"metadata", "annotations"}),
+                                w);
+  }
+  return violation ? DenyByRule(SubjectOf("job", context.namespace_name, job), *violation)
+                   : AdmissionDecision::Allow();
 }
 
 AdmissionDecision ValidateAgentWorkload(const nlohmann::json& object) {
@@ -269,7 +373,7 @@ AdmissionDecision ValidateAgentWorkload(const nlohmann::json& object) {
 
 AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
                                       const std::string& zoneinfo_dir) {
-  const std::string name = "AgentBudget " + ObjectName(budget);
+  const std::string name = SubjectOf("AgentBudget", "", budget);
   const nlohmann::json& spec = core::Member(budget, {"spec"});
   if (!spec.is_object()) {
     return Invalid(name + ": spec is missing or not an object");
@@ -318,10 +422,13 @@ AdmissionDecision ValidateAgentBudget(const nlohmann::json& budget,
 
 AdmissionDecision FanoutDenial(const std::string& parent_run, int64_t count, int64_t cap,
                                const std::string& workload) {
-  return AdmissionDecision::Deny(
+  AdmissionDecision d = AdmissionDecision::Deny(
       403, "run " + parent_run + " has already created " + std::to_string(count) + " of " +
                std::to_string(cap) + " subagents (perRun.maxSubagents of AgentWorkload " +
-               workload + ", onLimit: Reject)");
+               workload + ", onLimit: Reject) (rule max-subagents); finish or delete the run, "
+               "or raise perRun.maxSubagents");
+  d.rule = "max-subagents";
+  return d;
 }
 
 }  // namespace agentbudget::webhook

@@ -11,19 +11,36 @@
 
 namespace agentbudget::webhook {
 
-// The validating rules (docs/webhook.md, "Validation"). Pure functions: the server resolves the
-// context (namespace, workload, run, parent run) and the fan-out count beforehand. Each
-// returns Allow() or a denial whose message names the object, the rule and the fix.
+// The validating rules on CREATE (docs/webhook.md, "Validation"). Pure functions: the
+// handler resolves the context (namespace, workload, run, user, parent run, the requester's
+// standing) and the fan-out count beforehand. Each returns Allow() or a denial that names
+// the object, the rule as "(rule <id>)" and how to comply.
+//
+// The mutating webhook fails open (failurePolicy Ignore) and these fail closed, so they
+// check the object as if it could have been written by anyone: what the mutation computes
+// must be exactly there, forged copies refused.
 
-// A governed pod must carry the meter sidecar and the attribution labels (so that the
-// mutating webhook's failurePolicy Ignore cannot let an unmetered pod through), its
-// namespace must name a team, and the models it asks for must be allowed. A hostNetwork
-// pod that a workload selects is denied (the meter cannot own its loopback); pods the
-// webhook does not govern are allowed.
-AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext& context);
+// A governed pod (WhyNotGoverned() is "") is refused, in this order, when its namespace
+// names no team (namespace-team); a Job ownerReference was set by someone other than the
+// Job controller (job-owner); its first init container is not the meter (meter-missing);
+// the meter differs from MeterContainer() (allowing what the API server defaults), another
+// container is named agentbudget-*, or an agentbudget-* volume is not one of
+// InjectedVolumes() (reserved-name), or one of those is missing (meter-missing); it breaks
+// key custody (KeyCustodyViolation()); a bare pod lacks the admission scheduling gate
+// (admission-gate) or the run label (system-metadata); its system labels and annotations
+// are not exactly PodSystemMetadata() (system-metadata); it asks for a model the workload
+// does not allow (allowed-models). A bare pod's run cannot be recomputed (it is the
+// mutation's request UID), so it is taken from its run label, which the meter's
+// AGENTBUDGET_RUN must equal. Pods the webhook does not govern are allowed.
+AdmissionDecision ValidatePod(const nlohmann::json& pod, const AdmissionContext& context,
+                              const MeterSettings& meter);
 
-// A governed Job must be created suspended (the operator admits it) with the attribution
-// labels, in a namespace that names a team, asking only for allowed models.
+// A governed Job is refused when its namespace names no team (namespace-team); its pod
+// template names a container or volume agentbudget-* (reserved-name) or breaks key custody;
+// it is not suspended (held-job); activeDeadlineSeconds or backoffLimit is unset or above
+// perRun.maxRuntime or perRun.maxRetries (max-runtime, max-retries); the system metadata of
+// the Job or its template is not exactly JobSystemMetadata() or TemplateSystemMetadata()
+// (system-metadata); it asks for a model the workload does not allow (allowed-models).
 AdmissionDecision ValidateJob(const nlohmann::json& job, const AdmissionContext& context);
 
 // Checks on an AgentWorkload beyond its schema's CEL rules: the spec parses (selector,
@@ -50,8 +67,9 @@ struct RequestedModel {
 std::vector<RequestedModel> RequestedModels(const nlohmann::json& pod_spec,
                                             const nlohmann::json& annotations);
 
-// The denial for a subagent over its parent run's fan-out cap (onLimit: Reject):
-// "run <run> has created <count> of <cap> subagents (maxSubagents of AgentWorkload <w>)".
+// The denial for a subagent over its parent run's fan-out cap (onLimit: Reject): "run <run>
+// has already created <count> of <cap> subagents (perRun.maxSubagents of AgentWorkload <w>,
+// onLimit: Reject) (rule max-subagents); ...".
 AdmissionDecision FanoutDenial(const std::string& parent_run, int64_t count, int64_t cap,
                                const std::string& workload);
 

@@ -209,6 +209,17 @@ Result<Workload> ParseWorkload(const nlohmann::json& object) {
       return InvalidArgument("spec.approval.required must be a boolean");
     }
     w.approval_required = required.is_boolean() && required.get<bool>();
+    const nlohmann::json& approvers = core::Member(approval, {"approvers"});
+    if (!approvers.is_null() && !approvers.is_object()) {
+      return InvalidArgument("spec.approval.approvers must be an object with users and groups");
+    }
+    const std::string where = "spec.approval.approvers";
+    if (Status s = ReadStringList(approvers, "users", where, w.approvers.users); !s.ok()) {
+      return std::move(s).error();
+    }
+    if (Status s = ReadStringList(approvers, "groups", where, w.approvers.groups); !s.ok()) {
+      return std::move(s).error();
+    }
   }
   const nlohmann::json& meter = core::Member(spec, {"meter"});
   const nlohmann::json& upstreams = core::Member(meter, {"upstreams"});
@@ -224,10 +235,35 @@ Result<Workload> ParseWorkload(const nlohmann::json& object) {
       return std::move(s).error();
     }
   }
+  std::string key_source;
+  if (Status s = ReadString(meter, "keySource", "spec.meter", key_source); !s.ok()) {
+    return std::move(s).error();
+  }
+  if (key_source == "Authority") {
+    w.key_source = KeySource::kAuthority;
+  } else if (!key_source.empty() && key_source != "Secret") {
+    return InvalidArgument("spec.meter.keySource must be Secret or Authority, got \"" +
+                           key_source + "\"");
+  }
+  if (w.key_source == KeySource::kAuthority && !w.credentials_secret.empty()) {
+    return InvalidArgument(
+        "spec.meter.credentialsSecretRef must not be set with keySource Authority (the "
+        "authority hands the meter its keys; no Secret is mounted)");
+  }
   if (Status s = ReadString(meter, "failureMode", "spec.meter", w.failure_mode); !s.ok()) {
     return std::move(s).error();
   }
   return w;
+}
+
+bool Approvers::Includes(const std::string& username,
+                         const std::vector<std::string>& member_of) const {
+  if (std::find(users.begin(), users.end(), username) != users.end()) {
+    return true;
+  }
+  return std::any_of(member_of.begin(), member_of.end(), [this](const std::string& group) {
+    return std::find(groups.begin(), groups.end(), group) != groups.end();
+  });
 }
 
 const Workload* SelectWorkload(const core::Labels& labels,

@@ -14,6 +14,22 @@
 
 namespace agentbudget::v1alpha1 {
 
+// Who may approve a run of a workload (spec.approval.approvers). A value type.
+struct Approvers {
+  std::vector<std::string> users;   // usernames, as the API server authenticates them
+  std::vector<std::string> groups;  // group names
+
+  // Nobody can approve.
+  bool empty() const { return users.empty() && groups.empty(); }
+  // True when `username` is listed, or one of `groups` is.
+  bool Includes(const std::string& username, const std::vector<std::string>& groups) const;
+};
+
+// Where a workload's meter gets the provider keys (spec.meter.keySource).
+enum class KeySource {
+  kSecret,     // the workload's credentialsSecretRef, mounted into the meter (if named)
+  kAuthority,  // from the budget authority, after it authenticated the meter's bound token
+};
 
 // An AgentWorkload's spec, parsed and checked. A value type, immutable once built, so
 // safe to share between threads.
@@ -41,18 +57,27 @@ struct Workload {
   std::optional<int64_t> max_parallel_runs;
   std::string on_limit = "Queue";           // Queue | Reject
   bool approval_required = false;
+  Approvers approvers;                      // spec.approval.approvers
   std::string anthropic_upstream;           // "" : the meter's default
   std::string openai_upstream;
-  std::string credentials_secret;           // "" : no key custody
+  KeySource key_source = KeySource::kSecret;  // spec.meter.keySource
+  std::string credentials_secret;           // "" : no Secret (see key_custody())
   std::string failure_mode = "Open";        // Open | Closed
 
-  bool key_custody() const { return !credentials_secret.empty(); }
+  // Agent containers never hold provider keys: the meter has them, from the workload's
+  // Secret or from the authority.
+  bool key_custody() const { return key_source == KeySource::kAuthority || mounts_secret(); }
+  // The meter mounts the workload's credentials Secret.
+  bool mounts_secret() const {
+    return key_source == KeySource::kSecret && !credentials_secret.empty();
+  }
 };
 
 // Parses an AgentWorkload object (as stored: apiVersion, metadata, spec). Fails with
 // kInvalidArgument naming the field for what the CRD schema would not catch or a
 // malformed object: missing metadata.name or spec, a bad selector, an unparsable
-// maxRuntime, a wrong type. Never throws.
+// maxRuntime, a wrong type, an unknown meter.keySource, keySource Authority together with a
+// credentialsSecretRef. Never throws.
 Result<Workload> ParseWorkload(const nlohmann::json& object);
 
 // Parses a Go-style duration of the CRD's form ("90s", "1h30m", "1.5h", "250ms") into whole

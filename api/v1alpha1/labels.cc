@@ -4,6 +4,10 @@
 
 namespace agentbudget::v1alpha1 {
 
+bool IsSystemKey(std::string_view key) {
+  return key.starts_with(keys::kPrefix) && key != keys::kModels && key != keys::kOutcome;
+}
+
 core::Labels LabelsOf(const nlohmann::json& object, const char* field) {
   core::Labels out;
   const nlohmann::json& map = core::Member(object, {"metadata", field});

@@ -1,9 +1,14 @@
 // The webhook against the real API server of the local control plane, registered by URL
 // (deploy/webhook/webhooks-local.yaml): pods and Jobs created through the API server come
 // out injected, labelled, gated or suspended (Jobs with their retries bounded); denials
-// carry their messages; and a burst of 200 concurrent subagent creations for one run with
+// carry their messages; a burst of 200 concurrent subagent creations for one run with
 // maxSubagents 20 through two webhook processes admits exactly 20, and the workload's
-// status.rejectedRuns counts the 180 denials.
+// status.rejectedRuns counts the 180 denials; and a tenant (impersonated, bound to the
+// namespace's edit role) can neither release held work, forge system labels, debug the
+// meter nor approve its own run, while an approver's approval is recorded.
+//
+// The suite acts as agentbudget-admin, which is the operator, the Job controller and
+// (here) a trusted creator, so its own subagent labels are honoured.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -94,6 +99,48 @@ spec:
     maxRuntime: 1h
     maxSubagents: 2
   onLimit: Reject
+---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata:
+  name: gated
+  namespace: payments
+spec:
+  selector:
+    matchLabels:
+      agentbudget.io/workload: gated
+  class: AutonomousExternalized
+  approval:
+    required: true
+    approvers:
+      users: [alice]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: tenants-edit
+  namespace: payments
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: mallory}
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: debug-pods
+  namespace: payments
+rules:
+- {apiGroups: [""], resources: [pods/ephemeralcontainers], verbs: [get, patch, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: tenants-debug
+  namespace: payments
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: debug-pods}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: mallory}
 )";
 
 // The cluster, two webhook processes behind a round-robin proxy, and the configurations.
@@ -110,7 +157,8 @@ class WebhookStack {
     for (int i = 0; i < 2; ++i) {
       webhooks_.push_back(std::make_unique<WebhookProcess>(
           AGENTBUDGET_WEBHOOK_BINARY, cluster.kubeconfig(), certs->cert_file, certs->key_file,
-          dir_.path() + "/webhook-" + std::to_string(i) + ".log"));
+          dir_.path() + "/webhook-" + std::to_string(i) + ".log",
+          std::vector<std::string>{"--trusted-creators=agentbudget-admin"}));
       if (Status s = webhooks_.back()->Start(std::chrono::seconds(60)); !s.ok()) {
         return s;
       }
@@ -135,6 +183,7 @@ class WebhookStack {
     // The webhooks' caches see the namespace and workload through their informers; wait
     // until an injected dry-run pod proves it.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::string last;
     while (std::chrono::steady_clock::now() < deadline) {
       auto probe = cluster.Kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"},
                                    PodYaml("probe", "claude-sonnet-4-5", ""));
@@ -142,9 +191,11 @@ class WebhookStack {
           probe->output.find("agentbudget-meter") != std::string::npos) {
         return OkStatus();
       }
+      last = probe.ok() ? probe->output : probe.error().ToString();
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
     }
-    return MakeError(ErrorCode::kDeadlineExceeded, "the webhooks never injected a probe pod");
+    return MakeError(ErrorCode::kDeadlineExceeded,
+                     "the webhooks never injected a probe pod; last answer: " + last);
   }
 
   static std::string PodYaml(const std::string& name, const std::string& model,
@@ -195,11 +246,36 @@ class WebhookE2eTest : public ::testing::Test {
     ASSERT_NE(cluster_, nullptr);
     ASSERT_NE(Stack(), nullptr);
   }
-  json Create(const std::string& yaml) {
-    auto created = cluster_->Kubectl({"create", "-o", "json", "-f", "-"}, yaml);
+  json Create(const std::string& yaml, const std::string& as = "") {
+    std::vector<std::string> args = {"create", "-o", "json", "-f", "-"};
+    if (!as.empty()) {
+      args.insert(args.begin(), "--as=" + as);
+    }
+    auto created = cluster_->Kubectl(args, yaml);
     EXPECT_TRUE(created.ok());
     EXPECT_EQ(created->exit_code, 0) << created->output;
     return created->exit_code == 0 ? json::parse(created->output) : json();
+  }
+  // kubectl as user `as` (impersonated: userInfo is that user, group system:authenticated).
+  CommandResult As(const std::string& as, std::vector<std::string> args,
+                   const std::string& stdin_text = "") {
+    args.insert(args.begin(), "--as=" + as);
+    auto result = cluster_->Kubectl(args, stdin_text);
+    EXPECT_TRUE(result.ok());
+    return result.ok() ? *result : CommandResult{-1, ""};
+  }
+  json Get(const std::string& kind, const std::string& name) {
+    auto got = cluster_->Kubectl({"get", kind, "-n", "payments", name, "-o", "json"});
+    EXPECT_TRUE(got.ok() && got->exit_code == 0) << (got.ok() ? got->output : "");
+    return got.ok() && got->exit_code == 0 ? json::parse(got->output) : json();
+  }
+  static std::string JobYaml(const std::string& name, const std::string& workload) {
+    return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: " + name +
+           "\n  namespace: payments\n  labels:\n    agentbudget.io/workload: " + workload +
+           "\nspec:\n  template:\n    metadata:\n      labels:\n        agentbudget.io/workload: " +
+           workload +
+           "\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: agent\n"
+           "        image: agent:1\n";
   }
   LocalCluster* cluster_ = nullptr;
 };
@@ -413,6 +489,98 @@ TEST_F(WebhookE2eTest, SlotOfACreationTheApiServerRefusedGoesToTheNextSubagent) 
   EXPECT_EQ(slots[1]["name"], "leak-b");
   EXPECT_TRUE(slots[0].contains("uid")) << slots.dump();
   EXPECT_TRUE(slots[1].contains("uid")) << slots.dump();
+}
+
+// A tenant's creation is charged to the tenant, whatever user label it carries, and the
+// labels it forges are gone.
+TEST_F(WebhookE2eTest, ATenantsPodIsChargedToTheTenant) {
+  std::string yaml = WebhookStack::PodYaml("tenant-pod", "claude-sonnet-4-5", "");
+  ReplaceAll(yaml, "    agentbudget.io/workload: pr-review\n",
+             "    agentbudget.io/workload: pr-review\n    agentbudget.io/user: alice\n"
+             "    agentbudget.io/run: someone-elses-run\n");
+  json pod = Create(yaml, "mallory");
+  EXPECT_EQ(pod["metadata"]["labels"]["agentbudget.io/user"], "mallory");
+  EXPECT_NE(pod["metadata"]["labels"]["agentbudget.io/run"], "someone-elses-run");
+  EXPECT_EQ(pod["spec"]["initContainers"][0]["name"], "agentbudget-meter");
+}
+
+TEST_F(WebhookE2eTest, ATenantsOwnMeterIsRefused) {
+  std::string yaml = WebhookStack::PodYaml("fake-meter", "claude-sonnet-4-5", "");
+  yaml += "  initContainers:\n  - name: agentbudget-meter\n    image: mallory/fake:1\n"
+          "    restartPolicy: Always\n";
+  CommandResult created = As("mallory", {"create", "-f", "-"}, yaml);
+  EXPECT_NE(created.exit_code, 0);
+  EXPECT_NE(created.output.find("(rule reserved-name)"), std::string::npos) << created.output;
+}
+
+TEST_F(WebhookE2eTest, ATenantCannotReleaseAHeldJob) {
+  Create(JobYaml("held-1", "pr-review"));
+  CommandResult patched = As("mallory", {"patch", "job", "-n", "payments", "held-1", "--type",
+                                         "merge", "-p", R"({"spec":{"suspend":false}})"});
+  EXPECT_NE(patched.exit_code, 0);
+  EXPECT_NE(patched.output.find("(rule held-job)"), std::string::npos) << patched.output;
+  EXPECT_EQ(Get("job", "held-1")["spec"]["suspend"], true);
+  // The operator (here agentbudget-admin) releases it: the API server does not even ask.
+  auto released = cluster_->Kubectl({"patch", "job", "-n", "payments", "held-1", "--type",
+                                     "merge", "-p", R"({"spec":{"suspend":false}})"});
+  ASSERT_TRUE(released.ok());
+  ASSERT_EQ(released->exit_code, 0) << released->output;
+  // The Job controller's pod passes both webhooks, metered and charged as the Job says.
+  const std::string job_uid = Get("job", "held-1")["metadata"]["uid"];
+  json pods;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto listed = cluster_->Kubectl({"get", "pods", "-n", "payments", "-l",
+                                     "batch.kubernetes.io/job-name=held-1", "-o", "json"});
+    ASSERT_TRUE(listed.ok());
+    pods = json::parse(listed->output)["items"];
+    if (!pods.empty()) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+  }
+  ASSERT_FALSE(pods.empty()) << "the Job controller created no pod";
+  EXPECT_EQ(pods[0]["spec"]["initContainers"][0]["name"], "agentbudget-meter");
+  EXPECT_EQ(pods[0]["metadata"]["labels"]["agentbudget.io/run"], job_uid);
+  EXPECT_EQ(pods[0]["metadata"]["labels"]["agentbudget.io/user"], "agentbudget-admin");
+}
+
+TEST_F(WebhookE2eTest, ATenantCannotForgeSystemLabelsOrUngateOrDebugTheMeter) {
+  Create(WebhookStack::PodYaml("guarded", "claude-sonnet-4-5", ""));
+  CommandResult relabelled = As("mallory", {"label", "pod", "-n", "payments", "guarded",
+                                            "--overwrite", "agentbudget.io/user=alice"});
+  EXPECT_NE(relabelled.exit_code, 0);
+  EXPECT_NE(relabelled.output.find("(rule system-metadata)"), std::string::npos)
+      << relabelled.output;
+  CommandResult ungated =
+      As("mallory", {"patch", "pod", "-n", "payments", "guarded", "--type", "json", "-p",
+                     R"([{"op":"remove","path":"/spec/schedulingGates"}])"});
+  EXPECT_NE(ungated.exit_code, 0);
+  EXPECT_NE(ungated.output.find("(rule admission-gate)"), std::string::npos) << ungated.output;
+  CommandResult debugged =
+      As("mallory", {"debug", "-n", "payments", "guarded", "--image=busybox",
+                     "--target=agentbudget-meter", "--attach=false"});
+  EXPECT_NE(debugged.exit_code, 0);
+  EXPECT_NE(debugged.output.find("(rule ephemeral-container)"), std::string::npos)
+      << debugged.output;
+  json pod = Get("pod", "guarded");
+  EXPECT_EQ(pod["metadata"]["labels"]["agentbudget.io/user"], "agentbudget-admin");
+  EXPECT_EQ(pod["spec"]["schedulingGates"][0]["name"], "agentbudget.io/admission");
+  EXPECT_FALSE(pod["spec"].contains("ephemeralContainers"));
+}
+
+TEST_F(WebhookE2eTest, OnlyAnApproverApprovesAndTheApprovalNamesThem) {
+  Create(JobYaml("needs-approval", "gated"));
+  CommandResult self = As("mallory", {"annotate", "job", "-n", "payments", "needs-approval",
+                                      "agentbudget.io/approved-by=yes"});
+  EXPECT_NE(self.exit_code, 0);
+  EXPECT_NE(self.output.find("(rule approvers)"), std::string::npos) << self.output;
+  CommandResult approved = As("alice", {"annotate", "job", "-n", "payments", "needs-approval",
+                                        "agentbudget.io/approved-by=yes"});
+  EXPECT_EQ(approved.exit_code, 0) << approved.output;
+  const json annotations = Get("job", "needs-approval")["metadata"]["annotations"];
+  EXPECT_EQ(annotations["agentbudget.io/approved-by"], "alice");
+  EXPECT_TRUE(annotations["agentbudget.io/approved-at"].is_string()) << annotations.dump();
 }
 
 }  // namespace

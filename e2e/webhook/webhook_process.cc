@@ -79,12 +79,14 @@ Result<uint16_t> FreeLoopbackPort() {
 }
 
 WebhookProcess::WebhookProcess(std::string binary, std::string kubeconfig, std::string cert_file,
-                               std::string key_file, std::string log_file)
+                               std::string key_file, std::string log_file,
+                               std::vector<std::string> extra_args)
     : binary_(std::move(binary)),
       kubeconfig_(std::move(kubeconfig)),
       cert_file_(std::move(cert_file)),
       key_file_(std::move(key_file)),
-      log_file_(std::move(log_file)) {}
+      log_file_(std::move(log_file)),
+      extra_args_(std::move(extra_args)) {}
 
 WebhookProcess::~WebhookProcess() { Stop(); }
 
@@ -104,7 +106,10 @@ Status WebhookProcess::Start(std::chrono::milliseconds timeout) {
                                    "--meter-image=agentbudget/meter:e2e",
                                    // Fan-out claims block on the API server; mutations must
                                    // not queue behind them during a burst.
-                                   "--worker-threads=64"};
+                                   "--worker-threads=64",
+                                   "--operator-users=agentbudget-admin",
+                                   "--job-controller-users=agentbudget-admin"};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   std::vector<char*> argv;
   for (std::string& a : args) {
     argv.push_back(a.data());

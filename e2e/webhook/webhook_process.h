@@ -15,10 +15,16 @@ namespace agentbudget::e2e {
 // One agentbudget-webhook child process serving HTTPS on a free loopback port, with its
 // output in a log file. The destructor stops it (SIGTERM, then SIGKILL after 5 s).
 // Not thread-safe.
+//
+// It runs with the local control plane's identities (e2e/cluster/up.sh), where the operator
+// and kube-controller-manager, hence the Job controller, are all agentbudget-admin:
+// --operator-users=agentbudget-admin --job-controller-users=agentbudget-admin, then
+// `extra_args` (a later flag wins).
 class WebhookProcess {
  public:
   WebhookProcess(std::string binary, std::string kubeconfig, std::string cert_file,
-                 std::string key_file, std::string log_file);
+                 std::string key_file, std::string log_file,
+                 std::vector<std::string> extra_args = {});
   ~WebhookProcess();
   WebhookProcess(const WebhookProcess&) = delete;
   WebhookProcess& operator=(const WebhookProcess&) = delete;
@@ -39,6 +45,7 @@ class WebhookProcess {
   const std::string cert_file_;
   const std::string key_file_;
   const std::string log_file_;
+  const std::vector<std::string> extra_args_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };

@@ -108,5 +108,61 @@ TEST(WorkloadTest, SelectWorkloadPrefersTheNamedOneAmongMatches) {
   EXPECT_EQ(SelectWorkload({{"app", "other"}}, all), nullptr);
 }
 
+TEST(WorkloadTest, ApproversAreParsed) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["approval"] = {{"required", true},
+                                {"approvers", {{"users", {"alice"}}, {"groups", {"leads"}}}}};
+  auto w = ParseWorkload(object);
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  EXPECT_TRUE(w->approval_required);
+  EXPECT_TRUE(w->approvers.Includes("alice", {}));
+  EXPECT_TRUE(w->approvers.Includes("bob", {"system:authenticated", "leads"}));
+  EXPECT_FALSE(w->approvers.Includes("bob", {"system:authenticated"}));
+}
+
+TEST(WorkloadTest, WithoutApproversNobodyApproves) {
+  auto w = ParseWorkload(WorkloadObject());
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(w->approvers.empty());
+  EXPECT_FALSE(w->approvers.Includes("alice", {"system:masters"}));
+}
+
+TEST(WorkloadTest, MalformedApproversAreRefusedNamingTheField) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["approval"] = {{"approvers", {{"users", "alice"}}}};
+  auto w = ParseWorkload(object);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.error().message.find("spec.approval.approvers.users"), std::string::npos);
+  object["spec"]["approval"] = {{"approvers", {"alice"}}};
+  EXPECT_FALSE(ParseWorkload(object).ok());
+}
+
+TEST(WorkloadTest, KeySourceAuthorityKeepsCustodyWithoutASecret) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["meter"] = {{"keySource", "Authority"}};
+  auto w = ParseWorkload(object);
+  ASSERT_TRUE(w.ok()) << w.error().ToString();
+  EXPECT_EQ(w->key_source, KeySource::kAuthority);
+  EXPECT_TRUE(w->key_custody());
+  EXPECT_FALSE(w->mounts_secret());
+}
+
+TEST(WorkloadTest, KeySourceDefaultsToTheSecret) {
+  auto w = ParseWorkload(WorkloadObject());
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(w->key_source, KeySource::kSecret);
+  EXPECT_TRUE(w->mounts_secret());
+}
+
+TEST(WorkloadTest, KeySourceAuthorityWithASecretOrAnUnknownSourceIsRefused) {
+  nlohmann::json object = WorkloadObject();
+  object["spec"]["meter"]["keySource"] = "Authority";
+  auto both = ParseWorkload(object);
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.error().message.find("credentialsSecretRef must not be set"), std::string::npos);
+  object["spec"]["meter"]["keySource"] = "Vault";
+  EXPECT_FALSE(ParseWorkload(object).ok());
+}
+
 }  // namespace
 }  // namespace agentbudget::v1alpha1

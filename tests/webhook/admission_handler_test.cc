@@ -36,6 +36,31 @@ class FakeFanoutCounter : public FanoutCounter {
   std::map<std::string, int64_t> counts_ GUARDED_BY(mu_);
 };
 
+// A wall clock that stands still.
+class FixedClock final : public Clock {
+ public:
+  std::chrono::system_clock::time_point Now() const override {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000));
+  }
+  std::chrono::steady_clock::time_point Monotonic() const override {
+    return std::chrono::steady_clock::time_point();
+  }
+};
+
+constexpr char kTenant[] = "system:serviceaccount:payments:agent";
+constexpr char kCi[] = "ci-bot";                 // a trusted creator
+constexpr char kOperator[] = "the-operator";     // exempt from the UPDATE rules
+constexpr char kJobController[] = "job-controller";
+constexpr char kAuthorityCa[] = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
+
+AccessPolicy Policy() {
+  AccessPolicy policy;
+  policy.operator_users = IdentityList::Parse(kOperator).value();
+  policy.job_controller_users = IdentityList::Parse(kJobController).value();
+  policy.trusted_creators = IdentityList::Parse(kCi).value();
+  return policy;
+}
+
 class AdmissionHandlerTest : public ::testing::Test {
  protected:
   AdmissionHandlerTest()
@@ -43,7 +68,8 @@ class AdmissionHandlerTest : public ::testing::Test {
         handler_(cache_, counter_, Pods(), MeterSettings{}, metrics_,
                  [this](const std::string& ns, const std::string& name) {
                    rejected_.push_back(ns + "/" + name);
-                 }) {
+                 },
+                 Policy(), [] { return std::string(kAuthorityCa); }, clock_) {
     cache_.PutNamespace({{"metadata",
                           {{"name", "payments"},
                            {"labels",
@@ -79,7 +105,8 @@ class AdmissionHandlerTest : public ::testing::Test {
   }
 
   static http::Request Post(const nlohmann::json& object, const std::string& kind = "Pod",
-                            const std::string& uid = "req-1") {
+                            const std::string& uid = "req-1",
+                            const std::string& username = kTenant) {
     nlohmann::json review = {
         {"apiVersion", "admission.k8s.io/v1"},
         {"kind", "AdmissionReview"},
@@ -88,7 +115,7 @@ class AdmissionHandlerTest : public ::testing::Test {
           {"kind", {{"group", kind == "Job" ? "batch" : ""}, {"version", "v1"}, {"kind", kind}}},
           {"namespace", "payments"},
           {"operation", "CREATE"},
-          {"userInfo", {{"username", "system:serviceaccount:payments:agent"}}},
+          {"userInfo", {{"username", username}, {"groups", {"system:authenticated"}}}},
           {"object", object}}}};
     http::Request r;
     r.method = "POST";
@@ -107,13 +134,35 @@ class AdmissionHandlerTest : public ::testing::Test {
     return pod;
   }
 
-  nlohmann::json Injected(const nlohmann::json& pod, const std::string& uid) {
-    auto response = ResponseOf(handler_.Mutate(Post(pod, "Pod", uid)));
-    EXPECT_TRUE(response.contains("patch"));
-    auto decoded = DecodeAdmissionReview(Post(pod, "Pod", uid).body);
-    return pod.patch(handler_.DecideMutation(*decoded).patch);
+  // `object` as the mutating webhook leaves it for a request `uid` by `username`.
+  nlohmann::json Injected(const nlohmann::json& object, const std::string& uid,
+                          const std::string& username = kTenant,
+                          const std::string& kind = "Pod") {
+    auto response = ResponseOf(handler_.Mutate(Post(object, kind, uid, username)));
+    EXPECT_TRUE(response.contains("patch")) << response.dump();
+    auto decoded = DecodeAdmissionReview(Post(object, kind, uid, username).body);
+    return object.patch(handler_.DecideMutation(*decoded).patch);
   }
 
+  // An UPDATE of `old_object` into `object` by `username`.
+  static AdmissionRequest Update(const nlohmann::json& old_object, const nlohmann::json& object,
+                                 const std::string& username, const std::string& kind = "Job",
+                                 const std::string& subresource = "") {
+    AdmissionRequest request =
+        *DecodeAdmissionReview(Post(object, kind, "upd-1", username).body);
+    request.operation = "UPDATE";
+    request.old_object = old_object;
+    request.subresource = subresource;
+    return request;
+  }
+
+  static nlohmann::json SubagentJob() {
+    nlohmann::json job = testing::AgentJob();
+    job["metadata"]["labels"]["agentbudget.io/parent-run"] = "parent-1";
+    return job;
+  }
+
+  FixedClock clock_;
   ClusterCache cache_;
   FakeFanoutCounter counter_;
   std::map<std::string, nlohmann::json> creator_pods_;
@@ -138,7 +187,8 @@ TEST_F(AdmissionHandlerTest, JobPodRunIsTheJobUid) {
   nlohmann::json pod = testing::AgentPod();
   pod["metadata"]["ownerReferences"] = {
       {{"kind", "Job"}, {"name", "j"}, {"uid", "job-uid-9"}, {"controller", true}}};
-  EXPECT_EQ(Injected(pod, "req-2")["metadata"]["labels"]["agentbudget.io/run"], "job-uid-9");
+  EXPECT_EQ(Injected(pod, "req-2", kJobController)["metadata"]["labels"]["agentbudget.io/run"],
+            "job-uid-9");
 }
 
 TEST_F(AdmissionHandlerTest, CreatingPodFromTokenClaimsIsTheParentRun) {
@@ -168,22 +218,24 @@ TEST_F(AdmissionHandlerTest, UnknownNamespaceIsAllowedUnpatchedWithAWarning) {
 
 TEST_F(AdmissionHandlerTest, SubagentsBeyondMaxSubagentsAreDeniedWithTheCount) {
   for (int i = 0; i < 2; ++i) {
-    nlohmann::json pod = Injected(SubagentPod(), "sub-" + std::to_string(i));
-    auto response = ResponseOf(handler_.Validate(Post(pod, "Pod", "sub-" + std::to_string(i))));
+    nlohmann::json job = Injected(SubagentJob(), "sub-" + std::to_string(i), kCi, "Job");
+    auto response =
+        ResponseOf(handler_.Validate(Post(job, "Job", "sub-" + std::to_string(i), kCi)));
     EXPECT_EQ(response["allowed"], true) << response.dump();
   }
-  nlohmann::json pod = Injected(SubagentPod(), "sub-2");
-  auto response = ResponseOf(handler_.Validate(Post(pod, "Pod", "sub-2")));
+  nlohmann::json job = Injected(SubagentJob(), "sub-2", kCi, "Job");
+  auto response = ResponseOf(handler_.Validate(Post(job, "Job", "sub-2", kCi)));
   EXPECT_EQ(response["allowed"], false);
   EXPECT_EQ(response["status"]["message"],
             "run parent-1 has already created 2 of 2 subagents (perRun.maxSubagents of "
-            "AgentWorkload pr-review, onLimit: Reject)");
+            "AgentWorkload pr-review, onLimit: Reject) (rule max-subagents); finish or delete "
+            "the run, or raise perRun.maxSubagents");
 }
 
 TEST_F(AdmissionHandlerTest, DenialAtTheCapIsReportedAgainstTheWorkload) {
   for (int i = 0; i < 3; ++i) {
-    nlohmann::json pod = Injected(SubagentPod(), "sub-" + std::to_string(i));
-    handler_.Validate(Post(pod, "Pod", "sub-" + std::to_string(i)));
+    nlohmann::json job = Injected(SubagentJob(), "sub-" + std::to_string(i), kCi, "Job");
+    handler_.Validate(Post(job, "Job", "sub-" + std::to_string(i), kCi));
   }
   EXPECT_EQ(rejected_, std::vector<std::string>{"payments/pr-review"});
 }
@@ -233,11 +285,11 @@ TEST_F(AdmissionHandlerTest, SubagentJobRetriesAreBoundByItsOwnWorkload) {
 
 TEST_F(AdmissionHandlerTest, DryRunDenialIsNotReported) {
   for (int i = 0; i < 2; ++i) {
-    nlohmann::json pod = Injected(SubagentPod(), "sub-" + std::to_string(i));
-    handler_.Validate(Post(pod, "Pod", "sub-" + std::to_string(i)));
+    nlohmann::json job = Injected(SubagentJob(), "sub-" + std::to_string(i), kCi, "Job");
+    handler_.Validate(Post(job, "Job", "sub-" + std::to_string(i), kCi));
   }
-  nlohmann::json pod = Injected(SubagentPod(), "dry");
-  http::Request request = Post(pod, "Pod", "dry");
+  nlohmann::json job = Injected(SubagentJob(), "dry", kCi, "Job");
+  http::Request request = Post(job, "Job", "dry", kCi);
   nlohmann::json review = nlohmann::json::parse(request.body);
   review["request"]["dryRun"] = true;
   request.body = review.dump();
@@ -246,8 +298,8 @@ TEST_F(AdmissionHandlerTest, DryRunDenialIsNotReported) {
 }
 
 TEST_F(AdmissionHandlerTest, DryRunDoesNotTakeASlot) {
-  nlohmann::json pod = Injected(SubagentPod(), "dry");
-  http::Request request = Post(pod, "Pod", "dry");
+  nlohmann::json pod = Injected(SubagentPod(), "dry", kCi);
+  http::Request request = Post(pod, "Pod", "dry", kCi);
   nlohmann::json review = nlohmann::json::parse(request.body);
   review["request"]["dryRun"] = true;
   request.body = review.dump();
@@ -256,13 +308,13 @@ TEST_F(AdmissionHandlerTest, DryRunDoesNotTakeASlot) {
   }
   // Both real slots are still free.
   for (int i = 0; i < 2; ++i) {
-    EXPECT_EQ(ResponseOf(handler_.Validate(Post(pod, "Pod", "real")))["allowed"], true);
+    EXPECT_EQ(ResponseOf(handler_.Validate(Post(pod, "Pod", "real", kCi)))["allowed"], true);
   }
 }
 
 TEST_F(AdmissionHandlerTest, ClaimNamesTheObjectAndTheAdmissionThatTakesTheSlot) {
-  nlohmann::json pod = Injected(SubagentPod(), "sub-a");
-  auto decoded = DecodeAdmissionReview(Post(pod, "Pod", "sub-a").body);
+  nlohmann::json pod = Injected(SubagentPod(), "sub-a", kCi);
+  auto decoded = DecodeAdmissionReview(Post(pod, "Pod", "sub-a", kCi).body);
   ASSERT_TRUE(decoded.ok());
   const auto received = std::chrono::steady_clock::now() - std::chrono::milliseconds(700);
   EXPECT_TRUE(handler_.DecideValidation(*decoded, received).allowed);
@@ -312,9 +364,10 @@ TEST_F(AdmissionHandlerTest, PodsOfAJobAreNotCountedAgain) {
   nlohmann::json pod = SubagentPod();
   pod["metadata"]["ownerReferences"] = {
       {{"kind", "Job"}, {"name", "j"}, {"uid", "job-uid"}, {"controller", true}}};
-  pod = Injected(pod, "p");
+  pod = Injected(pod, "p", kJobController);
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(ResponseOf(handler_.Validate(Post(pod, "Pod", "p")))["allowed"], true);
+    auto response = ResponseOf(handler_.Validate(Post(pod, "Pod", "p", kJobController)));
+    EXPECT_EQ(response["allowed"], true) << response.dump();
   }
   EXPECT_EQ(counter_.calls, 0);
 }
@@ -373,6 +426,128 @@ TEST_F(AdmissionHandlerTest, MetricsRecordPatchesAndDenials) {
   }
   EXPECT_EQ(patches, 1);
   EXPECT_EQ(denials, 1);
+}
+
+TEST_F(AdmissionHandlerTest, ABarePodInjectedByOneRequestPassesValidationByAnother) {
+  nlohmann::json pod = Injected(testing::AgentPod(), "mutation-uid");
+  auto response = ResponseOf(handler_.Validate(Post(pod, "Pod", "validation-uid")));
+  EXPECT_EQ(response["allowed"], true) << response.dump();
+}
+
+TEST_F(AdmissionHandlerTest, AnyoneIsChargedAsThemselvesWhateverTheirLabelSays) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["labels"]["agentbudget.io/user"] = "alice";
+  pod["metadata"]["labels"]["agentbudget.io/parent-run"] = "someone-elses-run";
+  nlohmann::json out = Injected(pod, "req-1");
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/user"], "system-serviceaccount-payments-agent");
+  EXPECT_FALSE(out["metadata"]["labels"].contains("agentbudget.io/parent-run"));
+}
+
+TEST_F(AdmissionHandlerTest, ATrustedCreatorsUserAndParentLabelsAreHonoured) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["labels"]["agentbudget.io/user"] = "alice";
+  pod["metadata"]["labels"]["agentbudget.io/parent-run"] = "ci-run-7";
+  nlohmann::json out = Injected(pod, "req-1", kCi);
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/user"], "alice");
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/parent-run"], "ci-run-7");
+  EXPECT_EQ(ResponseOf(handler_.Validate(Post(out, "Pod", "v", kCi)))["allowed"], true);
+}
+
+TEST_F(AdmissionHandlerTest, AJobsPodsAreChargedAsItsTemplateSays) {
+  nlohmann::json job = testing::AgentJob();
+  job["metadata"]["labels"]["agentbudget.io/user"] = "alice";
+  job = Injected(job, "job-req", kCi, "Job");
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["labels"] = job["spec"]["template"]["metadata"]["labels"];
+  pod["metadata"]["ownerReferences"] = {
+      {{"kind", "Job"}, {"name", "review-42"}, {"uid", "job-uid"}, {"controller", true}}};
+  nlohmann::json out = Injected(pod, "pod-req", kJobController);
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/user"], "alice");
+  EXPECT_EQ(ResponseOf(handler_.Validate(Post(out, "Pod", "v", kJobController)))["allowed"],
+            true);
+}
+
+TEST_F(AdmissionHandlerTest, APodClaimingAJobOwnerFromAnyoneElseIsRefused) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["ownerReferences"] = {
+      {{"kind", "Job"}, {"name", "review-42"}, {"uid", "job-uid"}, {"controller", true}}};
+  auto response = ResponseOf(handler_.Mutate(Post(pod)));
+  EXPECT_EQ(response["allowed"], false);
+  EXPECT_NE(response["status"]["message"].get<std::string>().find("(rule job-owner)"),
+            std::string::npos);
+}
+
+TEST_F(AdmissionHandlerTest, ATokenOfAnotherPodOfTheSameNameIsNoParent) {
+  creator_pods_["payments/orchestrator"] =
+      StoredPod("orchestrator", {{"agentbudget.io/run", "orchestrator-run"}});
+  AdmissionRequest request = FromOrchestrator(testing::AgentPod());
+  request.user_extra["authentication.kubernetes.io/pod-uid"] = {"a-deleted-pods-uid"};
+  nlohmann::json out = request.object.patch(handler_.DecideMutation(request).patch);
+  EXPECT_FALSE(out["metadata"]["labels"].contains("agentbudget.io/parent-run"));
+  request.user_extra["authentication.kubernetes.io/pod-uid"] = {"orchestrator-uid"};
+  out = request.object.patch(handler_.DecideMutation(request).patch);
+  EXPECT_EQ(out["metadata"]["labels"]["agentbudget.io/parent-run"], "orchestrator-run");
+}
+
+TEST_F(AdmissionHandlerTest, TheMeterTrustsTheAuthorityCaOfTheMoment) {
+  nlohmann::json pod = Injected(testing::AgentPod(), "req-1");
+  bool found = false;
+  for (const nlohmann::json& e : pod["spec"]["initContainers"][0]["env"]) {
+    found = found || (e["name"] == "AGENTBUDGET_AUTHORITY_CA" && e["value"] == kAuthorityCa);
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(AdmissionHandlerTest, OnlyTheOperatorReleasesAHeldJob) {
+  nlohmann::json held = Injected(testing::AgentJob(), "j", kCi, "Job");
+  nlohmann::json released = held;
+  released["spec"]["suspend"] = false;
+  AdmissionDecision tenant = handler_.DecideValidation(Update(held, released, kTenant));
+  EXPECT_FALSE(tenant.allowed);
+  EXPECT_NE(tenant.message.find("(rule held-job)"), std::string::npos) << tenant.message;
+  EXPECT_TRUE(handler_.DecideValidation(Update(held, released, kOperator)).allowed);
+  // The Job controller and the trusted CI identity are no operator.
+  EXPECT_FALSE(handler_.DecideValidation(Update(held, released, kJobController)).allowed);
+  EXPECT_FALSE(handler_.DecideValidation(Update(held, released, kCi)).allowed);
+}
+
+TEST_F(AdmissionHandlerTest, AnApproversApprovalIsRecordedAndATenantsRefused) {
+  nlohmann::json w = testing::WorkloadJson();
+  w["spec"]["approval"] = {{"required", true}, {"approvers", {{"users", {"alice"}}}}};
+  ASSERT_TRUE(cache_.PutWorkload(w).ok());
+  nlohmann::json held = Injected(testing::AgentJob(), "j", kCi, "Job");
+  nlohmann::json annotated = held;
+  annotated["metadata"]["annotations"]["agentbudget.io/approved-by"] = "yes";
+  for (const char* user : {"alice", kTenant}) {
+    AdmissionRequest request = Update(held, annotated, user);
+    request.object = annotated.patch(handler_.DecideMutation(request).patch);
+    EXPECT_EQ(request.object["metadata"]["annotations"]["agentbudget.io/approved-by"], user);
+    EXPECT_EQ(request.object["metadata"]["annotations"]["agentbudget.io/approved-at"],
+              "2027-01-15T08:00:00Z");
+    AdmissionDecision d = handler_.DecideValidation(request);
+    EXPECT_EQ(d.allowed, user == std::string("alice")) << d.message;
+  }
+}
+
+TEST_F(AdmissionHandlerTest, TheOperatorsUpdatesAreNotRewritten) {
+  nlohmann::json held = Injected(testing::AgentJob(), "j", kCi, "Job");
+  nlohmann::json annotated = held;
+  annotated["metadata"]["annotations"]["agentbudget.io/approved-by"] = "yes";
+  EXPECT_TRUE(handler_.DecideMutation(Update(held, annotated, kOperator)).patch.empty());
+}
+
+TEST_F(AdmissionHandlerTest, AnEphemeralContainerOnTheMeterIsRefused) {
+  nlohmann::json pod = Injected(testing::AgentPod(), "req-1");
+  nlohmann::json debugged = pod;
+  debugged["spec"]["ephemeralContainers"] = {
+      {{"name", "peek"}, {"image", "busybox"}, {"targetContainerName", "agentbudget-meter"}}};
+  AdmissionDecision d = handler_.DecideValidation(
+      Update(pod, debugged, kTenant, "Pod", "ephemeralcontainers"));
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("(rule ephemeral-container)"), std::string::npos) << d.message;
+  EXPECT_TRUE(handler_
+                  .DecideValidation(Update(pod, debugged, kOperator, "Pod", "ephemeralcontainers"))
+                  .allowed);
 }
 
 }  // namespace

@@ -105,5 +105,21 @@ TEST(FanoutLedgerTest, ConfirmedSlotsStayWhenTheirObjectIsGone) {
   EXPECT_EQ(slots.size(), 1u);
 }
 
+// A ConfigMap flooded with unique slots (anyone who can edit it could): past the bound the
+// ledger is refused, not held in memory.
+TEST(FanoutLedgerTest, ALedgerBeyondTheBoundIsRefused) {
+  std::vector<FanoutSlot> slots;
+  for (int64_t i = 0; i <= kMaxFanoutSlots; ++i) {
+    slots.push_back(Pending("p-" + std::to_string(i), 1000));
+  }
+  nlohmann::json config_map = {{"data", {{"slots", EncodeFanoutSlots(slots)}}}};
+  auto parsed = ParseFanoutSlots(config_map);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_EQ(parsed.error().code, ErrorCode::kInternal);
+  slots.pop_back();
+  config_map["data"]["slots"] = EncodeFanoutSlots(slots);
+  EXPECT_TRUE(ParseFanoutSlots(config_map).ok());
+}
+
 }  // namespace
 }  // namespace agentbudget::webhook

@@ -118,6 +118,65 @@ TEST(FlagsTest, HelpShowsDefaults) {
   EXPECT_NE(help.find("(default: \"IfNotPresent\")"), std::string::npos);
 }
 
+TEST(FlagsTest, DefaultsTrustTheChartsOperatorAndTheJobControllerOnly) {
+  auto flags = ParseFlags({});
+  ASSERT_TRUE(flags.ok());
+  const AccessPolicy& access = flags->access;
+  EXPECT_TRUE(access.operator_users.Includes(
+      "system:serviceaccount:agentbudget-system:agentbudget-operator", {}));
+  EXPECT_TRUE(access.job_controller_users.Includes(
+      "system:serviceaccount:kube-system:job-controller", {}));
+  EXPECT_TRUE(access.job_controller_users.Includes("system:kube-controller-manager", {}));
+  EXPECT_TRUE(access.trusted_creators.empty());
+  EXPECT_EQ(access.allowed_features.ToString(), "");
+  EXPECT_TRUE(flags->authority_ca_file.empty());
+}
+
+TEST(FlagsTest, ReadsTheIdentitiesFeaturesAndAuthorityCa) {
+  auto flags = ParseFlags({"--operator-users=agentbudget-admin",
+                           "--job-controller-users=agentbudget-admin",
+                           "--trusted-creators=agentbudget-ci,group:ci-runners",
+                           "--allow-pod-features=hostNetwork,privileged",
+                           "--authority-ca-file=/ca/ca.crt"});
+  ASSERT_TRUE(flags.ok()) << flags.error().ToString();
+  const AccessPolicy& access = flags->access;
+  EXPECT_TRUE(access.operator_users.Includes("agentbudget-admin", {}));
+  EXPECT_FALSE(access.operator_users.Includes(
+      "system:serviceaccount:agentbudget-system:agentbudget-operator", {}));
+  EXPECT_TRUE(access.trusted_creators.Includes("someone", {"ci-runners"}));
+  EXPECT_TRUE(access.allowed_features.host_network);
+  EXPECT_TRUE(access.allowed_features.privileged);
+  EXPECT_FALSE(access.allowed_features.host_pid);
+  EXPECT_EQ(flags->authority_ca_file, "/ca/ca.crt");
+}
+
+TEST(FlagsTest, BadIdentitiesAndFeaturesNameTheFlag) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--operator-users="}, "--operator-users: must name at least one user"},
+      {{"--job-controller-users=a,,b"}, "--job-controller-users: empty item"},
+      {{"--trusted-creators=group:"}, "--trusted-creators: \"group:\" needs a group name"},
+      {{"--trusted-creators=ci bot"}, "--trusted-creators: \"ci bot\" contains whitespace"},
+      {{"--allow-pod-features=hostIPC"}, "--allow-pod-features: unknown pod feature \"hostIPC\""},
+  };
+  for (const auto& [args, expected] : cases) {
+    auto flags = ParseFlags(args);
+    ASSERT_FALSE(flags.ok()) << expected;
+    EXPECT_NE(flags.error().message.find(expected), std::string::npos) << flags.error().message;
+  }
+  // Trusting nobody is the default, and allowed.
+  EXPECT_TRUE(ParseFlags({"--trusted-creators="}).ok());
+}
+
+TEST(FlagsTest, HelpNamesTheNewFlagsAndTheirDefaults) {
+  const std::string help = FlagsHelp();
+  for (const char* flag : {"--operator-users", "--job-controller-users", "--trusted-creators",
+                           "--allow-pod-features", "--authority-ca-file"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+  EXPECT_NE(help.find("system:serviceaccount:agentbudget-system:agentbudget-operator"),
+            std::string::npos);
+}
+
 TEST(FlagsTest, HelpWinsOverBadFlags) {
   auto flags = ParseFlags({"--port=x", "--help"});
   ASSERT_TRUE(flags.ok());

@@ -5,16 +5,14 @@
 #include <algorithm>
 
 #include "tests/webhook/rules_fixture.h"
+#include "webhook/system_metadata.h"
 
 namespace agentbudget::webhook {
 namespace {
 
 class PodMutationTest : public ::testing::Test, public testing::RulesFixture {
  protected:
-  nlohmann::json Mutated(const nlohmann::json& pod) {
-    nlohmann::json patch = MutatePod(pod, context_, meter_);
-    return pod.patch(patch);
-  }
+  nlohmann::json Mutated(const nlohmann::json& pod) { return InjectedPod(pod); }
   static const nlohmann::json* FindEnv(const nlohmann::json& container, const std::string& name) {
     for (const nlohmann::json& e : container["env"]) {
       if (e["name"] == name) {
@@ -128,10 +126,35 @@ TEST_F(PodMutationTest, WorkloadAttributionAndRunAreStamped) {
   EXPECT_EQ(out["metadata"]["annotations"]["agentbudget.io/tags"], "{\"tier\":\"gold\"}");
 }
 
-TEST_F(PodMutationTest, PodsOwnUserLabelIsKept) {
+TEST_F(PodMutationTest, ForgedSystemLabelsAndAnnotationsAreOverwrittenOrRemoved) {
   nlohmann::json pod = testing::AgentPod();
-  pod["metadata"]["labels"]["agentbudget.io/user"] = "alice";
-  EXPECT_EQ(Mutated(pod)["metadata"]["labels"]["agentbudget.io/user"], "alice");
+  pod["metadata"]["labels"]["agentbudget.io/user"] = "mallory";
+  pod["metadata"]["labels"]["agentbudget.io/run"] = "someone-elses-run";
+  pod["metadata"]["labels"]["agentbudget.io/invented"] = "x";
+  pod["metadata"]["annotations"] = {{"agentbudget.io/approved-by", "me"},
+                                    {"agentbudget.io/queue", "{\"state\":\"Admitted\"}"},
+                                    {"agentbudget.io/models", "claude-haiku-4-5"},
+                                    {"agentbudget.io/outcome", "merged"},
+                                    {"example.com/mine", "kept"}};
+  nlohmann::json out = Mutated(pod);
+  const nlohmann::json& labels = out["metadata"]["labels"];
+  EXPECT_EQ(labels["agentbudget.io/user"], "system-serviceaccount-ci-runner");
+  EXPECT_EQ(labels["agentbudget.io/run"], "run-uid-1");
+  EXPECT_FALSE(labels.contains("agentbudget.io/invented"));
+  const nlohmann::json& annotations = out["metadata"]["annotations"];
+  EXPECT_FALSE(annotations.contains("agentbudget.io/approved-by"));
+  EXPECT_FALSE(annotations.contains("agentbudget.io/queue"));
+  EXPECT_EQ(annotations["agentbudget.io/models"], "claude-haiku-4-5");
+  EXPECT_EQ(annotations["agentbudget.io/outcome"], "merged");
+  EXPECT_EQ(annotations["example.com/mine"], "kept");
+  EXPECT_EQ(SystemMetadataOf(out["metadata"]), PodSystemMetadata(context_, meter_));
+}
+
+TEST_F(PodMutationTest, WithoutAUserTheLabelIsRemoved) {
+  context_.user.clear();
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["labels"]["agentbudget.io/user"] = "mallory";
+  EXPECT_FALSE(Mutated(pod)["metadata"]["labels"].contains("agentbudget.io/user"));
 }
 
 TEST_F(PodMutationTest, BarePodGetsTheSchedulingGate) {
@@ -148,9 +171,78 @@ TEST_F(PodMutationTest, PodOwnedByAJobIsNotGated) {
   EXPECT_FALSE(out["spec"].contains("schedulingGates"));
 }
 
-TEST_F(PodMutationTest, ReadmittingAnInjectedPodProducesNoPatch) {
-  nlohmann::json once = Mutated(testing::AgentPod());
-  EXPECT_TRUE(MutatePod(once, context_, meter_).empty());
+TEST_F(PodMutationTest, TheInjectedRecordDoesNotDeclineInjection) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["annotations"] = {{"agentbudget.io/injected", "{\"version\":\"v1\"}"}};
+  nlohmann::json out = Mutated(pod);
+  EXPECT_EQ(out["spec"]["initContainers"][0]["name"], "agentbudget-meter");
+  EXPECT_EQ(out["spec"]["schedulingGates"][0]["name"], "agentbudget.io/admission");
+}
+
+TEST_F(PodMutationTest, ACreatorsOwnMeterIsRefusedAsAReservedName) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["initContainers"] = {
+      {{"name", "agentbudget-meter"}, {"image", "evil"}, {"restartPolicy", "Always"}}};
+  AdmissionDecision d = MutatePod(pod, context_, meter_);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_EQ(d.message,
+            "pod payments/agent-1: container name \"agentbudget-meter\" (spec.initContainers) is "
+            "reserved for agentbudget (rule reserved-name); rename the container (names "
+            "starting agentbudget- are agentbudget's)");
+}
+
+TEST_F(PodMutationTest, ReservedContainerAndVolumeNamesAreRefused) {
+  for (const char* list : {"containers", "volumes"}) {
+    nlohmann::json pod = testing::AgentPod();
+    pod["spec"][list].push_back({{"name", "agentbudget-token"}, {"image", "x"}});
+    AdmissionDecision d = MutatePod(pod, context_, meter_);
+    EXPECT_FALSE(d.allowed) << list;
+    EXPECT_NE(d.message.find("(rule reserved-name)"), std::string::npos) << d.message;
+  }
+}
+
+TEST_F(PodMutationTest, APodOwnedByAJobFromSomeoneButTheJobControllerIsRefused) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["metadata"]["ownerReferences"] = {
+      {{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"name", "j"}, {"uid", "job-uid"},
+       {"controller", true}}};
+  AdmissionDecision d = MutatePod(pod, context_, meter_);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("(rule job-owner)"), std::string::npos) << d.message;
+  context_.job_controller = true;
+  EXPECT_TRUE(MutatePod(pod, context_, meter_).allowed);
+}
+
+TEST_F(PodMutationTest, ACreatorsOwnAdmissionGateIsNotDoubled) {
+  nlohmann::json pod = testing::AgentPod();
+  pod["spec"]["schedulingGates"] = {{{"name", "agentbudget.io/admission"}}};
+  EXPECT_EQ(Mutated(pod)["spec"]["schedulingGates"].size(), 1u);
+}
+
+TEST_F(PodMutationTest, AuthorityKeySourceMountsNoSecretAndTellsTheMeter) {
+  workload_.credentials_secret.clear();
+  workload_.key_source = v1alpha1::KeySource::kAuthority;
+  nlohmann::json out = Mutated(testing::AgentPod());
+  EXPECT_EQ(testing::Named(out["spec"], "volumes", "agentbudget-credentials"), nullptr);
+  const nlohmann::json& meter = out["spec"]["initContainers"][0];
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_KEY_SOURCE"))["value"], "authority");
+  EXPECT_EQ(FindEnv(meter, "AGENTBUDGET_ANTHROPIC_KEY_FILE"), nullptr);
+  const nlohmann::json& args = meter["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(), "--key-source=$(AGENTBUDGET_KEY_SOURCE)"),
+            args.end());
+  // Agents still hold placeholders only.
+  EXPECT_EQ((*FindEnv(out["spec"]["containers"][0], "ANTHROPIC_API_KEY"))["value"],
+            "agentbudget-placeholder-key");
+}
+
+TEST_F(PodMutationTest, TheAuthorityCaReachesTheMeterAsAnEnvVariable) {
+  meter_.authority_ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  const nlohmann::json meter = Mutated(testing::AgentPod())["spec"]["initContainers"][0];
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_AUTHORITY_CA"))["value"], meter_.authority_ca);
+  meter_.authority_ca.clear();
+  EXPECT_EQ(FindEnv(Mutated(testing::AgentPod())["spec"]["initContainers"][0],
+                    "AGENTBUDGET_AUTHORITY_CA"),
+            nullptr);
 }
 
 TEST_F(PodMutationTest, InjectedRecordNamesTheWorkloadAndImage) {
@@ -161,26 +253,26 @@ TEST_F(PodMutationTest, InjectedRecordNamesTheWorkloadAndImage) {
   EXPECT_EQ(record["meter"], meter_.image);
 }
 
-TEST_F(PodMutationTest, HostNetworkPodsAreSkipped) {
+TEST_F(PodMutationTest, HostNetworkPodsAreInjectedAndLeftToValidation) {
   nlohmann::json pod = testing::AgentPod();
   pod["spec"]["hostNetwork"] = true;
-  EXPECT_TRUE(MutatePod(pod, context_, meter_).empty());
+  EXPECT_EQ(Mutated(pod)["spec"]["initContainers"][0]["name"], "agentbudget-meter");
 }
 
 TEST_F(PodMutationTest, MirrorPodsAreSkipped) {
   nlohmann::json pod = testing::AgentPod();
   pod["metadata"]["annotations"] = {{"kubernetes.io/config.mirror", "abc"}};
-  EXPECT_TRUE(MutatePod(pod, context_, meter_).empty());
+  EXPECT_TRUE(MutatePod(pod, context_, meter_).patch.empty());
 }
 
 TEST_F(PodMutationTest, PodsOutsideOptedInNamespacesAreSkipped) {
   context_.namespace_labels.erase("agentbudget.io/inject");
-  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).empty());
+  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).patch.empty());
 }
 
 TEST_F(PodMutationTest, UngovernedPodsAreSkipped) {
   context_.workload = nullptr;
-  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).empty());
+  EXPECT_TRUE(MutatePod(testing::AgentPod(), context_, meter_).patch.empty());
 }
 
 TEST_F(PodMutationTest, PatchAppliesToAPodWithNoLabelsEnvOrVolumes) {
@@ -192,19 +284,9 @@ TEST_F(PodMutationTest, PatchAppliesToAPodWithNoLabelsEnvOrVolumes) {
   EXPECT_EQ(out["spec"]["containers"][0]["env"].size(), 4u);
 }
 
-TEST(SanitizeLabelValueTest, ReplacesInvalidCharactersAndTrimsTheEnds) {
-  EXPECT_EQ(SanitizeLabelValue("system:serviceaccount:ci:runner"),
-            "system-serviceaccount-ci-runner");
-  EXPECT_EQ(SanitizeLabelValue("-alice@example.com-"), "alice-example.com");
-  EXPECT_EQ(SanitizeLabelValue(std::string(100, 'a')).size(), 63u);
-  EXPECT_EQ(SanitizeLabelValue("::"), "");
-}
-
 class JobMutationTest : public ::testing::Test, public testing::RulesFixture {
  protected:
-  nlohmann::json Mutated(const nlohmann::json& job) {
-    return job.patch(MutateJob(job, context_));
-  }
+  nlohmann::json Mutated(const nlohmann::json& job) { return InjectedJob(job); }
 };
 
 TEST_F(JobMutationTest, GovernedJobIsCreatedSuspendedWithTheQueueAnnotation) {
@@ -239,7 +321,7 @@ TEST_F(JobMutationTest, SmallerDeadlineIsKept) {
 
 TEST_F(JobMutationTest, BackoffLimitIsAddedFromMaxRetriesWhenUnset) {
   workload_.max_retries = 2;
-  nlohmann::json patch = MutateJob(testing::AgentJob(), context_);
+  nlohmann::json patch = MutateJob(testing::AgentJob(), context_).patch;
   EXPECT_NE(std::find(patch.begin(), patch.end(),
                       nlohmann::json{{"op", "add"}, {"path", "/spec/backoffLimit"}, {"value", 2}}),
             patch.end())
@@ -251,7 +333,7 @@ TEST_F(JobMutationTest, LargerBackoffLimitIsLoweredToMaxRetries) {
   workload_.max_retries = 2;
   nlohmann::json job = testing::AgentJob();
   job["spec"]["backoffLimit"] = 6;
-  nlohmann::json patch = MutateJob(job, context_);
+  nlohmann::json patch = MutateJob(job, context_).patch;
   EXPECT_NE(std::find(patch.begin(), patch.end(),
                       nlohmann::json{
                           {"op", "replace"}, {"path", "/spec/backoffLimit"}, {"value", 2}}),
@@ -293,13 +375,47 @@ TEST_F(JobMutationTest, AttributionGoesOnTheJobAndItsPodTemplate) {
   EXPECT_FALSE(out["metadata"]["labels"].contains("agentbudget.io/run"));
 }
 
-TEST_F(JobMutationTest, ReadmittingAnInjectedJobProducesNoPatch) {
-  EXPECT_TRUE(MutateJob(Mutated(testing::AgentJob()), context_).empty());
+TEST_F(JobMutationTest, AForgedInjectedRecordAndQueueStateAreOverwritten) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["suspend"] = false;
+  job["metadata"]["annotations"] = {
+      {"agentbudget.io/injected", "{}"},
+      {"agentbudget.io/queue", "{\"state\":\"Admitted\"}"},
+      {"agentbudget.io/approved-by", "me"},
+      {"agentbudget.io/approved-at", "2026-01-01T00:00:00Z"}};
+  job["spec"]["template"]["metadata"]["labels"]["agentbudget.io/user"] = "mallory";
+  job["spec"]["template"]["metadata"]["annotations"] = {{"agentbudget.io/queue", "x"}};
+  nlohmann::json out = Mutated(job);
+  EXPECT_EQ(out["spec"]["suspend"], true);
+  EXPECT_EQ(SystemMetadataOf(out["metadata"]), JobSystemMetadata(context_));
+  EXPECT_EQ(SystemMetadataOf(out["spec"]["template"]["metadata"]),
+            TemplateSystemMetadata(context_));
+  EXPECT_EQ(out["spec"]["template"]["metadata"]["labels"]["agentbudget.io/user"],
+            "system-serviceaccount-ci-runner");
+}
+
+TEST_F(JobMutationTest, ATemplateWithAReservedNameIsRefused) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["template"]["spec"]["initContainers"] = {
+      {{"name", "agentbudget-meter"}, {"image", "evil"}}};
+  AdmissionDecision d = MutateJob(job, context_);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("job payments/review-42: container name \"agentbudget-meter\""),
+            std::string::npos)
+      << d.message;
+  EXPECT_NE(d.message.find("(rule reserved-name)"), std::string::npos);
+}
+
+TEST_F(JobMutationTest, ATemplateWithoutMetadataGetsIt) {
+  nlohmann::json job = testing::AgentJob();
+  job["spec"]["template"].erase("metadata");
+  EXPECT_EQ(SystemMetadataOf(Mutated(job)["spec"]["template"]["metadata"]),
+            TemplateSystemMetadata(context_));
 }
 
 TEST_F(JobMutationTest, JobsOutsideOptedInNamespacesAreSkipped) {
   context_.namespace_labels["agentbudget.io/inject"] = "disabled";
-  EXPECT_TRUE(MutateJob(testing::AgentJob(), context_).empty());
+  EXPECT_TRUE(MutateJob(testing::AgentJob(), context_).patch.empty());
 }
 
 }  // namespace

@@ -199,6 +199,25 @@ TEST_F(RejectionReporterTest, FlushAddsEachWorkloadsCountToItsStatus) {
   EXPECT_EQ(server_->RejectedRuns("payments", "nightly"), 7);
 }
 
+// A flood of rejections, each for another workload: the pending counts stay bounded, and
+// what is dropped is counted.
+TEST_F(RejectionReporterTest, PendingCountsStayBoundedUnderAFloodOfWorkloads) {
+  kube::ClientOptions unlimited = ClientOptions();
+  unlimited.qps = 1e9;
+  unlimited.burst = 1'000'000;
+  kube::Client client(server_, "token", "", unlimited);  // Stop() flushes them all
+  RejectionReporter reporter(client);
+  const size_t flood = RejectionReporter::kMaxPendingWorkloads + 500;
+  for (size_t i = 0; i < flood; ++i) {
+    reporter.Count("payments", "workload-" + std::to_string(i));
+  }
+  EXPECT_EQ(reporter.pending_workloads(), RejectionReporter::kMaxPendingWorkloads);
+  EXPECT_EQ(reporter.dropped(), 500);
+  // Workloads already pending still count.
+  reporter.Count("payments", "workload-0");
+  EXPECT_EQ(reporter.pending(), static_cast<int64_t>(RejectionReporter::kMaxPendingWorkloads) + 1);
+}
+
 TEST_F(RejectionReporterTest, WrittenCountsAreNotWrittenAgain) {
   RejectionReporter reporter(client_);
   CountTimes(reporter, "pr-review", 3);

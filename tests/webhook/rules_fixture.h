@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "webhook/mutation.h"
 #include "api/v1alpha1/agent_workload.h"
+#include "webhook/mutation.h"
 
 namespace agentbudget::webhook::testing {
 
@@ -57,6 +57,20 @@ inline nlohmann::json AgentJob() {
                 {"containers", {{{"name", "agent"}, {"image", "agent:1"}}}}}}}}}}};
 }
 
+// The item of `pod_spec[list]` ("initContainers", "volumes", ...) named `name`, or nullptr.
+inline const nlohmann::json* Named(const nlohmann::json& pod_spec, const char* list,
+                                   const std::string& name) {
+  if (!pod_spec.contains(list)) {
+    return nullptr;
+  }
+  for (const nlohmann::json& item : pod_spec[list]) {
+    if (item.value("name", "") == name) {
+      return &item;
+    }
+  }
+  return nullptr;
+}
+
 class RulesFixture {
  public:
   RulesFixture() {
@@ -67,11 +81,20 @@ class RulesFixture {
                                  {"agentbudget.io/cost-center", "cc-4021"}};
     context_.workload = &workload_;
     context_.run = "run-uid-1";
-    context_.username = "system:serviceaccount:ci:runner";
+    context_.user = "system:serviceaccount:ci:runner";
+    context_.job_controller = false;
     meter_.authority_url = "https://127.0.0.1:8443";
   }
 
  protected:
+  // The pod or Job as the mutating webhook leaves it. REQUIRES: the mutation allows it.
+  nlohmann::json InjectedPod(const nlohmann::json& pod) const {
+    return pod.patch(MutatePod(pod, context_, meter_).patch);
+  }
+  nlohmann::json InjectedJob(const nlohmann::json& job) const {
+    return job.patch(MutateJob(job, context_).patch);
+  }
+
   v1alpha1::Workload workload_;
   AdmissionContext context_;
   MeterSettings meter_;
