@@ -193,7 +193,7 @@ TEST(HelmTest, DefaultRenderingHasEveryComponentAndNoOptionalObjects) {
   EXPECT_THAT(rendered.output, HasSubstr("- --authority-url=https://agentbudget-operator."));
   EXPECT_THAT(rendered.output, HasSubstr("- --authority-tls-dir=/var/run/agentbudget/authority-tls"));
   EXPECT_THAT(rendered.output, HasSubstr("- --authority-ca-file=/etc/agentbudget/authority-ca/ca.crt"));
-  EXPECT_THAT(rendered.output, HasSubstr("configMap: {name: agentbudget-authority-ca, optional: true"));
+  EXPECT_THAT(rendered.output, HasSubstr("configMap: {name: agentbudget-authority-ca, items:"));
 }
 
 TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {

@@ -187,7 +187,7 @@ class GovernedCluster:
             self.webhook_bin, "--listen-address=127.0.0.1", "--port=%d" % port,
             "--tls-cert-file=" + self.cert_file, "--tls-key-file=" + self.key_file,
             "--kubeconfig=" + self.kubeconfig, "--authority-url=" + self.authority_url,
-            "--meter-image=ghcr.io/agentbudget/meter:0.1.0",
+            "--meter-image=ghcr.io/agentbudget/meter:0.1.0", "--authority-ca-file=" + self.ca_file,
             "--operator-users=" + ADMIN, "--job-controller-users=" + ADMIN,
             "--trusted-creators=" + CI_USER])
         self._await_ready("webhook", self.webhook_url + "/readyz", self.tls)

@@ -352,12 +352,12 @@ class TenantAttempts(unittest.TestCase):
         self.assertEqual(labels_of(CLUSTER.get("pod", "relabel-user", NS))[L + "user"], TENANT)
 
     def test_removing_a_system_label_on_update_is_refused(self):
-        job = self.held_job("unlabel-run")
-        outcome = CLUSTER.kubectl("label", "job", "unlabel-run", "-n", NS, L + "run-",
+        self.held_job("unlabel")
+        outcome = CLUSTER.kubectl("label", "job", "unlabel", "-n", NS, L + "workflow-",
                                   as_user=TENANT)
         self.assert_update_refused(outcome, "system-metadata")
-        self.assertEqual(labels_of(CLUSTER.get("job", "unlabel-run", NS)).get(L + "run"),
-                         labels_of(job).get(L + "run"))
+        self.assertEqual(labels_of(CLUSTER.get("job", "unlabel", NS)).get(L + "workflow"),
+                         "nightly-fix")
 
     def test_writing_the_queue_state_on_update_is_refused(self):
         self.held_job("forge-queue")
