@@ -135,7 +135,7 @@ void BackstopController::WriteConditions(const std::string& key, const json& obj
   facts.unmetered = static_cast<int64_t>(unmetered.size());
   facts.example_pod = unmetered.empty() ? "" : unmetered.begin()->first;
   facts.approval_required = workload.approval_required;
-  facts.approvers_listed = ListsApprovers(object);
+  facts.approvers_listed = !workload.approvers.empty();
   const json& generation = core::Member(metadata, {"generation"});
   facts.generation = generation.is_number_integer() ? generation.get<int64_t>() : 0;
   const json& previous = core::Member(object, {"status", "conditions"});

@@ -1,7 +1,5 @@
 #include "operator/queue/governance.h"
 
-#include <algorithm>
-
 #include "core/json_field.h"
 
 namespace agentbudget::queue {
@@ -25,19 +23,6 @@ const v1alpha1::Workload* GoverningWorkload(const json& object,
     }
   }
   return v1alpha1::SelectWorkload(labels, workloads);
-}
-
-bool ListsApprovers(const json& object) {
-  const json& approvers = core::Member(object, {"spec", "approval", "approvers"});
-  for (const char* field : {"users", "groups"}) {
-    const json& names = core::Member(approvers, {field});
-    if (names.is_array() && std::any_of(names.begin(), names.end(), [](const json& name) {
-          return name.is_string() && !name.get_ref<const std::string&>().empty();
-        })) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace agentbudget::queue

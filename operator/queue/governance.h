@@ -22,8 +22,4 @@ bool OptedIn(const nlohmann::json& ns);
 const v1alpha1::Workload* GoverningWorkload(const nlohmann::json& object,
                                             const std::vector<v1alpha1::Workload>& workloads);
 
-// Whether AgentWorkload `object` names anyone who may approve its runs: a non-empty user or
-// group in spec.approval.approvers. Never throws.
-bool ListsApprovers(const nlohmann::json& object);
-
 }  // namespace agentbudget::queue

@@ -220,15 +220,15 @@ QueueObject ReadQueueObject(const json& object, QueueObject::Kind kind) {
       created.ok()) {
     item.created_millis = created->time_since_epoch().count() * 1000;
   }
-  const auto approved_by = annotations.find(kApprovedBy);
-  const auto approved_at = annotations.find(kApprovedAt);
+  const auto approved_by = annotations.find(v1alpha1::keys::kApprovedBy);
+  const auto approved_at = annotations.find(v1alpha1::keys::kApprovedAt);
   if (approved_by != annotations.end() && !approved_by->second.empty() &&
       approved_at != annotations.end() && !approved_at->second.empty()) {
     item.approved = true;
     item.approved_by = approved_by->second;
     item.approved_at = approved_at->second;
   }
-  if (const auto outcome = annotations.find(kOutcome); outcome != annotations.end()) {
+  if (const auto outcome = annotations.find(v1alpha1::keys::kOutcome); outcome != annotations.end()) {
     item.outcome = outcome->second;
   }
   if (const auto queue = annotations.find(v1alpha1::keys::kQueue); queue != annotations.end()) {

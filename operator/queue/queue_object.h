@@ -10,13 +10,6 @@
 
 namespace agentbudget::queue {
 
-// Annotations the queue reads besides the webhook's (api/v1alpha1/agent_workload.h keys).
-// An approval is both: the webhook lets only the workload's approvers set approved-by,
-// rewrites it to the approver's username and adds approved-at (RFC 3339, UTC).
-inline constexpr const char* kApprovedBy = "agentbudget.io/approved-by";
-inline constexpr const char* kApprovedAt = "agentbudget.io/approved-at";
-inline constexpr const char* kOutcome = "agentbudget.io/outcome";
-
 // Where a governed object stands in the queue.
 enum class QueueState {
   kUngoverned,  // not held by the webhook: the queue leaves it alone

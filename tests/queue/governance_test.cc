@@ -45,16 +45,5 @@ TEST(GovernanceTest, TheWorkloadLabelWinsThenTheSelector) {
   EXPECT_EQ(GoverningWorkload(json("junk"), workloads), nullptr);
 }
 
-TEST(GovernanceTest, ApproversAreANonEmptyUserOrGroup) {
-  auto workload = [](const json& approvers) {
-    return json{{"spec", {{"approval", {{"required", true}, {"approvers", approvers}}}}}};
-  };
-  EXPECT_TRUE(ListsApprovers(workload({{"users", {"alice"}}})));
-  EXPECT_TRUE(ListsApprovers(workload({{"groups", {"release-managers"}}})));
-  EXPECT_FALSE(ListsApprovers(workload({{"users", json::array()}, {"groups", {""}}})));
-  EXPECT_FALSE(ListsApprovers(workload({{"users", "alice"}})));
-  EXPECT_FALSE(ListsApprovers(json::object()));
-}
-
 }  // namespace
 }  // namespace agentbudget::queue
