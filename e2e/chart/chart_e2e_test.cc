@@ -191,8 +191,10 @@ TEST(HelmTest, DefaultRenderingHasEveryComponentAndNoOptionalObjects) {
   // The authority is on TLS with a certificate the operator issues; the webhook gives
   // meters the CA the operator publishes.
   EXPECT_THAT(rendered.output, HasSubstr("- --authority-url=https://agentbudget-operator."));
-  EXPECT_THAT(rendered.output, HasSubstr("- --authority-tls-dir=/var/run/agentbudget/authority-tls"));
-  EXPECT_THAT(rendered.output, HasSubstr("- --authority-ca-file=/etc/agentbudget/authority-ca/ca.crt"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --authority-tls-dir=/var/run/agentbudget/authority-tls"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --authority-ca-file=/etc/agentbudget/authority-ca/ca.crt"));
   EXPECT_THAT(rendered.output, HasSubstr("configMap: {name: agentbudget-authority-ca, items:"));
 }
 
@@ -497,7 +499,10 @@ bool MayGetSpend(const std::string& user, const std::string& ns) {
        {{"user", user},
         {"groups", {"system:authenticated"}},
         {"resourceAttributes",
-         {{"group", "agentbudget.io"}, {"resource", "spend"}, {"verb", "get"}, {"namespace", ns}}}}}};
+         {{"group", "agentbudget.io"},
+          {"resource", "spend"},
+          {"verb", "get"},
+          {"namespace", ns}}}}}};
   CommandResult answered = Kubectl({"create", "-o", "json", "-f", "-"}, review.dump());
   if (answered.exit_code != 0) {
     ADD_FAILURE() << answered.output;

@@ -131,7 +131,8 @@ class GovernedCluster:
         self.key_file = os.path.join(pki, "tls.key")
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
         steps = [
-            ["openssl", "req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=agentbudget security CA",
+            ["openssl", "req", "-x509"] + ec + ["-days", "2", "-subj",
+                                              "/CN=agentbudget security CA",
                                               "-keyout", os.path.join(pki, "ca.key"),
                                               "-out", self.ca_file],
             ["openssl", "req"] + ec + ["-subj", "/CN=agentbudget", "-keyout", self.key_file,

@@ -525,8 +525,9 @@ class TenantAttempts(unittest.TestCase):
         self.created({"apiVersion": "batch/v1", "kind": "CronJob",
                       "metadata": {"name": "via-cronjob", "namespace": NS},
                       "spec": {"schedule": "* * * * *", "concurrencyPolicy": "Forbid",
-                               "jobTemplate": {"metadata": {"labels": template["metadata"]["labels"]},
-                                               "spec": {"template": template}}}})
+                               "jobTemplate": {
+                                   "metadata": {"labels": template["metadata"]["labels"]},
+                                   "spec": {"template": template}}}})
         try:
             jobs = eventually(lambda: CLUSTER.items("jobs", NS, "via=cronjob"),
                               "the CronJob's first Job", timeout=100)
