@@ -2,13 +2,16 @@
 """The demo's fleet simulator: agent runs as Kubernetes Jobs, governed by agentbudget.
 
 For every run of the plan (demo/scenario/fleet.json) it creates a Job through the API
-server, as a CI system would (the webhook suspends it and stamps attribution; its
-pods get the meter sidecar when the Job controller creates them), waits for the operator
-to admit it, and once the Job's pod runs (kwok fakes the node) it plays the pod: it starts the meter as the sidecar would
-(the same arguments and environment the webhook injected, with a token bound to the pod)
-and runs the agent loop through it to the stub provider. When the loop ends it reports
-the agent container's exit on the pod's status, as a kubelet would, so the Job completes
-(or fails, when a ceiling stopped it).
+server as the CI system's identity, user agentbudget-ci (impersonated; it has `edit` in the
+team namespaces and is the webhook's trusted creator, so the engineer it names in
+agentbudget.io/user is honoured). The webhook suspends the Job and stamps attribution; its
+pods get the meter sidecar when the Job controller creates them. It waits for the operator
+to admit it, and once the Job's pod runs (kwok fakes the node) it plays the pod, as the
+cluster's admin: it starts the meter as the sidecar would (the same arguments and
+environment the webhook injected, with a token bound to the pod) and runs the agent loop
+through it to the stub provider. When the loop ends it reports the agent container's exit
+on the pod's status, as a kubelet would, so the Job completes (or fails, when a ceiling
+stopped it).
 
 What it prints comes from the components: the Job and pod objects (attribution, queue
 state), the meters (decisions, per-call records, run totals) and AgentBudget status
@@ -34,6 +37,8 @@ from meter_process import Meter  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABEL = "agentbudget.io/"
+# The CI system's identity (demo/scenario/01-ci.yaml; the webhook's --trusted-creators).
+CI_USER = "agentbudget-ci"
 
 
 class Console:
@@ -61,6 +66,7 @@ class Fleet:
     def __init__(self, args):
         self.args = args
         self.kube = Kube(args.kubeconfig, args.kubectl)
+        self.ci = self.kube.as_user(CI_USER)   # creates the agent Jobs
         self.console = Console()
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -107,8 +113,8 @@ class Fleet:
         with self.limiter:
             for attempt in range(20):
                 try:
-                    return self.kube.create("/apis/batch/v1/namespaces/%s/jobs" % run["namespace"],
-                                            self.job_manifest(run, parent_run))
+                    return self.ci.create("/apis/batch/v1/namespaces/%s/jobs" % run["namespace"],
+                                          self.job_manifest(run, parent_run))
                 except KubeError as error:
                     # 5xx and 429: the API server or a webhook was busy (a timeout under a
                     # burst); anything else is the answer.

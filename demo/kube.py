@@ -2,10 +2,13 @@
 
 Credentials come from a kubeconfig as `kubectl config view --raw --minify -o json` prints
 it: the server URL, its CA and a client certificate (the local control plane's admin
-identity). Each call opens a TLS connection of its own, so one client may be shared by
-threads. Errors raise KubeError with the API server's status and message.
+identity). `as_user` gives a client that acts as another user through impersonation (the
+`Impersonate-User` header, as `kubectl --as`), e.g. the CI system's identity. Each call
+opens a TLS connection of its own, so one client may be shared by threads. Errors raise
+KubeError with the API server's status and message.
 """
 import base64
+import copy
 import http.client
 import json
 import os
@@ -52,6 +55,14 @@ class Kube:
         if cert:
             self.context.load_cert_chain(cert, _material(user, "client-key", self._tmp.name))
         self.token = user.get("token")
+        self.impersonate = None
+
+    def as_user(self, username):
+        """A client for the same server that acts as USERNAME (with the groups the API
+        server gives every authenticated user). The caller needs the impersonate verb."""
+        other = copy.copy(self)
+        other.impersonate = username
+        return other
 
     def request(self, method, path, body=None, content_type="application/json", timeout=30):
         connection = http.client.HTTPSConnection(self.host, self.port, context=self.context,
@@ -59,6 +70,8 @@ class Kube:
         headers = {"Accept": "application/json"}
         if self.token:
             headers["Authorization"] = "Bearer " + self.token
+        if self.impersonate:
+            headers["Impersonate-User"] = self.impersonate
         data = None
         if body is not None:
             data = json.dumps(body).encode()

@@ -26,6 +26,14 @@ bool IsServiceAccountTokenMount(const nlohmann::json& mount) {
          path->is_string() && path->get<std::string>() == kTokenMountPath;
 }
 
+// A container port's hostPort equal to its containerPort: what the API server defaults on
+// a hostNetwork pod (which the key custody rules judge, not the meter's comparison).
+bool IsDefaultedHostPort(const nlohmann::json& port, const std::string& key) {
+  auto container_port = port.find("containerPort");
+  return key == "hostPort" && container_port != port.end() &&
+         *container_port == port.at("hostPort");
+}
+
 std::string Shown(const nlohmann::json& value) {
   std::string text = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   constexpr size_t kMax = 80;
@@ -54,7 +62,8 @@ std::string Difference(const nlohmann::json& stored, const nlohmann::json& built
     }
     for (const auto& [key, value] : stored.items()) {
       if (!built.contains(key) && key != kNotCompared &&
-          std::find(std::begin(kDefaulted), std::end(kDefaulted), key) == std::end(kDefaulted)) {
+          std::find(std::begin(kDefaulted), std::end(kDefaulted), key) == std::end(kDefaulted) &&
+          !IsDefaultedHostPort(stored, key)) {
         return (path.empty() ? key : path + "." + key) + " is set to " + Shown(value) +
                ", which agentbudget does not set";
       }

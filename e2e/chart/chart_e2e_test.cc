@@ -2,11 +2,12 @@
 // CRDs and the rate card equal their sources, its metric names exist in the code, `helm
 // lint` and `helm template` pass with default and non-default values (and bad values are
 // refused by values.schema.json), the rendered webhook configurations are
-// deploy/webhook/webhooks-chart.yaml, and the default rendering applies with a server-side
-// dry run and then for real (kwok runs the Deployments' pods). Then the operator and the
-// webhook run as local processes against the same cluster: the operator's leader issues
-// the webhook certificates into Secrets and fills caBundle of the chart's webhook
-// configurations, the webhook serves with that certificate (registered by URL at
+// deploy/webhook/webhooks-chart.yaml, the NetworkPolicies admit only what they must, and
+// the default rendering applies with a server-side dry run and then for real (kwok runs
+// the Deployments' pods; a tenant's `edit` includes reading its own spend). Then the
+// operator and the webhook run as local processes against the same cluster: the operator's
+// leader issues the webhook certificates into Secrets and fills caBundle of the chart's
+// webhook configurations, the webhook serves with that certificate (registered by URL at
 // 127.0.0.1, as in e2e/webhook), and a governed Job created through the API server comes
 // out injected and held, and the operator's admission queue admits it.
 #include <gmock/gmock.h>
@@ -165,7 +166,8 @@ TEST(HelmTest, DefaultRenderingHasEveryComponentAndNoOptionalObjects) {
   const std::vector<std::string> kinds = Kinds(rendered.output);
   for (const char* kind : {"Deployment", "Service", "PodDisruptionBudget", "ClusterRole",
                            "Role", "MutatingWebhookConfiguration",
-                           "ValidatingWebhookConfiguration", "ConfigMap", "ServiceAccount"}) {
+                           "ValidatingWebhookConfiguration", "ConfigMap", "ServiceAccount",
+                           "NetworkPolicy"}) {
     EXPECT_THAT(kinds, ::testing::Contains(kind));
   }
   for (const char* kind : {"Certificate", "Issuer", "ServiceMonitor", "PrometheusRule"}) {
@@ -176,6 +178,24 @@ TEST(HelmTest, DefaultRenderingHasEveryComponentAndNoOptionalObjects) {
   EXPECT_THAT(rendered.output, HasSubstr("- --leader-elect=true"));
   // The rate card shipped with the meter is the default.
   EXPECT_THAT(rendered.output, HasSubstr("id: claude-opus-4-5"));
+  // Only the operator's ServiceAccount may release held work; the Job controller's
+  // identities create Jobs' pods; nobody's user label is trusted and no risky pod feature
+  // is allowed until the values say so.
+  EXPECT_THAT(rendered.output, HasSubstr("- --operator-users=system:serviceaccount:"
+                                         "agentbudget-system:agentbudget-operator\n"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --job-controller-users=system:serviceaccount:kube-system:"
+                        "job-controller,system:kube-controller-manager\n"));
+  EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--trusted-creators")));
+  EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--allow-pod-features")));
+  // The authority is on TLS with a certificate the operator issues; the webhook gives
+  // meters the CA the operator publishes.
+  EXPECT_THAT(rendered.output, HasSubstr("- --authority-url=https://agentbudget-operator."));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --authority-tls-dir=/var/run/agentbudget/authority-tls"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --authority-ca-file=/etc/agentbudget/authority-ca/ca.crt"));
+  EXPECT_THAT(rendered.output, HasSubstr("configMap: {name: agentbudget-authority-ca, items:"));
 }
 
 TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
@@ -186,7 +206,9 @@ TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
        "webhook.antiAffinity=required", "image.registry=registry.example/ab",
        "meter.image.tag=9.9.9", "meter.rates.models[0].id=in-house",
        "meter.rates.models[0].provider=openai", "meter.rates.models[0].prices.input=1",
-       "metrics.prometheusRules.utilizationWarningPercent=70"});
+       "metrics.prometheusRules.utilizationWarningPercent=70",
+       "webhook.trustedCreators={system:serviceaccount:ci:runner,group:ci-bots}",
+       "webhook.allowPodFeatures={hostPID,privileged}", "networkPolicy.enabled=false"});
   ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
   const std::vector<std::string> kinds = Kinds(rendered.output);
   for (const char* kind :
@@ -194,6 +216,11 @@ TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
     EXPECT_THAT(kinds, ::testing::Contains(kind));
   }
   EXPECT_THAT(rendered.output, HasSubstr("- --webhook-certs=false"));
+  // cert-manager's authority certificate, and its CA for the meters.
+  EXPECT_THAT(rendered.output, HasSubstr("- --tls-cert=/etc/agentbudget/tls/tls.crt"));
+  EXPECT_THAT(rendered.output, ::testing::Not(HasSubstr("--authority-tls-dir")));
+  EXPECT_THAT(rendered.output, HasSubstr("secret: {secretName: agentbudget-authority-tls, "
+                                         "items: [{key: ca.crt, path: ca.crt}]}"));
   EXPECT_THAT(rendered.output, HasSubstr("cert-manager.io/inject-ca-from: agentbudget-system/"));
   EXPECT_THAT(rendered.output, HasSubstr("replicas: 3"));
   EXPECT_THAT(rendered.output, HasSubstr("requiredDuringSchedulingIgnoredDuringExecution"));
@@ -202,6 +229,10 @@ TEST(HelmTest, NonDefaultValuesRenderCertManagerMonitoringAndOverrides) {
   EXPECT_THAT(rendered.output, HasSubstr("agentbudget_budget_utilization_ratio >= 0.7"));
   EXPECT_THAT(rendered.output, HasSubstr("agentbudget_webhook_admission_duration_seconds_bucket"));
   EXPECT_THAT(rendered.output, HasSubstr("agentbudget.json: |"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- --trusted-creators=system:serviceaccount:ci:runner,group:ci-bots\n"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --allow-pod-features=hostPID,privileged\n"));
+  EXPECT_THAT(kinds, ::testing::Not(::testing::Contains("NetworkPolicy")));
 }
 
 TEST(HelmTest, SchemaRefusesBadValuesWithTheirPath) {
@@ -214,6 +245,78 @@ TEST(HelmTest, SchemaRefusesBadValuesWithTheirPath) {
   CommandResult unknown = Render({"operator.colour=blue"});
   EXPECT_NE(unknown.exit_code, 0);
   EXPECT_THAT(unknown.output, HasSubstr("colour"));
+  CommandResult feature = Render({"webhook.allowPodFeatures={hostIPC}"});
+  EXPECT_NE(feature.exit_code, 0);
+  EXPECT_THAT(feature.output, HasSubstr("/webhook/allowPodFeatures/0"));
+  CommandResult list = Render({"webhook.trustedCreators={a\\,b}"});
+  EXPECT_NE(list.exit_code, 0) << "a comma would split one identity into two";
+  EXPECT_THAT(list.output, HasSubstr("/webhook/trustedCreators/0"));
+  CommandResult cidr = Render({"networkPolicy.apiServerCIDRs={10.0.0.1}"});
+  EXPECT_NE(cidr.exit_code, 0);
+  EXPECT_THAT(cidr.output, HasSubstr("/networkPolicy/apiServerCIDRs/0"));
+}
+
+// The rendered object of `kind` named `name`, or null.
+json Find(const std::vector<json>& objects, const std::string& kind, const std::string& name) {
+  for (const json& object : objects) {
+    if (object["kind"] == kind && object["metadata"]["name"] == name) {
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+// The authority is reachable only from governed pods, the ops ports only from the metrics
+// namespaces, the webhook only from the API server's ranges (and the metrics namespaces).
+TEST(HelmTest, NetworkPoliciesAdmitOnlyMetersApiServerAndMetricsNamespaces) {
+  CommandResult rendered = Render({"networkPolicy.apiServerCIDRs={172.20.0.0/28}",
+                                   "networkPolicy.metricsNamespaces={monitoring,finops}",
+                                   "networkPolicy.focusNamespaces={finance}"});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  const std::vector<json> objects = Objects(rendered.output);
+  const json metrics_peer = {
+      {"namespaceSelector",
+       {{"matchExpressions",
+         {{{"key", "kubernetes.io/metadata.name"},
+           {"operator", "In"},
+           {"values", {"monitoring", "finops"}}}}}}}};
+
+  const json op = Find(objects, "NetworkPolicy", "agentbudget-operator");
+  ASSERT_FALSE(op.is_null()) << rendered.output;
+  EXPECT_EQ(op["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"], "operator");
+  EXPECT_EQ(op["spec"]["policyTypes"], json({"Ingress"}));
+  const json& op_rules = op["spec"]["ingress"];
+  ASSERT_EQ(op_rules.size(), 2u) << op.dump(2);
+  EXPECT_EQ(op_rules[0]["ports"], json::parse(R"([{"port":"authority","protocol":"TCP"}])"));
+  EXPECT_EQ(op_rules[0]["from"], json::parse(R"([{
+      "namespaceSelector": {"matchLabels": {"agentbudget.io/inject": "enabled"}},
+      "podSelector": {"matchExpressions":
+          [{"key": "agentbudget.io/workload", "operator": "Exists"}]}}, {
+      "namespaceSelector": {"matchExpressions":
+          [{"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["finance"]}]}}])"));
+  EXPECT_EQ(op_rules[1]["ports"], json::parse(R"([{"port":"metrics","protocol":"TCP"}])"));
+  EXPECT_EQ(op_rules[1]["from"], json({metrics_peer}));
+
+  const json webhook = Find(objects, "NetworkPolicy", "agentbudget-webhook");
+  ASSERT_FALSE(webhook.is_null()) << rendered.output;
+  EXPECT_EQ(webhook["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"],
+            "webhook");
+  const json& webhook_rules = webhook["spec"]["ingress"];
+  ASSERT_EQ(webhook_rules.size(), 1u) << webhook.dump(2);
+  EXPECT_EQ(webhook_rules[0]["ports"], json::parse(R"([{"port":"https","protocol":"TCP"}])"));
+  EXPECT_EQ(webhook_rules[0]["from"],
+            json({{{"ipBlock", {{"cidr", "172.20.0.0/28"}}}}, metrics_peer}));
+}
+
+// Tenants read their own namespaces' spend through `view` (and so `edit`).
+TEST(HelmTest, SpendViewerRoleIsAggregatedIntoView) {
+  CommandResult rendered = Render({});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  const json role = Find(Objects(rendered.output), "ClusterRole", "agentbudget-spend-viewer");
+  ASSERT_FALSE(role.is_null());
+  EXPECT_EQ(role["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"], "true");
+  EXPECT_EQ(role["rules"], json::parse(R"([{"apiGroups":["agentbudget.io"],
+      "resources":["spend"],"verbs":["get"]}])"));
 }
 
 // The chart's webhook configurations are deploy/webhook/webhooks-chart.yaml with the
@@ -386,6 +489,53 @@ TEST_F(InstalledChartTest, KwokRunsTheDeploymentsPods) {
   EXPECT_EQ(components, (std::vector<std::string>{"operator", "operator", "webhook", "webhook"}));
 }
 
+// A SubjectAccessReview for `user` (an authenticated user without groups of note) getting
+// agentbudget.io spend in `ns`: true when allowed.
+bool MayGetSpend(const std::string& user, const std::string& ns) {
+  const json review = {
+      {"apiVersion", "authorization.k8s.io/v1"},
+      {"kind", "SubjectAccessReview"},
+      {"spec",
+       {{"user", user},
+        {"groups", {"system:authenticated"}},
+        {"resourceAttributes",
+         {{"group", "agentbudget.io"},
+          {"resource", "spend"},
+          {"verb", "get"},
+          {"namespace", ns}}}}}};
+  CommandResult answered = Kubectl({"create", "-o", "json", "-f", "-"}, review.dump());
+  if (answered.exit_code != 0) {
+    ADD_FAILURE() << answered.output;
+    return false;
+  }
+  return json::parse(answered.output)["status"].value("allowed", false);
+}
+
+// The installed agentbudget-spend-viewer reaches `edit` through `view` (the cluster-role
+// aggregation controller), so a tenant with `edit` in its namespace may read that
+// namespace's spend, and no other's.
+TEST_F(InstalledChartTest, TenantWithEditMayReadItsOwnNamespacesSpendOnly) {
+  ASSERT_TRUE(applied_ && applied_->exit_code == 0) << "the chart was not applied";
+  for (const char* ns : {"tenant-a", "tenant-b"}) {
+    CommandResult created = Kubectl({"create", "namespace", ns});
+    ASSERT_EQ(created.exit_code, 0) << created.output;
+  }
+  CommandResult bound = Kubectl({"create", "rolebinding", "mallory-edit", "--clusterrole=edit",
+                                 "--user=mallory", "-n", "tenant-a"});
+  ASSERT_EQ(bound.exit_code, 0) << bound.output;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool allowed = false;
+  while (!allowed && std::chrono::steady_clock::now() < deadline) {
+    allowed = MayGetSpend("mallory", "tenant-a");
+    if (!allowed) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));  // poll interval
+    }
+  }
+  EXPECT_TRUE(allowed) << "edit in tenant-a does not include get spend";
+  EXPECT_FALSE(MayGetSpend("mallory", "tenant-b"));
+  EXPECT_FALSE(MayGetSpend("mallory", "")) << "all namespaces";
+}
+
 TEST_F(InstalledChartTest, OperatorIssuesWebhookCertificatesAndFillsEveryCaBundle) {
   ASSERT_EQ(StartOperator(), "");
   json ca = SecretData("agentbudget-webhook-ca");
@@ -403,6 +553,21 @@ TEST_F(InstalledChartTest, OperatorIssuesWebhookCertificatesAndFillsEveryCaBundl
   auto ca_info = certs::Inspect(ca["ca.crt"]);
   ASSERT_TRUE(ca_info.ok());
   EXPECT_TRUE(ca_info->is_ca);
+
+  // The CA of the authority's certificate, where the chart's webhook mounts it from.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::string published;
+  while (published.empty() && std::chrono::steady_clock::now() < deadline) {
+    CommandResult got = Kubectl({"get", "configmap", "agentbudget-authority-ca", "-n", kNamespace,
+                                 "-o", "jsonpath={.data.ca\\.crt}"});
+    published = got.exit_code == 0 ? got.output : "";
+    if (published.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
+    }
+  }
+  EXPECT_EQ(published, ca["ca.crt"].get<std::string>())
+      << "ConfigMap agentbudget-authority-ca; operator log:\n"
+      << ReadFile(dir_->path() + "/operator.log");
 
   for (const char* kind : {"mutatingwebhookconfiguration", "validatingwebhookconfiguration"}) {
     const std::vector<std::string> bundles = CaBundles(kind);

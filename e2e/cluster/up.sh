@@ -157,7 +157,7 @@ launcher kube-apiserver "$BIN/kube-apiserver" \
   --authorization-mode Node,RBAC \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
-  --api-audiences https://kubernetes.default.svc.cluster.local,agentbudget \
+  --api-audiences https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
   --endpoint-reconciler-type none --profiling=false
 launcher kube-controller-manager "$BIN/kube-controller-manager" \

@@ -11,7 +11,10 @@ outcomes against the cluster and the operator, not against what the demo printed
   a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
   FOCUS stays within its workload's perRun.maxCost plus one call;
 - the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
-  FOCUS totals, which equal the spend of the budget that matches everything.
+  FOCUS totals, which equal the spend of the budget that matches everything;
+- the fleet created its Jobs as the CI identity, agentbudget-ci, the webhook's trusted
+  creator: every Job is charged to the engineer the plan names, and every subagent Job to
+  its parent's engineer and run.
 
 Usage: demo_e2e_test.py OPERATOR WEBHOOK METER
 """
@@ -141,6 +144,27 @@ class DemoE2eTest(unittest.TestCase):
         self.assertEqual({k: Decimal(v) for k, v in showback["byTeam"].items()}, by_team)
         org = self.kubectl_json("get", "agentbudget", "org-daily")
         self.assertEqual(Decimal(str(org["status"]["spent"])), total)
+
+    def test_jobs_are_charged_to_the_engineers_the_ci_identity_named(self):
+        with open(os.path.join(ROOT, "demo", "scenario", "fleet.json")) as f:
+            plan = {r["name"]: r for r in json.load(f)["runs"]}
+        jobs = {j["metadata"]["name"]: j for ns in ("payments", "search")
+                for j in self.kubectl_json("get", "jobs", "-n", ns)["items"]}
+        checked = 0
+        for name, job in jobs.items():
+            labels = job["metadata"]["labels"]
+            parent = plan.get(name.split("-sub-")[0]) if "-sub-" in name else None
+            run = plan.get(name) or parent
+            if run is None:
+                continue
+            # A creator that is not trusted would be charged itself (agentbudget-ci).
+            self.assertEqual(labels.get("agentbudget.io/user"), run["user"], name)
+            if parent:
+                parent_job = jobs[parent["name"]]
+                self.assertEqual(labels.get("agentbudget.io/parent-run"),
+                                 parent_job["metadata"]["uid"], name)
+            checked += 1
+        self.assertGreater(checked, len(plan) // 2, "few of the plan's Jobs were created")
 
 
 def main():

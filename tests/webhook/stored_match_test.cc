@@ -22,6 +22,17 @@ TEST(StoredMatchTest, FieldsTheApiServerDefaultsMayBeAdded) {
   EXPECT_EQ(StoredDifference(stored, built), "");
 }
 
+// On a hostNetwork pod the API server sets each port's hostPort to its containerPort.
+TEST(StoredMatchTest, AHostPortEqualToTheContainerPortMayBeAddedAndNoOther) {
+  json built = {{"ports", {{{"containerPort", 8788}, {"name", "meter-health"}}}}};
+  json stored = built;
+  stored["ports"][0]["hostPort"] = 8788;
+  EXPECT_EQ(StoredDifference(stored, built), "");
+  stored["ports"][0]["hostPort"] = 80;
+  EXPECT_EQ(StoredDifference(stored, built),
+            "ports[0].hostPort is set to 80, which agentbudget does not set");
+}
+
 TEST(StoredMatchTest, AnythingElseAddedIsADifference) {
   json built = {{"name", "m"}, {"image", "i"}};
   json stored = built;

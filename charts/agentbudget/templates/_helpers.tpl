@@ -25,11 +25,14 @@ app.kubernetes.io/component: {{ .component }}
 {{ .root.Values.image.registry }}/{{ .image.repository }}:{{ .image.tag | default .root.Chart.AppVersion }}
 {{- end -}}
 
+{{/* The authority always serves TLS. */}}
 {{- define "agentbudget.authorityUrl" -}}
-{{- $scheme := ternary "https" "http" (or .Values.certManager.enabled (ne .Values.operator.authority.tlsSecretName "")) -}}
-{{ $scheme }}://{{ include "agentbudget.operator" . }}.{{ .Release.Namespace }}.svc:{{ .Values.operator.authority.port }}
+https://{{ include "agentbudget.operator" . }}.{{ .Release.Namespace }}.svc:{{ .Values.operator.authority.port }}
 {{- end -}}
 
+{{/* The Secret of a given authority certificate (user's or cert-manager's); empty: the
+     operator issues one from its own CA and publishes the CA in ConfigMap
+     agentbudget-authority-ca. */}}
 {{- define "agentbudget.authorityTlsSecret" -}}
 {{- if .Values.operator.authority.tlsSecretName -}}
 {{ .Values.operator.authority.tlsSecretName }}
