@@ -3,7 +3,6 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <sys/stat.h>
 
 #include <utility>
 #include <vector>
@@ -66,8 +65,8 @@ CertificateReloader::~CertificateReloader() = default;
 Result<std::unique_ptr<CertificateReloader>> CertificateReloader::Load(
     std::string cert_file, std::string key_file, std::chrono::milliseconds check_interval,
     const Clock& clock) {
-  const FileStamp cert_stamp = Stat(cert_file);
-  const FileStamp key_stamp = Stat(key_file);
+  const FileStamp cert_stamp = StampOf(cert_file);
+  const FileStamp key_stamp = StampOf(key_file);
   auto pair = ReadPair(cert_file, key_file);
   if (!pair.ok()) {
     return std::move(pair).error();
@@ -83,16 +82,6 @@ Result<std::unique_ptr<CertificateReloader>> CertificateReloader::Load(
     reloader->last_check_ = clock.Monotonic();
   }
   return reloader;
-}
-
-CertificateReloader::FileStamp CertificateReloader::Stat(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return FileStamp{};
-  }
-  return FileStamp{static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-                   static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 +
-                       st.st_mtim.tv_nsec};
 }
 
 Result<std::shared_ptr<const CertificateReloader::Pair>> CertificateReloader::ReadPair(
@@ -140,8 +129,8 @@ std::shared_ptr<const CertificateReloader::Pair> CertificateReloader::Current(bo
     return pair_;
   }
   last_check_ = now;
-  FileStamp cert_stamp = Stat(cert_file_);
-  FileStamp key_stamp = Stat(key_file_);
+  FileStamp cert_stamp = StampOf(cert_file_);
+  FileStamp key_stamp = StampOf(key_file_);
   if (cert_stamp == cert_stamp_ && key_stamp == key_stamp_) {
     return pair_;
   }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/file_stamp.h"
 #include "common/mutex.h"
 #include "common/result.h"
 
@@ -56,17 +57,10 @@ class CertificateReloader {
   std::string subject() const EXCLUDES(mu_);
 
  private:
-  struct FileStamp {
-    uint64_t inode = 0;
-    int64_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileStamp&) const = default;
-  };
   struct Pair;  // the parsed certificate chain and key (OpenSSL objects)
 
   CertificateReloader(std::string cert_file, std::string key_file,
                       std::chrono::milliseconds check_interval, const Clock& clock);
-  static FileStamp Stat(const std::string& path);
   static Result<std::shared_ptr<const Pair>> ReadPair(const std::string& cert_file,
                                                       const std::string& key_file);
   std::shared_ptr<const Pair> Current(bool force_check) EXCLUDES(mu_);

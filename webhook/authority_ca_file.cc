@@ -1,7 +1,5 @@
 #include "webhook/authority_ca_file.h"
 
-#include <sys/stat.h>
-
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -10,20 +8,11 @@
 
 namespace agentbudget::webhook {
 
-AuthorityCaFile::AuthorityCaFile(std::string path, Stamp stamp, std::string pem)
+AuthorityCaFile::AuthorityCaFile(std::string path, FileStamp stamp, std::string pem)
     : path_(std::move(path)), stamp_(stamp), pem_(std::move(pem)) {}
 
-AuthorityCaFile::Stamp AuthorityCaFile::StatOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return Stamp{};
-  }
-  return Stamp{static_cast<uint64_t>(st.st_ino), static_cast<int64_t>(st.st_size),
-               static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
 Result<std::string> AuthorityCaFile::Read(const std::string& path) {
-  const Stamp stamp = StatOf(path);
+  const FileStamp stamp = StampOf(path);
   if (stamp.size < 0) {
     return InvalidArgument("cannot read " + path);
   }
@@ -47,7 +36,7 @@ Result<std::string> AuthorityCaFile::Read(const std::string& path) {
 }
 
 Result<std::unique_ptr<AuthorityCaFile>> AuthorityCaFile::Load(std::string path) {
-  const Stamp stamp = StatOf(path);
+  const FileStamp stamp = StampOf(path);
   auto pem = Read(path);
   if (!pem.ok()) {
     return std::move(pem).error();
@@ -57,7 +46,7 @@ Result<std::unique_ptr<AuthorityCaFile>> AuthorityCaFile::Load(std::string path)
 }
 
 std::string AuthorityCaFile::Pem() {
-  const Stamp now = StatOf(path_);
+  const FileStamp now = StampOf(path_);
   MutexLock lock(mu_);
   if (now == stamp_) {
     return pem_;

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/file_stamp.h"
 #include "common/mutex.h"
 #include "common/result.h"
 
@@ -29,19 +30,12 @@ class AuthorityCaFile {
   std::string Pem() EXCLUDES(mu_);
 
  private:
-  struct Stamp {
-    uint64_t inode = 0;
-    int64_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const Stamp&) const = default;
-  };
-  AuthorityCaFile(std::string path, Stamp stamp, std::string pem);
-  static Stamp StatOf(const std::string& path);
+  AuthorityCaFile(std::string path, FileStamp stamp, std::string pem);
   static Result<std::string> Read(const std::string& path);
 
   const std::string path_;
   Mutex mu_;
-  Stamp stamp_ GUARDED_BY(mu_);
+  FileStamp stamp_ GUARDED_BY(mu_);
   std::string pem_ GUARDED_BY(mu_);
 };
 

@@ -3,7 +3,7 @@
 
 Against a cluster of its own with this build's operator and webhook (governed_cluster.py),
 the tenant is user `mallory`, impersonated, with the `edit` role in its namespace team-b
-only (never system:masters). Each test method is one attempt, named for what it tries, and
+only, in no admin group. Each test method is one attempt, named for what it tries, and
 asserts the outcome from the API server's state afterwards (or the authority's answers):
 refused, naming its rule as `(rule <id>)`, or neutralised (the pod still metered and held,
 the label rewritten). docs/threat-model.md lists the same attempts with the mechanism that
