@@ -72,7 +72,9 @@ Result<Money> Money::Parse(std::string_view text) {
     if (c < '0' || c > '9') {
       return ParseError(text, "not a plain decimal number");
     }
-    micros += (c - '0') * scale;
+    if (__builtin_add_overflow(micros, (c - '0') * scale, &micros)) {
+      return ParseError(text, "too large");
+    }
     scale /= 10;
   }
   return Money(negative ? -micros : micros);

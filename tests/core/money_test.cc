@@ -25,6 +25,16 @@ TEST(MoneyTest, RejectsWhatIsNotAPlainDecimal) {
   }
 }
 
+TEST(MoneyTest, RefusesAnAmountWhoseFractionOverflows) {
+  // The whole part fits in micro-dollars; adding the fraction does not.
+  for (const char* big : {"9223372036854.775808", "-00000009223372036854.775809"}) {
+    auto parsed = Money::Parse(big);
+    ASSERT_FALSE(parsed.ok()) << big;
+    EXPECT_NE(parsed.error().message.find("too large"), std::string::npos) << big;
+  }
+  EXPECT_EQ(Money::Parse("9223372036854.775807")->micros(), INT64_MAX);
+}
+
 TEST(MoneyTest, PrintsCanonicalDecimals) {
   EXPECT_EQ(Money::FromMicros(5'000'000'000).ToString(), "5000");
   EXPECT_EQ(Money::FromMicros(12'500'000).ToString(), "12.5");
