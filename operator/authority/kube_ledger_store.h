@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,23 +30,43 @@ namespace agentbudget::authority {
 // older checkpoint deleted. Load uses the newest checkpoint whose parts are all present and
 // the segments after the sequence it covers, so a compaction interrupted at any step
 // leaves either the old or the new state, never a mix that counts spend twice or drops it.
+//
+// The ceiling: the store never makes its ConfigMaps hold more than `ceiling_bytes` in
+// total (measured as each object's JSON, what etcd stores within a few per cent). A Create
+// that would pass it is not sent: Append fails with kResourceExhausted (the authority then
+// answers as its failure mode says and meters spool), Compact fails the same way unless
+// dropping the folded buckets' key digests makes the checkpoint fit. Folding shrinks the
+// ledger, so appends resume after the next compaction.
+//
+// Bad objects: a ConfigMap labelled as the ledger's whose name, annotations or entries do
+// not decode (corrupt, or written by something else) is logged, counted in
+// StoreUsage::skipped and left out of Load; compaction never deletes it, so it stays for
+// inspection (and counts towards the ceiling).
 class KubeLedgerStore final : public LedgerStore {
  public:
+  struct Options {
+    int64_t ceiling_bytes = int64_t{100} << 20;
+  };
+
   // `client` must outlive the store.
-  KubeLedgerStore(kube::Client& client, std::string namespace_name);
+  KubeLedgerStore(kube::Client& client, std::string namespace_name, Options options);
 
   // Creates the next segment. kUnavailable (or the client's error) when the API server
   // did not confirm it; a segment whose Create timed out may still exist, which Load
-  // tolerates (the ledger counts each idempotency key once).
+  // tolerates (the ledger counts each idempotency key once). kResourceExhausted when the
+  // segment would pass the ceiling.
   Status Append(const std::vector<LedgerEntry>& batch) override EXCLUDES(mu_);
 
   // Reads the newest complete checkpoint and every segment after it, in sequence order,
-  // and decodes their entries. Fails with kInternal naming the object when one does not
-  // decode (never silently skips spend).
+  // and decodes their entries, skipping (and reporting) bad objects.
   Result<std::vector<LedgerEntry>> Load() override EXCLUDES(mu_);
 
-  // Folds the leading segments whose entries are all older than `before`.
-  Result<size_t> Compact(core::SysSeconds before) override EXCLUDES(mu_);
+  // Folds the leading segments whose entries are all older than `options.before`, with
+  // the previous checkpoint, into a new checkpoint.
+  Result<size_t> Compact(const CompactOptions& options) override EXCLUDES(mu_);
+
+  // Bytes and ConfigMaps as of the last Load or Compact and the writes since.
+  StoreUsage Usage() const override EXCLUDES(mu_);
 
  private:
   struct Segment {
@@ -62,12 +83,28 @@ class KubeLedgerStore final : public LedgerStore {
     std::vector<std::string> stale_segments;   // sequence <= covers (a deletion interrupted)
   };
   Result<Layout> Read() EXCLUDES(mu_);
-  Status DeleteAll(const std::vector<std::string>& names);
+  // Creates ConfigMap `object` if it keeps the store within the ceiling; kResourceExhausted
+  // otherwise. kAlreadyExists passes through (the caller decides).
+  Status CreateWithin(const nlohmann::json& object) EXCLUDES(mu_);
+  Status DeleteAll(const std::vector<std::string>& names) EXCLUDES(mu_);
+  // Creates the parts of the checkpoint covering segments up to `covers`. On error no part
+  // of it is left (as far as deleting them succeeded; leftovers are never read).
+  Status WriteCheckpoint(uint64_t covers, const std::vector<LedgerEntry>& folded)
+      EXCLUDES(mu_);
+  // Reports bad object `name` once per process and counts it.
+  void Skip(const std::string& name, const std::string& why) EXCLUDES(mu_);
 
   kube::Client& client_;
   const std::string namespace_;
-  Mutex mu_;
+  const Options options_;
+  mutable Mutex mu_;
   uint64_t next_sequence_ GUARDED_BY(mu_) = 0;  // set by Load, advanced by Append
+  // Every ledger ConfigMap known to exist -> its size. Objects created by others appear
+  // at the next Read; objects deleted by others stay counted until then (an over-count
+  // only makes the ceiling act early).
+  std::map<std::string, int64_t> sizes_ GUARDED_BY(mu_);
+  int64_t bytes_ GUARDED_BY(mu_) = 0;  // the sum of sizes_
+  std::map<std::string, std::string> skipped_ GUARDED_BY(mu_);  // bad object -> why
 };
 
 }  // namespace agentbudget::authority
