@@ -16,7 +16,12 @@ constexpr const char* kPrefix = "agentbudget-ledger-";
 constexpr const char* kCheckpointPrefix = "agentbudget-ledger-checkpoint-";
 constexpr const char* kCoversAnnotation = "agentbudget.io/ledger-covers";
 constexpr const char* kPartsAnnotation = "agentbudget.io/ledger-parts";
+constexpr const char* kBaseAnnotation = "agentbudget.io/ledger-base";
 constexpr size_t kEntriesPerCheckpointPart = 1000;
+// Deltas on a checkpoint chain before it is merged into one checkpoint again.
+constexpr size_t kMergeAfter = 12;
+// More than the API server adds to a ConfigMap we create (about 300 bytes of metadata).
+constexpr int64_t kServerMetadataAllowance = 1024;
 
 std::string SegmentName(uint64_t sequence) {
   char name[64];
@@ -99,15 +104,18 @@ KubeLedgerStore::KubeLedgerStore(kube::Client& client, std::string namespace_nam
                                  Options options)
     : client_(client), namespace_(std::move(namespace_name)), options_(options) {}
 
-Status KubeLedgerStore::CreateWithin(const nlohmann::json& object) {
+Status KubeLedgerStore::CreateWithin(const nlohmann::json& object, int64_t limit) {
   const std::string name = object["metadata"]["name"].get<std::string>();
-  const int64_t size = SizeOf(object);
+  // The API server adds metadata (uid, resourceVersion, timestamps, managedFields): room
+  // for it is held until the stored object's size is known.
+  const int64_t size = SizeOf(object) + kServerMetadataAllowance;
   {
     MutexLock lock(mu_);
-    if (bytes_ + size > options_.ceiling_bytes) {
+    if (bytes_ + size > limit) {
       return MakeError(ErrorCode::kResourceExhausted,
                        "ledger store: " + name + " (" + std::to_string(size) +
-                           " bytes) would pass the ledger's ceiling of " +
+                           " bytes) would pass " + std::to_string(limit) +
+                           " bytes of the ledger's ceiling of " +
                            std::to_string(options_.ceiling_bytes) + " bytes in etcd (" +
                            std::to_string(bytes_) + " held)");
     }
@@ -116,12 +124,18 @@ Status KubeLedgerStore::CreateWithin(const nlohmann::json& object) {
     sizes_[name] = size;
   }
   auto created = client_.Create(kube::resources::kConfigMaps, namespace_, object);
-  if (created.ok() || created.error().code == ErrorCode::kAlreadyExists) {
-    return created.ok() ? OkStatus() : Status(std::move(created).error());
+  MutexLock lock(mu_);
+  if (created.ok()) {
+    const int64_t stored = SizeOf(*created);
+    bytes_ += stored - sizes_[name];
+    sizes_[name] = stored;
+    return OkStatus();
+  }
+  if (created.error().code == ErrorCode::kAlreadyExists) {
+    return std::move(created).error();  // its size is counted until the next Read
   }
   // Not created (or not known to be: a timed-out create is found by the next Read).
-  MutexLock lock(mu_);
-  bytes_ -= size;
+  bytes_ -= sizes_[name];
   sizes_.erase(name);
   return std::move(created).error();
 }
@@ -140,7 +154,8 @@ Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
         {"metadata", {{"name", name}, {"labels", {{kLabel, "segment"}}}}},
         {"data", {{"entries", lines}}},
     };
-    Status created = CreateWithin(segment);
+    Status created = CreateWithin(
+        segment, static_cast<int64_t>(static_cast<double>(options_.ceiling_bytes) * kAppendShare));
     // kAlreadyExists: a segment of ours whose Create timed out but landed, or one written
     // by a previous leader: move past it.
     if (created.ok() || created.error().code != ErrorCode::kAlreadyExists) {
@@ -152,7 +167,7 @@ Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
 void KubeLedgerStore::Skip(const std::string& name, const std::string& why) {
   MutexLock lock(mu_);
   if (skipped_.emplace(name, why).second) {
-    log::Error("ledger object is not a ledger segment or checkpoint; left out and kept",
+    log::Error("a ConfigMap labelled as the ledger's is not ledger data; left out and kept",
                {{"configmap", name}, {"namespace", namespace_}, {"reason", why}});
   }
 }
@@ -171,9 +186,12 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
     return std::move(listed).error();
   }
   Layout layout;
-  // covers -> part -> the ConfigMap, and the parts each says the checkpoint has.
-  std::map<uint64_t, std::map<size_t, const nlohmann::json*>> checkpoints;
-  std::map<uint64_t, size_t> declared_parts;
+  struct Checkpoint {
+    std::map<size_t, const nlohmann::json*> parts;
+    size_t declared_parts = 0;
+    std::optional<uint64_t> base;
+  };
+  std::map<uint64_t, Checkpoint> checkpoints;  // by the sequence each covers
   std::map<uint64_t, std::pair<std::string, const nlohmann::json*>> segments;
   std::map<std::string, int64_t> sizes;
   for (const auto& item : listed->items) {
@@ -187,9 +205,13 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       auto covers = Number(annotations.value(kCoversAnnotation, std::string()));
       auto parts = Number(annotations.value(kPartsAnnotation, std::string()));
       auto part = Number(name.substr(name.rfind('-') + 1));
-      if (covers && parts && part && *part < *parts) {
-        checkpoints[*covers][*part] = &item;
-        declared_parts[*covers] = *parts;
+      const std::string base = annotations.value(kBaseAnnotation, std::string());
+      auto base_covers = Number(base);
+      if (covers && parts && part && *part < *parts && (base.empty() || base_covers)) {
+        Checkpoint& checkpoint = checkpoints[*covers];
+        checkpoint.parts[*part] = &item;
+        checkpoint.declared_parts = *parts;
+        checkpoint.base = base_covers;
       } else {
         Skip(name, "a checkpoint without valid covers, parts and part number");
       }
@@ -205,24 +227,42 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
     Skip(name, "labelled " + std::string(kLabel) + "=" + kind +
                    " but not named as a ledger segment or checkpoint");
   }
-  // The newest checkpoint with every part present (and decodable).
-  for (auto checkpoint = checkpoints.rbegin(); checkpoint != checkpoints.rend(); ++checkpoint) {
-    if (checkpoint->second.size() != declared_parts[checkpoint->first]) {
+  // The newest checkpoint whose chain (it, its base, its base's base, ...) has every part
+  // present and decodable; its entries are the chain's, oldest first.
+  for (auto newest = checkpoints.rbegin(); newest != checkpoints.rend(); ++newest) {
+    std::vector<std::vector<LedgerEntry>> links;  // newest first
+    std::vector<uint64_t> chain;
+    std::optional<uint64_t> covers = newest->first;
+    bool complete = true;
+    while (covers && complete) {
+      auto found = checkpoints.find(*covers);
+      complete = found != checkpoints.end() &&
+                 found->second.parts.size() == found->second.declared_parts &&
+                 (!found->second.base || *found->second.base < *covers);
+      if (!complete) {
+        break;
+      }
+      std::vector<LedgerEntry> entries;
+      for (const auto& [part, item] : found->second.parts) {
+        if (Status decoded = DecodeLines(*item, entries); !decoded.ok()) {
+          Skip(CheckpointName(*covers, part), decoded.error().message);
+          complete = false;
+        }
+      }
+      links.push_back(std::move(entries));
+      chain.push_back(*covers);
+      covers = found->second.base;
+    }
+    if (!complete) {
       continue;
     }
-    std::vector<LedgerEntry> entries;
-    bool complete = true;
-    for (const auto& [part, item] : checkpoint->second) {
-      if (Status decoded = DecodeLines(*item, entries); !decoded.ok()) {
-        Skip(CheckpointName(checkpoint->first, part), decoded.error().message);
-        complete = false;
-      }
+    layout.covers = newest->first;
+    layout.chain = std::move(chain);
+    for (auto link = links.rbegin(); link != links.rend(); ++link) {
+      layout.checkpoint.insert(layout.checkpoint.end(), std::make_move_iterator(link->begin()),
+                               std::make_move_iterator(link->end()));
     }
-    if (complete) {
-      layout.covers = checkpoint->first;
-      layout.checkpoint = std::move(entries);
-      break;
-    }
+    break;
   }
   for (const auto& [sequence, named] : segments) {
     if (layout.covers && sequence <= *layout.covers) {
@@ -294,7 +334,7 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   }
   // Segments are in commit order, but a late commit can be older than its neighbours:
   // fold only the leading segments whose every entry is settled.
-  std::vector<LedgerEntry> settled = std::move(layout->checkpoint);
+  std::vector<LedgerEntry> settled;
   std::vector<std::string> folded_maps = std::move(layout->stale_segments);
   std::optional<uint64_t> covers;
   for (Segment& segment : layout->segments) {
@@ -325,33 +365,67 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   if (Status deleted = DeleteAll(leftovers); !deleted.ok()) {
     return std::move(deleted).error();
   }
-  std::vector<LedgerEntry> folded = FoldEntries(settled, options.keep_digests_after);
-  Status written = WriteCheckpoint(*covers, folded);
+  // A delta on top of the chain needs room for the new totals only; merging the chain
+  // rewrites it whole, so it waits until the chain is long and there is room for a copy.
+  int64_t chain_bytes = 0;
+  for (const std::string& name : layout->checkpoint_maps) {
+    for (uint64_t link : layout->chain) {
+      if (name.rfind(CheckpointPrefix(link), 0) == 0) {
+        MutexLock lock(mu_);
+        chain_bytes += sizes_[name];
+      }
+    }
+  }
+  const bool merge = layout->chain.size() >= kMergeAfter && [&] {
+    MutexLock lock(mu_);
+    return bytes_ + chain_bytes <= options_.ceiling_bytes;
+  }();
+  const std::optional<uint64_t> base = merge ? std::nullopt : layout->covers;
+  if (merge) {
+    layout->checkpoint.insert(layout->checkpoint.end(), std::make_move_iterator(settled.begin()),
+                              std::make_move_iterator(settled.end()));
+    settled = std::move(layout->checkpoint);
+    layout->checkpoint.clear();
+  }
+  // What the delta is stored next to (nothing after a merge).
+  const std::vector<LedgerEntry>& counted = layout->checkpoint;
+  std::vector<LedgerEntry> folded = FoldEntries(settled, options.keep_digests_after, counted);
+  Status written = WriteCheckpoint(*covers, base, folded);
   if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted) {
     log::Warn("ledger checkpoint does not fit under the ceiling; folding without key digests",
               {{"error", written.error().ToString()}});
     // Replays of the keys folded now are no longer recognised; spend stays exact.
-    folded = FoldEntries(settled, core::SysSeconds::max());
-    written = WriteCheckpoint(*covers, folded);
+    folded = FoldEntries(settled, core::SysSeconds::max(), counted);
+    written = WriteCheckpoint(*covers, base, folded);
   }
   if (!written.ok()) {
     return std::move(written).error();
   }
-  // The new checkpoint is complete: everything it replaces may go.
+  // The new checkpoint is complete: what it replaces may go (a delta keeps its chain).
   for (const std::string& name : layout->checkpoint_maps) {
-    if (name.rfind(CheckpointPrefix(*covers), 0) != 0) {
+    const bool in_chain =
+        !merge && std::any_of(layout->chain.begin(), layout->chain.end(), [&](uint64_t link) {
+          return name.rfind(CheckpointPrefix(link), 0) == 0;
+        });
+    if (!in_chain && name.rfind(CheckpointPrefix(*covers), 0) != 0) {
       folded_maps.push_back(name);
     }
   }
   if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
     return std::move(deleted).error();
   }
-  return settled.size() - folded.size();
+  return settled.size() - std::min(settled.size(), folded.size());
 }
 
-Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, const std::vector<LedgerEntry>& folded) {
+Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
+                                        const std::vector<LedgerEntry>& folded) {
   const size_t parts = std::max<size_t>(
       1, (folded.size() + kEntriesPerCheckpointPart - 1) / kEntriesPerCheckpointPart);
+  nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
+                                {kPartsAnnotation, std::to_string(parts)}};
+  if (base) {
+    annotations[kBaseAnnotation] = std::to_string(*base);
+  }
   std::vector<std::string> written;
   for (size_t part = 0; part < parts; ++part) {
     const size_t begin = part * kEntriesPerCheckpointPart;
@@ -362,14 +436,12 @@ Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, const std::vector<Ledge
         {"metadata",
          {{"name", CheckpointName(covers, part)},
           {"labels", {{kLabel, "checkpoint"}}},
-          {"annotations",
-           {{kCoversAnnotation, std::to_string(covers)},
-            {kPartsAnnotation, std::to_string(parts)}}}}},
+          {"annotations", annotations}}},
         {"data",
          {{"entries", Lines(folded.begin() + static_cast<long>(begin),
                             folded.begin() + static_cast<long>(end))}}},
     };
-    if (Status created = CreateWithin(checkpoint); !created.ok()) {
+    if (Status created = CreateWithin(checkpoint, options_.ceiling_bytes); !created.ok()) {
       // An incomplete checkpoint is never read; free its room for the next attempt.
       if (Status deleted = DeleteAll(written); !deleted.ok()) {
         log::Warn("cannot delete an incomplete ledger checkpoint",

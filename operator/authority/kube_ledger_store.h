@@ -23,19 +23,24 @@ namespace agentbudget::authority {
 // are folded from the segments on start. Only the leader appends. Thread-safe.
 //
 // Compaction folds a prefix of the segments (those holding only entries older than the
-// cutoff) together with the previous checkpoint into a new checkpoint: ConfigMaps
+// cutoff) into a checkpoint: ConfigMaps
 // `agentbudget-ledger-checkpoint-<last folded sequence>-<part>` labelled
-// `agentbudget.io/ledger=checkpoint`, each annotated with the sequence it covers and its
-// number of parts, at most 1,000 entries each. Only then are the folded segments and the
-// older checkpoint deleted. Load uses the newest checkpoint whose parts are all present and
-// the segments after the sequence it covers, so a compaction interrupted at any step
-// leaves either the old or the new state, never a mix that counts spend twice or drops it.
+// `agentbudget.io/ledger=checkpoint`, each annotated with the sequence it covers, its
+// number of parts (at most 1,000 entries each) and, for a delta, its base: the checkpoint
+// it adds to. A compaction writes a delta holding only the newly folded totals, so it needs
+// room for those alone; once kMergeAfter deltas are chained and there is room for a copy,
+// it merges the chain and the new segments into one checkpoint without a base. Only then
+// are the folded segments (and, after a merge, the old chain) deleted. Load uses the
+// newest checkpoint whose chain has all its parts, then the segments after the sequence it
+// covers, so a compaction interrupted at any step leaves either the old or the new state,
+// never a mix that counts spend twice or drops it.
 //
 // The ceiling: the store never makes its ConfigMaps hold more than `ceiling_bytes` in
-// total (measured as each object's JSON, what etcd stores within a few per cent). A Create
-// that would pass it is not sent: Append fails with kResourceExhausted (the authority then
-// answers as its failure mode says and meters spool), Compact fails the same way unless
-// dropping the folded buckets' key digests makes the checkpoint fit. Folding shrinks the
+// total (each object's JSON as the API server returns it, which is what etcd stores within
+// a few per cent). A Create that would pass it is not sent. Appends stop at kAppendShare of
+// the ceiling with kResourceExhausted (the authority then answers as its failure mode says
+// and meters spool), so that compaction always has room to fold; a checkpoint that still
+// does not fit is written without key digests, or fails the same way. Folding shrinks the
 // ledger, so appends resume after the next compaction.
 //
 // Bad objects: a ConfigMap labelled as the ledger's whose name, annotations or entries do
@@ -47,6 +52,8 @@ class KubeLedgerStore final : public LedgerStore {
   struct Options {
     int64_t ceiling_bytes = int64_t{100} << 20;
   };
+  // The share of the ceiling appends may fill; the rest is compaction's room.
+  static constexpr double kAppendShare = 0.9;
 
   // `client` must outlive the store.
   KubeLedgerStore(kube::Client& client, std::string namespace_name, Options options);
@@ -74,23 +81,24 @@ class KubeLedgerStore final : public LedgerStore {
     std::string name;
     std::vector<LedgerEntry> entries;
   };
-  // What Load reads: the newest complete checkpoint, then the segments after it.
+  // What Load reads: the newest complete checkpoint chain, then the segments after it.
   struct Layout {
     std::optional<uint64_t> covers;            // last sequence the checkpoint folded
-    std::vector<LedgerEntry> checkpoint;       // its entries, in part order
+    std::vector<uint64_t> chain;               // what its chain's checkpoints cover, newest first
+    std::vector<LedgerEntry> checkpoint;       // the chain's entries, oldest first
     std::vector<std::string> checkpoint_maps;  // every checkpoint ConfigMap, complete or not
     std::vector<Segment> segments;             // sequence > covers, in order
     std::vector<std::string> stale_segments;   // sequence <= covers (a deletion interrupted)
   };
   Result<Layout> Read() EXCLUDES(mu_);
-  // Creates ConfigMap `object` if it keeps the store within the ceiling; kResourceExhausted
-  // otherwise. kAlreadyExists passes through (the caller decides).
-  Status CreateWithin(const nlohmann::json& object) EXCLUDES(mu_);
+  // Creates ConfigMap `object` if the store then holds at most `limit` bytes;
+  // kResourceExhausted otherwise. kAlreadyExists passes through (the caller decides).
+  Status CreateWithin(const nlohmann::json& object, int64_t limit) EXCLUDES(mu_);
   Status DeleteAll(const std::vector<std::string>& names) EXCLUDES(mu_);
   // Creates the parts of the checkpoint covering segments up to `covers`. On error no part
   // of it is left (as far as deleting them succeeded; leftovers are never read).
-  Status WriteCheckpoint(uint64_t covers, const std::vector<LedgerEntry>& folded)
-      EXCLUDES(mu_);
+  Status WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
+                         const std::vector<LedgerEntry>& folded) EXCLUDES(mu_);
   // Reports bad object `name` once per process and counts it.
   void Skip(const std::string& name, const std::string& why) EXCLUDES(mu_);
 

@@ -22,10 +22,14 @@ std::string GroupKey(const LedgerEntry& entry, core::SysSeconds bucket) {
 }  // namespace
 
 std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
-                                     core::SysSeconds keep_digests_after) {
+                                     core::SysSeconds keep_digests_after,
+                                     const std::vector<LedgerEntry>& counted) {
   std::vector<LedgerEntry> folded;
   std::map<std::string, size_t> groups;  // group key -> index in `folded`
   FirstCopies first_copies;
+  for (const LedgerEntry& entry : counted) {
+    first_copies.Counts(entry);
+  }
   for (const LedgerEntry& entry : entries) {
     if (!first_copies.Counts(entry)) {
       continue;

@@ -27,8 +27,11 @@ using FoldBucket = std::chrono::duration<int64_t, std::ratio<15 * 60>>;
 // idempotency window still get their first answer; older buckets drop them. A ledger
 // recovered from the result has the same balances (every period, every perKey envelope,
 // every run's spend, tokens and request count) as one recovered from `entries`. Pure; the
-// result keeps the order of each group's first entry.
+// result keeps the order of each group's first entry. Keys of `counted` (entries folded
+// before, which the result will be stored next to) count as seen: a raw copy of one of
+// them in `entries` is left out.
 std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
-                                     core::SysSeconds keep_digests_after);
+                                     core::SysSeconds keep_digests_after,
+                                     const std::vector<LedgerEntry>& counted = {});
 
 }  // namespace agentbudget::authority
