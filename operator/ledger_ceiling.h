@@ -28,8 +28,8 @@ namespace agentbudget::op {
 // and tells housekeeping to fold sooner while the condition holds. Thread-safe.
 class LedgerCeiling {
  public:
-  static constexpr double kNearRatio = 0.8;
-  static constexpr double kClearRatio = 0.7;
+  static constexpr double kNearRatio = 0.7;
+  static constexpr double kClearRatio = 0.6;
 
   // `recorder` must outlive this. `subject` is the object Events are about.
   LedgerCeiling(prometheus::Registry& registry, kube::EventRecorder& recorder,

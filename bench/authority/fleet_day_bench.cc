@@ -12,7 +12,7 @@
 //
 // --scale=1 is 2,000,000 pairs over 10,000 runs (each run active for an hour, a pair every
 // 18 s); --scale=0.05 is a quick check. --store=kube starts a local control plane (cluster
-// "fleet-day-bench") and keeps the ledger in its etcd; bytes and objects are then measured
+// "fleet-day-<design>") and keeps the ledger in its etcd; bytes and objects are then measured
 // by listing the ledger's ConfigMaps every simulated 15 minutes and at the end, and API
 // writes are the API server's own count of ConfigMap creates and deletes. --design=unfolded
 // runs the ledger as it was before folding within minutes: idempotency answers kept 24 h,
@@ -111,6 +111,7 @@ struct Backend {
   std::unique_ptr<kube::Client> client;
   std::unique_ptr<LedgerStore> store;
   std::string kind;
+  std::string design;  // names the cluster, so both designs can run at once
   int64_t ceiling_bytes = 0;
 };
 
@@ -121,7 +122,7 @@ Result<std::unique_ptr<LedgerStore>> OpenStore(Backend& backend) {
   }
   if (backend.kind == "kube") {
     if (backend.cluster == nullptr) {
-      auto cluster = e2e::LocalCluster::Start("fleet-day-bench");
+      auto cluster = e2e::LocalCluster::Start("fleet-day-" + backend.design);
       if (!cluster.ok()) {
         return std::move(cluster).error();
       }
@@ -254,6 +255,7 @@ int Main(int argc, char** argv) {
 
   Backend backend;
   backend.kind = Flag(argc, argv, "store", "kube");
+  backend.design = unfolded ? "unfolded" : "folding";
   backend.ceiling_bytes = unfolded ? std::numeric_limits<int64_t>::max() : int64_t{100} << 20;
   auto opened = OpenStore(backend);
   if (!opened.ok()) {
