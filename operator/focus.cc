@@ -129,7 +129,7 @@ void AddFocusRoute(http::Router& router, authority::LedgerStore& store,
 }
 
 int RunFocusExport(kube::Client& client, const Options& options) {
-  authority::KubeLedgerStore store(client, options.namespace_name);
+  authority::KubeLedgerStore store(client, options.namespace_name, {options.ledger_ceiling_bytes});
   auto entries = store.Load();
   if (!entries.ok()) {
     log::Error("operator failed", {{"error", entries.error().ToString()}});

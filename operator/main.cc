@@ -111,7 +111,8 @@ int Run(int argc, char** argv) {
   }
 
   const SystemClock& clock = SystemClock::Instance();
-  authority::KubeLedgerStore store(**client, options->namespace_name);
+  authority::KubeLedgerStore store(**client, options->namespace_name,
+                                  {options->ledger_ceiling_bytes});
   authority::Ledger ledger(clock, store, *rates, authority::Ledger::Options{},
                            authority::GroupCommitter::Options{options->group_commit, 1000});
   kube::ManagerOptions manager_options;
@@ -151,7 +152,11 @@ int Run(int argc, char** argv) {
                      queue_options);
 
   authority::AuthorityMetrics metrics(registry);
-  AddHousekeeping(manager, ledger, store, metrics, clock, options->status_period);
+  LedgerCeiling ceiling(*registry, recorder,
+                        {{"apiVersion", "v1"},
+                         {"kind", "Pod"},
+                         {"metadata", {{"name", Hostname()}, {"namespace", options->namespace_name}}}});
+  AddHousekeeping(manager, ledger, store, ceiling, metrics, clock, options->status_period);
 
   const authority::AuthorityApi::ServingCheck serving = LeaderServing(manager);
   const bool plaintext = options->authority_plaintext;

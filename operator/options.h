@@ -49,6 +49,7 @@ struct Options {
   // A rate card merged over the shipped one: models are named by its ids.
   std::string rates_override;
   std::chrono::milliseconds group_commit{200};   // --group-commit-ms
+  int64_t ledger_ceiling_bytes = int64_t{100} << 20;  // --ledger-ceiling-bytes
   std::chrono::milliseconds status_period{5000};  // --status-ms
   int64_t workers = 256;                           // authority API threads
   std::string log_level = "info";

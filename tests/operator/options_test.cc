@@ -66,6 +66,7 @@ TEST(OptionsTest, ReadsTheCommandLinesInUse) {
   auto options = Parse({"--kubeconfig=/tmp/kc", "--namespace=ab", "--leader-elect=true",
                         "--listen=0.0.0.0:8443", "--ops-listen=127.0.0.1:0",
                         "--group-commit-ms=100", "--status-ms=500", "--log-level=debug",
+                        "--ledger-ceiling-bytes=2097152",
                         "--webhook-certs=true", "--webhook-service=ab-webhook",
                         "--webhook-cert-hosts=127.0.0.1,localhost", "--tls-cert=/tls/tls.crt",
                         "--tls-key=/tls/tls.key", "--identity=queue-e2e", "--queue-qps=1000",
@@ -76,6 +77,7 @@ TEST(OptionsTest, ReadsTheCommandLinesInUse) {
   EXPECT_EQ(options->namespace_name, "ab");
   EXPECT_EQ(options->ops_listen, (flags::ListenAddress{"127.0.0.1", 0}));
   EXPECT_EQ(options->group_commit, std::chrono::milliseconds{100});
+  EXPECT_EQ(options->ledger_ceiling_bytes, 2097152);
   EXPECT_EQ(options->status_period, std::chrono::milliseconds{500});
   EXPECT_EQ(options->log_level, "debug");
   EXPECT_TRUE(options->webhook_certs);
@@ -160,7 +162,7 @@ TEST(OptionsTest, HelpExplainsEveryFlagWithItsDefault) {
         "identity", "webhook-certs", "webhook-service", "webhook-cert-hosts",
         "cpu-price-per-core-hour", "memory-price-per-gib-hour", "queue-qps",
         "authority-plaintext", "authority-service", "authority-cert-hosts", "authority-tls-dir",
-        "rates-override"}) {
+        "rates-override", "ledger-ceiling-bytes"}) {
     EXPECT_NE(help.find("  --" + std::string(flag) + "\n"), std::string::npos) << flag;
   }
   EXPECT_NE(help.find("focus-export"), std::string::npos);
