@@ -6,7 +6,7 @@
 namespace agentbudget::op {
 
 void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
-                     authority::KubeLedgerStore& store, authority::AuthorityMetrics& metrics,
+                     authority::LedgerStore& store, authority::AuthorityMetrics& metrics,
                      const Clock& clock, std::chrono::milliseconds metrics_interval) {
   constexpr auto kLeader = kube::Scope::kLeader;
   manager.AddPeriodic("ledger-sweep", kLeader, [&ledger] {

@@ -5,7 +5,7 @@
 
 #include "common/clock.h"
 #include "kube/manager.h"
-#include "operator/authority/kube_ledger_store.h"
+#include "operator/authority/ledger_store.h"
 #include "operator/authority/ledger.h"
 #include "operator/authority/metrics.h"
 #include "operator/certs/certificates.h"
@@ -16,13 +16,13 @@ namespace agentbudget::op {
 // The authority's periodic work, as leader-only periodic runnables of `manager`, each
 // waiting for its next step on the manager's stop signal:
 //   ledger-sweep       every 200 ms: expires reservations past their TTL (Ledger::Sweep)
-//   ledger-compaction  at once, then hourly: folds segments older than the idempotency
-//                      window and an hour's margin into checkpoints; on a thread of its
+//   ledger-compaction  at once, then hourly: folds entries older than the idempotency
+//                      window and an hour's margin (LedgerStore::Compact); on a thread of its
 //                      own, since it reads the whole ledger
 //   authority-metrics  every `metrics_interval`: the budgets' and the ledger's metrics
 // Every reference must outlive the manager's run. REQUIRES: `manager` not started.
 void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
-                     authority::KubeLedgerStore& store, authority::AuthorityMetrics& metrics,
+                     authority::LedgerStore& store, authority::AuthorityMetrics& metrics,
                      const Clock& clock, std::chrono::milliseconds metrics_interval);
 
 // How long meters are given to drop a CA the authority's certificate moves away from: a
