@@ -14,6 +14,8 @@ namespace {
 // FETCH from a cursor (bounds the memory of one answer).
 constexpr size_t kRowsPerInsert = 1000;
 constexpr const char* kFetch = "FETCH 5000 FROM agentbudget_rows";
+// Unfolded rows folded per transaction: bounds the memory and the locks of one step.
+constexpr size_t kRowsPerCompaction = 10000;
 
 const char* KindColumn(LedgerEntry::Kind kind) { return kind == LedgerEntry::Kind::kCommit ? "c" : "e"; }
 
@@ -220,21 +222,36 @@ Result<std::vector<LedgerEntry>> PostgresLedgerStore::LoadIn() {
   return entries;
 }
 
-Result<size_t> PostgresLedgerStore::CompactIn(core::SysSeconds before) {
+Result<std::optional<size_t>> PostgresLedgerStore::CompactStep(core::SysSeconds before) {
   if (Status writer = CheckWriter(reader_); !writer.ok()) {
     return std::move(writer).error();
   }
-  // The unfolded settled rows, and the folded rows of the buckets they fall in (from the
-  // start of the oldest one's bucket): they fold together, and older totals stay put.
+  // The oldest bucket holding settled rows not folded yet.
   const std::string cutoff = std::to_string(before.time_since_epoch().count());
-  const std::string bucket = std::to_string(std::chrono::seconds(FoldBucket(1)).count());
+  auto oldest = reader_.Exec(
+      "SELECT min(at) FROM agentbudget_ledger WHERE folded = 0 AND at < $1::bigint",
+      {cutoff.c_str()});
+  if (!oldest.ok()) {
+    return std::move(oldest).error();
+  }
+  if (oldest->IsNull(0, 0)) {
+    return std::optional<size_t>();
+  }
+  const int64_t bucket_seconds = std::chrono::seconds(FoldBucket(1)).count();
+  const int64_t at = std::atoll(oldest->Text(0, 0));
+  const int64_t start = at - ((at % bucket_seconds) + bucket_seconds) % bucket_seconds;
+  const std::string from = std::to_string(start);
+  const std::string until = std::to_string(
+      std::min<int64_t>(start + bucket_seconds, before.time_since_epoch().count()));
+  const std::string limit = std::to_string(kRowsPerCompaction);
+  // The bucket's folded totals (stamped with its start) and its oldest unfolded rows.
   auto rows = Fetch(
       reader_,
       "SELECT sequence, kind, run, idempotency_key, entry FROM agentbudget_ledger "
-      "WHERE at < $1::bigint AND (folded = 0 OR at >= (SELECT min(at) - mod(min(at), "
-      "$2::bigint) FROM agentbudget_ledger WHERE folded = 0 AND at < $1::bigint)) "
-      "ORDER BY sequence FOR UPDATE",
-      {cutoff.c_str(), bucket.c_str()});
+      "WHERE (folded > 0 AND at = $1::bigint) OR sequence IN (SELECT sequence FROM "
+      "agentbudget_ledger WHERE folded = 0 AND at >= $1::bigint AND at < $2::bigint "
+      "ORDER BY sequence LIMIT $3::bigint) ORDER BY sequence FOR UPDATE",
+      {from.c_str(), until.c_str(), limit.c_str()});
   if (!rows.ok()) {
     return std::move(rows).error();
   }
@@ -249,7 +266,8 @@ Result<size_t> PostgresLedgerStore::CompactIn(core::SysSeconds before) {
   }
   sequences += "}";
   if (settled.empty()) {
-    return size_t{0};
+    // Only rows that do not decode are left there: they stay, reported, never folded.
+    return std::optional<size_t>();
   }
   const std::vector<LedgerEntry> folded = FoldEntries(settled);
   if (auto deleted = reader_.Exec(
@@ -260,20 +278,26 @@ Result<size_t> PostgresLedgerStore::CompactIn(core::SysSeconds before) {
   if (Status inserted = InsertEntries(reader_, folded); !inserted.ok()) {
     return std::move(inserted).error();
   }
-  return settled.size() - folded.size();
+  return std::optional<size_t>(settled.size() - folded.size());
 }
 
 Result<size_t> PostgresLedgerStore::Compact(core::SysSeconds before) {
   MutexLock lock(reader_mu_);
-  if (Status begun = reader_.ExecScript("BEGIN"); !begun.ok()) {
-    return std::move(begun).error();
+  size_t total = 0;
+  while (true) {
+    if (Status begun = reader_.ExecScript("BEGIN"); !begun.ok()) {
+      return std::move(begun).error();
+    }
+    auto step = CompactStep(before);
+    if (Status finished = Finish(reader_, step.ok() ? OkStatus() : Status(step.error()));
+        !finished.ok()) {
+      return std::move(finished).error();
+    }
+    if (!step->has_value()) {
+      return total;
+    }
+    total += **step;
   }
-  auto compacted = CompactIn(before);
-  if (Status finished = Finish(reader_, compacted.ok() ? OkStatus() : Status(compacted.error()));
-      !finished.ok()) {
-    return std::move(finished).error();
-  }
-  return compacted;
 }
 
 Result<std::unique_ptr<PostgresLedgerStore>> OpenPostgresLedgerWriter(

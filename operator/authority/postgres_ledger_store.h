@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,8 +61,10 @@ class PostgresLedgerStore final : public LedgerStore {
   // may read, writer or not.
   Result<std::vector<LedgerEntry>> Load() override EXCLUDES(reader_mu_);
 
-  // Folds the unfolded rows older than `before` (with the folded rows of the 15-minute
-  // buckets they fall in) in one transaction. kFailedPrecondition when not the writer.
+  // Folds the unfolded rows older than `before` into the folded totals of their 15-minute
+  // buckets, oldest bucket first, in transactions of at most 10,000 unfolded rows each (so
+  // the memory and locks of a step stay bounded however much accumulated): an error leaves
+  // the steps before it done. kFailedPrecondition when not the writer.
   Result<size_t> Compact(core::SysSeconds before) override EXCLUDES(reader_mu_);
 
   // Rows reported and skipped by Load and Compact so far.
@@ -73,7 +76,9 @@ class PostgresLedgerStore final : public LedgerStore {
   Result<std::vector<Row>> Fetch(PgConnection& connection, const std::string& cursor_sql,
                                  const std::vector<const char*>& params);
   Result<std::vector<LedgerEntry>> LoadIn() REQUIRES(reader_mu_);
-  Result<size_t> CompactIn(core::SysSeconds before) REQUIRES(reader_mu_);
+  // One step of Compact in the open transaction: how many rows it folded away, or nullopt
+  // when nothing is left to fold.
+  Result<std::optional<size_t>> CompactStep(core::SysSeconds before) REQUIRES(reader_mu_);
 
   Mutex writer_mu_;
   PgConnection writer_ GUARDED_BY(writer_mu_);

@@ -21,7 +21,8 @@ CREATE TABLE agentbudget_ledger (
   entry text NOT NULL
 );
 CREATE UNIQUE INDEX agentbudget_ledger_key ON agentbudget_ledger (run, kind, idempotency_key);
-CREATE INDEX agentbudget_ledger_at ON agentbudget_ledger (at);
+CREATE INDEX agentbudget_ledger_unfolded ON agentbudget_ledger (at) WHERE folded = 0;
+CREATE INDEX agentbudget_ledger_totals ON agentbudget_ledger (at) WHERE folded > 0;
 CREATE TABLE agentbudget_ledger_writer (
   single boolean PRIMARY KEY DEFAULT true CHECK (single),
   epoch bigint NOT NULL
