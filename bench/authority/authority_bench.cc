@@ -6,6 +6,14 @@
 //
 //   authority_bench [--clients=64] [--seconds=10] [--group-commit-ms=200]
 //                   [--append-latency-ms=10] [--async-commits=1]
+//                   [--store=memory|postgres] [--runs=1]
+//
+// --store=postgres appends to a real PostgreSQL server the benchmark starts for itself
+// (e2e/support/postgres_server.h: Debian's `postgresql`, fsync on), through
+// PostgresLedgerStore. Each of --runs rounds then measures the in-memory store with
+// --append-latency-ms first (the baseline) and PostgreSQL second, each on a fresh ledger;
+// the medians of both and their ratio close the output. Peak RSS is the process's high
+// water mark over every round.
 //
 // --append-latency-ms makes every ledger append take that long, standing in for a write
 // to the Kubernetes API. With --async-commits=1 (the default) a client hands its commit over
@@ -31,19 +39,30 @@
 #include "core/budget_spec.h"
 #include "meter/rate_card_loader.h"
 #include "operator/authority/api.h"
+#include "e2e/support/postgres_server.h"
 #include "operator/authority/ledger.h"
+#include "operator/authority/postgres_ledger_store.h"
 
 namespace agentbudget::authority {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A store whose appends take a fixed time, like a round trip to the API server and etcd.
-class SlowStore final : public LedgerStore {
+// Counts what is appended to `durable`, or, without one, makes every append take a fixed
+// time, like a round trip to the API server and etcd.
+class BenchStore final : public LedgerStore {
  public:
-  explicit SlowStore(std::chrono::milliseconds latency) : latency_(latency) {}
+  BenchStore(LedgerStore* durable, std::chrono::milliseconds latency)
+      : durable_(durable), latency_(latency) {}
   Status Append(const std::vector<LedgerEntry>& batch) override {
-    std::this_thread::sleep_for(latency_);
+    if (durable_ != nullptr) {
+      if (Status appended = durable_->Append(batch); !appended.ok()) {
+        std::fprintf(stderr, "append failed: %s\n", appended.error().ToString().c_str());
+        return appended;
+      }
+    } else {
+      std::this_thread::sleep_for(latency_);
+    }
     appended_ += batch.size();
     ++appends_;
     return OkStatus();
@@ -54,6 +73,7 @@ class SlowStore final : public LedgerStore {
   std::atomic<size_t> appends_{0};
 
  private:
+  LedgerStore* durable_;
   std::chrono::milliseconds latency_;
 };
 
@@ -85,6 +105,16 @@ int64_t Flag(int argc, char** argv, const std::string& name, int64_t fallback) {
   return fallback;
 }
 
+std::string StringFlag(int argc, char** argv, const std::string& name, std::string fallback) {
+  const std::string prefix = "--" + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind(prefix, 0) == 0) {
+      return argv[i] + prefix.size();
+    }
+  }
+  return fallback;
+}
+
 double Percentile(std::vector<double>& values, double p) {
   if (values.empty()) {
     return 0;
@@ -93,16 +123,19 @@ double Percentile(std::vector<double>& values, double p) {
   return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
 }
 
-long RssKib() {
+// A field of /proc/self/status in KiB ("VmRSS:", "VmHWM:").
+long StatusKib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
+    if (line.rfind(field, 0) == 0) {
+      return std::atol(line.c_str() + field.size());
     }
   }
   return -1;
 }
+
+long RssKib() { return StatusKib("VmRSS:"); }
 
 http::Request Post(const std::string& token, std::string path, const nlohmann::json& body) {
   http::Request request;
@@ -135,7 +168,10 @@ struct Acks {
   }
 };
 
-int Main(int argc, char** argv) {
+// One measurement on a fresh ledger whose appends go to `durable` (nullptr: the in-memory
+// stand-in with `latency`). Prints its figures; returns pairs per second, or -1 when a
+// request failed.
+double Measure(int argc, char** argv, LedgerStore* durable) {
   const int clients = static_cast<int>(Flag(argc, argv, "clients", 64));
   const int seconds = static_cast<int>(Flag(argc, argv, "seconds", 10));
   const auto interval = std::chrono::milliseconds{Flag(argc, argv, "group-commit-ms", 200)};
@@ -143,7 +179,7 @@ int Main(int argc, char** argv) {
   const bool async_commits = Flag(argc, argv, "async-commits", 1) != 0;
   constexpr int kUsers = 10000;
 
-  SlowStore store(latency);
+  BenchStore store(durable, latency);
   const core::RateCard rates = meter::LoadRateCard("").value();
   Ledger ledger(SystemClock::Instance(), store, rates, Ledger::Options{},
                 GroupCommitter::Options{interval, 1000});
@@ -243,10 +279,12 @@ int Main(int argc, char** argv) {
     commits = acks->ms;
     errors += acks->errors;
   }
-  std::printf("clients %d (%s commits), group commit %lld ms, append latency %lld ms, "
+  std::printf("store %s, clients %d (%s commits), group commit %lld ms, append latency %s, "
               "budgets 1000, perKey users %d\n",
-              clients, async_commits ? "async" : "waited", static_cast<long long>(interval.count()),
-              static_cast<long long>(latency.count()), kUsers);
+              durable != nullptr ? "postgres" : "memory", clients,
+              async_commits ? "async" : "waited", static_cast<long long>(interval.count()),
+              durable != nullptr ? "real" : (std::to_string(latency.count()) + " ms").c_str(),
+              kUsers);
   std::printf("pairs/s %.0f (pairs %lld, errors %lld, appends %zu)\n",
               static_cast<double>(pairs) / elapsed, static_cast<long long>(pairs.load()),
               static_cast<long long>(errors.load()), store.appends_.load());
@@ -256,7 +294,57 @@ int Main(int argc, char** argv) {
   // the run's idempotency answers and reservation tombstones (kept 24 h and 1 h).
   std::printf("rss MiB after warm-up %.1f, at end %.1f\n", warm_rss,
               static_cast<double>(RssKib()) / 1024.0);
-  return errors == 0 ? 0 : 1;
+  return errors == 0 ? static_cast<double>(pairs) / elapsed : -1;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+int Main(int argc, char** argv) {
+  const std::string store = StringFlag(argc, argv, "store", "memory");
+  const int runs = static_cast<int>(std::max<int64_t>(1, Flag(argc, argv, "runs", 1)));
+  if (store != "memory" && store != "postgres") {
+    std::fprintf(stderr, "--store: \"%s\" is neither memory nor postgres\n", store.c_str());
+    return 2;
+  }
+  std::unique_ptr<e2e::PostgresServer> server;
+  if (store == "postgres") {
+    auto started = e2e::PostgresServer::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "cannot start PostgreSQL: %s\n", started.error().message.c_str());
+      return 1;
+    }
+    server = std::move(*started);
+  }
+  std::vector<double> baseline;
+  std::vector<double> measured;
+  for (int run = 0; run < runs; ++run) {
+    if (server == nullptr) {
+      measured.push_back(Measure(argc, argv, nullptr));
+      continue;
+    }
+    baseline.push_back(Measure(argc, argv, nullptr));
+    auto postgres = OpenPostgresLedgerWriter({server->conninfo(), std::chrono::seconds{5}});
+    if (!postgres.ok()) {
+      std::fprintf(stderr, "cannot open the PostgreSQL ledger: %s\n",
+                   postgres.error().message.c_str());
+      return 1;
+    }
+    measured.push_back(Measure(argc, argv, postgres->get()));
+  }
+  if (std::find(measured.begin(), measured.end(), -1.0) != measured.end() ||
+      std::find(baseline.begin(), baseline.end(), -1.0) != baseline.end()) {
+    return 1;
+  }
+  std::printf("median pairs/s over %d runs: %s %.0f", runs, store.c_str(), Median(measured));
+  if (!baseline.empty()) {
+    std::printf(", memory baseline %.0f, ratio %.2f", Median(baseline),
+                Median(measured) / Median(baseline));
+  }
+  std::printf("; peak rss MiB %.1f\n", static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
+  return 0;
 }
 
 }  // namespace

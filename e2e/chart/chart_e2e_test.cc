@@ -256,6 +256,33 @@ TEST(HelmTest, SchemaRefusesBadValuesWithTheirPath) {
   EXPECT_THAT(cidr.output, HasSubstr("/networkPolicy/apiServerCIDRs/0"));
 }
 
+TEST(HelmTest, PostgresLedgerReadsItsConnectionStringFromTheNamedSecret) {
+  CommandResult rendered =
+      Render({"ledger.store=postgres", "ledger.postgres.secretName=ledger-db",
+              "ledger.postgres.secretKey=uri", "ledger.postgres.timeoutMs=2000"});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  EXPECT_THAT(rendered.output, HasSubstr("- --ledger-store=postgres\n"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --postgres-dsn-file=/etc/agentbudget/postgres/dsn\n"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --postgres-timeout-ms=2000\n"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- {name: postgres, mountPath: /etc/agentbudget/postgres, readOnly: true}"));
+  EXPECT_THAT(rendered.output, HasSubstr("secretName: ledger-db\n"
+                                         "          items: [{key: uri, path: dsn}]"));
+  CommandResult kube = Render({});
+  ASSERT_EQ(kube.exit_code, 0) << kube.output;
+  EXPECT_THAT(kube.output, HasSubstr("- --ledger-store=kube\n"));
+  EXPECT_THAT(kube.output, ::testing::Not(HasSubstr("postgres")));
+}
+
+TEST(HelmTest, SchemaRefusesAPostgresLedgerWithoutItsSecret) {
+  CommandResult unnamed = Render({"ledger.store=postgres"});
+  EXPECT_NE(unnamed.exit_code, 0);
+  EXPECT_THAT(unnamed.output, HasSubstr("/ledger/postgres/secretName"));
+  CommandResult other = Render({"ledger.store=mysql"});
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_THAT(other.output, HasSubstr("/ledger/store"));
+}
+
 // The rendered object of `kind` named `name`, or null.
 json Find(const std::vector<json>& objects, const std::string& kind, const std::string& name) {
   for (const json& object : objects) {
