@@ -35,7 +35,15 @@ EnvelopeDecision RunEnvelope::Reserve(uint64_t fingerprint, Money estimate_cost,
             "maxTokens"};
   }
   ++totals_.requests;
-  ++identical_[fingerprint];
+  if (limits_.max_identical_requests) {
+    if (++identical_[fingerprint] == 1) {
+      first_seen_.push_back(fingerprint);
+      if (first_seen_.size() > kMaxFingerprints) {
+        identical_.erase(first_seen_.front());
+        first_seen_.pop_front();
+      }
+    }
+  }
   totals_.reserved += estimate_cost;
   totals_.reserved_tokens = SaturatingAdd(totals_.reserved_tokens, estimate_tokens);
   return {true, "", ""};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -49,9 +50,14 @@ struct EnvelopeTotals {
 // requests + 1 > maxRequests; more than maxIdenticalRequests calls with the same request
 // fingerprint (the retry-loop guard); spent + reserved + estimate > maxCost; likewise for
 // tokens. Calls already admitted always commit in full: actual cost is never refused.
-// Not thread-safe: the owner serialises calls.
+// Memory is bounded however long the run: the guard counts calls per fingerprint only when
+// maxIdenticalRequests is set, and among the kMaxFingerprints most recently first-seen
+// fingerprints (a retry loop repeats a recent one). Not thread-safe: the owner serialises
+// calls.
 class RunEnvelope {
  public:
+  static constexpr size_t kMaxFingerprints = 4096;
+
   explicit RunEnvelope(EnvelopeLimits limits) : limits_(std::move(limits)) {}
 
   // Decides on one call. When allowed, the call counts as a request and its estimate is
@@ -74,11 +80,14 @@ class RunEnvelope {
 
   const EnvelopeTotals& totals() const { return totals_; }
   const EnvelopeLimits& limits() const { return limits_; }
+  // Fingerprints the retry-loop guard holds (at most kMaxFingerprints).
+  size_t fingerprints() const { return identical_.size(); }
 
  private:
   EnvelopeLimits limits_;
   EnvelopeTotals totals_;
   std::unordered_map<uint64_t, int64_t> identical_;  // fingerprint → calls admitted
+  std::deque<uint64_t> first_seen_;                   // identical_'s keys, oldest first
 };
 
 // A 64-bit FNV-1a hash of `bytes`: a stable request fingerprint for the retry-loop guard.

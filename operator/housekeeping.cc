@@ -5,25 +5,31 @@
 
 namespace agentbudget::op {
 
+authority::CompactOptions FoldOptions(core::SysSeconds now,
+                                      std::chrono::seconds idempotency_window) {
+  return authority::CompactOptions{now - kFoldDelay, now - idempotency_window};
+}
+
 void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
-                     authority::LedgerStore& store, authority::AuthorityMetrics& metrics,
-                     const Clock& clock, std::chrono::milliseconds metrics_interval) {
+                     authority::LedgerStore& store, LedgerCeiling& ceiling,
+                     authority::AuthorityMetrics& metrics, const Clock& clock,
+                     std::chrono::milliseconds metrics_interval) {
   constexpr auto kLeader = kube::Scope::kLeader;
   manager.AddPeriodic("ledger-sweep", kLeader, [&ledger] {
     ledger.Sweep();
     return std::chrono::milliseconds{200};
   });
-  manager.AddPeriodic("ledger-compaction", kLeader, [&store, &clock] {
-    const core::SysSeconds before = std::chrono::floor<std::chrono::seconds>(clock.Now()) -
-                                    authority::Ledger::Options{}.idempotency_ttl -
-                                    std::chrono::hours{1};
-    auto compacted = store.Compact(before);
+  manager.AddPeriodic("ledger-compaction", kLeader, [&store, &ceiling, &clock, &ledger] {
+    const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(clock.Now());
+    auto compacted = store.Compact(FoldOptions(now, ledger.idempotency_window()));
     if (compacted.ok()) {
       log::Info("ledger compacted", {{"folded_entries", *compacted}});
     } else {
       log::Warn("ledger compaction failed", {{"error", compacted.error().ToString()}});
     }
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::hours{1});
+    const bool near = ceiling.Observe(store.Usage());
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+        near ? kFoldIntervalNearCeiling : kFoldInterval);
   });
   manager.AddPeriodic("authority-metrics", kLeader, [&ledger, &metrics, metrics_interval] {
     metrics.Update(ledger.Budgets(), ledger.stats(), ledger.spend(), ledger.pending_commits());

@@ -5,10 +5,11 @@
 
 #include "common/clock.h"
 #include "kube/manager.h"
-#include "operator/authority/ledger_store.h"
 #include "operator/authority/ledger.h"
+#include "operator/authority/ledger_store.h"
 #include "operator/authority/metrics.h"
 #include "operator/certs/certificates.h"
+#include "operator/ledger_ceiling.h"
 #include "operator/options.h"
 
 namespace agentbudget::op {
@@ -16,14 +17,29 @@ namespace agentbudget::op {
 // The authority's periodic work, as leader-only periodic runnables of `manager`, each
 // waiting for its next step on the manager's stop signal:
 //   ledger-sweep       every 200 ms: expires reservations past their TTL (Ledger::Sweep)
-//   ledger-compaction  at once, then hourly: folds entries older than the idempotency
-//                      window and an hour's margin (LedgerStore::Compact); on a thread of its
-//                      own, since it reads the whole ledger
+//   ledger-compaction  at once, then every kFoldInterval (kFoldIntervalNearCeiling while
+//                      `ceiling` says the store is near its ceiling): folds entries older
+//                      than kFoldDelay into per-(run, model, attribution, 15-minute
+//                      bucket) totals, keeping key digests for the idempotency window; on a
+//                      thread of its own, since it reads the whole ledger; then publishes
+//                      the store's usage through `ceiling`
 //   authority-metrics  every `metrics_interval`: the budgets' and the ledger's metrics
 // Every reference must outlive the manager's run. REQUIRES: `manager` not started.
 void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
-                     authority::LedgerStore& store, authority::AuthorityMetrics& metrics,
-                     const Clock& clock, std::chrono::milliseconds metrics_interval);
+                     authority::LedgerStore& store, LedgerCeiling& ceiling,
+                     authority::AuthorityMetrics& metrics, const Clock& clock,
+                     std::chrono::milliseconds metrics_interval);
+
+inline constexpr std::chrono::minutes kFoldInterval{5};
+inline constexpr std::chrono::minutes kFoldIntervalNearCeiling{1};
+// Entries younger than this stay as they are: a group-committed segment is folded once
+// every entry in it is this old, which covers the group commit's latency.
+inline constexpr std::chrono::minutes kFoldDelay{2};
+
+// What a compaction at `now` folds (LedgerStore::Compact): entries older than kFoldDelay,
+// keeping the digests of keys inside `idempotency_window`.
+authority::CompactOptions FoldOptions(core::SysSeconds now,
+                                      std::chrono::seconds idempotency_window);
 
 // How long meters are given to drop a CA the authority's certificate moves away from: a
 // meter keeps the CA bundle it was admitted with for its pod's life, so after a CA renewal

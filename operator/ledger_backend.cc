@@ -41,7 +41,9 @@ Result<std::unique_ptr<authority::PostgresLedgerStore>> OpenPostgres(const Optio
 Result<LedgerBackend> OpenLedgerBackend(const Options& options, kube::Client& client) {
   if (options.ledger_store != "postgres") {
     return LedgerBackend{
-        std::make_unique<authority::KubeLedgerStore>(client, options.namespace_name),
+        std::make_unique<authority::KubeLedgerStore>(
+            client, options.namespace_name,
+            authority::KubeLedgerStore::Options{options.ledger_ceiling_bytes}),
         [] { return OkStatus(); }};
   }
   auto store = OpenPostgres(options);
@@ -69,7 +71,8 @@ int RunLedgerMigration(kube::Client& client, const Options& options) {
   if (!postgres.ok()) {
     return fail(postgres.error());
   }
-  authority::KubeLedgerStore kube_store(client, options.namespace_name);
+  authority::KubeLedgerStore kube_store(client, options.namespace_name,
+                                        {options.ledger_ceiling_bytes});
   auto entries = kube_store.Load();
   if (!entries.ok()) {
     return fail(entries.error());
@@ -81,7 +84,7 @@ int RunLedgerMigration(kube::Client& client, const Options& options) {
   if (!present.ok()) {
     return fail(present.error());
   }
-  if (!present->empty() || (*postgres)->skipped_rows() > 0) {
+  if (!present->empty() || (*postgres)->Usage().skipped > 0) {
     return fail(MakeError(ErrorCode::kFailedPrecondition,
                           "the PostgreSQL ledger already holds entries: migrate-ledger copies "
                           "into an empty ledger only, so that no spend is counted twice"));

@@ -165,7 +165,11 @@ int Run(int argc, char** argv) {
                      queue_options);
 
   authority::AuthorityMetrics metrics(registry);
-  AddHousekeeping(manager, ledger, store, metrics, clock, options->status_period);
+  LedgerCeiling ceiling(*registry, recorder,
+                        {{"apiVersion", "v1"},
+                         {"kind", "Pod"},
+                         {"metadata", {{"name", Hostname()}, {"namespace", options->namespace_name}}}});
+  AddHousekeeping(manager, ledger, store, ceiling, metrics, clock, options->status_period);
 
   const authority::AuthorityApi::ServingCheck serving = LeaderServing(manager);
   const bool plaintext = options->authority_plaintext;

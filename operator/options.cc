@@ -60,6 +60,9 @@ void Define(Options& options, flags::FlagSet& set) {
              "its ids, any other name as \"other\"");
   set.Duration("group-commit-ms", &options.group_commit,
                "longest wait before commits are written to the ledger together, in ms");
+  set.Int("ledger-ceiling-bytes", &options.ledger_ceiling_bytes, 1 << 20,
+          "the most the ledger may hold in etcd (its ConfigMaps), in bytes; commits are "
+          "refused (meters spool them) rather than pass it");
   set.Duration("status-ms", &options.status_period,
                "period of AgentBudget status updates and metrics, in ms");
   set.String("ledger-store", &options.ledger_store,

@@ -61,6 +61,7 @@ struct Options {
   std::string ledger_store = "kube";
   std::string postgres_dsn_file;
   std::chrono::milliseconds postgres_timeout{5000};  // --postgres-timeout-ms
+  int64_t ledger_ceiling_bytes = int64_t{100} << 20;  // --ledger-ceiling-bytes
   std::chrono::milliseconds status_period{5000};  // --status-ms
   int64_t workers = 256;                           // authority API threads
   std::string log_level = "info";

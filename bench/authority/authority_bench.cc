@@ -70,7 +70,8 @@ class BenchStore final : public LedgerStore {
     return OkStatus();
   }
   Result<std::vector<LedgerEntry>> Load() override { return std::vector<LedgerEntry>{}; }
-  Result<size_t> Compact(core::SysSeconds) override { return size_t{0}; }
+  Result<size_t> Compact(const CompactOptions&) override { return size_t{0}; }
+  StoreUsage Usage() const override { return {}; }
   std::atomic<size_t> appended_{0};
   std::atomic<size_t> appends_{0};
 

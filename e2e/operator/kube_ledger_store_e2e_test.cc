@@ -21,7 +21,20 @@ using std::chrono::hours;
 using std::chrono::minutes;
 
 const auto* const kEnvironment =
-    ::testing::AddGlobalTestEnvironment(new e2e::ClusterEnvironment("operator-ledger-e2e"));
+    ::testing::AddGlobalTestEnvironment(new e2e::ClusterEnvironment("kube-ledger-store-e2e"));
+
+int64_t Spend(const std::vector<LedgerEntry>& entries) {
+  int64_t total = 0;
+  for (const LedgerEntry& entry : entries) {
+    total += entry.cost_micros;
+  }
+  return total;
+}
+
+int64_t Spend(const Result<std::vector<LedgerEntry>>& entries) {
+  EXPECT_TRUE(entries.ok());
+  return entries.ok() ? Spend(*entries) : 0;
+}
 
 std::vector<std::string> Dump(const std::vector<LedgerEntry>& entries) {
   std::vector<std::string> lines;
@@ -36,16 +49,50 @@ class KubeLedgerStoreE2eTest : public ::testing::Test {
   void SetUp() override {
     cluster_ = e2e::ClusterEnvironment::Cluster();
     ASSERT_NE(cluster_, nullptr);
+    // Each test starts from an empty ledger in the namespace (TearDown empties it).
     auto created = cluster_->Kubectl({"create", "namespace", kNamespace});
-    ASSERT_TRUE(created.ok() && created->exit_code == 0)
+    ASSERT_TRUE(created.ok() && (created->exit_code == 0 ||
+                                 created->output.find("AlreadyExists") != std::string::npos))
         << (created.ok() ? created->output : created.error().ToString());
     auto config = kube::LoadKubeconfig(cluster_->kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().ToString();
     auto client = kube::Client::Create(*config);
     ASSERT_TRUE(client.ok()) << client.error().ToString();
     client_ = std::move(*client);
-    store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace);
+    store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace, KubeLedgerStore::Options{});
     ASSERT_TRUE(store_->Load().ok());
+  }
+
+  void TearDown() override {
+    if (cluster_ != nullptr) {
+      auto deleted = cluster_->Kubectl(
+          {"delete", "configmaps", "-n", kNamespace, "-l", "agentbudget.io/ledger"});
+      EXPECT_TRUE(deleted.ok() && deleted->exit_code == 0);
+    }
+  }
+
+  // The ledger's ConfigMaps as the API server holds them: their count and JSON bytes.
+  std::pair<int64_t, int64_t> Held() {
+    kube::ListOptions options;
+    options.label_selector = "agentbudget.io/ledger";
+    auto listed = client_->ListAll(kube::resources::kConfigMaps, kNamespace, options, 100);
+    EXPECT_TRUE(listed.ok());
+    int64_t bytes = 0;
+    for (const auto& item : listed.ok() ? listed->items : std::vector<nlohmann::json>{}) {
+      bytes += static_cast<int64_t>(item.dump().size());
+    }
+    return {listed.ok() ? static_cast<int64_t>(listed->items.size()) : 0, bytes};
+  }
+
+  Status CreateConfigMap(const std::string& name, const std::string& kind,
+                         const std::string& entries) {
+    auto created = client_->Create(
+        kube::resources::kConfigMaps, kNamespace,
+        {{"apiVersion", "v1"},
+         {"kind", "ConfigMap"},
+         {"metadata", {{"name", name}, {"labels", {{"agentbudget.io/ledger", kind}}}}},
+         {"data", {{"entries", entries}}}});
+    return created.ok() ? OkStatus() : Status(std::move(created).error());
   }
 
   // A batch of `count` commits by `run`, 7 minutes apart from `start`.
@@ -104,9 +151,9 @@ TEST_F(KubeLedgerStoreE2eTest, CompactionFoldsSettledSegmentsAndLoadStaysExact) 
   ASSERT_TRUE(store_->Append(fresh).ok());
   recent.insert(recent.end(), fresh.begin(), fresh.end());
 
-  auto folded = store_->Compact(now - hours{25});
+  auto folded = store_->Compact({now - hours{25}, now - hours{25}});
   ASSERT_TRUE(folded.ok()) << folded.error().ToString();
-  std::vector<LedgerEntry> expected = FoldEntries(settled);
+  std::vector<LedgerEntry> expected = FoldEntries(settled, now - hours{25});
   EXPECT_EQ(*folded, settled.size() + 20 - expected.size());
   expected.insert(expected.end(), recent.begin(), recent.end());
   auto loaded = store_->Load();
@@ -132,17 +179,88 @@ TEST_F(KubeLedgerStoreE2eTest, CompactionFoldsSettledSegmentsAndLoadStaysExact) 
   // Once the recent entries settle too, a second compaction folds the checkpoint again and
   // removes the left-behind segment.
   ASSERT_TRUE(store_->Append(Batch("run-b", now - hours{1}, 3)).ok());
-  folded = store_->Compact(now + hours{1});
+  folded = store_->Compact({now + hours{1}, now + hours{1}});
   ASSERT_TRUE(folded.ok()) << folded.error().ToString();
-  std::vector<LedgerEntry> refolded = FoldEntries(settled);
+  std::vector<LedgerEntry> refolded = FoldEntries(settled, now + hours{1});
   refolded.insert(refolded.end(), recent.begin(), recent.end());
   std::vector<LedgerEntry> last = Batch("run-b", now - hours{1}, 3);
   refolded.insert(refolded.end(), last.begin(), last.end());
   loaded = store_->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
-  EXPECT_EQ(Dump(*loaded), Dump(FoldEntries(refolded)));
+  EXPECT_EQ(Dump(*loaded), Dump(FoldEntries(refolded, now + hours{1})));
+  EXPECT_EQ(ConfigMaps("segment"), 0);
+  EXPECT_EQ(ConfigMaps("checkpoint"), 2);  // the first checkpoint and a delta on it
+
+  // Ten more deltas make a chain of twelve; the next compaction merges it into one
+  // checkpoint. The spend stays exact throughout.
+  int64_t spend = Spend(store_->Load());
+  for (int delta = 0; delta < 11; ++delta) {
+    const std::vector<LedgerEntry> batch = Batch("run-c", now - hours{1} + minutes{delta}, 2);
+    ASSERT_TRUE(store_->Append(batch).ok());
+    spend += Spend(batch);
+    ASSERT_TRUE(store_->Compact({now + hours{1}, now + hours{1}}).ok());
+    EXPECT_EQ(Spend(store_->Load()), spend);
+  }
   EXPECT_EQ(ConfigMaps("segment"), 0);
   EXPECT_EQ(ConfigMaps("checkpoint"), 1);
+}
+
+TEST_F(KubeLedgerStoreE2eTest, TheCeilingIsNeverPassedAndFoldingMakesRoomAgain) {
+  const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  constexpr int64_t kCeiling = 64 << 10;
+  store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace,
+                                             KubeLedgerStore::Options{kCeiling});
+  ASSERT_TRUE(store_->Load().ok());
+  int appended = 0;
+  Status refused = OkStatus();
+  for (int batch = 0; batch < 1000 && refused.ok(); ++batch) {
+    refused = store_->Append(Batch("run-a", now - hours{3} + minutes{batch}, 2));
+    appended += refused.ok();
+    const auto [objects, bytes] = Held();
+    ASSERT_LE(bytes, kCeiling) << "after " << appended << " batches";
+    EXPECT_GE(store_->Usage().bytes, bytes);  // never an under-count
+    EXPECT_LE(store_->Usage().bytes, kCeiling);
+  }
+  ASSERT_FALSE(refused.ok()) << "the ceiling was never reached";
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_GT(appended, 5);
+  const int64_t spend_before = Spend(store_->Load());
+
+  // Folding the run's 15-minute buckets makes room; the spend stays exact.
+  auto folded = store_->Compact({now - minutes{2}, now - hours{1}});
+  ASSERT_TRUE(folded.ok()) << folded.error().ToString();
+  EXPECT_GT(*folded, 0U);
+  EXPECT_LE(Held().second, kCeiling);
+  EXPECT_LT(store_->Usage().bytes, kCeiling / 4);
+  ASSERT_TRUE(store_->Append(Batch("run-x", now - minutes{1}, 10)).ok());
+  EXPECT_EQ(Spend(store_->Load()), spend_before + Spend(Batch("run-x", now - minutes{1}, 10)));
+}
+
+TEST_F(KubeLedgerStoreE2eTest, CorruptAndForeignConfigMapsAreReportedSkippedAndKept) {
+  const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::vector<LedgerEntry> good = Batch("run-a", now - hours{1}, 4);
+  ASSERT_TRUE(store_->Append(good).ok());
+  // A segment whose second line is not an entry, one that is not JSON at all, and a
+  // ConfigMap someone else labelled as the ledger's.
+  ASSERT_TRUE(CreateConfigMap("agentbudget-ledger-0000000000000007", "segment",
+                              good[0].ToJson().dump() + "\n{\"k\":\"c\",\"cost\":-1}\n")
+                  .ok());
+  ASSERT_TRUE(CreateConfigMap("agentbudget-ledger-0000000000000008", "segment", "not json\n").ok());
+  ASSERT_TRUE(CreateConfigMap("my-settings", "segment", "").ok());
+
+  store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace, KubeLedgerStore::Options{});
+  auto loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(Dump(*loaded), Dump(good));  // nothing of the bad objects counted
+  EXPECT_EQ(store_->Usage().skipped, 3);
+
+  // Compaction folds past them but leaves them for inspection.
+  ASSERT_TRUE(store_->Compact({now, now - hours{1}}).ok());
+  EXPECT_EQ(ConfigMaps("segment"), 3);
+  loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(Dump(*loaded), Dump(FoldEntries(good, now - hours{1})));
+  EXPECT_EQ(store_->Usage().skipped, 3);
 }
 
 }  // namespace

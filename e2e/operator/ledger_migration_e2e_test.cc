@@ -42,12 +42,13 @@ TEST(LedgerMigrationE2eTest, KubernetesLedgerIsCopiedOnceIntoAnEmptyPostgresLedg
   ASSERT_TRUE(config.ok());
   auto client = kube::Client::Create(*config);
   ASSERT_TRUE(client.ok());
-  authority::KubeLedgerStore kube_store(**client, kSource);
+  authority::KubeLedgerStore kube_store(**client, kSource, {});
   ASSERT_TRUE(kube_store.Load().ok());
   // Old spend folded into a checkpoint, then recent batches, one of them stored twice.
   const std::vector<LedgerEntry> entries = authority::Entries();
   ASSERT_TRUE(kube_store.Append({entries[3]}).ok());
-  ASSERT_TRUE(kube_store.Compact(authority::kNoon - std::chrono::hours{24}).ok());
+  const auto cutoff = authority::kNoon - std::chrono::hours{24};
+  ASSERT_TRUE(kube_store.Compact({cutoff, cutoff}).ok());
   const std::vector<LedgerEntry> recent = {entries[0], entries[1]};
   ASSERT_TRUE(kube_store.Append(recent).ok());
   ASSERT_TRUE(kube_store.Append(recent).ok());

@@ -127,18 +127,21 @@ Result<CommitRequest> DecodeCommit(std::string_view text) {
     if (!usage->is_object()) {
       return InvalidArgument("usage must be an object of token counts");
     }
-    for (const char* field :
-         {"input", "cacheRead", "cacheWrite5m", "cacheWrite1h", "output", "reasoning"}) {
-      int64_t count = 0;
-      ASSIGN_OR_RETURN(count, Count(*usage, field));
-      // Reasoning tokens are part of output (OpenAI reports them inside output_tokens).
-      const std::string_view name = field;
-      if (name == "output") {
-        request.output_tokens = count;
-      } else if (name != "reasoning") {
-        request.input_tokens = core::SaturatingAdd(request.input_tokens, count);
-      }
+    // Reasoning tokens are part of output (OpenAI reports them inside output_tokens), so
+    // "reasoning" is validated but not added.
+    TokenCounts& types = request.token_types;
+    ASSIGN_OR_RETURN(types.input, Count(*usage, "input"));
+    ASSIGN_OR_RETURN(types.cache_read, Count(*usage, "cacheRead"));
+    ASSIGN_OR_RETURN(types.cache_write_5m, Count(*usage, "cacheWrite5m"));
+    ASSIGN_OR_RETURN(types.cache_write_1h, Count(*usage, "cacheWrite1h"));
+    ASSIGN_OR_RETURN(types.output, Count(*usage, "output"));
+    if (auto reasoning = Count(*usage, "reasoning"); !reasoning.ok()) {
+      return std::move(reasoning).error();
     }
+    request.input_tokens = core::SaturatingAdd(
+        core::SaturatingAdd(types.input, types.cache_read),
+        core::SaturatingAdd(types.cache_write_5m, types.cache_write_1h));
+    request.output_tokens = types.output;
     request.tokens = core::SaturatingAdd(request.input_tokens, request.output_tokens);
     return OkStatus();
   });

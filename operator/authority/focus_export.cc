@@ -1,7 +1,5 @@
 #include "operator/authority/focus_export.h"
 
-#include <set>
-
 #include "core/time_format.h"
 
 namespace agentbudget::authority {
@@ -9,15 +7,13 @@ namespace agentbudget::authority {
 std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
                         core::SysSeconds to, const core::FocusAccount& account) {
   std::vector<core::FocusCharge> charges;
-  std::set<std::string> seen;
+  FirstCopies first_copies;
   for (const LedgerEntry& entry : entries) {
     if (entry.at < from || entry.at >= to || entry.IsReport()) {
       continue;
     }
     const bool event = entry.kind == LedgerEntry::Kind::kEvent;
-    if (entry.folded == 0 &&
-        !seen.insert(entry.run + '\x1f' + (event ? "e" : "c") + '\x1f' + entry.idempotency_key)
-             .second) {
+    if (!first_copies.Counts(entry)) {
       continue;
     }
     core::FocusCharge charge;

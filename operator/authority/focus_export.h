@@ -10,8 +10,8 @@
 namespace agentbudget::authority {
 
 // FOCUS 1.2 CSV of the ledger entries committed in [from, to), in ledger order, one row
-// per entry (a replayed entry stored twice is exported once; a folded total of older
-// entries is one row for its 15 minutes; a report, LedgerEntry::IsReport, is no row). Pure.
+// per entry (a replayed entry stored twice, or a raw copy of a folded key, is exported once
+// (FirstCopies); a folded total is one row for its run, model and 15 minutes; a report, LedgerEntry::IsReport, is no row). Pure.
 std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
                         core::SysSeconds to, const core::FocusAccount& account);
 

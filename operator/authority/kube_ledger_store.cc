@@ -5,6 +5,7 @@
 #include <map>
 #include <sstream>
 
+#include "common/log.h"
 #include "operator/authority/ledger_compaction.h"
 
 namespace agentbudget::authority {
@@ -15,7 +16,12 @@ constexpr const char* kPrefix = "agentbudget-ledger-";
 constexpr const char* kCheckpointPrefix = "agentbudget-ledger-checkpoint-";
 constexpr const char* kCoversAnnotation = "agentbudget.io/ledger-covers";
 constexpr const char* kPartsAnnotation = "agentbudget.io/ledger-parts";
+constexpr const char* kBaseAnnotation = "agentbudget.io/ledger-base";
 constexpr size_t kEntriesPerCheckpointPart = 1000;
+// Deltas on a checkpoint chain before it is merged into one checkpoint again.
+constexpr size_t kMergeAfter = 12;
+// More than the API server adds to a ConfigMap we create (about 300 bytes of metadata).
+constexpr int64_t kServerMetadataAllowance = 1024;
 
 std::string SegmentName(uint64_t sequence) {
   char name[64];
@@ -58,54 +64,118 @@ std::string Lines(std::vector<LedgerEntry>::const_iterator begin,
   return lines;
 }
 
-// Decodes the JSON lines of ConfigMap `name`; kInternal naming it for a bad line.
-Status DecodeLines(const nlohmann::json& item, const std::string& name,
-                   std::vector<LedgerEntry>& out) {
-  const std::string lines = item.value("/data/entries"_json_pointer, std::string());
-  std::istringstream stream(lines);
+// Decodes the JSON lines of a ConfigMap into `out`; kInvalidArgument naming the first bad
+// line, and then `out` is unchanged.
+Status DecodeLines(const nlohmann::json& item, std::vector<LedgerEntry>& out) {
+  const nlohmann::json* lines_json = nullptr;
+  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
+    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
+      lines_json = &*entries;
+    }
+  }
+  if (lines_json == nullptr) {
+    return InvalidArgument("no data.entries");
+  }
+  std::istringstream stream(lines_json->get_ref<const std::string&>());
+  std::vector<LedgerEntry> decoded;
   std::string line;
-  while (std::getline(stream, line)) {
+  for (int number = 1; std::getline(stream, line); ++number) {
     if (line.empty()) {
       continue;
     }
     auto entry = LedgerEntry::FromJson(nlohmann::json::parse(line, nullptr, false));
     if (!entry.ok()) {
-      return Internal("ledger object " + name + ": " + entry.error().message);
+      return InvalidArgument("line " + std::to_string(number) + ": " + entry.error().message);
     }
-    out.push_back(std::move(*entry));
+    decoded.push_back(std::move(*entry));
   }
+  out.insert(out.end(), std::make_move_iterator(decoded.begin()),
+             std::make_move_iterator(decoded.end()));
   return OkStatus();
+}
+
+int64_t SizeOf(const nlohmann::json& object) {
+  return static_cast<int64_t>(object.dump().size());
 }
 
 }  // namespace
 
-KubeLedgerStore::KubeLedgerStore(kube::Client& client, std::string namespace_name)
-    : client_(client), namespace_(std::move(namespace_name)) {}
+KubeLedgerStore::KubeLedgerStore(kube::Client& client, std::string namespace_name,
+                                 Options options)
+    : client_(client), namespace_(std::move(namespace_name)), options_(options) {}
+
+Status KubeLedgerStore::CreateWithin(const nlohmann::json& object, int64_t limit) {
+  const std::string name = object["metadata"]["name"].get<std::string>();
+  // The API server adds metadata (uid, resourceVersion, timestamps, managedFields): room
+  // for it is held until the stored object's size is known.
+  const int64_t size = SizeOf(object) + kServerMetadataAllowance;
+  {
+    MutexLock lock(mu_);
+    if (bytes_ + size > limit) {
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "ledger store: " + name + " (" + std::to_string(size) +
+                           " bytes) would pass " + std::to_string(limit) +
+                           " bytes of the ledger's ceiling of " +
+                           std::to_string(options_.ceiling_bytes) + " bytes in etcd (" +
+                           std::to_string(bytes_) + " held)");
+    }
+    // Counted before the request, so concurrent creates never pass the ceiling together.
+    bytes_ += size - sizes_[name];
+    sizes_[name] = size;
+  }
+  auto created = client_.Create(kube::resources::kConfigMaps, namespace_, object);
+  MutexLock lock(mu_);
+  if (created.ok()) {
+    const int64_t stored = SizeOf(*created);
+    bytes_ += stored - sizes_[name];
+    sizes_[name] = stored;
+    return OkStatus();
+  }
+  if (created.error().code == ErrorCode::kAlreadyExists) {
+    return std::move(created).error();  // its size is counted until the next Read
+  }
+  // Not created (or not known to be: a timed-out create is found by the next Read).
+  bytes_ -= sizes_[name];
+  sizes_.erase(name);
+  return std::move(created).error();
+}
 
 Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
   const std::string lines = Lines(batch.begin(), batch.end());
-  MutexLock lock(mu_);
   while (true) {
+    std::string name;
+    {
+      MutexLock lock(mu_);
+      name = SegmentName(next_sequence_++);
+    }
     nlohmann::json segment = {
         {"apiVersion", "v1"},
         {"kind", "ConfigMap"},
-        {"metadata",
-         {{"name", SegmentName(next_sequence_)}, {"labels", {{kLabel, "segment"}}}}},
+        {"metadata", {{"name", name}, {"labels", {{kLabel, "segment"}}}}},
         {"data", {{"entries", lines}}},
     };
-    auto created = client_.Create(kube::resources::kConfigMaps, namespace_, segment);
-    if (created.ok()) {
-      ++next_sequence_;
-      return OkStatus();
+    Status created = CreateWithin(
+        segment, static_cast<int64_t>(static_cast<double>(options_.ceiling_bytes) * kAppendShare));
+    // kAlreadyExists: a segment of ours whose Create timed out but landed, or one written
+    // by a previous leader: move past it.
+    if (created.ok() || created.error().code != ErrorCode::kAlreadyExists) {
+      return created;
     }
-    if (created.error().code == ErrorCode::kAlreadyExists) {
-      // A segment of ours whose Create timed out but landed, or one written by a previous
-      // leader: move past it.
-      ++next_sequence_;
-      continue;
-    }
-    return std::move(created).error();
   }
+}
+
+void KubeLedgerStore::Skip(const std::string& name, const std::string& why) {
+  MutexLock lock(mu_);
+  if (skipped_.emplace(name, why).second) {
+    log::Error("a ConfigMap labelled as the ledger's is not ledger data; left out and kept",
+               {{"configmap", name}, {"namespace", namespace_}, {"reason", why}});
+  }
+}
+
+StoreUsage KubeLedgerStore::Usage() const {
+  MutexLock lock(mu_);
+  return StoreUsage{bytes_, static_cast<int64_t>(sizes_.size()), options_.ceiling_bytes,
+                    static_cast<int64_t>(skipped_.size())};
 }
 
 Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
@@ -116,42 +186,81 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
     return std::move(listed).error();
   }
   Layout layout;
-  // covers -> part -> the ConfigMap, and the parts each says the checkpoint has.
-  std::map<uint64_t, std::map<size_t, const nlohmann::json*>> checkpoints;
-  std::map<uint64_t, size_t> declared_parts;
+  struct Checkpoint {
+    std::map<size_t, const nlohmann::json*> parts;
+    size_t declared_parts = 0;
+    std::optional<uint64_t> base;
+  };
+  std::map<uint64_t, Checkpoint> checkpoints;  // by the sequence each covers
   std::map<uint64_t, std::pair<std::string, const nlohmann::json*>> segments;
+  std::map<std::string, int64_t> sizes;
   for (const auto& item : listed->items) {
     const std::string name = item.value("/metadata/name"_json_pointer, std::string());
     const std::string kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer,
                                         std::string());
+    sizes[name] = SizeOf(item);
     if (kind == "checkpoint" && name.rfind(kCheckpointPrefix, 0) == 0) {
       layout.checkpoint_maps.push_back(name);
       const auto& annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
       auto covers = Number(annotations.value(kCoversAnnotation, std::string()));
       auto parts = Number(annotations.value(kPartsAnnotation, std::string()));
       auto part = Number(name.substr(name.rfind('-') + 1));
-      if (covers && parts && part && *part < *parts) {
-        checkpoints[*covers][*part] = &item;
-        declared_parts[*covers] = *parts;
+      const std::string base = annotations.value(kBaseAnnotation, std::string());
+      auto base_covers = Number(base);
+      if (covers && parts && part && *part < *parts && (base.empty() || base_covers)) {
+        Checkpoint& checkpoint = checkpoints[*covers];
+        checkpoint.parts[*part] = &item;
+        checkpoint.declared_parts = *parts;
+        checkpoint.base = base_covers;
+      } else {
+        Skip(name, "a checkpoint without valid covers, parts and part number");
       }
-    } else if (kind == "segment" && name.rfind(kPrefix, 0) == 0) {
-      if (auto sequence = Number(name.substr(std::string(kPrefix).size()))) {
-        segments[*sequence] = {name, &item};
-      }
-    }
-  }
-  // The newest checkpoint with every part present.
-  for (auto checkpoint = checkpoints.rbegin(); checkpoint != checkpoints.rend(); ++checkpoint) {
-    if (checkpoint->second.size() != declared_parts[checkpoint->first]) {
       continue;
     }
-    layout.covers = checkpoint->first;
-    for (const auto& [part, item] : checkpoint->second) {
-      if (Status decoded = DecodeLines(*item, CheckpointName(checkpoint->first, part),
-                                       layout.checkpoint);
-          !decoded.ok()) {
-        return std::move(decoded).error();
+    if (kind == "segment" && name.rfind(kCheckpointPrefix, 0) != 0 &&
+        name.rfind(kPrefix, 0) == 0) {
+      if (auto sequence = Number(name.substr(std::string(kPrefix).size()))) {
+        segments[*sequence] = {name, &item};
+        continue;
       }
+    }
+    Skip(name, "labelled " + std::string(kLabel) + "=" + kind +
+                   " but not named as a ledger segment or checkpoint");
+  }
+  // The newest checkpoint whose chain (it, its base, its base's base, ...) has every part
+  // present and decodable; its entries are the chain's, oldest first.
+  for (auto newest = checkpoints.rbegin(); newest != checkpoints.rend(); ++newest) {
+    std::vector<std::vector<LedgerEntry>> links;  // newest first
+    std::vector<uint64_t> chain;
+    std::optional<uint64_t> covers = newest->first;
+    bool complete = true;
+    while (covers && complete) {
+      auto found = checkpoints.find(*covers);
+      complete = found != checkpoints.end() &&
+                 found->second.parts.size() == found->second.declared_parts &&
+                 (!found->second.base || *found->second.base < *covers);
+      if (!complete) {
+        break;
+      }
+      std::vector<LedgerEntry> entries;
+      for (const auto& [part, item] : found->second.parts) {
+        if (Status decoded = DecodeLines(*item, entries); !decoded.ok()) {
+          Skip(CheckpointName(*covers, part), decoded.error().message);
+          complete = false;
+        }
+      }
+      links.push_back(std::move(entries));
+      chain.push_back(*covers);
+      covers = found->second.base;
+    }
+    if (!complete) {
+      continue;
+    }
+    layout.covers = newest->first;
+    layout.chain = std::move(chain);
+    for (auto link = links.rbegin(); link != links.rend(); ++link) {
+      layout.checkpoint.insert(layout.checkpoint.end(), std::make_move_iterator(link->begin()),
+                               std::make_move_iterator(link->end()));
     }
     break;
   }
@@ -161,8 +270,9 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       continue;
     }
     Segment segment{sequence, named.first, {}};
-    if (Status decoded = DecodeLines(*named.second, named.first, segment.entries); !decoded.ok()) {
-      return std::move(decoded).error();
+    if (Status decoded = DecodeLines(*named.second, segment.entries); !decoded.ok()) {
+      Skip(named.first, decoded.error().message);
+      continue;
     }
     layout.segments.push_back(std::move(segment));
   }
@@ -172,6 +282,14 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
   }
   MutexLock lock(mu_);
   next_sequence_ = std::max(next_sequence_, next);
+  // What the listing saw, plus what was created since it was taken.
+  for (auto& [name, size] : sizes) {
+    sizes_[name] = size;
+  }
+  bytes_ = 0;
+  for (const auto& [name, size] : sizes_) {
+    bytes_ += size;
+  }
   return layout;
 }
 
@@ -190,27 +308,38 @@ Result<std::vector<LedgerEntry>> KubeLedgerStore::Load() {
 
 Status KubeLedgerStore::DeleteAll(const std::vector<std::string>& names) {
   for (const std::string& name : names) {
+    {
+      MutexLock lock(mu_);
+      if (skipped_.contains(name)) {
+        continue;  // kept for inspection
+      }
+    }
     Status deleted = client_.Delete(kube::resources::kConfigMaps, namespace_, name);
     if (!deleted.ok() && deleted.error().code != ErrorCode::kNotFound) {
       return deleted;
+    }
+    MutexLock lock(mu_);
+    if (auto found = sizes_.find(name); found != sizes_.end()) {
+      bytes_ -= found->second;
+      sizes_.erase(found);
     }
   }
   return OkStatus();
 }
 
-Result<size_t> KubeLedgerStore::Compact(core::SysSeconds before) {
+Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   auto layout = Read();
   if (!layout.ok()) {
     return std::move(layout).error();
   }
   // Segments are in commit order, but a late commit can be older than its neighbours:
   // fold only the leading segments whose every entry is settled.
-  std::vector<LedgerEntry> settled = std::move(layout->checkpoint);
+  std::vector<LedgerEntry> settled;
   std::vector<std::string> folded_maps = std::move(layout->stale_segments);
   std::optional<uint64_t> covers;
   for (Segment& segment : layout->segments) {
     if (!std::all_of(segment.entries.begin(), segment.entries.end(),
-                     [&](const LedgerEntry& entry) { return entry.at < before; })) {
+                     [&](const LedgerEntry& entry) { return entry.at < options.before; })) {
       break;
     }
     covers = segment.sequence;
@@ -225,9 +354,79 @@ Result<size_t> KubeLedgerStore::Compact(core::SysSeconds before) {
     }
     return size_t{0};
   }
-  const std::vector<LedgerEntry> folded = FoldEntries(settled);
+  // Parts named for this checkpoint can only be left by an interrupted attempt, possibly
+  // with other contents: they go first, so the new parts never mix with them.
+  std::vector<std::string> leftovers;
+  for (const std::string& name : layout->checkpoint_maps) {
+    if (name.rfind(CheckpointPrefix(*covers), 0) == 0) {
+      leftovers.push_back(name);
+    }
+  }
+  if (Status deleted = DeleteAll(leftovers); !deleted.ok()) {
+    return std::move(deleted).error();
+  }
+  // A delta on top of the chain needs room for the new totals only; merging the chain
+  // rewrites it whole, so it waits until the chain is long and there is room for a copy.
+  int64_t chain_bytes = 0;
+  for (const std::string& name : layout->checkpoint_maps) {
+    for (uint64_t link : layout->chain) {
+      if (name.rfind(CheckpointPrefix(link), 0) == 0) {
+        MutexLock lock(mu_);
+        chain_bytes += sizes_[name];
+      }
+    }
+  }
+  const bool merge = layout->chain.size() >= kMergeAfter && [&] {
+    MutexLock lock(mu_);
+    return bytes_ + chain_bytes <= options_.ceiling_bytes;
+  }();
+  const std::optional<uint64_t> base = merge ? std::nullopt : layout->covers;
+  if (merge) {
+    layout->checkpoint.insert(layout->checkpoint.end(), std::make_move_iterator(settled.begin()),
+                              std::make_move_iterator(settled.end()));
+    settled = std::move(layout->checkpoint);
+    layout->checkpoint.clear();
+  }
+  // What the delta is stored next to (nothing after a merge).
+  const std::vector<LedgerEntry>& counted = layout->checkpoint;
+  std::vector<LedgerEntry> folded = FoldEntries(settled, options.keep_digests_after, counted);
+  Status written = WriteCheckpoint(*covers, base, folded);
+  if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted) {
+    log::Warn("ledger checkpoint does not fit under the ceiling; folding without key digests",
+              {{"error", written.error().ToString()}});
+    // Replays of the keys folded now are no longer recognised; spend stays exact.
+    folded = FoldEntries(settled, core::SysSeconds::max(), counted);
+    written = WriteCheckpoint(*covers, base, folded);
+  }
+  if (!written.ok()) {
+    return std::move(written).error();
+  }
+  // The new checkpoint is complete: what it replaces may go (a delta keeps its chain).
+  for (const std::string& name : layout->checkpoint_maps) {
+    const bool in_chain =
+        !merge && std::any_of(layout->chain.begin(), layout->chain.end(), [&](uint64_t link) {
+          return name.rfind(CheckpointPrefix(link), 0) == 0;
+        });
+    if (!in_chain && name.rfind(CheckpointPrefix(*covers), 0) != 0) {
+      folded_maps.push_back(name);
+    }
+  }
+  if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
+    return std::move(deleted).error();
+  }
+  return settled.size() - std::min(settled.size(), folded.size());
+}
+
+Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
+                                        const std::vector<LedgerEntry>& folded) {
   const size_t parts = std::max<size_t>(
       1, (folded.size() + kEntriesPerCheckpointPart - 1) / kEntriesPerCheckpointPart);
+  nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
+                                {kPartsAnnotation, std::to_string(parts)}};
+  if (base) {
+    annotations[kBaseAnnotation] = std::to_string(*base);
+  }
+  std::vector<std::string> written;
   for (size_t part = 0; part < parts; ++part) {
     const size_t begin = part * kEntriesPerCheckpointPart;
     const size_t end = std::min(folded.size(), begin + kEntriesPerCheckpointPart);
@@ -235,31 +434,24 @@ Result<size_t> KubeLedgerStore::Compact(core::SysSeconds before) {
         {"apiVersion", "v1"},
         {"kind", "ConfigMap"},
         {"metadata",
-         {{"name", CheckpointName(*covers, part)},
+         {{"name", CheckpointName(covers, part)},
           {"labels", {{kLabel, "checkpoint"}}},
-          {"annotations",
-           {{kCoversAnnotation, std::to_string(*covers)},
-            {kPartsAnnotation, std::to_string(parts)}}}}},
+          {"annotations", annotations}}},
         {"data",
          {{"entries", Lines(folded.begin() + static_cast<long>(begin),
                             folded.begin() + static_cast<long>(end))}}},
     };
-    auto created = client_.Create(kube::resources::kConfigMaps, namespace_, checkpoint);
-    // The same inputs give the same parts: one left by an interrupted attempt will do.
-    if (!created.ok() && created.error().code != ErrorCode::kAlreadyExists) {
-      return std::move(created).error();
+    if (Status created = CreateWithin(checkpoint, options_.ceiling_bytes); !created.ok()) {
+      // An incomplete checkpoint is never read; free its room for the next attempt.
+      if (Status deleted = DeleteAll(written); !deleted.ok()) {
+        log::Warn("cannot delete an incomplete ledger checkpoint",
+                  {{"error", deleted.error().ToString()}});
+      }
+      return created;
     }
+    written.push_back(CheckpointName(covers, part));
   }
-  // The new checkpoint is complete: everything it replaces may go.
-  for (const std::string& name : layout->checkpoint_maps) {
-    if (name.rfind(CheckpointPrefix(*covers), 0) != 0) {
-      folded_maps.push_back(name);
-    }
-  }
-  if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
-    return std::move(deleted).error();
-  }
-  return settled.size() - folded.size();
+  return OkStatus();
 }
 
 }  // namespace agentbudget::authority

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/money.h"
+#include "core/run_envelope.h"
 #include "core/time_format.h"
 
 namespace agentbudget::authority {
@@ -12,8 +13,10 @@ namespace {
 using core::Money;
 using SteadyTime = std::chrono::steady_clock::time_point;
 
-std::string Scoped(const std::string& run, const char* operation, const std::string& key) {
-  return run + '\x1f' + operation + '\x1f' + key;
+// The key of a reservation's or release's answer; commits and events are keyed by
+// KeyDigestOf, as the digests folded entries keep.
+uint64_t Scoped(const std::string& run, const char* operation, const std::string& key) {
+  return core::Fingerprint(run + '\x1f' + operation + '\x1f' + key);
 }
 
 core::SysSeconds Seconds(std::chrono::system_clock::time_point t) {
@@ -125,7 +128,7 @@ std::string Ledger::NewIdLocked(const char* prefix) {
   return text;
 }
 
-std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(const std::string& scoped,
+std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(uint64_t scoped,
                                                            uint64_t hash) {
   auto found = answers_.find(scoped);
   if (found == answers_.end()) {
@@ -139,7 +142,7 @@ std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(const std::string& sc
   return found->second.response;
 }
 
-Ledger::Replay Ledger::ReplayedLocked(const std::string& scoped, uint64_t hash, Reply& reply) {
+Ledger::Replay Ledger::ReplayedLocked(uint64_t scoped, uint64_t hash, Reply& reply) {
   if (auto found = answers_.find(scoped);
       found != answers_.end() && found->second.hash == hash && found->second.durability) {
     Durability& durability = *found->second.durability;
@@ -157,7 +160,7 @@ Ledger::Replay Ledger::ReplayedLocked(const std::string& scoped, uint64_t hash, 
   return Replay{true, std::move(answer)};
 }
 
-Ledger::Answer& Ledger::RememberLocked(const std::string& scoped, uint64_t hash,
+Ledger::Answer& Ledger::RememberLocked(uint64_t scoped, uint64_t hash,
                                        nlohmann::json response) {
   const SteadyTime now = clock_.Monotonic();
   Answer& answer = answers_[scoped];
@@ -227,7 +230,7 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
   }
   const core::SysSeconds now = Seconds(clock_.Now());
   MutexLock lock(mu_);
-  const std::string scoped = Scoped(caller.run, "reserve", request.idempotency_key);
+  const uint64_t scoped = Scoped(caller.run, "reserve", request.idempotency_key);
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
   }
@@ -331,7 +334,7 @@ std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
   return charges;
 }
 
-void Ledger::PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) {
+void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
   Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
   answer.durability = std::make_shared<Durability>();
   {
@@ -375,7 +378,7 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
                                                              core::SysSeconds now,
                                                              Reply& reply) {
   MutexLock lock(mu_);
-  const std::string scoped = Scoped(caller.run, "commit", request.idempotency_key);
+  const uint64_t scoped = KeyDigestOf(caller.run, LedgerEntry::Kind::kCommit, request.idempotency_key);
   if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
     return std::move(replay.answer);
   }
@@ -417,6 +420,7 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
   }
   MarkCommittedLocked(id, caller.run);
   ++stats_.commits;
+  entry.token_types = request.token_types;
   CountSpendLocked(entry, request.input_tokens, request.output_tokens);
   PersistLocked(std::move(entry), scoped, std::move(reply));
   return std::nullopt;
@@ -455,7 +459,7 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
     return std::move(valid).error();
   }
   MutexLock lock(mu_);
-  const std::string scoped = Scoped(caller.run, "release", request.idempotency_key);
+  const uint64_t scoped = Scoped(caller.run, "release", request.idempotency_key);
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
   }
@@ -496,7 +500,7 @@ std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& 
                                                                   core::SysSeconds now,
                                                                   Reply& reply) {
   MutexLock lock(mu_);
-  const std::string scoped = Scoped(caller.run, "event", request.idempotency_key);
+  const uint64_t scoped = KeyDigestOf(caller.run, LedgerEntry::Kind::kEvent, request.idempotency_key);
   if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
     return std::move(replay.answer);
   }
@@ -542,7 +546,7 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
   }
   for (const LedgerEntry& entry : entries) {
     const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
-    const std::string scoped = Scoped(entry.run, commit ? "commit" : "event", entry.idempotency_key);
+    const uint64_t scoped = KeyDigestOf(entry.run, entry.kind, entry.idempotency_key);
     if (entry.folded == 0 && answers_.contains(scoped)) {
       continue;  // appended twice (a retried batch): count once
     }
@@ -563,7 +567,14 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
       KeepFirstCeiling(run.ceiling, ReportedCeiling(entry.model));
     }
     if (entry.folded > 0) {
-      continue;  // folded totals answer no key and name no single reservation
+      // Folded totals answer the keys they still hold digests of.
+      for (const KeyDigest& digest : entry.digests) {
+        RememberLocked(digest.key, digest.request_hash, entry.Response(digest));
+        if (commit) {
+          MarkCommittedLocked(digest.id, entry.run);
+        }
+      }
+      continue;
     }
     RememberLocked(scoped, entry.request_hash, entry.Response());
     if (commit) {
@@ -596,7 +607,7 @@ int Ledger::Sweep() {
   }
   stats_.expired += expired;
   while (!answer_order_.empty() && answer_order_.front().first + options_.idempotency_ttl <= now) {
-    auto [created, scoped] = std::move(answer_order_.front());
+    const auto [created, scoped] = answer_order_.front();
     answer_order_.pop_front();
     auto found = answers_.find(scoped);
     if (found == answers_.end() || found->second.created != created) {
@@ -604,7 +615,7 @@ int Ledger::Sweep() {
     }
     if (found->second.durability && !found->second.durability->Durable()) {
       // Still waiting for the store: keep it until it is durable and aged.
-      answer_order_.emplace_back(now, std::move(scoped));
+      answer_order_.emplace_back(now, scoped);
       found->second.created = now;
       continue;
     }

@@ -48,6 +48,7 @@ struct CommitRequest {
   // reasoning). For metrics; `tokens` is what budgets are charged.
   int64_t input_tokens = 0;
   int64_t output_tokens = 0;
+  TokenCounts token_types;  // the same tokens by SKU type, kept in the ledger
   uint64_t request_hash = 0;
 };
 
@@ -151,8 +152,13 @@ class Ledger {
     std::chrono::seconds reservation_ttl{300};
     // How long expired, committed and released reservations are remembered.
     std::chrono::seconds tombstone_ttl{3600};
-    // How long idempotency answers are kept (resends come within this window).
-    std::chrono::seconds idempotency_ttl{24 * 3600};
+    // How long idempotency answers are kept: resends come within this window. A meter
+    // resends an unacknowledged commit from its spool every few seconds (at most
+    // meter::Enforcer::Options::max_backoff, 10 s) for as long as the authority does not
+    // answer, and commits come at the latest a reservation TTL after the reservation, so
+    // the window is the reservation TTL plus the longest authority outage meters are
+    // expected to ride out (a restart or failover: minutes), with a wide margin.
+    std::chrono::seconds idempotency_ttl{3600};
     // Runs idle this long are forgotten (their spend stays in the durable ledger).
     std::chrono::seconds run_idle_ttl{24 * 3600};
   };
@@ -219,6 +225,9 @@ class Ledger {
   LedgerStats stats() const EXCLUDES(mu_);
   std::map<SpendKey, SpendTotals> spend() const EXCLUDES(mu_);
   LedgerSizes sizes() const EXCLUDES(mu_);
+  // How long idempotency answers are kept (Options::idempotency_ttl): what compaction
+  // keeps key digests for.
+  std::chrono::seconds idempotency_window() const { return options_.idempotency_ttl; }
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 
@@ -280,7 +289,7 @@ class Ledger {
   // The answer to a request whose idempotency key `scoped` was used before: the first
   // answer, or kConflict when `hash` differs. nullopt for a new key. Counts the replay or
   // conflict. Used where every answer is made durable at once (reserve, release).
-  std::optional<Result<nlohmann::json>> ReplayLocked(const std::string& scoped, uint64_t hash)
+  std::optional<Result<nlohmann::json>> ReplayLocked(uint64_t scoped, uint64_t hash)
       REQUIRES(mu_);
   // The same for operations answered once durable (commit, event).
   struct Replay {
@@ -289,7 +298,7 @@ class Ledger {
     // is still waiting for the store and `reply` was queued to run with it.
     std::optional<Result<nlohmann::json>> answer;
   };
-  Replay ReplayedLocked(const std::string& scoped, uint64_t hash, Reply& reply) REQUIRES(mu_);
+  Replay ReplayedLocked(uint64_t scoped, uint64_t hash, Reply& reply) REQUIRES(mu_);
   // Commit() and RecordEvent() under the lock. They return the answer to give at once,
   // after the lock is dropped (a replay or a refusal), or nullopt when `reply` was taken
   // to run once the entry is durable.
@@ -302,7 +311,7 @@ class Ledger {
                                                             const EventRequest& request,
                                                             core::SysSeconds now, Reply& reply)
       EXCLUDES(mu_);
-  Answer& RememberLocked(const std::string& scoped, uint64_t hash, nlohmann::json response)
+  Answer& RememberLocked(uint64_t scoped, uint64_t hash, nlohmann::json response)
       REQUIRES(mu_);
   RunState& RunLocked(const Caller& caller) REQUIRES(mu_);
   std::vector<BudgetState*> MatchingLocked(const core::Labels& attribution,
@@ -323,7 +332,7 @@ class Ledger {
   // commit under another key is refused until the tombstone is forgotten.
   void MarkCommittedLocked(const std::string& id, const std::string& run) REQUIRES(mu_);
   // Hands the entry to the group committer; the answer becomes durable with it.
-  void PersistLocked(LedgerEntry entry, const std::string& scoped, Reply reply) REQUIRES(mu_);
+  void PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) REQUIRES(mu_);
   std::string NewIdLocked(const char* prefix) REQUIRES(mu_);
 
   const Clock& clock_;
@@ -338,9 +347,10 @@ class Ledger {
   std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<RunState>> runs_ GUARDED_BY(mu_);
   std::unordered_map<std::string, Reservation> reservations_ GUARDED_BY(mu_);
-  std::unordered_map<std::string, Answer> answers_ GUARDED_BY(mu_);
+  // Keyed by a digest of (run, operation, key): KeyDigestOf for commits and events.
+  std::unordered_map<uint64_t, Answer> answers_ GUARDED_BY(mu_);
   // Idempotency answers in creation order, for expiry.
-  std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> answer_order_
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> answer_order_
       GUARDED_BY(mu_);
   std::mt19937_64 random_ GUARDED_BY(mu_);
   LedgerStats stats_ GUARDED_BY(mu_);

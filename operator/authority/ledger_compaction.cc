@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <string>
 
 #include "core/money.h"
@@ -13,7 +12,7 @@ namespace {
 // Everything that must be equal for two entries to fold into one, as one string.
 std::string GroupKey(const LedgerEntry& entry, core::SysSeconds bucket) {
   nlohmann::json key = entry.ToJson();
-  for (const char* varying : {"id", "key", "h", "cost", "tok", "at", "n"}) {
+  for (const char* varying : {"id", "key", "h", "cost", "tok", "tt", "at", "n", "d"}) {
     key.erase(varying);
   }
   key["bucket"] = bucket.time_since_epoch().count();
@@ -22,33 +21,49 @@ std::string GroupKey(const LedgerEntry& entry, core::SysSeconds bucket) {
 
 }  // namespace
 
-std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries) {
+std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
+                                     core::SysSeconds keep_digests_after,
+                                     const std::vector<LedgerEntry>& counted) {
   std::vector<LedgerEntry> folded;
   std::map<std::string, size_t> groups;  // group key -> index in `folded`
-  std::set<std::string> seen;            // run, kind and idempotency key of unfolded entries
+  FirstCopies first_copies;
+  for (const LedgerEntry& entry : counted) {
+    first_copies.Counts(entry);
+  }
   for (const LedgerEntry& entry : entries) {
-    if (entry.folded == 0 &&
-        !seen.insert(entry.run + '\x1f' + (entry.kind == LedgerEntry::Kind::kCommit ? "c" : "e") +
-                     '\x1f' + entry.idempotency_key)
-             .second) {
+    if (!first_copies.Counts(entry)) {
       continue;
     }
     const core::SysSeconds bucket =
         std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::floor<FoldBucket>(entry.at));
+    const bool keep_digests = bucket + FoldBucket{1} > keep_digests_after;
     auto [group, added] = groups.try_emplace(GroupKey(entry, bucket), folded.size());
     if (added) {
       LedgerEntry total = entry;
       total.idempotency_key.clear();
       total.request_hash = 0;
       total.at = bucket;
-      total.folded = std::max<int64_t>(entry.folded, 1);
+      total.folded = 0;
+      total.cost_micros = 0;
+      total.tokens = 0;
+      total.token_types = {};
+      total.digests.clear();
       folded.push_back(std::move(total));
-      continue;
     }
     LedgerEntry& total = folded[group->second];
     total.cost_micros = core::SaturatingAdd(total.cost_micros, entry.cost_micros);
     total.tokens = core::SaturatingAdd(total.tokens, entry.tokens);
+    total.token_types += entry.token_types;
     total.folded = core::SaturatingAdd(total.folded, std::max<int64_t>(entry.folded, 1));
+    if (!keep_digests) {
+      continue;
+    }
+    if (entry.folded == 0) {
+      total.digests.push_back({KeyDigestOf(entry.run, entry.kind, entry.idempotency_key),
+                               entry.request_hash, entry.id, entry.cost_micros});
+    } else {
+      total.digests.insert(total.digests.end(), entry.digests.begin(), entry.digests.end());
+    }
   }
   return folded;
 }

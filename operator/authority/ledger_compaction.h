@@ -18,13 +18,20 @@ using FoldBucket = std::chrono::duration<int64_t, std::ratio<15 * 60>>;
 
 // Folds settled ledger entries into totals: entries with the same kind, run, namespace,
 // attribution, model, lateness and charges, committed in the same 15-minute bucket, become
-// one entry holding their summed cost and tokens, `folded` = how many entries it replaces,
-// `at` = the bucket's start and `id` = the first folded entry's id. Entries already folded
-// fold again. An idempotency key that appears twice (a batch appended twice) counts once.
-// Folded entries carry no idempotency key or answer: fold only entries older than the
-// idempotency window. A ledger recovered from the result has the same balances (every
-// period, every perKey envelope, every run's spend, tokens and request count) as one
-// recovered from `entries`. Pure; the result keeps the order of each group's first entry.
-std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries);
+// one entry holding their summed cost, tokens and tokens by type (types stay apart),
+// `folded` = how many commits or events it holds, `at` = the bucket's start and `id` = the
+// first folded entry's id. Entries already folded fold again. An idempotency key that
+// appears twice (a batch appended twice, or a raw copy of a key already folded) counts
+// once; keys are compared by KeyDigestOf. A folded bucket that ends after
+// `keep_digests_after` keeps the KeyDigest of every key it holds, so replays inside the
+// idempotency window still get their first answer; older buckets drop them. A ledger
+// recovered from the result has the same balances (every period, every perKey envelope,
+// every run's spend, tokens and request count) as one recovered from `entries`. Pure; the
+// result keeps the order of each group's first entry. Keys of `counted` (entries folded
+// before, which the result will be stored next to) count as seen: a raw copy of one of
+// them in `entries` is left out.
+std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
+                                     core::SysSeconds keep_digests_after,
+                                     const std::vector<LedgerEntry>& counted = {});
 
 }  // namespace agentbudget::authority

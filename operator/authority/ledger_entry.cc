@@ -1,8 +1,35 @@
 #include "operator/authority/ledger_entry.h"
 
+#include <algorithm>
+
 #include "core/money.h"
+#include "core/run_envelope.h"
 
 namespace agentbudget::authority {
+
+TokenCounts& TokenCounts::operator+=(const TokenCounts& other) {
+  input = core::SaturatingAdd(input, other.input);
+  cache_read = core::SaturatingAdd(cache_read, other.cache_read);
+  cache_write_5m = core::SaturatingAdd(cache_write_5m, other.cache_write_5m);
+  cache_write_1h = core::SaturatingAdd(cache_write_1h, other.cache_write_1h);
+  output = core::SaturatingAdd(output, other.output);
+  return *this;
+}
+
+uint64_t KeyDigestOf(const std::string& run, LedgerEntry::Kind kind, const std::string& key) {
+  return core::Fingerprint(run + '\x1f' + (kind == LedgerEntry::Kind::kCommit ? "c" : "e") +
+                           '\x1f' + key);
+}
+
+bool FirstCopies::Counts(const LedgerEntry& entry) {
+  if (entry.folded > 0) {
+    for (const KeyDigest& digest : entry.digests) {
+      seen_.insert(digest.key);
+    }
+    return true;
+  }
+  return seen_.insert(KeyDigestOf(entry.run, entry.kind, entry.idempotency_key)).second;
+}
 
 nlohmann::json LedgerEntry::Response() const {
   nlohmann::json response = {{"id", id}, {"committed", true}};
@@ -13,6 +40,13 @@ nlohmann::json LedgerEntry::Response() const {
     }
   }
   return response;
+}
+
+nlohmann::json LedgerEntry::Response(const KeyDigest& digest) const {
+  LedgerEntry single = *this;
+  single.id = digest.id;
+  single.cost_micros = digest.cost_micros;
+  return single.Response();
 }
 
 nlohmann::json LedgerEntry::ToJson() const {
@@ -38,8 +72,19 @@ nlohmann::json LedgerEntry::ToJson() const {
   if (late) {
     value["late"] = true;
   }
+  if (!token_types.empty()) {
+    value["tt"] = {token_types.input, token_types.cache_read, token_types.cache_write_5m,
+                   token_types.cache_write_1h, token_types.output};
+  }
   if (folded > 0) {
     value["n"] = folded;
+  }
+  if (!digests.empty()) {
+    nlohmann::json digests_json = nlohmann::json::array();
+    for (const KeyDigest& digest : digests) {
+      digests_json.push_back({digest.key, digest.request_hash, digest.id, digest.cost_micros});
+    }
+    value["d"] = std::move(digests_json);
   }
   return value;
 }
@@ -101,6 +146,33 @@ Result<LedgerEntry> LedgerEntry::FromJson(const nlohmann::json& value) {
       return bad("n");
     }
     entry.folded = value["n"].get<int64_t>();
+  }
+  if (value.contains("tt")) {
+    const auto& types = value["tt"];
+    if (!types.is_array() || types.size() != 5 ||
+        !std::all_of(types.begin(), types.end(), [](const nlohmann::json& count) {
+          return count.is_number_integer() && count.get<int64_t>() >= 0;
+        })) {
+      return bad("tt");
+    }
+    entry.token_types = {types[0].get<int64_t>(), types[1].get<int64_t>(),
+                         types[2].get<int64_t>(), types[3].get<int64_t>(),
+                         types[4].get<int64_t>()};
+  }
+  if (value.contains("d")) {
+    const auto& digests = value["d"];
+    if (entry.folded == 0 || !digests.is_array()) {
+      return bad("d");
+    }
+    for (const auto& digest : digests) {
+      if (!digest.is_array() || digest.size() != 4 || !digest[0].is_number_unsigned() ||
+          !digest[1].is_number_unsigned() || !digest[2].is_string() ||
+          !digest[3].is_number_integer()) {
+        return bad("d");
+      }
+      entry.digests.push_back({digest[0].get<uint64_t>(), digest[1].get<uint64_t>(),
+                               digest[2].get<std::string>(), digest[3].get<int64_t>()});
+    }
   }
   const auto& attribution = value.contains("attr") ? value["attr"] : nlohmann::json();
   if (!attribution.is_object()) {

@@ -20,19 +20,29 @@ Result<std::vector<LedgerEntry>> InMemoryLedgerStore::Load() {
   return entries_;
 }
 
-Result<size_t> InMemoryLedgerStore::Compact(core::SysSeconds before) {
+Result<size_t> InMemoryLedgerStore::Compact(const CompactOptions& options) {
   MutexLock lock(mu_);
   std::vector<LedgerEntry> settled;
   std::vector<LedgerEntry> recent;
   for (LedgerEntry& entry : entries_) {
-    (entry.at < before ? settled : recent).push_back(std::move(entry));
+    (entry.at < options.before ? settled : recent).push_back(std::move(entry));
   }
-  std::vector<LedgerEntry> compacted = FoldEntries(settled);
+  std::vector<LedgerEntry> compacted = FoldEntries(settled, options.keep_digests_after);
   const size_t folded_away = settled.size() - compacted.size();
   compacted.insert(compacted.end(), std::make_move_iterator(recent.begin()),
                    std::make_move_iterator(recent.end()));
   entries_ = std::move(compacted);
   return folded_away;
+}
+
+StoreUsage InMemoryLedgerStore::Usage() const {
+  MutexLock lock(mu_);
+  StoreUsage usage;
+  usage.objects = static_cast<int64_t>(entries_.size());
+  for (const LedgerEntry& entry : entries_) {
+    usage.bytes += static_cast<int64_t>(entry.ToJson().dump().size());
+  }
+  return usage;
 }
 
 void InMemoryLedgerStore::FailNextAppends(int count) {

@@ -201,6 +201,7 @@ Result<std::vector<LedgerEntry>> PostgresLedgerStore::Load() {
       !finished.ok()) {
     return std::move(finished).error();
   }
+  Measure();
   return entries;
 }
 
@@ -222,7 +223,8 @@ Result<std::vector<LedgerEntry>> PostgresLedgerStore::LoadIn() {
   return entries;
 }
 
-Result<std::optional<size_t>> PostgresLedgerStore::CompactStep(core::SysSeconds before) {
+Result<std::optional<size_t>> PostgresLedgerStore::CompactStep(const CompactOptions& options) {
+  const core::SysSeconds before = options.before;
   if (Status writer = CheckWriter(reader_); !writer.ok()) {
     return std::move(writer).error();
   }
@@ -269,7 +271,7 @@ Result<std::optional<size_t>> PostgresLedgerStore::CompactStep(core::SysSeconds 
     // Only rows that do not decode are left there: they stay, reported, never folded.
     return std::optional<size_t>();
   }
-  const std::vector<LedgerEntry> folded = FoldEntries(settled);
+  const std::vector<LedgerEntry> folded = FoldEntries(settled, options.keep_digests_after);
   if (auto deleted = reader_.Exec(
           "DELETE FROM agentbudget_ledger WHERE sequence = ANY($1::bigint[])", {sequences.c_str()});
       !deleted.ok()) {
@@ -281,23 +283,45 @@ Result<std::optional<size_t>> PostgresLedgerStore::CompactStep(core::SysSeconds 
   return std::optional<size_t>(settled.size() - folded.size());
 }
 
-Result<size_t> PostgresLedgerStore::Compact(core::SysSeconds before) {
+Result<size_t> PostgresLedgerStore::Compact(const CompactOptions& options) {
   MutexLock lock(reader_mu_);
   size_t total = 0;
   while (true) {
     if (Status begun = reader_.ExecScript("BEGIN"); !begun.ok()) {
       return std::move(begun).error();
     }
-    auto step = CompactStep(before);
+    auto step = CompactStep(options);
     if (Status finished = Finish(reader_, step.ok() ? OkStatus() : Status(step.error()));
         !finished.ok()) {
       return std::move(finished).error();
     }
     if (!step->has_value()) {
+      Measure();
       return total;
     }
     total += **step;
   }
+}
+
+void PostgresLedgerStore::Measure() {
+  auto measured = reader_.Exec(
+      "SELECT pg_total_relation_size(oid), greatest(reltuples, 0)::bigint FROM pg_class "
+      "WHERE oid = 'agentbudget_ledger'::regclass");
+  if (!measured.ok() || measured->size() != 1) {
+    log::Warn("cannot measure the PostgreSQL ledger",
+              {{"error", measured.ok() ? "no row" : measured.error().ToString()}});
+    return;
+  }
+  bytes_ = std::atoll(measured->Text(0, 0));
+  rows_ = std::atoll(measured->Text(0, 1));
+}
+
+StoreUsage PostgresLedgerStore::Usage() const {
+  StoreUsage usage;
+  usage.bytes = bytes_;
+  usage.objects = rows_;
+  usage.skipped = skipped_rows_;
+  return usage;
 }
 
 Result<std::unique_ptr<PostgresLedgerStore>> OpenPostgresLedgerWriter(

@@ -61,14 +61,19 @@ class PostgresLedgerStore final : public LedgerStore {
   // may read, writer or not.
   Result<std::vector<LedgerEntry>> Load() override EXCLUDES(reader_mu_);
 
-  // Folds the unfolded rows older than `before` into the folded totals of their 15-minute
-  // buckets, oldest bucket first, in transactions of at most 10,000 unfolded rows each (so
-  // the memory and locks of a step stay bounded however much accumulated): an error leaves
-  // the steps before it done. kFailedPrecondition when not the writer.
-  Result<size_t> Compact(core::SysSeconds before) override EXCLUDES(reader_mu_);
+  // Folds the unfolded rows older than `options.before` into the folded totals of their
+  // 15-minute buckets (FoldEntries, keeping the key digests of buckets that end after
+  // `options.keep_digests_after`), oldest bucket first, in transactions of at most 10,000
+  // unfolded rows each (so the memory and locks of a step stay bounded however much
+  // accumulated): an error leaves the steps before it done. Then measures the table for
+  // Usage(). kFailedPrecondition when not the writer.
+  Result<size_t> Compact(const CompactOptions& options) override EXCLUDES(reader_mu_);
 
-  // Rows reported and skipped by Load and Compact so far.
-  int64_t skipped_rows() const { return skipped_rows_; }
+  // As measured by the last Load or Compact: bytes = the table's size with its indexes
+  // (pg_total_relation_size), objects = its rows as PostgreSQL's statistics estimate them;
+  // no ceiling (the database's own limits apply); skipped = rows Load and Compact reported
+  // and skipped so far. No I/O.
+  StoreUsage Usage() const override;
 
  private:
   struct Row;
@@ -78,7 +83,9 @@ class PostgresLedgerStore final : public LedgerStore {
   Result<std::vector<LedgerEntry>> LoadIn() REQUIRES(reader_mu_);
   // One step of Compact in the open transaction: how many rows it folded away, or nullopt
   // when nothing is left to fold.
-  Result<std::optional<size_t>> CompactStep(core::SysSeconds before) REQUIRES(reader_mu_);
+  Result<std::optional<size_t>> CompactStep(const CompactOptions& options) REQUIRES(reader_mu_);
+  // Reads the table's size and estimated rows into bytes_ and rows_; errors only logged.
+  void Measure() REQUIRES(reader_mu_);
 
   Mutex writer_mu_;
   PgConnection writer_ GUARDED_BY(writer_mu_);
@@ -86,6 +93,8 @@ class PostgresLedgerStore final : public LedgerStore {
   PgConnection reader_ GUARDED_BY(reader_mu_);
   std::atomic<int64_t> epoch_{0};  // 0: not the writer
   std::atomic<int64_t> skipped_rows_{0};
+  std::atomic<int64_t> bytes_{0};
+  std::atomic<int64_t> rows_{0};
 };
 
 // A PostgreSQL ledger store ready to append: migrated and taken over. For benchmarks and

@@ -85,6 +85,11 @@ class LedgerCompactionTest : public ::testing::Test {
     }
   }
 
+  // Folds what is older than `before`, keeping key digests from then on.
+  Result<size_t> Compact(core::SysSeconds before) {
+    return store_.Compact(CompactOptions{before, before});
+  }
+
   FakeClock clock_{kNoon};
   InMemoryLedgerStore store_;
   std::unique_ptr<Ledger> ledger_;
@@ -99,7 +104,7 @@ TEST_F(LedgerCompactionTest, RestartAfterCompactionGivesIdenticalBalances) {
   const Balances uncompacted = Read();
 
   const size_t stored = store_.Load()->size();
-  auto folded = store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25});
+  auto folded = Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25});
   ASSERT_TRUE(folded.ok());
   EXPECT_GT(*folded, 0U);
   EXPECT_EQ(store_.Load()->size(), stored - *folded);
@@ -115,8 +120,8 @@ TEST_F(LedgerCompactionTest, CompactingTwiceFoldsTheCheckpointAgainWithoutChangi
   ledger_->Recover(store_.Load().value());
   const Balances uncompacted = Read();
   const seconds day{hours{24}};
-  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - 2 * day).ok());
-  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - day).ok());
+  ASSERT_TRUE(Compact(std::chrono::floor<seconds>(clock_.Now()) - 2 * day).ok());
+  ASSERT_TRUE(Compact(std::chrono::floor<seconds>(clock_.Now()) - day).ok());
   Restart();
   ledger_->Recover(store_.Load().value());
   EXPECT_EQ(Read(), uncompacted);
@@ -126,7 +131,7 @@ TEST_F(LedgerCompactionTest, CompactingTwiceFoldsTheCheckpointAgainWithoutChangi
 
 TEST_F(LedgerCompactionTest, KeysInsideTheWindowStillGetTheirFirstAnswer) {
   Spend();
-  ASSERT_TRUE(store_.Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25}).ok());
+  ASSERT_TRUE(Compact(std::chrono::floor<seconds>(clock_.Now()) - hours{25}).ok());
   Restart();
   ledger_->Recover(store_.Load().value());
   const Balances before = Read();
@@ -134,6 +139,86 @@ TEST_F(LedgerCompactionTest, KeysInsideTheWindowStillGetTheirFirstAnswer) {
   auto resend = CommitAndWait(*ledger_, bob_, "r-gone", Commitment("ca99", 1'099));
   ASSERT_TRUE(resend.ok()) << resend.error().ToString();
   EXPECT_EQ(Read(), before);
+}
+
+TEST_F(LedgerCompactionTest, FoldingEveryFewMinutesKeepsBalancesRequestsAndReplays) {
+  // As housekeeping does: fold everything older than two minutes after every step, keeping
+  // key digests for an hour.
+  for (int i = 0; i < 100; ++i) {
+    const std::string n = std::to_string(i);
+    auto reserved = ledger_->Reserve(alice_, Reservation("k" + n, 10'000 + i));
+    ASSERT_TRUE(reserved.ok());
+    ASSERT_TRUE(CommitAndWait(*ledger_, alice_, (*reserved)["id"], Commitment("c" + n, 1'000 + i))
+                    .ok());
+    clock_.Advance(minutes{7});
+    const core::SysSeconds now = std::chrono::floor<seconds>(clock_.Now());
+    ASSERT_TRUE(store_.Compact(CompactOptions{now - minutes{2}, now - hours{1}}).ok());
+  }
+  // Every entry is folded: 700 minutes of 15-minute buckets, not 100 commits.
+  const std::vector<LedgerEntry> stored = store_.Load().value();
+  EXPECT_LE(stored.size(), 700U / 15 + 1);
+  for (const LedgerEntry& entry : stored) {
+    EXPECT_GT(entry.folded, 0);
+  }
+  Restart();
+  ledger_->Recover(stored);
+  const Balances before = Read();
+  EXPECT_EQ((*ledger_->RunBalance(alice_, "run-a"))["requests"], 100);
+  // c95 was committed 35 minutes ago: folded, yet its resend gets the first answer exactly.
+  auto resend = CommitAndWait(*ledger_, alice_, "r-gone", Commitment("c95", 1'095));
+  ASSERT_TRUE(resend.ok()) << resend.error().ToString();
+  EXPECT_EQ((*resend)["cost"], "0.001095");
+  EXPECT_NE((*resend)["id"], "r-gone");
+  EXPECT_EQ(Read(), before);
+  // The same key with another body is still a conflict.
+  auto reused = CommitAndWait(*ledger_, alice_, "r-gone", Commitment("c95", 1'096));
+  ASSERT_FALSE(reused.ok());
+  EXPECT_EQ(reused.error().code, ErrorCode::kConflict);
+}
+
+TEST(FoldEntriesTest, TokenTypesStaySeparateInTheTotals) {
+  LedgerEntry entry;
+  entry.run = "run-a";
+  entry.idempotency_key = "c1";
+  entry.tokens = 16;
+  entry.token_types = {1, 2, 3, 4, 6};
+  entry.at = core::SysSeconds{seconds{1'795'780'805}};
+  LedgerEntry second = entry;
+  second.idempotency_key = "c2";
+  second.token_types = {10, 20, 30, 40, 60};
+  second.tokens = 160;
+  std::vector<LedgerEntry> stored = FoldEntries({entry}, core::SysSeconds::max());
+  stored.push_back(second);
+  const std::vector<LedgerEntry> folded = FoldEntries(stored, core::SysSeconds::max());
+  ASSERT_EQ(folded.size(), 1U);
+  EXPECT_EQ(folded[0].token_types, (TokenCounts{11, 22, 33, 44, 66}));
+  EXPECT_EQ(folded[0].tokens, 176);
+  auto decoded = LedgerEntry::FromJson(folded[0].ToJson());
+  ASSERT_TRUE(decoded.ok()) << decoded.error().ToString();
+  EXPECT_EQ(decoded->token_types, folded[0].token_types);
+}
+
+TEST(FoldEntriesTest, ARawCopyOfAFoldedKeyCountsOnce) {
+  LedgerEntry entry;
+  entry.run = "run-a";
+  entry.id = "r-1";
+  entry.idempotency_key = "c1";
+  entry.request_hash = 9;
+  entry.cost_micros = 5;
+  entry.at = core::SysSeconds{seconds{1'795'780'805}};
+  const std::vector<LedgerEntry> once = FoldEntries({entry}, core::SysSeconds{});
+  ASSERT_EQ(once.size(), 1U);
+  ASSERT_EQ(once[0].digests.size(), 1U);
+  EXPECT_EQ(once[0].digests[0],
+            (KeyDigest{KeyDigestOf("run-a", LedgerEntry::Kind::kCommit, "c1"), 9, "r-1", 5}));
+  const std::vector<LedgerEntry> again = FoldEntries({once[0], entry}, core::SysSeconds{});
+  ASSERT_EQ(again.size(), 1U);
+  EXPECT_EQ(again[0].cost_micros, 5);
+  EXPECT_EQ(again[0].folded, 1);
+  // Past the window the digests go, and the totals stay.
+  const std::vector<LedgerEntry> aged = FoldEntries(again, core::SysSeconds::max());
+  EXPECT_TRUE(aged[0].digests.empty());
+  EXPECT_EQ(aged[0].cost_micros, 5);
 }
 
 TEST(FoldEntriesTest, AnEntryStoredTwiceIsFoldedOnce) {
@@ -144,7 +229,7 @@ TEST(FoldEntriesTest, AnEntryStoredTwiceIsFoldedOnce) {
   entry.tokens = 7;
   entry.at = core::SysSeconds{seconds{1'795'780'805}};
   entry.charges = {{"org", ""}};
-  const std::vector<LedgerEntry> folded = FoldEntries({entry, entry});
+  const std::vector<LedgerEntry> folded = FoldEntries({entry, entry}, core::SysSeconds::max());
   ASSERT_EQ(folded.size(), 1U);
   EXPECT_EQ(folded[0].cost_micros, 5);
   EXPECT_EQ(folded[0].folded, 1);
@@ -168,7 +253,7 @@ TEST(FoldEntriesTest, EntriesInDifferentBucketsOrEnvelopesStayApart) {
   LedgerEntry other_key = first;
   other_key.idempotency_key = "c4";
   other_key.charges = {{"per-user", "bob"}};
-  const std::vector<LedgerEntry> folded = FoldEntries({first, same_bucket, next_bucket, other_key});
+  const std::vector<LedgerEntry> folded = FoldEntries({first, same_bucket, next_bucket, other_key}, core::SysSeconds::max());
   ASSERT_EQ(folded.size(), 3U);
   EXPECT_EQ(folded[0].cost_micros, 10);
   EXPECT_EQ(folded[0].folded, 2);

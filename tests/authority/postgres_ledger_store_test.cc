@@ -97,7 +97,7 @@ TEST_F(PostgresLedgerStoreTest, AppendedBatchesLoadBackInAppendOrder) {
   expected.erase(expected.begin() + 2);  // Entries() holds the same call twice
   expected.insert(expected.end(), second.begin(), second.end());
   EXPECT_EQ(Dump(*loaded), Dump(expected));
-  EXPECT_EQ(store->skipped_rows(), 0);
+  EXPECT_EQ(store->Usage().skipped, 0);
 }
 
 TEST_F(PostgresLedgerStoreTest, BatchAppendedAgainStoresEachKeyOnce) {
@@ -191,7 +191,7 @@ TEST_F(PostgresLedgerStoreTest, DeposedWriterIsRefusedAndItsEarlierAppendsAreSee
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(late.error().message.find("another authority took over"), std::string::npos);
-  auto compacted = old_leader->Compact(kNoon + hours{1});
+  auto compacted = old_leader->Compact({kNoon + hours{1}, kNoon});
   ASSERT_FALSE(compacted.ok());
   EXPECT_EQ(compacted.error().code, ErrorCode::kFailedPrecondition);
 
@@ -276,7 +276,7 @@ TEST_F(PostgresLedgerStoreTest, CorruptAndForeignRowsAreReportedAndSkipped) {
   auto loaded = store->Load();
   ASSERT_TRUE(loaded.ok()) << loaded.error().message;
   EXPECT_EQ(Dump(*loaded), Dump(Commits("k", 2, kNoon)));
-  EXPECT_EQ(store->skipped_rows(), 4);
+  EXPECT_EQ(store->Usage().skipped, 4);
 }
 
 TEST_F(PostgresLedgerStoreTest, CompactionLoadsAsTheInMemoryStoreDoes) {
@@ -290,7 +290,7 @@ TEST_F(PostgresLedgerStoreTest, CompactionLoadsAsTheInMemoryStoreDoes) {
     ASSERT_TRUE(reference.Append(batch).ok());
   }
   // The in-memory store keeps the duplicate Entries() holds; the ledger counts it once.
-  const core::SysSeconds before = kNoon + hours{1};
+  const CompactOptions before{kNoon + hours{1}, kNoon + hours{1}};
   auto folded = store->Compact(before);
   ASSERT_TRUE(folded.ok()) << folded.error().message;
   auto expected_folded = reference.Compact(before);
@@ -324,7 +324,7 @@ TEST_F(PostgresLedgerStoreTest, CompactionBeyondOneStepFoldsIntoOneTotalPerGroup
     }
     ASSERT_TRUE(store->Append(entries).ok());
   }
-  auto folded = store->Compact(kNoon);
+  auto folded = store->Compact({kNoon, kNoon});
   ASSERT_TRUE(folded.ok()) << folded.error().message;
   EXPECT_EQ(*folded, 24'999u);
   auto loaded = store->Load();
@@ -332,6 +332,20 @@ TEST_F(PostgresLedgerStoreTest, CompactionBeyondOneStepFoldsIntoOneTotalPerGroup
   ASSERT_EQ(loaded->size(), 1u);
   EXPECT_EQ((*loaded)[0].folded, 25'000);
   EXPECT_EQ((*loaded)[0].cost_micros, cost);
+}
+
+TEST_F(PostgresLedgerStoreTest, UsageIsTheTableAsLastMeasured) {
+  auto store = Writer();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Usage().bytes, 0);
+  ASSERT_TRUE(store->Append(Commits("k", 300, kNoon)).ok());
+  Sql("ANALYZE agentbudget_ledger");
+  ASSERT_TRUE(store->Load().ok());
+  const StoreUsage usage = store->Usage();
+  EXPECT_GT(usage.bytes, 300 * 200);  // the entries' JSON alone is larger
+  EXPECT_EQ(usage.objects, 300);
+  EXPECT_EQ(usage.ceiling_bytes, 0);
+  EXPECT_EQ(usage.skipped, 0);
 }
 
 }  // namespace

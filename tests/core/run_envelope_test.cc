@@ -78,5 +78,28 @@ TEST(RunEnvelopeTest, FingerprintIsStableAndDistinguishesBodies) {
   EXPECT_EQ(Fingerprint(""), 14695981039346656037ULL);
 }
 
+TEST(RunEnvelopeTest, TenThousandDistinctCallsKeepTheGuardBoundedAndStillCatchALoop) {
+  RunEnvelope envelope({std::nullopt, std::nullopt, std::nullopt, 3});
+  for (uint64_t call = 0; call < 10'000; ++call) {
+    ASSERT_TRUE(envelope.Reserve(Fingerprint("body " + std::to_string(call)), Usd(0), 0).allowed);
+    EXPECT_LE(envelope.fingerprints(), RunEnvelope::kMaxFingerprints);
+  }
+  EXPECT_EQ(envelope.fingerprints(), RunEnvelope::kMaxFingerprints);
+  EXPECT_EQ(envelope.totals().requests, 10'000);
+  // A loop on a recent body is still denied after its third call.
+  const uint64_t looping = Fingerprint("body 9999");
+  EXPECT_TRUE(envelope.Reserve(looping, Usd(0), 0).allowed);
+  EXPECT_TRUE(envelope.Reserve(looping, Usd(0), 0).allowed);
+  EXPECT_FALSE(envelope.Reserve(looping, Usd(0), 0).allowed);
+}
+
+TEST(RunEnvelopeTest, WithoutARetryGuardNoFingerprintIsKept) {
+  RunEnvelope envelope({std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  for (uint64_t call = 0; call < 10'000; ++call) {
+    ASSERT_TRUE(envelope.Reserve(Fingerprint("body " + std::to_string(call)), Usd(0), 0).allowed);
+  }
+  EXPECT_EQ(envelope.fingerprints(), 0U);
+}
+
 }  // namespace
 }  // namespace agentbudget::core
