@@ -211,7 +211,7 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
   for (int user = 0; user < kUsers; ++user) {
     auto caller = authenticator.Authenticate("token-" + std::to_string(user));
     auto reserved = ledger.Reserve(*caller, {"warm", "anthropic", "claude-sonnet-4-5", 10'000, 1000, 1});
-    ledger.Commit(*caller, (*reserved)["id"], {"warm-c", "claude-sonnet-4-5", 5'000, 900, 2},
+    ledger.Commit(*caller, (*reserved)["id"], {"warm-c", "claude-sonnet-4-5", 5'000, 900, 2, 0, {}, 0},
                   [](const Result<nlohmann::json>&) {});
   }
   while (store.appended_ < static_cast<size_t>(kUsers)) {
