@@ -6,8 +6,10 @@
 //
 //   authority_bench [--clients=64] [--seconds=10] [--group-commit-ms=200]
 //                   [--append-latency-ms=10] [--async-commits=1]
-//                   [--store=memory|postgres] [--runs=1]
+//                   [--store=memory|postgres] [--runs=1] [--rate=0]
 //
+// --rate paces the clients to that many pairs per second together (0: as fast as they go),
+// to see the memory a sustained rate needs.
 // --store=postgres appends to a real PostgreSQL server the benchmark starts for itself
 // (e2e/support/postgres_server.h: Debian's `postgresql`, fsync on), through
 // PostgresLedgerStore. Each of --runs rounds then measures PostgreSQL first and the
@@ -180,6 +182,8 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
   const auto interval = std::chrono::milliseconds{Flag(argc, argv, "group-commit-ms", 200)};
   const auto latency = std::chrono::milliseconds{Flag(argc, argv, "append-latency-ms", 10)};
   const bool async_commits = Flag(argc, argv, "async-commits", 1) != 0;
+  // 0: as fast as the clients go; else each client paces itself to its share of the rate.
+  const int64_t rate = Flag(argc, argv, "rate", 0);
   constexpr int kUsers = 10000;
 
   BenchStore store(durable, latency);
@@ -230,7 +234,14 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       int64_t n = 0;
+      const auto paced_start = Clock::now();
       while (!stop) {
+        if (rate > 0) {
+          std::this_thread::sleep_until(
+              paced_start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(n) *
+                                                              clients / static_cast<double>(rate))));
+        }
         const int user = (c * 997 + static_cast<int>(n) * 64) % kUsers;
         const std::string token = "token-" + std::to_string(user);
         const std::string key = std::to_string(c) + "-" + std::to_string(n++);
