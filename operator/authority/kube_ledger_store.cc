@@ -18,6 +18,8 @@ constexpr const char* kCoversAnnotation = "agentbudget.io/ledger-covers";
 constexpr const char* kPartsAnnotation = "agentbudget.io/ledger-parts";
 constexpr const char* kBaseAnnotation = "agentbudget.io/ledger-base";
 constexpr size_t kEntriesPerCheckpointPart = 1000;
+// Well below the API server's 1 MiB limit on a ConfigMap's data.
+constexpr size_t kCheckpointPartBytes = 768 << 10;
 // Deltas on a checkpoint chain before it is merged into one checkpoint again.
 constexpr size_t kMergeAfter = 12;
 // More than the API server adds to a ConfigMap we create (about 300 bytes of metadata).
@@ -419,8 +421,21 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
 
 Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
                                         const std::vector<LedgerEntry>& folded) {
-  const size_t parts = std::max<size_t>(
-      1, (folded.size() + kEntriesPerCheckpointPart - 1) / kEntriesPerCheckpointPart);
+  // Parts of at most kEntriesPerCheckpointPart entries and kCheckpointPartBytes of lines
+  // (an entry's key digests make it grow with the calls of its bucket).
+  std::vector<std::string> contents(1);
+  size_t in_part = 0;
+  for (const LedgerEntry& entry : folded) {
+    std::string line = entry.ToJson().dump() + '\n';
+    if (in_part > 0 && (in_part == kEntriesPerCheckpointPart ||
+                        contents.back().size() + line.size() > kCheckpointPartBytes)) {
+      contents.emplace_back();
+      in_part = 0;
+    }
+    contents.back() += line;
+    ++in_part;
+  }
+  const size_t parts = contents.size();
   nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
                                 {kPartsAnnotation, std::to_string(parts)}};
   if (base) {
@@ -428,8 +443,6 @@ Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t>
   }
   std::vector<std::string> written;
   for (size_t part = 0; part < parts; ++part) {
-    const size_t begin = part * kEntriesPerCheckpointPart;
-    const size_t end = std::min(folded.size(), begin + kEntriesPerCheckpointPart);
     nlohmann::json checkpoint = {
         {"apiVersion", "v1"},
         {"kind", "ConfigMap"},
@@ -437,9 +450,7 @@ Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t>
          {{"name", CheckpointName(covers, part)},
           {"labels", {{kLabel, "checkpoint"}}},
           {"annotations", annotations}}},
-        {"data",
-         {{"entries", Lines(folded.begin() + static_cast<long>(begin),
-                            folded.begin() + static_cast<long>(end))}}},
+        {"data", {{"entries", std::move(contents[part])}}},
     };
     if (Status created = CreateWithin(checkpoint, options_.ceiling_bytes); !created.ok()) {
       // An incomplete checkpoint is never read; free its room for the next attempt.

@@ -139,7 +139,7 @@ std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(uint64_t scoped,
     return Conflict("idempotencyKey was already used with a different request");
   }
   ++stats_.replays;
-  return found->second.response;
+  return nlohmann::json::parse(found->second.response);
 }
 
 Ledger::Replay Ledger::ReplayedLocked(uint64_t scoped, uint64_t hash, Reply& reply) {
@@ -165,7 +165,7 @@ Ledger::Answer& Ledger::RememberLocked(uint64_t scoped, uint64_t hash,
   const SteadyTime now = clock_.Monotonic();
   Answer& answer = answers_[scoped];
   answer.hash = hash;
-  answer.response = std::move(response);
+  answer.response = response.dump();
   answer.created = now;
   answer_order_.emplace_back(now, scoped);
   return answer;
@@ -342,7 +342,8 @@ void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
     MutexLock waiting(answer.durability->mu);
     answer.durability->waiters.push_back(std::move(reply));
   }
-  committer_.Submit(std::move(entry), [durability = answer.durability, response = answer.response] {
+  committer_.Submit(std::move(entry), [durability = answer.durability,
+                                       response = nlohmann::json::parse(answer.response)] {
     std::vector<Reply> waiters;
     {
       MutexLock lock(durability->mu);
@@ -446,11 +447,13 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
 }
 
 void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
-  Reservation& reservation = reservations_[id];
-  reservation.id = id;
-  reservation.run = run;
-  reservation.state = Reservation::State::kCommitted;
-  reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+  // A tombstone keeps only what refusing a second commit needs.
+  Reservation tombstone;
+  tombstone.id = id;
+  tombstone.run = run;
+  tombstone.state = Reservation::State::kCommitted;
+  tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+  reservations_[id] = std::move(tombstone);
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,

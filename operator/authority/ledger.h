@@ -271,7 +271,7 @@ class Ledger {
   };
   struct Answer {
     uint64_t hash = 0;
-    nlohmann::json response;
+    std::string response;  // the JSON answer, serialized (a fraction of a JSON tree's memory)
     std::shared_ptr<Durability> durability;  // null for answers durable when made
     std::chrono::steady_clock::time_point created;
   };
