@@ -65,8 +65,9 @@ class PostgresLedgerStore final : public LedgerStore {
   // 15-minute buckets (FoldEntries, keeping the key digests of buckets that end after
   // `options.keep_digests_after`), oldest bucket first, in transactions of at most 10,000
   // unfolded rows each (so the memory and locks of a step stay bounded however much
-  // accumulated): an error leaves the steps before it done. Then measures the table for
-  // Usage(). kFailedPrecondition when not the writer.
+  // accumulated): an error leaves the steps before it done. Then vacuums the table (when
+  // anything was folded) so deleted rows' space is reused, and measures it for Usage().
+  // kFailedPrecondition when not the writer.
   Result<size_t> Compact(const CompactOptions& options) override EXCLUDES(reader_mu_);
 
   // As measured by the last Load or Compact: bytes = the table's size with its indexes
