@@ -9,7 +9,6 @@
 #include "common/log.h"
 #include "operator/authority/bearer.h"
 #include "operator/authority/focus_export.h"
-#include "operator/authority/kube_ledger_store.h"
 
 namespace agentbudget::op {
 namespace {
@@ -128,8 +127,7 @@ void AddFocusRoute(http::Router& router, authority::LedgerStore& store,
   });
 }
 
-int RunFocusExport(kube::Client& client, const Options& options) {
-  authority::KubeLedgerStore store(client, options.namespace_name, {options.ledger_ceiling_bytes});
+int RunFocusExport(authority::LedgerStore& store, const Options& options) {
   auto entries = store.Load();
   if (!entries.ok()) {
     log::Error("operator failed", {{"error", entries.error().ToString()}});

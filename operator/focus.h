@@ -25,9 +25,9 @@ void AddFocusRoute(http::Router& router, authority::LedgerStore& store,
                    authority::SpendAccess& access);
 
 // The focus-export subcommand: prints the export of [options.focus_from, options.focus_to)
-// read with `client` (the kubeconfig's identity, which reads the ledger's ConfigMaps
-// directly) from options.namespace_name. Returns the process's exit code: 0, or 1 when the
-// ledger cannot be read.
-int RunFocusExport(kube::Client& client, const Options& options);
+// read from `store` (on the Kubernetes API with the kubeconfig's identity, which reads the
+// ledger's ConfigMaps directly, or in PostgreSQL). Returns the process's exit code: 0, or 1
+// when the ledger cannot be read.
+int RunFocusExport(authority::LedgerStore& store, const Options& options);
 
 }  // namespace agentbudget::op

@@ -4,7 +4,9 @@
 // the authority's certificate (unless given one), reads the durable ledger back, then runs
 // the controllers and serves the authority on --listen over TLS (GET /v1/focus there too).
 // /healthz, /readyz, /metrics and /v1/focus are on --ops-listen. SIGTERM or SIGINT stops it
-// after pending commits are durable. `focus-export` prints FOCUS 1.2 CSV instead.
+// after pending commits are durable. The ledger is on the Kubernetes API or in PostgreSQL
+// (--ledger-store). `focus-export` prints FOCUS 1.2 CSV instead; `migrate-ledger` copies the
+// ledger from the Kubernetes API into PostgreSQL.
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -19,7 +21,6 @@
 #include "kube/config.h"
 #include "kube/manager.h"
 #include "meter/rate_card_loader.h"
-#include "operator/authority/kube_ledger_store.h"
 #include "operator/authority/ledger.h"
 #include "operator/authority/metrics.h"
 #include "operator/authority/provider_key_secret.h"
@@ -29,6 +30,7 @@
 #include "operator/budgets/budget_controller.h"
 #include "operator/focus.h"
 #include "operator/housekeeping.h"
+#include "operator/ledger_backend.h"
 #include "operator/ledger_recovery.h"
 #include "operator/options.h"
 #include "operator/queue/queue.h"
@@ -76,8 +78,16 @@ int Run(int argc, char** argv) {
   if (!client.ok()) {
     return Fail(client.error());
   }
+  if (options->migrate_ledger) {
+    return RunLedgerMigration(**client, *options);
+  }
+  auto backend = OpenLedgerBackend(*options, **client);
+  if (!backend.ok()) {
+    return Fail(backend.error());
+  }
+  authority::LedgerStore& store = *backend->store;
   if (options->focus_export) {
-    return RunFocusExport(**client, *options);
+    return RunFocusExport(store, *options);
   }
   // The queue writes with a client of its own, so that its writes have their own rate limit.
   kube::ClientOptions queue_client_options;
@@ -111,8 +121,6 @@ int Run(int argc, char** argv) {
   }
 
   const SystemClock& clock = SystemClock::Instance();
-  authority::KubeLedgerStore store(**client, options->namespace_name,
-                                  {options->ledger_ceiling_bytes});
   authority::Ledger ledger(clock, store, *rates, authority::Ledger::Options{},
                            authority::GroupCommitter::Options{options->group_commit, 1000});
   kube::ManagerOptions manager_options;
@@ -139,8 +147,13 @@ int Run(int argc, char** argv) {
       "agentbudget", kube::Scope::kLeader, 1,
       [&budgets](const std::string& name) { return budgets.Reconcile(name); });
   manager.Watch(budget_controller, budget_objects);
-  manager.AddLeaderSetup("ledger-recovery",
-                         [&] { return RecoverLedger(budgets, store, ledger); });
+  manager.AddLeaderSetup("ledger-recovery", [&] {
+    if (Status taken = backend->take_over(); !taken.ok()) {
+      log::Warn("cannot take over the ledger; retrying", {{"error", taken.error().ToString()}});
+      return taken;
+    }
+    return RecoverLedger(budgets, store, ledger);
+  });
 
   auto registry = std::make_shared<prometheus::Registry>();
   kube::EventRecorder recorder(**queue_client, "agentbudget-operator", Hostname());

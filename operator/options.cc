@@ -9,6 +9,7 @@ namespace agentbudget::op {
 namespace {
 
 constexpr std::string_view kFocusExport = "focus-export";
+constexpr std::string_view kMigrateLedger = "migrate-ledger";
 
 flags::FlagSet::Setter Time(core::SysSeconds* out) {
   return [out](std::string_view value) -> Status {
@@ -64,6 +65,13 @@ void Define(Options& options, flags::FlagSet& set) {
           "refused (meters spool them) rather than pass it");
   set.Duration("status-ms", &options.status_period,
                "period of AgentBudget status updates and metrics, in ms");
+  set.String("ledger-store", &options.ledger_store,
+             "where the durable ledger lives: kube (ConfigMaps in --namespace) or postgres");
+  set.String("postgres-dsn-file", &options.postgres_dsn_file,
+             "file holding the PostgreSQL connection string (libpq keywords or URI), e.g. "
+             "from a Secret; for --ledger-store=postgres and migrate-ledger");
+  set.Duration("postgres-timeout-ms", &options.postgres_timeout,
+               "longest a PostgreSQL statement or connection attempt may take, in ms");
   set.Int("workers", &options.workers, 1, "authority API worker threads");
   set.LogLevel("log-level", &options.log_level, "debug, info, warn or error");
   set.Bool("leader-elect", &options.leader_elect,
@@ -90,7 +98,10 @@ constexpr char kUsage[] =
     "      serves the authority API (TLS) on --listen and /healthz, /readyz, /metrics,\n"
     "      /v1/focus on --ops-listen\n"
     "  agentbudget-operator focus-export [--from=DATE] [--to=DATE] [--flag=value]...\n"
-    "      prints the committed spend in [from, to) as FOCUS 1.2 CSV\n";
+    "      prints the committed spend in [from, to) as FOCUS 1.2 CSV\n"
+    "  agentbudget-operator migrate-ledger --postgres-dsn-file=PATH [--flag=value]...\n"
+    "      copies the ledger in --namespace on the Kubernetes API into an empty PostgreSQL\n"
+    "      ledger (stop the operator first)\n";
 
 }  // namespace
 
@@ -99,6 +110,9 @@ Result<Options> ParseOptions(int argc, char** argv) {
   std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
   if (!args.empty() && args.front() == kFocusExport) {
     initial.focus_export = true;
+    args.erase(args.begin());
+  } else if (!args.empty() && args.front() == kMigrateLedger) {
+    initial.migrate_ledger = true;
     args.erase(args.begin());
   }
   auto options = flags::ParseInto(std::move(initial), kUsage, args, Define);
@@ -113,6 +127,19 @@ Result<Options> ParseOptions(int argc, char** argv) {
   }
   if (options->focus_to <= options->focus_from) {
     return InvalidArgument("--to must be after --from");
+  }
+  if (options->ledger_store != "kube" && options->ledger_store != "postgres") {
+    return InvalidArgument("--ledger-store: \"" + options->ledger_store +
+                           "\" is neither kube nor postgres");
+  }
+  const bool postgres = options->ledger_store == "postgres" || options->migrate_ledger;
+  if (postgres && options->postgres_dsn_file.empty()) {
+    return InvalidArgument(options->migrate_ledger
+                               ? "migrate-ledger needs --postgres-dsn-file"
+                               : "--ledger-store=postgres needs --postgres-dsn-file");
+  }
+  if (!postgres && !options->postgres_dsn_file.empty()) {
+    return InvalidArgument("--postgres-dsn-file is for --ledger-store=postgres");
   }
   return options;
 }

@@ -16,6 +16,10 @@
 //                                                          controllers, /v1/focus)
 //   agentbudget-operator focus-export [--from=DATE] [--to=DATE] [--kubeconfig=PATH]
 //       [--namespace=NS]                                   prints FOCUS 1.2 CSV and exits
+//   agentbudget-operator migrate-ledger --postgres-dsn-file=PATH [--namespace=NS]
+//                                                          copies the ledger from the
+//                                                          Kubernetes API into an empty
+//                                                          PostgreSQL ledger and exits
 //
 // Flags are read by common/flags.h: --name=value or --name value, a bare boolean flag is
 // true, "--help" prints OptionsHelp(). Serving and focus-export take the same flags, except
@@ -27,6 +31,8 @@ namespace agentbudget::op {
 struct Options {
   // The focus-export subcommand (argv[1] == "focus-export"): export [focus_from, focus_to).
   bool focus_export = false;
+  // The migrate-ledger subcommand (argv[1] == "migrate-ledger").
+  bool migrate_ledger = false;
   core::SysSeconds focus_from{};                          // --from; default: the epoch
   core::SysSeconds focus_to = core::SysSeconds::max();    // --to; default: no end
 
@@ -49,6 +55,12 @@ struct Options {
   // A rate card merged over the shipped one: models are named by its ids.
   std::string rates_override;
   std::chrono::milliseconds group_commit{200};   // --group-commit-ms
+  // Where the durable ledger lives: "kube" (ConfigMaps in namespace_name) or "postgres"
+  // (the libpq connection string in the file postgres_dsn_file, usually a mounted Secret;
+  // its content is never logged). Every statement is given postgres_timeout.
+  std::string ledger_store = "kube";
+  std::string postgres_dsn_file;
+  std::chrono::milliseconds postgres_timeout{5000};  // --postgres-timeout-ms
   int64_t ledger_ceiling_bytes = int64_t{100} << 20;  // --ledger-ceiling-bytes
   std::chrono::milliseconds status_period{5000};  // --status-ms
   int64_t workers = 256;                           // authority API threads
@@ -68,11 +80,12 @@ struct Options {
   bool help = false;
 };
 
-// Parses argv (argv[0] is the program; argv[1] may be "focus-export"). Fails with
+// Parses argv (argv[0] is the program; argv[1] may be "focus-export" or "migrate-ledger"). Fails with
 // kInvalidArgument naming the flag and the rule it breaks (`--listen: port "80x" is not a
 // number in 0..65535`), an unknown flag, a positional argument, --tls-cert without
-// --tls-key (or the reverse), --authority-plaintext with --tls-cert, or --to not after
-// --from. Callers print the message on stderr and exit 2.
+// --tls-key (or the reverse), --authority-plaintext with --tls-cert, --to not after
+// --from, a --ledger-store other than kube or postgres, postgres without
+// --postgres-dsn-file (or the file with kube), or migrate-ledger without the file. Callers print the message on stderr and exit 2.
 Result<Options> ParseOptions(int argc, char** argv);
 
 // The --help text: both forms, every flag with its default.

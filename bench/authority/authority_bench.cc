@@ -6,6 +6,18 @@
 //
 //   authority_bench [--clients=64] [--seconds=10] [--group-commit-ms=200]
 //                   [--append-latency-ms=10] [--async-commits=1]
+//                   [--store=memory|postgres] [--runs=1] [--rate=0]
+//
+// --rate paces the clients to that many pairs per second together (0: as fast as they go),
+// to see the memory a sustained rate needs.
+// --store=postgres appends to a real PostgreSQL server the benchmark starts for itself
+// (e2e/support/postgres_server.h: Debian's `postgresql`, fsync on), through
+// PostgresLedgerStore. Each of --runs rounds then measures PostgreSQL first and the
+// in-memory store with --append-latency-ms second (the baseline), each on a fresh ledger
+// (so the first round's RSS figures are PostgreSQL's alone);
+// the medians of both and their ratio close the output ("durable pairs/s": pairs over the
+// time until the last commit was acknowledged, which is what the store sustains). Peak RSS
+// is the process's high water mark over every round.
 //
 // --append-latency-ms makes every ledger append take that long, standing in for a write
 // to the Kubernetes API. With --async-commits=1 (the default) a client hands its commit over
@@ -31,19 +43,30 @@
 #include "core/budget_spec.h"
 #include "meter/rate_card_loader.h"
 #include "operator/authority/api.h"
+#include "e2e/support/postgres_server.h"
 #include "operator/authority/ledger.h"
+#include "operator/authority/postgres_ledger_store.h"
 
 namespace agentbudget::authority {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A store whose appends take a fixed time, like a round trip to the API server and etcd.
-class SlowStore final : public LedgerStore {
+// Counts what is appended to `durable`, or, without one, makes every append take a fixed
+// time, like a round trip to the API server and etcd.
+class BenchStore final : public LedgerStore {
  public:
-  explicit SlowStore(std::chrono::milliseconds latency) : latency_(latency) {}
+  BenchStore(LedgerStore* durable, std::chrono::milliseconds latency)
+      : durable_(durable), latency_(latency) {}
   Status Append(const std::vector<LedgerEntry>& batch) override {
-    std::this_thread::sleep_for(latency_);
+    if (durable_ != nullptr) {
+      if (Status appended = durable_->Append(batch); !appended.ok()) {
+        std::fprintf(stderr, "append failed: %s\n", appended.error().ToString().c_str());
+        return appended;
+      }
+    } else {
+      std::this_thread::sleep_for(latency_);
+    }
     appended_ += batch.size();
     ++appends_;
     return OkStatus();
@@ -55,6 +78,7 @@ class SlowStore final : public LedgerStore {
   std::atomic<size_t> appends_{0};
 
  private:
+  LedgerStore* durable_;
   std::chrono::milliseconds latency_;
 };
 
@@ -86,6 +110,16 @@ int64_t Flag(int argc, char** argv, const std::string& name, int64_t fallback) {
   return fallback;
 }
 
+std::string StringFlag(int argc, char** argv, const std::string& name, std::string fallback) {
+  const std::string prefix = "--" + name + "=";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]).rfind(prefix, 0) == 0) {
+      return argv[i] + prefix.size();
+    }
+  }
+  return fallback;
+}
+
 double Percentile(std::vector<double>& values, double p) {
   if (values.empty()) {
     return 0;
@@ -94,16 +128,19 @@ double Percentile(std::vector<double>& values, double p) {
   return values[std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size())))];
 }
 
-long RssKib() {
+// A field of /proc/self/status in KiB ("VmRSS:", "VmHWM:").
+long StatusKib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
+    if (line.rfind(field, 0) == 0) {
+      return std::atol(line.c_str() + field.size());
     }
   }
   return -1;
 }
+
+long RssKib() { return StatusKib("VmRSS:"); }
 
 http::Request Post(const std::string& token, std::string path, const nlohmann::json& body) {
   http::Request request;
@@ -136,15 +173,20 @@ struct Acks {
   }
 };
 
-int Main(int argc, char** argv) {
+// One measurement on a fresh ledger whose appends go to `durable` (nullptr: the in-memory
+// stand-in with `latency`). Prints its figures; returns pairs per second, or -1 when a
+// request failed.
+double Measure(int argc, char** argv, LedgerStore* durable) {
   const int clients = static_cast<int>(Flag(argc, argv, "clients", 64));
   const int seconds = static_cast<int>(Flag(argc, argv, "seconds", 10));
   const auto interval = std::chrono::milliseconds{Flag(argc, argv, "group-commit-ms", 200)};
   const auto latency = std::chrono::milliseconds{Flag(argc, argv, "append-latency-ms", 10)};
   const bool async_commits = Flag(argc, argv, "async-commits", 1) != 0;
+  // 0: as fast as the clients go; else each client paces itself to its share of the rate.
+  const int64_t rate = Flag(argc, argv, "rate", 0);
   constexpr int kUsers = 10000;
 
-  SlowStore store(latency);
+  BenchStore store(durable, latency);
   const core::RateCard rates = meter::LoadRateCard("").value();
   Ledger ledger(SystemClock::Instance(), store, rates, Ledger::Options{},
                 GroupCommitter::Options{interval, 1000});
@@ -173,7 +215,7 @@ int Main(int argc, char** argv) {
   for (int user = 0; user < kUsers; ++user) {
     auto caller = authenticator.Authenticate("token-" + std::to_string(user));
     auto reserved = ledger.Reserve(*caller, {"warm", "anthropic", "claude-sonnet-4-5", 10'000, 1000, 1});
-    ledger.Commit(*caller, (*reserved)["id"], {"warm-c", "claude-sonnet-4-5", 5'000, 900, 2},
+    ledger.Commit(*caller, (*reserved)["id"], {"warm-c", "claude-sonnet-4-5", 5'000, 900, 2, 0, {}, 0},
                   [](const Result<nlohmann::json>&) {});
   }
   while (store.appended_ < static_cast<size_t>(kUsers)) {
@@ -192,7 +234,14 @@ int Main(int argc, char** argv) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       int64_t n = 0;
+      const auto paced_start = Clock::now();
       while (!stop) {
+        if (rate > 0) {
+          std::this_thread::sleep_until(
+              paced_start + std::chrono::duration_cast<Clock::duration>(
+                                std::chrono::duration<double>(static_cast<double>(n) *
+                                                              clients / static_cast<double>(rate))));
+        }
         const int user = (c * 997 + static_cast<int>(n) * 64) % kUsers;
         const std::string token = "token-" + std::to_string(user);
         const std::string key = std::to_string(c) + "-" + std::to_string(n++);
@@ -234,6 +283,8 @@ int Main(int argc, char** argv) {
   while (acks->outstanding > 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
   }
+  // Pairs over the time until the last of them was durable: what the store sustains.
+  const double durable_elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> reserves;
   for (int c = 0; c < clients; ++c) {
     reserves.insert(reserves.end(), reserve_ms[static_cast<size_t>(c)].begin(), reserve_ms[static_cast<size_t>(c)].end());
@@ -244,20 +295,74 @@ int Main(int argc, char** argv) {
     commits = acks->ms;
     errors += acks->errors;
   }
-  std::printf("clients %d (%s commits), group commit %lld ms, append latency %lld ms, "
+  std::printf("store %s, clients %d (%s commits), group commit %lld ms, append latency %s, "
               "budgets 1000, perKey users %d\n",
-              clients, async_commits ? "async" : "waited", static_cast<long long>(interval.count()),
-              static_cast<long long>(latency.count()), kUsers);
-  std::printf("pairs/s %.0f (pairs %lld, errors %lld, appends %zu)\n",
-              static_cast<double>(pairs) / elapsed, static_cast<long long>(pairs.load()),
-              static_cast<long long>(errors.load()), store.appends_.load());
+              durable != nullptr ? "postgres" : "memory", clients,
+              async_commits ? "async" : "waited", static_cast<long long>(interval.count()),
+              durable != nullptr ? "real" : (std::to_string(latency.count()) + " ms").c_str(),
+              kUsers);
+  std::printf("pairs/s %.0f, durable pairs/s %.0f (pairs %lld, errors %lld, appends %zu)\n",
+              static_cast<double>(pairs) / elapsed, static_cast<double>(pairs) / durable_elapsed,
+              static_cast<long long>(pairs.load()), static_cast<long long>(errors.load()),
+              store.appends_.load());
   std::printf("reserve ms p50 %.3f p99 %.3f\n", Percentile(reserves, 0.50), Percentile(reserves, 0.99));
   std::printf("commit ack ms p50 %.1f p99 %.1f\n", Percentile(commits, 0.50), Percentile(commits, 0.99));
   // The first figure is the state of 1,000 budgets and 10,000 perKey users; the second adds
   // the run's idempotency answers and reservation tombstones (kept 24 h and 1 h).
   std::printf("rss MiB after warm-up %.1f, at end %.1f\n", warm_rss,
               static_cast<double>(RssKib()) / 1024.0);
-  return errors == 0 ? 0 : 1;
+  return errors == 0 ? static_cast<double>(pairs) / durable_elapsed : -1;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+int Main(int argc, char** argv) {
+  const std::string store = StringFlag(argc, argv, "store", "memory");
+  const int runs = static_cast<int>(std::max<int64_t>(1, Flag(argc, argv, "runs", 1)));
+  if (store != "memory" && store != "postgres") {
+    std::fprintf(stderr, "--store: \"%s\" is neither memory nor postgres\n", store.c_str());
+    return 2;
+  }
+  std::unique_ptr<e2e::PostgresServer> server;
+  if (store == "postgres") {
+    auto started = e2e::PostgresServer::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "cannot start PostgreSQL: %s\n", started.error().message.c_str());
+      return 1;
+    }
+    server = std::move(*started);
+  }
+  std::vector<double> baseline;
+  std::vector<double> measured;
+  for (int run = 0; run < runs; ++run) {
+    if (server == nullptr) {
+      measured.push_back(Measure(argc, argv, nullptr));
+      continue;
+    }
+    auto postgres = OpenPostgresLedgerWriter({server->conninfo(), std::chrono::seconds{5}});
+    if (!postgres.ok()) {
+      std::fprintf(stderr, "cannot open the PostgreSQL ledger: %s\n",
+                   postgres.error().message.c_str());
+      return 1;
+    }
+    measured.push_back(Measure(argc, argv, postgres->get()));
+    baseline.push_back(Measure(argc, argv, nullptr));
+  }
+  if (std::find(measured.begin(), measured.end(), -1.0) != measured.end() ||
+      std::find(baseline.begin(), baseline.end(), -1.0) != baseline.end()) {
+    return 1;
+  }
+  std::printf("median durable pairs/s over %d runs: %s %.0f", runs, store.c_str(),
+              Median(measured));
+  if (!baseline.empty()) {
+    std::printf(", memory baseline %.0f, ratio %.2f", Median(baseline),
+                Median(measured) / Median(baseline));
+  }
+  std::printf("; peak rss MiB %.1f\n", static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
+  return 0;
 }
 
 }  // namespace

@@ -7,14 +7,17 @@
 // ledger, the FOCUS export and the org budget all equal the acknowledged spend to the
 // micro-dollar.
 //
-//   fleet_day_bench [--store=kube|memory] [--design=folding|unfolded] [--scale=1]
+//   fleet_day_bench [--store=kube|postgres|memory] [--design=folding|unfolded] [--scale=1]
 //                   [--group-commit-seconds=10] [--stop-bytes=1073741824] [--stop-rss-mib=2048]
 //
 // --scale=1 is 2,000,000 pairs over 10,000 runs (each run active for an hour, a pair every
 // 18 s); --scale=0.05 is a quick check. --store=kube starts a local control plane (cluster
 // "fleet-day-<design>") and keeps the ledger in its etcd; bytes and objects are then measured
 // by listing the ledger's ConfigMaps every simulated 15 minutes and at the end, and API
-// writes are the API server's own count of ConfigMap creates and deletes. --design=unfolded
+// writes are the API server's own count of ConfigMap creates and deletes. --store=postgres
+// starts a PostgreSQL server (e2e/support/postgres_server.h) and keeps the ledger in it;
+// bytes and objects are then the table's size and estimated rows as the store last
+// measured them (PostgresLedgerStore::Usage). --design=unfolded
 // runs the ledger as it was before folding within minutes: idempotency answers kept 24 h,
 // compaction hourly of what is older than 25 h, no ceiling; it stops where it would
 // pass --stop-bytes in etcd or --stop-rss-mib of memory, and says so. Commits are
@@ -37,10 +40,12 @@
 #include "common/mutex.h"
 #include "core/budget_spec.h"
 #include "e2e/support/local_cluster.h"
+#include "e2e/support/postgres_server.h"
 #include "kube/config.h"
 #include "meter/rate_card_loader.h"
 #include "operator/authority/focus_export.h"
 #include "operator/authority/kube_ledger_store.h"
+#include "operator/authority/postgres_ledger_store.h"
 #include "operator/authority/ledger.h"
 #include "operator/housekeeping.h"
 #include "operator/ledger_ceiling.h"
@@ -109,13 +114,15 @@ double MemoryMib(const std::string& field) {
 struct Backend {
   std::unique_ptr<e2e::LocalCluster> cluster;
   std::unique_ptr<kube::Client> client;
+  std::unique_ptr<e2e::PostgresServer> postgres;
   std::unique_ptr<LedgerStore> store;
   std::string kind;
   std::string design;  // names the cluster, so both designs can run at once
   int64_t ceiling_bytes = 0;
 };
 
-// The one place a store is chosen: "kube" (a local control plane) or "memory".
+// The one place a store is chosen: "kube" (a local control plane), "postgres" (a local
+// PostgreSQL server) or "memory".
 Result<std::unique_ptr<LedgerStore>> OpenStore(Backend& backend) {
   if (backend.kind == "memory") {
     return std::unique_ptr<LedgerStore>(std::make_unique<InMemoryLedgerStore>());
@@ -144,11 +151,25 @@ Result<std::unique_ptr<LedgerStore>> OpenStore(Backend& backend) {
     return std::unique_ptr<LedgerStore>(std::make_unique<KubeLedgerStore>(
         *backend.client, kNamespace, KubeLedgerStore::Options{backend.ceiling_bytes}));
   }
-  return InvalidArgument("--store must be kube or memory, not " + backend.kind);
+  if (backend.kind == "postgres") {
+    if (backend.postgres == nullptr) {
+      auto server = e2e::PostgresServer::Start();
+      if (!server.ok()) {
+        return std::move(server).error();
+      }
+      backend.postgres = std::move(*server);
+    }
+    auto store = OpenPostgresLedgerWriter({backend.postgres->conninfo(), std::chrono::seconds{5}});
+    if (!store.ok()) {
+      return std::move(store).error();
+    }
+    return std::unique_ptr<LedgerStore>(std::move(*store));
+  }
+  return InvalidArgument("--store must be kube, postgres or memory, not " + backend.kind);
 }
 
 // The ledger's objects and bytes as the store's backend holds them: for the Kubernetes API
-// a listing of its ConfigMaps; in memory, the store's own count.
+// a listing of its ConfigMaps; in PostgreSQL and in memory, the store's own Usage().
 std::pair<int64_t, int64_t> Held(Backend& backend) {
   if (backend.client == nullptr) {
     const StoreUsage usage = backend.store->Usage();

@@ -254,6 +254,32 @@ TEST(HelmTest, SchemaRefusesBadValuesWithTheirPath) {
   CommandResult cidr = Render({"networkPolicy.apiServerCIDRs={10.0.0.1}"});
   EXPECT_NE(cidr.exit_code, 0);
   EXPECT_THAT(cidr.output, HasSubstr("/networkPolicy/apiServerCIDRs/0"));
+  // A PostgreSQL ledger needs the Secret holding its connection string.
+  for (const auto& [value, path] : std::vector<std::pair<std::string, std::string>>{
+           {"ledger.store=postgres", "/ledger/postgres/secretName"},
+           {"ledger.store=mysql", "/ledger/store"}}) {
+    CommandResult refused = Render({value});
+    EXPECT_NE(refused.exit_code, 0) << value;
+    EXPECT_THAT(refused.output, HasSubstr(path));
+  }
+}
+
+TEST(HelmTest, PostgresLedgerReadsItsConnectionStringFromTheNamedSecret) {
+  CommandResult rendered =
+      Render({"ledger.store=postgres", "ledger.postgres.secretName=ledger-db",
+              "ledger.postgres.secretKey=uri", "ledger.postgres.timeoutMs=2000"});
+  ASSERT_EQ(rendered.exit_code, 0) << rendered.output;
+  EXPECT_THAT(rendered.output, HasSubstr("- --ledger-store=postgres\n"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --postgres-dsn-file=/etc/agentbudget/postgres/dsn\n"));
+  EXPECT_THAT(rendered.output, HasSubstr("- --postgres-timeout-ms=2000\n"));
+  EXPECT_THAT(rendered.output,
+              HasSubstr("- {name: postgres, mountPath: /etc/agentbudget/postgres, readOnly: true}"));
+  EXPECT_THAT(rendered.output, HasSubstr("secretName: ledger-db\n"
+                                         "          items: [{key: uri, path: dsn}]"));
+  CommandResult kube = Render({});
+  ASSERT_EQ(kube.exit_code, 0) << kube.output;
+  EXPECT_THAT(kube.output, HasSubstr("- --ledger-store=kube\n"));
+  EXPECT_THAT(kube.output, ::testing::Not(HasSubstr("postgres")));
 }
 
 // The rendered object of `kind` named `name`, or null.

@@ -5,11 +5,17 @@
 // limit, and an operator killed with SIGKILL mid-load and restarted while the clients
 // resend with their idempotency keys. Each client keeps its own ledger of acknowledged
 // spend; the operator's balance must equal their sum to the micro-dollar.
+//
+// Built twice: operator_e2e_test keeps the ledger on the Kubernetes API; with
+// AGENTBUDGET_E2E_POSTGRES, operator_postgres_e2e_test runs the same suite with
+// --ledger-store=postgres against a PostgreSQL server it starts, plus a load during which
+// that server is restarted.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -21,6 +27,7 @@
 #include "e2e/operator/operator_process.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
+#include "e2e/support/postgres_server.h"
 #include "kube/transport.h"
 #include "tests/authority/focus_csv.h"
 
@@ -34,6 +41,14 @@ using std::chrono::seconds;
 constexpr int kClients = 64;
 constexpr int64_t kCallMicros = 50'000;          // every call costs $0.05, as estimated
 constexpr int64_t kLimitMicros = 60'000'000;     // $60: about 1,200 calls
+
+#ifdef AGENTBUDGET_E2E_POSTGRES
+constexpr bool kPostgres = true;
+constexpr const char* kClusterName = "operator-pg-e2e";
+#else
+constexpr bool kPostgres = false;
+constexpr const char* kClusterName = "operator-e2e";
+#endif
 
 std::string Manifests() {
   std::string yaml = R"(apiVersion: v1
@@ -155,7 +170,7 @@ Status Prepare(LocalCluster& cluster) {
 }
 
 const auto* const kEnvironment =
-    ::testing::AddGlobalTestEnvironment(new ClusterEnvironment("operator-e2e", Prepare));
+    ::testing::AddGlobalTestEnvironment(new ClusterEnvironment(kClusterName, Prepare));
 
 class AuthorityE2eTest : public ::testing::Test {
  protected:
@@ -169,13 +184,22 @@ class AuthorityE2eTest : public ::testing::Test {
     port_ = FreePort();
     ops_port_ = FreePort();
     // No certificate given: the operator issues one for 127.0.0.1 from its CA.
-    operator_ = new OperatorProcess(
-        AGENTBUDGET_OPERATOR_BINARY,
-        {"--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
-         "--listen=127.0.0.1:" + std::to_string(port_),
-         "--ops-listen=127.0.0.1:" + std::to_string(ops_port_), "--group-commit-ms=100",
-         "--status-ms=500", "--authority-cert-hosts=127.0.0.1"},
-        ::testing::TempDir() + "/agentbudget-operator.log");
+    std::vector<std::string> args = {
+        "--kubeconfig=" + cluster->kubeconfig(), "--namespace=agentbudget-system",
+        "--listen=127.0.0.1:" + std::to_string(port_),
+        "--ops-listen=127.0.0.1:" + std::to_string(ops_port_), "--group-commit-ms=100",
+        "--status-ms=500", "--authority-cert-hosts=127.0.0.1"};
+    if (kPostgres) {
+      auto server = PostgresServer::Start();
+      ASSERT_TRUE(server.ok()) << server.error().message;
+      postgres_ = server->release();
+      const std::string dsn_file = ::testing::TempDir() + "/agentbudget-postgres-dsn";
+      std::ofstream(dsn_file) << postgres_->conninfo() << "\n";
+      args.insert(args.end(), {"--ledger-store=postgres", "--postgres-dsn-file=" + dsn_file,
+                               "--postgres-timeout-ms=2000"});
+    }
+    operator_ = new OperatorProcess(AGENTBUDGET_OPERATOR_BINARY, std::move(args),
+                                    ::testing::TempDir() + "/agentbudget-operator.log");
     ASSERT_TRUE(operator_->Start().ok());
     const std::string ca = PublishedCa();
     ASSERT_FALSE(ca.empty()) << "ConfigMap agentbudget-authority-ca never appeared";
@@ -235,6 +259,7 @@ class AuthorityE2eTest : public ::testing::Test {
     delete ops_transport_;
     delete operator_;
     delete tokens_;
+    delete postgres_;
   }
 
   // Polls the authority until it answers (not 503 and not a connection error).
@@ -300,8 +325,10 @@ class AuthorityE2eTest : public ::testing::Test {
     return committed.ok() ? committed->status : 0;
   }
 
-  // Budget `name`'s spent, in micro-dollars, as the pod of `token` sees it; -1 when absent.
-  static int64_t Spent(const std::string& token, const std::string& name) {
+  // Field `field` ("spent", "remaining") of budget `name`, in micro-dollars, as the pod of
+  // `token` sees it; -1 when absent.
+  static int64_t Balance(const std::string& token, const std::string& name,
+                         const std::string& field) {
     auto budgets = CallUntilAnswered("GET", "/v1/budgets", token, "");
     if (!budgets.ok() || budgets->status != 200) {
       return -1;
@@ -309,10 +336,87 @@ class AuthorityE2eTest : public ::testing::Test {
     const json balances = json::parse(budgets->body);
     for (const auto& budget : balances["budgets"]) {
       if (budget["name"] == name) {
-        return core::Money::Parse(budget["spent"].get<std::string>())->micros();
+        return core::Money::Parse(budget[field].get<std::string>())->micros();
       }
     }
     return -1;
+  }
+  static int64_t Spent(const std::string& token, const std::string& name) {
+    return Balance(token, name, "spent");
+  }
+  static int64_t Remaining(const std::string& token, const std::string& name) {
+    return Balance(token, name, "remaining");
+  }
+
+  // What a load left: the budget's spend before and after it, and what the clients' own
+  // ledgers hold as acknowledged.
+  struct LoadOutcome {
+    int64_t before = 0;
+    int64_t acknowledged = 0;
+    int64_t spent = 0;
+    int failures = 0;
+  };
+
+  // Runs kClients clients, each reserving and committing calls of kCallMicros until budget
+  // payments denies, resending every commit with its key until it is acknowledged. Calls
+  // `fault` once spend reaches a third of `limit_micros`. Keys start with `prefix`.
+  static LoadOutcome RunLoad(const std::string& prefix, int64_t limit_micros,
+                             const std::function<void()>& fault) {
+    LoadOutcome outcome;
+    outcome.before = Spent((*tokens_)[0], "payments");
+    std::atomic<int64_t> acknowledged_calls{0};
+    std::vector<int64_t> acknowledged_micros(kClients, 0);
+    std::atomic<int> failures{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) {
+      clients.emplace_back([&, c] {
+        const std::string& token = (*tokens_)[static_cast<size_t>(c)];
+        for (int n = 0;; ++n) {
+          const std::string key = prefix + std::to_string(n);
+          auto reserved = CallUntilAnswered(
+              "POST", "/v1/reservations", token,
+              json({{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
+                    {"estimate", {{"cost", core::Money::FromMicros(kCallMicros).ToString()}, {"tokens", 100}}}}).dump());
+          if (!reserved.ok() || reserved->status != 200) {
+            ++failures;
+            return;
+          }
+          const json answer = json::parse(reserved->body);
+          if (answer["decision"] == "deny") {
+            return;
+          }
+          const std::string id = answer["id"];
+          // The client's own ledger counts a call once the commit is acknowledged; it
+          // resends the same key until it is.
+          auto committed = CallUntilAnswered(
+              "POST", "/v1/reservations/" + id + "/commit", token,
+              json({{"idempotencyKey", key + "-commit"}, {"model", "claude-sonnet-4-5"},
+                    {"usage", {{"input", 80}, {"output", 20}}},
+                    {"cost", core::Money::FromMicros(kCallMicros).ToString()}}).dump());
+          if (!committed.ok() || committed->status != 200) {
+            ++failures;
+            return;
+          }
+          acknowledged_micros[static_cast<size_t>(c)] += kCallMicros;
+          ++acknowledged_calls;
+        }
+      });
+    }
+    const auto deadline = std::chrono::steady_clock::now() + seconds{120};
+    while (outcome.before + acknowledged_calls.load() * kCallMicros < limit_micros / 3 &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds{5});
+    }
+    fault();
+    for (auto& client : clients) {
+      client.join();
+    }
+    outcome.failures = failures.load();
+    for (int64_t micros : acknowledged_micros) {
+      outcome.acknowledged += micros;
+    }
+    outcome.spent = Spent((*tokens_)[0], "payments");
+    return outcome;
   }
 
   // The x_Run column of every row of a FOCUS CSV.
@@ -328,6 +432,7 @@ class AuthorityE2eTest : public ::testing::Test {
   static inline int port_ = 0;
   static inline int ops_port_ = 0;
   static inline OperatorProcess* operator_ = nullptr;
+  static inline PostgresServer* postgres_ = nullptr;  // with kPostgres only
   static inline kube::Transport* transport_ = nullptr;
   static inline kube::Transport* ops_transport_ = nullptr;
 };
@@ -421,72 +526,49 @@ TEST_F(AuthorityE2eTest, ForgedTokenIsUnauthenticated) {
 }
 
 TEST_F(AuthorityE2eTest, KilledOperatorLosesNoAcknowledgedSpendAndCountsNoneTwice) {
-  // What the suite's other tests committed before the load.
-  const int64_t before = Spent((*tokens_)[0], "payments");
-  ASSERT_GE(before, 0);
-  std::atomic<int64_t> acknowledged_calls{0};
-  std::vector<int64_t> acknowledged_micros(kClients, 0);
-  std::atomic<int> failures{0};
-  std::vector<std::thread> clients;
-  for (int c = 0; c < kClients; ++c) {
-    clients.emplace_back([&, c] {
-      const std::string& token = (*tokens_)[static_cast<size_t>(c)];
-      for (int n = 0;; ++n) {
-        const std::string key = "load-" + std::to_string(n);
-        auto reserved = CallUntilAnswered(
-            "POST", "/v1/reservations", token,
-            json({{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
-                  {"estimate", {{"cost", core::Money::FromMicros(kCallMicros).ToString()}, {"tokens", 100}}}}).dump());
-        if (!reserved.ok() || reserved->status != 200) {
-          ++failures;
-          return;
-        }
-        const json answer = json::parse(reserved->body);
-        if (answer["decision"] == "deny") {
-          return;
-        }
-        const std::string id = answer["id"];
-        // The client's own ledger counts a call once the commit is acknowledged; it
-        // resends the same key until it is.
-        auto committed = CallUntilAnswered(
-            "POST", "/v1/reservations/" + id + "/commit", token,
-            json({{"idempotencyKey", key + "-commit"}, {"model", "claude-sonnet-4-5"},
-                  {"usage", {{"input", 80}, {"output", 20}}},
-                  {"cost", core::Money::FromMicros(kCallMicros).ToString()}}).dump());
-        if (!committed.ok() || committed->status != 200) {
-          ++failures;
-          return;
-        }
-        acknowledged_micros[static_cast<size_t>(c)] += kCallMicros;
-        ++acknowledged_calls;
-      }
-    });
-  }
   // Kill the operator once a third of the budget is acknowledged, and start it again.
-  const auto deadline = std::chrono::steady_clock::now() + seconds{120};
-  while (before + acknowledged_calls.load() * kCallMicros < kLimitMicros / 3 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds{5});
-  }
-  operator_->Kill();
-  ASSERT_TRUE(operator_->Start().ok());
-  for (auto& client : clients) {
-    client.join();
-  }
-  ASSERT_EQ(failures.load(), 0);
-
-  int64_t client_total = 0;
-  for (int64_t micros : acknowledged_micros) {
-    client_total += micros;
-  }
-  const int64_t spent = Spent((*tokens_)[0], "payments");
+  const LoadOutcome load = RunLoad("load-", kLimitMicros, [] {
+    operator_->Kill();
+    ASSERT_TRUE(operator_->Start().ok());
+  });
+  ASSERT_GE(load.before, 0);
+  ASSERT_EQ(load.failures, 0);
   // The isolation test's reservation was released: the load and what came before it only.
-  EXPECT_EQ(spent, before + client_total);
+  EXPECT_EQ(load.spent, load.before + load.acknowledged);
   // Estimates equal costs, so the only overshoot possible comes from reservations in
   // flight at the kill: at most one per client.
-  EXPECT_LE(spent, kLimitMicros + kClients * kCallMicros);
-  EXPECT_GE(spent, kLimitMicros - kClients * kCallMicros);
+  EXPECT_LE(load.spent, kLimitMicros + kClients * kCallMicros);
+  EXPECT_GE(load.spent, kLimitMicros - kClients * kCallMicros);
 }
+
+#ifdef AGENTBUDGET_E2E_POSTGRES
+// PostgreSQL stopped for a few seconds mid-load, then started again: commits wait (the
+// clients resend them, as meters do from their spool) and none is acknowledged before it
+// is durable. The budget is raised first, so that the load has room after the kill test.
+TEST_F(AuthorityE2eTest, RestartedPostgresLosesNoAcknowledgedSpendAndCountsNoneTwice) {
+  auto patched = ClusterEnvironment::Cluster()->Kubectl(
+      {"patch", "agentbudget", "payments", "--type=merge", "-p",
+       R"({"spec":{"limit":{"amount":"120"}}})"});
+  ASSERT_TRUE(patched.ok() && patched->exit_code == 0) << (patched.ok() ? patched->output : "");
+  constexpr int64_t kRaisedMicros = 120'000'000;
+  const auto deadline = std::chrono::steady_clock::now() + seconds{60};
+  while (Remaining((*tokens_)[0], "payments") < kRaisedMicros / 3 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds{100});
+  }
+  ASSERT_GE(Remaining((*tokens_)[0], "payments"), kRaisedMicros / 3);
+
+  const LoadOutcome load = RunLoad("pg-load-", kRaisedMicros, [] {
+    ASSERT_TRUE(postgres_->Stop().ok());
+    std::this_thread::sleep_for(seconds{3});  // down while the clients keep sending
+    ASSERT_TRUE(postgres_->Resume().ok());
+  });
+  ASSERT_EQ(load.failures, 0);
+  EXPECT_EQ(load.spent, load.before + load.acknowledged);
+  EXPECT_LE(load.spent, kRaisedMicros + kClients * kCallMicros);
+  EXPECT_GE(load.spent, kRaisedMicros - kClients * kCallMicros);
+}
+#endif
 
 TEST_F(AuthorityE2eTest, BudgetStatusFillsThePrinterColumns) {
   LocalCluster* cluster = ClusterEnvironment::Cluster();

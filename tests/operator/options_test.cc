@@ -115,6 +115,40 @@ TEST(OptionsTest, FocusExportDefaultsToEverything) {
   EXPECT_EQ(options->focus_to, core::SysSeconds::max());
 }
 
+TEST(OptionsTest, LedgerIsOnTheKubernetesApiByDefault) {
+  auto options = Parse({});
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->ledger_store, "kube");
+  EXPECT_TRUE(options->postgres_dsn_file.empty());
+  EXPECT_EQ(options->postgres_timeout, std::chrono::milliseconds{5000});
+  EXPECT_FALSE(options->migrate_ledger);
+}
+
+TEST(OptionsTest, PostgresLedgerTakesItsConnectionFile) {
+  auto options = Parse({"--ledger-store=postgres", "--postgres-dsn-file=/etc/pg/dsn",
+                        "--postgres-timeout-ms=2000"});
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  EXPECT_EQ(options->ledger_store, "postgres");
+  EXPECT_EQ(options->postgres_dsn_file, "/etc/pg/dsn");
+  EXPECT_EQ(options->postgres_timeout, std::chrono::milliseconds{2000});
+}
+
+TEST(OptionsTest, MigrateLedgerNeedsTheConnectionFile) {
+  auto options = Parse({"migrate-ledger", "--postgres-dsn-file=/etc/pg/dsn"});
+  ASSERT_TRUE(options.ok()) << options.error().message;
+  EXPECT_TRUE(options->migrate_ledger);
+  EXPECT_EQ(ErrorOf({"migrate-ledger"}), "migrate-ledger needs --postgres-dsn-file");
+}
+
+TEST(OptionsTest, LedgerStoreFlagsThatDoNotFitAreRefused) {
+  EXPECT_EQ(ErrorOf({"--ledger-store=mysql"}),
+            "--ledger-store: \"mysql\" is neither kube nor postgres");
+  EXPECT_EQ(ErrorOf({"--ledger-store=postgres"}),
+            "--ledger-store=postgres needs --postgres-dsn-file");
+  EXPECT_EQ(ErrorOf({"--postgres-dsn-file=/etc/pg/dsn"}),
+            "--postgres-dsn-file is for --ledger-store=postgres");
+}
+
 TEST(OptionsTest, BadValuesNameTheFlagAndTheRule) {
   EXPECT_EQ(ErrorOf({"--listen=0.0.0.0:80x"}),
             "--listen: port \"80x\" is not a number in 0..65535");
