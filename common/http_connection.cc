@@ -108,8 +108,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void ReadHeader() {
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(core_->options.max_header_bytes));
-    parser_->body_limit(static_cast<uint64_t>(core_->options.max_body_bytes));
+    LimitParser(*parser_, core_->options);
     // Not the stream's own timeout, which would close the socket before the 408 is sent.
     Tcp().expires_never();
     timed_out_ = false;
@@ -254,7 +253,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   const std::shared_ptr<asio::ssl::context> tls_;  // before stream_, which refers to it
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   asio::steady_timer request_deadline_;  // from a request's first byte to its last
   bool timed_out_ = false;
@@ -287,6 +286,11 @@ void ServeConnection(asio::ip::tcp::socket socket, std::shared_ptr<ServerCore> c
   std::make_shared<Connection<beast::ssl_stream<beast::tcp_stream>>>(
       std::move(socket), std::move(core), std::move(context))
       ->Start(over_capacity);
+}
+
+void LimitParser(RequestParser& parser, const ServerOptions& options) {
+  parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+  parser.body_limit(static_cast<uint64_t>(options.max_body_bytes));
 }
 
 Result<Request> ToRequest(bhttp::request<bhttp::string_body>&& parsed) {

@@ -6,6 +6,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
 #include "common/http_server.h"
@@ -30,6 +31,11 @@ struct ServerCore {
 // refused request is answered). Returns at once; the connection owns itself and `core`.
 // REQUIRES: `socket`'s executor is a strand of the server's io_context.
 void ServeConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerCore> core);
+
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+
+// Applies options.max_header_bytes and options.max_body_bytes to a fresh parser.
+void LimitParser(RequestParser& parser, const ServerOptions& options);
 
 // The project's view of a parsed request: method, decoded path, query, headers (repeated
 // names joined with ", "), body. Fails with kInvalidArgument naming the rule the target
