@@ -113,8 +113,11 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Tcp().expires_never();
     timed_out_ = false;
     request_deadline_.expires_after(core_->options.request_timeout);
-    request_deadline_.async_wait([self = this->shared_from_this()](SysError ec) {
-      if (!ec) {
+    const uint64_t serial = ++request_serial_;
+    request_deadline_.async_wait([self = this->shared_from_this(), serial](SysError ec) {
+      // A later serial (or no parser) means this request was read or refused before the
+      // timer's turn came: the expiry is stale.
+      if (!ec && self->parser_ && serial == self->request_serial_) {
         self->timed_out_ = true;
         SysError ignored;
         self->Tcp().socket().cancel(ignored);
@@ -158,6 +161,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void OnReadFailed(SysError ec) {
     request_deadline_.cancel();
+    parser_.reset();
     const ServerOptions& o = core_->options;
     if (timed_out_) {
       Refuse(Refusal(408, "the request did not arrive within " +
@@ -256,6 +260,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   std::optional<RequestParser> parser_;
   std::optional<bhttp::response<bhttp::string_body>> response_;
   asio::steady_timer request_deadline_;  // from a request's first byte to its last
+  uint64_t request_serial_ = 0;  // which request the deadline belongs to
   bool timed_out_ = false;
 };
 
