@@ -164,6 +164,17 @@ class HttpServerTest : public ::testing::Test {
     EXPECT_TRUE(server.ok()) << (server.ok() ? "" : server.error().ToString());
     return server.ok() ? std::move(server).value() : nullptr;
   }
+  // A server answering every request 200 "ok".
+  std::unique_ptr<HttpServer> StartOkServer(ServerOptions options = {}) {
+    Router router;
+    router.Add("*", "/", Named("ok"));
+    return StartServer(std::move(router), std::move(options));
+  }
+  // The status of a plain GET /, or -1 when the exchange failed.
+  static int StatusOfGet(uint16_t port) {
+    auto exchange = RawHttpExchange(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false);
+    return exchange.ok() ? StatusOf(exchange->response) : -1;
+  }
 };
 
 TEST_F(HttpServerTest, HandlerSeesMethodPathQueryHeadersAndBody) {
@@ -250,11 +261,9 @@ TEST_F(HttpServerTest, HandlerExceptionIsAnswered500) {
 }
 
 TEST_F(HttpServerTest, StalledClientDoesNotHoldTheOnlyWorker) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.worker_threads = 1;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   // Promises 100 bytes, sends 3, then stalls (until the deadline closes the socket).
   std::thread stalled([&] {
@@ -314,11 +323,9 @@ TEST_F(HttpServerTest, KeepAliveConnectionServesPipelinedRequestsInOrder) {
 }
 
 TEST_F(HttpServerTest, RequestThatStopsArrivingIsAnswered408) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.request_timeout = std::chrono::milliseconds(200);
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   Socket client(server->port());
   ASSERT_TRUE(client.Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
@@ -328,11 +335,9 @@ TEST_F(HttpServerTest, RequestThatStopsArrivingIsAnswered408) {
 }
 
 TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedWithoutAnAnswer) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.idle_timeout = std::chrono::milliseconds(100);
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   Socket client(server->port());
   ASSERT_TRUE(client.connected());
@@ -340,11 +345,9 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedWithoutAnAnswer) {
 }
 
 TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.max_header_bytes = 1024;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   auto exchange = RawHttpExchange(
       server->port(), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'x') + "\r\n\r\n",
@@ -354,9 +357,7 @@ TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
 }
 
 TEST_F(HttpServerTest, MalformedRequestIsAnswered400NamingTheRule) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
-  auto server = StartServer(std::move(router));
+  auto server = StartOkServer();
   ASSERT_NE(server, nullptr);
   auto bad_escape = RawHttpExchange(server->port(), "GET /a%zz HTTP/1.1\r\nHost: t\r\n\r\n", false);
   ASSERT_TRUE(bad_escape.ok());
@@ -384,11 +385,9 @@ TEST_F(HttpServerTest, ExpectContinueIsHonouredBeforeTheBody) {
 }
 
 TEST_F(HttpServerTest, ManyIdleKeepAliveClientsHoldNoThread) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.worker_threads = 1;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   std::vector<std::unique_ptr<Socket>> idle;
   for (int i = 0; i < 500; ++i) {
@@ -399,17 +398,13 @@ TEST_F(HttpServerTest, ManyIdleKeepAliveClientsHoldNoThread) {
   for (size_t i = 0; i < idle.size(); i += 2) {
     ASSERT_TRUE(idle[i]->Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nab"));
   }
-  auto exchange = RawHttpExchange(server->port(), "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false);
-  ASSERT_TRUE(exchange.ok());
-  EXPECT_EQ(StatusOf(exchange->response), 200);
+  EXPECT_EQ(StatusOfGet(server->port()), 200);
 }
 
 TEST_F(HttpServerTest, ConnectionsPastTheLimitAreAnswered503) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.max_connections = 4;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   std::vector<std::unique_ptr<Socket>> held;
   for (int i = 0; i < 4; ++i) {
@@ -418,17 +413,13 @@ TEST_F(HttpServerTest, ConnectionsPastTheLimitAreAnswered503) {
     ASSERT_TRUE(held.back()->Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
     ASSERT_EQ(StatusOf(held.back()->ReadSome()), 200);
   }
-  auto refused = RawHttpExchange(server->port(), "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false);
-  ASSERT_TRUE(refused.ok());
-  EXPECT_EQ(StatusOf(refused->response), 503) << refused->response;
+  EXPECT_EQ(StatusOfGet(server->port()), 503);
 }
 
 TEST_F(HttpServerTest, ConnectionChurnIsServedAndLeavesNoConnectionOpen) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.max_connections = 8;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   // Far more connections, one after another, than the server may hold open at once: each
   // must be released when its client goes, or the later ones would be refused 503.
