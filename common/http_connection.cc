@@ -123,14 +123,19 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         self->Tcp().socket().cancel(ignored);
       }
     });
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = this->shared_from_this()](SysError ec, size_t) {
-                               if (ec) {
-                                 self->OnReadFailed(ec);
-                                 return;
-                               }
-                               self->OnHeader();
-                             });
+    bhttp::async_read_header(stream_, buffer_, *parser_, AfterRead(&Connection::OnHeader));
+  }
+
+  // The completion of a read into the parser: a failure is answered (OnReadFailed), else
+  // `next` runs.
+  auto AfterRead(void (Connection::*next)()) {
+    return [self = this->shared_from_this(), next](SysError ec, size_t) {
+      if (ec) {
+        self->OnReadFailed(ec);
+        return;
+      }
+      ((*self).*next)();
+    };
   }
 
   void OnHeader() {
@@ -149,14 +154,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   void ReadBody() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = this->shared_from_this()](SysError ec, size_t) {
-                        if (ec) {
-                          self->OnReadFailed(ec);
-                          return;
-                        }
-                        self->OnRequest();
-                      });
+    bhttp::async_read(stream_, buffer_, *parser_, AfterRead(&Connection::OnRequest));
   }
 
   void OnReadFailed(SysError ec) {

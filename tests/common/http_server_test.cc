@@ -149,6 +149,15 @@ class Socket {
   bool connected_ = false;
 };
 
+// `count` connections to `port`, each closed when the vector goes.
+std::vector<std::unique_ptr<Socket>> Connect(uint16_t port, int count) {
+  std::vector<std::unique_ptr<Socket>> sockets;
+  for (int i = 0; i < count; ++i) {
+    sockets.push_back(std::make_unique<Socket>(port));
+  }
+  return sockets;
+}
+
 size_t CountOf(const std::string& text, const std::string& needle) {
   size_t count = 0;
   for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
@@ -170,10 +179,20 @@ class HttpServerTest : public ::testing::Test {
     router.Add("*", "/", Named("ok"));
     return StartServer(std::move(router), std::move(options));
   }
+  // A server answering every POST / with its body.
+  std::unique_ptr<HttpServer> StartEchoServer() {
+    Router router;
+    router.Add("POST", "/", [](const Request& r) { return Response::Text(200, r.body); });
+    return StartServer(std::move(router));
+  }
+  // The server's answer to `request` over plain HTTP, or "" when the exchange failed.
+  static std::string Answer(uint16_t port, const std::string& request) {
+    auto exchange = RawHttpExchange(port, request, false);
+    return exchange.ok() ? exchange->response : "";
+  }
   // The status of a plain GET /, or -1 when the exchange failed.
   static int StatusOfGet(uint16_t port) {
-    auto exchange = RawHttpExchange(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", false);
-    return exchange.ok() ? StatusOf(exchange->response) : -1;
+    return StatusOf(Answer(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
   }
 };
 
@@ -238,9 +257,7 @@ TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIsRefusedWith413) {
 }
 
 TEST_F(HttpServerTest, ChunkedBodyUnderTheLimitReachesTheHandler) {
-  Router router;
-  router.Add("POST", "/", [](const Request& r) { return Response::Text(200, r.body); });
-  auto server = StartServer(std::move(router));
+  auto server = StartEchoServer();
   ASSERT_NE(server, nullptr);
   auto exchange = RawHttpExchange(
       server->port(),
@@ -349,29 +366,23 @@ TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
   options.max_header_bytes = 1024;
   auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
-  auto exchange = RawHttpExchange(
-      server->port(), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'x') + "\r\n\r\n",
-      false);
-  ASSERT_TRUE(exchange.ok());
-  EXPECT_EQ(StatusOf(exchange->response), 431) << exchange->response;
+  const std::string answer = Answer(
+      server->port(), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'x') + "\r\n\r\n");
+  EXPECT_EQ(StatusOf(answer), 431) << answer;
 }
 
 TEST_F(HttpServerTest, MalformedRequestIsAnswered400NamingTheRule) {
   auto server = StartOkServer();
   ASSERT_NE(server, nullptr);
-  auto bad_escape = RawHttpExchange(server->port(), "GET /a%zz HTTP/1.1\r\nHost: t\r\n\r\n", false);
-  ASSERT_TRUE(bad_escape.ok());
-  EXPECT_EQ(StatusOf(bad_escape->response), 400);
-  EXPECT_NE(BodyOf(bad_escape->response).find("two hex digits"), std::string::npos);
-  auto garbage = RawHttpExchange(server->port(), "NOT HTTP AT ALL\r\n\r\n", false);
-  ASSERT_TRUE(garbage.ok());
-  EXPECT_EQ(StatusOf(garbage->response), 400) << garbage->response;
+  const std::string bad_escape = Answer(server->port(), "GET /a%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(StatusOf(bad_escape), 400);
+  EXPECT_NE(BodyOf(bad_escape).find("two hex digits"), std::string::npos);
+  const std::string garbage = Answer(server->port(), "NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(StatusOf(garbage), 400) << garbage;
 }
 
 TEST_F(HttpServerTest, ExpectContinueIsHonouredBeforeTheBody) {
-  Router router;
-  router.Add("POST", "/", [](const Request& r) { return Response::Text(200, r.body); });
-  auto server = StartServer(std::move(router));
+  auto server = StartEchoServer();
   ASSERT_NE(server, nullptr);
   Socket client(server->port());
   ASSERT_TRUE(client.Send("POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
@@ -389,13 +400,10 @@ TEST_F(HttpServerTest, ManyIdleKeepAliveClientsHoldNoThread) {
   options.worker_threads = 1;
   auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
-  std::vector<std::unique_ptr<Socket>> idle;
-  for (int i = 0; i < 500; ++i) {
-    idle.push_back(std::make_unique<Socket>(server->port()));
-    ASSERT_TRUE(idle.back()->connected());
-  }
+  const auto idle = Connect(server->port(), 500);
   // Half of them sent a partial request and stalled, too.
   for (size_t i = 0; i < idle.size(); i += 2) {
+    ASSERT_TRUE(idle[i]->connected());
     ASSERT_TRUE(idle[i]->Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nab"));
   }
   EXPECT_EQ(StatusOfGet(server->port()), 200);
@@ -406,12 +414,11 @@ TEST_F(HttpServerTest, ConnectionsPastTheLimitAreAnswered503) {
   options.max_connections = 4;
   auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
-  std::vector<std::unique_ptr<Socket>> held;
-  for (int i = 0; i < 4; ++i) {
-    held.push_back(std::make_unique<Socket>(server->port()));
+  const auto held = Connect(server->port(), 4);
+  for (const auto& socket : held) {
     // An answered request proves the server has accepted (and counted) the connection.
-    ASSERT_TRUE(held.back()->Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
-    ASSERT_EQ(StatusOf(held.back()->ReadSome()), 200);
+    ASSERT_TRUE(socket->Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_EQ(StatusOf(socket->ReadSome()), 200);
   }
   EXPECT_EQ(StatusOfGet(server->port()), 503);
 }
