@@ -124,6 +124,8 @@ class Socket {
     const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
   }
+  // Whether ReadUntilClosed saw the server close (rather than its deadline pass).
+  bool closed() const { return closed_; }
   // Everything received until the server closes, or `deadline` passes.
   std::string ReadUntilClosed(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
     std::string out;
@@ -138,6 +140,7 @@ class Socket {
       }
       const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
       if (n <= 0) {
+        closed_ = true;
         return out;
       }
       out.append(buf, static_cast<size_t>(n));
@@ -147,6 +150,7 @@ class Socket {
  private:
   int fd_;
   bool connected_ = false;
+  bool closed_ = false;
 };
 
 // `count` connections to `port`, each closed when the vector goes.
@@ -358,7 +362,8 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedWithoutAnAnswer) {
   ASSERT_NE(server, nullptr);
   Socket client(server->port());
   ASSERT_TRUE(client.connected());
-  EXPECT_EQ(client.ReadUntilClosed(std::chrono::seconds(5)), "");
+  EXPECT_EQ(client.ReadUntilClosed(std::chrono::seconds(10)), "");
+  EXPECT_TRUE(client.closed());
 }
 
 TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
@@ -436,6 +441,56 @@ TEST_F(HttpServerTest, ConnectionChurnIsServedAndLeavesNoConnectionOpen) {
     ASSERT_TRUE(exchange.ok());
     ASSERT_EQ(StatusOf(exchange->response), 200) << "connection " << i;
   }
+}
+
+TEST_F(HttpServerTest, ABlockedHandlerHoldsOnlyItsOwnThread) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool blocked = false;
+  bool release = false;
+  Router router;
+  router.Add("GET", "/block", [&](const Request&) {
+    std::unique_lock<std::mutex> lock(mu);
+    blocked = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return Response::Text(200, "released");
+  });
+  router.Add("GET", "/", Named("ok"));
+  ServerOptions options;
+  options.worker_threads = 2;
+  auto server = StartServer(std::move(router), options);
+  ASSERT_NE(server, nullptr);
+  std::thread blocker([&] {
+    EXPECT_EQ(BodyOf(Answer(server->port(), "GET /block HTTP/1.1\r\nHost: t\r\n\r\n")),
+              "released");
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return blocked; });
+  }
+  // One thread is held by /block; the other serves every other connection.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(StatusOfGet(server->port()), 200);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  blocker.join();
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnections) {
+  auto server = StartOkServer();
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_EQ(StatusOf(client.ReadSome()), 200);
+  server->Stop();
+  // The keep-alive connection ends (EOF or reset) instead of idling until the client gives up.
+  EXPECT_EQ(client.ReadUntilClosed(std::chrono::seconds(10)), "");
+  EXPECT_TRUE(client.closed());
 }
 
 class HttpsServerTest : public HttpServerTest {
