@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <stdexcept>
 #include <future>
 #include <thread>
 
@@ -599,7 +600,16 @@ struct Proxy::Impl {
       cut = true;
       write(parser.TakePartial());
     }
-    out.close(std::ios_base::out).get();
+    if (cut) {
+      // Fails the response body, so the listener drops the connection without the
+      // terminating chunk: the client's SDK raises, as it would on the provider's own cut,
+      // instead of taking a truncated stream for a complete answer.
+      out.close(std::ios_base::out,
+                std::make_exception_ptr(std::runtime_error("the upstream stream was cut")))
+          .get();
+    } else {
+      out.close(std::ios_base::out).get();
+    }
     try {
       replied.get();
     } catch (const std::exception& e) {

@@ -481,11 +481,19 @@ try:
     print("chat completed")
 except Exception as e:
     print("chat failed:", type(e).__name__)
+try:
+    list(o.responses.create(model="stub-cut", stream=True, input="hi"))
+    print("responses completed")
+except Exception as e:
+    print("responses failed:", type(e).__name__)
 """, meter)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("stub-error-midstream failed", out.stdout)
+        # A stream cut upstream reaches each SDK as a failure, never as a complete answer.
+        for call in ("stub-error-midstream", "stub-cut", "chat", "responses"):
+            self.assertIn(call + " failed", out.stdout)
+        self.assertNotIn("completed", out.stdout)
         records = meter.records_list()
-        self.assertEqual(len(records), 3, records)
+        self.assertEqual(len(records), 4, records)
         for record in records:
             self.assertTrue(record["estimated"], record)
             self.assertFalse(record["knownModel"], record)
@@ -494,8 +502,8 @@ except Exception as e:
         for record in records[:2]:
             self.assertEqual(record["usage"]["input"], 11)
             self.assertEqual(record["usage"]["cacheRead"], 100)
-        self.assertEqual(meter.metric("agentbudget_meter_estimated_usage_total"), 3)
-        self.assertEqual(meter.metric("agentbudget_meter_unknown_model_requests_total"), 3)
+        self.assertEqual(meter.metric("agentbudget_meter_estimated_usage_total"), 4)
+        self.assertEqual(meter.metric("agentbudget_meter_unknown_model_requests_total"), 4)
         # The meter is still healthy.
         self.assertTrue(http_ok(meter.url + "/healthz"))
 
