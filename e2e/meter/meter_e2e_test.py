@@ -507,6 +507,23 @@ except Exception as e:
         # The meter is still healthy.
         self.assertTrue(http_ok(meter.url + "/healthz"))
 
+    def test_a_stream_cut_upstream_fails_claude_code_and_codex(self):
+        meter = self.meter("cli-cut")
+        claude = run_claude(meter, self.workdir, model="stub-cut")
+        self.assertEqual(claude.returncode, 0, claude.stdout + claude.stderr)
+        # Claude Code sees the stream fail and falls back to one non-streaming call (which
+        # the stub answers whole); a stream that looked complete would have been the answer.
+        calls = [(r["stream"], r["estimated"]) for r in meter.records_list()]
+        self.assertEqual(calls, [(True, True), (False, False)])
+        codex = run_codex(meter, self.workdir, model="stub-cut")
+        # Codex retries the stream (stream_max_retries = 4), then fails the run.
+        self.assertNotEqual(codex.returncode, 0, codex.stdout + codex.stderr)
+        self.assertIn("stream disconnected before completion", codex.stderr)
+        streams = [r for r in meter.records_list() if r["api"] == "openai.responses"]
+        self.assertEqual(len(streams), 5, streams)
+        for record in streams:
+            self.assertTrue(record["stream"] and record["estimated"], record)
+
     def test_the_meter_takes_the_webhooks_environment_and_serves_probes_apart(self):
         # The variables webhook/mutation.cc injects (docs/webhook.md), on top of the
         # harness's flags for the stub and keys; the probe port listens on every address.
