@@ -54,9 +54,10 @@ struct Response {
 // Maps an ErrorCode to the HTTP status FromError uses.
 int HttpStatusFor(ErrorCode code);
 
-// Handlers run on the server's own worker threads (never on the listener's I/O pool), so
-// they may block, e.g. on calls to the Kubernetes API. They must not throw: an escaping
-// exception is caught, logged and answered with 500.
+// Handlers run on the server's event-loop threads (ServerOptions::worker_threads), one
+// request of a connection at a time. They may block, e.g. on calls to the Kubernetes API: a
+// blocked handler holds its thread, the other threads keep serving every other connection.
+// They must not throw: an escaping exception is caught, logged and answered with 500.
 using Handler = std::function<Response(const Request&)>;
 
 // Routes by method and path prefix. The longest matching prefix wins; a prefix matches a
@@ -98,16 +99,27 @@ struct ServerOptions {
   // Larger bodies get 413 and the connection is closed. A Content-Length over the limit is
   // refused before the body is read; chunked bodies are cut off once they pass it.
   size_t max_body_bytes = 1 << 20;
-  // Threads that run handlers. Requests beyond them wait in a queue of at most
-  // `max_queued_requests`; past that, 503 with Retry-After: 1.
+  // A request line and headers larger than this get 431 and the connection is closed.
+  size_t max_header_bytes = 16 * 1024;
+  // Threads running the event loop and the handlers: all I/O is asynchronous, so a slow or
+  // stalled client holds no thread, and a connection never gets a thread of its own.
   size_t worker_threads = 4;
-  size_t max_queued_requests = 1024;
+  // Connections open at once; one more is answered 503 (Retry-After: 1) and closed.
+  size_t max_connections = 4096;
+  // A request must arrive whole (headers and body) within this time of its first byte, or
+  // it is answered 408 and the connection closed.
+  std::chrono::milliseconds request_timeout = std::chrono::seconds(30);
+  // A keep-alive connection with no request for this long is closed. Longer than the idle
+  // timeout of usual clients (Go's 90 s), so that the client, not the server, closes it.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(120);
 };
 
-// An HTTP/1.1 server (cpprestsdk http_listener underneath) that reads each request body
-// asynchronously up to the limit, then hands the request to a worker thread that runs the
-// routed handler. A slow or stalled client therefore holds only its own connection, never a
-// worker. Thread-safe; Stop() (or the destructor) waits for running handlers to finish.
+// An HTTP/1.1 server on Boost.Beast and Asio: a fixed pool of threads runs one event loop;
+// each connection reads a request (within the limits above), runs the routed handler, writes
+// the answer, and reads the next. A refused request (413, 431, 408, 400) is answered, then
+// the connection is half-closed and the client's unread bytes drained for a bounded time,
+// so the client reads the answer instead of a reset. Thread-safe; Stop() (or the
+// destructor) waits for running handlers to finish.
 class HttpServer {
  public:
   // Binds and starts serving. Fails with kInvalidArgument for bad options or unreadable

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <chrono>
 #include <exception>
+#include <stdexcept>
 #include <future>
 #include <thread>
 
+#include "common/http_server.h"
 #include "common/log.h"
 #include "common/mutex.h"
 #include "core/pricing.h"
@@ -24,6 +26,7 @@ namespace agentbudget::meter {
 namespace {
 
 namespace http = web::http;
+namespace server = ::agentbudget::http;
 using nlohmann::json;
 using Buffer = concurrency::streams::producer_consumer_buffer<uint8_t>;
 
@@ -83,7 +86,7 @@ struct Proxy::Impl {
   std::unique_ptr<http::client::http_client> anthropic;
   std::unique_ptr<http::client::http_client> openai;
   std::unique_ptr<http::experimental::listener::http_listener> listener;
-  std::unique_ptr<http::experimental::listener::http_listener> health;
+  std::unique_ptr<server::HttpServer> health;
   const ModelAllowlist allowlist;
 
   Mutex mu;
@@ -164,41 +167,27 @@ struct Proxy::Impl {
     Forward(request, *route);
   }
 
-  // The health listener: probes and metrics only, never the run's details.
-  void HandleHealth(http::http_request& request) {
-    const std::string path = request.relative_uri().path();
-    if (request.method() == http::methods::GET &&
-        (path == "/healthz" || path == "/readyz" || path == "/metrics")) {
-      HandleLocal(request, path);
-    } else {
-      ReplyJson(request, http::status_codes::NotFound,
-                json{{"error", {{"message", "no such path: " + path}}}}, true);
-    }
-  }
-
-  void HandleLocal(http::http_request& request, const std::string& path) {
+  // GET /healthz, /readyz, /metrics and /v1/run; nullopt for any other path.
+  std::optional<server::Response> LocalAnswer(const std::string& path) EXCLUDES(mu) {
     if (path == "/healthz") {
-      ReplyJson(request, http::status_codes::OK, json{{"status", "ok"}}, false);
-    } else if (path == "/readyz") {
+      return server::Response::Json(200, json{{"status", "ok"}});
+    }
+    if (path == "/readyz") {
       bool stopping = false;
       {
         MutexLock lock(mu);
         stopping = stopped;
       }
-      ReplyJson(request,
-                stopping ? http::status_codes::ServiceUnavailable : http::status_codes::OK,
-                json{{"status", stopping ? "stopping" : "ready"}}, false);
-    } else if (path == "/metrics") {
-      http::http_response response(http::status_codes::OK);
-      response.set_body(records.Exposition(), "text/plain; version=0.0.4");
-      request.reply(response).then([](pplx::task<void> t) {
-        try {
-          t.get();
-        } catch (const std::exception&) {
-          // The scraper went away; nothing to do.
-        }
-      });
-    } else if (path == "/v1/run") {
+      return server::Response::Json(stopping ? 503 : 200,
+                                    json{{"status", stopping ? "stopping" : "ready"}});
+    }
+    if (path == "/metrics") {
+      server::Response r;
+      r.headers["Content-Type"] = "text/plain; version=0.0.4";
+      r.body = records.Exposition();
+      return r;
+    }
+    if (path == "/v1/run") {
       const core::EnvelopeTotals totals = enforcer.totals();
       json limits = json::object();
       const core::EnvelopeLimits& l = enforcer.limits();
@@ -206,19 +195,52 @@ struct Proxy::Impl {
       if (l.max_tokens) limits["maxTokens"] = *l.max_tokens;
       if (l.max_requests) limits["maxRequests"] = *l.max_requests;
       if (l.max_identical_requests) limits["maxIdenticalRequests"] = *l.max_identical_requests;
-      ReplyJson(request, http::status_codes::OK,
-                json{{"run", config.run},
-                     {"spent", totals.spent.ToString()},
-                     {"reserved", totals.reserved.ToString()},
-                     {"tokens", totals.tokens},
-                     {"requests", totals.requests},
-                     {"pendingCommits", enforcer.PendingCommits()},
-                     {"limits", limits}},
-                false);
-    } else {
-      ReplyJson(request, http::status_codes::NotFound,
-                json{{"error", {{"message", "no such path: " + path}}}}, true);
+      return server::Response::Json(200, json{{"run", config.run},
+                                              {"spent", totals.spent.ToString()},
+                                              {"reserved", totals.reserved.ToString()},
+                                              {"tokens", totals.tokens},
+                                              {"requests", totals.requests},
+                                              {"pendingCommits", enforcer.PendingCommits()},
+                                              {"limits", limits}});
     }
+    return std::nullopt;
+  }
+
+  static server::Response NoSuchPath(const std::string& path) {
+    server::Response r = server::Response::Json(
+        404, json{{"error", {{"message", "no such path: " + path}}}});
+    r.headers["x-should-retry"] = "false";
+    return r;
+  }
+
+  void HandleLocal(http::http_request& request, const std::string& path) {
+    server::Response answer = LocalAnswer(path).value_or(NoSuchPath(path));
+    http::http_response response(static_cast<http::status_code>(answer.status));
+    for (const auto& [name, value] : answer.headers) {
+      if (name != "Content-Type") {
+        response.headers().add(name, value);
+      }
+    }
+    response.set_body(std::move(answer.body), answer.headers["Content-Type"]);
+    request.reply(response).then([](pplx::task<void> t) {
+      try {
+        t.get();
+      } catch (const std::exception& e) {
+        log::Debug("local reply not delivered", {{"error", e.what()}});
+      }
+    });
+  }
+
+  // The health listener's routes: probes and metrics only, never the run's details.
+  server::Router HealthRoutes() {
+    server::Router router;
+    for (const char* path : {"/healthz", "/readyz", "/metrics"}) {
+      router.Add("GET", path, [this](const server::Request& r) {
+        return LocalAnswer(r.path).value_or(NoSuchPath(r.path));
+      });
+    }
+    router.Add("*", "/", [](const server::Request& r) { return NoSuchPath(r.path); });
+    return router;
   }
 
   // Reads the request body within the size limit; replies and returns nullopt otherwise.
@@ -578,7 +600,16 @@ struct Proxy::Impl {
       cut = true;
       write(parser.TakePartial());
     }
-    out.close(std::ios_base::out).get();
+    if (cut) {
+      // Fails the response body, so the listener drops the connection without the
+      // terminating chunk: the client's SDK raises, as it would on the provider's own cut,
+      // instead of taking a truncated stream for a complete answer.
+      out.close(std::ios_base::out,
+                std::make_exception_ptr(std::runtime_error("the upstream stream was cut")))
+          .get();
+    } else {
+      out.close(std::ios_base::out).get();
+    }
     try {
       replied.get();
     } catch (const std::exception& e) {
@@ -657,18 +688,16 @@ Status Proxy::Start() {
   if (impl_->config.health_listen_host.empty()) {
     return OkStatus();
   }
-  const std::string health = "http://" + impl_->config.health_listen_host + ":" +
-                             std::to_string(impl_->config.health_listen_port);
-  try {
-    impl_->health = std::make_unique<http::experimental::listener::http_listener>(health);
-    impl_->health->support(
-        [impl = impl_.get()](http::http_request request) { impl->HandleHealth(request); });
-    impl_->health->open().get();
-  } catch (const std::exception& e) {
-    impl_->health.reset();
-    return Unavailable("listen on " + health + ": " + e.what());
+  server::ServerOptions health_options;
+  health_options.address = impl_->config.health_listen_host;
+  health_options.port = static_cast<uint16_t>(impl_->config.health_listen_port);
+  health_options.worker_threads = 1;
+  auto health = server::HttpServer::Start(health_options, impl_->HealthRoutes());
+  if (!health.ok()) {
+    return health.error();
   }
-  log::Info("health listening", {{"address", health}});
+  impl_->health = std::move(health).value();
+  log::Info("health listening", {{"address", impl_->health->url()}});
   return OkStatus();
 }
 
@@ -696,7 +725,9 @@ void Proxy::Stop() {
     impl_->idle.Wait(impl_->mu, [this]() REQUIRES(impl_->mu) { return impl_->in_flight == 0; });
   }
   // Last: /readyz answers "stopping" while calls in flight finish.
-  close(impl_->health.get());
+  if (impl_->health != nullptr) {
+    impl_->health->Stop();
+  }
 }
 
 }  // namespace agentbudget::meter

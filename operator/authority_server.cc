@@ -13,7 +13,6 @@ http::ServerOptions ListenOptions(const flags::ListenAddress& address, size_t wo
   options.address = address.host;
   options.port = address.port;
   options.worker_threads = workers;
-  options.max_queued_requests = 4096;
   options.max_body_bytes = 64 * 1024;
   return options;
 }

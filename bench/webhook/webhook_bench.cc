@@ -4,7 +4,7 @@
 // and cache, fed with one namespace and one AgentWorkload), so its RSS is its own.
 //
 // Baseline, measured in the same run: the same server answering a fixed AdmissionReview
-// response on /noop without decoding the request (TLS, HTTP parsing, the worker hand-off).
+// response on /noop without decoding the request (TLS, HTTP parsing, the event loop).
 // Each round measures the baseline, then pod mutation; the figures are medians of the
 // rounds, and the ratio says what share of the server's capacity the admission rules cost.
 //

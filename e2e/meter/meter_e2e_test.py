@@ -481,11 +481,19 @@ try:
     print("chat completed")
 except Exception as e:
     print("chat failed:", type(e).__name__)
+try:
+    list(o.responses.create(model="stub-cut", stream=True, input="hi"))
+    print("responses completed")
+except Exception as e:
+    print("responses failed:", type(e).__name__)
 """, meter)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertIn("stub-error-midstream failed", out.stdout)
+        # A stream cut upstream reaches each SDK as a failure, never as a complete answer.
+        for call in ("stub-error-midstream", "stub-cut", "chat", "responses"):
+            self.assertIn(call + " failed", out.stdout)
+        self.assertNotIn("completed", out.stdout)
         records = meter.records_list()
-        self.assertEqual(len(records), 3, records)
+        self.assertEqual(len(records), 4, records)
         for record in records:
             self.assertTrue(record["estimated"], record)
             self.assertFalse(record["knownModel"], record)
@@ -494,10 +502,29 @@ except Exception as e:
         for record in records[:2]:
             self.assertEqual(record["usage"]["input"], 11)
             self.assertEqual(record["usage"]["cacheRead"], 100)
-        self.assertEqual(meter.metric("agentbudget_meter_estimated_usage_total"), 3)
-        self.assertEqual(meter.metric("agentbudget_meter_unknown_model_requests_total"), 3)
+        self.assertEqual(meter.metric("agentbudget_meter_estimated_usage_total"), 4)
+        self.assertEqual(meter.metric("agentbudget_meter_unknown_model_requests_total"), 4)
         # The meter is still healthy.
         self.assertTrue(http_ok(meter.url + "/healthz"))
+
+    def test_a_stream_cut_upstream_fails_claude_code_and_codex(self):
+        meter = self.meter("cli-cut")
+        claude = run_claude(meter, self.workdir, model="stub-cut")
+        self.assertEqual(claude.returncode, 0, claude.stdout + claude.stderr)
+        # Claude Code sees the stream fail and falls back to one non-streaming call (which
+        # the stub answers whole). Both CLIs also notice a stream that ends without its last
+        # event, so this holds whether the meter aborts the connection or ends it cleanly;
+        # the SDK test above is the one that needs the abort.
+        calls = [(r["stream"], r["estimated"]) for r in meter.records_list()]
+        self.assertEqual(calls, [(True, True), (False, False)])
+        codex = run_codex(meter, self.workdir, model="stub-cut")
+        # Codex retries the stream (stream_max_retries = 4), then fails the run.
+        self.assertNotEqual(codex.returncode, 0, codex.stdout + codex.stderr)
+        self.assertIn("stream disconnected before completion", codex.stderr)
+        streams = [r for r in meter.records_list() if r["api"] == "openai.responses"]
+        self.assertEqual(len(streams), 5, streams)
+        for record in streams:
+            self.assertTrue(record["stream"] and record["estimated"], record)
 
     def test_the_meter_takes_the_webhooks_environment_and_serves_probes_apart(self):
         # The variables webhook/mutation.cc injects (docs/webhook.md), on top of the

@@ -8,7 +8,15 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/http_request_target.h"
 #include "common/metrics_endpoint.h"
 #include "tests/common/test_tls.h"
 
@@ -66,12 +74,129 @@ TEST(ResponseTest, ErrorsMapToTheirHttpStatusAndJsonBody) {
   EXPECT_EQ(body["error"]["message"], "reused key");
 }
 
+TEST(RequestTargetTest, DecodesThePathAndKeepsTheQueryRaw) {
+  auto target = ParseRequestTarget("/a%20b/c%2Fd?x=%20&y");
+  ASSERT_TRUE(target.ok());
+  EXPECT_EQ(target->path, "/a b/c/d");
+  EXPECT_EQ(target->query, "x=%20&y");
+}
+
+TEST(RequestTargetTest, RefusesTargetsThatAreNotPaths) {
+  EXPECT_FALSE(ParseRequestTarget("").ok());
+  EXPECT_FALSE(ParseRequestTarget("http://example.com/").ok());
+  EXPECT_FALSE(ParseRequestTarget("*").ok());
+}
+
+TEST(RequestTargetTest, RefusesBadEscapesAndEncodedNul) {
+  EXPECT_FALSE(ParseRequestTarget("/a%2").ok());
+  EXPECT_FALSE(ParseRequestTarget("/a%zz").ok());
+  auto nul = ParseRequestTarget("/a%00b");
+  ASSERT_FALSE(nul.ok());
+  EXPECT_NE(nul.error().message.find("NUL"), std::string::npos);
+}
+
+// A plain TCP connection to the test server, closed by the destructor.
+class Socket {
+ public:
+  explicit Socket(uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  ~Socket() { ::close(fd_); }
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  bool connected() const { return connected_; }
+  bool Send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  // What arrives next (one read), or "" after `deadline`.
+  std::string ReadSome(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    pollfd p{fd_, POLLIN, 0};
+    char buf[4096];
+    if (::poll(&p, 1, static_cast<int>(deadline.count())) <= 0) {
+      return "";
+    }
+    const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+  // Whether ReadUntilClosed saw the server close (rather than its deadline pass).
+  bool closed() const { return closed_; }
+  // Everything received until the server closes, or `deadline` passes.
+  std::string ReadUntilClosed(std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+    std::string out;
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    char buf[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
+        return out;
+      }
+      const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        closed_ = true;
+        return out;
+      }
+      out.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+  bool closed_ = false;
+};
+
+// `count` connections to `port`, each closed when the vector goes.
+std::vector<std::unique_ptr<Socket>> Connect(uint16_t port, int count) {
+  std::vector<std::unique_ptr<Socket>> sockets;
+  for (int i = 0; i < count; ++i) {
+    sockets.push_back(std::make_unique<Socket>(port));
+  }
+  return sockets;
+}
+
+size_t CountOf(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
 class HttpServerTest : public ::testing::Test {
  protected:
   std::unique_ptr<HttpServer> StartServer(Router router, ServerOptions options = {}) {
     auto server = HttpServer::Start(std::move(options), std::move(router));
     EXPECT_TRUE(server.ok()) << (server.ok() ? "" : server.error().ToString());
     return server.ok() ? std::move(server).value() : nullptr;
+  }
+  // A server answering every request 200 "ok".
+  std::unique_ptr<HttpServer> StartOkServer(ServerOptions options = {}) {
+    Router router;
+    router.Add("*", "/", Named("ok"));
+    return StartServer(std::move(router), std::move(options));
+  }
+  // A server answering every POST / with its body.
+  std::unique_ptr<HttpServer> StartEchoServer() {
+    Router router;
+    router.Add("POST", "/", [](const Request& r) { return Response::Text(200, r.body); });
+    return StartServer(std::move(router));
+  }
+  // The server's answer to `request` over plain HTTP, or "" when the exchange failed.
+  static std::string Answer(uint16_t port, const std::string& request) {
+    auto exchange = RawHttpExchange(port, request, false);
+    return exchange.ok() ? exchange->response : "";
+  }
+  // The status of a plain GET /, or -1 when the exchange failed.
+  static int StatusOfGet(uint16_t port) {
+    return StatusOf(Answer(port, "GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
   }
 };
 
@@ -136,9 +261,7 @@ TEST_F(HttpServerTest, ChunkedBodyOverTheLimitIsRefusedWith413) {
 }
 
 TEST_F(HttpServerTest, ChunkedBodyUnderTheLimitReachesTheHandler) {
-  Router router;
-  router.Add("POST", "/", [](const Request& r) { return Response::Text(200, r.body); });
-  auto server = StartServer(std::move(router));
+  auto server = StartEchoServer();
   ASSERT_NE(server, nullptr);
   auto exchange = RawHttpExchange(
       server->port(),
@@ -159,11 +282,9 @@ TEST_F(HttpServerTest, HandlerExceptionIsAnswered500) {
 }
 
 TEST_F(HttpServerTest, StalledClientDoesNotHoldTheOnlyWorker) {
-  Router router;
-  router.Add("*", "/", Named("ok"));
   ServerOptions options;
   options.worker_threads = 1;
-  auto server = StartServer(std::move(router), options);
+  auto server = StartOkServer(options);
   ASSERT_NE(server, nullptr);
   // Promises 100 bytes, sends 3, then stalls (until the deadline closes the socket).
   std::thread stalled([&] {
@@ -208,6 +329,170 @@ TEST_F(HttpServerTest, OperationalRoutesReportHealthReadinessAndMetrics) {
   EXPECT_NE(BodyOf(get("/metrics")).find("agentbudget_test_total 1"), std::string::npos);
 }
 
+TEST_F(HttpServerTest, KeepAliveConnectionServesPipelinedRequestsInOrder) {
+  Router router;
+  router.Add("GET", "/", [](const Request& r) { return Response::Text(200, r.path); });
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(client.Send("GET /first HTTP/1.1\r\nHost: t\r\n\r\n"
+                          "GET /second HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  const std::string answers = client.ReadUntilClosed();
+  EXPECT_EQ(CountOf(answers, "HTTP/1.1 200"), 2u) << answers;
+  EXPECT_LT(answers.find("/first"), answers.find("/second"));
+}
+
+TEST_F(HttpServerTest, RequestThatStopsArrivingIsAnswered408) {
+  ServerOptions options;
+  options.request_timeout = std::chrono::milliseconds(200);
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc"));
+  const std::string answer = client.ReadUntilClosed();
+  EXPECT_EQ(StatusOf(answer), 408) << answer;
+  EXPECT_NE(BodyOf(answer).find("did not arrive within 200 ms"), std::string::npos);
+}
+
+TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedWithoutAnAnswer) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::milliseconds(100);
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.connected());
+  EXPECT_EQ(client.ReadUntilClosed(std::chrono::seconds(10)), "");
+  EXPECT_TRUE(client.closed());
+}
+
+TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
+  ServerOptions options;
+  options.max_header_bytes = 1024;
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  const std::string answer = Answer(
+      server->port(), "GET / HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'x') + "\r\n\r\n");
+  EXPECT_EQ(StatusOf(answer), 431) << answer;
+}
+
+TEST_F(HttpServerTest, MalformedRequestIsAnswered400NamingTheRule) {
+  auto server = StartOkServer();
+  ASSERT_NE(server, nullptr);
+  const std::string bad_escape = Answer(server->port(), "GET /a%zz HTTP/1.1\r\nHost: t\r\n\r\n");
+  EXPECT_EQ(StatusOf(bad_escape), 400);
+  EXPECT_NE(BodyOf(bad_escape).find("two hex digits"), std::string::npos);
+  const std::string garbage = Answer(server->port(), "NOT HTTP AT ALL\r\n\r\n");
+  EXPECT_EQ(StatusOf(garbage), 400) << garbage;
+}
+
+TEST_F(HttpServerTest, ExpectContinueIsHonouredBeforeTheBody) {
+  auto server = StartEchoServer();
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.Send("POST / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                          "Content-Length: 5\r\nConnection: close\r\n\r\n"));
+  // The interim answer comes before the body is sent.
+  EXPECT_EQ(client.ReadSome(), "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(client.Send("hello"));
+  const std::string final_answer = client.ReadUntilClosed();
+  EXPECT_EQ(StatusOf(final_answer), 200) << final_answer;
+  EXPECT_EQ(BodyOf(final_answer), "hello");
+}
+
+TEST_F(HttpServerTest, ManyIdleKeepAliveClientsHoldNoThread) {
+  ServerOptions options;
+  options.worker_threads = 1;
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  const auto idle = Connect(server->port(), 500);
+  // Half of them sent a partial request and stalled, too.
+  for (size_t i = 0; i < idle.size(); i += 2) {
+    ASSERT_TRUE(idle[i]->connected());
+    ASSERT_TRUE(idle[i]->Send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nab"));
+  }
+  EXPECT_EQ(StatusOfGet(server->port()), 200);
+}
+
+TEST_F(HttpServerTest, ConnectionsPastTheLimitAreAnswered503) {
+  ServerOptions options;
+  options.max_connections = 4;
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  const auto held = Connect(server->port(), 4);
+  for (const auto& socket : held) {
+    // An answered request proves the server has accepted (and counted) the connection.
+    ASSERT_TRUE(socket->Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    ASSERT_EQ(StatusOf(socket->ReadSome()), 200);
+  }
+  EXPECT_EQ(StatusOfGet(server->port()), 503);
+}
+
+TEST_F(HttpServerTest, ConnectionChurnIsServedAndLeavesNoConnectionOpen) {
+  ServerOptions options;
+  options.max_connections = 8;
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  // Far more connections, one after another, than the server may hold open at once: each
+  // must be released when its client goes, or the later ones would be refused 503.
+  for (int i = 0; i < 300; ++i) {
+    auto exchange = RawHttpExchange(server->port(),
+                                    "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", false);
+    ASSERT_TRUE(exchange.ok());
+    ASSERT_EQ(StatusOf(exchange->response), 200) << "connection " << i;
+  }
+}
+
+TEST_F(HttpServerTest, ABlockedHandlerHoldsOnlyItsOwnThread) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool blocked = false;
+  bool release = false;
+  Router router;
+  router.Add("GET", "/block", [&](const Request&) {
+    std::unique_lock<std::mutex> lock(mu);
+    blocked = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return Response::Text(200, "released");
+  });
+  router.Add("GET", "/", Named("ok"));
+  ServerOptions options;
+  options.worker_threads = 2;
+  auto server = StartServer(std::move(router), options);
+  ASSERT_NE(server, nullptr);
+  std::thread blocker([&] {
+    EXPECT_EQ(BodyOf(Answer(server->port(), "GET /block HTTP/1.1\r\nHost: t\r\n\r\n")),
+              "released");
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return blocked; });
+  }
+  // One thread is held by /block; the other serves every other connection.
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(StatusOfGet(server->port()), 200);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  blocker.join();
+}
+
+TEST_F(HttpServerTest, StopClosesIdleConnections) {
+  auto server = StartOkServer();
+  ASSERT_NE(server, nullptr);
+  Socket client(server->port());
+  ASSERT_TRUE(client.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_EQ(StatusOf(client.ReadSome()), 200);
+  server->Stop();
+  // The keep-alive connection ends (EOF or reset) instead of idling until the client gives up.
+  EXPECT_EQ(client.ReadUntilClosed(std::chrono::seconds(10)), "");
+  EXPECT_TRUE(client.closed());
+}
+
 class HttpsServerTest : public HttpServerTest {
  protected:
   void SetUp() override {
@@ -236,6 +521,23 @@ TEST_F(HttpsServerTest, ServesTls12AndRefusesTls11) {
   EXPECT_EQ(StatusOf(tls12->response), 200);
   auto tls11 = RawHttpExchange(server->port(), get, true, TLS1_1_VERSION);
   EXPECT_FALSE(tls11.ok());
+}
+
+TEST_F(HttpsServerTest, OversizedBodyIsAnswered413WhileTheClientKeepsSending) {
+  Router router;
+  router.Add("POST", "/", Named("ok"));
+  ServerOptions options = TlsOptionsFor(std::chrono::seconds(1));
+  options.max_body_bytes = 64;
+  auto server = StartServer(std::move(router), options);
+  ASSERT_NE(server, nullptr);
+  // Over TLS the client sends the whole 1 MiB before reading: the server must drain it after
+  // answering, or closing with unread bytes resets the connection and the 413 is lost.
+  auto exchange = RawHttpExchange(server->port(),
+                                  "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n\r\n" +
+                                      std::string(1 << 20, 'x'),
+                                  true);
+  ASSERT_TRUE(exchange.ok());
+  EXPECT_EQ(StatusOf(exchange->response), 413) << exchange->response;
 }
 
 TEST_F(HttpsServerTest, RotatedCertificateIsServedWithoutRestart) {
