@@ -91,11 +91,7 @@ blocker() {
 
 fail() {
   echo "node-up.sh: $*" >&2
-  for log in "$ndir"/logs/*.log; do
-    [[ -f "$log" ]] || continue
-    echo "----- last lines of $log" >&2
-    tail -n 12 "$log" >&2
-  done
+  tail_logs "$ndir" 12
   local found
   found=$(blocker "$ndir"/logs/*.log)
   [[ -n "$found" ]] && printf 'node-up.sh: blocker: %s\n' "$found" >&2
@@ -117,11 +113,7 @@ wait_for() {  # wait_for WHAT SECONDS COMMAND...
     sleep 0.2
   done
 }
-launcher() {  # launcher NAME COMMAND...
-  local component=$1
-  shift
-  { echo "#!/usr/bin/env bash"; printf 'exec'; printf ' %q' "$@"; echo; } > "$ndir/run/$component.sh"
-}
+launcher() { write_launcher "$ndir" "$@"; }  # launcher NAME COMMAND...
 started=$(date +%s)
 
 # --- network: the bridge, a route for Services, forwarding only bridge to bridge.

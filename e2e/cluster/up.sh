@@ -43,11 +43,7 @@ mkdir -p "$dir"/{pki,logs,pids,run,etcd}
 
 fail() {
   echo "up.sh: $*" >&2
-  for log in "$dir"/logs/*.log; do
-    [[ -f "$log" ]] || continue
-    echo "----- last lines of $log" >&2
-    tail -n 15 "$log" >&2
-  done
+  tail_logs "$dir" 15
   echo "up.sh: logs kept in $dir/logs" >&2
   "$here/down.sh" --keep "$name" >/dev/null 2>&1 || true
   exit 1
@@ -142,11 +138,7 @@ current-context: $name
 KC
 
 # --- one launcher script per component, so that restart.sh reuses the exact command.
-launcher() {  # launcher NAME COMMAND...
-  local component=$1
-  shift
-  { echo "#!/usr/bin/env bash"; printf 'exec'; printf ' %q' "$@"; echo; } > "$dir/run/$component.sh"
-}
+launcher() { write_launcher "$dir" "$@"; }  # launcher NAME COMMAND...
 launcher etcd "$BIN/etcd" --name default --data-dir "$dir/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \

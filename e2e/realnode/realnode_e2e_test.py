@@ -30,6 +30,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CLUSTER_SCRIPTS = os.path.join(ROOT, "e2e", "cluster")
 sys.path.insert(0, os.path.join(ROOT, "e2e", "meter"))
+sys.path.insert(0, os.path.join(ROOT, "e2e", "security"))
+from governed_cluster import eventually  # noqa: E402
 from meter_e2e_test import (ANTHROPIC_USAGE, GPT54, HAIKU, RESPONSES_USAGE,  # noqa: E402
                             micro_cost)
 
@@ -63,17 +65,6 @@ def kubectl(*args, as_user=None, stdin=None, check=True, timeout=120):
 
 def get(*args, as_user=None):
     return json.loads(kubectl("get", "-o", "json", *args, as_user=as_user).stdout)
-
-
-def eventually(check, what, timeout=180, interval=1.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s did not happen within %d s" % (what, timeout))
-        time.sleep(interval)
 
 
 def to_micros(amount):
@@ -411,6 +402,37 @@ class RealNodeTest(unittest.TestCase):
                     and image in e["message"]]
         messages = eventually(pull_failure, "the kubelet's Failed event for " + image, timeout=60)
         self.assertRegex(messages[0], r'Failed to pull image "%s"' % image)
+
+
+    def test_a_rolling_restart_of_the_webhook_fails_no_admission(self):
+        # The tenant keeps creating governed pods (server-side dry run: admitted by both
+        # webhooks, stored nowhere) while every webhook replica is replaced.
+        pod = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "probe", "namespace": NS, "labels": {"app": "coding-agent"}},
+               "spec": {"serviceAccountName": "agent", "restartPolicy": "Never",
+                        "containers": [{"name": "agent", "image": ENV["agent_image"]}]}}
+        old = {p["metadata"]["name"] for p in pods("webhook")}
+        kubectl("rollout", "restart", "-n", RELEASE_NS, "deploy/agentbudget-webhook")
+        admitted, failures = 0, []
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            done = kubectl("create", "--dry-run=server", "-o", "json", "-f", "-", as_user=TENANT,
+                           stdin=json.dumps(pod), check=False)
+            if done.returncode != 0:
+                failures.append(done.stderr)
+            else:
+                admitted += 1
+                created = json.loads(done.stdout)
+                self.assertTrue(any(c.get("restartPolicy") == "Always"
+                                    for c in created["spec"].get("initContainers", [])))
+            current = pods("webhook")
+            if (not old & {p["metadata"]["name"] for p in current} and len(current) == 2
+                    and all(is_ready(p) for p in current)):
+                break
+        else:
+            self.fail("the webhook rollout did not finish within 300 s")
+        self.assertEqual(failures, [])
+        self.assertGreater(admitted, 0)
 
 
 class UninstallTest(unittest.TestCase):
