@@ -74,19 +74,27 @@ for cg in /sys/fs/cgroup/*/; do
   for group in "${NODE_CGROUPS[@]}"; do [[ -d "$cg$group" ]] && echo "$cg$group"; done
 done > "$ndir/host/cgroups" || true
 
-# blocker LOGS...: the first known blocker in the logs, and the setting that fixes it.
+# blocker LOGS...: the first known blocker found in the logs (its log line) and the setting
+# that fixes it.
+BLOCKERS=(
+  "can't get final child's PID from pipe|failed to update /proc/self/oom_score_adj"
+  "containerd CRI restrict_oom_score_adj = true and kubelet oomScoreAdj: 0 (runc may not lower oom_score_adj without CAP_SYS_RESOURCE)"
+  "cgroup v1 support"
+  "kubelet failCgroupV1: false and cgroupDriver: cgroupfs (the host has cgroup v1)"
+  "running with swap on is not supported"
+  "kubelet failSwapOn: false"
+  "misconfiguration: kubelet cgroup driver"
+  "kubelet cgroupDriver equal to containerd's runc SystemdCgroup (cgroupfs and false)"
+)
 blocker() {
-  local logs=("$@")
-  grep -h -m1 -E 'oom_score_adj|cgroup v1|swap|CAP_SYS_ADMIN|permission denied|no such file' "${logs[@]}" 2>/dev/null | head -n 1 || true
-  if grep -q -E 'oom_score_adj' "${logs[@]}" 2>/dev/null; then
-    echo "fix: containerd CRI restrict_oom_score_adj = true and kubelet oomScoreAdj: 0 (no CAP_SYS_RESOURCE)"
-  elif grep -q -E 'cgroup v1 support' "${logs[@]}" 2>/dev/null; then
-    echo "fix: kubelet failCgroupV1: false and cgroupDriver: cgroupfs (the host has cgroup v1)"
-  elif grep -q -E 'running with swap on is not supported' "${logs[@]}" 2>/dev/null; then
-    echo "fix: kubelet failSwapOn: false"
-  elif grep -q -E 'failed to run Kubelet.*misconfiguration' "${logs[@]}" 2>/dev/null; then
-    echo "fix: kubelet cgroupDriver must equal containerd's runc SystemdCgroup (cgroupfs / false)"
-  fi
+  local i line
+  for ((i = 0; i < ${#BLOCKERS[@]}; i += 2)); do
+    line=$(grep -h -m1 -E "${BLOCKERS[i]}" "$@" 2>/dev/null | head -n 1) || true
+    if [[ -n "$line" ]]; then
+      printf '%s\nfix: %s\n' "${line:0:400}" "${BLOCKERS[i + 1]}"
+      return
+    fi
+  done
 }
 
 fail() {
@@ -332,6 +340,20 @@ sys.exit(0 if reply[3] & 0xF == 0 and struct.unpack(">H", reply[6:8])[0] > 0 els
 PY
 }
 wait_for "CoreDNS answering kubernetes.default.svc.cluster.local" 30 dns_answers
+
+# --- a pod: a node can be Ready and still fail every sandbox (the blockers above).
+kubectl apply -f - >/dev/null <<POD
+apiVersion: v1
+kind: Pod
+metadata: {name: node-check, namespace: kube-system}
+spec:
+  nodeName: $NODE_NAME
+  restartPolicy: Never
+  containers: [{name: pause, image: agentbudget.local/pause:1, imagePullPolicy: IfNotPresent}]
+POD
+wait_for "a first pod running on the node" 60 \
+  kubectl wait --for=condition=Ready pod/node-check -n kube-system --timeout=1s
+kubectl delete pod node-check -n kube-system --wait=false >/dev/null
 
 trap - INT TERM ERR
 echo "node-up.sh: node $NODE_NAME of cluster $name ready in $(( $(date +%s) - started )) s (state: $ndir)" >&2
