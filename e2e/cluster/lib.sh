@@ -53,5 +53,16 @@ tail_logs() {
   done
 }
 
+# poll_until SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds (status 0) or
+# SECONDS have passed (status 1).
+poll_until() {
+  local deadline=$(( $(date +%s) + $1 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) <= deadline )) || return 1
+    sleep 0.2
+  done
+}
+
 # The components in start order; down.sh stops them in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)

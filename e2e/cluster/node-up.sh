@@ -115,11 +115,7 @@ trap 'fail "a step failed (line $LINENO)"' ERR
 wait_for() {  # wait_for WHAT SECONDS COMMAND...
   local what=$1 seconds=$2
   shift 2
-  local deadline=$(( $(date +%s) + seconds ))
-  until "$@" >/dev/null 2>&1; do
-    (( $(date +%s) <= deadline )) || fail "$what did not happen within $seconds s"
-    sleep 0.2
-  done
+  poll_until "$seconds" "$@" || fail "$what did not happen within $seconds s"
 }
 launcher() { write_launcher "$ndir" "$@"; }  # launcher NAME COMMAND...
 started=$(date +%s)

@@ -182,11 +182,7 @@ launcher kwok "$BIN/kwok" --kubeconfig "$kubeconfig" \
 wait_for() {
   local what=$1 seconds=$2
   shift 2
-  local deadline=$(( $(date +%s) + seconds ))
-  until "$@" >/dev/null 2>&1; do
-    (( $(date +%s) <= deadline )) || fail "$what did not happen within $seconds s"
-    sleep 0.2
-  done
+  poll_until "$seconds" "$@" || fail "$what did not happen within $seconds s"
 }
 kubectl() { "$BIN/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 started=$(date +%s)

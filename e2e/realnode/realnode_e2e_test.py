@@ -72,6 +72,13 @@ def to_micros(amount):
     return int(whole) * 1_000_000 + int((frac + "000000")[:6])
 
 
+def spent():
+    """What the authority recorded, in micro-dollars: the spend of the budget that matches
+    everything."""
+    status = get("agentbudget", "real-node-all").get("status") or {}
+    return to_micros(status["spent"]) if "spent" in status else None
+
+
 def stub_calls():
     with open(ENV["stub_record"]) as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -345,6 +352,15 @@ class RealNodeTest(unittest.TestCase):
         ENV["calls"] = stub_calls()[ENV["created"]:]
         return runs
 
+    def assert_spend_settles_at(self, total):
+        eventually(lambda: spent() == total,
+                   "the authority's spend reaching the stub's ledger (%d micro-dollars)" % total,
+                   timeout=120)
+        # Not just reached: it stays there (nothing billed twice). The chart's operator
+        # writes budget status every 5 s.
+        time.sleep(6)
+        self.assertEqual(spent(), total)
+
     def test_claude_code_and_codex_on_the_real_node_are_billed_exactly(self):
         runs = self.governed_runs()
         for name in ("claude", "codex"):
@@ -361,15 +377,25 @@ class RealNodeTest(unittest.TestCase):
         for call in calls:
             self.assertIn(REAL_KEY, (call["x-api-key"] or "") + (call["authorization"] or ""))
 
-        def spent():
-            status = get("agentbudget", "real-node-all").get("status") or {}
-            return to_micros(status["spent"]) if "spent" in status else None
-        eventually(lambda: spent() == total,
-                   "the authority's spend reaching the stub's ledger (%d micro-dollars)" % total,
-                   timeout=60)
-        # Not just reached: it stays there (nothing billed twice).
-        time.sleep(6)
-        self.assertEqual(spent(), total)
+        self.assert_spend_settles_at(total)
+
+    def test_deleting_the_leading_operator_under_load_loses_no_spend(self):
+        self.governed_runs()
+        jobs = ["failover-%d" % i for i in range(3)]
+        for job in jobs:
+            kubectl("create", "-f", "-", as_user=TENANT, stdin=json.dumps(agent_job(job, CLAUDE)))
+        holder = leader()
+        self.assertTrue(holder)
+        leading = [p["metadata"]["name"] for p in pods("operator") if p["metadata"]["name"] in holder]
+        kubectl("delete", "pod", "-n", RELEASE_NS, leading[0], "--wait=false")
+        for job in jobs:
+            outcome = eventually(lambda: finished(job), "Job %s finishing" % job, timeout=300)
+            self.assertEqual(outcome, "Complete", job)
+        self.assertNotEqual(eventually(leader, "a new leader", timeout=120), holder)
+        # Every call the provider answered since the suite began is in the authority's
+        # ledger exactly once.
+        _, total = billed(stub_calls())
+        self.assert_spend_settles_at(total)
 
     def test_the_meter_is_a_native_sidecar_started_before_and_ended_after_the_agent(self):
         runs = self.governed_runs()
