@@ -88,7 +88,7 @@ fi
 export DOCKER_BUILDKIT=1
 build_started=$(date +%s)
 DOCKER=$docker DOCKER_BUILD_FLAGS="--network host" "$root/deploy/docker/build.sh" agentbudget "$tag" >&2
-ca_bundle=/etc/ssl/certs/ca-certificates.crt
+ca_bundle=/etc/ssl/certs/ca-certificates.crt  # what the host trusts (Debian ca-certificates)
 "$docker" build --network host -f "$here/agent.Dockerfile" -t "agentbudget-e2e/agent:$tag" \
   ${ca_bundle:+--secret "id=host-ca,src=$ca_bundle"} "$root" >&2
 log "builds took $(( $(date +%s) - build_started )) s"
