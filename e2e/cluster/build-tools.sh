@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok) and helm (for the chart's tests) from the Go module proxy
-# into a cache outside the work tree.
+# kube-scheduler, kubectl, kwok), the real node's (kubelet, kube-proxy, CoreDNS) and helm
+# (for the chart's tests) from the Go module proxy into a cache outside the work tree.
 # Each tools module (tools/<module>/) is cached under the hash of its go.mod and go.sum, so
 # only a module whose pins change is rebuilt. Prints, as its last line of stdout, a
 # directory holding every binary.
@@ -40,6 +40,8 @@ build_etcd() {
   mv "$1/server" "$1/etcd"
 }
 
+build_coredns() { go build -o "$1/" github.com/coredns/coredns; }
+
 build_kwok() { go build -o "$1/" sigs.k8s.io/kwok/cmd/kwok; }
 
 build_kube() {
@@ -54,7 +56,7 @@ build_kube() {
   done
   go build -o "$1/" -ldflags "$stamp" k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler \
-    k8s.io/kubernetes/cmd/kubectl
+    k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
 }
 
 build_helm() {
@@ -73,7 +75,7 @@ mkdir -p "$cache"
 # Parallel callers (test suites starting clusters at once) build one at a time.
 exec 8>"$cache/.lock"
 flock 8
-modules=(etcd kwok kube helm)
+modules=(etcd kwok kube helm coredns)
 combined=""
 for module in "${modules[@]}"; do
   build_module "$module"

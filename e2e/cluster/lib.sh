@@ -35,5 +35,34 @@ stop_component() {
   rm -f "$dir/pids/$name"
 }
 
+# write_launcher DIR NAME COMMAND...: DIR/run/NAME.sh runs COMMAND exactly (start_component
+# and restart.sh use it).
+write_launcher() {
+  local dir=$1 component=$2
+  shift 2
+  { echo "#!/usr/bin/env bash"; printf 'exec'; printf ' %q' "$@"; echo; } > "$dir/run/$component.sh"
+}
+
+# tail_logs DIR LINES: the last LINES lines of every log in DIR/logs, on stderr.
+tail_logs() {
+  local log
+  for log in "$1"/logs/*.log; do
+    [[ -f "$log" ]] || continue
+    echo "----- last lines of $log" >&2
+    tail -n "$2" "$log" >&2
+  done
+}
+
+# poll_until SECONDS COMMAND...: runs COMMAND every 0.2 s until it succeeds (status 0) or
+# SECONDS have passed (status 1).
+poll_until() {
+  local deadline=$(( $(date +%s) + $1 ))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    (( $(date +%s) <= deadline )) || return 1
+    sleep 0.2
+  done
+}
+
 # The components in start order; down.sh stops them in reverse.
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)

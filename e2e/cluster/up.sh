@@ -10,7 +10,8 @@
 # started, prints the tail of every log and where the logs are kept, and exits non-zero.
 # Environment:
 #   AGENTBUDGET_STATE   state root (default: $TMPDIR/agentbudget or /tmp/agentbudget)
-#   AGENTBUDGET_NODES   fake Nodes to create (default 4)
+#   AGENTBUDGET_NODES   fake Nodes to create (default 4; 0 for a cluster whose only Node is
+#                       the real one of node-up.sh)
 #   AGENTBUDGET_CACHE   where build-tools.sh caches the binaries
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,11 +43,7 @@ mkdir -p "$dir"/{pki,logs,pids,run,etcd}
 
 fail() {
   echo "up.sh: $*" >&2
-  for log in "$dir"/logs/*.log; do
-    [[ -f "$log" ]] || continue
-    echo "----- last lines of $log" >&2
-    tail -n 15 "$log" >&2
-  done
+  tail_logs "$dir" 15
   echo "up.sh: logs kept in $dir/logs" >&2
   "$here/down.sh" --keep "$name" >/dev/null 2>&1 || true
   exit 1
@@ -113,6 +110,10 @@ issue apiserver "/CN=kube-apiserver" "$(printf '%s\n' \
   'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local')"
 issue admin "/O=system:masters/CN=agentbudget-admin" "$(printf '%s\n' \
   'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=clientAuth')"
+# The API server's client certificate towards kubelets (logs, exec, port-forward on a real
+# node; node-up.sh).
+issue kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$(printf '%s\n' \
+  'basicConstraints=CA:FALSE' 'keyUsage=digitalSignature,keyEncipherment' 'extendedKeyUsage=clientAuth')"
 ec "$pki/sa.key"
 openssl ec -in "$pki/sa.key" -pubout -out "$pki/sa.pub" 2>/dev/null
 
@@ -137,11 +138,7 @@ current-context: $name
 KC
 
 # --- one launcher script per component, so that restart.sh reuses the exact command.
-launcher() {  # launcher NAME COMMAND...
-  local component=$1
-  shift
-  { echo "#!/usr/bin/env bash"; printf 'exec'; printf ' %q' "$@"; echo; } > "$dir/run/$component.sh"
-}
+launcher() { write_launcher "$dir" "$@"; }  # launcher NAME COMMAND...
 launcher etcd "$BIN/etcd" --name default --data-dir "$dir/etcd" \
   --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
   --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
@@ -159,7 +156,9 @@ launcher kube-apiserver "$BIN/kube-apiserver" \
   --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
   --api-audiences https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=true \
-  --endpoint-reconciler-type none --profiling=false
+  --endpoint-reconciler-type none --profiling=false \
+  --kubelet-preferred-address-types InternalIP \
+  --kubelet-client-certificate "$pki/kubelet-client.crt" --kubelet-client-key "$pki/kubelet-client.key"
 launcher kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig "$kubeconfig" --authentication-kubeconfig "$kubeconfig" \
   --authorization-kubeconfig "$kubeconfig" \
@@ -183,11 +182,7 @@ launcher kwok "$BIN/kwok" --kubeconfig "$kubeconfig" \
 wait_for() {
   local what=$1 seconds=$2
   shift 2
-  local deadline=$(( $(date +%s) + seconds ))
-  until "$@" >/dev/null 2>&1; do
-    (( $(date +%s) <= deadline )) || fail "$what did not happen within $seconds s"
-    sleep 0.2
-  done
+  poll_until "$seconds" "$@" || fail "$what did not happen within $seconds s"
 }
 kubectl() { "$BIN/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 started=$(date +%s)
@@ -217,8 +212,11 @@ status:
   capacity: {cpu: "64", memory: 256Gi, pods: "500"}
 ---
 NODE
-done | kubectl apply -f - >/dev/null || fail "could not create the fake Nodes"
-wait_for "fake Nodes becoming Ready" 60 kubectl wait --for=condition=Ready node --all --timeout=1s
+done > "$dir/fake-nodes.yaml"
+if ((nodes > 0)); then
+  kubectl apply -f "$dir/fake-nodes.yaml" >/dev/null || fail "could not create the fake Nodes"
+  wait_for "fake Nodes becoming Ready" 60 kubectl wait --for=condition=Ready node --all --timeout=1s
+fi
 # The service-account controller creates `default` in each namespace; pods need it.
 wait_for "the default ServiceAccount" 60 kubectl get serviceaccount default -n default
 
