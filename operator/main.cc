@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -207,4 +208,10 @@ int Run(int argc, char** argv) {
 }  // namespace
 }  // namespace agentbudget::op
 
-int main(int argc, char** argv) { return agentbudget::op::Run(argc, argv); }
+int main(int argc, char** argv) {
+  // cpprestsdk's 40 I/O threads would otherwise each get a malloc arena of their own (up to
+  // 8 per core), every arena keeping the high-water mark of the API responses it buffered:
+  // two arenas keep the resident set near the live heap (docs/sizing.md, the fleet day).
+  mallopt(M_ARENA_MAX, 2);
+  return agentbudget::op::Run(argc, argv);
+}

@@ -35,6 +35,8 @@
 #include <thread>
 #include <vector>
 
+#include <malloc.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/mutex.h"
@@ -487,4 +489,8 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace agentbudget::authority
 
-int main(int argc, char** argv) { return agentbudget::authority::Main(argc, argv); }
+int main(int argc, char** argv) {
+  // As the operator's main does, so the RSS printed is the operator's.
+  mallopt(M_ARENA_MAX, 2);
+  return agentbudget::authority::Main(argc, argv);
+}
