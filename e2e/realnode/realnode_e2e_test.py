@@ -193,6 +193,15 @@ exec codex exec --skip-git-repo-check "say hi"'''
 
 
 def setUpModule():
+    try:
+        set_up()
+    except BaseException:
+        # unittest skips tearDownModule when this fails; the node and the stub must go.
+        tearDownModule()
+        raise
+
+
+def set_up():
     ENV["bin"] = run([os.path.join(CLUSTER_SCRIPTS, "build-tools.sh")],
                      timeout=3600).stdout.strip().splitlines()[-1]
     started = time.monotonic()
