@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "core/money.h"
 
@@ -24,48 +25,60 @@ std::string GroupKey(const LedgerEntry& entry, core::SysSeconds bucket) {
 std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
                                      core::SysSeconds keep_digests_after,
                                      const std::vector<LedgerEntry>& counted) {
-  std::vector<LedgerEntry> folded;
-  std::map<std::string, size_t> groups;  // group key -> index in `folded`
-  FirstCopies first_copies;
+  Folder folder(keep_digests_after);
   for (const LedgerEntry& entry : counted) {
-    first_copies.Counts(entry);
+    folder.Count(entry);
   }
   for (const LedgerEntry& entry : entries) {
-    if (!first_copies.Counts(entry)) {
-      continue;
-    }
-    const core::SysSeconds bucket =
-        std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::floor<FoldBucket>(entry.at));
-    const bool keep_digests = bucket + FoldBucket{1} > keep_digests_after;
-    auto [group, added] = groups.try_emplace(GroupKey(entry, bucket), folded.size());
-    if (added) {
-      LedgerEntry total = entry;
-      total.idempotency_key.clear();
-      total.request_hash = 0;
-      total.at = bucket;
-      total.folded = 0;
-      total.cost_micros = 0;
-      total.tokens = 0;
-      total.token_types = {};
-      total.digests.clear();
-      folded.push_back(std::move(total));
-    }
-    LedgerEntry& total = folded[group->second];
-    total.cost_micros = core::SaturatingAdd(total.cost_micros, entry.cost_micros);
-    total.tokens = core::SaturatingAdd(total.tokens, entry.tokens);
-    total.token_types += entry.token_types;
-    total.folded = core::SaturatingAdd(total.folded, std::max<int64_t>(entry.folded, 1));
-    if (!keep_digests) {
-      continue;
-    }
-    if (entry.folded == 0) {
-      total.digests.push_back({KeyDigestOf(entry.run, entry.kind, entry.idempotency_key),
-                               entry.request_hash, entry.id, entry.cost_micros});
-    } else {
-      total.digests.insert(total.digests.end(), entry.digests.begin(), entry.digests.end());
-    }
+    folder.Add(entry);
   }
-  return folded;
+  return folder.Take();
+}
+
+Folder::Folder(core::SysSeconds keep_digests_after) : keep_digests_after_(keep_digests_after) {}
+
+void Folder::Count(const LedgerEntry& entry) { first_copies_.Counts(entry); }
+
+void Folder::Add(const LedgerEntry& entry) {
+  if (!first_copies_.Counts(entry)) {
+    return;
+  }
+  const core::SysSeconds bucket =
+      std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::floor<FoldBucket>(entry.at));
+  const bool keep_digests = bucket + FoldBucket{1} > keep_digests_after_;
+  auto [group, added] = groups_.try_emplace(GroupKey(entry, bucket), folded_.size());
+  if (added) {
+    LedgerEntry total = entry;
+    total.idempotency_key.clear();
+    total.request_hash = 0;
+    total.at = bucket;
+    total.folded = 0;
+    total.cost_micros = 0;
+    total.tokens = 0;
+    total.token_types = {};
+    total.digests.clear();
+    folded_.push_back(std::move(total));
+  }
+  LedgerEntry& total = folded_[group->second];
+  total.cost_micros = core::SaturatingAdd(total.cost_micros, entry.cost_micros);
+  total.tokens = core::SaturatingAdd(total.tokens, entry.tokens);
+  total.token_types += entry.token_types;
+  total.folded = core::SaturatingAdd(total.folded, std::max<int64_t>(entry.folded, 1));
+  if (!keep_digests) {
+    return;
+  }
+  if (entry.folded == 0) {
+    total.digests.push_back({KeyDigestOf(entry.run, entry.kind, entry.idempotency_key),
+                             entry.request_hash, entry.id, entry.cost_micros});
+  } else {
+    total.digests.insert(total.digests.end(), entry.digests.begin(), entry.digests.end());
+  }
+}
+
+std::vector<LedgerEntry> Folder::Take() {
+  groups_.clear();
+  first_copies_ = FirstCopies();
+  return std::exchange(folded_, {});
 }
 
 }  // namespace agentbudget::authority

@@ -2,7 +2,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <ratio>
+#include <string>
 #include <vector>
 
 #include "core/time_zone.h"
@@ -33,5 +35,26 @@ using FoldBucket = std::chrono::duration<int64_t, std::ratio<15 * 60>>;
 std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
                                      core::SysSeconds keep_digests_after,
                                      const std::vector<LedgerEntry>& counted = {});
+
+// FoldEntries one entry at a time, so that a long ledger is never decoded whole: its
+// memory is the totals made so far and one digest per key seen. Count() is FoldEntries'
+// `counted`, Add() its `entries`; call every Count() before the first Add() it must cover.
+// Not thread-safe.
+class Folder {
+ public:
+  explicit Folder(core::SysSeconds keep_digests_after);
+  // Marks the keys of `entry` (already stored next to the result) as seen.
+  void Count(const LedgerEntry& entry);
+  // Folds `entry` into its group's total, unless its key was seen.
+  void Add(const LedgerEntry& entry);
+  // The totals, in order of each group's first entry; the folder is empty afterwards.
+  std::vector<LedgerEntry> Take();
+
+ private:
+  core::SysSeconds keep_digests_after_;
+  std::vector<LedgerEntry> folded_;
+  std::map<std::string, size_t> groups_;  // group key -> index in folded_
+  FirstCopies first_copies_;
+};
 
 }  // namespace agentbudget::authority
