@@ -386,7 +386,7 @@ int Main(int argc, char** argv) {
     }
     if (now >= next_fold) {
       const core::SysSeconds at = std::chrono::floor<seconds>(clock.Now());
-      CompactOptions fold = op::FoldOptions(at, ledger->idempotency_window());
+      CompactOptions fold = op::FoldOptions(at, *ledger);
       if (unfolded) {
         fold = {at - hours{25}, at - hours{25}};
       }

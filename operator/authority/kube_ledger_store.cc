@@ -1,6 +1,7 @@
 #include "operator/authority/kube_ledger_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -26,6 +27,9 @@ constexpr size_t kCheckpointPartBytes = 768 << 10;
 constexpr size_t kMergeAfter = 12;
 // ConfigMaps per list request: a page holds at most this many checkpoint parts.
 constexpr int64_t kListPageSize = 8;
+// How far behind the newest entry a merge writes totals out: entries come in commit order,
+// and a bucket this old gets no more.
+constexpr std::chrono::hours kSettledAfter{1};
 // More than the API server adds to a ConfigMap we create (about 300 bytes of metadata).
 constexpr int64_t kServerMetadataAllowance = 1024;
 
@@ -99,18 +103,52 @@ struct Listed {
   std::optional<std::string> lines;  // data.entries, when a string
 };
 
+// data.entries of ConfigMap `item`, moved out; nullopt when it has none.
+std::optional<std::string> TakeLines(nlohmann::json& item) {
+  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
+    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
+      return std::move(entries->get_ref<std::string&>());
+    }
+  }
+  return std::nullopt;
+}
+
+// A checkpoint's lines are left out (read again a part at a time when used).
 Listed Keep(nlohmann::json& item) {
   Listed listed;
   listed.name = item.value("/metadata/name"_json_pointer, std::string());
   listed.kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer, std::string());
   listed.annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
-  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
-    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
-      listed.lines = std::move(entries->get_ref<std::string&>());
-    }
+  listed.lines = TakeLines(item);
+  if (listed.kind == "checkpoint" && listed.lines) {
+    listed.lines = std::string();
   }
   return listed;
 }
+
+// Checkpoint entries as JSON lines, in parts of at most kEntriesPerCheckpointPart entries
+// and kCheckpointPartBytes (an entry's key digests make it grow with its bucket's calls).
+class CheckpointParts {
+ public:
+  void Add(const LedgerEntry& entry) {
+    std::string line = entry.ToJson().dump() + '\n';
+    if (in_part_ > 0 && (in_part_ == kEntriesPerCheckpointPart ||
+                         parts_.back().size() + line.size() > kCheckpointPartBytes)) {
+      parts_.emplace_back();
+      in_part_ = 0;
+    }
+    parts_.back() += line;
+    ++in_part_;
+    ++entries_;
+  }
+  size_t entries() const { return entries_; }
+  std::vector<std::string> Take() { return std::exchange(parts_, std::vector<std::string>(1)); }
+
+ private:
+  std::vector<std::string> parts_ = std::vector<std::string>(1);
+  size_t in_part_ = 0;
+  size_t entries_ = 0;
+};
 
 int64_t SizeOf(const nlohmann::json& object) {
   return static_cast<int64_t>(object.dump().size());
@@ -303,7 +341,7 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
     layout.covers = newest->first;
     layout.chain = std::move(chain);
     for (Listed* part : parts) {
-      layout.checkpoint.push_back({part->name, std::move(*part->lines)});
+      layout.checkpoint.push_back(part->name);
     }
     break;
   }
@@ -338,14 +376,22 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
   return layout;
 }
 
-Status KubeLedgerStore::VisitCheckpoint(Layout& layout,
+Status KubeLedgerStore::VisitCheckpoint(const Layout& layout,
                                         const std::function<void(LedgerEntry&&)>& visit) {
-  for (Part& part : layout.checkpoint) {
+  for (const std::string& name : layout.checkpoint) {
+    auto part = client_.Get(kube::resources::kConfigMaps, namespace_, name);
+    if (!part.ok()) {
+      if (part.error().code == ErrorCode::kNotFound) {
+        return Unavailable("ledger checkpoint " + name + " went while it was read");
+      }
+      return std::move(part).error();
+    }
     std::vector<LedgerEntry> entries;
-    const std::string lines = std::exchange(part.lines, {});
-    if (Status decoded = DecodeLines(lines, entries); !decoded.ok()) {
-      Skip(part.name, decoded.error().message);
-      return Unavailable("ledger checkpoint " + part.name + " does not decode (" +
+    const std::optional<std::string> lines = TakeLines(*part);
+    Status decoded = lines ? DecodeLines(*lines, entries) : InvalidArgument("no data.entries");
+    if (!decoded.ok()) {
+      Skip(name, decoded.error().message);
+      return Unavailable("ledger checkpoint " + name + " does not decode (" +
                          decoded.error().message + "); read again without its chain");
     }
     for (LedgerEntry& entry : entries) {
@@ -356,17 +402,21 @@ Status KubeLedgerStore::VisitCheckpoint(Layout& layout,
 }
 
 Result<std::vector<LedgerEntry>> KubeLedgerStore::Load() {
-  // Each bad part found is reported and passed over by the next Read, so this ends.
+  // A bad part found is reported and passed over by the next Read, so this ends.
   while (true) {
     auto layout = Read();
     if (!layout.ok()) {
       return std::move(layout).error();
     }
+    const int64_t skipped = Usage().skipped;
     std::vector<LedgerEntry> entries;
     Status visited = VisitCheckpoint(
         *layout, [&](LedgerEntry&& entry) { entries.push_back(std::move(entry)); });
     if (!visited.ok()) {
-      continue;
+      if (Usage().skipped > skipped) {
+        continue;
+      }
+      return std::move(visited).error();
     }
     for (Segment& segment : layout->segments) {
       entries.insert(entries.end(), std::make_move_iterator(segment.entries.begin()),
@@ -451,16 +501,28 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
     return bytes_ + chain_bytes <= options_.ceiling_bytes;
   }();
   const std::optional<uint64_t> base = merge ? std::nullopt : layout->covers;
-  // The chain is decoded a part at a time: merged, its entries fold again; under a delta,
-  // only their keys count as seen (what the delta is stored next to).
-  Folder folder(options.keep_digests_after);
+  // The chain is decoded a part at a time: merged, its entries fold again, and totals an
+  // hour older than the newest entry seen are written out as lines (far smaller than
+  // entries) while the rest is read; under a delta, only their keys count as seen (what
+  // the delta is stored next to).
+  Folder folder(options.keep_digests_after, options.retain_from);
+  CheckpointParts parts;
   size_t added = settled.size();
+  core::SysSeconds newest = core::SysSeconds::min();
+  auto write_out = [&parts](std::vector<LedgerEntry>&& totals) {
+    for (const LedgerEntry& total : totals) {
+      parts.Add(total);
+    }
+  };
   Status visited = VisitCheckpoint(*layout, [&](LedgerEntry&& entry) {
-    if (merge) {
-      folder.Add(entry);
-      ++added;
-    } else {
+    if (!merge) {
       folder.Count(entry);
+      return;
+    }
+    newest = std::max(newest, entry.at);
+    folder.Add(entry);
+    if (++added % kEntriesPerCheckpointPart == 0) {
+      write_out(folder.TakeSettled(newest - kSettledAfter));
     }
   });
   if (!visited.ok()) {
@@ -470,17 +532,18 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
     folder.Add(entry);
   }
   settled.clear();
-  std::vector<LedgerEntry> folded = folder.Take();
-  Status written = WriteCheckpoint(*covers, base, folded);
-  if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted) {
+  write_out(folder.Take());
+  const size_t written_entries = parts.entries();
+  Status written = WriteCheckpoint(*covers, base, parts.Take());
+  if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted &&
+      options.keep_digests_after != core::SysSeconds::max()) {
     log::Warn("ledger checkpoint does not fit under the ceiling; folding without key digests",
               {{"error", written.error().ToString()}});
     // Replays of the keys folded now are no longer recognised; spend stays exact (digests
     // take no part in which entries fold together or count).
-    for (LedgerEntry& total : folded) {
-      total.digests.clear();
-    }
-    written = WriteCheckpoint(*covers, base, folded);
+    CompactOptions without_digests = options;
+    without_digests.keep_digests_after = core::SysSeconds::max();
+    return Compact(without_digests);
   }
   if (!written.ok()) {
     return std::move(written).error();
@@ -498,25 +561,11 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
     return std::move(deleted).error();
   }
-  return added - std::min(added, folded.size());
+  return added - std::min(added, written_entries);
 }
 
 Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
-                                        const std::vector<LedgerEntry>& folded) {
-  // Parts of at most kEntriesPerCheckpointPart entries and kCheckpointPartBytes of lines
-  // (an entry's key digests make it grow with the calls of its bucket).
-  std::vector<std::string> contents(1);
-  size_t in_part = 0;
-  for (const LedgerEntry& entry : folded) {
-    std::string line = entry.ToJson().dump() + '\n';
-    if (in_part > 0 && (in_part == kEntriesPerCheckpointPart ||
-                        contents.back().size() + line.size() > kCheckpointPartBytes)) {
-      contents.emplace_back();
-      in_part = 0;
-    }
-    contents.back() += line;
-    ++in_part;
-  }
+                                        std::vector<std::string> contents) {
   const size_t parts = contents.size();
   nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
                                 {kPartsAnnotation, std::to_string(parts)}};

@@ -6,6 +6,7 @@
 #include "core/money.h"
 #include "core/run_envelope.h"
 #include "core/time_format.h"
+#include "operator/authority/ledger_retention.h"
 
 namespace agentbudget::authority {
 namespace {
@@ -739,6 +740,18 @@ RunSummary Ledger::Run(const std::string& run) const {
 std::map<std::string, WorkloadSpend> Ledger::WorkloadSpends() const {
   MutexLock lock(mu_);
   return workload_spend_.Current(Seconds(clock_.Now()));
+}
+
+core::SysSeconds Ledger::RetainTotalsFrom() const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::vector<core::BudgetSpec> specs;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [name, budget] : budgets_) {
+      specs.push_back(budget->spec());
+    }
+  }
+  return RetentionStart(specs, now);
 }
 
 LedgerStats Ledger::stats() const {

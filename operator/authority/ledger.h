@@ -230,6 +230,9 @@ class Ledger {
   // How long idempotency answers are kept (Options::idempotency_ttl): what compaction
   // keeps key digests for.
   std::chrono::seconds idempotency_window() const { return options_.idempotency_ttl; }
+  // The oldest instant whose spend the ledger still needs for its budgets' periods and
+  // exports (RetentionStart): what compaction keeps totals from.
+  core::SysSeconds RetainTotalsFrom() const EXCLUDES(mu_);
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <string>
-#include <utility>
 
 #include "core/money.h"
 
@@ -35,7 +34,8 @@ std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
   return folder.Take();
 }
 
-Folder::Folder(core::SysSeconds keep_digests_after) : keep_digests_after_(keep_digests_after) {}
+Folder::Folder(core::SysSeconds keep_digests_after, core::SysSeconds retain_from)
+    : keep_digests_after_(keep_digests_after), retain_from_(retain_from) {}
 
 void Folder::Count(const LedgerEntry& entry) { first_copies_.Counts(entry); }
 
@@ -45,9 +45,13 @@ void Folder::Add(const LedgerEntry& entry) {
   }
   const core::SysSeconds bucket =
       std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::floor<FoldBucket>(entry.at));
+  if (bucket + FoldBucket{1} <= retain_from_) {
+    return;  // past retention
+  }
   const bool keep_digests = bucket + FoldBucket{1} > keep_digests_after_;
-  auto [group, added] = groups_.try_emplace(GroupKey(entry, bucket), folded_.size());
-  if (added) {
+  std::string key = GroupKey(entry, bucket);
+  auto group = groups_.find(key);
+  if (group == groups_.end()) {
     LedgerEntry total = entry;
     total.idempotency_key.clear();
     total.request_hash = 0;
@@ -57,9 +61,10 @@ void Folder::Add(const LedgerEntry& entry) {
     total.tokens = 0;
     total.token_types = {};
     total.digests.clear();
-    folded_.push_back(std::move(total));
+    group = groups_.emplace(key, taken_ + folded_.size()).first;
+    folded_.emplace_back(std::move(key), std::move(total));
   }
-  LedgerEntry& total = folded_[group->second];
+  LedgerEntry& total = folded_[group->second - taken_].second;
   total.cost_micros = core::SaturatingAdd(total.cost_micros, entry.cost_micros);
   total.tokens = core::SaturatingAdd(total.tokens, entry.tokens);
   total.token_types += entry.token_types;
@@ -76,9 +81,20 @@ void Folder::Add(const LedgerEntry& entry) {
 }
 
 std::vector<LedgerEntry> Folder::Take() {
-  groups_.clear();
+  std::vector<LedgerEntry> totals = TakeSettled(core::SysSeconds::max());
   first_copies_ = FirstCopies();
-  return std::exchange(folded_, {});
+  return totals;
+}
+
+std::vector<LedgerEntry> Folder::TakeSettled(core::SysSeconds settled) {
+  std::vector<LedgerEntry> totals;
+  while (!folded_.empty() && folded_.front().second.at <= settled - FoldBucket{1}) {
+    groups_.erase(folded_.front().first);
+    totals.push_back(std::move(folded_.front().second));
+    folded_.pop_front();
+    ++taken_;
+  }
+  return totals;
 }
 
 }  // namespace agentbudget::authority
