@@ -379,15 +379,18 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
 Status KubeLedgerStore::VisitCheckpoint(const Layout& layout,
                                         const std::function<void(LedgerEntry&&)>& visit) {
   for (const std::string& name : layout.checkpoint) {
-    auto part = client_.Get(kube::resources::kConfigMaps, namespace_, name);
-    if (!part.ok()) {
-      if (part.error().code == ErrorCode::kNotFound) {
-        return Unavailable("ledger checkpoint " + name + " went while it was read");
-      }
-      return std::move(part).error();
+    // A list by name: the operator's Role lets it list the ledger's ConfigMaps, not get them.
+    kube::ListOptions options;
+    options.field_selector = "metadata.name=" + name;
+    auto listed = client_.List(kube::resources::kConfigMaps, namespace_, options);
+    if (!listed.ok()) {
+      return std::move(listed).error();
+    }
+    if (listed->items.size() != 1) {
+      return Unavailable("ledger checkpoint " + name + " went while it was read");
     }
     std::vector<LedgerEntry> entries;
-    const std::optional<std::string> lines = TakeLines(*part);
+    const std::optional<std::string> lines = TakeLines(listed->items[0]);
     Status decoded = lines ? DecodeLines(*lines, entries) : InvalidArgument("no data.entries");
     if (!decoded.ok()) {
       Skip(name, decoded.error().message);
