@@ -21,29 +21,30 @@ class LedgerCeilingPodE2eTest : public ::testing::Test {
   void SetUp() override {
     cluster_ = e2e::ClusterEnvironment::Cluster();
     ASSERT_NE(cluster_, nullptr);
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"create", "namespace", kNamespace},
-          std::vector<std::string>{"create", "serviceaccount", "default", "-n", kNamespace}}) {
-      auto created = cluster_->Kubectl(args);
-      ASSERT_TRUE(created.ok() && (created->exit_code == 0 ||
-                                   created->output.find("AlreadyExists") != std::string::npos ||
-                                   created->output.find("already exists") != std::string::npos))
-          << (created.ok() ? created->output : created.error().ToString());
-    }
     auto config = kube::LoadKubeconfig(cluster_->kubeconfig());
     ASSERT_TRUE(config.ok()) << config.error().ToString();
     auto client = kube::Client::Create(*config);
     ASSERT_TRUE(client.ok()) << client.error().ToString();
     client_ = std::move(*client);
+    Create(kube::resources::kNamespaces, "",
+           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}});
+    Create(kube::resources::kServiceAccounts, kNamespace,
+           {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}});
     const nlohmann::json pod = {
         {"apiVersion", "v1"},
         {"kind", "Pod"},
         {"metadata", {{"name", kPod}}},
         {"spec", {{"containers", {{{"name", "operator"}, {"image", "agentbudget-operator"}}}}}}};
-    auto created = client_->Create(kube::resources::kPods, kNamespace, pod);
+    Create(kube::resources::kPods, kNamespace, pod);
+    recorder_ = std::make_unique<kube::EventRecorder>(*client_, "agentbudget-operator", kPod);
+  }
+
+  // Creates `object` unless it exists.
+  void Create(const kube::GroupVersionResource& resource, const std::string& ns,
+              const nlohmann::json& object) {
+    auto created = client_->Create(resource, ns, object);
     ASSERT_TRUE(created.ok() || created.error().code == ErrorCode::kAlreadyExists)
         << created.error().ToString();
-    recorder_ = std::make_unique<kube::EventRecorder>(*client_, "agentbudget-operator", kPod);
   }
 
   // The pod's conditions of type LedgerCeilingReports::kCondition, as "status reason".

@@ -16,9 +16,7 @@ using std::chrono::hours;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
-// 2026-11-27 12:00:00 UTC.
-const std::chrono::system_clock::time_point kNoon{seconds{1'795'780'800}};
-const core::SysSeconds kNow = std::chrono::floor<seconds>(kNoon);
+const core::SysSeconds kNow{seconds{1'795'780'800}};  // 2026-11-27 12:00:00 UTC
 
 core::SysSeconds Utc(int year, unsigned month, unsigned day) {
   return core::SysSeconds{std::chrono::sys_days{std::chrono::year{year} / month / day}};
@@ -49,7 +47,7 @@ TEST(RetentionStartTest, ABudgetThatNeverResetsKeepsEverything) {
 // retention window's totals however long it runs, and a restart still rebuilds every
 // balance and period history the budgets report.
 TEST(LedgerRetentionTest, DailyTotalsStayWithinTheWindowAndBalancesSurviveARestart) {
-  FakeClock clock{kNoon};
+  FakeClock clock{kNow};
   InMemoryLedgerStore store;
   auto start = [&] {
     auto ledger = std::make_unique<Ledger>(clock, store, TestRates(), Ledger::Options{},
