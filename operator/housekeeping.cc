@@ -5,9 +5,9 @@
 
 namespace agentbudget::op {
 
-authority::CompactOptions FoldOptions(core::SysSeconds now,
-                                      std::chrono::seconds idempotency_window) {
-  return authority::CompactOptions{now - kFoldDelay, now - idempotency_window};
+authority::CompactOptions FoldOptions(core::SysSeconds now, const authority::Ledger& ledger) {
+  return authority::CompactOptions{now - kFoldDelay, now - ledger.idempotency_window(),
+                                   ledger.RetainTotalsFrom()};
 }
 
 void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
@@ -21,7 +21,7 @@ void AddHousekeeping(kube::Manager& manager, authority::Ledger& ledger,
   });
   manager.AddPeriodic("ledger-compaction", kLeader, [&store, &ceiling, &clock, &ledger] {
     const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(clock.Now());
-    auto compacted = store.Compact(FoldOptions(now, ledger.idempotency_window()));
+    auto compacted = store.Compact(FoldOptions(now, ledger));
     if (compacted.ok()) {
       log::Info("ledger compacted", {{"folded_entries", *compacted}});
     } else {

@@ -37,9 +37,9 @@ inline constexpr std::chrono::minutes kFoldIntervalNearCeiling{1};
 inline constexpr std::chrono::minutes kFoldDelay{2};
 
 // What a compaction at `now` folds (LedgerStore::Compact): entries older than kFoldDelay,
-// keeping the digests of keys inside `idempotency_window`.
-authority::CompactOptions FoldOptions(core::SysSeconds now,
-                                      std::chrono::seconds idempotency_window);
+// keeping the digests of keys inside `ledger`'s idempotency window and the totals
+// `ledger` still needs (Ledger::RetainTotalsFrom).
+authority::CompactOptions FoldOptions(core::SysSeconds now, const authority::Ledger& ledger);
 
 // How long meters are given to drop a CA the authority's certificate moves away from: a
 // meter keeps the CA bundle it was admitted with for its pod's life, so after a CA renewal

@@ -16,10 +16,8 @@ std::string Mib(int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 
 }  // namespace
 
-LedgerCeiling::LedgerCeiling(prometheus::Registry& registry, kube::EventRecorder& recorder,
-                             nlohmann::json subject)
-    : recorder_(recorder),
-      subject_(std::move(subject)),
+LedgerCeiling::LedgerCeiling(prometheus::Registry& registry, LedgerCeilingReports& reports)
+    : reports_(reports),
       bytes_(Gauge(registry, "agentbudget_ledger_store_bytes",
                    "Bytes the durable ledger holds in its store (etcd: its ConfigMaps' JSON).")),
       objects_(Gauge(registry, "agentbudget_ledger_store_objects",
@@ -39,51 +37,47 @@ bool LedgerCeiling::Observe(const authority::StoreUsage& usage) {
   const double ratio = usage.ceiling_bytes > 0 ? static_cast<double>(usage.bytes) /
                                                      static_cast<double>(usage.ceiling_bytes)
                                                : 0.0;
+  MutexLock lock(mu_);
   bool raised = false;
   bool cleared = false;
-  bool more_skipped = false;
-  bool near = false;
-  {
-    MutexLock lock(mu_);
-    if (!near_ && ratio >= kNearRatio) {
-      near_ = raised = true;
-    } else if (near_ && ratio < kClearRatio) {
-      near_ = false;
-      cleared = true;
-    }
-    more_skipped = usage.skipped > skipped_seen_;
-    skipped_seen_ = usage.skipped;
-    near = near_;
+  if (!near_ && ratio >= kNearRatio) {
+    near_ = raised = true;
+  } else if (near_ && ratio < kClearRatio) {
+    near_ = false;
+    cleared = true;
   }
-  near_gauge_.Set(near ? 1.0 : 0.0);
+  const bool more_skipped = usage.skipped > skipped_seen_;
+  skipped_seen_ = usage.skipped;
+  near_gauge_.Set(near_ ? 1.0 : 0.0);
   const std::string held = Mib(usage.bytes) + " of its " + Mib(usage.ceiling_bytes) + " ceiling";
+  const std::string near_message =
+      "The ledger holds " + held +
+      " in etcd; it folds every minute now, and refuses commits (meters spool them) rather "
+      "than pass the ceiling. Raise operator.ledgerCeilingBytes if etcd has room, or move the "
+      "ledger to PostgreSQL (docs/sizing.md).";
+  const std::string below_message = "The ledger holds " + held + ".";
   if (raised) {
     log::Warn("the ledger is near its ceiling in etcd; folding sooner",
               {{"bytes", usage.bytes}, {"ceiling_bytes", usage.ceiling_bytes}});
-    Record(kube::EventSeverity::kWarning, "LedgerNearCeiling",
-           "The ledger holds " + held +
-               " in etcd; it folds every minute now, and refuses commits (meters spool them) "
-               "rather than pass the ceiling. Raise ledger.ceilingBytes if etcd has room, or "
-               "move the ledger to PostgreSQL (docs/sizing.md).");
+    reports_.Event(kube::EventSeverity::kWarning, LedgerCeilingReports::kNearReason, near_message);
   }
   if (cleared) {
     log::Info("the ledger is back below its ceiling's warning line", {{"bytes", usage.bytes}});
-    Record(kube::EventSeverity::kNormal, "LedgerBelowCeiling", "The ledger holds " + held + ".");
+    reports_.Event(kube::EventSeverity::kNormal, LedgerCeilingReports::kBelowReason,
+                   below_message);
+  }
+  if (raised || cleared || !condition_written_) {
+    condition_written_ = reports_.Condition(
+        near_, near_ ? LedgerCeilingReports::kNearReason : LedgerCeilingReports::kBelowReason,
+        near_ ? near_message : below_message);
   }
   if (more_skipped) {
-    Record(kube::EventSeverity::kWarning, "LedgerObjectSkipped",
-           std::to_string(usage.skipped) +
-               " ConfigMap(s) labelled agentbudget.io/ledger are not ledger data and were left "
-               "out of the balances; the operator's log names them.");
+    reports_.Event(kube::EventSeverity::kWarning, "LedgerObjectSkipped",
+                   std::to_string(usage.skipped) +
+                       " ConfigMap(s) labelled agentbudget.io/ledger are not ledger data and "
+                       "were left out of the balances; the operator's log names them.");
   }
-  return near;
-}
-
-void LedgerCeiling::Record(kube::EventSeverity severity, const std::string& reason,
-                           const std::string& message) {
-  if (Status recorded = recorder_.Record(subject_, severity, reason, message); !recorded.ok()) {
-    log::Warn("cannot record an Event", {{"reason", reason}, {"error", recorded.error().ToString()}});
-  }
+  return near_;
 }
 
 }  // namespace agentbudget::op

@@ -32,6 +32,7 @@
 #include "operator/focus.h"
 #include "operator/housekeeping.h"
 #include "operator/ledger_backend.h"
+#include "operator/ledger_ceiling_pod.h"
 #include "operator/ledger_recovery.h"
 #include "operator/options.h"
 #include "operator/queue/queue.h"
@@ -166,10 +167,8 @@ int Run(int argc, char** argv) {
                      queue_options);
 
   authority::AuthorityMetrics metrics(registry);
-  LedgerCeiling ceiling(*registry, recorder,
-                        {{"apiVersion", "v1"},
-                         {"kind", "Pod"},
-                         {"metadata", {{"name", Hostname()}, {"namespace", options->namespace_name}}}});
+  LedgerCeilingPod ceiling_reports(**client, recorder, options->namespace_name, Hostname(), clock);
+  LedgerCeiling ceiling(*registry, ceiling_reports);
   AddHousekeeping(manager, ledger, store, ceiling, metrics, clock, options->status_period);
 
   const authority::AuthorityApi::ServingCheck serving = LeaderServing(manager);

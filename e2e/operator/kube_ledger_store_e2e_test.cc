@@ -263,5 +263,47 @@ TEST_F(KubeLedgerStoreE2eTest, CorruptAndForeignConfigMapsAreReportedSkippedAndK
   EXPECT_EQ(store_->Usage().skipped, 3);
 }
 
+// A checkpoint part that does not decode is reported and kept; Load then reads the older
+// complete chain (what only the bad part held is left out, never guessed).
+TEST_F(KubeLedgerStoreE2eTest, ACorruptCheckpointPartIsSkippedForTheOlderChain) {
+  const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::vector<LedgerEntry> first = Batch("run-a", now - hours{3}, 4);
+  ASSERT_TRUE(store_->Append(first).ok());
+  ASSERT_TRUE(store_->Compact({now, now - hours{1}}).ok());
+  ASSERT_TRUE(store_->Append(Batch("run-b", now - hours{2}, 3)).ok());
+  ASSERT_TRUE(store_->Compact({now, now - hours{1}}).ok());
+  ASSERT_EQ(ConfigMaps("checkpoint"), 2);  // the first checkpoint and a delta on it
+
+  // The delta's part replaced by one with the same name and annotations but bad lines.
+  kube::ListOptions options;
+  options.label_selector = "agentbudget.io/ledger=checkpoint";
+  auto listed = client_->List(kube::resources::kConfigMaps, kNamespace, options);
+  ASSERT_TRUE(listed.ok()) << listed.error().ToString();
+  nlohmann::json delta;
+  for (const auto& item : listed->items) {
+    if (item.contains(nlohmann::json::json_pointer("/metadata/annotations/agentbudget.io~1ledger-base"))) {
+      delta = item;
+    }
+  }
+  ASSERT_FALSE(delta.is_null());
+  const std::string name = delta["metadata"]["name"];
+  ASSERT_TRUE(client_->Delete(kube::resources::kConfigMaps, kNamespace, name).ok());
+  nlohmann::json corrupt = {{"apiVersion", "v1"},
+                            {"kind", "ConfigMap"},
+                            {"metadata",
+                             {{"name", name},
+                              {"labels", delta["metadata"]["labels"]},
+                              {"annotations", delta["metadata"]["annotations"]}}},
+                            {"data", {{"entries", "not json\n"}}}};
+  ASSERT_TRUE(client_->Create(kube::resources::kConfigMaps, kNamespace, corrupt).ok());
+
+  store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace, KubeLedgerStore::Options{});
+  auto loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(Dump(*loaded), Dump(FoldEntries(first, now - hours{1})));
+  EXPECT_EQ(store_->Usage().skipped, 1);
+  EXPECT_EQ(ConfigMaps("checkpoint"), 2);  // kept for inspection
+}
+
 }  // namespace
 }  // namespace agentbudget::authority

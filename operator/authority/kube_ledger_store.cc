@@ -1,8 +1,11 @@
 #include "operator/authority/kube_ledger_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <set>
+#include <utility>
 #include <sstream>
 
 #include "common/log.h"
@@ -22,6 +25,11 @@ constexpr size_t kEntriesPerCheckpointPart = 1000;
 constexpr size_t kCheckpointPartBytes = 768 << 10;
 // Deltas on a checkpoint chain before it is merged into one checkpoint again.
 constexpr size_t kMergeAfter = 12;
+// ConfigMaps per list request: a page holds at most this many checkpoint parts.
+constexpr int64_t kListPageSize = 8;
+// How far behind the newest entry a merge writes totals out: entries come in commit order,
+// and a bucket this old gets no more.
+constexpr std::chrono::hours kSettledAfter{1};
 // More than the API server adds to a ConfigMap we create (about 300 bytes of metadata).
 constexpr int64_t kServerMetadataAllowance = 1024;
 
@@ -66,19 +74,10 @@ std::string Lines(std::vector<LedgerEntry>::const_iterator begin,
   return lines;
 }
 
-// Decodes the JSON lines of a ConfigMap into `out`; kInvalidArgument naming the first bad
-// line, and then `out` is unchanged.
-Status DecodeLines(const nlohmann::json& item, std::vector<LedgerEntry>& out) {
-  const nlohmann::json* lines_json = nullptr;
-  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
-    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
-      lines_json = &*entries;
-    }
-  }
-  if (lines_json == nullptr) {
-    return InvalidArgument("no data.entries");
-  }
-  std::istringstream stream(lines_json->get_ref<const std::string&>());
+// Decodes JSON lines into `out`; kInvalidArgument naming the first bad line, and then
+// `out` is unchanged.
+Status DecodeLines(const std::string& lines, std::vector<LedgerEntry>& out) {
+  std::istringstream stream(lines);
   std::vector<LedgerEntry> decoded;
   std::string line;
   for (int number = 1; std::getline(stream, line); ++number) {
@@ -95,6 +94,61 @@ Status DecodeLines(const nlohmann::json& item, std::vector<LedgerEntry>& out) {
              std::make_move_iterator(decoded.end()));
   return OkStatus();
 }
+
+// A listed ledger ConfigMap, without the rest of its JSON.
+struct Listed {
+  std::string name;
+  std::string kind;  // its agentbudget.io/ledger label
+  nlohmann::json annotations;
+  std::optional<std::string> lines;  // data.entries, when a string
+};
+
+// data.entries of ConfigMap `item`, moved out; nullopt when it has none.
+std::optional<std::string> TakeLines(nlohmann::json& item) {
+  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
+    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
+      return std::move(entries->get_ref<std::string&>());
+    }
+  }
+  return std::nullopt;
+}
+
+// A checkpoint's lines are left out (read again a part at a time when used).
+Listed Keep(nlohmann::json& item) {
+  Listed listed;
+  listed.name = item.value("/metadata/name"_json_pointer, std::string());
+  listed.kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer, std::string());
+  listed.annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
+  listed.lines = TakeLines(item);
+  if (listed.kind == "checkpoint" && listed.lines) {
+    listed.lines = std::string();
+  }
+  return listed;
+}
+
+// Checkpoint entries as JSON lines, in parts of at most kEntriesPerCheckpointPart entries
+// and kCheckpointPartBytes (an entry's key digests make it grow with its bucket's calls).
+class CheckpointParts {
+ public:
+  void Add(const LedgerEntry& entry) {
+    std::string line = entry.ToJson().dump() + '\n';
+    if (in_part_ > 0 && (in_part_ == kEntriesPerCheckpointPart ||
+                         parts_.back().size() + line.size() > kCheckpointPartBytes)) {
+      parts_.emplace_back();
+      in_part_ = 0;
+    }
+    parts_.back() += line;
+    ++in_part_;
+    ++entries_;
+  }
+  size_t entries() const { return entries_; }
+  std::vector<std::string> Take() { return std::exchange(parts_, std::vector<std::string>(1)); }
+
+ private:
+  std::vector<std::string> parts_ = std::vector<std::string>(1);
+  size_t in_part_ = 0;
+  size_t entries_ = 0;
+};
 
 int64_t SizeOf(const nlohmann::json& object) {
   return static_cast<int64_t>(object.dump().size());
@@ -181,37 +235,65 @@ StoreUsage KubeLedgerStore::Usage() const {
 }
 
 Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
+  // A page at a time (checkpoint parts are up to 768 KiB each), so the raw listing is
+  // never held whole.
   kube::ListOptions options;
   options.label_selector = kLabel;
-  auto listed = client_.ListAll(kube::resources::kConfigMaps, namespace_, options, 100);
-  if (!listed.ok()) {
-    return std::move(listed).error();
+  options.limit = kListPageSize;
+  std::vector<Listed> objects;
+  std::map<std::string, int64_t> sizes;
+  bool restarted = false;
+  while (true) {
+    auto page = client_.List(kube::resources::kConfigMaps, namespace_, options);
+    if (!page.ok()) {
+      if (page.error().code == ErrorCode::kGone && !options.continue_token.empty() &&
+          !restarted) {
+        // The continuation expired: start over from a fresh snapshot.
+        restarted = true;
+        objects.clear();
+        sizes.clear();
+        options.continue_token.clear();
+        continue;
+      }
+      return std::move(page).error();
+    }
+    for (nlohmann::json& item : page->items) {
+      const int64_t size = SizeOf(item);
+      objects.push_back(Keep(item));
+      sizes[objects.back().name] = size;
+    }
+    if (page->continue_token.empty()) {
+      break;
+    }
+    options.continue_token = page->continue_token;
+  }
+  std::set<std::string> bad;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [name, why] : skipped_) {
+      bad.insert(name);
+    }
   }
   Layout layout;
   struct Checkpoint {
-    std::map<size_t, const nlohmann::json*> parts;
+    std::map<size_t, Listed*> parts;
     size_t declared_parts = 0;
     std::optional<uint64_t> base;
   };
   std::map<uint64_t, Checkpoint> checkpoints;  // by the sequence each covers
-  std::map<uint64_t, std::pair<std::string, const nlohmann::json*>> segments;
-  std::map<std::string, int64_t> sizes;
-  for (const auto& item : listed->items) {
-    const std::string name = item.value("/metadata/name"_json_pointer, std::string());
-    const std::string kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer,
-                                        std::string());
-    sizes[name] = SizeOf(item);
-    if (kind == "checkpoint" && name.rfind(kCheckpointPrefix, 0) == 0) {
+  std::map<uint64_t, Listed*> segments;
+  for (Listed& object : objects) {
+    const std::string& name = object.name;
+    if (object.kind == "checkpoint" && name.rfind(kCheckpointPrefix, 0) == 0) {
       layout.checkpoint_maps.push_back(name);
-      const auto& annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
-      auto covers = Number(annotations.value(kCoversAnnotation, std::string()));
-      auto parts = Number(annotations.value(kPartsAnnotation, std::string()));
+      auto covers = Number(object.annotations.value(kCoversAnnotation, std::string()));
+      auto parts = Number(object.annotations.value(kPartsAnnotation, std::string()));
       auto part = Number(name.substr(name.rfind('-') + 1));
-      const std::string base = annotations.value(kBaseAnnotation, std::string());
+      const std::string base = object.annotations.value(kBaseAnnotation, std::string());
       auto base_covers = Number(base);
       if (covers && parts && part && *part < *parts && (base.empty() || base_covers)) {
         Checkpoint& checkpoint = checkpoints[*covers];
-        checkpoint.parts[*part] = &item;
+        checkpoint.parts[*part] = &object;
         checkpoint.declared_parts = *parts;
         checkpoint.base = base_covers;
       } else {
@@ -219,20 +301,20 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       }
       continue;
     }
-    if (kind == "segment" && name.rfind(kCheckpointPrefix, 0) != 0 &&
+    if (object.kind == "segment" && name.rfind(kCheckpointPrefix, 0) != 0 &&
         name.rfind(kPrefix, 0) == 0) {
       if (auto sequence = Number(name.substr(std::string(kPrefix).size()))) {
-        segments[*sequence] = {name, &item};
+        segments[*sequence] = &object;
         continue;
       }
     }
-    Skip(name, "labelled " + std::string(kLabel) + "=" + kind +
+    Skip(name, "labelled " + std::string(kLabel) + "=" + object.kind +
                    " but not named as a ledger segment or checkpoint");
   }
   // The newest checkpoint whose chain (it, its base, its base's base, ...) has every part
-  // present and decodable; its entries are the chain's, oldest first.
+  // present and none reported bad; its parts are the chain's, oldest first.
   for (auto newest = checkpoints.rbegin(); newest != checkpoints.rend(); ++newest) {
-    std::vector<std::vector<LedgerEntry>> links;  // newest first
+    std::vector<Listed*> parts;  // newest link first, each link's parts in order
     std::vector<uint64_t> chain;
     std::optional<uint64_t> covers = newest->first;
     bool complete = true;
@@ -244,14 +326,12 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       if (!complete) {
         break;
       }
-      std::vector<LedgerEntry> entries;
-      for (const auto& [part, item] : found->second.parts) {
-        if (Status decoded = DecodeLines(*item, entries); !decoded.ok()) {
-          Skip(CheckpointName(*covers, part), decoded.error().message);
-          complete = false;
-        }
+      std::vector<Listed*> link;
+      for (const auto& [part, object] : found->second.parts) {
+        complete = complete && object->lines.has_value() && !bad.contains(object->name);
+        link.push_back(object);
       }
-      links.push_back(std::move(entries));
+      parts.insert(parts.begin(), link.begin(), link.end());
       chain.push_back(*covers);
       covers = found->second.base;
     }
@@ -260,20 +340,21 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
     }
     layout.covers = newest->first;
     layout.chain = std::move(chain);
-    for (auto link = links.rbegin(); link != links.rend(); ++link) {
-      layout.checkpoint.insert(layout.checkpoint.end(), std::make_move_iterator(link->begin()),
-                               std::make_move_iterator(link->end()));
+    for (Listed* part : parts) {
+      layout.checkpoint.push_back(part->name);
     }
     break;
   }
-  for (const auto& [sequence, named] : segments) {
+  for (const auto& [sequence, object] : segments) {
     if (layout.covers && sequence <= *layout.covers) {
-      layout.stale_segments.push_back(named.first);
+      layout.stale_segments.push_back(object->name);
       continue;
     }
-    Segment segment{sequence, named.first, {}};
-    if (Status decoded = DecodeLines(*named.second, segment.entries); !decoded.ok()) {
-      Skip(named.first, decoded.error().message);
+    Segment segment{sequence, object->name, {}};
+    Status decoded = object->lines ? DecodeLines(*object->lines, segment.entries)
+                                   : InvalidArgument("no data.entries");
+    if (!decoded.ok()) {
+      Skip(object->name, decoded.error().message);
       continue;
     }
     layout.segments.push_back(std::move(segment));
@@ -295,17 +376,57 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
   return layout;
 }
 
+Status KubeLedgerStore::VisitCheckpoint(const Layout& layout,
+                                        const std::function<void(LedgerEntry&&)>& visit) {
+  for (const std::string& name : layout.checkpoint) {
+    // A list by name: the operator's Role lets it list the ledger's ConfigMaps, not get them.
+    kube::ListOptions options;
+    options.field_selector = "metadata.name=" + name;
+    auto listed = client_.List(kube::resources::kConfigMaps, namespace_, options);
+    if (!listed.ok()) {
+      return std::move(listed).error();
+    }
+    if (listed->items.size() != 1) {
+      return Unavailable("ledger checkpoint " + name + " went while it was read");
+    }
+    std::vector<LedgerEntry> entries;
+    const std::optional<std::string> lines = TakeLines(listed->items[0]);
+    Status decoded = lines ? DecodeLines(*lines, entries) : InvalidArgument("no data.entries");
+    if (!decoded.ok()) {
+      Skip(name, decoded.error().message);
+      return Unavailable("ledger checkpoint " + name + " does not decode (" +
+                         decoded.error().message + "); read again without its chain");
+    }
+    for (LedgerEntry& entry : entries) {
+      visit(std::move(entry));
+    }
+  }
+  return OkStatus();
+}
+
 Result<std::vector<LedgerEntry>> KubeLedgerStore::Load() {
-  auto layout = Read();
-  if (!layout.ok()) {
-    return std::move(layout).error();
+  // A bad part found is reported and passed over by the next Read, so this ends.
+  while (true) {
+    auto layout = Read();
+    if (!layout.ok()) {
+      return std::move(layout).error();
+    }
+    const int64_t skipped = Usage().skipped;
+    std::vector<LedgerEntry> entries;
+    Status visited = VisitCheckpoint(
+        *layout, [&](LedgerEntry&& entry) { entries.push_back(std::move(entry)); });
+    if (!visited.ok()) {
+      if (Usage().skipped > skipped) {
+        continue;
+      }
+      return std::move(visited).error();
+    }
+    for (Segment& segment : layout->segments) {
+      entries.insert(entries.end(), std::make_move_iterator(segment.entries.begin()),
+                     std::make_move_iterator(segment.entries.end()));
+    }
+    return entries;
   }
-  std::vector<LedgerEntry> entries = std::move(layout->checkpoint);
-  for (Segment& segment : layout->segments) {
-    entries.insert(entries.end(), std::make_move_iterator(segment.entries.begin()),
-                   std::make_move_iterator(segment.entries.end()));
-  }
-  return entries;
 }
 
 Status KubeLedgerStore::DeleteAll(const std::vector<std::string>& names) {
@@ -383,22 +504,49 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
     return bytes_ + chain_bytes <= options_.ceiling_bytes;
   }();
   const std::optional<uint64_t> base = merge ? std::nullopt : layout->covers;
-  if (merge) {
-    layout->checkpoint.insert(layout->checkpoint.end(), std::make_move_iterator(settled.begin()),
-                              std::make_move_iterator(settled.end()));
-    settled = std::move(layout->checkpoint);
-    layout->checkpoint.clear();
+  // The chain is decoded a part at a time: merged, its entries fold again, and totals an
+  // hour older than the newest entry seen are written out as lines (far smaller than
+  // entries) while the rest is read; under a delta, only their keys count as seen (what
+  // the delta is stored next to).
+  Folder folder(options.keep_digests_after, options.retain_from);
+  CheckpointParts parts;
+  size_t added = settled.size();
+  core::SysSeconds newest = core::SysSeconds::min();
+  auto write_out = [&parts](std::vector<LedgerEntry>&& totals) {
+    for (const LedgerEntry& total : totals) {
+      parts.Add(total);
+    }
+  };
+  Status visited = VisitCheckpoint(*layout, [&](LedgerEntry&& entry) {
+    if (!merge) {
+      folder.Count(entry);
+      return;
+    }
+    newest = std::max(newest, entry.at);
+    folder.Add(entry);
+    if (++added % kEntriesPerCheckpointPart == 0) {
+      write_out(folder.TakeSettled(newest - kSettledAfter));
+    }
+  });
+  if (!visited.ok()) {
+    return std::move(visited).error();
   }
-  // What the delta is stored next to (nothing after a merge).
-  const std::vector<LedgerEntry>& counted = layout->checkpoint;
-  std::vector<LedgerEntry> folded = FoldEntries(settled, options.keep_digests_after, counted);
-  Status written = WriteCheckpoint(*covers, base, folded);
-  if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted) {
+  for (const LedgerEntry& entry : settled) {
+    folder.Add(entry);
+  }
+  settled.clear();
+  write_out(folder.Take());
+  const size_t written_entries = parts.entries();
+  Status written = WriteCheckpoint(*covers, base, parts.Take());
+  if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted &&
+      options.keep_digests_after != core::SysSeconds::max()) {
     log::Warn("ledger checkpoint does not fit under the ceiling; folding without key digests",
               {{"error", written.error().ToString()}});
-    // Replays of the keys folded now are no longer recognised; spend stays exact.
-    folded = FoldEntries(settled, core::SysSeconds::max(), counted);
-    written = WriteCheckpoint(*covers, base, folded);
+    // Replays of the keys folded now are no longer recognised; spend stays exact (digests
+    // take no part in which entries fold together or count).
+    CompactOptions without_digests = options;
+    without_digests.keep_digests_after = core::SysSeconds::max();
+    return Compact(without_digests);
   }
   if (!written.ok()) {
     return std::move(written).error();
@@ -416,25 +564,11 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
     return std::move(deleted).error();
   }
-  return settled.size() - std::min(settled.size(), folded.size());
+  return added - std::min(added, written_entries);
 }
 
 Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
-                                        const std::vector<LedgerEntry>& folded) {
-  // Parts of at most kEntriesPerCheckpointPart entries and kCheckpointPartBytes of lines
-  // (an entry's key digests make it grow with the calls of its bucket).
-  std::vector<std::string> contents(1);
-  size_t in_part = 0;
-  for (const LedgerEntry& entry : folded) {
-    std::string line = entry.ToJson().dump() + '\n';
-    if (in_part > 0 && (in_part == kEntriesPerCheckpointPart ||
-                        contents.back().size() + line.size() > kCheckpointPartBytes)) {
-      contents.emplace_back();
-      in_part = 0;
-    }
-    contents.back() += line;
-    ++in_part;
-  }
+                                        std::vector<std::string> contents) {
   const size_t parts = contents.size();
   nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
                                 {kPartsAnnotation, std::to_string(parts)}};

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -85,20 +86,29 @@ class KubeLedgerStore final : public LedgerStore {
   struct Layout {
     std::optional<uint64_t> covers;            // last sequence the checkpoint folded
     std::vector<uint64_t> chain;               // what its chain's checkpoints cover, newest first
-    std::vector<LedgerEntry> checkpoint;       // the chain's entries, oldest first
+    std::vector<std::string> checkpoint;       // the chain's parts, oldest first
     std::vector<std::string> checkpoint_maps;  // every checkpoint ConfigMap, complete or not
     std::vector<Segment> segments;             // sequence > covers, in order
     std::vector<std::string> stale_segments;   // sequence <= covers (a deletion interrupted)
   };
+  // Lists the ledger's ConfigMaps a page at a time, keeping of each only what the layout
+  // needs. A checkpoint part reported bad (skipped_) makes its chain incomplete.
   Result<Layout> Read() EXCLUDES(mu_);
+  // Reads and decodes the checkpoint's parts one at a time, oldest first, handing each
+  // entry to `visit`. A part that does not decode is reported (Skip) and kUnavailable
+  // returned: the next Read passes over its chain. A part gone since the listing is
+  // kUnavailable too; other errors are the client's.
+  Status VisitCheckpoint(const Layout& layout, const std::function<void(LedgerEntry&&)>& visit)
+      EXCLUDES(mu_);
   // Creates ConfigMap `object` if the store then holds at most `limit` bytes;
   // kResourceExhausted otherwise. kAlreadyExists passes through (the caller decides).
   Status CreateWithin(const nlohmann::json& object, int64_t limit) EXCLUDES(mu_);
   Status DeleteAll(const std::vector<std::string>& names) EXCLUDES(mu_);
-  // Creates the parts of the checkpoint covering segments up to `covers`. On error no part
-  // of it is left (as far as deleting them succeeded; leftovers are never read).
+  // Creates the parts of the checkpoint covering segments up to `covers`, `contents` being
+  // each part's JSON lines. On error no part of it is left (as far as deleting them
+  // succeeded; leftovers are never read).
   Status WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
-                         const std::vector<LedgerEntry>& folded) EXCLUDES(mu_);
+                         std::vector<std::string> contents) EXCLUDES(mu_);
   // Reports bad object `name` once per process and counts it.
   void Skip(const std::string& name, const std::string& why) EXCLUDES(mu_);
 

@@ -6,6 +6,7 @@
 #include "core/money.h"
 #include "core/run_envelope.h"
 #include "core/time_format.h"
+#include "operator/authority/ledger_retention.h"
 
 namespace agentbudget::authority {
 namespace {
@@ -139,7 +140,7 @@ std::optional<Result<nlohmann::json>> Ledger::ReplayLocked(uint64_t scoped,
     return Conflict("idempotencyKey was already used with a different request");
   }
   ++stats_.replays;
-  return nlohmann::json::parse(found->second.response);
+  return found->second.response.ToJson();
 }
 
 Ledger::Replay Ledger::ReplayedLocked(uint64_t scoped, uint64_t hash, Reply& reply) {
@@ -165,7 +166,7 @@ Ledger::Answer& Ledger::RememberLocked(uint64_t scoped, uint64_t hash,
   const SteadyTime now = clock_.Monotonic();
   Answer& answer = answers_[scoped];
   answer.hash = hash;
-  answer.response = response.dump();
+  answer.response = CompactAnswer(response);
   answer.created = now;
   answer_order_.emplace_back(now, scoped);
   return answer;
@@ -342,8 +343,9 @@ void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
     MutexLock waiting(answer.durability->mu);
     answer.durability->waiters.push_back(std::move(reply));
   }
+  pending_order_.push_back(scoped);
   committer_.Submit(std::move(entry), [durability = answer.durability,
-                                       response = nlohmann::json::parse(answer.response)] {
+                                       response = answer.response.ToJson()] {
     std::vector<Reply> waiters;
     {
       MutexLock lock(durability->mu);
@@ -383,17 +385,20 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
   if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
     return std::move(replay.answer);
   }
+  if (auto committed = committed_.find(core::Fingerprint(id)); committed != committed_.end()) {
+    if (committed->second.run != core::Fingerprint(caller.run)) {
+      return Result<nlohmann::json>(
+          PermissionDenied("reservation " + id + " belongs to another run"));
+    }
+    ++stats_.conflicts;
+    return Result<nlohmann::json>(
+        Conflict("reservation " + id + " was already committed under another key"));
+  }
   auto found = reservations_.find(id);
   Reservation* reservation = found == reservations_.end() ? nullptr : &found->second;
-  std::optional<Error> refused;
   if (reservation != nullptr && reservation->run != caller.run) {
-    refused = PermissionDenied("reservation " + id + " belongs to another run");
-  } else if (reservation != nullptr && reservation->state == Reservation::State::kCommitted) {
-    ++stats_.conflicts;
-    refused = Conflict("reservation " + id + " was already committed under another key");
-  }
-  if (refused) {
-    return Result<nlohmann::json>(std::move(*refused));
+    return Result<nlohmann::json>(
+        PermissionDenied("reservation " + id + " belongs to another run"));
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
@@ -447,13 +452,9 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
 }
 
 void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
-  // A tombstone keeps only what refusing a second commit needs.
-  Reservation tombstone;
-  tombstone.id = id;
-  tombstone.run = run;
-  tombstone.state = Reservation::State::kCommitted;
-  tombstone.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
-  reservations_[id] = std::move(tombstone);
+  reservations_.erase(id);
+  committed_[core::Fingerprint(id)] = {core::Fingerprint(run),
+                                       clock_.Monotonic() + options_.tombstone_ttl};
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
@@ -466,13 +467,16 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
   }
+  if (auto committed = committed_.find(core::Fingerprint(id)); committed != committed_.end()) {
+    if (committed->second.run != core::Fingerprint(caller.run)) {
+      return PermissionDenied("reservation " + id + " belongs to another run");
+    }
+    return Conflict("reservation " + id + " was already committed");
+  }
   if (auto found = reservations_.find(id); found != reservations_.end()) {
     Reservation& reservation = found->second;
     if (reservation.run != caller.run) {
       return PermissionDenied("reservation " + id + " belongs to another run");
-    }
-    if (reservation.state == Reservation::State::kCommitted) {
-      return Conflict("reservation " + id + " was already committed");
     }
     if (reservation.state == Reservation::State::kActive) {
       ReleaseHoldsLocked(reservation);
@@ -609,6 +613,20 @@ int Ledger::Sweep() {
     }
   }
   stats_.expired += expired;
+  std::erase_if(committed_, [&](const auto& tombstone) {
+    return tombstone.second.forget_after <= now;
+  });
+  // The store confirms in submission order (group commit): stop at the first still waiting.
+  while (!pending_order_.empty()) {
+    auto found = answers_.find(pending_order_.front());
+    if (found != answers_.end() && found->second.durability) {
+      if (!found->second.durability->Durable()) {
+        break;
+      }
+      found->second.durability.reset();
+    }
+    pending_order_.pop_front();
+  }
   while (!answer_order_.empty() && answer_order_.front().first + options_.idempotency_ttl <= now) {
     const auto [created, scoped] = answer_order_.front();
     answer_order_.pop_front();
@@ -724,6 +742,18 @@ std::map<std::string, WorkloadSpend> Ledger::WorkloadSpends() const {
   return workload_spend_.Current(Seconds(clock_.Now()));
 }
 
+core::SysSeconds Ledger::RetainTotalsFrom() const {
+  const core::SysSeconds now = Seconds(clock_.Now());
+  std::vector<core::BudgetSpec> specs;
+  {
+    MutexLock lock(mu_);
+    for (const auto& [name, budget] : budgets_) {
+      specs.push_back(budget->spec());
+    }
+  }
+  return RetentionStart(specs, now);
+}
+
 LedgerStats Ledger::stats() const {
   MutexLock lock(mu_);
   return stats_;
@@ -736,8 +766,15 @@ std::map<SpendKey, SpendTotals> Ledger::spend() const {
 
 LedgerSizes Ledger::sizes() const {
   MutexLock lock(mu_);
-  return {runs_.size(),    recovered_runs_.size(), reservations_.size(),
-          answers_.size(), match_cache_.size(),    spend_.size()};
+  LedgerSizes sizes;
+  sizes.runs = runs_.size();
+  sizes.recovered_runs = recovered_runs_.size();
+  sizes.reservations = reservations_.size() + committed_.size();
+  sizes.committed = committed_.size();
+  sizes.answers = answers_.size();
+  sizes.match_cache = match_cache_.size();
+  sizes.spend_keys = spend_.size();
+  return sizes;
 }
 
 }  // namespace agentbudget::authority

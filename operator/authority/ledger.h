@@ -23,6 +23,7 @@
 #include "core/run_envelope.h"
 #include "operator/authority/budget_state.h"
 #include "operator/authority/caller.h"
+#include "operator/authority/compact_answer.h"
 #include "operator/authority/group_committer.h"
 #include "operator/authority/ledger_entry.h"
 #include "operator/authority/ledger_store.h"
@@ -90,7 +91,8 @@ inline constexpr const char* kEventKinds[] = {"llm", "compute", "tool", "sandbox
 struct LedgerSizes {
   size_t runs = 0;            // run envelopes in memory
   size_t recovered_runs = 0;  // run totals read back by Recover(), not yet seen again
-  size_t reservations = 0;    // in flight, and tombstones
+  size_t reservations = 0;    // in flight, and tombstones (committed ones included)
+  size_t committed = 0;       // of those, committed reservations' tombstones
   size_t answers = 0;         // idempotency answers
   size_t match_cache = 0;     // budgets matching an attribution
   size_t spend_keys = 0;      // spend() series
@@ -228,6 +230,9 @@ class Ledger {
   // How long idempotency answers are kept (Options::idempotency_ttl): what compaction
   // keeps key digests for.
   std::chrono::seconds idempotency_window() const { return options_.idempotency_ttl; }
+  // The oldest instant whose spend the ledger still needs for its budgets' periods and
+  // exports (RetentionStart): what compaction keeps totals from.
+  core::SysSeconds RetainTotalsFrom() const EXCLUDES(mu_);
   // Entries handed to the store but not yet durable.
   size_t pending_commits() const { return committer_.pending(); }
 
@@ -238,7 +243,7 @@ class Ledger {
     int64_t amount = 0;
   };
   struct Reservation {
-    enum class State { kActive, kExpired, kCommitted, kReleased };
+    enum class State { kActive, kExpired, kReleased };
     std::string id;
     std::string run;
     std::string namespace_name;
@@ -269,11 +274,20 @@ class Ledger {
       return durable;
     }
   };
+  // Memory: fixed size for commits' and events' answers (CompactAnswer), plus the
+  // serialized JSON of reservations' and releases' answers.
   struct Answer {
     uint64_t hash = 0;
-    std::string response;  // the JSON answer, serialized (a fraction of a JSON tree's memory)
-    std::shared_ptr<Durability> durability;  // null for answers durable when made
+    CompactAnswer response;
+    // Null for answers durable when made, and once Sweep() saw the store confirm it.
+    std::shared_ptr<Durability> durability;
     std::chrono::steady_clock::time_point created;
+  };
+  // What is kept of a committed reservation until `tombstone_ttl` passed: enough to refuse
+  // a second commit or a release of it, and nothing else (fixed size).
+  struct CommittedTombstone {
+    uint64_t run = 0;  // core::Fingerprint of the run
+    std::chrono::steady_clock::time_point forget_after;
   };
 
   // Spend per run rebuilt by Recover(): what the run's envelope starts from when the run
@@ -346,12 +360,19 @@ class Ledger {
   static constexpr size_t kMatchCacheSize = 65536;
   std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<RunState>> runs_ GUARDED_BY(mu_);
+  // Reservations in flight, expired or released (until their tombstone is forgotten).
   std::unordered_map<std::string, Reservation> reservations_ GUARDED_BY(mu_);
+  // Committed reservations by core::Fingerprint of their id (64 bits: two ids of one
+  // tombstone window collide with odds below 1e-7 at a million commits).
+  std::unordered_map<uint64_t, CommittedTombstone> committed_ GUARDED_BY(mu_);
   // Keyed by a digest of (run, operation, key): KeyDigestOf for commits and events.
   std::unordered_map<uint64_t, Answer> answers_ GUARDED_BY(mu_);
   // Idempotency answers in creation order, for expiry.
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> answer_order_
       GUARDED_BY(mu_);
+  // Answers that were waiting for the store when made, in creation order: Sweep() drops
+  // their Durability once the store confirmed them.
+  std::deque<uint64_t> pending_order_ GUARDED_BY(mu_);
   std::mt19937_64 random_ GUARDED_BY(mu_);
   LedgerStats stats_ GUARDED_BY(mu_);
   std::map<SpendKey, SpendTotals> spend_ GUARDED_BY(mu_);

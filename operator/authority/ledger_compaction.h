@@ -2,7 +2,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <ratio>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/time_zone.h"
@@ -33,5 +37,37 @@ using FoldBucket = std::chrono::duration<int64_t, std::ratio<15 * 60>>;
 std::vector<LedgerEntry> FoldEntries(const std::vector<LedgerEntry>& entries,
                                      core::SysSeconds keep_digests_after,
                                      const std::vector<LedgerEntry>& counted = {});
+
+// FoldEntries one entry at a time, so that a long ledger is never decoded whole: its
+// memory is the totals made so far and one digest per key seen. Count() is FoldEntries'
+// `counted`, Add() its `entries`; call every Count() before the first Add() it must cover.
+// Entries whose bucket ends at or before `retain_from` are dropped (retention,
+// CompactOptions::retain_from). Not thread-safe.
+class Folder {
+ public:
+  explicit Folder(core::SysSeconds keep_digests_after,
+                  core::SysSeconds retain_from = core::SysSeconds::min());
+  // Marks the keys of `entry` (already stored next to the result) as seen.
+  void Count(const LedgerEntry& entry);
+  // Folds `entry` into its group's total, unless its key was seen.
+  void Add(const LedgerEntry& entry);
+  // The totals, in order of each group's first entry; the folder is empty afterwards.
+  std::vector<LedgerEntry> Take();
+  // The leading totals (in that order) whose buckets end at or before `settled`, taken out
+  // so their memory goes: for entries fed roughly in time order, as a ledger's are. An
+  // entry of a taken group added later starts a new total of the same group, which counts
+  // the same (a recovered ledger sums them), only less compactly.
+  std::vector<LedgerEntry> TakeSettled(core::SysSeconds settled);
+
+ private:
+  core::SysSeconds keep_digests_after_;
+  core::SysSeconds retain_from_;
+  // Totals not yet taken, in order of first entry, with their group keys; the total at
+  // position i has number taken_ + i.
+  std::deque<std::pair<std::string, LedgerEntry>> folded_;
+  size_t taken_ = 0;
+  std::map<std::string, size_t> groups_;  // group key -> number of its total
+  FirstCopies first_copies_;
+};
 
 }  // namespace agentbudget::authority

@@ -27,7 +27,11 @@ Result<size_t> InMemoryLedgerStore::Compact(const CompactOptions& options) {
   for (LedgerEntry& entry : entries_) {
     (entry.at < options.before ? settled : recent).push_back(std::move(entry));
   }
-  std::vector<LedgerEntry> compacted = FoldEntries(settled, options.keep_digests_after);
+  Folder folder(options.keep_digests_after, options.retain_from);
+  for (const LedgerEntry& entry : settled) {
+    folder.Add(entry);
+  }
+  std::vector<LedgerEntry> compacted = folder.Take();
   const size_t folded_away = settled.size() - compacted.size();
   compacted.insert(compacted.end(), std::make_move_iterator(recent.begin()),
                    std::make_move_iterator(recent.end()));

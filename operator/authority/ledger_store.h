@@ -11,10 +11,13 @@ namespace agentbudget::authority {
 // What LedgerStore::Compact folds: entries recorded before `before`, keeping the key
 // digests of folded buckets that end after `keep_digests_after` (FoldEntries). Call with
 // `before` past the group commit's latency and `keep_digests_after` the idempotency
-// window in the past.
+// window in the past. Folded totals of buckets that end at or before `retain_from` are
+// dropped (RetentionStart, ledger_retention.h, says which the ledger still needs); the
+// default keeps every total.
 struct CompactOptions {
   core::SysSeconds before;
   core::SysSeconds keep_digests_after;
+  core::SysSeconds retain_from = core::SysSeconds::min();
 };
 
 // How much a store holds, for metrics, the ceiling's alerts and the sizing guide.

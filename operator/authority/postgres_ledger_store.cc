@@ -296,6 +296,11 @@ Result<size_t> PostgresLedgerStore::Compact(const CompactOptions& options) {
       return std::move(finished).error();
     }
     if (!step->has_value()) {
+      auto dropped = DropPastRetention(options.retain_from);
+      if (!dropped.ok()) {
+        return std::move(dropped).error();
+      }
+      total += *dropped;
       if (total > 0) {
         // Makes the deleted rows' space reusable (and refreshes the row estimate) now
         // rather than when autovacuum gets to it, so the table stays the size of what it
@@ -310,6 +315,36 @@ Result<size_t> PostgresLedgerStore::Compact(const CompactOptions& options) {
     }
     total += **step;
   }
+}
+
+Result<size_t> PostgresLedgerStore::DropPastRetention(core::SysSeconds retain_from) {
+  if (retain_from == core::SysSeconds::min()) {
+    return size_t{0};
+  }
+  if (Status begun = reader_.ExecScript("BEGIN"); !begun.ok()) {
+    return std::move(begun).error();
+  }
+  // A folded row is stamped with its bucket's start: it ends at or before `retain_from`
+  // when it starts a bucket or more before it.
+  const std::string last_start = std::to_string(
+      (retain_from - std::chrono::seconds(FoldBucket(1))).time_since_epoch().count());
+  Result<size_t> dropped = size_t{0};
+  if (Status writer = CheckWriter(reader_); !writer.ok()) {
+    dropped = std::move(writer).error();
+  } else if (auto deleted = reader_.Exec(
+                 "WITH gone AS (DELETE FROM agentbudget_ledger WHERE folded > 0 AND "
+                 "at <= $1::bigint RETURNING 1) SELECT count(*) FROM gone",
+                 {last_start.c_str()});
+             !deleted.ok()) {
+    dropped = std::move(deleted).error();
+  } else {
+    dropped = static_cast<size_t>(std::atoll(deleted->Text(0, 0)));
+  }
+  if (Status finished = Finish(reader_, dropped.ok() ? OkStatus() : Status(dropped.error()));
+      !finished.ok()) {
+    return std::move(finished).error();
+  }
+  return dropped;
 }
 
 void PostgresLedgerStore::Measure() {

@@ -65,7 +65,8 @@ class PostgresLedgerStore final : public LedgerStore {
   // 15-minute buckets (FoldEntries, keeping the key digests of buckets that end after
   // `options.keep_digests_after`), oldest bucket first, in transactions of at most 10,000
   // unfolded rows each (so the memory and locks of a step stay bounded however much
-  // accumulated): an error leaves the steps before it done. Then vacuums the table (when
+  // accumulated): an error leaves the steps before it done. Then deletes the folded rows
+  // past `options.retain_from` (retention) and vacuums the table (when
   // anything was folded) so deleted rows' space is reused, and measures it for Usage().
   // kFailedPrecondition when not the writer.
   Result<size_t> Compact(const CompactOptions& options) override EXCLUDES(reader_mu_);
@@ -85,6 +86,9 @@ class PostgresLedgerStore final : public LedgerStore {
   // One step of Compact in the open transaction: how many rows it folded away, or nullopt
   // when nothing is left to fold.
   Result<std::optional<size_t>> CompactStep(const CompactOptions& options) REQUIRES(reader_mu_);
+  // Deletes, in a transaction of its own, the folded rows of buckets that end at or before
+  // `retain_from` (CompactOptions::retain_from): how many.
+  Result<size_t> DropPastRetention(core::SysSeconds retain_from) REQUIRES(reader_mu_);
   // Reads the table's size and estimated rows into bytes_ and rows_; errors only logged.
   void Measure() REQUIRES(reader_mu_);
 

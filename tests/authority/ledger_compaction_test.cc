@@ -261,6 +261,51 @@ TEST(FoldEntriesTest, EntriesInDifferentBucketsOrEnvelopesStayApart) {
   EXPECT_EQ(folded[2].charges[0].key, "bob");
 }
 
+// A merge takes totals out as it goes: in time order that gives what FoldEntries gives;
+// an entry of a group already taken starts a second total, and the sums stay exact.
+TEST(FolderTest, TakingSettledTotalsKeepsTheSumsAndLeavesOnlyRecentGroups) {
+  const core::SysSeconds noon{seconds{1'795'780'800}};
+  std::vector<LedgerEntry> entries;
+  for (int i = 0; i < 12; ++i) {
+    LedgerEntry entry;
+    entry.run = "run-a";
+    entry.idempotency_key = "c" + std::to_string(i);
+    entry.cost_micros = 100 + i;
+    entry.at = noon + minutes{10 * i};
+    entries.push_back(entry);
+  }
+  Folder folder(core::SysSeconds::max());
+  std::vector<LedgerEntry> out;
+  for (const LedgerEntry& entry : entries) {
+    folder.Add(entry);
+    for (LedgerEntry& total : folder.TakeSettled(entry.at - hours{1})) {
+      EXPECT_LE(total.at + minutes{15}, entry.at - hours{1});
+      out.push_back(std::move(total));
+    }
+  }
+  EXPECT_FALSE(out.empty());
+  for (LedgerEntry& total : folder.Take()) {
+    out.push_back(std::move(total));
+  }
+  const std::vector<LedgerEntry> whole = FoldEntries(entries, core::SysSeconds::max());
+  ASSERT_EQ(out.size(), whole.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].ToJson(), whole[i].ToJson()) << i;
+  }
+
+  // A straggler for the first bucket, after that bucket was taken.
+  Folder again(core::SysSeconds::max());
+  again.Add(entries[0]);
+  ASSERT_EQ(again.TakeSettled(noon + hours{1}).size(), 1U);
+  LedgerEntry straggler = entries[1];
+  straggler.at = noon + minutes{1};
+  again.Add(straggler);
+  const std::vector<LedgerEntry> rest = again.Take();
+  ASSERT_EQ(rest.size(), 1U);
+  EXPECT_EQ(rest[0].at, noon);
+  EXPECT_EQ(rest[0].cost_micros, straggler.cost_micros);
+}
+
 TEST(FoldEntriesTest, FoldedEntriesSurviveTheirJsonRoundTrip) {
   LedgerEntry entry;
   entry.run = "run-a";

@@ -467,6 +467,47 @@ TEST_F(LedgerTest, AFloodOfRunsIsForgottenWhenTheyEndOrGoIdle) {
   EXPECT_EQ(ledger_->sizes().runs, 0U);
 }
 
+// A committed reservation leaves a fixed-size tombstone, forgotten after tombstone_ttl, and
+// its answer is forgotten after idempotency_ttl; both still refuse and replay until then.
+TEST_F(LedgerTest, CommittedTombstonesAndAnswersAreForgottenAfterTheirWindows) {
+  constexpr int kPairs = 500;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kPairs; ++i) {
+    ids.push_back(ReserveOk(alice_, "k" + std::to_string(i), 1'000));
+  }
+  ASSERT_EQ(AwaitAll(kPairs, [&](int i, Ledger::Reply reply) {
+              ledger_->Commit(alice_, ids[i], Commitment("c" + std::to_string(i), 700),
+                              std::move(reply));
+            }),
+            0);
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().committed, static_cast<size_t>(kPairs));
+  EXPECT_EQ(ledger_->sizes().reservations, static_cast<size_t>(kPairs));
+  EXPECT_EQ(ledger_->sizes().answers, static_cast<size_t>(2 * kPairs));
+  // Inside the windows: a second commit is refused, a release too, a replay answered.
+  clock_.Advance(seconds{3599});
+  ledger_->Sweep();
+  auto again = CommitAndWait(*ledger_, alice_, ids[7], Commitment("other", 700));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, ErrorCode::kConflict);
+  auto other_run = CommitAndWait(*ledger_, MakeCaller("run-b", "payments", "bob"), ids[7],
+                                 Commitment("other", 700));
+  ASSERT_FALSE(other_run.ok());
+  EXPECT_EQ(other_run.error().code, ErrorCode::kPermissionDenied);
+  auto release = ledger_->Release(alice_, ids[7], {"rel", 1});
+  ASSERT_FALSE(release.ok());
+  EXPECT_EQ(release.error().code, ErrorCode::kConflict);
+  auto replay = CommitAndWait(*ledger_, alice_, ids[7], Commitment("c7", 700));
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(*replay, (json{{"id", ids[7]}, {"committed", true}, {"cost", "0.0007"}}));
+  clock_.Advance(seconds{1});
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().committed, 0U);
+  EXPECT_EQ(ledger_->sizes().reservations, 0U);
+  EXPECT_EQ(ledger_->sizes().answers, 0U);
+  EXPECT_EQ(Budget("org").spent, kPairs * 700);
+}
+
 TEST_F(LedgerTest, ARunThatEndsWithAReservationInFlightKeepsItsEnvelopeUntilIdle) {
   ReserveOk(alice_, "k1", 1'000);
   ASSERT_EQ(AwaitAll(1, [&](int, Ledger::Reply reply) {

@@ -312,6 +312,24 @@ TEST_F(PostgresLedgerStoreTest, CompactionLoadsAsTheInMemoryStoreDoes) {
   EXPECT_EQ(DumpTotalsAnyOrder(*reloaded), DumpTotalsAnyOrder(*expected));
 }
 
+// Folded totals past retention are deleted; the others, and recent raw rows, stay.
+TEST_F(PostgresLedgerStoreTest, CompactionDropsFoldedTotalsPastRetention) {
+  auto store = Writer();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Append(Commits("old", 3, kNoon - hours{30})).ok());
+  ASSERT_TRUE(store->Append(Commits("mid", 2, kNoon - hours{3})).ok());
+  ASSERT_TRUE(store->Append(Commits("new", 1, kNoon + hours{2})).ok());
+  // Keeps buckets ending after kNoon - 4 h: "mid" stays folded, "old" goes.
+  auto compacted = store->Compact({kNoon + hours{1}, kNoon + hours{1}, kNoon - hours{4}});
+  ASSERT_TRUE(compacted.ok()) << compacted.error().message;
+  auto loaded = store->Load();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->size(), 2u);
+  EXPECT_EQ((*loaded)[0].folded, 2);
+  EXPECT_EQ((*loaded)[0].cost_micros, 1000 + 1001);
+  EXPECT_EQ((*loaded)[1].idempotency_key, "new0");
+}
+
 // More settled rows than one step folds: the steps fold into the same bucket's total.
 TEST_F(PostgresLedgerStoreTest, CompactionBeyondOneStepFoldsIntoOneTotalPerGroup) {
   auto store = Writer();
