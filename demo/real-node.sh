@@ -83,6 +83,7 @@ say "helm install: the operator and the webhook as pods"
   --namespace agentbudget-system --create-namespace \
   --set 'webhook.jobControllerUsers={agentbudget-admin}' --set 'webhook.trustedCreators={agentbudget-ci}'
 kubectl -n agentbudget-system rollout status deploy/agentbudget-webhook --timeout=300s
+"$root/e2e/realnode/admission-ready.sh" "$tools/kubectl" "$kubeconfig"
 kubectl -n agentbudget-system get pods -o wide
 
 say "Teams, budgets and workloads (demo/scenario)"

@@ -4,7 +4,8 @@
 # (Claude Code and Codex CLI at the versions e2e/meter/clients pins), and saves each as an
 # archive that `ctr images import` loads (e2e/cluster/node/load-images.sh).
 #
-#   e2e/realnode/images.sh      prints the archives' paths, one a line, on stdout
+#   e2e/realnode/images.sh          prints the archives' paths, one a line, on stdout
+#   e2e/realnode/images.sh --check  only names what this host lacks to build them (exit 1)
 #
 # No registry is involved. The Debian base (debian:bookworm, debian:bookworm-slim) is a
 # `debootstrap --variant=minbase` root filesystem imported into a Docker engine this script
@@ -34,6 +35,7 @@ if ((${#missing[@]})); then
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi
+[[ "${1:-}" == --check ]] && exit 0
 mkdir -p "$cache"
 exec 7>"$cache/.lock"
 flock 7

@@ -44,6 +44,8 @@ REAL_KEY = "sk-real-provider-key"
 # What each model the agents use costs per call: the stub's fixed usage at the shipped rates.
 CALL_COST = {"claude-haiku-4-5": micro_cost(ANTHROPIC_USAGE, HAIKU),
              "gpt-5.4": micro_cost(RESPONSES_USAGE, GPT54)}
+# perRun.maxRequests of workload `capped`.
+CEILING = 2
 ENV = {}
 
 
@@ -151,21 +153,37 @@ spec:
     credentialsSecretRef: {name: provider-keys}
 ---
 apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: capped, namespace: %(ns)s}
+spec:
+  selector:
+    matchLabels: {app: capped-agent}
+  class: AutonomousBounded
+  priority: Standard
+  attribution: {workflow: real-node-capped, repo: acme/real-node, environment: ci}
+  perRun: {maxRuntime: 1h, maxRequests: %(ceiling)d}
+  meter:
+    upstreams:
+      anthropic: http://stub-provider.%(ns)s.svc.cluster.local
+    credentialsSecretRef: {name: provider-keys}
+---
+apiVersion: agentbudget.io/v1alpha1
 kind: AgentBudget
 metadata: {name: real-node-all}
 spec:
   period: Month
   limit: {amount: "1000"}
-""" % {"ns": NS, "tenant": TENANT, "key": REAL_KEY, "stub": stub, "ip": NODE_IP}
+""" % {"ns": NS, "tenant": TENANT, "key": REAL_KEY, "stub": stub, "ip": NODE_IP,
+       "ceiling": CEILING}
 
 
-def agent_job(name, script, image=None):
+def agent_job(name, script, image=None, app="coding-agent"):
     """A governed Job as the tenant writes it: an agent container with no key and no URL."""
     return {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": "coding-agent"}},
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
         "spec": {"backoffLimit": 0, "template": {
-            "metadata": {"labels": {"app": "coding-agent"}},
+            "metadata": {"labels": {"app": app}},
             "spec": {"serviceAccountName": "agent", "restartPolicy": "Never",
                      "containers": [{
                          "name": "agent", "image": image or ENV["agent_image"],
@@ -193,12 +211,24 @@ exec codex exec --skip-git-repo-check "say hi"'''
 
 
 def setUpModule():
+    preflight()  # before anything is started: nothing to tear down when it fails
     try:
         set_up()
     except BaseException:
         # unittest skips tearDownModule when this fails; the node and the stub must go.
         tearDownModule()
         raise
+
+
+def preflight():
+    """Fails naming everything this host lacks (root, cgroups, the Debian tools) before
+    anything is built or started; the suite never skips."""
+    checks = [run([script, "--check"], check=False)
+              for script in (os.path.join(CLUSTER_SCRIPTS, "node-up.sh"),
+                             os.path.join(HERE, "images.sh"))]
+    if any(c.returncode != 0 for c in checks):
+        raise AssertionError("this host cannot run the real-node suite:\n" +
+                             "".join(c.stderr for c in checks))
 
 
 def set_up():
@@ -260,6 +290,9 @@ def install_chart():
     eventually(leader, "an operator replica leading and Ready", timeout=240)
     eventually(lambda: ready_pods("webhook") == 2, "both webhook replicas Ready", timeout=240)
     eventually(ca_bundles_set, "the operator filling caBundle", timeout=120)
+    # Ready pods are not yet a reachable Service (admission-ready.sh says why).
+    run([os.path.join(HERE, "admission-ready.sh"), os.path.join(ENV["bin"], "kubectl"),
+         ENV["kubeconfig"]])
 
 
 def pods(component):
@@ -381,11 +414,13 @@ class RealNodeTest(unittest.TestCase):
             self.assertTrue(env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:"))
             self.assertTrue(env["OPENAI_BASE_URL"].startswith("http://127.0.0.1:"))
             self.assertNotIn(REAL_KEY, json.dumps(agent))
-        calls, total = billed(ENV["calls"])
+        calls, _ = billed(ENV["calls"])
         self.assertEqual({c["model"] for c in calls}, {"claude-haiku-4-5", "gpt-5.4"})
         for call in calls:
             self.assertIn(REAL_KEY, (call["x-api-key"] or "") + (call["authorization"] or ""))
-
+        # These runs' calls and every other the provider answered since the suite began
+        # (whichever tests ran first).
+        _, total = billed(stub_calls())
         self.assert_spend_settles_at(total)
 
     def test_deleting_the_leading_operator_under_load_loses_no_spend(self):
@@ -421,6 +456,28 @@ class RealNodeTest(unittest.TestCase):
             meter_started = meter_state["terminated"]["startedAt"]
             self.assertLessEqual(meter_started, agent_started)
             self.assertGreaterEqual(meter_finished, agent_finished)
+
+    def test_a_run_at_its_ceiling_gets_the_meters_denial_and_its_spend_stops(self):
+        # Claude Code runs again and again in one run of workload `capped`
+        # (perRun.maxRequests 2) until the meter denies a call.
+        self.governed_runs()
+        _, before = billed(stub_calls())
+        self.assert_spend_settles_at(before)
+        first = len(stub_calls())
+        script = ('for i in 1 2 3 4 5 6; do claude -p "say hi" --model claude-haiku-4-5 '
+                  '|| { echo "run stopped at attempt $i"; exit 0; }; done; exit 1')
+        kubectl("create", "-f", "-", as_user=TENANT,
+                stdin=json.dumps(agent_job("capped", script, app="capped-agent")))
+        outcome = eventually(lambda: finished("capped"), "Job capped finishing", timeout=300)
+        logs = kubectl("logs", "-n", NS, "job/capped", "-c", "agent", check=False).stdout
+        self.assertEqual(outcome, "Complete", logs)
+        self.assertRegex(logs, r"maxRequests \(%d\) reached" % CEILING)
+        self.assertRegex(logs, r"run stopped at attempt \d")
+        # The provider saw exactly the calls under the ceiling, and the authority billed
+        # those and nothing after them.
+        calls, cost = billed(stub_calls()[first:])
+        self.assertEqual(len(calls), CEILING, calls)
+        self.assert_spend_settles_at(before + cost)
 
     def test_a_missing_image_fails_with_the_kubelets_event_naming_it(self):
         image = "agentbudget-e2e/not-built:0"
