@@ -15,7 +15,7 @@
 #
 # Cache ($AGENTBUDGET_CACHE/real-node-images): the base root filesystem keyed by
 # debootstrap's version and suite, the engine's data root (its layer cache makes unchanged
-# builds take seconds), and the archives keyed by image ID.
+# builds take seconds), and the archives keyed by image ID, one per image (the current).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -104,6 +104,10 @@ for image in "agentbudget/operator:$tag" "agentbudget/webhook:$tag" "agentbudget
     "$docker" save -o "$archive.partial" "$image"
     mv "$archive.partial" "$archive"
   fi
+  # One archive per image: those of earlier builds go.
+  for stale in "${archive%-*}"-*.tar; do
+    [[ "$stale" == "$archive" ]] || rm -f "$stale"
+  done
   log "$image: $(( $("$docker" image inspect -f '{{.Size}}' "$image") / 1000000 )) MB"
   echo "$archive"
 done
