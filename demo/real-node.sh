@@ -134,7 +134,9 @@ for run in payments/review search/fix-flaky; do
     sleep 1
   done
   echo "$run: ${outcome:-still running}"
-  kubectl logs -n "${run%/*}" "job/${run#*/}" -c agent | tail -n 3
+  # A run the operator ended (perRun.onCeiling: Stop) has no pod left to read.
+  kubectl logs -n "${run%/*}" "job/${run#*/}" -c agent 2>/dev/null | tail -n 3 \
+    || echo "(no agent log: the operator ended the run and its pod is gone)"
 done
 
 say "Showback (from the operator's FOCUS export and the cluster)"
