@@ -83,6 +83,7 @@ say "helm install: the operator and the webhook as pods"
   --namespace agentbudget-system --create-namespace \
   --set 'webhook.jobControllerUsers={agentbudget-admin}' --set 'webhook.trustedCreators={agentbudget-ci}'
 kubectl -n agentbudget-system rollout status deploy/agentbudget-webhook --timeout=300s
+"$root/e2e/realnode/admission-ready.sh" "$tools/kubectl" "$kubeconfig"
 kubectl -n agentbudget-system get pods -o wide
 
 say "Teams, budgets and workloads (demo/scenario)"
@@ -133,7 +134,9 @@ for run in payments/review search/fix-flaky; do
     sleep 1
   done
   echo "$run: ${outcome:-still running}"
-  kubectl logs -n "${run%/*}" "job/${run#*/}" -c agent | tail -n 3
+  # A run the operator ended (perRun.onCeiling: Stop) has no pod left to read.
+  kubectl logs -n "${run%/*}" "job/${run#*/}" -c agent 2>/dev/null | tail -n 3 \
+    || echo "(no agent log: the operator ended the run and its pod is gone)"
 done
 
 say "Showback (from the operator's FOCUS export and the cluster)"

@@ -4,6 +4,7 @@
 # from the control plane's module, and CoreDNS serving cluster.local from the API.
 #
 #   node-up.sh NAME
+#   node-up.sh --check    only the preflight: names what this host lacks, exits 1 if anything
 #
 # All traffic stays on this machine: pods sit on bridge abr0 (10.88.0.0/16) with no default
 # route and no masquerade, a FORWARD guard drops anything from the bridge to elsewhere,
@@ -18,27 +19,14 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/node/lib.sh"
 
-case "${1:-}" in ''|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [[ -n "${1:-}" ]]; exit $? ;; esac
+case "${1:-}" in
+  ''|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [[ -n "${1:-}" ]]; exit $? ;;
+  --check) node_preflight; exit $? ;;
+esac
 name=$1
 valid_name "$name" || { echo "node-up.sh: invalid cluster name '$name'" >&2; exit 2; }
 
-# --- preflight: everything missing is named, nothing is skipped.
-missing=()
-[[ $(id -u) == 0 ]] || missing+=("root (the kubelet, containerd and the bridge need uid 0)")
-[[ -d /sys/fs/cgroup/memory || -f /sys/fs/cgroup/cgroup.controllers ]] \
-  || missing+=("cgroups (neither a v1 memory hierarchy nor cgroup v2 under /sys/fs/cgroup)")
-for tool in containerd containerd-shim-runc-v2 runc ctr iptables iptables-save iptables-restore \
-  ip6tables-save ip6tables-restore nft conntrack socat ip sysctl cc python3 openssl; do
-  command -v "$tool" >/dev/null || missing+=("$tool (run scripts/setup)")
-done
-for plugin in bridge host-local loopback; do
-  [[ -x /usr/lib/cni/$plugin ]] || missing+=("/usr/lib/cni/$plugin (Debian containernetworking-plugins; run scripts/setup)")
-done
-if ((${#missing[@]})); then
-  printf 'node-up.sh: cannot start a real node; missing:\n' >&2
-  printf '  - %s\n' "${missing[@]}" >&2
-  exit 1
-fi
+node_preflight || exit 1
 dir=$(cluster_dir "$name")
 [[ -f "$dir/env" ]] || { echo "node-up.sh: cluster $name is not running (start it with up.sh $name)" >&2; exit 1; }
 source "$dir/env"

@@ -4,7 +4,8 @@
 # (Claude Code and Codex CLI at the versions e2e/meter/clients pins), and saves each as an
 # archive that `ctr images import` loads (e2e/cluster/node/load-images.sh).
 #
-#   e2e/realnode/images.sh      prints the archives' paths, one a line, on stdout
+#   e2e/realnode/images.sh          prints the archives' paths, one a line, on stdout
+#   e2e/realnode/images.sh --check  only names what this host lacks to build them (exit 1)
 #
 # No registry is involved. The Debian base (debian:bookworm, debian:bookworm-slim) is a
 # `debootstrap --variant=minbase` root filesystem imported into a Docker engine this script
@@ -14,7 +15,7 @@
 #
 # Cache ($AGENTBUDGET_CACHE/real-node-images): the base root filesystem keyed by
 # debootstrap's version and suite, the engine's data root (its layer cache makes unchanged
-# builds take seconds), and the archives keyed by image ID.
+# builds take seconds), and the archives keyed by image ID, one per image (the current).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -34,6 +35,7 @@ if ((${#missing[@]})); then
   printf '  - %s\n' "${missing[@]}" >&2
   exit 1
 fi
+[[ "${1:-}" == --check ]] && exit 0
 mkdir -p "$cache"
 exec 7>"$cache/.lock"
 flock 7
@@ -102,6 +104,10 @@ for image in "agentbudget/operator:$tag" "agentbudget/webhook:$tag" "agentbudget
     "$docker" save -o "$archive.partial" "$image"
     mv "$archive.partial" "$archive"
   fi
+  # One archive per image: those of earlier builds go.
+  for stale in "${archive%-*}"-*.tar; do
+    [[ "$stale" == "$archive" ]] || rm -f "$stale"
+  done
   log "$image: $(( $("$docker" image inspect -f '{{.Size}}' "$image") / 1000000 )) MB"
   echo "$archive"
 done

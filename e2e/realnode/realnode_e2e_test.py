@@ -40,10 +40,16 @@ RELEASE_NS = "agentbudget-system"
 NS = "team-rn"
 TENANT = "dev"
 NODE_IP = "10.88.0.1"
+# From e2e/cluster/node/lib.sh: containerd's socket, the FORWARD guard's chain.
+CONTAINERD_SOCK = "/run/agentbudget-node/containerd.sock"
+GUARD_CHAIN = "AGENTBUDGET-NODE-FORWARD"
+IMAGE_REGISTRY = "docker.io/agentbudget"  # the chart's image.registry
 REAL_KEY = "sk-real-provider-key"
 # What each model the agents use costs per call: the stub's fixed usage at the shipped rates.
 CALL_COST = {"claude-haiku-4-5": micro_cost(ANTHROPIC_USAGE, HAIKU),
              "gpt-5.4": micro_cost(RESPONSES_USAGE, GPT54)}
+# perRun.maxRequests of workload `capped`.
+CEILING = 2
 ENV = {}
 
 
@@ -72,11 +78,27 @@ def to_micros(amount):
     return int(whole) * 1_000_000 + int((frac + "000000")[:6])
 
 
-def spent():
-    """What the authority recorded, in micro-dollars: the spend of the budget that matches
-    everything."""
-    status = get("agentbudget", "real-node-all").get("status") or {}
+def spent(budget="real-node-all"):
+    """What the authority recorded, in micro-dollars: the spend of `budget` (by default the
+    one that matches everything)."""
+    status = get("agentbudget", budget).get("status") or {}
     return to_micros(status["spent"]) if "spent" in status else None
+
+
+def amount(micros):
+    """Micro-dollars as the decimal amount an AgentBudget's limit takes."""
+    return "%d.%06d" % divmod(micros, 1_000_000)
+
+
+def pressure_budget(limit):
+    """The budget of workflow real-node-pressure (workloads `nightly` and `spender`), with
+    Queue pressure from half its limit."""
+    return json.dumps({
+        "apiVersion": "agentbudget.io/v1alpha1", "kind": "AgentBudget",
+        "metadata": {"name": "rn-pressure"},
+        "spec": {"selector": {"matchLabels": {"workflow": "real-node-pressure"}},
+                 "period": "Month", "limit": {"amount": limit},
+                 "pressure": {"degradeAt": 50, "queueAt": 50}}})
 
 
 def stub_calls():
@@ -133,39 +155,51 @@ metadata:
 addressType: IPv4
 endpoints: [{addresses: ["%(ip)s"], conditions: {ready: true}}]
 ports: [{name: http, port: %(stub)d, protocol: TCP}]
----
-apiVersion: agentbudget.io/v1alpha1
-kind: AgentWorkload
-metadata: {name: agents, namespace: %(ns)s}
-spec:
-  selector:
-    matchLabels: {app: coding-agent}
-  class: AutonomousBounded
-  priority: Standard
-  attribution: {workflow: real-node, repo: acme/real-node, environment: ci}
-  perRun: {maxRuntime: 1h}
-  meter:
-    upstreams:
-      anthropic: http://stub-provider.%(ns)s.svc.cluster.local
-      openai: http://stub-provider.%(ns)s.svc.cluster.local
-    credentialsSecretRef: {name: provider-keys}
----
+%(workloads)s---
 apiVersion: agentbudget.io/v1alpha1
 kind: AgentBudget
 metadata: {name: real-node-all}
 spec:
   period: Month
   limit: {amount: "1000"}
-""" % {"ns": NS, "tenant": TENANT, "key": REAL_KEY, "stub": stub, "ip": NODE_IP}
+""" % {"ns": NS, "tenant": TENANT, "key": REAL_KEY, "stub": stub, "ip": NODE_IP,
+       "workloads": "".join([
+           workload("agents", "coding-agent", "Standard", "real-node"),
+           workload("capped", "capped-agent", "Standard", "real-node-capped",
+                    "maxRequests: %d" % CEILING),
+           workload("nightly", "nightly-agent", "Deferrable", "real-node-pressure"),
+           workload("spender", "spender-agent", "Standard", "real-node-pressure")])}
 
 
-def agent_job(name, script, image=None):
+def workload(name, app, priority, workflow, ceiling=None):
+    """An AgentWorkload of the tenant's namespace whose meters call the stub provider."""
+    return """---
+apiVersion: agentbudget.io/v1alpha1
+kind: AgentWorkload
+metadata: {name: %(name)s, namespace: %(ns)s}
+spec:
+  selector:
+    matchLabels: {app: %(app)s}
+  class: AutonomousBounded
+  priority: %(priority)s
+  attribution: {workflow: %(workflow)s, repo: acme/real-node, environment: ci}
+  perRun: {maxRuntime: 1h%(ceiling)s}
+  meter:
+    upstreams:
+      anthropic: http://stub-provider.%(ns)s.svc.cluster.local
+      openai: http://stub-provider.%(ns)s.svc.cluster.local
+    credentialsSecretRef: {name: provider-keys}
+""" % {"name": name, "ns": NS, "app": app, "priority": priority, "workflow": workflow,
+       "ceiling": ", " + ceiling if ceiling else ""}
+
+
+def agent_job(name, script, image=None, app="coding-agent"):
     """A governed Job as the tenant writes it: an agent container with no key and no URL."""
     return {
         "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": name, "namespace": NS, "labels": {"app": "coding-agent"}},
+        "metadata": {"name": name, "namespace": NS, "labels": {"app": app}},
         "spec": {"backoffLimit": 0, "template": {
-            "metadata": {"labels": {"app": "coding-agent"}},
+            "metadata": {"labels": {"app": app}},
             "spec": {"serviceAccountName": "agent", "restartPolicy": "Never",
                      "containers": [{
                          "name": "agent", "image": image or ENV["agent_image"],
@@ -177,6 +211,16 @@ def agent_job(name, script, image=None):
 
 
 CLAUDE = 'exec claude -p "say hi" --model claude-haiku-4-5'
+# An agent that waits, and ends at once when its pod is deleted (as PID 1, a bare sleep
+# would ignore SIGTERM and hold the pod for its whole grace period).
+SLEEPER = "trap 'exit 0' TERM; sleep 600 & wait"
+# Claude Code once the authority is out of reach (connections to its Service refused), then
+# the agent stays a while: its meter must hold the commits and send them when it is back.
+SPOOLED = r'''authority=/dev/tcp/agentbudget-operator.agentbudget-system.svc.cluster.local/8443
+until ! timeout 2 bash -c "exec 3<>$authority" 2>/dev/null; do sleep 0.2; done
+claude -p "say hi" --model claude-haiku-4-5; status=$?
+echo "agent done: $status"
+trap 'exit $status' TERM; sleep 40 & wait; exit $status'''
 # Codex takes its provider from config.toml: the injected OPENAI_BASE_URL, the injected
 # (placeholder) OPENAI_API_KEY.
 CODEX = r'''mkdir -p "$HOME/.codex" && cat > "$HOME/.codex/config.toml" <<EOF
@@ -193,6 +237,7 @@ exec codex exec --skip-git-repo-check "say hi"'''
 
 
 def setUpModule():
+    preflight()  # before anything is started: nothing to tear down when it fails
     try:
         set_up()
     except BaseException:
@@ -201,12 +246,23 @@ def setUpModule():
         raise
 
 
+def preflight():
+    """Fails naming everything this host lacks (root, cgroups, the Debian tools) before
+    anything is built or started; the suite never skips."""
+    checks = [run([script, "--check"], check=False)
+              for script in (os.path.join(CLUSTER_SCRIPTS, "node-up.sh"),
+                             os.path.join(HERE, "images.sh"))]
+    if any(c.returncode != 0 for c in checks):
+        raise AssertionError("this host cannot run the real-node suite:\n" +
+                             "".join(c.stderr for c in checks))
+
+
 def set_up():
     ENV["bin"] = run([os.path.join(CLUSTER_SCRIPTS, "build-tools.sh")],
                      timeout=3600).stdout.strip().splitlines()[-1]
     started = time.monotonic()
     archives = run([os.path.join(HERE, "images.sh")], timeout=3600).stdout.split()
-    ENV["image_seconds"] = time.monotonic() - started
+    print("realnode: images built in %.0f s" % (time.monotonic() - started), file=sys.stderr)
     up = run([os.path.join(CLUSTER_SCRIPTS, "up.sh"), CLUSTER, "--replace"],
              env={"AGENTBUDGET_NODES": "0"})
     ENV["kubeconfig"] = up.stdout.strip().splitlines()[-1].split("=", 1)[1]
@@ -260,6 +316,9 @@ def install_chart():
     eventually(leader, "an operator replica leading and Ready", timeout=240)
     eventually(lambda: ready_pods("webhook") == 2, "both webhook replicas Ready", timeout=240)
     eventually(ca_bundles_set, "the operator filling caBundle", timeout=120)
+    # Ready pods are not yet a reachable Service (admission-ready.sh says why).
+    run([os.path.join(HERE, "admission-ready.sh"), os.path.join(ENV["bin"], "kubectl"),
+         ENV["kubeconfig"]])
 
 
 def pods(component):
@@ -298,6 +357,15 @@ def job_pod(job):
         items = get("pods", "-n", NS, "-l", "job-name=" + job)["items"]
         return items[0] if items else None
     return eventually(found, "a pod of Job " + job, timeout=60)
+
+
+def running(job):
+    return any(p["status"].get("phase") == "Running"
+               for p in get("pods", "-n", NS, "-l", "job-name=" + job)["items"])
+
+
+def suspended(job):
+    return bool(get("job", "-n", NS, job)["spec"].get("suspend"))
 
 
 def finished(job):
@@ -381,11 +449,13 @@ class RealNodeTest(unittest.TestCase):
             self.assertTrue(env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:"))
             self.assertTrue(env["OPENAI_BASE_URL"].startswith("http://127.0.0.1:"))
             self.assertNotIn(REAL_KEY, json.dumps(agent))
-        calls, total = billed(ENV["calls"])
+        calls, _ = billed(ENV["calls"])
         self.assertEqual({c["model"] for c in calls}, {"claude-haiku-4-5", "gpt-5.4"})
         for call in calls:
             self.assertIn(REAL_KEY, (call["x-api-key"] or "") + (call["authorization"] or ""))
-
+        # These runs' calls and every other the provider answered since the suite began
+        # (whichever tests ran first).
+        _, total = billed(stub_calls())
         self.assert_spend_settles_at(total)
 
     def test_deleting_the_leading_operator_under_load_loses_no_spend(self):
@@ -406,6 +476,36 @@ class RealNodeTest(unittest.TestCase):
         _, total = billed(stub_calls())
         self.assert_spend_settles_at(total)
 
+    def test_the_meter_spools_while_the_authority_is_unreachable_and_sends_it_after(self):
+        self.governed_runs()
+        _, before = billed(stub_calls())
+        self.assert_spend_settles_at(before)
+        first = len(stub_calls())
+        kubectl("create", "-f", "-", as_user=TENANT, stdin=json.dumps(agent_job("spooled", SPOOLED)))
+        self.addCleanup(kubectl, "delete", "job", "-n", NS, "spooled", "--wait=false",
+                        as_user=TENANT)
+        eventually(lambda: running("spooled"), "Job spooled running", timeout=120)
+        # The authority out of reach of every pod: the node's FORWARD guard refuses pod
+        # connections to the operator's pods (its Service's endpoints). (A TCP reset sent
+        # from there does not reach the pod, whose connection is to the ClusterIP; the ICMP
+        # error does, and the connection is refused.)
+        rules = [["-d", p["status"]["podIP"], "-p", "tcp", "-j", "REJECT", "--reject-with",
+                  "icmp-port-unreachable"] for p in pods("operator")]
+        for rule in rules:
+            run(["iptables", "-I", GUARD_CHAIN, "1"] + rule)
+            self.addCleanup(run, ["iptables", "-D", GUARD_CHAIN] + rule, check=False)
+        eventually(lambda: "agent done: 0" in kubectl("logs", "-n", NS, "job/spooled", "-c",
+                                                      "agent", check=False).stdout,
+                   "Claude Code in Job spooled done", timeout=120)
+        _, cost = billed(stub_calls()[first:])
+        self.assertGreater(cost, 0)
+        # Failure mode Open: the call went through; the authority has none of it yet.
+        time.sleep(6)  # one status interval of the chart's operator
+        self.assertEqual(spent(), before)
+        for rule in rules:
+            run(["iptables", "-D", GUARD_CHAIN] + rule)
+        self.assert_spend_settles_at(before + cost)
+
     def test_the_meter_is_a_native_sidecar_started_before_and_ended_after_the_agent(self):
         runs = self.governed_runs()
         for name in ("claude", "codex"):
@@ -421,6 +521,61 @@ class RealNodeTest(unittest.TestCase):
             meter_started = meter_state["terminated"]["startedAt"]
             self.assertLessEqual(meter_started, agent_started)
             self.assertGreaterEqual(meter_finished, agent_finished)
+
+    def test_a_run_at_its_ceiling_gets_the_meters_denial_and_its_spend_stops(self):
+        # Claude Code runs again and again in one run of workload `capped`
+        # (perRun.maxRequests 2) until the meter denies a call.
+        self.governed_runs()
+        _, before = billed(stub_calls())
+        self.assert_spend_settles_at(before)
+        first = len(stub_calls())
+        script = ('for i in 1 2 3 4 5 6; do claude -p "say hi" --model claude-haiku-4-5 '
+                  '|| { echo "run stopped at attempt $i"; exit 0; }; done; exit 1')
+        kubectl("create", "-f", "-", as_user=TENANT,
+                stdin=json.dumps(agent_job("capped", script, app="capped-agent")))
+        outcome = eventually(lambda: finished("capped"), "Job capped finishing", timeout=300)
+        logs = kubectl("logs", "-n", NS, "job/capped", "-c", "agent", check=False).stdout
+        self.assertEqual(outcome, "Complete", logs)
+        self.assertRegex(logs, r"maxRequests \(%d\) reached" % CEILING)
+        self.assertRegex(logs, r"run stopped at attempt \d")
+        # The provider saw exactly the calls under the ceiling, and the authority billed
+        # those and nothing after them.
+        calls, cost = billed(stub_calls()[first:])
+        self.assertEqual(len(calls), CEILING, calls)
+        self.assert_spend_settles_at(before + cost)
+
+    def test_a_deferrable_job_is_suspended_under_pressure_and_resumed_when_it_goes(self):
+        kubectl("create", "-f", "-", stdin=pressure_budget("1000"))
+        self.addCleanup(kubectl, "delete", "agentbudget", "rn-pressure", "--wait=false")
+        kubectl("create", "-f", "-", as_user=TENANT,
+                stdin=json.dumps(agent_job("nightly", SLEEPER, app="nightly-agent")))
+        self.addCleanup(kubectl, "delete", "job", "-n", NS, "nightly", "--wait=false",
+                        as_user=TENANT)
+        eventually(lambda: running("nightly"), "the Deferrable Job nightly running", timeout=120)
+        # A Standard run of the same workflow spends; then the limit is set to 1.5 times
+        # that spend: two thirds used, past queueAt (50%), short of exhausted.
+        first = len(stub_calls())
+        kubectl("create", "-f", "-", as_user=TENANT,
+                stdin=json.dumps(agent_job("spender", CLAUDE, app="spender-agent")))
+        self.assertEqual(eventually(lambda: finished("spender"), "Job spender finishing",
+                                    timeout=300), "Complete")
+        _, cost = billed(stub_calls()[first:])
+        self.assertGreater(cost, 0)
+        eventually(lambda: spent("rn-pressure") == cost,
+                   "budget rn-pressure recording the spender's %d micro-dollars" % cost,
+                   timeout=120)
+        kubectl("patch", "agentbudget", "rn-pressure", "--type=merge", "-p",
+                json.dumps({"spec": {"limit": {"amount": amount(cost * 3 // 2)}}}))
+        eventually(lambda: suspended("nightly") and not running("nightly"),
+                   "the Deferrable Job suspended under pressure, its pod gone", timeout=120)
+        queue = json.loads(get("job", "-n", NS, "nightly")["metadata"]["annotations"]
+                           ["agentbudget.io/queue"])
+        self.assertEqual(queue.get("reason"), "BudgetPressure", queue)
+        # The pressure goes with a higher limit: the Job runs again.
+        kubectl("patch", "agentbudget", "rn-pressure", "--type=merge", "-p",
+                json.dumps({"spec": {"limit": {"amount": "1000"}}}))
+        eventually(lambda: not suspended("nightly") and running("nightly"),
+                   "the Deferrable Job resumed once the pressure went", timeout=120)
 
     def test_a_missing_image_fails_with_the_kubelets_event_naming_it(self):
         image = "agentbudget-e2e/not-built:0"
@@ -439,15 +594,24 @@ class RealNodeTest(unittest.TestCase):
         self.assertRegex(messages[0], r'Failed to pull image "%s"' % image)
 
 
-    def test_a_rolling_restart_of_the_webhook_fails_no_admission(self):
-        # The tenant keeps creating governed pods (server-side dry run: admitted by both
-        # webhooks, stored nowhere) while every webhook replica is replaced.
+    def test_a_helm_upgrade_to_a_new_webhook_tag_rolls_with_no_failed_admission(self):
+        # The webhook's image under a second tag in the node's containerd, and `helm
+        # upgrade` to it: the Deployment rolls one replica at a time, the webhook
+        # configurations are rendered again (their caBundle, which the chart leaves out,
+        # must survive). Meanwhile the tenant keeps creating governed pods (server-side dry
+        # run: admitted by both webhooks, stored nowhere).
+        current = "%s/webhook:%s" % (IMAGE_REGISTRY, chart_version())
+        tag = chart_version() + "-upgrade"
+        run(["ctr", "--address", CONTAINERD_SOCK, "--namespace", "k8s.io", "images", "tag",
+             "--force", current, "%s/webhook:%s" % (IMAGE_REGISTRY, tag)])
         pod = {"apiVersion": "v1", "kind": "Pod",
                "metadata": {"name": "probe", "namespace": NS, "labels": {"app": "coding-agent"}},
                "spec": {"serviceAccountName": "agent", "restartPolicy": "Never",
                         "containers": [{"name": "agent", "image": ENV["agent_image"]}]}}
         old = {p["metadata"]["name"] for p in pods("webhook")}
-        kubectl("rollout", "restart", "-n", RELEASE_NS, "deploy/agentbudget-webhook")
+        run([os.path.join(ENV["bin"], "helm"), "--kubeconfig", ENV["kubeconfig"], "upgrade",
+             "agentbudget", os.path.join(ROOT, "charts", "agentbudget"), "--namespace",
+             RELEASE_NS, "--reuse-values", "--set", "webhook.image.tag=" + tag], timeout=300)
         admitted, failures = 0, []
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -460,14 +624,18 @@ class RealNodeTest(unittest.TestCase):
                 created = json.loads(done.stdout)
                 self.assertTrue(any(c.get("restartPolicy") == "Always"
                                     for c in created["spec"].get("initContainers", [])))
-            current = pods("webhook")
-            if (not old & {p["metadata"]["name"] for p in current} and len(current) == 2
-                    and all(is_ready(p) for p in current)):
+            current_pods = pods("webhook")
+            if (not old & {p["metadata"]["name"] for p in current_pods}
+                    and len(current_pods) == 2 and all(is_ready(p) for p in current_pods)):
                 break
         else:
             self.fail("the webhook rollout did not finish within 300 s")
         self.assertEqual(failures, [])
         self.assertGreater(admitted, 0)
+        for p in current_pods:
+            self.assertEqual(p["spec"]["containers"][0]["image"],
+                             "%s/webhook:%s" % (IMAGE_REGISTRY, tag))
+        self.assertTrue(ca_bundles_set())
 
 
 class UninstallTest(unittest.TestCase):

@@ -29,3 +29,24 @@ ctr_node() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
 
 # node_owner: the cluster whose node is up (or was, if a run failed), or nothing.
 node_owner() { cat "$NODE_STATE/cluster" 2>/dev/null || true; }
+
+# node_preflight: names on stderr everything this host lacks to run the node (root, cgroups,
+# the Debian tools scripts/setup installs) and returns 1 if anything; nothing is skipped.
+node_preflight() {
+  local missing=() tool plugin
+  [[ $(id -u) == 0 ]] || missing+=("root (the kubelet, containerd and the bridge need uid 0)")
+  [[ -d /sys/fs/cgroup/memory || -f /sys/fs/cgroup/cgroup.controllers ]] \
+    || missing+=("cgroups (neither a v1 memory hierarchy nor cgroup v2 under /sys/fs/cgroup)")
+  for tool in containerd containerd-shim-runc-v2 runc ctr iptables iptables-save iptables-restore \
+    ip6tables-save ip6tables-restore nft conntrack socat ip sysctl cc python3 openssl; do
+    command -v "$tool" >/dev/null || missing+=("$tool (run scripts/setup)")
+  done
+  for plugin in bridge host-local loopback; do
+    [[ -x /usr/lib/cni/$plugin ]] || missing+=("/usr/lib/cni/$plugin (Debian containernetworking-plugins; run scripts/setup)")
+  done
+  if ((${#missing[@]})); then
+    printf 'node-up.sh: cannot start a real node; missing:\n' >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    return 1
+  fi
+}
