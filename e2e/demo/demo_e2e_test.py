@@ -10,6 +10,8 @@ outcomes against the cluster and the operator, not against what the demo printed
 - the runaway stopped at its ceiling: the operator ended its Job (Failed, DeadlineExceeded,
   a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
   FOCUS stays within its workload's perRun.maxCost plus one call;
+- the FOCUS file's tokens by type equal the stub provider's own ledger, and every row is
+  priced at the shipped rate card's list price;
 - the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
   FOCUS totals, which equal the spend of the budget that matches everything;
 - the fleet created its Jobs as the CI identity, agentbudget-ci, the webhook's trusted
@@ -29,6 +31,8 @@ import tempfile
 import unittest
 import urllib.request
 from decimal import Decimal
+
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLUSTER = "demo-e2e"
@@ -144,6 +148,45 @@ class DemoE2eTest(unittest.TestCase):
         self.assertEqual({k: Decimal(v) for k, v in showback["byTeam"].items()}, by_team)
         org = self.kubectl_json("get", "agentbudget", "org-daily")
         self.assertEqual(Decimal(str(org["status"]["spent"])), total)
+
+    def test_focus_reconciles_with_the_providers_ledger_and_the_rate_card(self):
+        """Tokens by type equal the stub provider's own ledger; every row is its card price."""
+        provider = {"input": 0, "cache read": 0, "cache write 5m": 0, "cache write 1h": 0,
+                    "output": 0}
+        ledger = os.path.join(os.path.dirname(self.demo["focus"]), "provider-ledger.jsonl")
+        with open(ledger) as f:
+            for line in f:
+                usage = json.loads(line)["usage"]
+                if "prompt_tokens" in usage:
+                    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+                    provider["input"] += usage["prompt_tokens"] - cached
+                    provider["cache read"] += cached
+                    provider["output"] += usage["completion_tokens"]
+                else:
+                    split = usage.get("cache_creation") or {}
+                    provider["input"] += usage["input_tokens"]
+                    provider["cache read"] += usage.get("cache_read_input_tokens", 0)
+                    provider["cache write 5m"] += split.get("ephemeral_5m_input_tokens", 0)
+                    provider["cache write 1h"] += split.get("ephemeral_1h_input_tokens", 0)
+                    provider["output"] += usage["output_tokens"]
+        with open(os.path.join(ROOT, "meter", "rates", "default-rates.yaml")) as f:
+            card = {m["id"]: m for m in yaml.safe_load(f)["models"]}
+        keys = {"input": "input", "cache read": "cacheRead", "cache write 5m": "cacheWrite5m",
+                "cache write 1h": "cacheWrite1h", "output": "output"}
+        exported = dict.fromkeys(provider, 0)
+        for row in self.focus_rows():
+            self.assertEqual(Decimal(row["ListUnitPrice"]) * Decimal(row["PricingQuantity"]),
+                             Decimal(row["ListCost"]), row)
+            if row["x_Kind"] != "tokens":
+                continue
+            self.assertEqual(row["x_PricingError"], "", row)
+            exported[row["x_TokenType"]] += int(Decimal(row["ConsumedQuantity"]))
+            model = card[row["x_Model"]]
+            tiers = [model["prices"]] + [dict(model["prices"], **t["prices"])
+                                         for t in model.get("longContext", [])]
+            self.assertIn(Decimal(row["ListUnitPrice"]),
+                          [Decimal(t[keys[row["x_TokenType"]]]) for t in tiers], row)
+        self.assertEqual(exported, provider)
 
     def test_jobs_are_charged_to_the_engineers_the_ci_identity_named(self):
         with open(os.path.join(ROOT, "demo", "scenario", "fleet.json")) as f:

@@ -50,6 +50,13 @@ const Row& Only(const std::vector<Row>& rows, const std::string& sku_price_id) {
   return found != nullptr ? *found : kNone;
 }
 
+// Each column of `expected` has its value in `row`.
+void ExpectColumns(const Row& row, const Row& expected) {
+  for (const auto& [column, value] : expected) {
+    EXPECT_EQ(row.at(column), value) << column;
+  }
+}
+
 // A commit of `run` priced by the shipped card as the meter prices it.
 LedgerEntry Call(const std::string& key, const std::string& run, const std::string& model,
                  core::Usage usage, core::SysSeconds at) {
@@ -73,20 +80,20 @@ TEST(FocusExportTest, ACallBecomesOneRowPerTokenTypeAtTheRateCardsListPrice) {
   const std::vector<Row> rows = Export(Entries(), kNoon - seconds{3600}, kNoon + seconds{3600});
   ASSERT_EQ(rows.size(), 5U);  // four token types of the call (once), one debit
   const Row& read = Only(rows, "Anthropic/claude-sonnet-4-5/cache-read/standard");
-  EXPECT_EQ(read.at("SkuId"), "Anthropic/claude-sonnet-4-5/cache-read");
-  EXPECT_EQ(read.at("ConsumedQuantity"), "800.0");
-  EXPECT_EQ(read.at("ConsumedUnit"), "Tokens");
-  EXPECT_EQ(read.at("PricingUnit"), "1000000 Tokens");
-  EXPECT_EQ(read.at("PricingQuantity"), "0.0008");
-  EXPECT_EQ(read.at("ListUnitPrice"), "0.3");
-  EXPECT_EQ(read.at("ListCost"), "0.00024");
-  EXPECT_EQ(read.at("BilledCost"), "0.00024");
-  EXPECT_EQ(read.at("x_ConsumerId"), "uid-1");
-  EXPECT_EQ(read.at("x_PrincipalId"), "alice");
-  EXPECT_EQ(read.at("ServiceProviderName"), "Anthropic");
-  EXPECT_EQ(read.at("HostProviderName"), "Anthropic");
-  EXPECT_EQ(read.at("x_PricingError"), "");
-  EXPECT_EQ(read.at("ChargePeriodStart"), "2026-11-27T12:00:00Z");
+  ExpectColumns(read, {{"SkuId", "Anthropic/claude-sonnet-4-5/cache-read"},
+                       {"ConsumedQuantity", "800.0"},
+                       {"ConsumedUnit", "Tokens"},
+                       {"PricingUnit", "1000000 Tokens"},
+                       {"PricingQuantity", "0.0008"},
+                       {"ListUnitPrice", "0.3"},
+                       {"ListCost", "0.00024"},
+                       {"BilledCost", "0.00024"},
+                       {"x_ConsumerId", "uid-1"},
+                       {"x_PrincipalId", "alice"},
+                       {"ServiceProviderName", "Anthropic"},
+                       {"HostProviderName", "Anthropic"},
+                       {"x_PricingError", ""},
+                       {"ChargePeriodStart", "2026-11-27T12:00:00Z"}});
   EXPECT_EQ(Only(rows, "Anthropic/claude-sonnet-4-5/output/standard").at("ListUnitPrice"), "15.0");
   EXPECT_EQ(Only(rows, "Anthropic/claude-sonnet-4-5/cache-write-5m/standard").at("ListCost"),
             "0.000375");
@@ -96,13 +103,13 @@ TEST(FocusExportTest, ACallBecomesOneRowPerTokenTypeAtTheRateCardsListPrice) {
 TEST(FocusExportTest, AnAgentsReportedDebitIsARowOfItsOwn) {
   const std::vector<Row> rows = Export(Entries(), kNoon - seconds{3600}, kNoon + seconds{3600});
   const Row& debit = Only(rows, "agentbudget/event/sandbox/reported-cost");
-  EXPECT_EQ(debit.at("BilledCost"), "0.0008");
-  EXPECT_EQ(debit.at("ConsumedQuantity"), "1.0");
-  EXPECT_EQ(debit.at("ConsumedUnit"), "Events");
-  EXPECT_EQ(debit.at("PricingQuantity"), "0.0008");
-  EXPECT_EQ(debit.at("ListUnitPrice"), "1.0");
-  EXPECT_EQ(debit.at("x_Run"), "uid-1");
-  EXPECT_EQ(debit.at("x_Kind"), "event");
+  ExpectColumns(debit, {{"BilledCost", "0.0008"},
+                        {"ConsumedQuantity", "1.0"},
+                        {"ConsumedUnit", "Events"},
+                        {"PricingQuantity", "0.0008"},
+                        {"ListUnitPrice", "1.0"},
+                        {"x_Run", "uid-1"},
+                        {"x_Kind", "event"}});
 }
 
 // The reconciliation finance does: every row's list cost is its quantity at the card's
