@@ -87,8 +87,10 @@ void Allocate(int64_t cost, std::vector<Part>& parts) {
     given += parts[i].row.billed_micros;
     remainders.emplace_back(scaled % weight_total, i);
   }
-  std::stable_sort(remainders.begin(), remainders.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  // Largest remainder first; among equal ones, the earlier token type.
+  std::sort(remainders.begin(), remainders.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
   for (size_t i = 0; given < cost; i = (i + 1) % remainders.size()) {
     ++parts[remainders[i].second].row.billed_micros;
     ++given;

@@ -10,8 +10,8 @@ outcomes against the cluster and the operator, not against what the demo printed
 - the runaway stopped at its ceiling: the operator ended its Job (Failed, DeadlineExceeded,
   a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
   FOCUS stays within its workload's perRun.maxCost plus one call;
-- the FOCUS file's tokens by type equal the stub provider's own ledger, and every row is
-  priced at the shipped rate card's list price;
+- every row of the FOCUS file is priced at the shipped rate card's list price, and no
+  token type shows more than the stub provider's own ledger served;
 - the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
   FOCUS totals, which equal the spend of the budget that matches everything;
 - the fleet created its Jobs as the CI identity, agentbudget-ci, the webhook's trusted
@@ -21,6 +21,7 @@ outcomes against the cluster and the operator, not against what the demo printed
 Usage: demo_e2e_test.py OPERATOR WEBHOOK METER
 """
 import csv
+import glob
 import json
 import os
 import re
@@ -128,11 +129,20 @@ class DemoE2eTest(unittest.TestCase):
         ceiling = Decimal(workload["spec"]["perRun"]["maxCost"])
         # A Job's run id is its UID (its pods carry it as agentbudget.io/run).
         run = job["metadata"]["uid"]
-        costs = [Decimal(r["BilledCost"]) for r in self.focus_rows() if r["x_Run"] == run]
-        self.assertGreater(len(costs), 3, "the runaway made almost no calls")
+        spent = sum(Decimal(r["BilledCost"]) for r in self.focus_rows() if r["x_Run"] == run)
+        # FOCUS rows sum a run's calls by hour and token type: each call's cost is in its
+        # meter's records.
+        calls = []
+        for path in glob.glob(os.path.join(os.path.dirname(self.demo["focus"]), "runs",
+                                           "flaky-test-fixer-1", "records-*.jsonl")):
+            with open(path) as f:
+                calls += [Decimal(json.loads(line).get("cost") or "0")
+                          for line in f if line.strip()]
+        self.assertGreater(len(calls), 3, "the runaway made almost no calls")
+        self.assertEqual(sum(calls), spent)
         # Admission is checked before each call, so the run may pass its ceiling by at most
         # the last admitted call's actual cost.
-        self.assertLessEqual(sum(costs) - max(costs), ceiling)
+        self.assertLessEqual(spent - max(calls), ceiling)
 
     def test_focus_is_not_empty_and_showback_totals_equal_it(self):
         rows = self.focus_rows()
@@ -150,7 +160,10 @@ class DemoE2eTest(unittest.TestCase):
         self.assertEqual(Decimal(str(org["status"]["spent"])), total)
 
     def test_focus_reconciles_with_the_providers_ledger_and_the_rate_card(self):
-        """Tokens by type equal the stub provider's own ledger; every row is its card price."""
+        """Every row is at its rate card price; no token type shows more than the provider
+        served. (Equal when no call was cut off at the end of the demo: a call the stub
+        answered whose run was stopped before its meter committed it is in the stub's
+        ledger only, which showback prints as a difference.)"""
         provider = {"input": 0, "cache read": 0, "cache write 5m": 0, "cache write 1h": 0,
                     "output": 0}
         ledger = os.path.join(os.path.dirname(self.demo["focus"]), "provider-ledger.jsonl")
@@ -186,7 +199,9 @@ class DemoE2eTest(unittest.TestCase):
                                          for t in model.get("longContext", [])]
             self.assertIn(Decimal(row["ListUnitPrice"]),
                           [Decimal(t[keys[row["x_TokenType"]]]) for t in tiers], row)
-        self.assertEqual(exported, provider)
+        for token_type, tokens in exported.items():
+            self.assertLessEqual(tokens, provider[token_type], token_type)
+        self.assertGreater(exported["output"], 0)
 
     def test_jobs_are_charged_to_the_engineers_the_ci_identity_named(self):
         with open(os.path.join(ROOT, "demo", "scenario", "fleet.json")) as f:
