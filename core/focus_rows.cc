@@ -126,7 +126,8 @@ std::vector<Part> CallParts(const FocusCharge& charge, const RateCard& rates, Fo
     add("unclassified", "unclassified", charge.tokens, prices.input);
     if (rate.known) {
       parts.back().row.pricing_error =
-          "the ledger entry has no token types (recorded before they were kept): its " +
+          "the ledger entry has no token types (its commit reported no usage, or predates "
+          "them): its " +
           std::to_string(charge.tokens) + " tokens of model \"" + charge.model +
           "\" are listed at the input price";
     }

@@ -22,8 +22,9 @@ struct FocusCharge {
   SysSeconds at;            // when it was committed
   int64_t cost_micros = 0;  // USD micro-units, as the ledger charged it
   int64_t tokens = 0;       // every token type
-  // `tokens` by type (reasoning is a part of output). All zero for a ledger entry recorded
-  // before types were kept: its tokens are exported as one "unclassified" SKU, flagged.
+  // `tokens` by type (reasoning is a part of output). All zero for a commit that reported
+  // no usage, or one recorded before types were kept: its tokens are exported as one
+  // "unclassified" SKU at the input price, flagged (FocusRow::pricing_error).
   Usage usage;
   int64_t calls = 1;        // how many calls or debits it holds
   std::string model;        // the model for a call; the kind for a direct debit
