@@ -15,16 +15,19 @@ namespace {
 struct TokenType {
   const char* name;
   const char* sku;
+  const char* price_key;  // in a rate card
   int64_t Usage::*tokens;
   Money TokenPrices::*price;
 };
 
 constexpr TokenType kTokenTypes[] = {
-    {"input", "input", &Usage::input, &TokenPrices::input},
-    {"cache read", "cache-read", &Usage::cache_read, &TokenPrices::cache_read},
-    {"cache write 5m", "cache-write-5m", &Usage::cache_write_5m, &TokenPrices::cache_write_5m},
-    {"cache write 1h", "cache-write-1h", &Usage::cache_write_1h, &TokenPrices::cache_write_1h},
-    {"output", "output", &Usage::output, &TokenPrices::output},
+    {"input", "input", "input", &Usage::input, &TokenPrices::input},
+    {"cache read", "cache-read", "cacheRead", &Usage::cache_read, &TokenPrices::cache_read},
+    {"cache write 5m", "cache-write-5m", "cacheWrite5m", &Usage::cache_write_5m,
+     &TokenPrices::cache_write_5m},
+    {"cache write 1h", "cache-write-1h", "cacheWrite1h", &Usage::cache_write_1h,
+     &TokenPrices::cache_write_1h},
+    {"output", "output", "output", &Usage::output, &TokenPrices::output},
 };
 
 // The provider of a model: the rate card's, else guessed from the name.
@@ -105,8 +108,10 @@ std::vector<Part> CallParts(const FocusCharge& charge, const RateCard& rates, Fo
   const TokenPrices& prices =
       PricesFor(*rate.rate, charge.usage.TotalInput() / std::max<int64_t>(charge.calls, 1));
   const std::string tier = rate.known ? TierName(*rate.rate, prices) : "unknown-model";
+  const std::vector<std::string> unpriced = UnpricedTypes(*rate.rate, charge.usage);
   std::vector<Part> parts;
-  auto add = [&](const std::string& type, const std::string& sku, int64_t tokens, Money price) {
+  auto add = [&](const std::string& type, const std::string& sku, int64_t tokens, Money price,
+                 bool priced) {
     Part part;
     part.row = base;
     part.row.token_type = type;
@@ -115,7 +120,7 @@ std::vector<Part> CallParts(const FocusCharge& charge, const RateCard& rates, Fo
     part.row.quantity = tokens;
     part.row.unit_price = price;
     part.list_pico = static_cast<Int128>(tokens) * price.micros();
-    if (!rate.known) {
+    if (!rate.known || !priced) {
       part.row.pricing_error = "the rate card has no price for model \"" + charge.model +
                                "\" token type " + type +
                                ": listed and charged at the card's unknownModel price";
@@ -123,7 +128,7 @@ std::vector<Part> CallParts(const FocusCharge& charge, const RateCard& rates, Fo
     parts.push_back(std::move(part));
   };
   if (charge.usage.Total() == 0) {
-    add("unclassified", "unclassified", charge.tokens, prices.input);
+    add("unclassified", "unclassified", charge.tokens, prices.input, true);
     if (rate.known) {
       parts.back().row.pricing_error =
           "the ledger entry has no token types (its commit reported no usage, or predates "
@@ -135,7 +140,9 @@ std::vector<Part> CallParts(const FocusCharge& charge, const RateCard& rates, Fo
   }
   for (const TokenType& type : kTokenTypes) {
     if (charge.usage.*type.tokens > 0) {
-      add(type.name, type.sku, charge.usage.*type.tokens, prices.*type.price);
+      const bool priced =
+          std::find(unpriced.begin(), unpriced.end(), type.price_key) == unpriced.end();
+      add(type.name, type.sku, charge.usage.*type.tokens, prices.*type.price, priced);
     }
   }
   return parts;

@@ -62,8 +62,9 @@ struct FocusRow {
 // Splits every charge into its token types priced by `rates`, and sums them into one row
 // per hour, run, namespace, attribution, model and SKU price, in order of first
 // appearance. Prices: the tier that a request of the charge's input tokens per call falls
-// in (PricesFor); a model the card does not know is listed at the card's unknown-model
-// prices with pricing_error set (never at zero). Billed cost: each charge's ledger cost is
+// in (PricesFor); a model the card does not know, or a cache token type it does not price
+// for the model (ModelRate::unpriced), is listed at the card's unknown-model price with
+// pricing_error set (never at zero). Billed cost: each charge's ledger cost is
 // split over its token types in proportion to their list cost (largest remainder, in
 // micro-dollars), so the rows of a charge sum to exactly its cost: the ledger's total to
 // the micro-dollar. A charge with a cost but no tokens bills the "unclassified" SKU. Pure.

@@ -20,6 +20,9 @@ models:
   - id: sonnet
     provider: anthropic
     prices: {input: "3", cacheRead: "0.30", cacheWrite5m: "3.75", cacheWrite1h: "6", output: "15"}
+  - id: partial
+    provider: openai
+    prices: {input: "2", cacheRead: "0.2", output: "8"}
   - id: free
     provider: openai
     prices: {input: "0", cacheRead: "0", cacheWrite5m: "0", cacheWrite1h: "0", output: "0"}
@@ -100,6 +103,18 @@ TEST(FocusRowsTest, AnUnknownModelIsListedAtTheFallbackAndNamed) {
   EXPECT_EQ(rows[0].sku_price_id, "Unknown/mystery/cache-write-1h/unknown-model");
   EXPECT_NE(rows[0].pricing_error.find("model \"mystery\" token type cache write 1h"),
             std::string::npos);
+}
+
+TEST(FocusRowsTest, ATokenTypeTheCardDoesNotPriceForAKnownModelIsFlagged) {
+  const std::vector<FocusRow> rows =
+      FocusRows({Call("partial", {.input = 10, .cache_write_5m = 10}, 208, kNoon)}, Card());
+  ASSERT_EQ(rows.size(), 2U);
+  EXPECT_EQ(rows[0].pricing_error, "");
+  EXPECT_EQ(rows[1].unit_price, Money::FromMicros(18'750'000));
+  EXPECT_EQ(rows[1].pricing_error,
+            "the rate card has no price for model \"partial\" token type cache write 5m: listed "
+            "and charged at the card's unknownModel price");
+  EXPECT_EQ(Billed(rows), 208);
 }
 
 TEST(FocusRowsTest, ADebitIsPricedByItsAmount) {
