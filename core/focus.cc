@@ -1,16 +1,14 @@
 #include "core/focus.h"
 
-#include <cstdio>
+#include <chrono>
 
 #include <nlohmann/json.hpp>
 
-#include "core/money.h"
 #include "core/time_format.h"
 
 namespace agentbudget::core {
 namespace {
 
-using std::chrono::days;
 using std::chrono::hours;
 
 // RFC 4180: quote fields holding commas, quotes or line breaks; double inner quotes.
@@ -28,36 +26,30 @@ std::string Field(const std::string& value) {
   return quoted + "\"";
 }
 
-std::string Provider(const std::string& model) {
-  if (model.rfind("claude", 0) == 0) {
-    return "Anthropic";
+// `value` / 10^scale as a decimal without trailing zeros, always with a point (tools that
+// infer column types then read it as a decimal): Decimal(1200, 6) is "0.0012".
+std::string Decimal(Int128 value, int scale) {
+  const bool negative = value < 0;
+  UInt128 magnitude = negative ? -static_cast<UInt128>(value) : value;
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(magnitude % 10)));
+    magnitude /= 10;
+  } while (magnitude > 0);
+  if (digits.size() <= static_cast<size_t>(scale)) {
+    digits.insert(0, scale + 1 - digits.size(), '0');
   }
-  if (model.rfind("gpt", 0) == 0 || model.rfind("o1", 0) == 0 || model.rfind("o3", 0) == 0 ||
-      model.rfind("o4", 0) == 0 || model.rfind("codex", 0) == 0) {
-    return "OpenAI";
+  std::string fraction = digits.substr(digits.size() - scale);
+  while (!fraction.empty() && fraction.back() == '0') {
+    fraction.pop_back();
   }
-  return "Unknown";
+  return (negative ? "-" : "") + digits.substr(0, digits.size() - scale) + "." +
+         (fraction.empty() ? "0" : fraction);
 }
 
-// cost / quantity as a decimal with up to ten fractional digits, from integers.
-std::string UnitPrice(int64_t cost_micros, int64_t quantity) {
-  if (quantity <= 0) {
-    return Money::FromMicros(cost_micros).ToFixed(6);
-  }
-  // Price in 1e-10 USD units.
-  const int64_t scaled = SaturatingMultiply(cost_micros, 10'000) / quantity;
-  std::string digits = std::to_string(scaled);
-  if (digits.size() <= 10) {
-    digits.insert(0, 11 - digits.size(), '0');
-  }
-  std::string text = digits.substr(0, digits.size() - 10) + "." + digits.substr(digits.size() - 10);
-  while (text.back() == '0') {
-    text.pop_back();
-  }
-  if (text.back() == '.') {
-    text += '0';
-  }
-  return text;
+std::string Attribute(const Labels& attribution, const std::string& key) {
+  auto found = attribution.find(key);
+  return found == attribution.end() ? "" : found->second;
 }
 
 const char* const kColumns[] = {
@@ -67,16 +59,21 @@ const char* const kColumns[] = {
     "CommitmentDiscountCategory", "CommitmentDiscountId", "CommitmentDiscountName",
     "CommitmentDiscountQuantity", "CommitmentDiscountStatus", "CommitmentDiscountType",
     "CommitmentDiscountUnit", "ConsumedQuantity", "ConsumedUnit", "ContractedCost",
-    "ContractedUnitPrice", "EffectiveCost", "InvoiceIssuerName", "ListCost", "ListUnitPrice",
-    "PricingCategory", "PricingCurrency", "PricingQuantity", "PricingUnit", "ProviderName",
-    "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName", "ResourceType",
-    "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId", "SkuPriceId",
-    "SubAccountId", "SubAccountName", "SubAccountType", "Tags", "x_LedgerEntryId", "x_Run",
-    "x_Kind"};
+    "ContractedUnitPrice", "EffectiveCost", "InvoiceId", "InvoiceIssuerName", "ListCost",
+    "ListUnitPrice", "PricingCategory", "PricingCurrency", "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost", "PricingCurrencyListUnitPrice", "PricingQuantity", "PricingUnit",
+    "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName",
+    "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId", "SkuMeter",
+    "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType", "Tags",
+    // FOCUS 1.3.
+    "HostProviderName", "ServiceProviderName",
+    // Extensions.
+    "x_ConsumerId", "x_PrincipalId", "x_Run", "x_Kind", "x_Model", "x_TokenType", "x_Calls",
+    "x_PricingError"};
 
 }  // namespace
 
-std::string FocusCsv(const std::vector<FocusCharge>& charges, const FocusAccount& account) {
+std::string FocusCsv(const std::vector<FocusRow>& rows, const FocusAccount& account) {
   std::string csv;
   for (const char* column : kColumns) {
     if (!csv.empty()) {
@@ -85,38 +82,48 @@ std::string FocusCsv(const std::vector<FocusCharge>& charges, const FocusAccount
     csv += column;
   }
   csv += "\r\n";
-  for (const FocusCharge& charge : charges) {
-    const auto day = std::chrono::floor<days>(charge.at);
-    const std::chrono::year_month_day date{day};
+  for (const FocusRow& row : rows) {
+    const std::chrono::year_month_day date{std::chrono::floor<std::chrono::days>(row.hour)};
     const auto month = date.year() / date.month() / 1;
     const SysSeconds period_start{std::chrono::sys_days{month}};
     const SysSeconds period_end{std::chrono::sys_days{month + std::chrono::months{1}}};
-    const SysSeconds hour_start = std::chrono::floor<hours>(charge.at);
-    // Decimals always carry a point, so tools that infer column types read them as decimal.
-    const std::string cost = Money::FromMicros(charge.cost_micros).ToFixed(6);
-    const std::string provider = charge.event ? "agentbudget" : Provider(charge.model);
-    const int64_t quantity = charge.event ? 1 : charge.tokens;
-    const std::string unit = charge.event ? "Events" : "Tokens";
-    const std::string price = UnitPrice(charge.cost_micros, quantity);
-    const std::string quantity_text = std::to_string(quantity) + ".0";
+    const std::string billed = Decimal(row.billed_micros, 6);
+    const std::string list = Decimal(row.list_pico, 12);
+    const std::string price = Decimal(row.unit_price.micros(), 6);
+    const std::string consumed = Decimal(row.quantity, 0);
+    // Tokens are priced per million; a debit by its amount in USD.
+    const std::string pricing_quantity =
+        row.event ? Decimal(row.list_pico / 1'000'000, 6) : Decimal(row.quantity, 6);
+    const std::string pricing_unit = row.event ? "USD" : "1000000 Tokens";
     const std::string description =
-        charge.event ? charge.model + " for run " + charge.run
-                     : std::to_string(charge.tokens) + " " + charge.model + " tokens for run " + charge.run;
+        row.event ? std::to_string(row.quantity) + " " + row.token_type +
+                        " debits reported for run " + row.run
+                  : std::to_string(row.quantity) + " " + row.model + " " + row.token_type +
+                        " tokens for run " + row.run;
+    const std::string meter = row.event ? "Reported cost" : row.token_type + " tokens";
+    // What the price depends on, besides the SKU: the tier (by a request's input tokens).
+    const nlohmann::json details =
+        row.event ? nlohmann::json{{"x_Kind", row.token_type}}
+                  : nlohmann::json{{"x_TokenType", row.token_type},
+                                   {"x_PriceTier", row.sku_price_id.substr(
+                                                       row.sku_price_id.rfind('/') + 1)}};
     nlohmann::json tags = nlohmann::json::object();
-    for (const auto& [key, value] : charge.attribution) {
+    for (const auto& [key, value] : row.attribution) {
       tags[key] = value;
     }
     const std::string values[] = {
-        cost, account.id, account.name, "Kubernetes Cluster", "USD", FormatRfc3339(period_end),
+        billed, account.id, account.name, "Kubernetes Cluster", "USD", FormatRfc3339(period_end),
         FormatRfc3339(period_start), "Usage", "", description, "Usage-Based",
-        FormatRfc3339(hour_start + hours{1}), FormatRfc3339(hour_start), "", "", "", "", "", "", "",
-        quantity_text, unit, cost, price, cost, provider, cost, price, "Standard",
-        "USD", quantity_text, unit, provider, provider, "", "", charge.run,
-        charge.run, "Agent Run", "AI and Machine Learning",
-        charge.event ? "Agent Tools and Compute" : provider + " API",
-        charge.event ? "Other (AI and Machine Learning)" : "Generative AI", charge.model,
-        charge.model, charge.namespace_name, charge.namespace_name, "Kubernetes Namespace",
-        tags.dump(), charge.id, charge.run, charge.event ? "event" : "commit"};
+        FormatRfc3339(row.hour + hours{1}), FormatRfc3339(row.hour), "", "", "", "", "", "", "",
+        consumed, row.event ? "Events" : "Tokens", list, price, billed, "", row.provider, list,
+        price, "Standard", "USD", price, billed, price, pricing_quantity, pricing_unit, row.provider, row.provider, "",
+        "", row.run, row.run, "Agent Run", "AI and Machine Learning",
+        row.event ? "Agent Tools and Compute" : row.provider + " API",
+        row.event ? "Other (AI and Machine Learning)" : "Generative AI", row.sku_id, meter,
+        details.dump(), row.sku_price_id, row.namespace_name, row.namespace_name, "Kubernetes Namespace",
+        tags.dump(), row.event ? "" : row.provider, row.provider, row.run,
+        Attribute(row.attribution, "user"), row.run, row.event ? "event" : "tokens",
+        row.model, row.token_type, std::to_string(row.calls), row.pricing_error};
     static_assert(sizeof(values) / sizeof(values[0]) == sizeof(kColumns) / sizeof(kColumns[0]));
     bool first = true;
     for (const std::string& value : values) {

@@ -1,26 +1,11 @@
 #pragma once
 
-#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "core/label_selector.h"
-#include "core/time_zone.h"
+#include "core/focus_rows.h"
 
 namespace agentbudget::core {
-
-// One unit of committed spend to export: an LLM call's commit or a direct debit.
-struct FocusCharge {
-  std::string id;             // the ledger entry: reservation or event id
-  SysSeconds at;              // when it was committed
-  int64_t cost_micros = 0;    // USD micro-units
-  int64_t tokens = 0;
-  std::string model;          // the model for a call; the event kind for a direct debit
-  bool event = false;         // a direct debit (tool calls, sandbox minutes, retrieval)
-  std::string run;
-  std::string namespace_name;
-  Labels attribution;         // team, workflow, repo, environment, user, workload, model
-};
 
 // Who the export is for: the billing account is the cluster.
 struct FocusAccount {
@@ -28,12 +13,22 @@ struct FocusAccount {
   std::string name = "agentbudget";
 };
 
-// FOCUS 1.2 Cost and Usage rows as CSV (header first, RFC 4180 quoting), one row per
-// charge: ServiceCategory "AI and Machine Learning", ChargeCategory Usage, ConsumedUnit
-// Tokens (Events for direct debits), the run as the resource, the namespace as the
-// sub-account, attribution as Tags, monthly UTC billing periods and hourly charge periods,
-// the provider inferred from the model name, and x_ columns for the ledger entry id, the
-// run and the kind. Money is printed as decimals from integer micro-units. Pure.
-std::string FocusCsv(const std::vector<FocusCharge>& charges, const FocusAccount& account);
+// FOCUS 1.2 Cost and Usage rows as CSV (header first, RFC 4180 quoting), one per FocusRow
+// (docs/authority.md, "FOCUS export"): ServiceCategory "AI and Machine Learning",
+// ChargeCategory Usage, monthly UTC billing periods and hourly charge periods, the run as
+// the resource, the namespace as the sub-account, attribution as Tags.
+// - A token SKU: ConsumedQuantity in tokens; PricingUnit "1000000 Tokens" with
+//   PricingQuantity = tokens / 10^6 and ListUnitPrice the rate card's list price per million
+//   (ContractedUnitPrice the same: no negotiated prices), so ListCost = ListUnitPrice x
+//   PricingQuantity exactly; BilledCost and EffectiveCost are what the ledger charged (each
+//   call rounded up to the micro-dollar), so they sum to the ledger's total.
+// - A direct debit: ConsumedQuantity in debits ("Events"), priced by its reported amount
+//   (PricingUnit "USD", ListUnitPrice 1).
+// Also the FOCUS 1.3 columns ServiceProviderName and HostProviderName, and x_ columns: the
+// run (x_ConsumerId, where FOCUS's draft ConsumerId is heading), the engineer
+// (x_PrincipalId, from the `user` attribution), the model (the debit's kind), the token type, the calls summed, and
+// x_PricingError (FocusRow::pricing_error). Money and quantities are printed as decimals
+// from integers, always with a decimal point. Pure.
+std::string FocusCsv(const std::vector<FocusRow>& rows, const FocusAccount& account);
 
 }  // namespace agentbudget::core

@@ -1,5 +1,7 @@
 #include "core/pricing.h"
 
+#include <algorithm>
+
 namespace agentbudget::core {
 namespace {
 
@@ -19,6 +21,20 @@ const TokenPrices& PricesFor(const ModelRate& rate, int64_t total_input) {
     }
   }
   return *prices;
+}
+
+std::vector<std::string> UnpricedTypes(const ModelRate& rate, const Usage& usage) {
+  const std::pair<const char*, int64_t> counts[] = {{"cacheRead", usage.cache_read},
+                                                    {"cacheWrite5m", usage.cache_write_5m},
+                                                    {"cacheWrite1h", usage.cache_write_1h}};
+  std::vector<std::string> unpriced;
+  for (const auto& [key, tokens] : counts) {
+    if (tokens > 0 &&
+        std::find(rate.unpriced.begin(), rate.unpriced.end(), key) != rate.unpriced.end()) {
+      unpriced.push_back(key);
+    }
+  }
+  return unpriced;
 }
 
 Money PriceUsage(const ModelRate& rate, const Usage& usage, bool batch) {

@@ -28,20 +28,34 @@ Result<Money> ParsePrice(const YAML::Node& prices, const char* key, const std::s
   return *money;
 }
 
+// The price keys of a prices map and where each is kept; the cache ones may be unpriced.
+struct PriceField {
+  const char* key;
+  Money TokenPrices::*slot;
+  bool optional;
+};
+constexpr PriceField kPriceFields[] = {{"input", &TokenPrices::input, false},
+                                       {"cacheRead", &TokenPrices::cache_read, true},
+                                       {"cacheWrite5m", &TokenPrices::cache_write_5m, true},
+                                       {"cacheWrite1h", &TokenPrices::cache_write_1h, true},
+                                       {"output", &TokenPrices::output, false}};
+
 // Reads a prices map. With `base`, absent keys fall back to it (tiers list only changes).
+// With `unpriced`, an absent cache price is added to it instead of failing.
 Result<TokenPrices> ParsePrices(const YAML::Node& node, const std::string& where,
-                                const TokenPrices* base) {
+                                const TokenPrices* base,
+                                std::vector<std::string>* unpriced = nullptr) {
   if (!node || !node.IsMap()) {
     return Bad(where, "prices must be a map");
   }
   TokenPrices out = base != nullptr ? *base : TokenPrices{};
-  const std::pair<const char*, Money*> fields[] = {{"input", &out.input},
-                                                   {"cacheRead", &out.cache_read},
-                                                   {"cacheWrite5m", &out.cache_write_5m},
-                                                   {"cacheWrite1h", &out.cache_write_1h},
-                                                   {"output", &out.output}};
-  for (const auto& [key, slot] : fields) {
+  for (const auto& [key, field, optional] : kPriceFields) {
+    Money* slot = &(out.*field);
     if (base != nullptr && !node[key]) {
+      continue;
+    }
+    if (unpriced != nullptr && optional && !node[key]) {
+      unpriced->push_back(key);
       continue;
     }
     auto price = ParsePrice(node, key, where);
@@ -79,7 +93,7 @@ Result<ModelRate> ParseModel(const YAML::Node& node, size_t index) {
       rate.aliases.push_back(alias.as<std::string>());
     }
   }
-  auto prices = ParsePrices(node["prices"], where, nullptr);
+  auto prices = ParsePrices(node["prices"], where, nullptr, &rate.unpriced);
   if (!prices.ok()) {
     return prices.error();
   }
@@ -161,6 +175,17 @@ Result<ParsedCard> ParseDocument(std::string_view text) {
 
 Status RateCard::Index() {
   by_name_.clear();
+  for (ModelRate& model : models_) {
+    for (const auto& [key, field, optional] : kPriceFields) {
+      if (std::find(model.unpriced.begin(), model.unpriced.end(), key) == model.unpriced.end()) {
+        continue;
+      }
+      model.prices.*field = unknown_.prices.*field;
+      for (PriceTier& tier : model.tiers) {
+        tier.prices.*field = unknown_.prices.*field;
+      }
+    }
+  }
   for (size_t i = 0; i < models_.size(); ++i) {
     if (!by_name_.emplace(models_[i].id, i).second) {
       return Bad("model " + models_[i].id, "duplicate id or alias");

@@ -39,6 +39,10 @@ struct ModelRate {
   int batch_discount_percent = 0;  // 0..100, off every price for batch requests
   std::string source;  // where the prices were read
   std::string date;    // when they were read (YYYY-MM-DD or YYYY-MM)
+  // The cache prices the card does not list for this model ("cacheRead", "cacheWrite5m",
+  // "cacheWrite1h"): tokens of these types are charged at the card's unknownModel price
+  // for the type (in every tier), and reported as unpriced (UnpricedTypes).
+  std::vector<std::string> unpriced;
 };
 
 // The name that stands for every model not on a rate card where names must come from a
@@ -56,7 +60,9 @@ struct ResolvedRate {
 class RateCard {
  public:
   // Parses a rate card document. Fails with kInvalidArgument naming the model and field
-  // for a missing or malformed price, a duplicate id or alias, or a missing unknownModel.
+  // for a malformed price, a missing input or output price (or any missing unknownModel
+  // price), a duplicate id or alias, or a missing unknownModel. A missing cache price is
+  // not an error of the card: see ModelRate::unpriced.
   static Result<RateCard> FromYaml(std::string_view text);
 
   // A card whose models are this card's, replaced or extended by `overrides`' models (by
@@ -78,6 +84,7 @@ class RateCard {
 
  private:
   RateCard() = default;
+  // Indexes names and prices every model's unpriced types at unknown_'s prices.
   Status Index();
 
   std::vector<ModelRate> models_;

@@ -50,8 +50,12 @@ def tool_schema(name):
 class Agent:
     """One agent run's conversation with one model through one base URL. Not thread-safe."""
 
-    def __init__(self, api, model, task, behaviour, turns, seed, stream):
+    def __init__(self, api, model, task, behaviour, turns, seed, stream, run_id=""):
         self.api = api
+        # Sent as the x-demo-run header, which the meter passes on: the stub provider's
+        # ledger names the run of each call it answered, so the demo's e2e test can
+        # reconcile each run's FOCUS rows with it.
+        self.run_id = run_id
         self.model = model
         self.behaviour = behaviour
         self.turns = turns
@@ -108,7 +112,8 @@ class Agent:
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
         try:
             connection.request("POST", url.path + path, body=json.dumps(body).encode(),
-                               headers=dict(headers, **{"content-type": "application/json"}))
+                               headers=dict(headers, **{"content-type": "application/json",
+                                                        "x-demo-run": self.run_id}))
             response = connection.getresponse()
             return response.status, response.read().decode(errors="replace")
         except OSError as error:

@@ -227,7 +227,7 @@ class Fleet:
         run["uid"] = job["metadata"]["uid"]
         agent = Agent(run["api"], run["model"], run.get("task", "Fix the failing build."),
                       run["behaviour"] if run["behaviour"] != "fanout" else "coding",
-                      run.get("turns", 8), run["name"], run.get("stream", False))
+                      run.get("turns", 8), run["name"], run.get("stream", False), run["uid"])
         workdir = os.path.join(self.args.state, "runs", run["name"])
         os.makedirs(workdir, exist_ok=True)
         totals = {"spent": Decimal(0), "requests": 0, "tokens": 0}  # over the run's pods

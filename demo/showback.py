@@ -37,7 +37,7 @@ def read_focus(path):
             rows.append({"cost": Decimal(row["BilledCost"] or "0"),
                          "tokens": int(Decimal(row["ConsumedQuantity"] or "0"))
                          if row.get("ConsumedUnit") == "Tokens" else 0,
-                         "model": row.get("SkuId") or tags.get("model", "-"),
+                         "model": row.get("x_Model") or tags.get("model", "-"),
                          "kind": row.get("x_Kind", "commit"), "run": row.get("x_Run", ""),
                          "tags": tags})
     return rows

@@ -13,8 +13,9 @@ their wire formats, streaming and not, with usage that behaves like real agent t
   share of the output as reasoning tokens.
 - Latency: a base delay plus time per output token, scaled by --latency-scale.
 
-Every answered call is appended to --ledger as one JSON line (api, model, usage): the
-provider's own view, which the demo prints next to agentbudget's. Prints "PORT=<n>" first.
+Every answered call is appended to --ledger as one JSON line (api, model, the run its
+client named in the x-demo-run header, usage): the provider's own view, which the demo
+prints next to agentbudget's. Prints "PORT=<n>" first.
 
 Usage: stub_provider.py --ledger FILE [--port 0] [--latency-scale 1.0]
 """
@@ -111,6 +112,7 @@ class Handler(BaseHTTPRequestHandler):
     def record(self, api, model, usage):
         with LOCK, open(self.server.ledger, "a") as f:
             f.write(json.dumps({"at": time.time(), "api": api, "model": model,
+                                "run": self.headers.get("x-demo-run"),
                                 "usage": usage}) + "\n")
 
     def wait(self, output, rng):

@@ -64,7 +64,7 @@ http::Response Csv(std::string body) {
 }  // namespace
 
 http::Response ServeFocus(const http::Request& request, authority::LedgerStore& store,
-                          authority::SpendAccess& access) {
+                          authority::SpendAccess& access, const core::RateCard& rates) {
   auto reader = access.Authenticate(authority::BearerToken(request));
   if (!reader.ok()) {
     return http::Response::FromError(reader.error());
@@ -88,7 +88,7 @@ http::Response ServeFocus(const http::Request& request, authority::LedgerStore& 
       return http::Response::FromError(everywhere.error());
     }
     if (*everywhere) {
-      return Csv(authority::FocusExport(*entries, from, to, core::FocusAccount{}));
+      return Csv(authority::FocusExport(*entries, from, to, rates, core::FocusAccount{}));
     }
   }
   const std::set<std::string> asked =
@@ -117,23 +117,24 @@ http::Response ServeFocus(const http::Request& request, authority::LedgerStore& 
       visible.push_back(entry);
     }
   }
-  return Csv(authority::FocusExport(visible, from, to, core::FocusAccount{}));
+  return Csv(authority::FocusExport(visible, from, to, rates, core::FocusAccount{}));
 }
 
 void AddFocusRoute(http::Router& router, authority::LedgerStore& store,
-                   authority::SpendAccess& access) {
-  router.Add("GET", "/v1/focus", [&store, &access](const http::Request& request) {
-    return ServeFocus(request, store, access);
+                   authority::SpendAccess& access, const core::RateCard& rates) {
+  router.Add("GET", "/v1/focus", [&store, &access, &rates](const http::Request& request) {
+    return ServeFocus(request, store, access, rates);
   });
 }
 
-int RunFocusExport(authority::LedgerStore& store, const Options& options) {
+int RunFocusExport(authority::LedgerStore& store, const core::RateCard& rates,
+                   const Options& options) {
   auto entries = store.Load();
   if (!entries.ok()) {
     log::Error("operator failed", {{"error", entries.error().ToString()}});
     return 1;
   }
-  std::cout << authority::FocusExport(*entries, options.focus_from, options.focus_to,
+  std::cout << authority::FocusExport(*entries, options.focus_from, options.focus_to, rates,
                                       core::FocusAccount{});
   return 0;
 }

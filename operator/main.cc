@@ -88,8 +88,12 @@ int Run(int argc, char** argv) {
     return Fail(backend.error());
   }
   authority::LedgerStore& store = *backend->store;
+  auto rates = meter::LoadRateCard(options->rates_override);
+  if (!rates.ok()) {
+    return Fail(rates.error());
+  }
   if (options->focus_export) {
-    return RunFocusExport(store, *options);
+    return RunFocusExport(store, *rates, *options);
   }
   // The queue writes with a client of its own, so that its writes have their own rate limit.
   kube::ClientOptions queue_client_options;
@@ -98,10 +102,6 @@ int Run(int argc, char** argv) {
   auto queue_client = kube::Client::Create(*config, queue_client_options);
   if (!queue_client.ok()) {
     return Fail(queue_client.error());
-  }
-  auto rates = meter::LoadRateCard(options->rates_override);
-  if (!rates.ok()) {
-    return Fail(rates.error());
   }
   http::ServerOptions ops_listen = ListenOptions(options->ops_listen, 2);
   http::ServerOptions listen =
@@ -184,14 +184,14 @@ int Run(int argc, char** argv) {
   authority::AuthorityApi api(ledger, authenticator, serving, keys);
   http::Router ops_router;
   http::AddOperationalRoutes(ops_router, serving, registry);
-  AddFocusRoute(ops_router, store, spend_access);
+  AddFocusRoute(ops_router, store, spend_access, *rates);
   auto ops_server = http::HttpServer::Start(ops_listen, std::move(ops_router));
   if (!ops_server.ok()) {
     return Fail(ops_server.error());
   }
   http::Router authority_router;
   api.AddRoutes(authority_router);
-  AddFocusRoute(authority_router, store, spend_access);
+  AddFocusRoute(authority_router, store, spend_access, *rates);
   manager.AddRunnable("authority-api", kube::Scope::kLeader,
                       ServeAuthority(std::move(authority_router), listen, (*ops_server)->url()));
 

@@ -452,7 +452,7 @@ int Main(int argc, char** argv) {
       FocusExport(exported.ok() ? *exported : std::vector<LedgerEntry>{},
                   core::SysSeconds{std::chrono::floor<seconds>(kStart)},
                   core::SysSeconds{std::chrono::floor<seconds>(kStart + kDay + kRunLength + hours{1})},
-                  core::FocusAccount{});
+                  *rates, core::FocusAccount{});
   const double export_seconds = Seconds(Wall::now() - export_began);
   int64_t ledger_micros = 0;
   FirstCopies first_copies;

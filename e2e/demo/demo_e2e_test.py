@@ -10,6 +10,9 @@ outcomes against the cluster and the operator, not against what the demo printed
 - the runaway stopped at its ceiling: the operator ended its Job (Failed, DeadlineExceeded,
   a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
   FOCUS stays within its workload's perRun.maxCost plus one call;
+- every row of the FOCUS file is priced at the shipped rate card's list price, and each
+  run that ended has exactly the tokens of each type the stub provider's own ledger
+  served it;
 - the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
   FOCUS totals, which equal the spend of the budget that matches everything;
 - the fleet created its Jobs as the CI identity, agentbudget-ci, the webhook's trusted
@@ -19,6 +22,7 @@ outcomes against the cluster and the operator, not against what the demo printed
 Usage: demo_e2e_test.py OPERATOR WEBHOOK METER
 """
 import csv
+import glob
 import json
 import os
 import re
@@ -29,6 +33,8 @@ import tempfile
 import unittest
 import urllib.request
 from decimal import Decimal
+
+import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLUSTER = "demo-e2e"
@@ -124,11 +130,20 @@ class DemoE2eTest(unittest.TestCase):
         ceiling = Decimal(workload["spec"]["perRun"]["maxCost"])
         # A Job's run id is its UID (its pods carry it as agentbudget.io/run).
         run = job["metadata"]["uid"]
-        costs = [Decimal(r["BilledCost"]) for r in self.focus_rows() if r["x_Run"] == run]
-        self.assertGreater(len(costs), 3, "the runaway made almost no calls")
+        spent = sum(Decimal(r["BilledCost"]) for r in self.focus_rows() if r["x_Run"] == run)
+        # FOCUS rows sum a run's calls by hour and token type: each call's cost is in its
+        # meter's records.
+        calls = []
+        for path in glob.glob(os.path.join(os.path.dirname(self.demo["focus"]), "runs",
+                                           "flaky-test-fixer-1", "records-*.jsonl")):
+            with open(path) as f:
+                calls += [Decimal(json.loads(line).get("cost") or "0")
+                          for line in f if line.strip()]
+        self.assertGreater(len(calls), 3, "the runaway made almost no calls")
+        self.assertEqual(sum(calls), spent)
         # Admission is checked before each call, so the run may pass its ceiling by at most
         # the last admitted call's actual cost.
-        self.assertLessEqual(sum(costs) - max(costs), ceiling)
+        self.assertLessEqual(spent - max(calls), ceiling)
 
     def test_focus_is_not_empty_and_showback_totals_equal_it(self):
         rows = self.focus_rows()
@@ -144,6 +159,63 @@ class DemoE2eTest(unittest.TestCase):
         self.assertEqual({k: Decimal(v) for k, v in showback["byTeam"].items()}, by_team)
         org = self.kubectl_json("get", "agentbudget", "org-daily")
         self.assertEqual(Decimal(str(org["status"]["spent"])), total)
+
+    def test_focus_reconciles_with_the_providers_ledger_and_the_rate_card(self):
+        """Every row is at its rate card price, and each run that ended has exactly the
+        tokens of each type the stub provider's own ledger says it served that run. (A run
+        still going when the demo stopped may have a call the stub answered whose commit the
+        demo's end cut off: at most the provider's figure there.)"""
+        provider = {}  # (run, token type) -> tokens
+        ledger = os.path.join(os.path.dirname(self.demo["focus"]), "provider-ledger.jsonl")
+        with open(ledger) as f:
+            for line in f:
+                call = json.loads(line)
+                usage = call["usage"]
+                if "prompt_tokens" in usage:
+                    cached = (usage.get("prompt_tokens_details") or {}).get("cached_tokens", 0)
+                    served = {"input": usage["prompt_tokens"] - cached, "cache read": cached,
+                              "output": usage["completion_tokens"]}
+                else:
+                    split = usage.get("cache_creation") or {}
+                    served = {"input": usage["input_tokens"],
+                              "cache read": usage.get("cache_read_input_tokens", 0),
+                              "cache write 5m": split.get("ephemeral_5m_input_tokens", 0),
+                              "cache write 1h": split.get("ephemeral_1h_input_tokens", 0),
+                              "output": usage["output_tokens"]}
+                for token_type, tokens in served.items():
+                    if tokens:
+                        key = (call["run"], token_type)
+                        provider[key] = provider.get(key, 0) + tokens
+        with open(os.path.join(ROOT, "meter", "rates", "default-rates.yaml")) as f:
+            card = {m["id"]: m for m in yaml.safe_load(f)["models"]}
+        keys = {"input": "input", "cache read": "cacheRead", "cache write 5m": "cacheWrite5m",
+                "cache write 1h": "cacheWrite1h", "output": "output"}
+        exported = {}
+        for row in self.focus_rows():
+            self.assertEqual(Decimal(row["ListUnitPrice"]) * Decimal(row["PricingQuantity"]),
+                             Decimal(row["ListCost"]), row)
+            if row["x_Kind"] != "tokens":
+                continue
+            self.assertEqual(row["x_PricingError"], "", row)
+            key = (row["x_Run"], row["x_TokenType"])
+            exported[key] = exported.get(key, 0) + int(Decimal(row["ConsumedQuantity"]))
+            model = card[row["x_Model"]]
+            tiers = [model["prices"]] + [dict(model["prices"], **t["prices"])
+                                         for t in model.get("longContext", [])]
+            self.assertIn(Decimal(row["ListUnitPrice"]),
+                          [Decimal(t[keys[row["x_TokenType"]]]) for t in tiers], row)
+        ended = {job["metadata"]["uid"] for ns in ("payments", "search")
+                 for job in self.kubectl_json("get", "jobs", "-n", ns)["items"]
+                 if any(c["type"] in ("Complete", "Failed") and c["status"] == "True"
+                        for c in (job.get("status") or {}).get("conditions") or [])}
+        reconciled = 0
+        for key in sorted(set(provider) | set(exported)):
+            if key[0] in ended:
+                self.assertEqual(exported.get(key, 0), provider.get(key, 0), key)
+                reconciled += 1
+            else:
+                self.assertLessEqual(exported.get(key, 0), provider.get(key, 0), key)
+        self.assertGreater(reconciled, 10, "too few ended runs to reconcile")
 
     def test_jobs_are_charged_to_the_engineers_the_ci_identity_named(self):
         with open(os.path.join(ROOT, "demo", "scenario", "fleet.json")) as f:

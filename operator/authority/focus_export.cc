@@ -1,34 +1,41 @@
 #include "operator/authority/focus_export.h"
 
+#include <algorithm>
+
 #include "core/time_format.h"
 
 namespace agentbudget::authority {
 
 std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
-                        core::SysSeconds to, const core::FocusAccount& account) {
+                        core::SysSeconds to, const core::RateCard& rates,
+                        const core::FocusAccount& account) {
   std::vector<core::FocusCharge> charges;
   FirstCopies first_copies;
   for (const LedgerEntry& entry : entries) {
     if (entry.at < from || entry.at >= to || entry.IsReport()) {
       continue;
     }
-    const bool event = entry.kind == LedgerEntry::Kind::kEvent;
     if (!first_copies.Counts(entry)) {
       continue;
     }
     core::FocusCharge charge;
-    charge.id = entry.id;
     charge.at = entry.at;
     charge.cost_micros = entry.cost_micros;
     charge.tokens = entry.tokens;
+    charge.usage.input = entry.token_types.input;
+    charge.usage.cache_read = entry.token_types.cache_read;
+    charge.usage.cache_write_5m = entry.token_types.cache_write_5m;
+    charge.usage.cache_write_1h = entry.token_types.cache_write_1h;
+    charge.usage.output = entry.token_types.output;
+    charge.calls = std::max<int64_t>(entry.folded, 1);
     charge.model = entry.model;
-    charge.event = event;
+    charge.event = entry.kind == LedgerEntry::Kind::kEvent;
     charge.run = entry.run;
     charge.namespace_name = entry.namespace_name;
     charge.attribution = entry.attribution;
     charges.push_back(std::move(charge));
   }
-  return core::FocusCsv(charges, account);
+  return core::FocusCsv(core::FocusRows(charges, rates), account);
 }
 
 Result<std::pair<core::SysSeconds, core::SysSeconds>> ParseFocusRange(const std::string& query) {

@@ -9,11 +9,14 @@
 
 namespace agentbudget::authority {
 
-// FOCUS 1.2 CSV of the ledger entries committed in [from, to), in ledger order, one row
-// per entry (a replayed entry stored twice, or a raw copy of a folded key, is exported once
-// (FirstCopies); a folded total is one row for its run, model and 15 minutes; a report, LedgerEntry::IsReport, is no row). Pure.
+// FOCUS 1.2 CSV (core::FocusCsv) of the ledger entries committed in [from, to): their
+// SKU rows (core::FocusRows) priced by `rates`, in ledger order. A replayed entry stored
+// twice, or a raw copy of a folded key, counts once (FirstCopies); a folded total counts
+// as the calls it holds, at the price tier of its mean call; a report
+// (LedgerEntry::IsReport) is no charge. Pure.
 std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
-                        core::SysSeconds to, const core::FocusAccount& account);
+                        core::SysSeconds to, const core::RateCard& rates,
+                        const core::FocusAccount& account);
 
 // Parses the `from` and `to` query parameters ("from=2026-11-01&to=2026-12-01", RFC 3339
 // times or dates; `to` defaults to far in the future, `from` to the epoch). Fails with

@@ -24,16 +24,20 @@ inline std::vector<LedgerEntry> Entries() {
   call.attribution = {{"team", "payments"}, {"user", "alice"}, {"repo", "org/app"},
                       {"model", "claude-sonnet-4-5"}};
   call.model = "claude-sonnet-4-5";
-  call.cost_micros = 2100;
+  // At the shipped card's $3 / $0.30 / $3.75 / $15 per million: 600 + 240 + 375 + 1500
+  // pico-dollars x 10^6.
+  call.token_types = {.input = 200, .cache_read = 800, .cache_write_5m = 100, .output = 100};
   call.tokens = 1200;
+  call.cost_micros = 2715;
   call.at = kNoon;
   LedgerEntry debit = call;
   debit.kind = LedgerEntry::Kind::kEvent;
   debit.id = "e-2";
   debit.idempotency_key = "e1";
-  debit.model = "compute";
+  debit.model = "sandbox";
   debit.cost_micros = 800;
   debit.tokens = 0;
+  debit.token_types = {};
   LedgerEntry earlier = call;
   earlier.idempotency_key = "c0";
   earlier.at = kNoon - seconds{86400 * 40};

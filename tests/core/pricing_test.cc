@@ -25,6 +25,15 @@ TEST(PricingTest, PricesEachTokenBucketAtItsOwnRate) {
   EXPECT_EQ(PriceUsage(Sonnet(), usage), Money::FromMicros(3000 + 600 + 375 + 60 + 7500));
 }
 
+TEST(PricingTest, NamesTheTokenTypesOfAUsageTheCardDoesNotPrice) {
+  ModelRate rate = Sonnet();
+  rate.unpriced = {"cacheWrite1h"};
+  EXPECT_EQ(UnpricedTypes(rate, Usage{1000, 2000, 100, 10, 500, 0}),
+            std::vector<std::string>{"cacheWrite1h"});
+  EXPECT_TRUE(UnpricedTypes(rate, Usage{1000, 2000, 100, 0, 500, 0}).empty());
+  EXPECT_TRUE(UnpricedTypes(Sonnet(), Usage{1000, 2000, 100, 10, 500, 0}).empty());
+}
+
 TEST(PricingTest, RoundsUpToTheNextMicroDollarOnce) {
   // One input token at $3/MTok is 3 micro-dollars; one cache read is 0.3, charged as 1.
   EXPECT_EQ(PriceUsage(Sonnet(), Usage{1, 0, 0, 0, 0, 0}), Money::FromMicros(3));

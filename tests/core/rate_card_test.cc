@@ -71,6 +71,43 @@ models:
   EXPECT_TRUE(merged->Resolve("sonnet").known);
 }
 
+// A missing cache price is charged at the unknownModel price, never at zero, and named.
+TEST(RateCardTest, AMissingCachePriceFallsBackToTheUnknownModelPriceAndIsNamed) {
+  auto card = RateCard::FromYaml(R"(
+unknownModel:
+  prices: {input: "15", cacheRead: "1.5", cacheWrite5m: "18.75", cacheWrite1h: "30", output: "75"}
+models:
+  - id: partial
+    prices: {input: "2", cacheRead: "0.2", output: "8"}
+    longContext:
+      - aboveInputTokens: 1000
+        prices: {input: "4"}
+)");
+  ASSERT_TRUE(card.ok()) << card.error().message;
+  const ModelRate& rate = *card->Resolve("partial").rate;
+  EXPECT_EQ(rate.unpriced, (std::vector<std::string>{"cacheWrite5m", "cacheWrite1h"}));
+  EXPECT_EQ(rate.prices.cache_read, Money::FromMicros(200'000));
+  EXPECT_EQ(rate.prices.cache_write_1h, Money::FromMicros(30'000'000));
+  EXPECT_EQ(rate.tiers[0].prices.cache_write_5m, Money::FromMicros(18'750'000));
+  EXPECT_EQ(rate.tiers[0].prices.input, Money::FromMicros(4'000'000));
+  // An override's unknownModel prices them anew.
+  auto merged = card->WithOverrides(R"(
+unknownModel:
+  prices: {input: "1", cacheRead: "1", cacheWrite5m: "1", cacheWrite1h: "9", output: "1"}
+)");
+  ASSERT_TRUE(merged.ok()) << merged.error().message;
+  EXPECT_EQ(merged->Resolve("partial").rate->prices.cache_write_1h, Money::FromMicros(9'000'000));
+  // Input and output prices are required.
+  auto no_output = RateCard::FromYaml(R"(
+unknownModel:
+  prices: {input: "15", cacheRead: "1.5", cacheWrite5m: "18.75", cacheWrite1h: "30", output: "75"}
+models: [{id: m, prices: {input: "2"}}]
+)");
+  ASSERT_FALSE(no_output.ok());
+  EXPECT_NE(no_output.error().message.find("model m: missing price output"), std::string::npos)
+      << no_output.error().message;
+}
+
 TEST(RateCardTest, RejectsMalformedCardsNamingTheModelAndField) {
   const std::pair<const char*, const char*> cases[] = {
       {"models: []", "missing unknownModel"},
