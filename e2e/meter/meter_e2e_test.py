@@ -570,7 +570,7 @@ except anthropic.BadRequestError as e:
 
 
     def test_a_per_request_ceiling_denies_or_clamps_an_oversized_output_cap(self):
-        # perRequest.maxTokens 4000: the default onExceed (Deny) refuses max_tokens 64000
+        # perRequest.maxTokens 4000: the default onExceed (Deny) refuses max_tokens 16000
         # once, naming the rule; Clamp lowers it (and gives a capless OpenAI call a cap).
         deny = self.meter("request-deny", "--request-max-tokens", "4000")
         before = len(self.stub.calls())
@@ -578,13 +578,13 @@ except anthropic.BadRequestError as e:
 import anthropic, os, sys
 c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder")
 try:
-    c.messages.create(model="claude-haiku-4-5", max_tokens=64000,
+    c.messages.create(model="claude-haiku-4-5", max_tokens=16000,
                       messages=[{"role": "user", "content": "hi"}])
 except anthropic.BadRequestError as e:
     print(e.message); sys.exit(3)
 """, deny)
         self.assertEqual(out.returncode, 3, out.stdout + out.stderr)
-        self.assertIn("max_tokens 64000 asks for more than perRequest.maxTokens 4000 allows",
+        self.assertIn("max_tokens 16000 asks for more than perRequest.maxTokens 4000 allows",
                       out.stdout)
         self.assertEqual(self.new_stub_calls(before), [])
         clamp = self.meter("request-clamp", "--request-max-tokens", "4000",
@@ -592,7 +592,7 @@ except anthropic.BadRequestError as e:
         out = run_python("""
 import anthropic, openai, os
 c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder")
-print(c.messages.create(model="claude-haiku-4-5", max_tokens=64000,
+print(c.messages.create(model="claude-haiku-4-5", max_tokens=16000,
                         messages=[{"role": "user", "content": "hi"}]).content[0].text)
 o = openai.OpenAI(base_url=os.environ["METER"] + "/openai/v1", api_key="placeholder")
 print(o.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
