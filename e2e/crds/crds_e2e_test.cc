@@ -174,6 +174,10 @@ const InvalidCase kInvalidCases[] = {
      "spec.perRun.maxRuntime in body should match"},
     {"NonDecimalRunCost", "spec: {$SELECTOR, perRun: {maxCost: \"ten\"}}",
      "spec.perRun.maxCost in body should match"},
+    {"ZeroRequestCost", "spec: {$SELECTOR, perRequest: {maxCost: \"0.000\"}}",
+     "maxCost must be greater than zero"},
+    {"UnknownOnExceed", "spec: {$SELECTOR, perRequest: {maxTokens: 4000, onExceed: Truncate}}",
+     "Unsupported value: \"Truncate\""},
     {"TeamSetOnTheWorkload", "spec: {$SELECTOR, attribution: {team: someone-else}}",
      "unknown field \"spec.attribution.team\""},
 };
