@@ -77,11 +77,10 @@ DecisionOutcome Decide(const DecisionRequest& request) {
     }
     std::string degradation;
     if (denial.empty() && !release_blocking) {
-      const Pressure pressure = PressureOf(limit, budget.pressure, envelope.spent,
-                                           envelope.reserved, envelope.forecast);
+      const Pressure pressure =
+          PressureOf(limit, budget.pressure, envelope.spent, envelope.forecast);
       if (pressure != Pressure::kNone) {
-        const int percent =
-            UtilizationPercent(SaturatingAdd(envelope.spent, envelope.reserved), limit);
+        const int percent = UtilizationPercent(envelope.spent, limit);
         degradation = envelope.label + " at " + std::to_string(percent) + "% (degradeAt " +
                       std::to_string(budget.pressure.degrade_at) + "%" +
                       (percent < budget.pressure.degrade_at ? ", forecast over the limit" : "") +

@@ -49,8 +49,10 @@ struct DecisionOutcome {
 //   deny    when, for some Deny-mode envelope, spent + reserved + estimate > limit; or when
 //           the estimate would reach into the last reserveForReleaseBlocking percent and the
 //           work is not ReleaseBlocking;
-//   degrade when some Deny-mode envelope's utilization (spent + reserved) is at or above
-//           degradeAt, or its forecast passes the limit with pressure.forecast set, and the
+//   degrade when some Deny-mode envelope is under pressure (core::PressureOf: committed
+//           spend at or above degradeAt, or its forecast past the limit with
+//           pressure.forecast set; reservations do not count, so a call's outcome does
+//           not change with how many calls happen to be in flight), and the
 //           work is Standard or Deferrable: the model becomes the next fallback after the
 //           requested one (the first fallback if the requested model is not in the list);
 //           with no cheaper fallback the call is allowed on the requested model;

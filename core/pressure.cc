@@ -34,13 +34,11 @@ int UtilizationPercent(int64_t used, int64_t limit) {
   return static_cast<int>(std::min<int64_t>(percent, 100000));
 }
 
-Pressure PressureOf(int64_t limit, const PressurePolicy& policy, int64_t spent, int64_t reserved,
-                    int64_t forecast) {
-  const int64_t used = SaturatingAdd(spent, reserved);
-  if (used >= limit) {
+Pressure PressureOf(int64_t limit, const PressurePolicy& policy, int64_t spent, int64_t forecast) {
+  if (spent >= limit) {
     return Pressure::kExhausted;
   }
-  const int percent = UtilizationPercent(used, limit);
+  const int percent = UtilizationPercent(spent, limit);
   if (percent >= policy.queue_at) {
     return Pressure::kQueue;
   }

@@ -16,10 +16,14 @@ std::string_view PressureName(Pressure pressure);
 // `used` over `limit` in whole percent, rounded down; 0 for a non-positive limit.
 int UtilizationPercent(int64_t used, int64_t limit);
 
-// Exhausted when spent + reserved reaches the limit; Queue from queueAt; Degrade from
-// degradeAt, or when `policy.forecast` is set and `forecast` exceeds the limit. Pure.
-Pressure PressureOf(int64_t limit, const PressurePolicy& policy, int64_t spent, int64_t reserved,
-                    int64_t forecast);
+// The pressure of committed spend `spent` against `limit`: Exhausted when it reaches the
+// limit; Queue from queueAt; Degrade from degradeAt, or when `policy.forecast` is set and
+// `forecast` exceeds the limit. In-flight reservations do not count: they come and go with
+// every call, and a pressure that followed them would flap around each threshold; committed
+// spend only grows within a period, so each level is entered at most once per period. (The
+// hard limit still counts reservations: core::Decide denies a call that could overspend.)
+// Pure.
+Pressure PressureOf(int64_t limit, const PressurePolicy& policy, int64_t spent, int64_t forecast);
 
 // Spend per hour over a trailing hour, kept in 60 one-minute buckets so memory is constant.
 // Not thread-safe: the owner serialises calls.

@@ -49,6 +49,9 @@ constexpr FileKey kFileKeys[] = {
     {"max-tokens", "envelope.maxTokens"},
     {"max-requests", "envelope.maxRequests"},
     {"max-identical-requests", "envelope.maxIdenticalRequests"},
+    {"request-max-cost", "request.maxCost"},
+    {"request-max-tokens", "request.maxTokens"},
+    {"request-on-exceed", "request.onExceed"},
     {"anthropic-upstream", "upstreams.anthropic"},
     {"openai-upstream", "upstreams.openai"},
     {"upstream-ca-file", "upstreams.caFile"},
@@ -129,6 +132,23 @@ void Define(Config& config, flags::FlagSet& set) {
   set.Int("max-requests", &config.envelope.max_requests, 0, "run ceiling in LLM calls");
   set.Int("max-identical-requests", &config.envelope.max_identical_requests, 0,
           "retry-loop guard: most calls with a byte-identical body");
+  set.Money("request-max-cost", &config.request.max_cost,
+            "per-request ceiling in USD: the most one call may cost at the requested model's "
+            "prices (perRequest.maxCost)");
+  set.Int("request-max-tokens", &config.request.max_tokens, 1,
+          "per-request ceiling in tokens: estimated input plus the output cap "
+          "(perRequest.maxTokens)");
+  set.Custom("request-on-exceed", "Deny",
+             "a call whose output cap exceeds the per-request ceiling: Deny refuses it, Clamp "
+             "lowers the cap (perRequest.onExceed)",
+             [&config](std::string_view value) -> Status {
+               auto on_exceed = core::ParseOnExceed(value);
+               if (!on_exceed.ok()) {
+                 return std::move(on_exceed).error();
+               }
+               config.request.on_exceed = *on_exceed;
+               return OkStatus();
+             });
   set.String("anthropic-upstream", &config.anthropic_upstream, "Anthropic base URL");
   set.String("openai-upstream", &config.openai_upstream, "OpenAI base URL");
   set.String("upstream-ca-file", &config.upstream_ca_file,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "core/request_ceiling.h"
 #include "core/run_envelope.h"
 
 namespace agentbudget::meter {
@@ -49,6 +50,8 @@ struct Config {
   std::chrono::milliseconds authority_timeout{2000};
 
   core::EnvelopeLimits envelope;
+  // The AgentWorkload's perRequest ceilings, applied to each call before it is forwarded.
+  core::RequestLimits request;
 
   std::string anthropic_upstream = "https://api.anthropic.com";
   std::string openai_upstream = "https://api.openai.com";

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "core/pricing.h"
+#include "core/request_ceiling.h"
 #include "core/request_estimate.h"
 #include "core/sse_parser.h"
 #include "core/stream_usage.h"
@@ -91,7 +92,7 @@ struct Proxy::Impl {
 
   Mutex mu;
   CondVar idle;
-  core::OutputHistory history GUARDED_BY(mu) = core::OutputHistory(2048);
+  core::OutputHistory history GUARDED_BY(mu) = core::OutputHistory(core::kInitialTypicalOutput);
   int in_flight GUARDED_BY(mu) = 0;
   bool stopped GUARDED_BY(mu) = false;
 
@@ -364,6 +365,14 @@ struct Proxy::Impl {
       return;
     }
 
+    const core::CeilingOutcome ceiling = core::ApplyRequestCeiling(
+        config.request, api, *rates.Resolve(requested_model).rate, body->size(), parsed);
+    if (ceiling.refusal) {
+      records.Rejected(api, "request_ceiling");
+      ReplyProviderError(request, api, http::status_codes::BadRequest, "invalid_request_error",
+                         "request_ceiling", "agentbudget: call denied: " + *ceiling.refusal, true);
+      return;
+    }
     int64_t typical_output = 0;
     {
       MutexLock lock(mu);
@@ -388,7 +397,7 @@ struct Proxy::Impl {
     }
     records.Decision(api, admission.degraded ? "degrade" : "allow");
 
-    bool rewrite = false;
+    bool rewrite = ceiling.clamped;
     if (admission.model != requested_model) {
       parsed["model"] = admission.model;
       rewrite = true;

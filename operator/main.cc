@@ -161,6 +161,7 @@ int Run(int argc, char** argv) {
   kube::EventRecorder recorder(**queue_client, "agentbudget-operator", Hostname());
   queue::QueueMetrics queue_metrics(*registry);
   queue::Queue::Options queue_options;
+  queue_options.run_cost_anomaly_percent = options->run_cost_anomaly_percent;
   queue_options.prices = {options->cpu_price_per_core_hour.micros(),
                           options->memory_price_per_gib_hour.micros()};
   queue::Queue queue(manager, **queue_client, ledger, recorder, queue_metrics, clock,

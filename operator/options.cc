@@ -89,6 +89,9 @@ void Define(Options& options, flags::FlagSet& set) {
             "admission queue: USD per GiB-hour of memory requested");
   set.Int("queue-qps", &options.queue_qps, 1,
           "admission queue: API requests per second (burst twice as many)");
+  set.Int("run-cost-anomaly-percent", &options.run_cost_anomaly_percent, 101,
+          "a finished run costing more than this percent of the median of its workflow's last "
+          "50 runs raises a RunCostAnomaly Event, condition and metric");
 }
 
 constexpr char kUsage[] =

@@ -75,6 +75,9 @@ struct Options {
   core::Money cpu_price_per_core_hour;
   core::Money memory_price_per_gib_hour;
   int64_t queue_qps = 200;
+  // A finished run costing more than this percent of its workflow's rolling median is a
+  // cost anomaly (queue::RunCostAnomalies).
+  int run_cost_anomaly_percent = 300;
 
   // --help was given: print OptionsHelp() and exit 0; the other fields are then defaults.
   bool help = false;

@@ -189,6 +189,10 @@ nlohmann::json MeterContainer(const AdmissionContext& context, const MeterSettin
   set("AGENTBUDGET_MAX_REQUESTS", "max-requests", number(w.max_requests));
   set("AGENTBUDGET_MAX_IDENTICAL_REQUESTS", "max-identical-requests",
       number(w.max_identical_requests));
+  set("AGENTBUDGET_REQUEST_MAX_COST", "request-max-cost", w.request_max_cost);
+  set("AGENTBUDGET_REQUEST_MAX_TOKENS", "request-max-tokens", number(w.request_max_tokens));
+  set("AGENTBUDGET_REQUEST_ON_EXCEED", "request-on-exceed",
+      w.request_max_cost.empty() && !w.request_max_tokens ? "" : w.request_on_exceed);
   set("AGENTBUDGET_ANTHROPIC_UPSTREAM", "anthropic-upstream", w.anthropic_upstream);
   set("AGENTBUDGET_OPENAI_UPSTREAM", "openai-upstream", w.openai_upstream);
   std::string allowed;

@@ -11,6 +11,7 @@
 #include "api/v1alpha1/labels.h"
 #include "core/json_field.h"
 #include "core/money.h"
+#include "core/request_ceiling.h"
 #include "core/time_zone.h"
 #include "webhook/reserved_names.h"
 #include "webhook/stored_match.h"
@@ -346,6 +347,21 @@ AdmissionDecision ValidateAgentWorkload(const nlohmann::json& object) {
     if (!cost.ok()) {
       return Invalid(name + ": spec.perRun.maxCost: " + cost.error().message);
     }
+  }
+  if (!w.request_max_cost.empty()) {
+    auto cost = core::Money::Parse(w.request_max_cost);
+    if (!cost.ok()) {
+      return Invalid(name + ": spec.perRequest.maxCost: " + cost.error().message);
+    }
+    if (cost->micros() <= 0) {
+      return Invalid(name + ": spec.perRequest.maxCost must be greater than zero");
+    }
+  }
+  if (w.request_max_tokens && *w.request_max_tokens < 1) {
+    return Invalid(name + ": spec.perRequest.maxTokens must be at least 1");
+  }
+  if (auto on_exceed = core::ParseOnExceed(w.request_on_exceed); !on_exceed.ok()) {
+    return Invalid(name + ": spec." + on_exceed.error().message);
   }
   for (const auto& [key, value] : w.tags) {
     std::string lower;

@@ -186,6 +186,17 @@ Result<Workload> ParseWorkload(const nlohmann::json& object) {
       return std::move(s).error();
     }
   }
+  const nlohmann::json& per_request = core::Member(spec, {"perRequest"});
+  for (auto [key, out] : std::vector<std::pair<const char*, std::string*>>{
+           {"maxCost", &w.request_max_cost}, {"onExceed", &w.request_on_exceed}}) {
+    if (Status s = ReadString(per_request, key, "spec.perRequest", *out); !s.ok()) {
+      return std::move(s).error();
+    }
+  }
+  if (Status s = ReadInt(per_request, "maxTokens", "spec.perRequest", w.request_max_tokens);
+      !s.ok()) {
+    return std::move(s).error();
+  }
   std::string runtime;
   if (Status s = ReadString(per_run, "maxRuntime", "spec.perRun", runtime); !s.ok()) {
     return std::move(s).error();

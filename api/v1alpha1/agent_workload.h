@@ -54,6 +54,9 @@ struct Workload {
   std::optional<int64_t> max_parallel_subagents;
   std::optional<int64_t> max_retries;       // perRun.maxRetries: caps a Job's backoffLimit
   std::string on_ceiling = "Deny";          // perRun.onCeiling: Deny | Stop
+  std::string request_max_cost;             // perRequest.maxCost, "" when unset
+  std::optional<int64_t> request_max_tokens;  // perRequest.maxTokens
+  std::string request_on_exceed = "Deny";   // perRequest.onExceed: Clamp | Deny
   std::optional<int64_t> max_parallel_runs;
   std::string on_limit = "Queue";           // Queue | Reject
   bool approval_required = false;

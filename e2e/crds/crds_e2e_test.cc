@@ -79,8 +79,8 @@ TEST_F(CrdsTest, BudgetListShowsEveryPrinterColumn) {
   auto table = Run({"get", "agentbudgets"});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_THAT(table.output,
-              HasSubstr("NAME                   LIMIT   SPENT   USED   BURN/H   FORECAST   "
-                        "PRESSURE   AGE"));
+              HasSubstr("NAME                   LIMIT   SPENT   USED   RESERVED   BURN/H   "
+                        "FORECAST   PRESSURE   AGE"));
 }
 
 TEST_F(CrdsTest, WorkloadListShowsEveryPrinterColumn) {
@@ -95,11 +95,12 @@ TEST_F(CrdsTest, WorkloadListShowsEveryPrinterColumn) {
 TEST_F(CrdsTest, StatusWrittenThroughTheSubresourceFillsThePrinterColumns) {
   Expect(Run({"patch", "agentbudget", "org-monthly", "--subresource=status", "--type=merge", "-p",
               R"({"status":{"limit":"50000 USD","spent":"41000","utilization":"82%",)"
-              R"("burnRatePerHour":"55.5","forecast":"52000","pressure":"Degrade"}})"}));
+              R"("reservedUtilization":"3%","burnRatePerHour":"55.5","forecast":"52000",)"
+              R"("pressure":"Degrade"}})"}));
   auto row = Run({"get", "agentbudget", "org-monthly", "--no-headers"});
   ASSERT_EQ(row.exit_code, 0) << row.output;
   EXPECT_THAT(row.output,
-              ContainsRegex("^org-monthly +50000 USD +41000 +82% +55\\.5 +52000 +Degrade +[0-9]+s"));
+              ContainsRegex("^org-monthly +50000 USD +41000 +82% +3% +55\\.5 +52000 +Degrade +[0-9]+s"));
 }
 
 TEST_F(CrdsTest, SpecCannotBeChangedThroughTheStatusSubresource) {
@@ -173,6 +174,10 @@ const InvalidCase kInvalidCases[] = {
      "spec.perRun.maxRuntime in body should match"},
     {"NonDecimalRunCost", "spec: {$SELECTOR, perRun: {maxCost: \"ten\"}}",
      "spec.perRun.maxCost in body should match"},
+    {"ZeroRequestCost", "spec: {$SELECTOR, perRequest: {maxCost: \"0.000\"}}",
+     "maxCost must be greater than zero"},
+    {"UnknownOnExceed", "spec: {$SELECTOR, perRequest: {maxTokens: 4000, onExceed: Truncate}}",
+     "Unsupported value: \"Truncate\""},
     {"TeamSetOnTheWorkload", "spec: {$SELECTOR, attribution: {team: someone-else}}",
      "unknown field \"spec.attribution.team\""},
 };

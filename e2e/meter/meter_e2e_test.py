@@ -569,6 +569,41 @@ except anthropic.BadRequestError as e:
             self.assertIn("agentbudget_meter_calls_total", r.read().decode())
 
 
+    def test_a_per_request_ceiling_denies_or_clamps_an_oversized_output_cap(self):
+        # perRequest.maxTokens 4000: the default onExceed (Deny) refuses max_tokens 16000
+        # once, naming the rule; Clamp lowers it (and gives a capless OpenAI call a cap).
+        deny = self.meter("request-deny", "--request-max-tokens", "4000")
+        before = len(self.stub.calls())
+        out = run_python("""
+import anthropic, os, sys
+c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder")
+try:
+    c.messages.create(model="claude-haiku-4-5", max_tokens=16000,
+                      messages=[{"role": "user", "content": "hi"}])
+except anthropic.BadRequestError as e:
+    print(e.message); sys.exit(3)
+""", deny)
+        self.assertEqual(out.returncode, 3, out.stdout + out.stderr)
+        self.assertIn("max_tokens 16000 asks for more than perRequest.maxTokens 4000 allows",
+                      out.stdout)
+        self.assertEqual(self.new_stub_calls(before), [])
+        clamp = self.meter("request-clamp", "--request-max-tokens", "4000",
+                           "--request-on-exceed", "Clamp")
+        out = run_python("""
+import anthropic, openai, os
+c = anthropic.Anthropic(base_url=os.environ["METER"] + "/anthropic", api_key="placeholder")
+print(c.messages.create(model="claude-haiku-4-5", max_tokens=16000,
+                        messages=[{"role": "user", "content": "hi"}]).content[0].text)
+o = openai.OpenAI(base_url=os.environ["METER"] + "/openai/v1", api_key="placeholder")
+print(o.chat.completions.create(model="gpt-5", messages=[{"role": "user", "content": "hi"}])
+      .choices[0].message.content)
+""", clamp)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        calls = self.new_stub_calls(before)
+        self.assertEqual(len(calls), 2, calls)
+        self.assertTrue(3900 < calls[0]["max_tokens"] < 4000, calls[0])
+        self.assertTrue(3900 < calls[1]["max_completion_tokens"] < 4000, calls[1])
+
     def test_with_key_source_authority_the_keys_come_from_the_authority_over_tls(self):
         token = os.path.join(self.workdir, "pod-token")
         with open(token, "w") as f:

@@ -50,6 +50,8 @@ class Handler(BaseHTTPRequestHandler):
                  "anthropic-version": self.headers.get("anthropic-version"),
                  "anthropic-beta": self.headers.get("anthropic-beta"),
                  "stream_options": body.get("stream_options") if isinstance(body, dict) else None}
+        for cap in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+            entry[cap] = body.get(cap) if isinstance(body, dict) else None
         with RECORD_LOCK, open(self.server.record_file, "a") as f:
             f.write(json.dumps(entry) + "\n")
 

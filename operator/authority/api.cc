@@ -60,6 +60,7 @@ nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets) {
         {"reserved", budget.limit.Format(budget.reserved)},
         {"remaining", budget.limit.Format(budget.remaining)},
         {"utilization", std::to_string(budget.utilization) + "%"},
+        {"reservedUtilization", std::to_string(budget.reserved_utilization) + "%"},
         {"pressure", core::PressureName(budget.pressure)},
         {"periodStart", core::FormatRfc3339(budget.window.start)},
     };

@@ -123,9 +123,9 @@ BudgetSnapshot BudgetState::Snapshot(core::SysSeconds now) const {
   const int64_t limit = spec_.limit.amount;
   if (spec_.per_key.empty()) {
     snapshot.remaining = std::max<int64_t>(0, limit - SaturatingAdd(total_.spent, total_.reserved));
-    snapshot.utilization = core::UtilizationPercent(SaturatingAdd(total_.spent, total_.reserved), limit);
-    snapshot.pressure = core::PressureOf(limit, spec_.pressure, total_.spent, total_.reserved,
-                                         snapshot.forecast);
+    snapshot.utilization = core::UtilizationPercent(total_.spent, limit);
+    snapshot.reserved_utilization = core::UtilizationPercent(total_.reserved, limit);
+    snapshot.pressure = core::PressureOf(limit, spec_.pressure, total_.spent, snapshot.forecast);
     return snapshot;
   }
   // A perKey budget is as pressed as its fullest envelope.
@@ -134,11 +134,10 @@ BudgetSnapshot BudgetState::Snapshot(core::SysSeconds now) const {
   std::vector<BudgetSnapshot::Key> keys;
   keys.reserve(per_key_.size());
   for (const auto& [key, totals] : per_key_) {
-    const int64_t used = SaturatingAdd(totals.spent, totals.reserved);
-    if (fullest == nullptr || used > SaturatingAdd(fullest->spent, fullest->reserved)) {
+    if (fullest == nullptr || totals.spent > fullest->spent) {
       fullest = &totals;
     }
-    keys.push_back({key, totals.spent, core::UtilizationPercent(used, limit)});
+    keys.push_back({key, totals.spent, core::UtilizationPercent(totals.spent, limit)});
   }
   const size_t top = std::min<size_t>(keys.size(), 20);
   std::partial_sort(keys.begin(), keys.begin() + static_cast<long>(top), keys.end(),
@@ -148,11 +147,11 @@ BudgetSnapshot BudgetState::Snapshot(core::SysSeconds now) const {
   keys.resize(top);
   snapshot.top_keys = std::move(keys);
   if (fullest != nullptr) {
-    const int64_t used = SaturatingAdd(fullest->spent, fullest->reserved);
-    snapshot.remaining = std::max<int64_t>(0, limit - used);
-    snapshot.utilization = core::UtilizationPercent(used, limit);
-    snapshot.pressure =
-        core::PressureOf(limit, spec_.pressure, fullest->spent, fullest->reserved, fullest->spent);
+    snapshot.remaining =
+        std::max<int64_t>(0, limit - SaturatingAdd(fullest->spent, fullest->reserved));
+    snapshot.utilization = core::UtilizationPercent(fullest->spent, limit);
+    snapshot.reserved_utilization = core::UtilizationPercent(fullest->reserved, limit);
+    snapshot.pressure = core::PressureOf(limit, spec_.pressure, fullest->spent, fullest->spent);
   } else {
     snapshot.remaining = limit;
   }

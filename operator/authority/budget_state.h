@@ -34,7 +34,12 @@ struct BudgetSnapshot {
   int64_t spent = 0;     // all envelopes
   int64_t reserved = 0;  // all envelopes
   int64_t remaining = 0;
-  int utilization = 0;   // percent; for perKey budgets, the fullest envelope's
+  // Committed spend over the limit in percent (for perKey budgets, the fullest envelope's):
+  // what pressure and alerts are decided on. In-flight reservations are apart, in
+  // `reserved` and `reserved_utilization` (the same envelope's), so status shows both
+  // without the conditions following calls in and out of flight.
+  int utilization = 0;
+  int reserved_utilization = 0;
   int64_t burn_per_hour = 0;
   int64_t forecast = 0;
   core::Pressure pressure = core::Pressure::kNone;

@@ -18,7 +18,7 @@ AuthorityMetrics::AuthorityMetrics(std::shared_ptr<prometheus::Registry> registr
       tokens_(Register("tokens")),
       utilization_(&prometheus::BuildGauge()
                         .Name("agentbudget_budget_utilization_ratio")
-                        .Help("Spent plus reserved over the limit (fullest envelope for perKey).")
+                        .Help("Committed spend over the limit (fullest envelope for perKey); reservations apart.")
                         .Register(*registry_)),
       pressure_(&prometheus::BuildGauge()
                      .Name("agentbudget_budget_pressure_level")

@@ -66,6 +66,7 @@ BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, 
       {"reserved", limit.Format(snapshot.reserved)},
       {"remaining", limit.Format(snapshot.remaining)},
       {"utilization", std::to_string(snapshot.utilization) + "%"},
+      {"reservedUtilization", std::to_string(snapshot.reserved_utilization) + "%"},
       {"burnRatePerHour", limit.Format(snapshot.burn_per_hour)},
       {"forecast", limit.Format(snapshot.forecast)},
       {"pressure", core::PressureName(snapshot.pressure)},
@@ -99,16 +100,18 @@ BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, 
   const bool exhausted = snapshot.pressure == core::Pressure::kExhausted;
   const bool was_exhausted = same_period && old.value("pressure", "") == "Exhausted";
   const std::string usage = std::to_string(snapshot.utilization) + "% of " + limit.Display();
+  const std::string in_flight =
+      " (" + std::to_string(snapshot.reserved_utilization) + "% more reserved in flight)";
 
   BudgetStatusUpdate update;
   if (reached > before) {
     update.events.push_back({"Warning", "SoftLimitReached",
                              "budget " + snapshot.name + " crossed " + std::to_string(reached) +
-                                 "%: " + usage + " used"});
+                                 "%: " + usage + " spent" + in_flight});
   }
   if (exhausted && !was_exhausted) {
     update.events.push_back(
-        {"Warning", "Exhausted", "budget " + snapshot.name + " is exhausted: " + usage + " used"});
+        {"Warning", "Exhausted", "budget " + snapshot.name + " is exhausted: " + usage + " spent"});
   }
   const nlohmann::json& old_conditions =
       old.contains("conditions") ? old["conditions"] : nlohmann::json();

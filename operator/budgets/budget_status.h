@@ -26,8 +26,11 @@ struct BudgetStatusUpdate {
 // keep their lastTransitionTime while their status is unchanged:
 //   SoftLimitReached  True from the lowest alert threshold on
 //   UnderPressure     True at Degrade or Queue pressure
-//   Exhausted         True when spent + reserved reach the limit
+//   Exhausted         True when committed spend reaches the limit
 //   Ready             True (the authority is tracking the budget)
+// All of them are decided on committed spend (snapshot.utilization, snapshot.pressure),
+// which only grows within a period, so none flaps while calls go in and out of flight;
+// reservations are reported apart (reserved, reservedUtilization).
 // Events are emitted once per threshold crossing, not per update: when utilization reaches
 // an alert threshold above the highest one the stored status had reached in the same
 // period (SoftLimitReached, Warning), and when the budget becomes exhausted (Exhausted,

@@ -32,8 +32,13 @@ std::string NamespaceOfObject(const json& object) {
 
 BackstopController::BackstopController(kube::Client& client, QueueCache& cache,
                                        QueueWriter& writer, QueueMetrics& metrics,
-                                       const Clock& clock)
-    : client_(client), cache_(cache), writer_(writer), metrics_(metrics), clock_(clock) {}
+                                       RunCostAnomalies& anomalies, const Clock& clock)
+    : client_(client),
+      cache_(cache),
+      writer_(writer),
+      metrics_(metrics),
+      anomalies_(anomalies),
+      clock_(clock) {}
 
 Result<kube::ReconcileResult> BackstopController::Reconcile(const std::string& key) {
   kube::ReconcileResult result;
@@ -136,6 +141,10 @@ void BackstopController::WriteConditions(const std::string& key, const json& obj
   facts.example_pod = unmetered.empty() ? "" : unmetered.begin()->first;
   facts.approval_required = workload.approval_required;
   facts.approvers_listed = !workload.approvers.empty();
+  facts.runs_judged = anomalies_.Judged(key);
+  if (const std::optional<CostAnomaly> anomaly = anomalies_.Latest(key)) {
+    facts.cost_anomaly = anomaly->Describe();
+  }
   const json& generation = core::Member(metadata, {"generation"});
   facts.generation = generation.is_number_integer() ? generation.get<int64_t>() : 0;
   const json& previous = core::Member(object, {"status", "conditions"});
@@ -170,6 +179,8 @@ void BackstopController::WriteConditions(const std::string& key, const json& obj
 
 void BackstopController::Forget(const std::string& key) {
   metrics_.SetUnmetered(key, std::nullopt);
+  metrics_.ForgetCostAnomalies(key);
+  anomalies_.Forget(key);
   MutexLock lock(mu_);
   reported_.erase(key);
   conditions_written_.erase(key);

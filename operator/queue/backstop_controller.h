@@ -16,6 +16,7 @@
 #include "operator/queue/queue_cache.h"
 #include "operator/queue/queue_metrics.h"
 #include "operator/queue/queue_writer.h"
+#include "operator/queue/run_cost_anomalies.h"
 
 namespace agentbudget::queue {
 
@@ -34,14 +35,15 @@ namespace agentbudget::queue {
 //   - a Pod running without the meter (RunsWithoutMeter) gets a Warning Event Unmetered
 //     (once per pod while it stays unmetered) and is counted in
 //     agentbudget_unmetered_pods{namespace,workload};
-//   - the workload's status.conditions (WorkloadConditions: Unmetered, and NoApprovers
-//     while approval is required) are written when what they say changed.
+//   - the workload's status.conditions (WorkloadConditions: Unmetered, NoApprovers while
+//     approval is required, RunCostAnomaly once a run's cost was judged) are written when
+//     what they say changed.
 // Every input is in the caches, so it reconciles on their events only. Thread-safe.
 class BackstopController {
  public:
   // `client` writes the workload's status; every reference must outlive the controller.
   BackstopController(kube::Client& client, QueueCache& cache, QueueWriter& writer,
-                     QueueMetrics& metrics, const Clock& clock);
+                     QueueMetrics& metrics, RunCostAnomalies& anomalies, const Clock& clock);
 
   Result<kube::ReconcileResult> Reconcile(const std::string& workload) EXCLUDES(mu_);
 
@@ -76,6 +78,7 @@ class BackstopController {
   QueueCache& cache_;
   QueueWriter& writer_;
   QueueMetrics& metrics_;
+  RunCostAnomalies& anomalies_;
   const Clock& clock_;
 
   mutable Mutex mu_;

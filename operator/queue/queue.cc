@@ -30,13 +30,14 @@ Queue::Queue(kube::Manager& manager, kube::Client& client, authority::Ledger& le
              Options options)
     : cache_(manager),
       writer_(client, recorder, cache_),
+      anomalies_(options.run_cost_anomaly_percent),
       admission_(cache_, writer_, pressure_, metrics, clock, options.admission),
       pressure_controller_(cache_, writer_, pressure_, metrics, options.resync),
       ceiling_(cache_, writer_, ledger, metrics, clock, options.resync),
-      status_(client, cache_, writer_, ledger, metrics,
+      status_(client, cache_, writer_, ledger, metrics, anomalies_,
               StatusController::Options{options.admission.max_writes_per_pass, options.resync}),
       compute_(cache_, ledger, metrics, clock, options.prices),
-      backstop_(client, cache_, writer_, metrics, clock) {
+      backstop_(client, cache_, writer_, metrics, anomalies_, clock) {
   using Kind = QueueObject::Kind;
   constexpr auto kLeader = kube::Scope::kLeader;
   kube::Informer& jobs = cache_.jobs();
@@ -100,6 +101,8 @@ Queue::Queue(kube::Manager& manager, kube::Client& client, authority::Ledger& le
                 [this](const json& ns) { return backstop_.ForNamespace(ns); });
   manager.Watch(backstop, jobs, [this](const json& job) { return backstop_.ForJob(job); });
   manager.Watch(backstop, pods, [this](const json& pod) { return backstop_.ForPod(pod); });
+  // A run's judged cost changes the workload's RunCostAnomaly condition.
+  status_.SetOnJudged([&backstop](const std::string& key) { backstop.queue().Add(key); });
 
   if (compute_.enabled()) {
     kube::Controller& compute = manager.AddController(

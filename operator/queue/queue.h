@@ -16,6 +16,7 @@
 #include "operator/queue/queue_cache.h"
 #include "operator/queue/queue_metrics.h"
 #include "operator/queue/queue_writer.h"
+#include "operator/queue/run_cost_anomalies.h"
 #include "operator/queue/status_controller.h"
 
 namespace agentbudget::queue {
@@ -44,6 +45,9 @@ class Queue {
     // How often ledger-driven state (spend, ceilings) and pressure backstops are re-checked.
     std::chrono::milliseconds resync{5000};
     ComputePrices prices;
+    // A finished run costing more than this percent of its workflow's rolling median is a
+    // cost anomaly (RunCostAnomalies). REQUIRES: > 100.
+    int run_cost_anomaly_percent = 300;
   };
 
   // `client` makes the queue's writes (its own rate limit); every reference must outlive
@@ -58,6 +62,7 @@ class Queue {
   QueueCache cache_;
   QueueWriter writer_;
   BudgetPressure pressure_;
+  RunCostAnomalies anomalies_;
   AdmissionController admission_;
   PressureController pressure_controller_;
   CeilingController ceiling_;

@@ -97,6 +97,11 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
                          .Help("Jobs and Pods ended because their run reached a ceiling "
                                "(perRun.onCeiling: Stop), by ceiling.")
                          .Register(registry)),
+      cost_anomalies_(prometheus::BuildCounter()
+                          .Name("agentbudget_run_cost_anomalies_total")
+                          .Help("Finished runs that cost more than the configured multiple of "
+                                "their workflow's rolling median, by workload.")
+                          .Register(registry)),
       suspensions_(prometheus::BuildCounter()
                        .Name("agentbudget_queue_suspensions_total")
                        .Help("Running Deferrable Jobs suspended for budget pressure.")
@@ -178,6 +183,26 @@ void QueueMetrics::CountCeilingStop(const std::string& ceiling) {
 
 void QueueMetrics::CountCompute(int64_t micros) {
   compute_.Increment(static_cast<double>(micros) / 1e6);
+}
+
+void QueueMetrics::CountRunCost(const std::string& workload, bool anomalous) {
+  MutexLock lock(mu_);
+  prometheus::Counter*& counter = cost_anomaly_series_[workload];
+  if (counter == nullptr) {
+    counter = &cost_anomalies_.Add(WorkloadLabels(workload));
+  }
+  if (anomalous) {
+    counter->Increment();
+  }
+}
+
+void QueueMetrics::ForgetCostAnomalies(const std::string& workload) {
+  MutexLock lock(mu_);
+  if (const auto found = cost_anomaly_series_.find(workload);
+      found != cost_anomaly_series_.end()) {
+    cost_anomalies_.Remove(found->second);
+    cost_anomaly_series_.erase(found);
+  }
 }
 
 }  // namespace agentbudget::queue

@@ -51,6 +51,12 @@ class QueueMetrics {
   void SetUnmetered(const std::string& workload, std::optional<int64_t> pods) EXCLUDES(mu_);
   void CountCeilingStop(const std::string& ceiling);
   void CountCompute(int64_t micros);
+  // A finished run of workload ("namespace/name") whose cost was looked at: counted when it
+  // cost more than its workflow's usual (RunCostAnomalies). The series starts at 0 with the
+  // workload's first finished run, so that an alert on its increase sees the first anomaly.
+  // ForgetCostAnomalies removes the series when the workload is deleted.
+  void CountRunCost(const std::string& workload, bool anomalous) EXCLUDES(mu_);
+  void ForgetCostAnomalies(const std::string& workload) EXCLUDES(mu_);
 
  private:
   // A gauge family with one series per workload.
@@ -80,6 +86,8 @@ class QueueMetrics {
   prometheus::Family<prometheus::Histogram>& wait_;
   prometheus::Family<prometheus::Counter>& outcomes_;
   prometheus::Family<prometheus::Counter>& ceiling_stops_;
+  prometheus::Family<prometheus::Counter>& cost_anomalies_;
+  std::map<std::string, prometheus::Counter*> cost_anomaly_series_ GUARDED_BY(mu_);
   prometheus::Counter& suspensions_;
   prometheus::Counter& resuspensions_;
   prometheus::Counter& compute_;

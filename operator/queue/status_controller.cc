@@ -21,12 +21,13 @@ std::string OutcomeKey(const std::string& run, const std::string& outcome) {
 
 StatusController::StatusController(kube::Client& client, QueueCache& cache, QueueWriter& writer,
                                    authority::Ledger& ledger, QueueMetrics& metrics,
-                                   Options options)
+                                   RunCostAnomalies& anomalies, Options options)
     : client_(client),
       cache_(cache),
       writer_(writer),
       ledger_(ledger),
       metrics_(metrics),
+      anomalies_(anomalies),
       options_(options),
       reported_(std::make_shared<ReportedOutcomes>()) {}
 
@@ -91,6 +92,9 @@ void StatusController::ReportOutcomes(const std::string& workload,
         reported_->Release(workload, item.run, outcome);
         continue;  // not attributable: no workload to count it for
       }
+      if (outcome == outcomes.front()) {
+        JudgeCost(workload, entry);
+      }
       // Keyed by run and outcome, so a report repeated after a restart counts once.
       const std::string key = OutcomeKey(item.run, outcome);
       authority::EventRequest report{key, authority::kOutcomeReport + outcome, 0, 0,
@@ -108,6 +112,19 @@ void StatusController::ReportOutcomes(const std::string& workload,
   }
   // Runs whose objects are gone are not reported again.
   reported_->Retain(workload, ended);
+}
+
+void StatusController::JudgeCost(const std::string& workload, const Entry& entry) {
+  const int64_t cost = ledger_.Run(entry.item.run).totals.spent.micros();
+  const std::optional<CostAnomaly> anomaly = anomalies_.Judge(workload, entry.item.run, cost);
+  if (anomaly) {
+    writer_.Record(entry, kube::EventSeverity::kWarning, "RunCostAnomaly",
+                   "AgentWorkload " + workload + ": " + anomaly->Describe());
+  }
+  metrics_.CountRunCost(workload, anomaly.has_value());
+  if (on_judged_) {
+    on_judged_(workload);
+  }
 }
 
 void StatusController::WriteStatus(const std::string& workload,

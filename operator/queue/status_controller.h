@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "operator/queue/queue_metrics.h"
 #include "operator/queue/queue_writer.h"
 #include "operator/queue/reported_outcomes.h"
+#include "operator/queue/run_cost_anomalies.h"
 
 namespace agentbudget::queue {
 
@@ -28,6 +30,11 @@ namespace agentbudget::queue {
 //     the ledger as zero-cost reports keyed by run and outcome (authority::kOutcomeReport),
 //     so the month's outcomes outlive the Jobs and a repeated report counts once (what was
 //     reported is remembered only while the run's objects are cached: ReportedOutcomes);
+//   - the cost of each top-level run that ended is judged against its workflow's recent runs
+//     (RunCostAnomalies): one past the multiple of their median gets a Warning Event
+//     RunCostAnomaly on its Job or Pod and counts in agentbudget_run_cost_anomalies_total;
+//     the workload's RunCostAnomaly condition follows (written by the backstop, which the
+//     `on_judged` callback wakes);
 //   - the AgentWorkload's status fields the queue owns are written as a merge patch when
 //     one changed, and its metrics set.
 // Spend comes from the ledger without cluster events, so a workload is re-checked every
@@ -42,7 +49,14 @@ class StatusController {
 
   // `client` writes status; every reference must outlive the controller.
   StatusController(kube::Client& client, QueueCache& cache, QueueWriter& writer,
-                   authority::Ledger& ledger, QueueMetrics& metrics, Options options);
+                   authority::Ledger& ledger, QueueMetrics& metrics,
+                   RunCostAnomalies& anomalies, Options options);
+
+  // Called with a workload's key once a run of it ended and its cost was judged. Set once,
+  // before the controller runs.
+  void SetOnJudged(std::function<void(const std::string&)> on_judged) {
+    on_judged_ = std::move(on_judged);
+  }
   StatusController(const StatusController&) = delete;
   StatusController& operator=(const StatusController&) = delete;
 
@@ -53,12 +67,16 @@ class StatusController {
   bool MarkFinished(std::vector<Entry>& entries);
   void ReportOutcomes(const std::string& workload, const std::vector<Entry>& entries);
   void WriteStatus(const std::string& workload, const std::vector<Entry>& entries) EXCLUDES(mu_);
+  // Judges the cost of `entry`'s run, which just ended.
+  void JudgeCost(const std::string& workload, const Entry& entry);
 
   kube::Client& client_;
   QueueCache& cache_;
   QueueWriter& writer_;
   authority::Ledger& ledger_;
   QueueMetrics& metrics_;
+  RunCostAnomalies& anomalies_;
+  std::function<void(const std::string&)> on_judged_;
   const Options options_;
   // Shared with the ledger's replies, which run on its commit thread, possibly after this
   // controller is gone.

@@ -165,6 +165,14 @@ nlohmann::json WorkloadConditions(const GovernanceFacts& facts, const nlohmann::
           facts.generation, now));
     }
   }
+  if (facts.runs_judged) {
+    const bool anomalous = !facts.cost_anomaly.empty();
+    conditions.push_back(Condition(
+        previous, "RunCostAnomaly", anomalous, anomalous ? "CostAboveMedian" : "UsualCost",
+        anomalous ? facts.cost_anomaly
+                  : "the latest finished run cost within the multiple of this workflow's median",
+        facts.generation, now));
+  }
   return conditions;
 }
 

@@ -63,6 +63,10 @@ struct GovernanceFacts {
   bool approval_required = false;  // spec.approval.required
   bool approvers_listed = false;   // spec.approval.approvers names a user or group
   int64_t generation = 0;          // metadata.generation
+  // The latest judged finished run's cost (RunCostAnomalies): whether one was judged yet,
+  // and what was anomalous about it ("" when it cost as usual).
+  bool runs_judged = false;
+  std::string cost_anomaly;
 };
 
 // status.conditions as the queue writes them (their only writer, so the list is whole):
@@ -70,6 +74,9 @@ struct GovernanceFacts {
 //                gives how many and one of them), else False
 //   NoApprovers  only with approval.required: True when approval.approvers names nobody, so
 //                its runs cannot be approved and wait, else False
+//   RunCostAnomaly  once a finished run was judged: True when the latest judged run cost
+//                more than the multiple of its workflow's median (the message names it),
+//                else False
 // A condition keeps its lastTransitionTime from `previous` (the stored status.conditions)
 // while its status is unchanged, and takes `now` when it changes. Pure.
 nlohmann::json WorkloadConditions(const GovernanceFacts& facts, const nlohmann::json& previous,

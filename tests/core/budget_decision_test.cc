@@ -43,6 +43,12 @@ TEST_F(DecideTest, StandardWorkAtDegradeAtFallsBackToTheFirstFallback) {
   EXPECT_NE(outcome.reason.find("budget team at 80%"), std::string::npos);
 }
 
+TEST_F(DecideTest, ReservationsInFlightDoNotDegrade) {
+  auto request = Request(70, 1'000'000);
+  request.envelopes[0].reserved = 15'000'000;  // 85 % with what is in flight
+  EXPECT_EQ(Decide(request).decision, Decision::kAllow);
+}
+
 TEST_F(DecideTest, DegradedModelStepsDownFromTheRequestedFallback) {
   auto request = Request(85, 1'000'000);
   request.model = "claude-sonnet-4-5";

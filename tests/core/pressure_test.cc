@@ -10,17 +10,17 @@ using std::chrono::seconds;
 
 const SysSeconds kStart{seconds{1'800'000'000}};
 
-TEST(PressureTest, LevelsRiseWithUtilization) {
+TEST(PressureTest, LevelsRiseWithCommittedSpend) {
   const PressurePolicy policy{80, 90, 0, false};
-  EXPECT_EQ(PressureOf(100, policy, 79, 0, 0), Pressure::kNone);
-  EXPECT_EQ(PressureOf(100, policy, 70, 10, 0), Pressure::kDegrade);
-  EXPECT_EQ(PressureOf(100, policy, 90, 0, 0), Pressure::kQueue);
-  EXPECT_EQ(PressureOf(100, policy, 60, 40, 0), Pressure::kExhausted);
+  EXPECT_EQ(PressureOf(100, policy, 79, 0), Pressure::kNone);
+  EXPECT_EQ(PressureOf(100, policy, 80, 0), Pressure::kDegrade);
+  EXPECT_EQ(PressureOf(100, policy, 90, 0), Pressure::kQueue);
+  EXPECT_EQ(PressureOf(100, policy, 100, 0), Pressure::kExhausted);
 }
 
 TEST(PressureTest, ForecastRaisesPressureOnlyWhenEnabled) {
-  EXPECT_EQ(PressureOf(100, {80, 90, 0, false}, 10, 0, 200), Pressure::kNone);
-  EXPECT_EQ(PressureOf(100, {80, 90, 0, true}, 10, 0, 200), Pressure::kDegrade);
+  EXPECT_EQ(PressureOf(100, {80, 90, 0, false}, 10, 200), Pressure::kNone);
+  EXPECT_EQ(PressureOf(100, {80, 90, 0, true}, 10, 200), Pressure::kDegrade);
 }
 
 TEST(PressureTest, UtilizationRoundsDownAndNeverOverflows) {

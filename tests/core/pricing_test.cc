@@ -2,15 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/core/sonnet_rate.h"
+
 namespace agentbudget::core {
 namespace {
 
 ModelRate Sonnet() {
-  ModelRate rate;
-  rate.id = "claude-sonnet-4-5";
-  rate.prices = {Money::FromMicros(3'000'000), Money::FromMicros(300'000),
-                 Money::FromMicros(3'750'000), Money::FromMicros(6'000'000),
-                 Money::FromMicros(15'000'000)};
+  ModelRate rate = testing::SonnetRate();
   TokenPrices long_context = rate.prices;
   long_context.input = Money::FromMicros(6'000'000);
   long_context.output = Money::FromMicros(22'500'000);

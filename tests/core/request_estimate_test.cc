@@ -27,6 +27,16 @@ TEST(RequestEstimateTest, ToleratesBodiesOfAnyShape) {
   EXPECT_EQ(EstimateRequest(Api::kOpenAIChat, json{{"max_tokens", "x"}}, 0, 100).output, 100);
 }
 
+TEST(RequestEstimateTest, OpenAIChatCapIsTheLegacyFieldOnlyWhenItIsTheOneSet) {
+  EXPECT_STREQ(OutputCapField(Api::kOpenAIChat, json{{"max_tokens", 5}}), "max_tokens");
+  EXPECT_STREQ(OutputCapField(Api::kOpenAIChat,
+                              json{{"max_tokens", 5}, {"max_completion_tokens", 6}}),
+               "max_completion_tokens");
+  EXPECT_STREQ(OutputCapField(Api::kOpenAIChat, json::object()), "max_completion_tokens");
+  EXPECT_EQ(OutputCap(Api::kOpenAIChat, json{{"max_tokens", 5}, {"max_completion_tokens", 6}}), 6);
+  EXPECT_EQ(OutputCap(Api::kAnthropicMessages, json{{"max_tokens", 0}}), std::nullopt);
+}
+
 TEST(OutputHistoryTest, MovesTowardsRecentOutputs) {
   OutputHistory history(800);
   for (int i = 0; i < 100; ++i) {

@@ -58,10 +58,10 @@ INSTANTIATE_TEST_SUITE_P(Crds, CrdSchemaTest,
                          ::testing::Values("agentbudget.io_agentbudgets.yaml",
                                            "agentbudget.io_agentworkloads.yaml"));
 
-TEST(CrdColumnsTest, BudgetsShowSpendBurnForecastAndPressure) {
+TEST(CrdColumnsTest, BudgetsShowSpendReservationsBurnForecastAndPressure) {
   EXPECT_THAT(Columns(Crd("agentbudget.io_agentbudgets.yaml")),
-              ::testing::ElementsAre("Limit", "Spent", "Used", "Burn/h", "Forecast", "Pressure",
-                                     "Age"));
+              ::testing::ElementsAre("Limit", "Spent", "Used", "Reserved", "Burn/h", "Forecast",
+                                     "Pressure", "Age"));
 }
 
 TEST(CrdColumnsTest, WorkloadsShowClassPriorityAndQueue) {

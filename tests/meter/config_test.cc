@@ -92,6 +92,9 @@ TEST(ConfigTest, ReadsEveryVariableTheWebhookInjects) {
       {"AGENTBUDGET_MAX_TOKENS", "1000"},
       {"AGENTBUDGET_MAX_REQUESTS", "40"},
       {"AGENTBUDGET_MAX_IDENTICAL_REQUESTS", "3"},
+      {"AGENTBUDGET_REQUEST_MAX_TOKENS", "16000"},
+      {"AGENTBUDGET_REQUEST_MAX_COST", "0.5"},
+      {"AGENTBUDGET_REQUEST_ON_EXCEED", "Clamp"},
       {"AGENTBUDGET_ANTHROPIC_UPSTREAM", "http://anthropic.stub"},
       {"AGENTBUDGET_OPENAI_UPSTREAM", "http://openai.stub"},
       {"AGENTBUDGET_MODELS_ALLOWED", "claude-sonnet-4-5, gpt-5"},
@@ -117,6 +120,9 @@ TEST(ConfigTest, ReadsEveryVariableTheWebhookInjects) {
   EXPECT_EQ(config->envelope.max_tokens, 1000);
   EXPECT_EQ(config->envelope.max_requests, 40);
   EXPECT_EQ(config->envelope.max_identical_requests, 3);
+  EXPECT_EQ(config->request.max_tokens, 16000);
+  EXPECT_EQ(config->request.max_cost, core::Money::FromMicros(500'000));
+  EXPECT_EQ(config->request.on_exceed, core::OnExceed::kClamp);
   EXPECT_EQ(config->anthropic_upstream, "http://anthropic.stub");
   EXPECT_EQ(config->openai_upstream, "http://openai.stub");
   EXPECT_EQ(config->models_allowed, (std::vector<std::string>{"claude-sonnet-4-5", "gpt-5"}));

@@ -64,7 +64,8 @@ class BackstopControllerTest : public QueueFixture {
     Reflect(cache_.workloads(), v1alpha1::kAgentWorkloads, "team-a", "agents");
   }
 
-  BackstopController backstop_{*client_, cache_, writer_, metrics_, clock_};
+  RunCostAnomalies anomalies_{300};
+  BackstopController backstop_{*client_, cache_, writer_, metrics_, anomalies_, clock_};
 };
 
 TEST_F(BackstopControllerTest, JobRunningWithoutAnAdmissionIsSuspendedLabelledAndQueued) {

@@ -140,6 +140,24 @@ TEST(WorkloadConditionsTest, TransitionTimeChangesOnlyWithTheStatus) {
   EXPECT_EQ(cleared[0]["lastTransitionTime"], "2027-01-15T10:00:00Z");
 }
 
+TEST(WorkloadConditionsTest, RunCostAnomalyAppearsOnceARunWasJudged) {
+  GovernanceFacts facts;
+  const core::SysSeconds now{std::chrono::seconds{1'800'000'000}};
+  EXPECT_EQ(WorkloadConditions(facts, json(), now).size(), 1u) << "nothing judged yet";
+  facts.runs_judged = true;
+  facts.cost_anomaly = "run r-9 cost 9 USD, more than 300% of the median 1 USD";
+  json conditions = WorkloadConditions(facts, json(), now);
+  ASSERT_EQ(conditions.size(), 2u);
+  EXPECT_EQ(conditions[1]["type"], "RunCostAnomaly");
+  EXPECT_EQ(conditions[1]["status"], "True");
+  EXPECT_EQ(conditions[1]["reason"], "CostAboveMedian");
+  EXPECT_EQ(conditions[1]["message"], facts.cost_anomaly);
+  facts.cost_anomaly.clear();
+  conditions = WorkloadConditions(facts, conditions, now);
+  EXPECT_EQ(conditions[1]["status"], "False");
+  EXPECT_EQ(conditions[1]["reason"], "UsualCost");
+}
+
 TEST(WorkloadConditionsTest, ApprovalWithoutApproversIsReported) {
   GovernanceFacts facts;
   facts.approval_required = true;

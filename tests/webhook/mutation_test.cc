@@ -48,7 +48,13 @@ TEST_F(PodMutationTest, MeterIsConfiguredThroughEnvAndFlags) {
   EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_RUN"))["value"], "run-uid-1");
   EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_AUTHORITY_URL"))["value"], "https://127.0.0.1:8443");
   EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_MAX_COST"))["value"], "2.50");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_REQUEST_MAX_TOKENS"))["value"], "16000");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_REQUEST_MAX_COST"))["value"], "0.50");
+  EXPECT_EQ((*FindEnv(meter, "AGENTBUDGET_REQUEST_ON_EXCEED"))["value"], "Clamp");
   const nlohmann::json& args = meter["args"];
+  EXPECT_NE(std::find(args.begin(), args.end(),
+                      "--request-on-exceed=$(AGENTBUDGET_REQUEST_ON_EXCEED)"),
+            args.end());
   EXPECT_NE(std::find(args.begin(), args.end(), "--run=$(AGENTBUDGET_RUN)"), args.end());
   EXPECT_NE(std::find(args.begin(), args.end(), "--listen=$(AGENTBUDGET_LISTEN)"), args.end());
 }

@@ -24,6 +24,7 @@ inline nlohmann::json WorkloadJson() {
               {"tags", {{"tier", "gold"}}}}},
             {"models", {{"allowed", {"claude-sonnet-4-5", "claude-haiku-4-5"}}}},
             {"perRun", {{"maxRuntime", "1h"}, {"maxCost", "2.50"}, {"maxSubagents", 20}}},
+            {"perRequest", {{"maxTokens", 16000}, {"maxCost", "0.50"}, {"onExceed", "Clamp"}}},
             {"onLimit", "Reject"},
             {"meter", {{"credentialsSecretRef", {{"name", "llm-keys"}}}}}}}};
 }

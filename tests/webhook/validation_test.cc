@@ -302,6 +302,28 @@ TEST_F(ValidationTest, WorkloadWithOverflowingMaxCostIsInvalid) {
   EXPECT_FALSE(ValidateAgentWorkload(w).allowed);
 }
 
+TEST_F(ValidationTest, WorkloadPerRequestCeilingsAreChecked) {
+  nlohmann::json w = testing::WorkloadJson();
+  w["spec"]["perRequest"]["onExceed"] = "Truncate";
+  AdmissionDecision d = ValidateAgentWorkload(w);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("spec.perRequest.onExceed \"Truncate\" is neither Clamp nor Deny"),
+            std::string::npos)
+      << d.message;
+  w = testing::WorkloadJson();
+  w["spec"]["perRequest"]["maxCost"] = "0";
+  d = ValidateAgentWorkload(w);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("spec.perRequest.maxCost must be greater than zero"), std::string::npos)
+      << d.message;
+  w = testing::WorkloadJson();
+  w["spec"]["perRequest"]["maxTokens"] = 0;
+  d = ValidateAgentWorkload(w);
+  EXPECT_FALSE(d.allowed);
+  EXPECT_NE(d.message.find("spec.perRequest.maxTokens must be at least 1"), std::string::npos)
+      << d.message;
+}
+
 TEST_F(ValidationTest, BudgetInAnUnknownTimeZoneIsInvalid) {
   nlohmann::json b = {{"metadata", {{"name", "b"}}},
                       {"spec", {{"limit", {{"amount", "100"}}}, {"timeZone", "Mars/Olympus"}}}};
