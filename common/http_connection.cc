@@ -168,8 +168,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       return DefaultRefusal(status, message);
     }
     std::string target;
-    if (parser_ && parser_->is_header_done()) {
-      target = std::string(parser_->get().target());
+    if (parser_) {
+      target = std::string(parser_->get().target());  // "" until the request line is read
     }
     return core_->options.refusal(status, message, target);
   }
