@@ -192,7 +192,9 @@ class Call : public std::enable_shared_from_this<Call> {
     upstream.target = route_.upstream_path;
     const bool custody = c_.keys.Holds(api_);
     for (const auto& [name, value] : request_.headers) {
-      if (IsHopByHop(name) || Is(name, "accept-encoding") || Is(name, "content-encoding")) {
+      // The meter read the body already: the client's Expect: 100-continue is answered.
+      if (IsHopByHop(name) || Is(name, "accept-encoding") || Is(name, "content-encoding") ||
+          Is(name, "expect")) {
         continue;
       }
       if (custody && (Is(name, "x-api-key") || Is(name, "authorization"))) {
