@@ -35,7 +35,7 @@ namespace {
 // default 30 s termination grace period of the pod.
 constexpr std::chrono::seconds kShutdownDrain{10};
 
-constexpr size_t kAuthorityIoThreads = 2;
+constexpr size_t kAuthorityIoThreads = 4;
 
 // How long a starting meter with key source Authority keeps asking for its keys while the
 // authority is unreachable; past it, the meter serves and asks again when calls need them.

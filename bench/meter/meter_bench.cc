@@ -419,6 +419,20 @@ Figures Measure(const Target& target, int calls, double seconds, double rate) {
   return f;
 }
 
+// What the benchmark started, stopped at exit however it exits (a failed call exits at once).
+std::vector<pid_t> g_meters;
+std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
+
+void StopEverything() {
+  for (const pid_t pid : g_meters) {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  g_meters.clear();
+  g_authority.reset();
+}
+
 // Starts a meter in front of `upstream` with `extra` flags; its pid, once it accepts.
 pid_t StartMeter(const std::string& binary, int port, const std::string& upstream,
                  const std::string& spool, std::vector<std::string> extra) {
@@ -442,14 +456,14 @@ pid_t StartMeter(const std::string& binary, int port, const std::string& upstrea
     std::perror("exec meter");
     std::_Exit(127);
   }
+  g_meters.push_back(pid);
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   int probe = -1;
   while ((probe = Connect(port)) < 0 && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (probe < 0) {
-    std::fprintf(stderr, "meter did not start\n");
-    ::kill(pid, SIGTERM);
+    std::fprintf(stderr, "meter did not start on %s\n", args[2].c_str());
     std::exit(1);
   }
   ::close(probe);
@@ -499,6 +513,7 @@ int main(int argc, char** argv) {
       return flag == "--help" ? 0 : 2;
     }
   }
+  std::atexit(StopEverything);
   int stub_port = 0;
   const int stub_fd = Listen(&stub_port);
   std::thread(RunStub, stub_fd).detach();
@@ -510,21 +525,21 @@ int main(int argc, char** argv) {
   const int local_port = FreeLoopbackPort();
   targets.push_back({"meter", local_port, "/anthropic/v1/messages",
                      StartMeter(meter, local_port, upstream, dir + "/spool-local", {})});
-  std::unique_ptr<agentbudget::bench::BenchAuthority> authority;
   if (!cluster.empty()) {
     auto started = agentbudget::bench::BenchAuthority::Start(cluster, operator_binary, dir);
     if (!started.ok()) {
       std::fprintf(stderr, "authority: %s\n", started.error().message.c_str());
       return 1;
     }
-    authority = std::move(started).value();
+    g_authority = std::move(started).value();
+    const auto& authority = g_authority;
     const int port = FreeLoopbackPort();
     // failureMode Closed: a call the authority did not reserve fails the benchmark rather
     // than pass on the local envelope alone.
     const pid_t pid = StartMeter(meter, port, upstream, dir + "/spool-authority",
                                  {"--authority-url", authority->url(), "--authority-ca-file",
                                   authority->ca_file(), "--authority-token-file",
-                                  authority->token_file(), "--failure-mode", "closed",
+                                  authority->token_file(), "--failure-mode", "Closed",
                                   "--run", authority->run()});
     targets.push_back({"meter+authority", port, "/anthropic/v1/messages", pid});
   }
@@ -586,14 +601,8 @@ int main(int argc, char** argv) {
                 median(t, &Figures::p50, true), median(t, &Figures::p99, true),
                 median(t, &Figures::ttfb50, true), median(t, &Figures::ttfb99, true));
   }
-  for (const Target& target : targets) {
-    if (target.pid > 0) {
-      ::kill(target.pid, SIGTERM);
-      int status = 0;
-      ::waitpid(target.pid, &status, 0);
-    }
-  }
-  authority.reset();
+  std::fflush(stdout);
+  StopEverything();
   std::system(("rm -rf " + dir).c_str());
   return 0;
 }
