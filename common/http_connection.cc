@@ -4,6 +4,7 @@
 
 #include <array>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -28,16 +29,21 @@ using SysError = boost::system::error_code;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr size_t kLingerBytes = 4 * 1024 * 1024;
 
-Response Refusal(int status, const std::string& message) {
+Response DefaultRefusal(int status, const std::string& message) {
   return Response::Json(status,
                         {{"error", {{"code", status == 503 ? "unavailable" : "invalid_argument"},
                                     {"message", message}}}});
 }
 
+template <class Connection>
+class Writer;
+
 // One connection, plain (Stream = beast::tcp_stream) or TLS (beast::ssl_stream over it).
 // Every operation runs on the socket's strand, so the members need no lock.
 template <class Stream>
 class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+  friend class Writer<Connection>;
+
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
@@ -157,9 +163,19 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     bhttp::async_read(stream_, buffer_, *parser_, AfterRead(&Connection::OnRequest));
   }
 
+  Response Refusal(int status, const std::string& message) {
+    if (!core_->options.refusal) {
+      return DefaultRefusal(status, message);
+    }
+    std::string target;
+    if (parser_) {
+      target = std::string(parser_->get().target());  // "" until the request line is read
+    }
+    return core_->options.refusal(status, message, target);
+  }
+
   void OnReadFailed(SysError ec) {
     request_deadline_.cancel();
-    parser_.reset();
     const ServerOptions& o = core_->options;
     if (timed_out_) {
       Refuse(Refusal(408, "the request did not arrive within " +
@@ -174,6 +190,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       Refuse(Refusal(400, "malformed request: " + ec.message()));
     }
     // Otherwise the client closed or reset: nobody to answer.
+    parser_.reset();
   }
 
   void OnRequest() {
@@ -185,6 +202,10 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       Refuse(Refusal(400, "malformed request: " + request.error().message));
       return;
     }
+    if (const StreamHandler* stream = core_->router.StreamFor(*request)) {
+      Answer(*stream, std::move(*request), keep_alive);
+      return;
+    }
     Response response;
     try {
       response = core_->router.Dispatch(*request);
@@ -193,6 +214,92 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
       response = Response::FromError(Internal("handler failed"));
     }
     Write(std::move(response), keep_alive, /*refused=*/false);
+  }
+
+  void Answer(const StreamHandler& handler, Request&& request, bool keep_alive) {
+    keep_alive_ = keep_alive;
+    auto writer = std::make_shared<Writer<Connection>>(this->shared_from_this());
+    const std::string path = request.path;
+    try {
+      handler(std::move(request), writer);
+    } catch (const std::exception& e) {
+      log::Error("http handler threw", {{"path", path}, {"error", e.what()}});
+      if (!writer->used()) {
+        writer->Send(Response::FromError(Internal("handler failed")));
+      }
+    }
+  }
+
+  // The steps of a streamed answer (see ResponseWriter), on the connection's strand.
+  void BeginStream(int status, Headers&& headers, std::function<void(bool)>&& done) {
+    head_.emplace();
+    head_->version(11);
+    head_->result(static_cast<unsigned>(status));
+    for (auto& [name, value] : headers) {
+      if (::strcasecmp(name.c_str(), "Connection") != 0 &&
+          ::strcasecmp(name.c_str(), "Content-Length") != 0 &&
+          ::strcasecmp(name.c_str(), "Transfer-Encoding") != 0) {
+        head_->set(name, value);
+      }
+    }
+    head_->keep_alive(keep_alive_);
+    head_->chunked(true);
+    head_serializer_.emplace(*head_);
+    Tcp().expires_after(core_->options.request_timeout);
+    bhttp::async_write_header(
+        stream_, *head_serializer_,
+        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) {
+          self->StreamWritten(ec, done);
+        });
+  }
+
+  void WriteChunk(std::string&& data, std::function<void(bool)>&& done) {
+    if (broken_ || data.empty()) {
+      done(!broken_);
+      return;
+    }
+    chunk_ = std::move(data);
+    Tcp().expires_after(core_->options.request_timeout);
+    asio::async_write(
+        stream_, bhttp::make_chunk(asio::buffer(chunk_)),
+        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) {
+          self->StreamWritten(ec, done);
+        });
+  }
+
+  void StreamWritten(SysError ec, const std::function<void(bool)>& done) {
+    if (ec) {
+      AbortStream();
+    }
+    done(!ec);
+  }
+
+  void EndStream() {
+    if (broken_) {
+      return;
+    }
+    Tcp().expires_after(core_->options.request_timeout);
+    asio::async_write(stream_, bhttp::make_chunk_last(),
+                      [self = this->shared_from_this()](SysError ec, size_t) {
+                        self->head_serializer_.reset();
+                        self->head_.reset();
+                        self->chunk_.clear();
+                        if (ec) {
+                          return;
+                        }
+                        if (self->keep_alive_) {
+                          self->AwaitRequest();
+                        } else {
+                          self->Close();
+                        }
+                      });
+  }
+
+  void AbortStream() {
+    broken_ = true;
+    SysError ignored;
+    Tcp().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    Tcp().close();
   }
 
   // Answers, then half-closes and drains what the client still sends (see Linger).
@@ -260,6 +367,67 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   asio::steady_timer request_deadline_;  // from a request's first byte to its last
   uint64_t request_serial_ = 0;  // which request the deadline belongs to
   bool timed_out_ = false;
+  // A streamed answer's state (see Answer).
+  bool keep_alive_ = false;
+  bool broken_ = false;  // aborted, or a write failed: the connection is closed
+  std::optional<bhttp::response<bhttp::empty_body>> head_;
+  std::optional<bhttp::response_serializer<bhttp::empty_body>> head_serializer_;
+  std::string chunk_;  // the chunk being written
+};
+
+// The ResponseWriter of one streamed exchange: each call hops to the connection's strand.
+template <class Connection>
+class Writer final : public ResponseWriter {
+ public:
+  explicit Writer(std::shared_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  ~Writer() override {
+    if (!ended_) {
+      Abort();
+    }
+  }
+
+  bool used() const { return used_.load(); }
+
+  void Send(Response response) override {
+    End([response = std::move(response)](Connection& c) mutable {
+      c.Write(std::move(response), c.keep_alive_, /*refused=*/false);
+    });
+  }
+  void Begin(int status, Headers headers, std::function<void(bool)> done) override {
+    On([status, headers = std::move(headers), done = std::move(done)](Connection& c) mutable {
+      c.BeginStream(status, std::move(headers), std::move(done));
+    });
+  }
+  void Write(std::string data, std::function<void(bool)> done) override {
+    On([data = std::move(data), done = std::move(done)](Connection& c) mutable {
+      c.WriteChunk(std::move(data), std::move(done));
+    });
+  }
+  void End() override {
+    End([](Connection& c) { c.EndStream(); });
+  }
+  void Abort() override {
+    End([](Connection& c) { c.AbortStream(); });
+  }
+
+ private:
+  template <class Step>
+  void On(Step&& step) {
+    used_ = true;
+    asio::dispatch(connection_->stream_.get_executor(),
+                   [c = connection_, step = std::forward<Step>(step)]() mutable { step(*c); });
+  }
+  template <class Step>
+  void End(Step&& step) {
+    if (ended_.exchange(true)) {
+      return;
+    }
+    On(std::forward<Step>(step));
+  }
+
+  const std::shared_ptr<Connection> connection_;
+  std::atomic<bool> used_{false};
+  std::atomic<bool> ended_{false};
 };
 
 // A context for one TLS connection, configured (and the files re-checked) by the reloader.

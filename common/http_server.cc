@@ -89,7 +89,14 @@ void Router::Add(std::string method, std::string path_prefix, Handler handler) {
   if (path_prefix.size() > 1 && path_prefix.back() == '/') {
     path_prefix.pop_back();
   }
-  routes_[std::move(path_prefix)][std::move(method)] = std::move(handler);
+  routes_[std::move(path_prefix)][std::move(method)] = Route{std::move(handler), nullptr};
+}
+
+void Router::AddStream(std::string method, std::string path_prefix, StreamHandler handler) {
+  if (path_prefix.size() > 1 && path_prefix.back() == '/') {
+    path_prefix.pop_back();
+  }
+  routes_[std::move(path_prefix)][std::move(method)] = Route{nullptr, std::move(handler)};
 }
 
 namespace {
@@ -106,9 +113,8 @@ bool PrefixMatches(std::string_view prefix, std::string_view path) {
 
 }  // namespace
 
-Response Router::Dispatch(const Request& request) const {
-  // Longest prefix first: the map is ordered, so scan from the back and keep the longest.
-  const std::map<std::string, Handler>* best = nullptr;
+const Router::Methods* Router::Match(const Request& request) const {
+  const Methods* best = nullptr;
   size_t best_length = 0;
   for (const auto& [prefix, methods] : routes_) {
     if (PrefixMatches(prefix, request.path) && (best == nullptr || prefix.size() > best_length)) {
@@ -116,17 +122,33 @@ Response Router::Dispatch(const Request& request) const {
       best_length = prefix.size();
     }
   }
+  return best;
+}
+
+const Router::Route* Router::ForMethod(const Methods& methods, const Request& request) {
+  auto it = methods.find(request.method);
+  if (it == methods.end()) {
+    it = methods.find("*");
+  }
+  return it == methods.end() ? nullptr : &it->second;
+}
+
+const StreamHandler* Router::StreamFor(const Request& request) const {
+  const Methods* methods = Match(request);
+  const Route* route = methods == nullptr ? nullptr : ForMethod(*methods, request);
+  return route != nullptr && route->stream ? &route->stream : nullptr;
+}
+
+Response Router::Dispatch(const Request& request) const {
+  const Methods* best = Match(request);
   if (best == nullptr) {
     return Response::Json(404, {{"error", {{"code", "not_found"},
                                            {"message", "no route for " + request.path}}}});
   }
-  auto it = best->find(request.method);
-  if (it == best->end()) {
-    it = best->find("*");
-  }
-  if (it == best->end()) {
+  const Route* route = ForMethod(*best, request);
+  if (route == nullptr) {
     std::string allow;
-    for (const auto& [method, handler] : *best) {
+    for (const auto& [method, unused] : *best) {
       allow += (allow.empty() ? "" : ", ") + method;
     }
     Response r = Response::Json(
@@ -135,7 +157,10 @@ Response Router::Dispatch(const Request& request) const {
     r.headers["Allow"] = allow;
     return r;
   }
-  return it->second(request);
+  if (!route->handler) {
+    return Response::FromError(Internal("the route of " + request.path + " streams"));
+  }
+  return route->handler(request);
 }
 
 namespace {

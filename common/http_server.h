@@ -60,6 +60,37 @@ int HttpStatusFor(ErrorCode code);
 // They must not throw: an escaping exception is caught, logged and answered with 500.
 using Handler = std::function<Response(const Request&)>;
 
+// The answer to one request of a StreamHandler, written as it becomes available: either
+// whole (Send), or as a chunked stream (Begin, Write..., then End or Abort). Every method may
+// be called from any thread; each runs on the connection's event loop. A `done` callback runs
+// there too, once the bytes are written (true) or the client is gone or did not read them
+// within ServerOptions::request_timeout (false; the connection is then closed). Call Write only
+// after the previous Write's (or Begin's) `done`, and End or Abort after the last: the client's
+// socket is the back-pressure. A writer dropped before Send, End or Abort aborts. The
+// connection reads its next request only after Send or End.
+class ResponseWriter {
+ public:
+  virtual ~ResponseWriter() = default;
+  // The whole answer, as a Handler's. Ends the exchange.
+  virtual void Send(Response response) = 0;
+  // The status line and headers of a chunked answer (Content-Length and Transfer-Encoding
+  // in `headers` are replaced).
+  virtual void Begin(int status, Headers headers, std::function<void(bool written)> done) = 0;
+  // One chunk of the body; empty `data` writes nothing and completes at once.
+  virtual void Write(std::string data, std::function<void(bool written)> done) = 0;
+  // The terminating chunk: the client has the whole answer. Ends the exchange.
+  virtual void End() = 0;
+  // Closes the connection without the terminating chunk, so the client sees the answer
+  // fail rather than take a truncated one for complete. Ends the exchange.
+  virtual void Abort() = 0;
+};
+
+// Handles a request asynchronously: called on an event-loop thread, it must not block; it
+// answers through `writer`, now or later, from any thread. Must not throw (an escaping
+// exception is caught, logged and answered with 500 unless the writer was already used).
+using StreamHandler =
+    std::function<void(Request&& request, std::shared_ptr<ResponseWriter> writer)>;
+
 // Routes by method and path prefix. The longest matching prefix wins; a prefix matches a
 // path equal to it or continuing with '/' after it (prefix "/v1/runs" matches "/v1/runs" and
 // "/v1/runs/x", not "/v1/runsx"); prefix "/" matches everything. A path that matches a
@@ -71,13 +102,31 @@ class Router {
   // replaces the handler.
   // REQUIRES: path_prefix starts with '/'.
   void Add(std::string method, std::string path_prefix, Handler handler);
+  // The same for a handler that answers asynchronously (see StreamHandler).
+  void AddStream(std::string method, std::string path_prefix, StreamHandler handler);
 
-  // Runs the matching handler (on the calling thread), or answers 404 / 405.
+  // The stream handler routed for `request`, or nullptr when its route is a Handler (or
+  // there is none: Dispatch answers then).
+  const StreamHandler* StreamFor(const Request& request) const;
+
+  // Runs the matching Handler (on the calling thread), or answers 404 / 405. A route added
+  // with AddStream is answered 500 here: ask StreamFor first.
   Response Dispatch(const Request& request) const;
 
  private:
-  // prefix -> method -> handler
-  std::map<std::string, std::map<std::string, Handler>> routes_;
+  // One of the two is set.
+  struct Route {
+    Handler handler;
+    StreamHandler stream;
+  };
+  using Methods = std::map<std::string, Route>;
+  // The routes of the longest prefix matching `request`'s path, or nullptr.
+  const Methods* Match(const Request& request) const;
+  // The route for `request`'s method (or "*") among `methods`, or nullptr.
+  static const Route* ForMethod(const Methods& methods, const Request& request);
+
+  // prefix -> method -> route
+  std::map<std::string, Methods> routes_;
 };
 
 // TLS settings: the serving certificate chain and key, read from PEM files and re-read when
@@ -112,6 +161,11 @@ struct ServerOptions {
   // A keep-alive connection with no request for this long is closed. Longer than the idle
   // timeout of usual clients (Go's 90 s), so that the client, not the server, closes it.
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(120);
+  // Shapes the answer to a refused request (413, 431, 408, 400 or 503, with a message naming
+  // the limit); `target` is the request target when its headers were read, else "". Unset:
+  // {"error": {"code": ..., "message": ...}}. Runs on an event-loop thread; must not block.
+  std::function<Response(int status, const std::string& message, std::string_view target)>
+      refusal;
 };
 
 // An HTTP/1.1 server on Boost.Beast and Asio: a fixed pool of threads runs one event loop;

@@ -60,6 +60,13 @@ void RunEnvelope::Release(Money estimate_cost, int64_t estimate_tokens) {
   totals_.reserved_tokens -= estimate_tokens;
 }
 
+void RunEnvelope::ReleaseUnsent(Money estimate_cost, int64_t estimate_tokens) {
+  Release(estimate_cost, estimate_tokens);
+  if (totals_.requests > 0) {
+    --totals_.requests;
+  }
+}
+
 void RunEnvelope::RecordSpend(Money cost, int64_t tokens) {
   totals_.spent += cost;
   totals_.tokens = SaturatingAdd(totals_.tokens, tokens);

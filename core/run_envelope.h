@@ -71,6 +71,11 @@ class RunEnvelope {
   // still counts towards maxRequests and maxIdenticalRequests.
   void Release(Money estimate_cost, int64_t estimate_tokens);
 
+  // Drops a reservation whose call never reached the provider (it could not connect): it
+  // no longer counts towards maxRequests. It still counts towards maxIdenticalRequests,
+  // whose guard holds no per-call state to undo.
+  void ReleaseUnsent(Money estimate_cost, int64_t estimate_tokens);
+
   // Records spend that did not pass through Reserve (e.g. spooled from a previous process).
   void RecordSpend(Money cost, int64_t tokens);
 

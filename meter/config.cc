@@ -56,6 +56,7 @@ constexpr FileKey kFileKeys[] = {
     {"openai-upstream", "upstreams.openai"},
     {"upstream-ca-file", "upstreams.caFile"},
     {"upstream-timeout-seconds", "upstreams.timeoutSeconds"},
+    {"upstream-idle-timeout-seconds", "upstreams.idleTimeoutSeconds"},
     {"key-source", "credentials.keySource"},
     {"anthropic-key-file", "credentials.anthropicKeyFile"},
     {"openai-key-file", "credentials.openaiKeyFile"},
@@ -155,6 +156,9 @@ void Define(Config& config, flags::FlagSet& set) {
              "extra CA bundle trusted for upstream TLS");
   set.Duration("upstream-timeout-seconds", &config.upstream_timeout,
                "upstream inactivity timeout, in seconds");
+  set.Duration("upstream-idle-timeout-seconds", &config.upstream_idle_timeout,
+               "close pooled upstream connections idle this long, in seconds (below the "
+               "providers' own idle timeouts)");
   set.Custom("key-source", "secret",
              "where the real provider keys come from: secret (the key files below) or "
              "authority (GET /v1/credentials of the authority, with the pod's token)",

@@ -57,6 +57,8 @@ struct Config {
   std::string openai_upstream = "https://api.openai.com";
   std::string upstream_ca_file;  // extra CA bundle for upstream TLS; empty: system CAs only
   std::chrono::seconds upstream_timeout{600};
+  // Pooled upstream connections idle this long are closed, before the provider closes them.
+  std::chrono::seconds upstream_idle_timeout{15};
 
   // Key custody. kSecret: the real provider keys are read from the meter's own mounted
   // Secret (an empty file name: the client's own credentials are passed through).

@@ -210,6 +210,18 @@ void Enforcer::Abandon(const Admission& admission) {
     MutexLock lock(mu_);
     envelope_.Release(admission.estimate_cost, admission.estimate_tokens);
   }
+  ReleaseAtAuthority(admission);
+}
+
+void Enforcer::AbandonUnsent(const Admission& admission) {
+  {
+    MutexLock lock(mu_);
+    envelope_.ReleaseUnsent(admission.estimate_cost, admission.estimate_tokens);
+  }
+  ReleaseAtAuthority(admission);
+}
+
+void Enforcer::ReleaseAtAuthority(const Admission& admission) {
   if (authority_ != nullptr && !admission.reservation_id.starts_with("local-")) {
     Status released =
         authority_->Release(admission.reservation_id, admission.idempotency_key + "-release");

@@ -72,6 +72,9 @@ class Enforcer {
 
   // Releases an admitted call that was never forwarded.
   void Abandon(const Admission& admission) EXCLUDES(mu_);
+  // The same for a call that never reached the provider (the connection to it failed): it
+  // does not count towards maxRequests. (The authority counts committed calls only.)
+  void AbandonUnsent(const Admission& admission) EXCLUDES(mu_);
 
   core::EnvelopeTotals totals() const EXCLUDES(mu_);
   const core::EnvelopeLimits& limits() const { return options_.limits; }
@@ -86,6 +89,8 @@ class Enforcer {
 
  private:
   std::string NextKey();
+  // Releases the authority's reservation of `admission`, if it holds one.
+  void ReleaseAtAuthority(const Admission& admission);
   // Spools the report of a local denial for `ceiling` unless this process already did.
   void ReportCeiling(const std::string& ceiling, const Admission& denied) EXCLUDES(mu_);
   // Stores `entry` durably in the spool and wakes the sender; kUnavailable when it could

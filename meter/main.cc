@@ -35,7 +35,7 @@ namespace {
 // default 30 s termination grace period of the pod.
 constexpr std::chrono::seconds kShutdownDrain{10};
 
-constexpr size_t kIoThreads = 4;
+constexpr size_t kAuthorityIoThreads = 4;
 
 // How long a starting meter with key source Authority keeps asking for its keys while the
 // authority is unreachable; past it, the meter serves and asks again when calls need them.
@@ -167,12 +167,12 @@ int Run(const std::vector<std::string>& args) {
 }  // namespace agentbudget::meter
 
 int main(int argc, char** argv) {
-  // One thread per request would otherwise give the process up to 8 malloc arenas per core,
-  // most of their memory idle: two arenas keep the resident set small under many streams.
+  // The event loops' and the enforcer's threads would otherwise get up to 8 malloc arenas
+  // per core, most of their memory idle: two arenas keep the resident set small.
   mallopt(M_ARENA_MAX, 2);
-  // cpprestsdk's pool only runs I/O completions and continuations (blocking work runs on
-  // the meter's own threads): a few threads switch less than its default of 40.
-  crossplat::threadpool::initialize_with_threads(agentbudget::meter::kIoThreads);
+  // cpprestsdk's pool serves the authority client only (the proxy runs on its own event
+  // loops): a few threads switch less than its default of 40.
+  crossplat::threadpool::initialize_with_threads(agentbudget::meter::kAuthorityIoThreads);
   std::vector<std::string> args(argv + 1, argv + argc);
   return agentbudget::meter::Run(args);
 }

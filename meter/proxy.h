@@ -1,9 +1,6 @@
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "common/result.h"
@@ -16,17 +13,15 @@
 namespace agentbudget::meter {
 
 // The meter's HTTP server: proxies the routes of meter/routes.h to the configured
-// upstreams, and serves GET /healthz, /readyz, /metrics and /v1/run (the run envelope's
-// totals). With config.health_listen_host set, a second listener there serves /healthz,
-// /readyz (503 once stopping) and /metrics only: the kubelet's probes reach it, while the
-// proxy listener stays on loopback. Calls for models outside config.models_allowed (and
-// models_fallback) are denied. Per metered call: parse the request, estimate and reserve (Enforcer), forward
-// with the model rewritten when degraded and the provider key injected (`keys`; a 401 from
-// the provider is reported to them), stream the answer
-// back event by event while reading its usage, price it, commit. Each request is handled
-// on a thread of its own, reused from a ThreadCache (blocking upstream reads never run on
-// cpprestsdk's pool).
-// Thread-safe.
+// upstreams (see ProxyCall in meter/proxy_call.h for what happens to each call), and serves
+// GET /healthz, /readyz, /metrics and /v1/run (the run envelope's totals). With
+// config.health_listen_host set, a second listener there serves /healthz, /readyz (503 once
+// stopping) and /metrics only: the kubelet's probes reach it, while the proxy listener stays
+// on loopback. Calls for models outside config.models_allowed (and models_fallback) are
+// denied. Everything runs on event loops (common/http_server.h for the clients,
+// meter/beast_upstream_client.h for the providers), a thread per core each; with an
+// authority in the path, the enforcer's blocking calls run on a small fixed pool of their
+// own. No thread per request. Thread-safe.
 class Proxy {
  public:
   // `rates`, `enforcer`, `records` and `keys` must outlive the Proxy.

@@ -1,13 +1,19 @@
-// Measures what the meter adds to LLM calls, against a baseline that calls the same stub
-// provider directly, in the same run:
-//   - non-streaming calls: latency p50/p99, direct and through the meter;
-//   - streaming calls: time to the first event (TTFB), direct and through the meter;
-//   - 64 concurrent streaming clients: calls per second, direct and through the meter;
-//   - the meter's RSS idle and at its peak under that load.
-// The stub is an in-process HTTP/1.1 server answering the Anthropic Messages API with
-// fixed usage; clients are raw keep-alive sockets, so neither adds framework overhead.
+// Measures what the meter adds to LLM calls, side by side in one run: the same stub
+// provider called directly (the baseline), through a meter enforcing locally, and (with
+// --authority) through a meter reserving every call at a real budget authority: the
+// operator on a local control plane, its ledger on that API server, TLS with the CA it
+// publishes and a pod's bound token, as in production (bench/meter/bench_authority.h).
+//   - non-streaming calls at a fixed rate (--rate, open loop over 8 connections; latency
+//     counted from each call's scheduled start): p50/p99;
+//   - streaming calls one after another: time to the first event (TTFB) p50/p99;
+//   - 64 concurrent streaming clients: calls per second;
+//   - each meter's RSS at its peak under the 64 streams.
+// Each figure is the median over --rounds rounds; "added" is the meter's figure minus the
+// direct one of the same round. The stub is an in-process HTTP/1.1 server answering the
+// Anthropic Messages API with fixed usage; clients are raw keep-alive sockets.
 //
-// Usage: meter_bench [--meter PATH] [--calls N] [--seconds S]
+// Usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]
+//                    [--authority CLUSTER --operator PATH] [--meter PATH]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +33,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "bench/meter/bench_authority.h"
 
 namespace {
 
@@ -134,6 +142,10 @@ bool Chunked(const std::string& headers) {
 bool ReadResponse(Reader& reader, Clock::time_point* first_body_byte) {
   std::string headers;
   if (!reader.Until("\r\n\r\n", &headers)) {
+    return false;
+  }
+  if (headers.rfind("HTTP/1.1 200", 0) != 0) {
+    std::fprintf(stderr, "call answered %s\n", headers.substr(0, headers.find('\r')).c_str());
     return false;
   }
   std::string body;
@@ -322,105 +334,275 @@ double Concurrent(int port, const std::string& path, int clients, double seconds
          std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Non-streaming calls at `rate` per second for `seconds`, over 8 keep-alive connections
+// each sending on its own schedule; each latency runs from the call's scheduled start, so a
+// slow answer delays (and counts against) the calls queued behind it.
+std::vector<double> FixedRate(int port, const std::string& path, double rate, double seconds) {
+  constexpr int kConnections = 8;
+  const auto interval = std::chrono::duration<double>(kConnections / rate);
+  const int per_connection = static_cast<int>(rate * seconds / kConnections);
+  std::vector<std::vector<double>> latencies(kConnections);
+  std::vector<std::thread> threads;
+  const auto start = Clock::now() + std::chrono::milliseconds(50);
+  for (int c = 0; c < kConnections; ++c) {
+    threads.emplace_back([&, c] {
+      const int fd = Connect(port);
+      Reader reader(fd);
+      const std::string request = Request(path, false);
+      const auto offset = std::chrono::duration<double>(1.0 / rate) * c;
+      for (int i = 0; i < per_connection; ++i) {
+        const auto scheduled = start + std::chrono::duration_cast<Clock::duration>(
+                                           offset + interval * i);
+        std::this_thread::sleep_until(scheduled);
+        Clock::time_point first;
+        if (!WriteAll(fd, request) || !ReadResponse(reader, &first)) {
+          std::fprintf(stderr, "call failed on port %d\n", port);
+          std::exit(1);
+        }
+        latencies[c].push_back(
+            std::chrono::duration<double, std::micro>(Clock::now() - scheduled).count());
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  std::vector<double> all;
+  for (const auto& l : latencies) {
+    all.insert(all.end(), l.begin(), l.end());
+  }
+  return all;
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// One way to reach the stub: directly, or through a meter process.
+struct Target {
+  std::string name;
+  int port = 0;
+  std::string path;
+  pid_t pid = -1;  // the meter's, for its RSS
+};
+
+// What one round measured of one target.
+struct Figures {
+  double p50 = 0, p99 = 0, ttfb50 = 0, ttfb99 = 0, rate = 0, rss_mb = 0;
+};
+
+Figures Measure(const Target& target, int calls, double seconds, double rate) {
+  Figures f;
+  const std::vector<double> latency = FixedRate(target.port, target.path, rate, seconds);
+  f.p50 = Percentile(latency, 0.50);
+  f.p99 = Percentile(latency, 0.99);
+  std::vector<double> ttfb;
+  for (const Sample& s : Sequential(target.port, target.path, true, calls)) {
+    ttfb.push_back(s.ttfb_us);
+  }
+  f.ttfb50 = Percentile(ttfb, 0.50);
+  f.ttfb99 = Percentile(ttfb, 0.99);
+  std::atomic<long> rss_peak{0};
+  std::atomic<bool> sampling{target.pid > 0};
+  std::thread sampler([&] {
+    while (sampling.load()) {
+      rss_peak = std::max(rss_peak.load(), RssKb(target.pid));
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  f.rate = Concurrent(target.port, target.path, 64, seconds);
+  sampling = false;
+  sampler.join();
+  f.rss_mb = rss_peak.load() / 1024.0;
+  return f;
+}
+
+// What the benchmark started, stopped at exit however it exits (a failed call exits at once).
+std::vector<pid_t> g_meters;
+std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
+
+void StopEverything() {
+  for (const pid_t pid : g_meters) {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  g_meters.clear();
+  g_authority.reset();
+}
+
+// Starts a meter in front of `upstream` with `extra` flags; its pid, once it accepts.
+pid_t StartMeter(const std::string& binary, int port, const std::string& upstream,
+                 const std::string& spool, std::vector<std::string> extra) {
+  std::vector<std::string> args = {binary,        "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--anthropic-upstream", upstream,
+                                   "--openai-upstream",    upstream,
+                                   "--spool-dir",          spool,
+                                   "--log-level",          "error"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execv(binary.c_str(), argv.data());
+    std::perror("exec meter");
+    std::_Exit(127);
+  }
+  g_meters.push_back(pid);
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  int probe = -1;
+  while ((probe = Connect(port)) < 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (probe < 0) {
+    std::fprintf(stderr, "meter did not start on %s\n", args[2].c_str());
+    std::exit(1);
+  }
+  ::close(probe);
+  return pid;
+}
+
+int FreeLoopbackPort() {
+  int port = 0;
+  ::close(Listen(&port));
+  return port;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string meter = AGENTBUDGET_METER_BINARY;
-  int calls = 2000;
-  double seconds = 5;
+  std::string operator_binary = AGENTBUDGET_OPERATOR_BINARY;
+  std::string cluster;
+  int calls = 1000;
+  int rounds = 3;
+  double seconds = 3;
+  double rate = 1000;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     const bool has_value = i + 1 < argc;
     if (flag == "--meter" && has_value) {
       meter = argv[i + 1];
+    } else if (flag == "--operator" && has_value) {
+      operator_binary = argv[i + 1];
+    } else if (flag == "--authority" && has_value) {
+      cluster = argv[i + 1];
     } else if (flag == "--calls" && has_value && std::atoi(argv[i + 1]) > 0) {
       calls = std::atoi(argv[i + 1]);
+    } else if (flag == "--rounds" && has_value && std::atoi(argv[i + 1]) > 0) {
+      rounds = std::atoi(argv[i + 1]);
     } else if (flag == "--seconds" && has_value && std::atof(argv[i + 1]) > 0) {
       seconds = std::atof(argv[i + 1]);
+    } else if (flag == "--rate" && has_value && std::atof(argv[i + 1]) > 0) {
+      rate = std::atof(argv[i + 1]);
     } else {
       std::fprintf(flag == "--help" ? stdout : stderr,
-                   "usage: meter_bench [--calls N] [--seconds S] [--meter PATH]\n"
-                   "  Added latency, stream TTFB, 64-stream throughput and RSS of the meter,\n"
-                   "  each against a direct-to-stub baseline measured in the same run.\n");
+                   "usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]\n"
+                   "                   [--authority CLUSTER [--operator PATH]] [--meter PATH]\n"
+                   "  Added latency at a fixed rate, stream TTFB, 64-stream throughput and RSS\n"
+                   "  of the meter (and, with --authority, of a meter reserving at a real\n"
+                   "  budget authority on local cluster CLUSTER), against direct calls.\n");
       return flag == "--help" ? 0 : 2;
     }
   }
+  std::atexit(StopEverything);
   int stub_port = 0;
   const int stub_fd = Listen(&stub_port);
   std::thread(RunStub, stub_fd).detach();
-
-  int meter_port = 0;
-  ::close(Listen(&meter_port));
-  const std::string listen = "127.0.0.1:" + std::to_string(meter_port);
   const std::string upstream = "http://127.0.0.1:" + std::to_string(stub_port);
-  const std::string spool = "/tmp/meter-bench-spool-" + std::to_string(::getpid());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 2);
-    ::execl(meter.c_str(), meter.c_str(), "--listen", listen.c_str(), "--anthropic-upstream",
-            upstream.c_str(), "--openai-upstream", upstream.c_str(), "--spool-dir",
-            spool.c_str(), "--log-level", "error", static_cast<char*>(nullptr));
-    std::perror("exec meter");
-    std::_Exit(127);
-  }
-  // Wait (with a deadline) for the meter to accept connections.
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  int probe = -1;
-  while ((probe = Connect(meter_port)) < 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (probe < 0) {
-    std::fprintf(stderr, "meter did not start\n");
-    ::kill(pid, SIGTERM);
-    return 1;
-  }
-  ::close(probe);
+  const std::string dir = "/tmp/meter-bench-" + std::to_string(::getpid());
+  std::system(("mkdir -p " + dir).c_str());
 
-  const std::string direct = "/v1/messages";
-  const std::string metered = "/anthropic/v1/messages";
-  Sequential(stub_port, direct, false, 200);  // warm-up
-  Sequential(meter_port, metered, false, 200);
-  const long rss_idle = RssKb(pid);
-
-  std::vector<double> d_total, m_total, d_ttfb, m_ttfb;
-  for (const Sample& s : Sequential(stub_port, direct, false, calls)) d_total.push_back(s.total_us);
-  for (const Sample& s : Sequential(meter_port, metered, false, calls)) m_total.push_back(s.total_us);
-  for (const Sample& s : Sequential(stub_port, direct, true, calls / 2)) d_ttfb.push_back(s.ttfb_us);
-  for (const Sample& s : Sequential(meter_port, metered, true, calls / 2)) m_ttfb.push_back(s.ttfb_us);
-
-  std::atomic<long> rss_peak{0};
-  std::atomic<bool> sampling{true};
-  std::thread sampler([&] {
-    while (sampling.load()) {
-      rss_peak = std::max(rss_peak.load(), RssKb(pid));
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<Target> targets = {{"direct", stub_port, "/v1/messages", -1}};
+  const int local_port = FreeLoopbackPort();
+  targets.push_back({"meter", local_port, "/anthropic/v1/messages",
+                     StartMeter(meter, local_port, upstream, dir + "/spool-local", {})});
+  if (!cluster.empty()) {
+    auto started = agentbudget::bench::BenchAuthority::Start(cluster, operator_binary, dir);
+    if (!started.ok()) {
+      std::fprintf(stderr, "authority: %s\n", started.error().message.c_str());
+      return 1;
     }
-  });
-  const double direct_rate = Concurrent(stub_port, direct, 64, seconds);
-  const double meter_rate = Concurrent(meter_port, metered, 64, seconds);
-  sampling = false;
-  sampler.join();
+    g_authority = std::move(started).value();
+    const auto& authority = g_authority;
+    const int port = FreeLoopbackPort();
+    // failureMode Closed: a call the authority did not reserve fails the benchmark rather
+    // than pass on the local envelope alone.
+    const pid_t pid = StartMeter(meter, port, upstream, dir + "/spool-authority",
+                                 {"--authority-url", authority->url(), "--authority-ca-file",
+                                  authority->ca_file(), "--authority-token-file",
+                                  authority->token_file(), "--failure-mode", "Closed",
+                                  "--run", authority->run()});
+    targets.push_back({"meter+authority", port, "/anthropic/v1/messages", pid});
+  }
+  // Warm-up; for the authority, until it answers (its informers sync after start).
+  for (const Target& target : targets) {
+    const auto deadline = Clock::now() + std::chrono::minutes(2);
+    while (true) {
+      const int fd = Connect(target.port);
+      Reader reader(fd);
+      Clock::time_point first;
+      const bool ok = WriteAll(fd, Request(target.path, false)) && ReadResponse(reader, &first);
+      ::close(fd);
+      if (ok) {
+        break;
+      }
+      if (Clock::now() > deadline) {
+        std::fprintf(stderr, "%s never answered 200\n", target.name.c_str());
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    Sequential(target.port, target.path, false, 200);
+  }
 
-  const double dp50 = Percentile(d_total, 0.50), dp99 = Percentile(d_total, 0.99);
-  const double mp50 = Percentile(m_total, 0.50), mp99 = Percentile(m_total, 0.99);
-  const double dt50 = Percentile(d_ttfb, 0.50), dt99 = Percentile(d_ttfb, 0.99);
-  const double mt50 = Percentile(m_ttfb, 0.50), mt99 = Percentile(m_ttfb, 0.99);
-  std::printf("meter_bench: %d non-streaming and %d streaming calls, 64 streams for %.0f s\n",
-              calls, calls / 2, seconds);
-  std::printf("non-streaming latency us  direct p50 %.0f p99 %.0f | meter p50 %.0f p99 %.0f | "
-              "added p50 %.0f p99 %.0f | ratio p50 %.2fx p99 %.2fx\n",
-              dp50, dp99, mp50, mp99, mp50 - dp50, mp99 - dp99, mp50 / dp50, mp99 / dp99);
-  std::printf("stream TTFB us            direct p50 %.0f p99 %.0f | meter p50 %.0f p99 %.0f | "
-              "added p50 %.0f p99 %.0f | ratio p50 %.2fx\n",
-              dt50, dt99, mt50, mt99, mt50 - dt50, mt99 - dt99, mt50 / dt50);
-  std::printf("64 concurrent streams     direct %.0f calls/s | meter %.0f calls/s | ratio %.2fx\n",
-              direct_rate, meter_rate, meter_rate / direct_rate);
-  std::printf("meter RSS                 idle %.1f MB | peak under 64 streams %.1f MB\n",
-              rss_idle / 1024.0, rss_peak.load() / 1024.0);
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  std::system(("rm -rf " + spool).c_str());
+  // figures[target][round]
+  std::vector<std::vector<Figures>> figures(targets.size());
+  for (int round = 0; round < rounds; ++round) {
+    for (size_t t = 0; t < targets.size(); ++t) {
+      figures[t].push_back(Measure(targets[t], calls, seconds, rate));
+    }
+  }
+  const auto median = [&](size_t t, double Figures::*field, bool added) {
+    std::vector<double> values;
+    for (int r = 0; r < rounds; ++r) {
+      values.push_back(figures[t][r].*field - (added ? figures[0][r].*field : 0));
+    }
+    return Median(values);
+  };
+  std::printf("meter_bench: medians of %d rounds; %.0f non-streaming calls/s for %.0f s, %d "
+              "streaming calls, 64 streams for %.0f s\n",
+              rounds, rate, seconds, calls, seconds);
+  for (size_t t = 0; t < targets.size(); ++t) {
+    std::printf("%-16s latency us p50 %.0f p99 %.0f | TTFB us p50 %.0f p99 %.0f | "
+                "64 streams %.0f calls/s",
+                targets[t].name.c_str(), median(t, &Figures::p50, false),
+                median(t, &Figures::p99, false), median(t, &Figures::ttfb50, false),
+                median(t, &Figures::ttfb99, false), median(t, &Figures::rate, false));
+    if (t == 0) {
+      std::printf("\n");
+      continue;
+    }
+    std::vector<double> ratios;
+    for (int r = 0; r < rounds; ++r) {
+      ratios.push_back(figures[t][r].rate / figures[0][r].rate);
+    }
+    std::printf(" (%.2fx direct) | RSS peak %.1f MB\n", Median(ratios),
+                median(t, &Figures::rss_mb, false));
+    std::printf("%-16s added     p50 %.0f p99 %.0f | added   p50 %.0f p99 %.0f\n", "",
+                median(t, &Figures::p50, true), median(t, &Figures::p99, true),
+                median(t, &Figures::ttfb50, true), median(t, &Figures::ttfb99, true));
+  }
+  std::fflush(stdout);
+  StopEverything();
+  std::system(("rm -rf " + dir).c_str());
   return 0;
 }

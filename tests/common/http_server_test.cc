@@ -443,6 +443,99 @@ TEST_F(HttpServerTest, ConnectionChurnIsServedAndLeavesNoConnectionOpen) {
   }
 }
 
+// A stream handler writing `chunks` one after another, each once the previous was written,
+// then ending (or aborting, when `abort`).
+StreamHandler Streaming(std::vector<std::string> chunks, bool abort) {
+  return [chunks = std::move(chunks), abort](Request&&, std::shared_ptr<ResponseWriter> writer) {
+    auto next = std::make_shared<std::function<void(size_t)>>();
+    *next = [writer, chunks, abort, weak = std::weak_ptr(next)](size_t i) {
+      if (i == chunks.size()) {
+        if (abort) {
+          writer->Abort();
+        } else {
+          writer->End();
+        }
+        return;
+      }
+      writer->Write(chunks[i], [i, next = weak.lock()](bool written) {
+        if (written && next) {
+          (*next)(i + 1);
+        }
+      });
+    };
+    writer->Begin(200, {{"Content-Type", "text/event-stream"}},
+                  [next](bool written) {
+                    if (written) {
+                      (*next)(0);
+                    }
+                  });
+  };
+}
+
+TEST_F(HttpServerTest, AStreamedAnswerIsChunkedAndTheConnectionServesTheNextRequest) {
+  Router router;
+  router.AddStream("GET", "/stream", Streaming({"first\n", "second\n"}, /*abort=*/false));
+  router.Add("GET", "/", Named("plain"));
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Socket socket(server->port());
+  ASSERT_TRUE(socket.Send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string answer;
+  while (answer.find("0\r\n\r\n") == std::string::npos) {
+    const std::string more = socket.ReadSome();
+    ASSERT_FALSE(more.empty()) << answer;
+    answer += more;
+  }
+  EXPECT_EQ(StatusOf(answer), 200);
+  EXPECT_NE(answer.find("Transfer-Encoding: chunked"), std::string::npos) << answer;
+  EXPECT_NE(answer.find("6\r\nfirst\n\r\n7\r\nsecond\n\r\n0\r\n\r\n"), std::string::npos)
+      << answer;
+  ASSERT_TRUE(socket.Send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(BodyOf(socket.ReadSome()), "plain");
+}
+
+TEST_F(HttpServerTest, AnAbortedStreamClosesWithoutTheTerminatingChunk) {
+  Router router;
+  router.AddStream("GET", "/", Streaming({"partial\n"}, /*abort=*/true));
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Socket socket(server->port());
+  ASSERT_TRUE(socket.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string answer = socket.ReadUntilClosed();
+  EXPECT_TRUE(socket.closed());
+  EXPECT_NE(answer.find("partial"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("0\r\n\r\n"), std::string::npos) << answer;
+}
+
+TEST_F(HttpServerTest, AWriterDroppedUnusedClosesTheConnection) {
+  Router router;
+  router.AddStream("GET", "/", [](Request&&, std::shared_ptr<ResponseWriter>) {});
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Socket socket(server->port());
+  ASSERT_TRUE(socket.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  EXPECT_EQ(socket.ReadUntilClosed(), "");
+  EXPECT_TRUE(socket.closed());
+}
+
+TEST_F(HttpServerTest, TheRefusalHookShapesARefusedRequest) {
+  ServerOptions options;
+  options.max_body_bytes = 4;
+  std::string seen_target;
+  options.refusal = [&seen_target](int status, const std::string& message,
+                                   std::string_view target) {
+    seen_target = std::string(target);
+    return Response::Text(status, "shaped: " + message);
+  };
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  const std::string answer =
+      Answer(server->port(), "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\n");
+  EXPECT_EQ(StatusOf(answer), 413);
+  EXPECT_EQ(BodyOf(answer), "shaped: request body exceeds 4 bytes");
+  EXPECT_EQ(seen_target, "/big");
+}
+
 TEST_F(HttpServerTest, ABlockedHandlerHoldsOnlyItsOwnThread) {
   std::mutex mu;
   std::condition_variable cv;

@@ -26,6 +26,17 @@ TEST(RunEnvelopeTest, DeniesTheRequestAfterMaxRequestsNamingTheCeiling) {
   EXPECT_FALSE(StopsRun(third.ceiling));
 }
 
+TEST(RunEnvelopeTest, ACallReleasedUnsentNoLongerCountsTowardsMaxRequests) {
+  RunEnvelope envelope({std::nullopt, std::nullopt, 1, std::nullopt});
+  ASSERT_TRUE(envelope.Reserve(1, Usd(50), 10).allowed);
+  envelope.ReleaseUnsent(Usd(50), 10);
+  EXPECT_EQ(envelope.totals().requests, 0);
+  EXPECT_EQ(envelope.totals().reserved, Usd(0));
+  ASSERT_TRUE(envelope.Reserve(1, Usd(50), 10).allowed);
+  envelope.Release(Usd(50), 10);  // sent, then abandoned: it still counts
+  EXPECT_FALSE(envelope.Reserve(1, Usd(50), 10).allowed);
+}
+
 TEST(RunEnvelopeTest, RetryLoopGuardDeniesOnlyTheRepeatedRequest) {
   RunEnvelope envelope({std::nullopt, std::nullopt, std::nullopt, 2});
   EXPECT_TRUE(envelope.Reserve(7, Usd(0), 0).allowed);

@@ -1,0 +1,520 @@
+#include "meter/beast_upstream_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "common/mutex.h"
+#include "meter/base_url.h"
+
+namespace agentbudget::meter {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using SysError = boost::system::error_code;
+using Tcp = asio::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+namespace {
+
+constexpr size_t kReadBuffer = 16 * 1024;
+constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
+
+UpstreamOutcome Failed(ErrorCode code, std::string message, bool sent) {
+  UpstreamOutcome outcome;
+  outcome.failure = UpstreamFailure{Error{code, std::move(message)}, sent};
+  return outcome;
+}
+
+UpstreamOutcome FailedOn(SysError ec, const std::string& step, bool sent) {
+  return ec == beast::error::timeout
+             ? Failed(ErrorCode::kDeadlineExceeded, step + ": timed out", sent)
+             : Failed(ErrorCode::kUnavailable, step + ": " + ec.message(), sent);
+}
+
+// Whether a request failed the way a connection the provider closed while idle fails: the
+// write was refused, or the answer ended before its first byte.
+bool StaleConnection(SysError ec) {
+  return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::error::connection_aborted || ec == asio::ssl::error::stream_truncated;
+}
+
+}  // namespace
+
+// What the client's requests share; see PoolImpl for the two kinds of connection.
+class BeastUpstreamClient::Impl {
+ public:
+  virtual ~Impl() = default;
+  virtual void Send(UpstreamRequest&& request, std::function<void(UpstreamOutcome)>&& done) = 0;
+  virtual size_t Idle() const = 0;
+};
+
+namespace {
+
+// One connection to the provider, plain or TLS. Its operations run on its strand.
+template <class Stream>
+struct Connection {
+  Connection(asio::io_context& io, asio::ssl::context* tls)
+      : strand(asio::make_strand(io)), stream(MakeStream(tls)), resolver(strand), idle_timer(strand) {}
+
+  Stream MakeStream(asio::ssl::context* tls) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return Stream(PlainStream(strand), *tls);
+    } else {
+      return Stream(strand);
+    }
+  }
+
+  PlainStream& Tcp() { return beast::get_lowest_layer(stream); }
+
+  void Close() {
+    SysError ignored;
+    Tcp().socket().shutdown(Tcp::socket::shutdown_both, ignored);
+    Tcp().close();
+  }
+
+  asio::strand<asio::io_context::executor_type> strand;
+  Stream stream;
+  Tcp::resolver resolver;
+  beast::flat_buffer buffer;
+  asio::steady_timer idle_timer;  // closes the connection when it idles in the pool too long
+  bool used = false;              // it carried a request before
+};
+
+template <class Stream>
+class PoolImpl;
+
+// One request: sent on a pooled connection (once more on a new one if that was stale), then
+// its answer read through the UpstreamBody it hands out.
+template <class Stream>
+class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
+ public:
+  using Conn = Connection<Stream>;
+
+  Exchange(PoolImpl<Stream>* pool, bhttp::request<bhttp::string_body>&& request,
+           std::function<void(UpstreamOutcome)>&& done)
+      : pool_(pool), request_(std::move(request)), done_(std::move(done)) {}
+
+  void Start() {
+    std::shared_ptr<Conn> pooled = pool_->TakeIdle();
+    if (pooled != nullptr) {
+      Use(std::move(pooled));
+    } else {
+      Open();
+    }
+  }
+
+  // Reads the next piece of the body (see UpstreamBody::Read).
+  void Read(std::function<void(Result<std::string_view>)>&& done) {
+    asio::dispatch(conn_->strand, [self = this->shared_from_this(), done = std::move(done)] {
+      self->ReadSome(done);
+    });
+  }
+
+  // The body was dropped: a connection whose answer was not read to the end is closed.
+  void Drop() {
+    if (!released_) {
+      asio::dispatch(conn_->strand, [conn = conn_] { conn->Close(); });
+    }
+  }
+
+ private:
+  void Open() {
+    conn_ = pool_->NewConnection();
+    conn_->resolver.async_resolve(
+        pool_->url().host, pool_->url().port,
+        [self = this->shared_from_this()](SysError ec, Tcp::resolver::results_type found) {
+          if (ec) {
+            self->Fail(FailedOn(ec, "resolve " + self->pool_->url().host, false));
+            return;
+          }
+          self->conn_->Tcp().expires_after(self->pool_->options().timeout);
+          self->conn_->Tcp().async_connect(found, [self](SysError ec, const Tcp::endpoint&) {
+            if (ec) {
+              self->Fail(FailedOn(ec, "connect", false));
+              return;
+            }
+            SysError ignored;
+            self->conn_->Tcp().socket().set_option(Tcp::no_delay(true), ignored);
+            self->Handshake();
+          });
+        });
+  }
+
+  void Handshake() {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      if (Status named = pool_->NameHost(conn_->stream.native_handle()); !named.ok()) {
+        Fail(Failed(ErrorCode::kUnavailable, "TLS: " + named.error().message, false));
+        return;
+      }
+      conn_->stream.async_handshake(asio::ssl::stream_base::client,
+                                    [self = this->shared_from_this()](SysError ec) {
+                                      if (ec) {
+                                        self->Fail(FailedOn(ec, "TLS handshake", false));
+                                        return;
+                                      }
+                                      self->Write();
+                                    });
+    } else {
+      Write();
+    }
+  }
+
+  void Use(std::shared_ptr<Conn>&& conn) {
+    conn_ = std::move(conn);
+    asio::dispatch(conn_->strand, [self = this->shared_from_this()] { self->Write(); });
+  }
+
+  void Write() {
+    conn_->Tcp().expires_after(pool_->options().timeout);
+    bhttp::async_write(conn_->stream, request_,
+                       [self = this->shared_from_this()](SysError ec, size_t) {
+                         if (ec) {
+                           self->Retry(ec, "send");
+                           return;
+                         }
+                         self->ReadHeader();
+                       });
+  }
+
+  void ReadHeader() {
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    // No limit: a stream lasts as long as the provider writes (Beast 1.74 takes boost::none
+    // for a limit of 0, hence the largest value).
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
+    bhttp::async_read_header(conn_->stream, conn_->buffer, *parser_,
+                             [self = this->shared_from_this()](SysError ec, size_t) {
+                               if (ec) {
+                                 self->Retry(ec, "read the answer");
+                                 return;
+                               }
+                               self->OnHeader();
+                             });
+  }
+
+  // A reused connection that failed before any byte of the answer is retried once on a new
+  // one: the provider closed it while it idled.
+  void Retry(SysError ec, const std::string& step) {
+    const bool nothing_read = !parser_ || (!parser_->got_some() && conn_->buffer.size() == 0);
+    const bool retry = conn_->used && !retried_ && nothing_read && StaleConnection(ec);
+    conn_->Close();
+    if (retry) {
+      retried_ = true;
+      parser_.reset();
+      Open();
+      return;
+    }
+    Fail(FailedOn(ec, step, true));
+  }
+
+  void Fail(UpstreamOutcome&& outcome) {
+    if (conn_ != nullptr) {
+      conn_->Close();
+    }
+    released_ = true;
+    auto done = std::move(done_);
+    done(std::move(outcome));
+  }
+
+  void OnHeader();
+
+  void ReadSome(const std::function<void(Result<std::string_view>)>& done) {
+    if (parser_->is_done()) {
+      Release();
+      done(std::string_view());
+      return;
+    }
+    auto& body = parser_->get().body();
+    body.data = chunk_.data();
+    body.size = chunk_.size();
+    body.more = true;
+    conn_->Tcp().expires_after(pool_->options().timeout);
+    bhttp::async_read_some(
+        conn_->stream, conn_->buffer, *parser_,
+        [self = this->shared_from_this(), done](SysError ec, size_t) {
+          if (ec == bhttp::error::need_buffer) {
+            ec = {};
+          }
+          if (ec) {
+            self->conn_->Close();
+            self->released_ = true;
+            done(ec == beast::error::timeout
+                     ? Error{ErrorCode::kDeadlineExceeded, "the provider sent nothing in time"}
+                     : Error{ErrorCode::kUnavailable, "the answer was cut: " + ec.message()});
+            return;
+          }
+          const size_t n = self->chunk_.size() - self->parser_->get().body().size;
+          if (n == 0) {
+            self->ReadSome(done);  // a chunk header, or the body's end
+            return;
+          }
+          done(std::string_view(self->chunk_.data(), n));
+        });
+  }
+
+  // The answer was read to its end: the connection goes back to the pool if it may.
+  void Release() {
+    if (released_) {
+      return;
+    }
+    released_ = true;
+    if (parser_->keep_alive()) {
+      pool_->PutIdle(conn_);
+    } else {
+      conn_->Close();
+    }
+  }
+
+  PoolImpl<Stream>* const pool_;  // outlives the exchange (see the client's REQUIRES)
+  bhttp::request<bhttp::string_body> request_;
+  std::function<void(UpstreamOutcome)> done_;
+  std::shared_ptr<Conn> conn_;
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
+  std::array<char, kReadBuffer> chunk_{};
+  bool retried_ = false;
+  bool released_ = false;  // the connection is pooled or closed: not this exchange's any more
+};
+
+// The UpstreamBody handed to the caller: reads through its exchange.
+template <class Stream>
+class Body final : public UpstreamBody {
+ public:
+  explicit Body(std::shared_ptr<Exchange<Stream>> exchange) : exchange_(std::move(exchange)) {}
+  ~Body() override { exchange_->Drop(); }
+  void Read(std::function<void(Result<std::string_view>)> done) override {
+    exchange_->Read(std::move(done));
+  }
+
+ private:
+  const std::shared_ptr<Exchange<Stream>> exchange_;
+};
+
+template <class Stream>
+void Exchange<Stream>::OnHeader() {
+  conn_->used = true;
+  UpstreamResponse response;
+  response.status = static_cast<int>(parser_->get().result_int());
+  for (const auto& field : parser_->get()) {
+    std::string name(field.name_string());
+    std::string_view value(field.value().data(), field.value().size());
+    auto [it, inserted] = response.headers.try_emplace(std::move(name), value);
+    if (!inserted) {
+      it->second.append(", ").append(value);
+    }
+  }
+  response.body = std::make_unique<Body<Stream>>(this->shared_from_this());
+  UpstreamOutcome outcome;
+  outcome.response = std::move(response);
+  auto done = std::move(done_);
+  done(std::move(outcome));
+}
+
+// The client for one kind of connection: its event loop, its pool of idle connections.
+template <class Stream>
+class PoolImpl final : public BeastUpstreamClient::Impl {
+ public:
+  PoolImpl(BeastUpstreamOptions options, BaseUrl url, std::unique_ptr<asio::ssl::context> tls)
+      : options_(std::move(options)),
+        url_(std::move(url)),
+        tls_(std::move(tls)),
+        work_(asio::make_work_guard(io_)) {}
+
+  void Run() {
+    for (size_t i = 0; i < options_.threads; ++i) {
+      threads_.emplace_back([this] { io_.run(); });
+    }
+  }
+
+  // Stops the loop; what is still queued is destroyed with io_, after the pooled connections.
+  ~PoolImpl() override {
+    work_.reset();
+    io_.stop();
+    for (std::thread& thread : threads_) {
+      thread.join();
+    }
+  }
+
+  void Send(UpstreamRequest&& request, std::function<void(UpstreamOutcome)>&& done) override {
+    bhttp::request<bhttp::string_body> out(bhttp::verb::post, url_.path + request.target, 11);
+    for (auto& [name, value] : request.headers) {
+      if (!beast::iequals(name, "host") && !beast::iequals(name, "content-length") &&
+          !beast::iequals(name, "transfer-encoding") && !beast::iequals(name, "connection")) {
+        out.set(name, value);
+      }
+    }
+    out.set(bhttp::field::host, url_.HostHeader());
+    out.keep_alive(true);
+    out.body() = std::move(request.body);
+    out.prepare_payload();
+    std::make_shared<Exchange<Stream>>(this, std::move(out), std::move(done))
+        ->Start();
+  }
+
+  size_t Idle() const override {
+    MutexLock lock(mu_);
+    return idle_.size();
+  }
+
+  std::shared_ptr<Connection<Stream>> NewConnection() {
+    return std::make_shared<Connection<Stream>>(io_, tls_.get());
+  }
+
+  // The most recently idled connection, or nullptr.
+  std::shared_ptr<Connection<Stream>> TakeIdle() {
+    MutexLock lock(mu_);
+    if (idle_.empty()) {
+      return nullptr;
+    }
+    std::shared_ptr<Connection<Stream>> conn = std::move(idle_.back());
+    idle_.pop_back();
+    // Its expiry, if already queued, finds it gone from the pool and leaves it open.
+    conn->idle_timer.cancel();
+    return conn;
+  }
+
+  void PutIdle(const std::shared_ptr<Connection<Stream>>& conn) {
+    {
+      MutexLock lock(mu_);
+      if (idle_.size() >= options_.max_idle) {
+        conn->Close();
+        return;
+      }
+      idle_.push_back(conn);
+    }
+    conn->idle_timer.expires_after(options_.idle_timeout);
+    conn->idle_timer.async_wait([this, weak = std::weak_ptr<Connection<Stream>>(conn)](SysError ec) {
+      auto expired = weak.lock();
+      if (ec || expired == nullptr || !Remove(expired)) {
+        return;
+      }
+      expired->Close();
+    });
+  }
+
+  // Sets the name the certificate must carry (and SNI for a DNS name).
+  Status NameHost(SSL* ssl) const {
+    SysError ec;
+    asio::ip::make_address(url_.host, ec);
+    if (!ec) {
+      if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url_.host.c_str()) != 1) {
+        return Unavailable("cannot check the certificate for " + url_.host);
+      }
+      return OkStatus();
+    }
+    if (SSL_set_tlsext_host_name(ssl, url_.host.c_str()) != 1 ||
+        SSL_set1_host(ssl, url_.host.c_str()) != 1) {
+      return Unavailable("cannot check the certificate for " + url_.host);
+    }
+    return OkStatus();
+  }
+
+  const BaseUrl& url() const { return url_; }
+  const BeastUpstreamOptions& options() const { return options_; }
+
+ private:
+  // Takes `conn` out of the pool; false when it is no longer there (a request took it).
+  bool Remove(const std::shared_ptr<Connection<Stream>>& conn) {
+    MutexLock lock(mu_);
+    const auto it = std::find(idle_.begin(), idle_.end(), conn);
+    if (it == idle_.end()) {
+      return false;
+    }
+    idle_.erase(it);
+    return true;
+  }
+
+  const BeastUpstreamOptions options_;
+  const BaseUrl url_;
+  const std::unique_ptr<asio::ssl::context> tls_;  // set for https
+  asio::io_context io_;  // before what holds sockets or timers, so destroyed after them
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  std::vector<std::thread> threads_;
+  mutable Mutex mu_;
+  std::vector<std::shared_ptr<Connection<Stream>>> idle_ GUARDED_BY(mu_);  // oldest first
+};
+
+Result<std::unique_ptr<asio::ssl::context>> ClientContext(const std::string& ca_file) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+  SysError ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1,
+                       ec);
+  context->set_default_verify_paths(ec);
+  if (ec) {
+    return InvalidArgument("cannot load the system's CAs: " + ec.message());
+  }
+  if (!ca_file.empty()) {
+    context->load_verify_file(ca_file, ec);
+    if (ec) {
+      return InvalidArgument("upstream CA file \"" + ca_file + "\": " + ec.message());
+    }
+  }
+  context->set_verify_mode(asio::ssl::verify_peer);
+  return context;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BeastUpstreamClient>> BeastUpstreamClient::Create(
+    BeastUpstreamOptions options) {
+  if (options.threads == 0) {
+    return InvalidArgument("the upstream client needs at least one thread");
+  }
+  auto url = ParseBaseUrl(options.base_url);
+  if (!url.ok()) {
+    return std::move(url).error();
+  }
+  std::unique_ptr<Impl> impl;
+  if (url->tls) {
+    auto context = ClientContext(options.ca_file);
+    if (!context.ok()) {
+      return std::move(context).error();
+    }
+    auto pool = std::make_unique<PoolImpl<TlsStream>>(std::move(options), std::move(*url),
+                                                      std::move(*context));
+    pool->Run();
+    impl = std::move(pool);
+  } else {
+    auto pool = std::make_unique<PoolImpl<PlainStream>>(std::move(options), std::move(*url),
+                                                        nullptr);
+    pool->Run();
+    impl = std::move(pool);
+  }
+  return std::unique_ptr<BeastUpstreamClient>(new BeastUpstreamClient(std::move(impl)));
+}
+
+BeastUpstreamClient::BeastUpstreamClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+BeastUpstreamClient::~BeastUpstreamClient() = default;
+
+void BeastUpstreamClient::Send(UpstreamRequest request,
+                               std::function<void(UpstreamOutcome)> done) {
+  impl_->Send(std::move(request), std::move(done));
+}
+
+size_t BeastUpstreamClient::idle_connections() const { return impl_->Idle(); }
+
+}  // namespace agentbudget::meter

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "meter/upstream_client.h"
+
+namespace agentbudget::meter {
+
+struct BeastUpstreamOptions {
+  std::string base_url;  // "https://api.anthropic.com", "http://127.0.0.1:8080/prefix"
+  // Extra CAs (PEM file) trusted besides the system's for an https base URL; the provider's
+  // certificate and host name are always verified.
+  std::string ca_file;
+  // How long the provider may stay silent: connecting, and between any two reads or writes.
+  std::chrono::milliseconds timeout = std::chrono::minutes(10);
+  // A pooled connection idle this long is closed: shorter than the providers' own idle
+  // timeouts, so that a request is rarely sent on a connection the provider is closing.
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(15);
+  // Idle connections kept at most; one more released is closed.
+  size_t max_idle = 256;
+  // Threads running the client's event loop.
+  size_t threads = 1;
+};
+
+// UpstreamClient on Boost.Beast and Asio, with TLS by OpenSSL for https: a pool of
+// keep-alive connections, each used by one request at a time and returned once its answer
+// was read to the end. A request that fails on a reused connection before any byte of an
+// answer arrived (the provider closed it while idle) is sent once more on a new connection.
+// The connections in flight and idle are bounded by the callers' requests and max_idle.
+// Thread-safe. Destroying the client stops its event loop.
+// REQUIRES (of the caller): every UpstreamBody is destroyed before the client.
+class BeastUpstreamClient final : public UpstreamClient {
+ public:
+  // Fails with kInvalidArgument for a malformed base URL (see ParseBaseUrl), an unreadable
+  // CA file or zero threads.
+  static Result<std::unique_ptr<BeastUpstreamClient>> Create(BeastUpstreamOptions options);
+  ~BeastUpstreamClient() override;
+
+  void Send(UpstreamRequest request, std::function<void(UpstreamOutcome)> done) override;
+
+  // Pooled connections now idle (for tests and metrics).
+  size_t idle_connections() const;
+
+  class Impl;
+
+ private:
+  explicit BeastUpstreamClient(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace agentbudget::meter

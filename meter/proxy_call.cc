@@ -1,0 +1,489 @@
+#include "meter/proxy_call.h"
+
+#include <strings.h>
+
+#include <chrono>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "common/log.h"
+#include "core/pricing.h"
+#include "core/request_ceiling.h"
+#include "core/sse_parser.h"
+#include "core/stream_usage.h"
+#include "meter/routes.h"
+
+namespace agentbudget::meter {
+namespace {
+
+using nlohmann::json;
+
+bool IsHopByHop(std::string_view name) {
+  for (const char* hop : {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+                          "trailer", "proxy-authorization", "proxy-authenticate", "host",
+                          "content-length"}) {
+    if (::strcasecmp(std::string(name).c_str(), hop) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Is(std::string_view name, const char* other) {
+  return ::strcasecmp(std::string(name).c_str(), other) == 0;
+}
+
+// Whether `headers` name a Content-Encoding other than identity.
+bool Encoded(const http::Headers& headers) {
+  const auto it = headers.find("Content-Encoding");
+  return it != headers.end() && !Is(it->second, "identity");
+}
+
+http::Headers RelayedHeaders(const http::Headers& from) {
+  http::Headers out;
+  for (const auto& [name, value] : from) {
+    if (!IsHopByHop(name)) {
+      out.emplace(name, value);
+    }
+  }
+  return out;
+}
+
+double MillisSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// One proxied call. Its steps run one after another (each started by the completion of the
+// previous), on whichever thread completed it, so its members need no lock.
+class Call : public std::enable_shared_from_this<Call> {
+ public:
+  Call(const CallContext& context, http::Request&& request,
+       std::shared_ptr<http::ResponseWriter> writer, std::function<void()> finished)
+      : c_(context),
+        request_(std::move(request)),
+        writer_(std::move(writer)),
+        finished_(std::move(finished)),
+        start_(std::chrono::steady_clock::now()) {}
+
+  // Lets go of the client's connection and the upstream's before saying it is finished.
+  ~Call() {
+    upstream_body_.reset();
+    writer_.reset();
+    finished_();
+  }
+
+  void Run() {
+    const std::string target =
+        request_.query.empty() ? request_.path : request_.path + "?" + request_.query;
+    auto route = RouteFor(target);
+    if (!route.ok()) {
+      Reply(ProviderError(ApiOfPath(request_.path), 404, "not_found_error", "not_found",
+                          route.error().message, true));
+      return;
+    }
+    route_ = std::move(*route);
+    api_ = route_.api;
+    if (request_.method != "POST") {
+      Reply(ProviderError(api_, 405, "invalid_request_error", "method_not_allowed",
+                          "agentbudget meter: only POST is proxied", true));
+      return;
+    }
+    if (const std::string encoding = request_.Header("Content-Encoding");
+        !encoding.empty() && !Is(encoding, "identity")) {
+      c_.records.Rejected(api_, "encoding");
+      Reply(ProviderError(api_, 415, "invalid_request_error", "unsupported_encoding",
+                          "agentbudget meter: compressed request bodies (Content-Encoding: " +
+                              encoding + ") are not supported; send identity",
+                          true));
+      return;
+    }
+    if (!route_.metered) {
+      Send([self = shared_from_this()](UpstreamOutcome&& outcome) {
+        self->OnUnmeteredResponse(std::move(outcome));
+      });
+      return;
+    }
+    Admit();
+  }
+
+ private:
+  void Reply(http::Response&& response) { writer_->Send(std::move(response)); }
+
+  void Admit() {
+    json parsed = json::parse(request_.body, nullptr, /*allow_exceptions=*/false);
+    if (!parsed.is_object() || !parsed.contains("model") || !parsed["model"].is_string()) {
+      c_.records.Rejected(api_, "malformed");
+      Reply(ProviderError(api_, 400, "invalid_request_error", "invalid_request",
+                          "agentbudget meter: the request body must be a JSON object with a "
+                          "string \"model\"",
+                          true));
+      return;
+    }
+    requested_model_ = parsed["model"].get<std::string>();
+    const bool stream = parsed.contains("stream") && parsed["stream"].is_boolean() &&
+                        parsed["stream"].get<bool>();
+    if (const auto refusal = c_.allowlist.Refusal(requested_model_)) {
+      c_.records.Decision(api_, "deny");
+      log::Warn("call denied", {{"api", core::ApiName(api_)}, {"model", requested_model_},
+                                {"reason", *refusal}});
+      Reply(ProviderError(api_, 400, "invalid_request_error", "model_not_allowed",
+                          "agentbudget: call denied: " + *refusal, true));
+      return;
+    }
+    const core::ResolvedRate requested_rate = c_.rates.Resolve(requested_model_);
+    const core::CeilingOutcome ceiling = core::ApplyRequestCeiling(
+        c_.config.request, api_, *requested_rate.rate, request_.body.size(), parsed);
+    if (ceiling.refusal) {
+      c_.records.Rejected(api_, "request_ceiling");
+      Reply(ProviderError(api_, 400, "invalid_request_error", "request_ceiling",
+                          "agentbudget: call denied: " + *ceiling.refusal, true));
+      return;
+    }
+    clamped_ = ceiling.clamped;
+    estimate_ =
+        core::EstimateRequest(api_, parsed, request_.body.size(), c_.history.typical());
+    const core::Money estimate_cost = core::PriceUsage(*requested_rate.rate, estimate_);
+    const uint64_t fingerprint = core::Fingerprint(request_.body);
+    c_.offload([self = shared_from_this(), parsed = std::move(parsed), stream, fingerprint,
+                estimate_cost]() mutable {
+      self->admission_ =
+          self->c_.enforcer.Admit(core::ProviderName(self->api_), self->requested_model_,
+                                  fingerprint, estimate_cost, self->estimate_.Total());
+      self->Forward(std::move(parsed), stream);
+    });
+  }
+
+  void Forward(json&& parsed, bool stream) {
+    if (!admission_.allowed) {
+      c_.records.Decision(api_, "deny");
+      log::Warn("call denied", {{"api", core::ApiName(api_)}, {"model", requested_model_},
+                                {"reason", admission_.reason}});
+      Reply(ProviderError(api_, 400, "invalid_request_error", "budget_exceeded",
+                          "agentbudget: call denied: " + admission_.reason, true));
+      return;
+    }
+    c_.records.Decision(api_, admission_.degraded ? "degrade" : "allow");
+    bool rewrite = clamped_;
+    if (admission_.model != requested_model_) {
+      parsed["model"] = admission_.model;
+      rewrite = true;
+    }
+    if (api_ == core::Api::kOpenAIChat && stream) {
+      json& options = parsed["stream_options"];
+      if (!options.is_object()) {
+        options = json::object();
+      }
+      if (!(options.contains("include_usage") && options["include_usage"].is_boolean() &&
+            options["include_usage"].get<bool>())) {
+        options["include_usage"] = true;
+        strip_usage_chunk_ = true;
+        rewrite = true;
+      }
+    }
+    if (rewrite) {
+      request_.body = parsed.dump();
+    }
+    record_.api = api_;
+    record_.requested_model = requested_model_;
+    record_.model = admission_.model;
+    record_.model_id = c_.rates.BoundedId(admission_.model);
+    record_.degraded = admission_.degraded;
+    record_.known_model = c_.rates.Resolve(admission_.model).known;
+    Send([self = shared_from_this()](UpstreamOutcome&& outcome) {
+      self->OnResponse(std::move(outcome));
+    });
+  }
+
+  // Sends the request upstream with the provider's key in place of the agent's.
+  void Send(std::function<void(UpstreamOutcome&&)> next) {
+    UpstreamRequest upstream;
+    upstream.target = route_.upstream_path;
+    const bool custody = c_.keys.Holds(api_);
+    for (const auto& [name, value] : request_.headers) {
+      // The meter read the body already: the client's Expect: 100-continue is answered.
+      if (IsHopByHop(name) || Is(name, "accept-encoding") || Is(name, "content-encoding") ||
+          Is(name, "expect")) {
+        continue;
+      }
+      if (custody && (Is(name, "x-api-key") || Is(name, "authorization"))) {
+        continue;  // the agent's placeholder credential never leaves the pod
+      }
+      upstream.headers.emplace(name, value);
+    }
+    // Usage must be readable: ask for an uncompressed answer.
+    upstream.headers["Accept-Encoding"] = "identity";
+    if (const std::string key = custody ? c_.keys.Key(api_) : ""; !key.empty()) {
+      if (api_ == core::Api::kAnthropicMessages) {
+        upstream.headers["x-api-key"] = key;
+      } else {
+        upstream.headers["Authorization"] = "Bearer " + key;
+      }
+    }
+    if (upstream.headers.find("Content-Type") == upstream.headers.end()) {
+      upstream.headers["Content-Type"] = "application/json";
+    }
+    upstream.body = std::move(request_.body);
+    UpstreamClient& client =
+        api_ == core::Api::kAnthropicMessages ? c_.anthropic : c_.openai;
+    client.Send(std::move(upstream), [next = std::move(next)](UpstreamOutcome outcome) {
+      next(std::move(outcome));
+    });
+  }
+
+  void ReplyUnreachable(const UpstreamFailure& failure) {
+    const bool timeout = failure.error.code == ErrorCode::kDeadlineExceeded;
+    log::Warn("upstream unreachable",
+              {{"api", core::ApiName(api_)}, {"error", failure.error.message}});
+    Reply(ProviderError(api_, timeout ? 504 : 502, "api_error", "upstream_unavailable",
+                        std::string("agentbudget meter: upstream ") +
+                            (timeout ? "timed out: " : "unreachable: ") + failure.error.message,
+                        false));
+  }
+
+  void OnUnmeteredResponse(UpstreamOutcome&& outcome) {
+    if (!outcome.response) {
+      ReplyUnreachable(outcome.failure);
+      return;
+    }
+    Relay(std::move(*outcome.response), /*metered=*/false);
+  }
+
+  void OnResponse(UpstreamOutcome&& outcome) {
+    if (!outcome.response) {
+      const bool sent = outcome.failure.sent;
+      ReplyUnreachable(outcome.failure);
+      Settle([self = shared_from_this(), sent] {
+        if (sent) {
+          self->c_.enforcer.Abandon(self->admission_);
+        } else {
+          self->c_.enforcer.AbandonUnsent(self->admission_);
+        }
+      });
+      return;
+    }
+    record_.status = outcome.response->status;
+    if (record_.status == 401 && c_.keys.Holds(api_)) {
+      c_.keys.Rejected(api_);
+    }
+    Relay(std::move(*outcome.response), /*metered=*/true);
+  }
+
+  void Relay(UpstreamResponse&& response, bool metered) {
+    metered_ = metered;
+    status_ = response.status;
+    encoded_ = Encoded(response.headers);
+    upstream_body_ = std::move(response.body);
+    const auto type = response.headers.find("Content-Type");
+    record_.stream = type != response.headers.end() &&
+                     type->second.find("text/event-stream") != std::string::npos;
+    headers_ = RelayedHeaders(response.headers);
+    if (record_.stream) {
+      tracker_.emplace(api_, strip_usage_chunk_);
+      writer_->Begin(status_, std::move(headers_), [self = shared_from_this()](bool written) {
+        self->client_gone_ = !written;
+        self->ReadStream();
+      });
+    } else {
+      ReadWhole();
+    }
+  }
+
+  // Non-streaming answer: read whole, then relayed. Charged for a 2xx only: providers do not
+  // bill failed requests.
+  void ReadWhole() {
+    upstream_body_->Read([self = shared_from_this()](Result<std::string_view> bytes) {
+      if (!bytes.ok()) {
+        log::Warn("upstream body cut",
+                  {{"api", core::ApiName(self->api_)}, {"error", bytes.error().message}});
+        self->Reply(ProviderError(self->api_, 502, "api_error", "upstream_cut",
+                                  "agentbudget meter: the upstream response was cut off",
+                                  false));
+        self->FinishWhole(/*cut=*/true);
+        return;
+      }
+      if (!bytes->empty()) {
+        self->body_.append(*bytes);
+        self->ReadWhole();
+        return;
+      }
+      self->FinishWhole(/*cut=*/false);
+    });
+  }
+
+  void FinishWhole(bool cut) {
+    upstream_body_.reset();
+    const bool success = status_ / 100 == 2;
+    core::MeteredUsage metered;
+    if (metered_ && success) {
+      auto usage = cut ? Result<core::Usage>(Internal("the upstream response was cut off"))
+                       : encoded_ ? Result<core::Usage>(Internal("the answer is compressed"))
+                                  : core::UsageFromResponseBody(api_, body_);
+      if (usage.ok()) {
+        metered.usage = *usage;
+        json parsed = json::parse(body_, nullptr, false);
+        if (parsed.is_object() && parsed.contains("model") && parsed["model"].is_string()) {
+          metered.response_model = parsed["model"].get<std::string>();
+        }
+      } else {
+        metered.usage.input = estimate_.input;
+        metered.estimated = true;
+        log::Warn("no usage in a successful answer; estimated",
+                  {{"api", core::ApiName(api_)}, {"error", usage.error().message}});
+      }
+    }
+    if (!cut) {
+      http::Response response;
+      response.status = status_;
+      response.headers = std::move(headers_);
+      response.body = std::move(body_);
+      Reply(std::move(response));
+    }
+    if (metered_) {
+      Charge(success, std::move(metered));
+    }
+  }
+
+  // Streamed answer: each piece read is relayed once parsed into whole events, and the next
+  // read starts only once the client took it.
+  void ReadStream() {
+    upstream_body_->Read([self = shared_from_this()](Result<std::string_view> bytes) {
+      self->OnStreamBytes(std::move(bytes));
+    });
+  }
+
+  void OnStreamBytes(Result<std::string_view>&& bytes) {
+    if (!bytes.ok()) {
+      log::Warn("upstream stream cut",
+                {{"api", core::ApiName(api_)}, {"error", bytes.error().message}});
+      EndStream(/*cut=*/true);
+      return;
+    }
+    if (bytes->empty()) {
+      EndStream(/*cut=*/false);
+      return;
+    }
+    std::string out;
+    if (encoded_) {
+      out.assign(*bytes);
+    } else if (Status fed = parser_.Feed(*bytes,
+                                         [&](core::SseEvent&& event) {
+                                           if (tracker_->OnEvent(event)) {
+                                             out += event.raw;
+                                           }
+                                         });
+               !fed.ok()) {
+      log::Warn("malformed upstream stream", {{"error", fed.error().message}});
+      EndStream(/*cut=*/true);
+      return;
+    }
+    if (client_gone_ || out.empty()) {
+      ReadStream();
+      return;
+    }
+    writer_->Write(std::move(out), [self = shared_from_this()](bool written) {
+      // A client gone (or not reading within the client timeout) no longer gets the stream;
+      // the rest is read for metering only.
+      self->client_gone_ = !written;
+      self->ReadStream();
+    });
+  }
+
+  void EndStream(bool cut) {
+    upstream_body_.reset();
+    if (parser_.HasPartialEvent()) {
+      cut = true;
+      parser_.TakePartial();
+    }
+    if (cut) {
+      // Without the terminating chunk: the client's SDK raises, as it would on the
+      // provider's own cut, instead of taking a truncated stream for a complete answer.
+      writer_->Abort();
+    } else {
+      writer_->End();
+    }
+    const bool success = status_ / 100 == 2;
+    core::MeteredUsage metered;
+    if (success) {
+      metered = tracker_->Finish(estimate_.input);
+      metered.estimated = metered.estimated || cut || encoded_;
+    }
+    Charge(success, std::move(metered));
+  }
+
+  // Commits the call's usage (or releases it when not charged), then records it.
+  void Charge(bool charge, core::MeteredUsage&& metered) {
+    if (!charge) {
+      Settle([self = shared_from_this()] { self->c_.enforcer.Abandon(self->admission_); });
+      return;
+    }
+    const core::ResolvedRate rate = c_.rates.Resolve(admission_.model);
+    const core::Money cost = core::PriceUsage(*rate.rate, metered.usage);
+    c_.history.Add(metered.usage.output);
+    record_.usage = metered.usage;
+    record_.response_model = metered.response_model;
+    record_.estimated = metered.estimated;
+    record_.cost = cost.ToString();
+    record_.latency_ms = MillisSince(start_);
+    Settle([self = shared_from_this(), usage = metered.usage, cost, estimated = metered.estimated] {
+      self->c_.enforcer.Complete(self->admission_, self->admission_.model, usage, cost,
+                                 estimated);
+      self->c_.records.Call(self->record_);
+    });
+  }
+
+  // Runs the enforcer's last step for this call off the event loop.
+  void Settle(std::function<void()> step) {
+    writer_.reset();
+    c_.offload(std::move(step));
+  }
+
+  const CallContext& c_;
+  http::Request request_;
+  std::shared_ptr<http::ResponseWriter> writer_;
+  const std::function<void()> finished_;
+  const std::chrono::steady_clock::time_point start_;
+  Route route_;
+  core::Api api_ = core::Api::kAnthropicMessages;
+  std::string requested_model_;
+  core::Usage estimate_;
+  Admission admission_;
+  bool strip_usage_chunk_ = false;
+  bool clamped_ = false;  // the request ceiling lowered or added the output cap
+  CallRecord record_;
+  // The answer being relayed.
+  bool metered_ = false;
+  int status_ = 0;
+  bool encoded_ = false;
+  http::Headers headers_;
+  std::unique_ptr<UpstreamBody> upstream_body_;
+  std::string body_;  // a non-streaming answer, read whole
+  core::SseParser parser_;
+  std::optional<core::StreamUsageTracker> tracker_;
+  bool client_gone_ = false;
+};
+
+}  // namespace
+
+http::Response ProviderError(core::Api api, int status, std::string_view type,
+                             std::string_view code, const std::string& message, bool no_retry) {
+  http::Response response =
+      http::Response::Json(status, ProviderErrorBody(api, type, code, message));
+  if (no_retry) {
+    response.headers["x-should-retry"] = "false";
+  }
+  return response;
+}
+
+core::Api ApiOfPath(std::string_view path) {
+  return path.starts_with("/openai/") ? core::Api::kOpenAIChat : core::Api::kAnthropicMessages;
+}
+
+void ProxyCall(const CallContext& context, http::Request&& request,
+               std::shared_ptr<http::ResponseWriter> writer, std::function<void()> finished) {
+  std::make_shared<Call>(context, std::move(request), std::move(writer), std::move(finished))
+      ->Run();
+}
+
+}  // namespace agentbudget::meter
