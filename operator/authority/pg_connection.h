@@ -31,8 +31,10 @@ class PgRows {
 // enforced on this side (the server may be down, or stopped, or slow): past it the
 // connection is dropped (the server rolls back its open transaction) and the call fails
 // with kUnavailable, as it does when the server cannot be reached; the next call
-// reconnects. Statement errors the server reports fail with kInternal carrying its message
-// (kFailedPrecondition for a serialization or lock failure, which a retry may clear).
+// reconnects. Statement errors the server reports fail with kInternal carrying its message,
+// or kUnavailable when a later attempt may not meet them (the server shutting down or
+// refusing connections, a cancelled statement, a serialization, deadlock or lock failure,
+// resources running out).
 // Not thread-safe: one user at a time.
 class PgConnection {
  public:
