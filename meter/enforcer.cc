@@ -328,6 +328,10 @@ void Enforcer::SendLoop() {
     }
     retry_later = false;
     for (const auto& [sequence, entry] : spool_->Pending()) {
+      // Stopping leaves the rest in the spool, which outlives this process.
+      if (MutexLock lock(mu_); stop_) {
+        return;
+      }
       if (!SendOne(entry)) {
         retry_later = true;
         break;

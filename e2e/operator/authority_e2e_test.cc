@@ -578,13 +578,14 @@ TEST_F(AuthorityE2eTest, BudgetStatusFillsThePrinterColumns) {
     auto got = cluster->Kubectl({"get", "agentbudget", "payments", "--no-headers"});
     ASSERT_TRUE(got.ok());
     output = got->output;
-    // NAME LIMIT SPENT USED BURN/H FORECAST PRESSURE AGE: eight filled columns.
+    // NAME LIMIT SPENT USED RESERVED BURN/H FORECAST PRESSURE AGE: nine filled columns, the
+    // limit printed as amount and currency.
     std::istringstream columns(output);
     std::vector<std::string> fields;
     for (std::string field; columns >> field;) {
       fields.push_back(field);
     }
-    if (fields.size() == 9 && output.find("<none>") == std::string::npos) {
+    if (fields.size() == 10 && output.find("<none>") == std::string::npos) {
       return;
     }
     std::this_thread::sleep_for(milliseconds{200});

@@ -176,6 +176,35 @@ TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
   EXPECT_EQ(authority->CommitCount(), 1u);
 }
 
+TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledNothingLostOrDoubled) {
+  constexpr size_t kCommits = 40;
+  size_t sent = 0;
+  {
+    auto* authority = new FakeAuthority;
+    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
+    auto enforcer = Make(authority, FailureMode::kOpen);
+    for (size_t i = 1; i <= kCommits; ++i) {
+      const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
+      enforcer->Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
+    }
+    {
+      MutexLock lock(authority->mu);
+      authority->commit_error.reset();
+      authority->commit_delay = std::chrono::milliseconds(50);
+    }
+    ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() >= 1; }));
+    enforcer.reset();  // stops the sender mid-spool, as the meter's shutdown does
+    sent = authority->CommitCount();
+  }
+  // The sender stopped instead of sending the whole spool first, and what it did not send
+  // is still spooled for the next start.
+  EXPECT_LT(sent, kCommits);
+  auto* authority = new FakeAuthority;
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  EXPECT_EQ(enforcer->PendingCommits(), kCommits - sent);
+}
+
 TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {
   auto* authority = new FakeAuthority;
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/mutex.h"
@@ -21,6 +23,7 @@ class FakeAuthority : public AuthorityClient {
     return reservation;
   }
   Status Commit(const CommitRequest& request) override {
+    std::this_thread::sleep_for(CommitDelay());
     MutexLock lock(mu);
     if (commit_error) {
       return *commit_error;
@@ -60,6 +63,10 @@ class FakeAuthority : public AuthorityClient {
     MutexLock lock(mu);
     this->*calls = std::move(error);
   }
+  std::chrono::milliseconds CommitDelay() EXCLUDES(mu) {
+    MutexLock lock(mu);
+    return commit_delay;
+  }
   size_t CommitCount() EXCLUDES(mu) {
     MutexLock lock(mu);
     return commits.size() + events.size();
@@ -70,6 +77,7 @@ class FakeAuthority : public AuthorityClient {
   Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
   std::optional<Error> reserve_error GUARDED_BY(mu);
   std::optional<Error> commit_error GUARDED_BY(mu);
+  std::chrono::milliseconds commit_delay GUARDED_BY(mu){0};  // each commit takes this long
   std::optional<Error> event_error GUARDED_BY(mu);
   std::optional<Error> credentials_error GUARDED_BY(mu);
   ProviderCredentials credentials GUARDED_BY(mu);
