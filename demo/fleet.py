@@ -14,12 +14,14 @@ on the pod's status, as a kubelet would, so the Job completes (or fails, when a 
 stopped it).
 
 The scenes (demo/scenes.py) come in a known order, each waited for on its evidence; the
-fleet exits 1 when one did not show. What it prints comes from the components: the Job and pod objects (attribution, queue
-state), the meters (decisions, per-call records, run totals) and AgentBudget status
-(alerts, pressure). Its own count of calls is printed at the end only for comparison.
+fleet exits 1 when one did not show. What it prints comes from the components: the Job
+and pod objects (attribution, queue state), the meters (decisions, per-call records, run
+totals) and AgentBudget status (alerts, pressure). Its own count of calls is printed at
+the end only for comparison.
 
 Usage: fleet.py --kubeconfig F --kubectl BIN --meter BIN --authority-url URL
                 --authority-ca FILE --state DIR [--minutes 3] [--plan FILE]
+                [--scene-timeout 90]
 """
 import argparse
 import json
