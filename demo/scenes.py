@@ -12,6 +12,8 @@ not show in time is reported by name (SCENE FAILED) and the fleet exits non-zero
 import threading
 import time
 
+from kube import KubeError
+
 # The scenes in the order they happen; each is (name, what its evidence is).
 ORDER = [
     ("attribution", "a Job held and stamped with team, workflow, user and priority"),
@@ -65,7 +67,13 @@ class Director:
                 driver = threading.Thread(target=self.drive_to_queue, daemon=True)
                 driver.start()
             if name == "resumed":
-                self.raise_limit()
+                try:
+                    self.raise_limit()
+                except (KubeError, OSError) as error:
+                    self.failed = name
+                    self.fleet.console.say("SCENE", "FAILED %s: cannot raise the limit: %s"
+                                           % (name, error))
+                    return
             if not self.wait(checks[name]):
                 self.failed = name
                 self.fleet.console.say("SCENE", "FAILED %s: no %s within %d s" % (
