@@ -65,8 +65,10 @@ const char* const kColumns[] = {
     "ProviderName", "PublisherName", "RegionId", "RegionName", "ResourceId", "ResourceName",
     "ResourceType", "ServiceCategory", "ServiceName", "ServiceSubcategory", "SkuId", "SkuMeter",
     "SkuPriceDetails", "SkuPriceId", "SubAccountId", "SubAccountName", "SubAccountType", "Tags",
-    // FOCUS 1.3.
-    "HostProviderName", "ServiceProviderName",
+    // FOCUS 1.3. No charge is split: each is one run's own, so the split cost allocation
+    // columns are null on every row, as 1.3 requires for a charge not related to one.
+    "AllocatedMethodDetails", "AllocatedMethodId", "AllocatedResourceId", "AllocatedResourceName",
+    "AllocatedTags", "HostProviderName", "ServiceProviderName",
     // Extensions.
     "x_ConsumerId", "x_PrincipalId", "x_Run", "x_Kind", "x_Model", "x_TokenType", "x_Calls",
     "x_PricingError"};
@@ -121,7 +123,7 @@ std::string FocusCsv(const std::vector<FocusRow>& rows, const FocusAccount& acco
         row.event ? "Agent Tools and Compute" : row.provider + " API",
         row.event ? "Other (AI and Machine Learning)" : "Generative AI", row.sku_id, meter,
         details.dump(), row.sku_price_id, row.namespace_name, row.namespace_name, "Kubernetes Namespace",
-        tags.dump(), row.event ? "" : row.provider, row.provider, row.run,
+        tags.dump(), "", "", "", "", "", row.event ? "" : row.provider, row.provider, row.run,
         Attribute(row.attribution, "user"), row.run, row.event ? "event" : "tokens",
         row.model, row.token_type, std::to_string(row.calls), row.pricing_error};
     static_assert(sizeof(values) / sizeof(values[0]) == sizeof(kColumns) / sizeof(kColumns[0]));

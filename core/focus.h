@@ -24,7 +24,10 @@ struct FocusAccount {
 //   call rounded up to the micro-dollar), so they sum to the ledger's total.
 // - A direct debit: ConsumedQuantity in debits ("Events"), priced by its reported amount
 //   (PricingUnit "USD", ListUnitPrice 1).
-// Also the FOCUS 1.3 columns ServiceProviderName and HostProviderName, and x_ columns: the
+// Also the FOCUS 1.3 columns ServiceProviderName and HostProviderName, the 1.3 split cost
+// allocation columns (AllocatedMethodDetails, AllocatedMethodId, AllocatedResourceId,
+// AllocatedResourceName, AllocatedTags) null on every row: no charge is split or allocated
+// to another resource, each is one run's own. And x_ columns: the
 // run (x_ConsumerId, where FOCUS's draft ConsumerId is heading), the engineer
 // (x_PrincipalId, from the `user` attribution), the model (the debit's kind), the token type, the calls summed, and
 // x_PricingError (FocusRow::pricing_error). Money and quantities are printed as decimals

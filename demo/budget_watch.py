@@ -4,6 +4,7 @@ condition or level changing (PRESSURE), and every 15 s the spend of each budget 
 Budgets in shadow mode (onExhausted: Observe) say so.
 """
 import re
+import threading
 import time
 from decimal import Decimal
 
@@ -19,15 +20,26 @@ def money(text):
 
 class BudgetWatch:
     """Polls until `stop` (a threading.Event) is set; `say(tag, text)` prints a line.
-    Written by its own thread only; the two facts below may be read from any thread."""
+    Written by its own thread only; what it has seen may be read from any thread."""
 
     def __init__(self, kube, say, stop):
         self.kube = kube
         self.say = say
         self.stop = stop
         self.first_alert = ""          # the first soft threshold crossed, as reported
-        self.queue_pressure = False    # an enforcing budget reached Queue or Exhausted
         self.seen = {}
+        self.enforcing = set()         # budgets not in shadow mode, under `lock`
+        self.lock = threading.Lock()
+
+    def pressure(self, name):
+        """Budget `name`'s pressure as last read ("None" before the first read)."""
+        return self.seen.get((name, "pressure"), "None")
+
+    def under_queue_pressure(self):
+        """Whether an enforcing budget is now at Queue pressure or beyond."""
+        with self.lock:
+            enforcing = list(self.enforcing)
+        return any(self.pressure(name) in ("Queue", "Exhausted") for name in enforcing)
 
     def run(self):
         next_summary = time.monotonic() + 15
@@ -62,8 +74,8 @@ class BudgetWatch:
             threshold = re.search(r"threshold \d+%", condition.get("message", "")) \
                 if condition["type"] == "SoftLimitReached" else None
             if threshold:
-                # Once per threshold: utilization counts reservations, so it can dip below
-                # a threshold and cross it again.
+                # Once per threshold: a raised limit takes utilization back below a
+                # threshold, which it can cross again.
                 key = (name, threshold.group(0))
             if self.seen.get(key, ("False", None)) != value and condition["status"] == "True" \
                     and not (threshold and key in self.seen):
@@ -79,5 +91,6 @@ class BudgetWatch:
             self.say("PRESSURE", "AgentBudget %s pressure %s -> %s (%s used)%s" % (
                 name, before, pressure, status.get("utilization", "?"), shadow))
         self.seen[(name, "pressure")] = pressure
-        if pressure in ("Queue", "Exhausted") and not shadow:
-            self.queue_pressure = True
+        if not shadow:
+            with self.lock:
+                self.enforcing.add(name)

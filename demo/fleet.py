@@ -13,12 +13,15 @@ through it to the stub provider. When the loop ends it reports the agent contain
 on the pod's status, as a kubelet would, so the Job completes (or fails, when a ceiling
 stopped it).
 
-What it prints comes from the components: the Job and pod objects (attribution, queue
-state), the meters (decisions, per-call records, run totals) and AgentBudget status
-(alerts, pressure). Its own count of calls is printed at the end only for comparison.
+The scenes (demo/scenes.py) come in a known order, each waited for on its evidence; the
+fleet exits 1 when one did not show. What it prints comes from the components: the Job
+and pod objects (attribution, queue state), the meters (decisions, per-call records, run
+totals) and AgentBudget status (alerts, pressure). Its own count of calls is printed at
+the end only for comparison.
 
 Usage: fleet.py --kubeconfig F --kubectl BIN --meter BIN --authority-url URL
                 --authority-ca FILE --state DIR [--minutes 3] [--plan FILE]
+                [--scene-timeout 90]
 """
 import argparse
 import json
@@ -34,6 +37,7 @@ from agents import Agent  # noqa: E402
 from budget_watch import BudgetWatch, money  # noqa: E402
 from kube import Kube, KubeError  # noqa: E402
 from meter_process import Meter  # noqa: E402
+from scenes import ORDER, Director  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABEL = "agentbudget.io/"
@@ -68,6 +72,8 @@ class Fleet:
         self.kube = Kube(args.kubeconfig, args.kubectl)
         self.ci = self.kube.as_user(CI_USER)   # creates the agent Jobs
         self.console = Console()
+        self.started_at = time.time()
+        self.ended_at = None
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.queue_available = None        # unknown until the first admission or timeout
@@ -79,7 +85,8 @@ class Fleet:
         self.degraded_shown = set()        # workloads whose first degraded call was shown
         # What each scene of the demo showed, from the components' own reports.
         self.scenes = {"jobs": 0, "attributed": 0, "degraded": 0, "queued": 0, "suspended": 0,
-                       "runaway": "", "release_done_under_pressure": 0}
+                       "resumed": 0, "runaway": "", "release_done_under_pressure": 0}
+        self.threads = []                  # the top-level runs' threads, under `lock`
         self.budgets = BudgetWatch(self.kube, self.console.say, self.stop)
 
     # ----- one run -----------------------------------------------------------------------
@@ -225,6 +232,7 @@ class Fleet:
                     LABEL + k in labels for k in ("team", "workflow", "user", "priority")):
                 self.scenes["attributed"] += 1
         run["uid"] = job["metadata"]["uid"]
+        run["priority"] = labels.get(LABEL + "priority")
         agent = Agent(run["api"], run["model"], run.get("task", "Fix the failing build."),
                       run["behaviour"] if run["behaviour"] != "fanout" else "coding",
                       run.get("turns", 8), run["name"], run.get("stream", False), run["uid"])
@@ -239,8 +247,12 @@ class Fleet:
             if pod is None:
                 if self.stop.is_set():
                     return "still queued at the end"
+                self.note_suspended(run, "before its pod ran")
                 continue
-            if not run.get("child"):
+            if run.get("suspended_now"):
+                self.note_resumed(run, "pod %s running, the run goes on from call %d" % (
+                    pod["metadata"]["name"], agent.done_turns + 1))
+            elif not run.get("child") and not run.get("resumed_once"):
                 meter_injected = any(c["name"] == "agentbudget-meter"
                                      for c in pod["spec"].get("initContainers", []))
                 self.say_run(run, "ADMITTED", "admitted; pod %s running on %s, meter sidecar "
@@ -255,20 +267,25 @@ class Fleet:
             outcome = self.agent_loop(run, agent, meter, pod)
             if outcome == "fanout":
                 self.fan_out(run)
-                outcome = self.agent_loop(run, agent, meter, pod)
+                # Suspended while its subagents ran (and maybe admitted again since, which
+                # the fan-out's watch reported): this pod is gone, the run goes on in the next.
+                if not self.pod_gone(pod):
+                    outcome = self.agent_loop(run, agent, meter, pod)
+                elif self.stop.is_set():
+                    outcome = "stopped at the end of the demo"
+                else:
+                    outcome = "suspended" if run.get("suspended_now") else "moved"
             pod_totals = meter.drain_and_stop(agent.done_turns - answered)
             totals["spent"] += Decimal(str(pod_totals.get("spent", "0")))
             totals["requests"] += pod_totals.get("requests", 0)
             totals["tokens"] += pod_totals.get("tokens", 0)
             if outcome != "done" and self.suspended(run):
                 outcome = "suspended"
+            if outcome == "moved":
+                continue  # suspended and admitted again while its subagents ran
             if outcome == "suspended":
-                with self.lock:
-                    self.scenes["suspended"] += 1
-                self.say_run(run, "SUSPENDED", "the operator suspended the Job under budget "
-                             "pressure; its pod is gone and the run waits in the queue "
-                             "(meter so far: %s in %s calls)" % (
-                                 money(totals["spent"]), totals["requests"]))
+                self.note_suspended(run, "meter so far: %s in %s calls" % (
+                    money(totals["spent"]), totals["requests"]))
                 continue
             if self.stop.is_set() and outcome != "done":
                 self.say_run(run, "CUT", "still running when the demo ended: %s calls, %s "
@@ -279,10 +296,18 @@ class Fleet:
             if outcome == "denied" and self.ended_by_operator(run):
                 return outcome  # the Job failed at its deadline; its pod is gone
             if not self.finish_pod(pod, succeeded):
-                continue  # suspended as it finished: the next pod reports the exit
-            if succeeded and run["workload"] == "release-notes" and self.budgets.queue_pressure:
+                # Suspended as it finished: the next pod reports the exit.
+                self.note_suspended(run, "meter so far: %s in %s calls" % (
+                    money(totals["spent"]), totals["requests"]))
+                continue
+            # Release-blocking work finishing while suspended Deferrable work waits, counted
+            # once the Job controller recorded the completion: the next scene resumes the
+            # suspended work, so the cluster's record has them in the same order.
+            if succeeded and run["priority"] == "ReleaseBlocking" and \
+                    self.budgets.under_queue_pressure() and self.completed(run):
                 with self.lock:
-                    self.scenes["release_done_under_pressure"] += 1
+                    if self.scenes["suspended"] > self.scenes["resumed"]:
+                        self.scenes["release_done_under_pressure"] += 1
             if not run.get("child"):
                 self.say_run(run, "DONE" if succeeded else "STOPPED", "%s: %s calls, %s "
                              "tokens, %s (the meter's run totals)" % (
@@ -320,10 +345,13 @@ class Fleet:
                     return "suspended"
                 self.say_run(run, "ERROR", turn.error)
                 return "error"
-            if agent.done_turns % 3 == 0 and self.suspended(run):
+            # Deferrable runs are the ones the operator suspends: checked every call.
+            if (run["priority"] == "Deferrable" or agent.done_turns % 3 == 0) and \
+                    self.suspended(run):
                 return "suspended"
-            if run.get("pace"):
-                time.sleep(run["pace"])
+            pause = (run.get("pace") or 0) * self.args.minutes * 60  # a fraction of the demo
+            if pause and not agent.finished and self.stop.wait(pause):
+                break
         return "done" if agent.finished else "stopped at the end of the demo"
 
     def ended_by_operator(self, run):
@@ -349,6 +377,44 @@ class Fleet:
                     return True
             time.sleep(0.5)
         return False
+
+    def completed(self, run):
+        """Waits up to 30 s for the Job's completionTime; whether it came."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not self.stop.is_set():
+            job = self.kube.try_get(self.job_path(run)) or {}
+            if (job.get("status") or {}).get("completionTime"):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def note_suspended(self, run, detail):
+        """Counts and says that the operator suspended the running Job of `run` (once per
+        suspension: the fan-out's watch may have seen it first)."""
+        with self.lock:
+            if run.get("suspended_now"):
+                return
+            run["suspended_now"] = True
+            self.scenes["suspended"] += 1
+        self.console.say("SUSPENDED", "%s/%s: the operator suspended the Job under budget "
+                         "pressure; its pod is gone and the run waits in the queue (%s)" % (
+                             run["namespace"], run["name"], detail))
+
+    def note_resumed(self, run, how):
+        """Counts and says that a suspended Job of `run` was admitted again."""
+        with self.lock:
+            if not run.get("suspended_now"):
+                return
+            run["suspended_now"] = False
+            run["resumed_once"] = True
+            self.scenes["resumed"] += 1
+        self.console.say("RESUMED", "%s/%s: admitted again after its suspension; %s" % (
+            run["namespace"], run["name"], how))
+
+    def pod_gone(self, pod):
+        current = self.kube.try_get("/api/v1/namespaces/%s/pods/%s" % (
+            pod["metadata"]["namespace"], pod["metadata"]["name"]))
+        return current is None or bool(current["metadata"].get("deletionTimestamp"))
 
     def suspended(self, run):
         job = self.kube.try_get(self.job_path(run))
@@ -384,7 +450,8 @@ class Fleet:
             child = {"name": "%s-sub-%03d" % (parent["name"], i), "namespace": parent["namespace"],
                      "workload": parent["workload"], "user": parent["user"],
                      "api": "anthropic", "model": parent.get("subagentModel", "claude-haiku-4-5"),
-                     "behaviour": "coding", "turns": 2, "child": True, "parent": parent["name"],
+                     "behaviour": "coding", "turns": parent.get("subagentTurns", 2),
+                     "pace": parent.get("subagentPace"), "child": True, "parent": parent["name"],
                      "task": "Subtask %d: fix one flaky assertion." % i}
             children.append(threading.Thread(target=self.execute_child, args=(child, parent),
                                              daemon=True))
@@ -400,6 +467,7 @@ class Fleet:
             except (KubeError, OSError) as error:
                 self.console.say("ERROR", "cannot list subagent Jobs: %s" % error)
                 continue
+            self.watch_parent(parent)
             held = sum(1 for j in jobs if j["spec"].get("suspend"))
             running = sum(1 for j in jobs if (j.get("status") or {}).get("active"))
             finished = sum(1 for j in jobs if (j.get("status") or {}).get("succeeded"))
@@ -408,6 +476,18 @@ class Fleet:
                 shown = counts
                 self.say_run(parent, "FANOUT", "subagent Jobs: %d created, %d held, %d running, "
                              "%d succeeded" % counts)
+
+    def watch_parent(self, parent):
+        """The fan-out's parent waits for its subagents in its pod; the operator may suspend
+        its Job meanwhile (it is Deferrable) and admit it again."""
+        job = self.kube.try_get(self.job_path(parent))
+        if job is None:
+            return
+        if job["spec"].get("suspend"):
+            self.note_suspended(parent, "its subagents have Jobs of their own")
+        elif parent.get("suspended_now"):
+            self.note_resumed(parent, "its subagents go on; the run itself goes on in a new "
+                              "pod when they are done")
 
     def execute_child(self, child, parent):
         try:
@@ -433,24 +513,38 @@ class Fleet:
             self.console.say("FLEET", line)
         watcher = threading.Thread(target=self.budgets.run, daemon=True)
         watcher.start()
-        threads = []
-        for run in sorted(runs, key=lambda r: r["start"]):
+        director = Director(self, plan, self.args.scene_timeout)
+        directing = threading.Thread(target=director.run, daemon=True)
+        directing.start()
+        # Runs gated on a scene are started by the director.
+        for run in sorted((r for r in runs if not r.get("after")), key=lambda r: r["start"]):
             delay = run["start"] * duration - (time.monotonic() - self.console.start)
             if delay > 0 and self.stop.wait(delay):
                 break
-            thread = threading.Thread(target=self.execute_top, args=(run,), daemon=True)
-            thread.start()
-            threads.append(thread)
-        deadline = self.console.start + duration + self.args.grace
+            self.start_run(run)
+        # Every scene shows (or fails) before the end; then the runs get their grace.
+        directing.join()
+        deadline = max(self.console.start + duration, time.monotonic()) + self.args.grace
+        with self.lock:
+            threads = list(self.threads)
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         if any(t.is_alive() for t in threads):
             self.console.say("FLEET", "time is up: stopping the runs still going")
         self.stop.set()
+        self.ended_at = time.time()
         for thread in threads:
             thread.join(60)
         watcher.join(5)
-        return self.summary()
+        return self.summary(director)
+
+    def start_run(self, run):
+        """Starts a top-level run on a thread of its own and returns the thread."""
+        thread = threading.Thread(target=self.execute_top, args=(run,), daemon=True)
+        thread.start()
+        with self.lock:
+            self.threads.append(thread)
+        return thread
 
     def execute_top(self, run):
         try:
@@ -461,7 +555,8 @@ class Fleet:
         with self.lock:
             self.outcomes[run["name"]] = outcome
 
-    def summary(self):
+    def summary(self, director):
+        """Prints the outcomes and what each scene showed; 1 when a scene is missing."""
         counts = {}
         for outcome in self.outcomes.values():
             counts[outcome] = counts.get(outcome, 0) + 1
@@ -472,25 +567,53 @@ class Fleet:
                                                      self.own_ledger["denied"],
                                                      self.own_ledger["degraded"]))
         s = self.scenes
-        scenes = [
-            ("attribution", "%d of %d Jobs held and stamped with team, workflow, user and "
-             "priority by the webhook" % (s["attributed"], s["jobs"])),
-            ("soft alert", self.budgets.first_alert or "none reached"),
-            ("degradation", "%d calls sent to a cheaper model (meter records)" % s["degraded"]
-             if s["degraded"] else "none"),
-            ("queued under pressure", "not available: the operator has no admission queue"
-             if self.queue_available is False else
-             "%d Deferrable holds for BudgetPressure, %d running Jobs suspended" % (
-                 s["queued"], s["suspended"])),
-            ("ReleaseBlocking under pressure", "%d release runs completed while a budget was "
-             "at Queue pressure" % s["release_done_under_pressure"]),
-            ("runaway", s["runaway"] or "not stopped")]
-        for name, text in scenes:
-            self.console.say("SCENE", "%-30s %s" % (name + ":", text))
+        idle = longest_idle(os.path.join(self.args.state, "provider-ledger.jsonl"),
+                            self.started_at, self.ended_at)
+        shown = {
+            "attribution": "%d of %d Jobs held and stamped with team, workflow, user and "
+                           "priority by the webhook" % (s["attributed"], s["jobs"]),
+            "soft alert": self.budgets.first_alert,
+            "degradation": "%d calls sent to a cheaper model (meter records)" % s["degraded"],
+            "queue pressure": "AgentBudget %s at pressure Queue" % director.config["budget"],
+            "queued under pressure": "%d Deferrable Jobs held for BudgetPressure" % s["queued"],
+            "running Jobs suspended": "%d running Deferrable Jobs suspended by the operator"
+                                      % s["suspended"],
+            "ReleaseBlocking under pressure": "%d release runs completed at Queue pressure "
+                                              "while suspended Jobs waited"
+                                              % s["release_done_under_pressure"],
+            "resumed": "%d suspended Jobs admitted again after the limit was raised"
+                       % s["resumed"],
+            "runaway": s["runaway"],
+        }
+        missing = [name for name, _ in ORDER if name not in director.evidence]
+        for name, _ in ORDER:
+            self.console.say("SCENE", "%-31s %s" % (name + ":", shown[name] if name in
+                                                     director.evidence else "MISSING"))
+        self.console.say("SCENE", "%-31s longest stretch without a call %.1f s" % (
+            "no idle stretch:", idle))
         with open(os.path.join(self.args.state, "fleet-outcomes.json"), "w") as f:
             json.dump({"outcomes": self.outcomes, "ownLedger": self.own_ledger,
-                       "queueAvailable": self.queue_available}, f, indent=1)
+                       "queueAvailable": self.queue_available, "scenes": s,
+                       "missingScenes": missing, "startedAt": self.started_at,
+                       "endedAt": self.ended_at, "limitRaisedAt": director.raised_at,
+                       "longestIdleSeconds": idle}, f, indent=1)
+        if missing:
+            self.console.say("SCENE", "MISSING: " + ", ".join(missing))
+            return 1
         return 0
+
+
+def longest_idle(ledger, start, end):
+    """The longest stretch between `start` and `end` (epoch seconds) in which the provider
+    answered no call, from its ledger."""
+    times = [start, end]
+    try:
+        with open(ledger) as f:
+            times += [json.loads(line)["at"] for line in f if line.strip()]
+    except OSError:
+        pass
+    times = sorted(t for t in times if start <= t <= end)
+    return max(b - a for a, b in zip(times, times[1:]))
 
 
 def main():
@@ -504,6 +627,8 @@ def main():
     parser.add_argument("--minutes", type=float, default=3)
     parser.add_argument("--grace", type=float, default=60,
                         help="seconds after the last start for runs to finish")
+    parser.add_argument("--scene-timeout", type=float, default=90,
+                        help="seconds each scene may take to show after the one before")
     parser.add_argument("--admission-timeout", type=float, default=30,
                         help="seconds without any admission before the queue counts as absent")
     parser.add_argument("--plan", default=os.path.join(HERE, "scenario", "fleet.json"))

@@ -7,6 +7,12 @@ outcomes against the cluster and the operator, not against what the demo printed
 - a degraded call: the operator's metrics count degrade decisions;
 - Deferrable work queued under budget pressure (a Job annotation or an Event with reason
   BudgetPressure);
+- running Deferrable Jobs suspended by the operator under that pressure (its Warning Events
+  "suspended: ...", its suspensions metric) and resumed once the limit was raised (the Job
+  controller's Suspended condition False with reason JobResumed);
+- release-blocking work continuing: a ReleaseBlocking Job completed after the first
+  suspension and before the first resumption;
+- no idle stretch: the stub provider's ledger has a call at least every 20 s of the fleet;
 - the runaway stopped at its ceiling: the operator ended its Job (Failed, DeadlineExceeded,
   a RunCeilingReached Event naming maxCost), and the spend the operator recorded for it in
   FOCUS stays within its workload's perRun.maxCost plus one call;
@@ -21,6 +27,7 @@ outcomes against the cluster and the operator, not against what the demo printed
 
 Usage: demo_e2e_test.py OPERATOR WEBHOOK METER
 """
+import calendar
 import csv
 import glob
 import json
@@ -30,6 +37,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.request
 from decimal import Decimal
@@ -40,6 +48,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLUSTER = "demo-e2e"
 BINARIES = []
 RESULT = {}
+COUNTS = {}  # scene -> what the cluster showed of it, printed at the end
 
 
 def run_demo():
@@ -89,7 +98,8 @@ class DemoE2eTest(unittest.TestCase):
             text = response.read().decode()
         total = 0.0
         for line in text.splitlines():
-            if line.startswith(name + "{") and label_filter in line:
+            if (line.startswith(name + "{") or line.startswith(name + " ")) and \
+                    label_filter in line:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
@@ -99,10 +109,12 @@ class DemoE2eTest(unittest.TestCase):
                    for c in (b.get("status") or {}).get("conditions", [])
                    if c["type"] == "SoftLimitReached" and c["status"] == "True"]
         self.assertTrue(alerted, "no AgentBudget reached a soft threshold")
+        COUNTS["soft alert"] = "%d budgets with SoftLimitReached" % len(alerted)
 
     def test_the_authority_degraded_calls_to_a_cheaper_model(self):
-        self.assertGreater(self.metric("agentbudget_reservation_decisions_total",
-                                       'decision="degrade"'), 0)
+        degraded = self.metric("agentbudget_reservation_decisions_total", 'decision="degrade"')
+        self.assertGreater(degraded, 0)
+        COUNTS["degradation"] = "%d degrade decisions" % degraded
 
     def test_deferrable_work_was_queued_under_budget_pressure(self):
         jobs = self.kubectl_json("get", "jobs", "-n", "payments")["items"]
@@ -113,6 +125,83 @@ class DemoE2eTest(unittest.TestCase):
         reasons = [e["metadata"]["name"] for e in events if e.get("reason") == "BudgetPressure"]
         self.assertTrue(held or reasons,
                         "no Job was held with reason BudgetPressure (annotation or Event)")
+        COUNTS["queued under pressure"] = "%d Jobs held, %d BudgetPressure Events" % (
+            len(held), len(reasons))
+
+    def suspensions(self):
+        """Job name -> when the operator last suspended it for budget pressure (its Warning
+        Events "suspended: ...")."""
+        last = {}
+        for event in self.kubectl_json("get", "events", "-n", "payments")["items"]:
+            if event.get("reason") == "BudgetPressure" and \
+                    event.get("message", "").startswith("suspended: "):
+                name = event["involvedObject"]["name"]
+                at = epoch(event.get("lastTimestamp") or event.get("eventTime") or
+                           event["firstTimestamp"])
+                last[name] = max(last.get(name, 0), at)
+        return last
+
+    def resumptions(self, suspended, jobs):
+        """Job name -> when the Job controller resumed it after its last suspension: its
+        Suspended condition False, reason JobResumed, since then. (Every Job the queue
+        admits was resumed once already, from the webhook's suspension at creation.)"""
+        resumed = {}
+        for name, at in suspended.items():
+            for c in (jobs[name].get("status") or {}).get("conditions") or []:
+                if c["type"] == "Suspended" and c["status"] == "False" and \
+                        c.get("reason") == "JobResumed" and \
+                        epoch(c["lastTransitionTime"]) >= int(at):
+                    resumed[name] = epoch(c["lastTransitionTime"])
+        return resumed
+
+    def payments_jobs(self):
+        return {j["metadata"]["name"]: j
+                for j in self.kubectl_json("get", "jobs", "-n", "payments")["items"]}
+
+    def fleet_record(self):
+        with open(os.path.join(os.path.dirname(self.demo["focus"]), "fleet-outcomes.json")) as f:
+            return json.load(f)
+
+    def test_running_deferrable_jobs_were_suspended_and_later_resumed(self):
+        suspended = self.suspensions()
+        self.assertTrue(suspended, "the operator suspended no running Job for budget pressure")
+        self.assertGreaterEqual(self.metric("agentbudget_queue_suspensions_total", ""),
+                                len(suspended))
+        jobs = self.payments_jobs()
+        for name in suspended:
+            self.assertEqual(jobs[name]["metadata"]["labels"]["agentbudget.io/priority"],
+                             "Deferrable", name)
+        resumed = self.resumptions(suspended, jobs)
+        self.assertTrue(resumed, "no suspended Job was resumed: %s" % sorted(suspended))
+        COUNTS["running Jobs suspended"] = "%d Jobs" % len(suspended)
+        COUNTS["resumed"] = "%d of them resumed" % len(resumed)
+
+    def test_release_blocking_work_completed_under_pressure(self):
+        """A ReleaseBlocking Job completed while Deferrable Jobs the operator had suspended
+        waited: after the first suspension, before the first resumption."""
+        suspended = self.suspensions()
+        self.assertTrue(suspended, "the operator suspended no running Job for budget pressure")
+        jobs = self.payments_jobs()
+        resumed = self.resumptions(suspended, jobs)
+        self.assertTrue(resumed, "no suspended Job was resumed")
+        first, until = int(min(suspended.values())), min(resumed.values())
+        done = [name for name, j in jobs.items()
+                if j["metadata"]["labels"].get("agentbudget.io/priority") == "ReleaseBlocking"
+                and (j.get("status") or {}).get("completionTime")
+                and first <= epoch(j["status"]["completionTime"]) <= until]
+        self.assertTrue(done, "no ReleaseBlocking Job completed between the first suspension "
+                        "and the first resumption")
+        COUNTS["ReleaseBlocking under pressure"] = "%d Jobs completed" % len(done)
+
+    def test_the_fleet_is_never_idle(self):
+        record = self.fleet_record()
+        start, end = record["startedAt"], record["endedAt"]
+        with open(os.path.join(os.path.dirname(self.demo["focus"]), "provider-ledger.jsonl")) as f:
+            times = sorted([start, end] + [t for t in (json.loads(line)["at"] for line in f)
+                                           if start <= t <= end])
+        idle = max(b - a for a, b in zip(times, times[1:]))
+        self.assertLess(idle, 20, "no call for %.1f s" % idle)
+        COUNTS["no idle stretch"] = "%d calls, longest gap %.1f s" % (len(times) - 2, idle)
 
     def test_the_runaway_was_stopped_at_its_ceiling(self):
         job = self.kubectl_json("get", "job", "flaky-test-fixer-1", "-n", "search")
@@ -144,6 +233,7 @@ class DemoE2eTest(unittest.TestCase):
         # Admission is checked before each call, so the run may pass its ceiling by at most
         # the last admitted call's actual cost.
         self.assertLessEqual(spent - max(calls), ceiling)
+        COUNTS["runaway"] = "stopped after %d calls, %s spent" % (len(calls), spent)
 
     def test_focus_is_not_empty_and_showback_totals_equal_it(self):
         rows = self.focus_rows()
@@ -237,6 +327,14 @@ class DemoE2eTest(unittest.TestCase):
                                  parent_job["metadata"]["uid"], name)
             checked += 1
         self.assertGreater(checked, len(plan) // 2, "few of the plan's Jobs were created")
+        COUNTS["attribution"] = "%d Jobs charged to the engineer the plan names" % checked
+
+
+def epoch(stamp):
+    """An RFC 3339 time of the API server (whole or micro seconds, Z) as epoch seconds."""
+    stamp = stamp.rstrip("Z").split(".")
+    seconds = calendar.timegm(time.strptime(stamp[0], "%Y-%m-%dT%H:%M:%S"))
+    return seconds + (float("0." + stamp[1]) if len(stamp) > 1 else 0)
 
 
 def main():
@@ -251,6 +349,8 @@ def main():
                        capture_output=True, text=True)
         if RESULT.get("bins"):
             shutil.rmtree(RESULT["bins"])
+    for scene, count in COUNTS.items():
+        print("scene %-31s %s" % (scene + ":", count))
     if not ok and RESULT.get("output"):
         print("----- scripts/demo output (last lines)\n" + RESULT["output"][-4000:])
     sys.exit(0 if ok else 1)

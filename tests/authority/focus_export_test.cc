@@ -100,6 +100,20 @@ TEST(FocusExportTest, ACallBecomesOneRowPerTokenTypeAtTheRateCardsListPrice) {
   EXPECT_NE(read.at("Tags").find(R"("team":"payments")"), std::string::npos);
 }
 
+// FOCUS 1.3's split cost allocation columns are present and null: every charge is one
+// run's own, none is split or allocated to another resource.
+TEST(FocusExportTest, NoRowIsAnAllocatedCharge) {
+  const std::vector<Row> rows = Export(Entries(), kNoon - seconds{3600}, kNoon + seconds{3600});
+  ASSERT_FALSE(rows.empty());
+  for (const Row& row : rows) {
+    ExpectColumns(row, {{"AllocatedMethodDetails", ""},
+                        {"AllocatedMethodId", ""},
+                        {"AllocatedResourceId", ""},
+                        {"AllocatedResourceName", ""},
+                        {"AllocatedTags", ""}});
+  }
+}
+
 TEST(FocusExportTest, AnAgentsReportedDebitIsARowOfItsOwn) {
   const std::vector<Row> rows = Export(Entries(), kNoon - seconds{3600}, kNoon + seconds{3600});
   const Row& debit = Only(rows, "agentbudget/event/sandbox/reported-cost");

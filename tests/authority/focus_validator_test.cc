@@ -77,10 +77,12 @@ TEST(FocusExportTest, ExportPassesTheFinOpsFoundationValidatorForFocus12) {
             4)
       << output;
   // The one rule no file can pass: the bundled model checks InvoiceId-C-004-C ("MUST be null
-  // when the charge is not associated with an invoice") and InvoiceId-C-005-C ("MUST NOT be
-  // null when it is") both without their condition, so one of them fails on any file (with
-  // the column absent, the "RECOMMENDED to be present" rule and five more fail instead). The
-  // ledger's charges are not invoiced: InvoiceId is null and C-004 passes.
+  // when the charge is not associated with an invoice": a violation per row WHERE InvoiceId
+  // IS NOT NULL) and InvoiceId-C-005-C ("MUST NOT be null when it is": one per row WHERE
+  // InvoiceId IS NULL) both with an empty Condition, so every row violates one of them
+  // (with the column absent, the "RECOMMENDED to be present" rule and five more fail
+  // instead). The ledger's charges are not invoiced: InvoiceId is null, C-004 passes and
+  // C-005 counts every row.
   std::set<std::string> failed;
   constexpr std::string_view kFailure = "\n- ";
   for (size_t at = output.find(kFailure); at != std::string::npos;
@@ -90,6 +92,14 @@ TEST(FocusExportTest, ExportPassesTheFinOpsFoundationValidatorForFocus12) {
   }
   EXPECT_EQ(fail, 1) << output;
   EXPECT_EQ(failed, std::set<std::string>{"InvoiceId-C-005-C"}) << output;
+  const std::string csv = Read(data);
+  size_t rows = 0;
+  for (size_t at = csv.find("\r\n"); at != std::string::npos; at = csv.find("\r\n", at + 2)) {
+    ++rows;
+  }
+  EXPECT_NE(output.find("- InvoiceId-C-005-C: violations=" + std::to_string(rows - 1) + ";"),
+            std::string::npos)
+      << rows - 1 << " rows\n" << output;
   EXPECT_GT(pass, 150) << output;
   // A skip is a rule that does not apply or that the validator cannot check by itself, never
   // one whose dependency failed.
