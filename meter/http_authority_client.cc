@@ -19,6 +19,8 @@ using nlohmann::json;
 constexpr size_t kMaxAnswerBytes = 1 << 20;
 // Connections kept for the calls in flight: the meter's enforcer threads and its sender.
 constexpr size_t kMaxIdleConnections = 16;
+// A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
+constexpr int kTimeoutsPerCall = 4;
 
 std::string ReadToken(const std::string& path) {
   if (path.empty()) {
@@ -119,7 +121,14 @@ struct HttpAuthorityClient::Impl {
       }
       std::make_shared<Collector>(std::move(*outcome.response), promise)->Next();
     });
-    // The client's timeout bounds the wait: it fails a silent exchange.
+    // The client's timeout fails a silent exchange; name resolution has none of its own,
+    // hence the bound on the whole call. A late answer then goes to the shared promise.
+    const auto total = options.timeout * kTimeoutsPerCall;
+    if (future.wait_for(total) != std::future_status::ready) {
+      return MakeError(ErrorCode::kDeadlineExceeded,
+                       "authority " + path + ": no answer within " +
+                           std::to_string(total.count()) + " ms");
+    }
     Result<Answer> answer = future.get();
     if (!answer.ok()) {
       return MakeError(answer.error().code, "authority " + path + ": " + answer.error().message);

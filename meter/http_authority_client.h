@@ -15,9 +15,10 @@ namespace agentbudget::meter {
 // CAs of `ca_file` and `ca_pem` (both trusted when both are given), or the system's when
 // neither is. One keep-alive connection pool for all calls (at most 16 idle; as many open
 // as calls in flight) on one event-loop thread; a call blocks its caller until the answer
-// arrived, or the authority stayed silent for `timeout` (kDeadlineExceeded). A call that
-// fails on a pooled connection the authority closed is sent once more on a new one: every
-// call carries an idempotency key, or is a read. Thread-safe.
+// arrived, or the authority stayed silent for `timeout`, or the whole call took 4 timeouts
+// (kDeadlineExceeded). A call that fails on a pooled connection the authority closed is
+// sent once more on a new one: every call carries an idempotency key, or is a read.
+// Thread-safe.
 class HttpAuthorityClient final : public AuthorityClient {
  public:
   struct Options {
