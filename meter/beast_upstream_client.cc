@@ -1,11 +1,14 @@
 #include "meter/beast_upstream_client.h"
 
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <array>
+#include <fstream>
 #include <limits>
+#include <sstream>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -357,7 +360,8 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
   }
 
   void Send(UpstreamRequest&& request, std::function<void(UpstreamOutcome)>&& done) override {
-    bhttp::request<bhttp::string_body> out(bhttp::verb::post, url_.path + request.target, 11);
+    bhttp::request<bhttp::string_body> out(bhttp::string_to_verb(request.method),
+                                           url_.path + request.target, 11);
     for (auto& [name, value] : request.headers) {
       if (!beast::iequals(name, "host") && !beast::iequals(name, "content-length") &&
           !beast::iequals(name, "transfer-encoding") && !beast::iequals(name, "connection")) {
@@ -455,21 +459,50 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
   std::vector<std::shared_ptr<Connection<Stream>>> idle_ GUARDED_BY(mu_);  // oldest first
 };
 
-Result<std::unique_ptr<asio::ssl::context>> ClientContext(const std::string& ca_file) {
+// Whether `pem` holds at least one PEM certificate.
+bool HoldsCertificates(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+  if (bio == nullptr) {
+    return false;
+  }
+  std::unique_ptr<X509, decltype(&X509_free)> first(
+      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+  return first != nullptr;
+}
+
+Result<std::unique_ptr<asio::ssl::context>> ClientContext(const BeastUpstreamOptions& options) {
   auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
   SysError ec;
   context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                            asio::ssl::context::no_tlsv1_1,
                        ec);
-  context->set_default_verify_paths(ec);
-  if (ec) {
-    return InvalidArgument("cannot load the system's CAs: " + ec.message());
-  }
-  if (!ca_file.empty()) {
-    context->load_verify_file(ca_file, ec);
+  if (options.system_cas || (options.ca_file.empty() && options.ca_pem.empty())) {
+    context->set_default_verify_paths(ec);
     if (ec) {
-      return InvalidArgument("upstream CA file \"" + ca_file + "\": " + ec.message());
+      return InvalidArgument("cannot load the system's CAs: " + ec.message());
+    }
+  }
+  if (!options.ca_file.empty()) {
+    std::ifstream file(options.ca_file);
+    std::stringstream text;
+    text << file.rdbuf();
+    if (!HoldsCertificates(text.str())) {
+      return InvalidArgument("CA file \"" + options.ca_file + "\" holds no PEM certificate");
+    }
+    context->load_verify_file(options.ca_file, ec);
+    if (ec) {
+      return InvalidArgument("CA file \"" + options.ca_file + "\": " + ec.message());
+    }
+  }
+  if (!options.ca_pem.empty()) {
+    if (!HoldsCertificates(options.ca_pem)) {
+      return InvalidArgument(options.ca_pem_name + " holds no PEM certificate");
+    }
+    context->add_certificate_authority(asio::buffer(options.ca_pem), ec);
+    if (ec) {
+      return InvalidArgument(options.ca_pem_name + ": " + ec.message());
     }
   }
   context->set_verify_mode(asio::ssl::verify_peer);
@@ -489,7 +522,7 @@ Result<std::unique_ptr<BeastUpstreamClient>> BeastUpstreamClient::Create(
   }
   std::unique_ptr<Impl> impl;
   if (url->tls) {
-    auto context = ClientContext(options.ca_file);
+    auto context = ClientContext(options);
     if (!context.ok()) {
       return std::move(context).error();
     }

@@ -12,9 +12,14 @@ namespace agentbudget::meter {
 
 struct BeastUpstreamOptions {
   std::string base_url;  // "https://api.anthropic.com", "http://127.0.0.1:8080/prefix"
-  // Extra CAs (PEM file) trusted besides the system's for an https base URL; the provider's
+  // Extra CAs for an https base URL, from a PEM file and as PEM text; the provider's
   // certificate and host name are always verified.
   std::string ca_file;
+  std::string ca_pem;
+  std::string ca_pem_name = "the CA bundle given as text";  // how errors name ca_pem
+  // Whether the system's CAs are trusted besides those. When false and no CA is given, the
+  // system's are trusted still (there would be nothing to verify against otherwise).
+  bool system_cas = true;
   // How long the provider may stay silent: connecting, and between any two reads or writes.
   std::chrono::milliseconds timeout = std::chrono::minutes(10);
   // A pooled connection idle this long is closed: shorter than the providers' own idle
@@ -36,7 +41,7 @@ struct BeastUpstreamOptions {
 class BeastUpstreamClient final : public UpstreamClient {
  public:
   // Fails with kInvalidArgument for a malformed base URL (see ParseBaseUrl), an unreadable
-  // CA file or zero threads.
+  // CA file, a CA file or PEM text that holds no certificate, or zero threads.
   static Result<std::unique_ptr<BeastUpstreamClient>> Create(BeastUpstreamOptions options);
   ~BeastUpstreamClient() override;
 

@@ -80,8 +80,13 @@ std::string CommitSpool::PathOf(uint64_t sequence) const {
 }
 
 Result<uint64_t> CommitSpool::Append(const nlohmann::json& entry) {
-  MutexLock lock(mu_);
-  const uint64_t sequence = next_;
+  uint64_t sequence = 0;
+  {
+    // Only the number is taken under the lock: appends write and sync their files side by
+    // side, so that one slow fsync does not hold up the others.
+    MutexLock lock(mu_);
+    sequence = next_++;
+  }
   const std::string path = PathOf(sequence);
   const std::string tmp = path + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -100,12 +105,34 @@ Result<uint64_t> CommitSpool::Append(const nlohmann::json& entry) {
     ::unlink(tmp.c_str());
     return std::move(written).error();
   }
+  SyncDirectory();
+  return sequence;
+}
+
+void CommitSpool::SyncDirectory() {
+  uint64_t through = 0;
+  {
+    MutexLock lock(sync_mu_);
+    const uint64_t ticket = ++sync_requested_;
+    // A sync that started before this ticket may have missed the caller's rename: wait for
+    // it to end, then either a later one covered the ticket or this caller syncs.
+    while (syncing_ && sync_done_through_ < ticket) {
+      synced_.Wait(sync_mu_);
+    }
+    if (sync_done_through_ >= ticket) {
+      return;
+    }
+    syncing_ = true;
+    through = sync_requested_;
+  }
   if (const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
-  ++next_;
-  return sequence;
+  MutexLock lock(sync_mu_);
+  sync_done_through_ = through;
+  syncing_ = false;
+  synced_.SignalAll();
 }
 
 Status CommitSpool::Remove(uint64_t sequence) {

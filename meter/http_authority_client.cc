@@ -1,21 +1,26 @@
 #include "meter/http_authority_client.h"
 
-#include <cpprest/http_client.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
-#include <exception>
+#include <algorithm>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "meter/beast_upstream_client.h"
+
 namespace agentbudget::meter {
 namespace {
 
 using nlohmann::json;
-namespace http = web::http;
+
+// The protocol's answers are small; a larger one is refused rather than buffered.
+constexpr size_t kMaxAnswerBytes = 1 << 20;
+// Connections kept for the calls in flight: the meter's enforcer threads and its sender.
+constexpr size_t kMaxIdleConnections = 16;
+// A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
+constexpr int kTimeoutsPerCall = 4;
 
 std::string ReadToken(const std::string& path) {
   if (path.empty()) {
@@ -36,77 +41,113 @@ std::string Str(const json& object, const char* key) {
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Whether `pem` holds at least one PEM certificate.
-bool HoldsCertificates(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
-      BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
-  if (bio == nullptr) {
-    return false;
-  }
-  std::unique_ptr<X509, decltype(&X509_free)> first(
-      PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
-  return first != nullptr;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 bool IsTrue(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_boolean() && it->get<bool>();
 }
 
+// An answer read whole: its status and body.
+struct Answer {
+  int status = 0;
+  std::string body;
+};
+
+// Reads a response's body to its end on the client's loop, then hands over the answer.
+class Collector : public std::enable_shared_from_this<Collector> {
+ public:
+  Collector(UpstreamResponse&& response, std::shared_ptr<std::promise<Result<Answer>>> done)
+      : body_(std::move(response.body)), done_(std::move(done)) {
+    answer_.status = response.status;
+  }
+
+  void Next() {
+    body_->Read([self = shared_from_this()](Result<std::string_view> bytes) {
+      if (!bytes.ok()) {
+        self->Finish(std::move(bytes).error());
+      } else if (bytes->empty()) {
+        self->Finish(std::move(self->answer_));
+      } else if (self->answer_.body.size() + bytes->size() > kMaxAnswerBytes) {
+        self->Finish(Unavailable("answer larger than 1 MiB"));
+      } else {
+        self->answer_.body.append(*bytes);
+        self->Next();
+      }
+    });
+  }
+
+ private:
+  // The body goes first, so that the caller, once answered, may destroy the client.
+  void Finish(Result<Answer> result) {
+    body_.reset();
+    done_->set_value(std::move(result));
+  }
+
+  std::unique_ptr<UpstreamBody> body_;
+  const std::shared_ptr<std::promise<Result<Answer>>> done_;
+  Answer answer_;
+};
+
 }  // namespace
 
 struct HttpAuthorityClient::Impl {
   Options options;
-  std::unique_ptr<http::client::http_client> client;
+  std::unique_ptr<BeastUpstreamClient> client;
 
   // POSTs `body` to `path`; returns the parsed 200 body or the protocol error.
   Result<json> Post(const std::string& path, const json& body) {
-    return Call(http::methods::POST, path, &body);
+    return Call("POST", path, &body);
   }
 
-  // Sends `method` to `path` with `body` (none when null); returns the parsed 200 body or
-  // the protocol error.
-  Result<json> Call(const http::method& method, const std::string& path, const json* body) {
-    try {
-      http::http_request request(method);
-      request.set_request_uri(utility::conversions::to_string_t(path));
-      if (body != nullptr) {
-        request.set_body(body->dump(), "application/json");
-      }
-      if (const std::string token = ReadToken(options.token_file); !token.empty()) {
-        request.headers().add(http::header_names::authorization, "Bearer " + token);
-      }
-      http::http_response response = client->request(request).get();
-      const std::string text = response.extract_utf8string(true).get();
-      json parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
-      if (response.status_code() != http::status_codes::OK) {
-        std::string message = text.substr(0, 512);
-        if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
-            !Str(parsed["error"], "message").empty()) {
-          message = Str(parsed["error"], "message");
-        }
-        return MakeError(ErrorCodeForHttpStatus(response.status_code()),
-                         "authority " + path + ": HTTP " +
-                             std::to_string(response.status_code()) + ": " + message);
-      }
-      if (!parsed.is_object()) {
-        return Internal("authority " + path + ": answer is not a JSON object");
-      }
-      return parsed;
-    } catch (const http::http_exception& e) {
-      const bool timeout = e.error_code() == std::errc::timed_out;
-      return MakeError(timeout ? ErrorCode::kDeadlineExceeded : ErrorCode::kUnavailable,
-                       "authority " + path + ": " + e.what());
-    } catch (const std::exception& e) {
-      return Unavailable("authority " + path + ": " + e.what());
+  // Sends `method` to `path` with `body` (none when null) and waits for the answer; returns
+  // the parsed 200 body or the protocol error.
+  Result<json> Call(const char* method, const std::string& path, const json* body) {
+    UpstreamRequest request;
+    request.method = method;
+    request.target = path;
+    request.headers["Accept"] = "application/json";
+    if (body != nullptr) {
+      request.body = body->dump();
+      request.headers["Content-Type"] = "application/json";
     }
+    if (const std::string token = ReadToken(options.token_file); !token.empty()) {
+      request.headers["Authorization"] = "Bearer " + token;
+    }
+    auto promise = std::make_shared<std::promise<Result<Answer>>>();
+    std::future<Result<Answer>> future = promise->get_future();
+    client->Send(std::move(request), [promise](UpstreamOutcome outcome) {
+      if (!outcome.response) {
+        promise->set_value(std::move(outcome.failure.error));
+        return;
+      }
+      std::make_shared<Collector>(std::move(*outcome.response), promise)->Next();
+    });
+    // The client's timeout fails a silent exchange; name resolution has none of its own,
+    // hence the bound on the whole call. A late answer then goes to the shared promise.
+    const auto total = options.timeout * kTimeoutsPerCall;
+    if (future.wait_for(total) != std::future_status::ready) {
+      return MakeError(ErrorCode::kDeadlineExceeded,
+                       "authority " + path + ": no answer within " +
+                           std::to_string(total.count()) + " ms");
+    }
+    Result<Answer> answer = future.get();
+    if (!answer.ok()) {
+      return MakeError(answer.error().code, "authority " + path + ": " + answer.error().message);
+    }
+    json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
+    if (answer->status != 200) {
+      std::string message = answer->body.substr(0, 512);
+      if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
+          !Str(parsed["error"], "message").empty()) {
+        message = Str(parsed["error"], "message");
+      }
+      return MakeError(ErrorCodeForHttpStatus(answer->status),
+                       "authority " + path + ": HTTP " + std::to_string(answer->status) + ": " +
+                           message);
+    }
+    if (!parsed.is_object()) {
+      return Internal("authority " + path + ": answer is not a JSON object");
+    }
+    return parsed;
   }
 };
 
@@ -114,37 +155,23 @@ HttpAuthorityClient::HttpAuthorityClient(std::unique_ptr<Impl> impl) : impl_(std
 HttpAuthorityClient::~HttpAuthorityClient() = default;
 
 Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options options) {
-  auto impl = std::make_unique<Impl>();
-  try {
-    http::client::http_client_config config;
-    config.set_timeout(std::chrono::duration_cast<std::chrono::seconds>(options.timeout).count() > 0
-                           ? options.timeout
-                           : std::chrono::milliseconds(1000));
-    if (!options.ca_file.empty() && !HoldsCertificates(ReadFile(options.ca_file))) {
-      return InvalidArgument("authority CA file " + options.ca_file +
-                             " holds no PEM certificate");
-    }
-    if (!options.ca_pem.empty() && !HoldsCertificates(options.ca_pem)) {
-      return InvalidArgument(
-          "the authority CA (AGENTBUDGET_AUTHORITY_CA) holds no PEM certificate");
-    }
-    if (!options.ca_file.empty() || !options.ca_pem.empty()) {
-      config.set_ssl_context_callback([file = options.ca_file, pem = options.ca_pem](
-                                          boost::asio::ssl::context& context) {
-        if (!file.empty()) {
-          context.load_verify_file(file);
-        }
-        if (!pem.empty()) {
-          context.add_certificate_authority(boost::asio::buffer(pem));
-        }
-      });
-    }
-    impl->client = std::make_unique<http::client::http_client>(
-        utility::conversions::to_string_t(options.base_url), config);
-  } catch (const std::exception& e) {
-    return InvalidArgument("authority url \"" + options.base_url + "\": " + e.what());
+  BeastUpstreamOptions upstream;
+  upstream.base_url = options.base_url;
+  upstream.ca_file = options.ca_file;
+  upstream.ca_pem = options.ca_pem;
+  upstream.ca_pem_name = "the authority CA (AGENTBUDGET_AUTHORITY_CA)";
+  // The authority's own CA when one is given, not every CA the system trusts.
+  upstream.system_cas = false;
+  upstream.timeout = std::max(options.timeout, std::chrono::milliseconds(1));
+  upstream.max_idle = kMaxIdleConnections;
+  upstream.threads = 1;
+  auto client = BeastUpstreamClient::Create(std::move(upstream));
+  if (!client.ok()) {
+    return InvalidArgument("authority \"" + options.base_url + "\": " + client.error().message);
   }
+  auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
+  impl->client = std::move(*client);
   return std::unique_ptr<HttpAuthorityClient>(new HttpAuthorityClient(std::move(impl)));
 }
 
@@ -222,7 +249,7 @@ Status HttpAuthorityClient::RecordEvent(const EventRequest& request) {
 }
 
 Result<ProviderCredentials> HttpAuthorityClient::FetchCredentials() {
-  auto answer = impl_->Call(http::methods::GET, "/v1/credentials", nullptr);
+  auto answer = impl_->Call("GET", "/v1/credentials", nullptr);
   if (!answer.ok()) {
     return answer.error();
   }

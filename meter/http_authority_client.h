@@ -8,12 +8,17 @@
 
 namespace agentbudget::meter {
 
-// AuthorityClient over HTTP(S) with cpprestsdk: JSON bodies as in
-// docs/authority-protocol.md, `Authorization: Bearer <token>` from `token_file` (re-read on
-// every call so that rotated projected tokens are picked up; no header when empty).
-// The authority's certificate is verified against the CAs of `ca_file` and `ca_pem` (both
-// trusted when both are given), or the system's when neither is. One keep-alive
-// connection pool for all calls. Thread-safe.
+// AuthorityClient over HTTP(S) on the meter's Boost.Beast client (meter/beast_upstream_client.h):
+// JSON bodies as in docs/authority-protocol.md, `Authorization: Bearer <token>` from
+// `token_file` (re-read on every call so that rotated projected tokens are picked up; no
+// header when empty). The authority's certificate and host name are verified against the
+// CAs of `ca_file` and `ca_pem` (both trusted when both are given), or the system's when
+// neither is. One keep-alive connection pool for all calls (at most 16 idle; as many open
+// as calls in flight) on one event-loop thread; a call blocks its caller until the answer
+// arrived, or the authority stayed silent for `timeout`, or the whole call took 4 timeouts
+// (kDeadlineExceeded). A call that fails on a pooled connection the authority closed is
+// sent once more on a new one: every call carries an idempotency key, or is a read.
+// Thread-safe.
 class HttpAuthorityClient final : public AuthorityClient {
  public:
   struct Options {
@@ -21,7 +26,7 @@ class HttpAuthorityClient final : public AuthorityClient {
     std::string token_file;
     std::string ca_file;  // a PEM CA bundle file
     std::string ca_pem;   // a PEM CA bundle (the webhook injects AGENTBUDGET_AUTHORITY_CA)
-    std::chrono::milliseconds timeout{2000};
+    std::chrono::milliseconds timeout{2000};  // the longest silence of the authority
   };
 
   // Fails with kInvalidArgument for a malformed base URL, or a `ca_pem` or `ca_file` that

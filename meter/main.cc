@@ -14,7 +14,6 @@
 #include <utility>  // before Boost.Asio, which uses std::exchange
 #include <vector>
 
-#include <pplx/threadpool.h>
 
 #include "common/log.h"
 #include "core/rate_card.h"
@@ -34,8 +33,6 @@ namespace {
 // How long a stopping meter keeps resending unacknowledged commits: well inside the
 // default 30 s termination grace period of the pod.
 constexpr std::chrono::seconds kShutdownDrain{10};
-
-constexpr size_t kAuthorityIoThreads = 4;
 
 // How long a starting meter with key source Authority keeps asking for its keys while the
 // authority is unreachable; past it, the meter serves and asks again when calls need them.
@@ -170,9 +167,6 @@ int main(int argc, char** argv) {
   // The event loops' and the enforcer's threads would otherwise get up to 8 malloc arenas
   // per core, most of their memory idle: two arenas keep the resident set small.
   mallopt(M_ARENA_MAX, 2);
-  // cpprestsdk's pool serves the authority client only (the proxy runs on its own event
-  // loops): a few threads switch less than its default of 40.
-  crossplat::threadpool::initialize_with_threads(agentbudget::meter::kAuthorityIoThreads);
   std::vector<std::string> args(argv + 1, argv + argc);
   return agentbudget::meter::Run(args);
 }

@@ -28,8 +28,10 @@ size_t LoopThreads() {
 }
 
 // Threads for the enforcer's blocking calls when an authority is in the path: each call
-// holds one for a reservation's round trip, so a few keep many calls in flight.
+// holds one for a reservation's round trip, so a few keep many calls in flight; commits and
+// releases (an fsync of the spool each, side by side) have threads of their own.
 constexpr size_t kEnforcerThreads = 8;
+constexpr size_t kSettleThreads = 4;
 
 server::Response NoSuchPath(const std::string& path) {
   server::Response r =
@@ -51,6 +53,7 @@ struct Proxy::Impl {
   std::unique_ptr<BeastUpstreamClient> anthropic;
   std::unique_ptr<BeastUpstreamClient> openai;
   std::optional<boost::asio::thread_pool> enforcer_pool;  // set with an authority
+  std::optional<boost::asio::thread_pool> settle_pool;    // set with an authority
   std::optional<CallContext> context;                     // set by Start()
   std::unique_ptr<server::HttpServer> listener;
   std::unique_ptr<server::HttpServer> health;
@@ -208,15 +211,20 @@ Status Proxy::Start() {
   std::function<void(std::function<void()>)> offload = [](std::function<void()> step) {
     step();
   };
+  std::function<void(std::function<void()>)> settle = offload;
   if (!impl.config.authority_url.empty()) {
     impl.enforcer_pool.emplace(kEnforcerThreads);
+    impl.settle_pool.emplace(kSettleThreads);
     offload = [pool = &*impl.enforcer_pool](std::function<void()> step) {
+      boost::asio::post(*pool, std::move(step));
+    };
+    settle = [pool = &*impl.settle_pool](std::function<void()> step) {
       boost::asio::post(*pool, std::move(step));
     };
   }
   impl.context.emplace(CallContext{impl.config, impl.rates, impl.enforcer, impl.records,
                                    impl.keys, impl.allowlist, impl.history, *impl.anthropic,
-                                   *impl.openai, std::move(offload)});
+                                   *impl.openai, std::move(offload), std::move(settle)});
 
   server::ServerOptions options;
   options.address = impl.config.listen_host;
@@ -266,6 +274,7 @@ void Proxy::Stop() {
   }
   if (impl.enforcer_pool) {
     impl.enforcer_pool->join();
+    impl.settle_pool->join();
   }
   // Last: /readyz answers "stopping" while calls in flight finish.
   if (impl.health != nullptr) {

@@ -436,7 +436,7 @@ class Call : public std::enable_shared_from_this<Call> {
   // Runs the enforcer's last step for this call off the event loop.
   void Settle(std::function<void()> step) {
     writer_.reset();
-    c_.offload(std::move(step));
+    c_.settle(std::move(step));
   }
 
   const CallContext& c_;

@@ -47,9 +47,11 @@ struct CallContext {
   SharedOutputHistory& history;
   UpstreamClient& anthropic;
   UpstreamClient& openai;
-  // Runs a step that may block (the enforcer's calls to the authority, its spool's fsync)
-  // off the event loop, or inline when nothing there blocks.
+  // Runs a step that may block off the event loop, or inline when nothing there blocks:
+  // `offload` a reservation (a round trip to the authority), `settle` a commit or release
+  // (the spool's fsync). Apart, so that a slow disk never delays a reservation.
   std::function<void(std::function<void()>)> offload;
+  std::function<void(std::function<void()>)> settle;
 };
 
 // Proxies one POST to its upstream (meter/routes.h), answering through `writer`. A metered

@@ -10,9 +10,10 @@
 
 namespace agentbudget::meter {
 
-// One request to a provider: POST `target` (the base URL's path, if any, is prefixed).
+// One request to a provider: `method` `target` (the base URL's path, if any, is prefixed).
 struct UpstreamRequest {
-  std::string target;  // path and query, e.g. "/v1/messages?beta=true"
+  std::string method = "POST";  // an HTTP method Beast knows: "POST", "GET", ...
+  std::string target;           // path and query, e.g. "/v1/messages?beta=true"
   http::Headers headers;
   std::string body;
 };

@@ -8,8 +8,11 @@
 //                   [--append-latency-ms=10] [--async-commits=1]
 //                   [--store=memory|postgres] [--runs=1] [--rate=0]
 //
-// --rate paces the clients to that many pairs per second together (0: as fast as they go),
-// to see the memory a sustained rate needs.
+// --rate paces the clients to that many pairs per second together (0: as fast as they go,
+// saturation), to see the latency and memory at a sustained, unsaturated rate; a paced
+// reservation's latency counts from its scheduled start, so a client that fell behind
+// counts its lag too (the time from sending it, the authority's own, is printed beside). The last line gives the medians over --runs of pairs per second and
+// of reserve p50/p99.
 // --store=postgres appends to a real PostgreSQL server the benchmark starts for itself
 // (e2e/support/postgres_server.h: Debian's `postgresql`, fsync on), through
 // PostgresLedgerStore. Each of --runs rounds then measures PostgreSQL first and the
@@ -173,10 +176,18 @@ struct Acks {
   }
 };
 
+// The figures of one measurement that the medians are taken of.
+struct Figures {
+  double pairs_per_second = -1;  // durable pairs per second; -1 when a request failed
+  double reserve_p50_ms = 0;  // paced: from the scheduled start
+  double reserve_p99_ms = 0;
+  double service_p50_ms = 0;  // from the request's sending: the authority's own time
+  double service_p99_ms = 0;
+};
+
 // One measurement on a fresh ledger whose appends go to `durable` (nullptr: the in-memory
-// stand-in with `latency`). Prints its figures; returns pairs per second, or -1 when a
-// request failed.
-double Measure(int argc, char** argv, LedgerStore* durable) {
+// stand-in with `latency`). Prints its figures and returns them.
+Figures Measure(int argc, char** argv, LedgerStore* durable) {
   const int clients = static_cast<int>(Flag(argc, argv, "clients", 64));
   const int seconds = static_cast<int>(Flag(argc, argv, "seconds", 10));
   const auto interval = std::chrono::milliseconds{Flag(argc, argv, "group-commit-ms", 200)};
@@ -226,6 +237,7 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
 
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> reserve_ms(static_cast<size_t>(clients));
+  std::vector<std::vector<double>> service_ms(static_cast<size_t>(clients));
   auto acks = std::make_shared<Acks>();
   std::atomic<int64_t> pairs{0};
   std::atomic<int64_t> errors{0};
@@ -236,16 +248,19 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
       int64_t n = 0;
       const auto paced_start = Clock::now();
       while (!stop) {
+        Clock::time_point scheduled;
         if (rate > 0) {
-          std::this_thread::sleep_until(
-              paced_start + std::chrono::duration_cast<Clock::duration>(
-                                std::chrono::duration<double>(static_cast<double>(n) *
-                                                              clients / static_cast<double>(rate))));
+          scheduled = paced_start + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(
+                                            static_cast<double>(n) * clients /
+                                            static_cast<double>(rate)));
+          std::this_thread::sleep_until(scheduled);
         }
         const int user = (c * 997 + static_cast<int>(n) * 64) % kUsers;
         const std::string token = "token-" + std::to_string(user);
         const std::string key = std::to_string(c) + "-" + std::to_string(n++);
-        const auto t0 = Clock::now();
+        const auto sent = Clock::now();
+        const auto t0 = rate > 0 ? scheduled : sent;
         auto reserved = api.Handle(Post(token, "/v1/reservations",
                                         {{"idempotencyKey", key}, {"model", "claude-sonnet-4-5"},
                                          {"estimate", {{"cost", "0.0425"}, {"tokens", 12000}}}}));
@@ -257,6 +272,8 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
         const std::string id = nlohmann::json::parse(reserved.body)["id"];
         reserve_ms[static_cast<size_t>(c)].push_back(
             std::chrono::duration<double, std::milli>(t1 - t0).count());
+        service_ms[static_cast<size_t>(c)].push_back(
+            std::chrono::duration<double, std::milli>(t1 - sent).count());
         const http::Request commit =
             Post(token, "/v1/reservations/" + id + "/commit",
                  {{"idempotencyKey", key + "c"}, {"cost", "0.0021"},
@@ -286,8 +303,11 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
   // Pairs over the time until the last of them was durable: what the store sustains.
   const double durable_elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> reserves;
+  std::vector<double> services;
   for (int c = 0; c < clients; ++c) {
     reserves.insert(reserves.end(), reserve_ms[static_cast<size_t>(c)].begin(), reserve_ms[static_cast<size_t>(c)].end());
+    services.insert(services.end(), service_ms[static_cast<size_t>(c)].begin(),
+                    service_ms[static_cast<size_t>(c)].end());
   }
   std::vector<double> commits;
   {
@@ -305,13 +325,23 @@ double Measure(int argc, char** argv, LedgerStore* durable) {
               static_cast<double>(pairs) / elapsed, static_cast<double>(pairs) / durable_elapsed,
               static_cast<long long>(pairs.load()), static_cast<long long>(errors.load()),
               store.appends_.load());
-  std::printf("reserve ms p50 %.3f p99 %.3f\n", Percentile(reserves, 0.50), Percentile(reserves, 0.99));
+  Figures figures;
+  figures.reserve_p50_ms = Percentile(reserves, 0.50);
+  figures.reserve_p99_ms = Percentile(reserves, 0.99);
+  figures.service_p50_ms = Percentile(services, 0.50);
+  figures.service_p99_ms = Percentile(services, 0.99);
+  std::printf("reserve ms p50 %.3f p99 %.3f (from sending: p50 %.3f p99 %.3f)\n",
+              figures.reserve_p50_ms, figures.reserve_p99_ms, figures.service_p50_ms,
+              figures.service_p99_ms);
   std::printf("commit ack ms p50 %.1f p99 %.1f\n", Percentile(commits, 0.50), Percentile(commits, 0.99));
   // The first figure is the state of 1,000 budgets and 10,000 perKey users; the second adds
   // the run's idempotency answers and reservation tombstones (kept 24 h and 1 h).
   std::printf("rss MiB after warm-up %.1f, at end %.1f\n", warm_rss,
               static_cast<double>(RssKib()) / 1024.0);
-  return errors == 0 ? static_cast<double>(pairs) / durable_elapsed : -1;
+  if (errors == 0) {
+    figures.pairs_per_second = static_cast<double>(pairs) / durable_elapsed;
+  }
+  return figures;
 }
 
 double Median(std::vector<double> values) {
@@ -337,9 +367,21 @@ int Main(int argc, char** argv) {
   }
   std::vector<double> baseline;
   std::vector<double> measured;
+  std::vector<double> reserve50;
+  std::vector<double> reserve99;
+  std::vector<double> service50;
+  std::vector<double> service99;
+  // The reserve figures are the measured store's (the first of each run).
+  auto keep = [&](const Figures& figures) {
+    measured.push_back(figures.pairs_per_second);
+    reserve50.push_back(figures.reserve_p50_ms);
+    reserve99.push_back(figures.reserve_p99_ms);
+    service50.push_back(figures.service_p50_ms);
+    service99.push_back(figures.service_p99_ms);
+  };
   for (int run = 0; run < runs; ++run) {
     if (server == nullptr) {
-      measured.push_back(Measure(argc, argv, nullptr));
+      keep(Measure(argc, argv, nullptr));
       continue;
     }
     auto postgres = OpenPostgresLedgerWriter({server->conninfo(), std::chrono::seconds{5}});
@@ -348,8 +390,8 @@ int Main(int argc, char** argv) {
                    postgres.error().message.c_str());
       return 1;
     }
-    measured.push_back(Measure(argc, argv, postgres->get()));
-    baseline.push_back(Measure(argc, argv, nullptr));
+    keep(Measure(argc, argv, postgres->get()));
+    baseline.push_back(Measure(argc, argv, nullptr).pairs_per_second);
   }
   if (std::find(measured.begin(), measured.end(), -1.0) != measured.end() ||
       std::find(baseline.begin(), baseline.end(), -1.0) != baseline.end()) {
@@ -361,7 +403,10 @@ int Main(int argc, char** argv) {
     std::printf(", memory baseline %.0f, ratio %.2f", Median(baseline),
                 Median(measured) / Median(baseline));
   }
-  std::printf("; peak rss MiB %.1f\n", static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
+  std::printf("; median reserve ms p50 %.3f p99 %.3f (from sending: p50 %.3f p99 %.3f); peak rss "
+              "MiB %.1f\n",
+              Median(reserve50), Median(reserve99), Median(service50), Median(service99),
+              static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
   return 0;
 }
 

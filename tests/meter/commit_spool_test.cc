@@ -4,6 +4,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <thread>
+#include <vector>
 
 namespace agentbudget::meter {
 namespace {
@@ -33,6 +36,46 @@ TEST_F(CommitSpoolTest, KeepsEntriesInOrderAcrossReopening) {
   EXPECT_EQ(pending[0].second["n"], 1);
   EXPECT_EQ(pending[1].second["n"], 2);
   EXPECT_EQ(*(*reopened)->Append({{"n", 3}}), 3u);
+}
+
+// Appends from many threads at once (the meter's commit threads) each get their own number
+// and file; every one is there, readable, once its Append returned.
+TEST_F(CommitSpoolTest, ConcurrentAppendsAreEachStoredUnderTheirOwnNumber) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  constexpr int kThreads = 8;
+  constexpr int kEach = 25;
+  std::vector<std::vector<uint64_t>> numbers(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto appended = (*spool)->Append({{"thread", t}, {"i", i}});
+        if (appended.ok()) {
+          numbers[t].push_back(*appended);
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  std::set<uint64_t> distinct;
+  for (const auto& mine : numbers) {
+    ASSERT_EQ(mine.size(), static_cast<size_t>(kEach));
+    // One thread's appends follow each other: their numbers rise.
+    EXPECT_TRUE(std::is_sorted(mine.begin(), mine.end()));
+    distinct.insert(mine.begin(), mine.end());
+  }
+  EXPECT_EQ(distinct.size(), static_cast<size_t>(kThreads * kEach));
+  const auto pending = (*spool)->Pending();
+  ASSERT_EQ(pending.size(), static_cast<size_t>(kThreads * kEach));
+  for (const auto& [sequence, entry] : pending) {
+    EXPECT_EQ(distinct.count(sequence), 1u);
+    const int t = entry["thread"];
+    const int i = entry["i"];
+    EXPECT_EQ(numbers[t][i], sequence);
+  }
 }
 
 TEST_F(CommitSpoolTest, RemovedEntriesAreGoneAndRemovingTwiceSucceeds) {

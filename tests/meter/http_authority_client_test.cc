@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <future>
 
 #include <nlohmann/json.hpp>
 
@@ -100,6 +101,28 @@ TEST(HttpAuthorityClientTest, AnUnreachableAuthorityIsUnavailable) {
                          ->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
   ASSERT_FALSE(reservation.ok());
   EXPECT_TRUE(IsRetryable(reservation.error().code));
+}
+
+// An authority that accepted the connection but stays silent: the call ends after the
+// client's timeout as kDeadlineExceeded (retryable, so failureMode decides), not never.
+TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  http::Router router;
+  router.Add("POST", "/v1/reservations", [released](const http::Request&) {
+    released.wait_for(std::chrono::seconds(10));
+    return http::Response::Json(200, {{"id", "r-late"}, {"decision", "allow"}});
+  });
+  auto server = http::HttpServer::Start(http::ServerOptions{}, std::move(router));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto client = HttpAuthorityClient::Create(
+      {(*server)->url(), "", "", "", std::chrono::milliseconds(200)});
+  ASSERT_TRUE(client.ok());
+  auto reservation = (*client)->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  release.set_value();
+  ASSERT_FALSE(reservation.ok());
+  EXPECT_EQ(reservation.error().code, ErrorCode::kDeadlineExceeded)
+      << reservation.error().message;
 }
 
 TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
