@@ -65,6 +65,7 @@ constexpr FileKey kFileKeys[] = {
     {"records-file", "recordsFile"},
     {"max-request-bytes", "maxRequestBytes"},
     {"client-timeout-seconds", "clientTimeoutSeconds"},
+    {"shutdown-flush-seconds", "shutdownFlushSeconds"},
     {"log-level", "logLevel"},
 };
 
@@ -185,6 +186,9 @@ void Define(Config& config, flags::FlagSet& set) {
   set.Int("max-request-bytes", &config.max_request_bytes, 1, "largest request body accepted");
   set.Duration("client-timeout-seconds", &config.client_timeout,
                "time a client may take to send its request body, in seconds");
+  set.Duration("shutdown-flush-seconds", &config.shutdown_flush,
+               "on SIGTERM, how long to keep resending spooled commits the authority has not "
+               "acknowledged, in seconds (keep it below the pod's terminationGracePeriodSeconds)");
   set.LogLevel("log-level", &config.log_level, "debug, info, warn or error");
 }
 

@@ -74,6 +74,10 @@ struct Config {
   int64_t max_request_bytes = 32 * 1024 * 1024;
   // The most a client may take to send its request body (slow clients are answered 408).
   std::chrono::seconds client_timeout{60};
+  // On SIGTERM, how long the meter keeps resending spooled commits the authority has not
+  // acknowledged: inside the pod's default termination grace period (30 s), with room for
+  // the calls in flight to finish first.
+  std::chrono::seconds shutdown_flush{20};
   std::string log_level = "info";
 };
 

@@ -1,5 +1,6 @@
 #include "meter/enforcer.h"
 
+#include <algorithm>
 #include <random>
 
 #include "common/log.h"
@@ -42,6 +43,28 @@ json CommitEntry(const Admission& admission, const std::string& model, const cor
               {"estimated", estimated}};
 }
 
+// The spend a spooled commit records (a ceiling report records none); unreadable fields
+// count as zero.
+struct SpooledSpend {
+  core::Money cost;
+  int64_t tokens = 0;
+};
+
+SpooledSpend SpendOf(const json& entry) {
+  if (IsCeilingEntry(entry)) {
+    return {};
+  }
+  const auto cost = entry.contains("cost") && entry["cost"].is_string()
+                        ? core::Money::Parse(entry["cost"].get<std::string>())
+                        : Result<core::Money>(core::Money());
+  const auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
+  return {cost.ok() ? *cost : core::Money(), usage.ok() ? usage->Total() : 0};
+}
+
+// How often a draining enforcer wakes its sender: an authority that comes back during the
+// drain is retried this soon, whatever the sender's backoff had grown to.
+constexpr std::chrono::milliseconds kDrainRetry{250};
+
 json CeilingEntry(const Admission& denied, const std::string& ceiling) {
   return json{{"type", kCeilingType},
               {"idempotencyKey", denied.idempotency_key + "-ceiling"},
@@ -65,11 +88,8 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
         reported_ceilings_.insert(StringField(entry, "ceiling"));
         continue;
       }
-      const auto cost = entry.contains("cost") && entry["cost"].is_string()
-                            ? core::Money::Parse(entry["cost"].get<std::string>())
-                            : Result<core::Money>(core::Money());
-      const auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
-      envelope_.RecordSpend(cost.ok() ? *cost : core::Money(), usage.ok() ? usage->Total() : 0);
+      const SpooledSpend spend = SpendOf(entry);
+      envelope_.RecordSpend(spend.cost, spend.tokens);
     }
     pending_ = pending.size();
     if (pending_ > 0) {
@@ -251,9 +271,32 @@ void Enforcer::Flush() {
 }
 
 bool Enforcer::Drain(std::chrono::milliseconds timeout) {
-  Flush();
-  MutexLock lock(mu_);
-  return sent_.WaitFor(mu_, timeout, [this]() REQUIRES(mu_) { return pending_ == 0; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    Flush();
+    MutexLock lock(mu_);
+    const auto next = std::min(deadline, std::chrono::steady_clock::now() + kDrainRetry);
+    if (sent_.WaitUntil(mu_, next, [this]() REQUIRES(mu_) { return pending_ == 0; })) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+  }
+}
+
+UnsentEntries Enforcer::Unsent() const {
+  UnsentEntries unsent;
+  if (spool_ == nullptr) {
+    return unsent;
+  }
+  for (const auto& [sequence, entry] : spool_->Pending()) {
+    const SpooledSpend spend = SpendOf(entry);
+    unsent.cost += spend.cost;
+    unsent.tokens += spend.tokens;
+    unsent.idempotency_keys.push_back(StringField(entry, "idempotencyKey"));
+  }
+  return unsent;
 }
 
 bool Enforcer::SendOne(const json& entry) {

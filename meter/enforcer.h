@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/mutex.h"
 #include "core/money.h"
@@ -29,6 +30,13 @@ struct Admission {
   std::string idempotency_key;
   core::Money estimate_cost;
   int64_t estimate_tokens = 0;
+};
+
+// The spooled entries the authority has not acknowledged: what a stopping meter leaves.
+struct UnsentEntries {
+  std::vector<std::string> idempotency_keys;  // in spool order
+  core::Money cost;     // the spend of the commits among them
+  int64_t tokens = 0;
 };
 
 // Per call: Admit (reserve) → the caller forwards → Complete (commit) or Abandon (release).
@@ -83,9 +91,13 @@ class Enforcer {
   size_t PendingCommits() const EXCLUDES(mu_);
   // Wakes the sender now (after the authority came back, or in tests).
   void Flush() EXCLUDES(mu_);
-  // Wakes the sender and waits until every spooled entry is acknowledged or `timeout`
-  // passes; true when none is left. For shutdown: a pod's spool may not outlive the pod.
+  // Keeps waking the sender (every 250 ms, whatever its backoff) and waits until every
+  // spooled entry is acknowledged or `timeout` passes; true when none is left. For
+  // shutdown: a pod's spool may not outlive the pod, and an authority that comes back
+  // while the pod terminates is used at once.
   bool Drain(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  // The entries still in the spool, read from it. Empty without an authority.
+  UnsentEntries Unsent() const;
 
  private:
   std::string NextKey();

@@ -30,10 +30,6 @@
 namespace agentbudget::meter {
 namespace {
 
-// How long a stopping meter keeps resending unacknowledged commits: well inside the
-// default 30 s termination grace period of the pod.
-constexpr std::chrono::seconds kShutdownDrain{10};
-
 // How long a starting meter with key source Authority keeps asking for its keys while the
 // authority is unreachable; past it, the meter serves and asks again when calls need them.
 constexpr std::chrono::seconds kKeyFetchAtStart{30};
@@ -153,10 +149,17 @@ int Run(const std::vector<std::string>& args) {
   proxy.Stop();
   // Commits the authority has not acknowledged yet would otherwise wait in the spool, which
   // goes with the pod; within the termination grace period, send them now.
-  if (!enforcer.Drain(kShutdownDrain)) {
-    log::Warn("meter stopped with unacknowledged commits in the spool",
-              {{"count", enforcer.PendingCommits()}});
+  if (enforcer.Drain(config->shutdown_flush)) {
+    log::Info("meter stopped with its spool sent", {});
+    return 0;
   }
+  const UnsentEntries unsent = enforcer.Unsent();
+  log::Warn("meter stopped with entries the authority has not acknowledged",
+            {{"count", unsent.idempotency_keys.size()},
+             {"cost", unsent.cost.ToString()},
+             {"tokens", unsent.tokens},
+             {"idempotencyKeys", unsent.idempotency_keys},
+             {"flushSeconds", config->shutdown_flush.count()}});
   return 0;
 }
 

@@ -18,6 +18,7 @@ set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 source "$here/node/lib.sh"
+source "$here/node/blockers.sh"
 
 case "${1:-}" in
   ''|-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; [[ -n "${1:-}" ]]; exit $? ;;
@@ -62,34 +63,11 @@ for cg in /sys/fs/cgroup/*/; do
   for group in "${NODE_CGROUPS[@]}"; do [[ -d "$cg$group" ]] && echo "$cg$group"; done
 done > "$ndir/host/cgroups" || true
 
-# blocker LOGS...: the first known blocker found in the logs (its log line) and the setting
-# that fixes it.
-BLOCKERS=(
-  "can't get final child's PID from pipe|failed to update /proc/self/oom_score_adj"
-  "containerd CRI restrict_oom_score_adj = true and kubelet oomScoreAdj: 0 (runc may not lower oom_score_adj without CAP_SYS_RESOURCE)"
-  "cgroup v1 support"
-  "kubelet failCgroupV1: false and cgroupDriver: cgroupfs (the host has cgroup v1)"
-  "running with swap on is not supported"
-  "kubelet failSwapOn: false"
-  "misconfiguration: kubelet cgroup driver"
-  "kubelet cgroupDriver equal to containerd's runc SystemdCgroup (cgroupfs and false)"
-)
-blocker() {
-  local i line
-  for ((i = 0; i < ${#BLOCKERS[@]}; i += 2)); do
-    line=$(grep -h -m1 -E "${BLOCKERS[i]}" "$@" 2>/dev/null | head -n 1) || true
-    if [[ -n "$line" ]]; then
-      printf '%s\nfix: %s\n' "${line:0:400}" "${BLOCKERS[i + 1]}"
-      return
-    fi
-  done
-}
-
 fail() {
   echo "node-up.sh: $*" >&2
   tail_logs "$ndir" 12
   local found
-  found=$(blocker "$ndir"/logs/*.log)
+  found=$(blocker "$ndir"/logs/*.log) || true
   [[ -n "$found" ]] && printf 'node-up.sh: blocker: %s\n' "$found" >&2
   mkdir -p "${TMPDIR:-/tmp}/agentbudget-node-logs"
   cp "$ndir"/logs/*.log "${TMPDIR:-/tmp}/agentbudget-node-logs/" 2>/dev/null || true

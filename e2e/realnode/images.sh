@@ -16,6 +16,10 @@
 # Cache ($AGENTBUDGET_CACHE/real-node-images): the base root filesystem keyed by
 # debootstrap's version and suite, the engine's data root (its layer cache makes unchanged
 # builds take seconds), and the archives keyed by image ID, one per image (the current).
+# Every source change adds a compile layer to the engine's build cache; after the builds,
+# images no tag names any more are removed and the build cache is pruned, least recently
+# used first, down to $AGENTBUDGET_IMAGE_BUILD_CACHE (default 3GB), so the data root stays
+# near the current images plus that bound. The script logs the data root's size.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -94,6 +98,10 @@ ca_bundle=/etc/ssl/certs/ca-certificates.crt  # what the host trusts (Debian ca-
 "$docker" build --network host -f "$here/agent.Dockerfile" -t "agentbudget-e2e/agent:$tag" \
   ${ca_bundle:+--secret "id=host-ca,src=$ca_bundle"} "$root" >&2
 log "builds took $(( $(date +%s) - build_started )) s"
+"$docker" image prune --force >/dev/null
+"$docker" builder prune --force --keep-storage "${AGENTBUDGET_IMAGE_BUILD_CACHE:-3GB}" >/dev/null
+log "engine data root: $(du -sh "$cache/docker" | cut -f1) (build cache: $("$docker" system df \
+  --format '{{if eq .Type "Build Cache"}}{{.Size}}{{end}}' | tr -d '\n'))"
 
 for image in "agentbudget/operator:$tag" "agentbudget/webhook:$tag" "agentbudget/meter:$tag" \
   "agentbudget-e2e/agent:$tag"; do

@@ -221,6 +221,18 @@ until ! timeout 2 bash -c "exec 3<>$authority" 2>/dev/null; do sleep 0.2; done
 claude -p "say hi" --model claude-haiku-4-5; status=$?
 echo "agent done: $status"
 trap 'exit $status' TERM; sleep 40 & wait; exit $status'''
+# Claude Code once the authority is out of reach, then the agent exits at once: its meter,
+# stopped by the kubelet, holds the commits. First the agent checks that the meter answers
+# (it must: the agent starts only once the meter's startup probe passed).
+AGENT_THEN_EXIT = r'''meter=${ANTHROPIC_BASE_URL#http://}; meter=${meter%%/*}
+if timeout 2 bash -c "exec 3<>/dev/tcp/${meter%:*}/${meter##*:}"; then
+  echo "meter answering at agent start"
+else
+  echo "meter not answering at agent start"; exit 1
+fi
+authority=/dev/tcp/agentbudget-operator.agentbudget-system.svc.cluster.local/8443
+until ! timeout 2 bash -c "exec 3<>$authority" 2>/dev/null; do sleep 0.2; done
+exec claude -p "say hi" --model claude-haiku-4-5'''
 # Codex takes its provider from config.toml: the injected OPENAI_BASE_URL, the injected
 # (placeholder) OPENAI_API_KEY.
 CODEX = r'''mkdir -p "$HOME/.codex" && cat > "$HOME/.codex/config.toml" <<EOF
@@ -485,15 +497,7 @@ class RealNodeTest(unittest.TestCase):
         self.addCleanup(kubectl, "delete", "job", "-n", NS, "spooled", "--wait=false",
                         as_user=TENANT)
         eventually(lambda: running("spooled"), "Job spooled running", timeout=120)
-        # The authority out of reach of every pod: the node's FORWARD guard refuses pod
-        # connections to the operator's pods (its Service's endpoints). (A TCP reset sent
-        # from there does not reach the pod, whose connection is to the ClusterIP; the ICMP
-        # error does, and the connection is refused.)
-        rules = [["-d", p["status"]["podIP"], "-p", "tcp", "-j", "REJECT", "--reject-with",
-                  "icmp-port-unreachable"] for p in pods("operator")]
-        for rule in rules:
-            run(["iptables", "-I", GUARD_CHAIN, "1"] + rule)
-            self.addCleanup(run, ["iptables", "-D", GUARD_CHAIN] + rule, check=False)
+        reachable_again = self.authority_out_of_reach()
         eventually(lambda: "agent done: 0" in kubectl("logs", "-n", NS, "job/spooled", "-c",
                                                       "agent", check=False).stdout,
                    "Claude Code in Job spooled done", timeout=120)
@@ -502,8 +506,67 @@ class RealNodeTest(unittest.TestCase):
         # Failure mode Open: the call went through; the authority has none of it yet.
         time.sleep(6)  # one status interval of the chart's operator
         self.assertEqual(spent(), before)
+        reachable_again()
+        self.assert_spend_settles_at(before + cost)
+
+    def authority_out_of_reach(self):
+        """Puts the authority out of reach of every pod: the node's FORWARD guard refuses pod
+        connections to the operator's pods (its Service's endpoints). (A TCP reset sent from
+        there does not reach the pod, whose connection is to the ClusterIP; the ICMP error
+        does, and the connection is refused.) Returns the function that lifts it."""
+        rules = [["-d", p["status"]["podIP"], "-p", "tcp", "-j", "REJECT", "--reject-with",
+                  "icmp-port-unreachable"] for p in pods("operator")]
         for rule in rules:
-            run(["iptables", "-D", GUARD_CHAIN] + rule)
+            run(["iptables", "-I", GUARD_CHAIN, "1"] + rule)
+            self.addCleanup(run, ["iptables", "-D", GUARD_CHAIN] + rule, check=False)
+
+        def lift():
+            for rule in rules:
+                run(["iptables", "-D", GUARD_CHAIN] + rule)
+        return lift
+
+    def test_the_meter_outlives_the_agent_and_flushes_its_spool_while_terminating(self):
+        # Claude Code calls and exits while the authority is out of reach; the kubelet then
+        # stops the meter (SIGTERM to the native sidecar once the agent has ended), which
+        # keeps resending its spool for --shutdown-flush-seconds. The authority comes back
+        # during that time: the commits must reach it before the pod is gone.
+        self.governed_runs()
+        _, before = billed(stub_calls())
+        self.assert_spend_settles_at(before)
+        first = len(stub_calls())
+        kubectl("create", "-f", "-", as_user=TENANT,
+                stdin=json.dumps(agent_job("flushed", AGENT_THEN_EXIT)))
+        self.addCleanup(kubectl, "delete", "job", "-n", NS, "flushed", "--wait=false",
+                        as_user=TENANT)
+        eventually(lambda: running("flushed"), "Job flushed running", timeout=120)
+        reachable_again = self.authority_out_of_reach()
+        pod = job_pod("flushed")["metadata"]["name"]
+
+        def agent_gone_meter_stopping():
+            status = get("pod", "-n", NS, pod)["status"]
+            agent = status.get("containerStatuses", [{}])[0].get("state", {})
+            meter = status.get("initContainerStatuses", [{}])[0].get("state", {})
+            return "terminated" in agent and "running" in meter
+        eventually(agent_gone_meter_stopping, "the agent of Job flushed ended, its meter still "
+                   "running", timeout=120, interval=0.1)
+        _, cost = billed(stub_calls()[first:])
+        self.assertGreater(cost, 0)
+        self.assertEqual(spent(), before)  # nothing of it reached the authority
+        reachable_again()
+        outcome = eventually(lambda: finished("flushed"), "Job flushed finishing", timeout=120)
+        logs = kubectl("logs", "-n", NS, pod, "-c", "agent", check=False).stdout
+        self.assertEqual(outcome, "Complete", logs)
+        # The agent started once the meter's startup probe passed: its first connection to
+        # the meter succeeded.
+        self.assertIn("meter answering at agent start", logs)
+        meter_logs = kubectl("logs", "-n", NS, pod, "-c", "agentbudget-meter",
+                             check=False).stdout
+        self.assertIn("meter stopped with its spool sent", meter_logs)
+        status = get("pod", "-n", NS, pod)["status"]
+        agent = status["containerStatuses"][0]["state"]["terminated"]
+        meter = status["initContainerStatuses"][0]["state"]["terminated"]
+        self.assertEqual(agent["exitCode"], 0, logs)
+        self.assertGreaterEqual(meter["finishedAt"], agent["finishedAt"])
         self.assert_spend_settles_at(before + cost)
 
     def test_the_meter_is_a_native_sidecar_started_before_and_ended_after_the_agent(self):

@@ -188,11 +188,12 @@ TEST(ConfigTest, StrictValuesNameTheFlagAndTheRule) {
 
 TEST(ConfigTest, DurationsTakeTheFlagsUnitOrTheirOwn) {
   auto config = ParseConfig({"--authority-timeout-ms=1500", "--upstream-timeout-seconds=10m",
-                             "--client-timeout-seconds", "30"});
+                             "--client-timeout-seconds", "30", "--shutdown-flush-seconds=25"});
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->authority_timeout, std::chrono::milliseconds{1500});
   EXPECT_EQ(config->upstream_timeout, std::chrono::minutes{10});
   EXPECT_EQ(config->client_timeout, std::chrono::seconds{30});
+  EXPECT_EQ(config->shutdown_flush, std::chrono::seconds{25});
 }
 
 TEST(ConfigTest, AZeroCeilingIsAllowed) {

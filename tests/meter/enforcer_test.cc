@@ -36,15 +36,17 @@ class EnforcerTest : public ::testing::Test {
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
   std::unique_ptr<Enforcer> Make(FakeAuthority* authority, FailureMode mode,
-                                 core::EnvelopeLimits limits = {}) {
+                                 core::EnvelopeLimits limits = {},
+                                 std::chrono::milliseconds backoff = std::chrono::milliseconds(1),
+                                 std::chrono::milliseconds max_backoff =
+                                     std::chrono::milliseconds(5)) {
     std::unique_ptr<AuthorityClient> owned(authority);
     std::unique_ptr<CommitSpool> spool;
     if (authority != nullptr) {
       spool = CommitSpool::Open(dir_).value();
     }
     return std::make_unique<Enforcer>(
-        Enforcer::Options{mode, limits, "run-1", std::chrono::milliseconds(1),
-                          std::chrono::milliseconds(5)},
+        Enforcer::Options{mode, limits, "run-1", backoff, max_backoff},
         std::move(owned), std::move(spool));
   }
 
@@ -174,6 +176,50 @@ TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
   EXPECT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
   EXPECT_EQ(authority->CommitCount(), 1u);
+}
+
+// A meter terminating after its agent: the authority comes back while the drain runs, long
+// before the sender's backoff would have retried.
+TEST_F(EnforcerTest, DrainRetriesAtOnceWhenTheAuthorityComesBackDuringIt) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::minutes(10),
+                       std::chrono::minutes(10));
+  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(7), 3);
+  enforcer->Complete(a, "m", core::Usage{3, 0, 0, 0, 0, 0}, Money::FromMicros(7), false);
+  const auto attempts = [authority] {
+    MutexLock lock(authority->mu);
+    return authority->commit_attempts;
+  };
+  ASSERT_TRUE(PollUntil([&] { return attempts() >= 1; }));
+  // The sender now waits out its 10-minute backoff; the drain's first wake-up fails too.
+  std::thread comes_back([&] {
+    PollUntil([&] { return attempts() >= 2; });
+    MutexLock lock(authority->mu);
+    authority->commit_error.reset();
+  });
+  const bool drained = enforcer->Drain(std::chrono::seconds(20));
+  comes_back.join();
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(authority->CommitCount(), 1u);
+  EXPECT_TRUE(enforcer->Unsent().idempotency_keys.empty());
+}
+
+TEST_F(EnforcerTest, UnsentNamesTheSpooledCommitsAndTheirSpend) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(7), 3);
+  enforcer->Complete(a, "m", core::Usage{3, 0, 0, 0, 0, 0}, Money::FromMicros(7), false);
+  const Admission b = enforcer->Admit("openai", "m", 2, Money::FromMicros(5), 4);
+  enforcer->Complete(b, "m", core::Usage{2, 0, 0, 0, 2, 0}, Money::FromMicros(5), false);
+  EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(300)));
+  const UnsentEntries unsent = enforcer->Unsent();
+  EXPECT_EQ(unsent.idempotency_keys,
+            (std::vector<std::string>{a.idempotency_key + "-commit",
+                                      b.idempotency_key + "-commit"}));
+  EXPECT_EQ(unsent.cost, Money::FromMicros(12));
+  EXPECT_EQ(unsent.tokens, 7);
 }
 
 TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledForTheNextStart) {

@@ -25,6 +25,7 @@ class FakeAuthority : public AuthorityClient {
   Status Commit(const CommitRequest& request) override {
     std::this_thread::sleep_for(CommitDelay());
     MutexLock lock(mu);
+    ++commit_attempts;
     if (commit_error) {
       return *commit_error;
     }
@@ -77,6 +78,7 @@ class FakeAuthority : public AuthorityClient {
   Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
   std::optional<Error> reserve_error GUARDED_BY(mu);
   std::optional<Error> commit_error GUARDED_BY(mu);
+  int commit_attempts GUARDED_BY(mu) = 0;  // answered or failed
   std::chrono::milliseconds commit_delay GUARDED_BY(mu){0};  // each commit takes this long
   std::optional<Error> event_error GUARDED_BY(mu);
   std::optional<Error> credentials_error GUARDED_BY(mu);
