@@ -198,17 +198,21 @@ std::string Breakdown(const std::string& title, const std::string& group,
   std::string html = "<section class=\"breakdown\" data-breakdown=\"" + group + "\"><h3>" + title +
                      "</h3><table><tr><th>" + group +
                      "</th><th>spend</th><th>share</th><th></th><th>tokens</th><th>runs</th></tr>";
-  const int64_t top = groups.empty() ? 0 : groups.front().spend_micros;
+  // The largest group (an "other" group may pass the first) fills the bar.
+  int64_t top = 0;
+  for (const ShowbackGroup& item : groups) {
+    top = std::max(top, item.spend_micros);
+  }
   for (const ShowbackGroup& item : groups) {
     const std::string share = Share{item.spend_micros, total}.Percent().value_or("0.0");
     const int width =
         top > 0 ? static_cast<int>(static_cast<Int128>(std::max<int64_t>(item.spend_micros, 0)) *
-                                   200 / top)
+                                   120 / top)
                 : 0;
     html += "<tr data-name=\"" + Escape(item.name) + "\" data-usd=\"" + Usd(item.spend_micros) +
             "\"><td>" + Escape(item.name) + "</td><td>" + Dollars(item.spend_micros) + "</td><td>" +
             share +
-            "%</td><td><svg width=\"202\" height=\"12\" aria-hidden=\"true\"><rect class=\"bar\" "
+            "%</td><td><svg width=\"122\" height=\"12\" aria-hidden=\"true\"><rect class=\"bar\" "
             "x=\"0\" y=\"1\" width=\"" +
             std::to_string(width) + "\" height=\"10\"/></svg></td><td>" +
             std::to_string(item.tokens) + "</td><td>" + std::to_string(item.runs) + "</td></tr>";
@@ -256,9 +260,9 @@ constexpr char kStyle[] =
     "td:first-child,th:first-child{text-align:left}tr.total td{font-weight:bold;border-top:1px "
     "solid #889}"
     ".figure{font-weight:bold}.bar{fill:#4a7bd0}.spent{fill:none;stroke:#4a7bd0;stroke-width:2}"
-    ".limit{stroke:#c0392b;fill:#c0392b;font-size:11px}.forecast{stroke:#e67e22;fill:#e67e22;"
-    "stroke-dasharray:6 4;font-size:11px}text{font-size:11px;fill:#556}svg{display:block}"
-    ".breakdowns{display:grid;grid-template-columns:repeat(auto-fit,minmax(28em,1fr));gap:1em}"
+    "line.limit{stroke:#c0392b}line.forecast{stroke:#e67e22;stroke-dasharray:6 4}"
+    "text{font-size:11px;fill:#556}text.limit{fill:#c0392b}text.forecast{fill:#e67e22}svg{display:block}"
+    ".breakdown{display:inline-block;vertical-align:top;margin-right:2em}"
     ".budget{margin-bottom:1.5em}small{color:#778;font-weight:normal}";
 
 }  // namespace
