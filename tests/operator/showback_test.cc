@@ -234,7 +234,7 @@ TEST_F(ShowbackTest, StatusMetricsFocusAndShowbackAgreeOnEveryFigure) {
     EXPECT_EQ((*shown)["burnRatePerHour"], budget_status["burnRatePerHour"]) << snapshot.name;
     EXPECT_EQ((*shown)["limit"].get<std::string>() +
                   (snapshot.per_key.empty() ? "" : " per " + snapshot.per_key),
-              budget_status["limit"]);
+              budget_status["limit"].get<std::string>());
     const std::map<std::string, std::string> budget_label = {{"budget", snapshot.name}};
     EXPECT_DOUBLE_EQ(*Gauge(*shared, "agentbudget_budget_spent_usd", budget_label),
                      Usd(budget_status["spent"]));
