@@ -150,11 +150,15 @@ kubectl create clusterrolebinding finance-reads-spend --clusterrole agentbudget-
   --serviceaccount agentbudget-system:finance >/dev/null
 kubectl get configmap -n agentbudget-system agentbudget-authority-ca -o jsonpath='{.data.ca\.crt}' > "$state/authority-ca.crt"
 authority_ip=$(kubectl get service -n agentbudget-system agentbudget-operator -o jsonpath='{.spec.clusterIP}')
-curl -sf --cacert "$state/authority-ca.crt" \
-  --resolve "agentbudget-operator.agentbudget-system.svc:8443:$authority_ip" \
-  -H "Authorization: Bearer $(kubectl create token finance -n agentbudget-system --duration=10m)" \
-  "https://agentbudget-operator.agentbudget-system.svc:8443/v1/focus" -o "$state/focus.csv"
-python3 "$root/demo/showback.py" --kubeconfig "$kubeconfig" --kubectl "$tools/kubectl" \
+finance_token=$(kubectl create token finance -n agentbudget-system --duration=10m)
+# The FOCUS file, the showback page and its figures as JSON, from the operator.
+for path in "v1/focus:focus.csv" "v1/showback:showback.html" "v1/showback?format=json:showback-report.json"; do
+  curl -sf --cacert "$state/authority-ca.crt" \
+    --resolve "agentbudget-operator.agentbudget-system.svc:8443:$authority_ip" \
+    -H "Authorization: Bearer $finance_token" \
+    "https://agentbudget-operator.agentbudget-system.svc:8443/${path%%:*}" -o "$state/${path#*:}"
+done
+python3 "$root/demo/showback.py" --report "$state/showback-report.json" \
   --focus "$state/focus.csv" --provider-ledger "$state/provider-ledger.jsonl" | tee "$state/showback.txt"
 
 say "Explore"

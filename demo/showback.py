@@ -1,17 +1,18 @@
 #!/usr/bin/env python3
-"""The demo's showback report, from the operator's FOCUS export and the cluster.
+"""The demo's showback report, printed from the operator's own figures.
 
-Spend by team, workflow, engineer and model is summed from the FOCUS rows (BilledCost,
-ConsumedQuantity, Tags); cost per successful run divides a workflow's spend (its
-subagents included) by its top-level Jobs that completed, read from the API server, next
-to the operator's own figure from AgentWorkload status. Two
-cross-checks: the FOCUS total against the spend the operator reports for the AgentBudget
-that matches everything, and FOCUS tokens against the provider's own ledger. Reservation
-decisions come from the operator's metrics. Money is summed as Decimal, never float.
+Reads the report the operator serves (GET /v1/showback?format=json: spend by team,
+workflow, engineer and model, each budget, each workload's cost per successful run, the
+degraded share; docs/authority.md, "Showback") and prints it as tables. Nothing is
+recomputed here: every figure is the operator's, defined once in its core. Two
+cross-checks: the report's total against the FOCUS file's (the same ledger rows), and
+FOCUS tokens against the provider's own ledger. Reservation decisions come from the
+operator's metrics. Money is handled as Decimal, never float.
 
 Writes the totals as JSON next to the FOCUS file (showback.json) for the e2e test.
 
-Usage: showback.py --kubeconfig F --focus focus.csv [--provider-ledger F] [--metrics-url U]
+Usage: showback.py --report showback-report.json --focus focus.csv
+                   [--provider-ledger F] [--metrics-url U]
 """
 import argparse
 import csv
@@ -19,28 +20,7 @@ import json
 import os
 import sys
 import urllib.request
-from collections import defaultdict
 from decimal import Decimal
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kube import Kube  # noqa: E402
-
-LABEL = "agentbudget.io/"
-
-
-def read_focus(path):
-    rows = []
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            tags = json.loads(row.get("Tags") or "{}")
-            tags = {k[len(LABEL):] if k.startswith(LABEL) else k: v for k, v in tags.items()}
-            rows.append({"cost": Decimal(row["BilledCost"] or "0"),
-                         "tokens": int(Decimal(row["ConsumedQuantity"] or "0"))
-                         if row.get("ConsumedUnit") == "Tokens" else 0,
-                         "model": row.get("x_Model") or tags.get("model", "-"),
-                         "kind": row.get("x_Kind", "commit"), "run": row.get("x_Run", ""),
-                         "tags": tags})
-    return rows
 
 
 def table(title, header, lines):
@@ -55,17 +35,21 @@ def table(title, header, lines):
 
 
 def usd(value):
-    return "$%s" % value.quantize(Decimal("0.0001"))
+    return "-" if value is None else "$%s" % Decimal(value).quantize(Decimal("0.0001"))
 
 
-def by(rows, key):
-    groups = defaultdict(lambda: [Decimal(0), 0, set()])
-    for row in rows:
-        group = groups[key(row)]
-        group[0] += row["cost"]
-        group[1] += row["tokens"]
-        group[2].add(row["run"])
-    return sorted(groups.items(), key=lambda item: -item[1][0])
+def percent(value):
+    return "-" if value is None else value + "%"
+
+
+def focus_totals(path):
+    total, tokens = Decimal(0), 0
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            total += Decimal(row["BilledCost"] or "0")
+            if row.get("ConsumedUnit") == "Tokens":
+                tokens += int(Decimal(row["ConsumedQuantity"] or "0"))
+    return total, tokens
 
 
 def provider_tokens(path):
@@ -94,101 +78,72 @@ def decisions(metrics_url):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--kubectl", default="kubectl")
+    parser.add_argument("--report", required=True, help="GET /v1/showback?format=json, saved")
     parser.add_argument("--focus", required=True)
     parser.add_argument("--provider-ledger")
     parser.add_argument("--metrics-url")
     args = parser.parse_args()
-    kube = Kube(args.kubeconfig, args.kubectl)
-    rows = read_focus(args.focus)
-    if not rows:
-        print("showback: the FOCUS export %s has no rows: nothing was committed" % args.focus)
+    with open(args.report) as f:
+        report = json.load(f)
+    total = Decimal(report["total"])
+    if total == 0:
+        print("showback: the operator's report for %s has no spend: nothing was committed"
+              % report["periodStart"][:7])
         return 1
-    total = sum((r["cost"] for r in rows), Decimal(0))
-    tokens = sum(r["tokens"] for r in rows)
-    budgets = kube.get("/apis/agentbudget.io/v1alpha1/agentbudgets")["items"]
-    # A per-engineer budget's envelopes as the operator reports them (its top keys).
-    per_user = next((b for b in budgets if b["spec"].get("perKey") == "user"), None)
-    per_user_spent = {k["key"]: "$%s (%s)" % (k["spent"], k.get("utilization", "-"))
-                      for k in ((per_user or {}).get("status") or {}).get("topKeys", [])}
-    out = []
-    for title, name, key in [("By team", "team", lambda r: r["tags"].get("team", "-")),
-                             ("By workflow", "workflow", lambda r: r["tags"].get("workflow", "-")),
-                             ("By engineer", "engineer", lambda r: r["tags"].get("user", "-")),
-                             ("By model", "model", lambda r: r["model"])]:
-        groups = by(rows, key)
-        extra = name == "engineer" and per_user is not None
-        header = [name, "runs", "tokens", "cost", "share"]
-        if extra:
-            header.append("AgentBudget " + per_user["metadata"]["name"])
-        lines = [[k, len(v[2]), format(v[1], ","), usd(v[0]),
-                  "%.1f%%" % (100 * v[0] / total if total else 0)] +
-                 ([per_user_spent.get(k, "-")] if extra else []) for k, v in groups]
-        lines.append(["total", len({r["run"] for r in rows}), format(tokens, ","), usd(total),
-                      "100.0%"] + ([""] if extra else []))
-        out.append(table(title, header, lines))
+    out = ["Showback %s to %s (the operator's figures; the page: showback.html)"
+           % (report["periodStart"][:10], report["periodEnd"][:10])]
+    for title, name, key in [("By team", "team", "byTeam"), ("By workflow", "workflow", "byWorkflow"),
+                             ("By engineer", "engineer", "byEngineer"), ("By model", "model", "byModel")]:
+        lines = [[g["name"], g["runs"], format(g["tokens"], ","), usd(g["spend"]),
+                  percent(g["share"])] for g in report[key]]
+        lines.append(["total", report["runs"], format(report["tokens"], ","), usd(total), "100.0%"])
+        out.append(table(title, [name, "runs", "tokens", "cost", "share"], lines))
 
-    # Cost per successful run: a workflow's spend over its top-level Jobs that completed.
-    jobs = kube.get("/apis/batch/v1/jobs?labelSelector=agentbudget.io%2Fworkflow")["items"]
-    succeeded, top_level = defaultdict(int), defaultdict(int)
-    for job in jobs:
-        labels = job["metadata"].get("labels") or {}
-        if LABEL + "parent-run" in labels:
-            continue
-        workflow = labels.get(LABEL + "workflow", "-")
-        top_level[workflow] += 1
-        conditions = (job.get("status") or {}).get("conditions") or []
-        if any(c["type"] == "Complete" and c["status"] == "True" for c in conditions):
-            succeeded[workflow] += 1
-    # The operator's own figure, from AgentWorkload status, for comparison.
-    operator_figure = {}
-    for workload in kube.get("/apis/agentbudget.io/v1alpha1/agentworkloads")["items"]:
-        workflow = ((workload.get("spec") or {}).get("attribution") or {}).get("workflow")
-        figure = (workload.get("status") or {}).get("costPerSuccessfulRun")
-        if workflow and figure is not None:
-            operator_figure[workflow] = "$" + str(figure)
-    lines = []
-    for workflow, (cost, _, runs) in by(rows, lambda r: r["tags"].get("workflow", "-")):
-        per_run = usd(cost / succeeded[workflow]) if succeeded[workflow] else "n/a (none succeeded)"
-        lines.append([workflow, top_level[workflow], succeeded[workflow], usd(cost), per_run,
-                      operator_figure.get(workflow, "-")])
-    out.append(table("Cost per successful run (spend incl. subagents / completed top-level Jobs)",
-                     ["workflow", "jobs", "succeeded", "spend", "per success",
-                      "AgentWorkload status"], lines))
+    out.append(table(
+        "Runs (cost per successful run: the workload's whole spend this month, failed runs "
+        "and subagents included, over its runs that succeeded)",
+        ["workload", "spend", "ended", "succeeded", "success", "per success", "per merged PR",
+         "token yield"],
+        [[w["workload"], usd(w["spend"]), w["finishedRuns"], w["succeededRuns"],
+          percent(w["successRate"]), usd(w["costPerSuccessfulRun"]), usd(w["costPerMergedPr"]),
+          percent(w["tokenYield"])] for w in report["workloads"]]))
 
-    out.append(table("Budgets (AgentBudget status, written by the operator)",
-                     ["budget", "limit", "spent", "used", "pressure"], [
-                         [b["metadata"]["name"], "$" + b["spec"]["limit"].get("amount", "?"),
-                          "$" + str((b.get("status") or {}).get("spent", "?")),
-                          (b.get("status") or {}).get("utilization", "-"),
-                          (b.get("status") or {}).get("pressure", "-")]
-                         for b in budgets if not b["spec"].get("perKey")]))
+    shared = [b for b in report["budgets"] if "perKey" not in b]
+    out.append(table("Budgets", ["budget", "limit", "spent", "used", "burn/h", "forecast",
+                                 "pressure"],
+                     [[b["name"], b["limit"], b["totalSpent"], b["utilization"],
+                       b["burnRatePerHour"], b["forecast"], b["pressure"]] for b in shared]))
+    for budget in (b for b in report["budgets"] if "perKey" in b):
+        over = ", ".join("%d at %s" % (o["keys"], o["threshold"]) for o in budget["keysOverAlert"])
+        out.append(table(
+            "Budget %s: limit %s; total spent %s over %d keys (forecast %s); keys over each "
+            "alert: %s" % (budget["name"], budget["limit"] + " per " + budget["perKey"],
+                           budget["totalSpent"], budget["keys"], budget["forecast"], over),
+            [budget["perKey"], "spent", "of the limit"],
+            [[k["key"], k["spent"], k["utilization"]] for k in budget["topKeys"]]))
     out.append("")
-    checks = {}
-    everything = [b for b in budgets if not b["spec"].get("selector") and
-                  not b["spec"].get("namespaceSelector") and not b["spec"].get("perKey")]
-    if everything:
-        spent = Decimal(str((everything[0].get("status") or {}).get("spent", "0")))
-        checks["budgetSpent"] = str(spent)
-        out.append("check: FOCUS total %s %s the spend of AgentBudget %s (%s)" % (
-            usd(total), "equals" if spent == total else "DIFFERS FROM",
-            everything[0]["metadata"]["name"], usd(spent)))
+    if report.get("degradedShare") is not None:
+        out.append("degraded share: %s%% of the calls let through went to a fallback model"
+                   % report["degradedShare"])
+    focus_total, focus_tokens = focus_totals(args.focus)
+    checks = {"focusTotal": str(focus_total)}
+    out.append("check: the report's total %s %s the FOCUS file's (%s)" % (
+        usd(total), "equals" if focus_total == total else "DIFFERS FROM", usd(focus_total)))
     if args.provider_ledger and os.path.exists(args.provider_ledger):
         provider = provider_tokens(args.provider_ledger)
         checks["providerTokens"] = provider
         out.append("check: FOCUS tokens %s; the provider's own ledger %s%s" % (
-            format(tokens, ","), format(provider, ","),
-            "" if provider == tokens else " (calls cut off by the end of the demo or unanswered)"))
+            format(focus_tokens, ","), format(provider, ","),
+            "" if provider == focus_tokens
+            else " (calls cut off by the end of the demo or unanswered)"))
     if args.metrics_url:
         counts = decisions(args.metrics_url)
         checks["decisions"] = counts
         out.append("reservation decisions (operator metrics): " + ", ".join(
             "%s %d" % (k, v) for k, v in sorted(counts.items())))
     print("\n".join(out))
-    summary = {"total": str(total), "tokens": tokens,
-               "byTeam": {k: str(v[0]) for k, v in by(rows, lambda r: r["tags"].get("team", "-"))},
-               "checks": checks}
+    summary = {"total": report["total"], "tokens": report["tokens"],
+               "byTeam": {g["name"]: g["spend"] for g in report["byTeam"]}, "checks": checks}
     with open(os.path.join(os.path.dirname(os.path.abspath(args.focus)), "showback.json"),
               "w") as f:
         json.dump(summary, f, indent=1)

@@ -2,19 +2,20 @@
 // queue and the operator's certificates around one kube::Manager (flags: operator/options.h).
 // Replicas share caches and campaign for the Lease agentbudget-operator; the leader issues
 // the authority's certificate (unless given one), reads the durable ledger back, then runs
-// the controllers and serves the authority on --listen over TLS (GET /v1/focus there too).
+// the controllers and serves the authority on --listen over TLS (GET /v1/focus and
+// GET /v1/showback there too).
 // /healthz, /readyz, /metrics and /v1/focus are on --ops-listen. SIGTERM or SIGINT stops it
 // after pending commits are durable. The ledger is on the Kubernetes API or in PostgreSQL
 // (--ledger-store). `focus-export` prints FOCUS 1.2 CSV instead; `migrate-ledger` copies the
 // ledger from the Kubernetes API into PostgreSQL.
+#include <malloc.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <string>
-
-#include <malloc.h>
-#include <pthread.h>
-#include <unistd.h>
 
 #include "api/v1alpha1/resources.h"
 #include "common/log.h"
@@ -36,6 +37,7 @@
 #include "operator/ledger_recovery.h"
 #include "operator/options.h"
 #include "operator/queue/queue.h"
+#include "operator/showback.h"
 
 namespace agentbudget::op {
 namespace {
@@ -193,6 +195,8 @@ int Run(int argc, char** argv) {
   http::Router authority_router;
   api.AddRoutes(authority_router);
   AddFocusRoute(authority_router, store, spend_access, *rates);
+  // On the leader's listener only: its budgets are the current ones.
+  AddShowbackRoute(authority_router, {store, ledger, spend_access, *rates, clock});
   manager.AddRunnable("authority-api", kube::Scope::kLeader,
                       ServeAuthority(std::move(authority_router), listen, (*ops_server)->url()));
 

@@ -79,7 +79,7 @@ TEST_F(CrdsTest, BudgetListShowsEveryPrinterColumn) {
   auto table = Run({"get", "agentbudgets"});
   ASSERT_EQ(table.exit_code, 0) << table.output;
   EXPECT_THAT(table.output,
-              HasSubstr("NAME                   LIMIT   SPENT   USED   RESERVED   BURN/H   "
+              HasSubstr("NAME                   LIMIT   TOTAL   USED   RESERVED   BURN/H   "
                         "FORECAST   PRESSURE   AGE"));
 }
 

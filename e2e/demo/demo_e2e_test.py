@@ -19,8 +19,10 @@ outcomes against the cluster and the operator, not against what the demo printed
 - every row of the FOCUS file is priced at the shipped rate card's list price, and each
   run that ended has exactly the tokens of each type the stub provider's own ledger
   served it;
-- the FOCUS file is non-empty, and the showback totals (overall and per team) equal the
-  FOCUS totals, which equal the spend of the budget that matches everything;
+- the FOCUS file is non-empty, and the showback totals the operator served (overall and
+  per team, in its JSON and on its HTML page) equal the FOCUS totals, which equal the spend
+  of the budget that matches everything; the report's cost per successful run equals the
+  AgentWorkload status's;
 - the fleet created its Jobs as the CI identity, agentbudget-ci, the webhook's trusted
   creator: every Job is charged to the engineer the plan names, and every subagent Job to
   its parent's engineer and run.
@@ -249,6 +251,26 @@ class DemoE2eTest(unittest.TestCase):
         self.assertEqual({k: Decimal(v) for k, v in showback["byTeam"].items()}, by_team)
         org = self.kubectl_json("get", "agentbudget", "org-daily")
         self.assertEqual(Decimal(str(org["status"]["spent"])), total)
+        with open(os.path.join(os.path.dirname(self.demo["focus"]), "showback.html")) as f:
+            page = f.read()
+        shown = re.search(r'data-figure="total" data-usd="([0-9.]+)"', page)
+        self.assertIsNotNone(shown, "the showback page has no total")
+        self.assertEqual(Decimal(shown.group(1)), total)
+
+    def test_the_showback_reports_cost_per_successful_run_as_workload_status_does(self):
+        with open(os.path.join(os.path.dirname(self.demo["focus"]), "showback-report.json")) as f:
+            report = json.load(f)
+        figures = {w["workload"]: w["costPerSuccessfulRun"] for w in report["workloads"]}
+        workloads = self.kubectl_json("get", "agentworkloads", "-A")["items"]
+        compared = 0
+        for workload in workloads:
+            name = workload["metadata"]["namespace"] + "/" + workload["metadata"]["name"]
+            status = workload.get("status") or {}
+            if name in figures and status.get("costPerSuccessfulRun") is not None:
+                compared += 1
+                self.assertEqual(Decimal(status["costPerSuccessfulRun"]), Decimal(figures[name]),
+                                 name)
+        self.assertGreater(compared, 0, "no workload with a successful run to compare")
 
     def test_focus_reconciles_with_the_providers_ledger_and_the_rate_card(self):
         """Every row is at its rate card price, and each run that ended has exactly the

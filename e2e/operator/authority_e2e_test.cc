@@ -578,7 +578,7 @@ TEST_F(AuthorityE2eTest, BudgetStatusFillsThePrinterColumns) {
     auto got = cluster->Kubectl({"get", "agentbudget", "payments", "--no-headers"});
     ASSERT_TRUE(got.ok());
     output = got->output;
-    // NAME LIMIT SPENT USED RESERVED BURN/H FORECAST PRESSURE AGE: nine filled columns, the
+    // NAME LIMIT TOTAL USED RESERVED BURN/H FORECAST PRESSURE AGE: nine filled columns, the
     // limit printed as amount and currency.
     std::istringstream columns(output);
     std::vector<std::string> fields;

@@ -681,6 +681,20 @@ class TenantAttempts(unittest.TestCase):
         self.assertEqual(namespaces, {NS}, "rows of other namespaces: %s" % namespaces)
         self.assertNotIn(self.victim.id, body)
 
+    def test_showback_as_another_tenant_shows_none_of_team_a(self):
+        # The same reporting identity reads the showback report on the authority's port.
+        token = CLUSTER.token(NS, "reporter", None, audience=None, as_user=TENANT)
+        self.assertTrue(token.ok, str(token))
+        status, report = CLUSTER.authority("GET", "/v1/showback?format=json",
+                                           token.stdout.strip())
+        self.assertEqual(status, 200, report)
+        self.assertEqual(report["budgets"], [], "budgets span namespaces: not a tenant's")
+        self.assertIsNone(report["degradedShare"])
+        workloads = {w["workload"] for w in report["workloads"]}
+        self.assertTrue(all(w.startswith(NS + "/") for w in workloads), workloads)
+        self.assertNotIn(VICTIM_NS, json.dumps(report))
+        self.assertNotIn(self.victim.id, json.dumps(report))
+
     def test_model_name_flood_stays_within_the_rate_card_in_metrics(self):
         def flood(i):
             self.own.reserve(model="flood-%d-%s" % (i, uuid.uuid4().hex), cost="0.000001")

@@ -129,7 +129,13 @@ BudgetSnapshot BudgetState::Snapshot(core::SysSeconds now) const {
     return snapshot;
   }
   // A perKey budget is as pressed as its fullest envelope.
+  snapshot.per_key = spec_.per_key;
   snapshot.keys = static_cast<int64_t>(per_key_.size());
+  std::vector<int> alerts = spec_.alerts;
+  std::sort(alerts.begin(), alerts.end());
+  for (int alert : alerts) {
+    snapshot.keys_over_alert.emplace_back(alert, 0);
+  }
   const EnvelopeTotals* fullest = nullptr;
   std::vector<BudgetSnapshot::Key> keys;
   keys.reserve(per_key_.size());
@@ -138,8 +144,13 @@ BudgetSnapshot BudgetState::Snapshot(core::SysSeconds now) const {
       fullest = &totals;
     }
     keys.push_back({key, totals.spent, core::UtilizationPercent(totals.spent, limit)});
+    for (auto& [alert, over] : snapshot.keys_over_alert) {
+      if (keys.back().utilization >= alert) {
+        ++over;
+      }
+    }
   }
-  const size_t top = std::min<size_t>(keys.size(), 20);
+  const size_t top = std::min(keys.size(), BudgetSnapshot::kTopKeys);
   std::partial_sort(keys.begin(), keys.begin() + static_cast<long>(top), keys.end(),
                     [](const auto& a, const auto& b) {
                       return a.spent != b.spent ? a.spent > b.spent : a.key < b.key;

@@ -48,9 +48,17 @@ struct BudgetSnapshot {
     int64_t spent = 0;
     int utilization = 0;
   };
-  std::vector<Key> top_keys;           // perKey budgets: up to 20 largest spenders
+  // perKey budgets: the attribution key (else ""), the limit being per key; `spent` and
+  // `forecast` are the total over every key.
+  std::string per_key;
+  std::vector<Key> top_keys;           // perKey budgets: up to kTopKeys largest spenders
   std::vector<ClosedPeriod> history;   // newest first
   int64_t keys = 0;                    // perKey envelopes this period
+  // perKey budgets: for each alert threshold (ascending), the keys whose committed spend
+  // reached it.
+  std::vector<std::pair<int, int64_t>> keys_over_alert;
+
+  static constexpr size_t kTopKeys = 20;
 };
 
 // One budget's balances in its current period: the shared envelope, or one envelope per

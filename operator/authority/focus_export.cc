@@ -6,9 +6,9 @@
 
 namespace agentbudget::authority {
 
-std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
-                        core::SysSeconds to, const core::RateCard& rates,
-                        const core::FocusAccount& account) {
+std::vector<core::FocusRow> FocusExportRows(const std::vector<LedgerEntry>& entries,
+                                            core::SysSeconds from, core::SysSeconds to,
+                                            const core::RateCard& rates) {
   std::vector<core::FocusCharge> charges;
   FirstCopies first_copies;
   for (const LedgerEntry& entry : entries) {
@@ -35,7 +35,13 @@ std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSecond
     charge.attribution = entry.attribution;
     charges.push_back(std::move(charge));
   }
-  return core::FocusCsv(core::FocusRows(charges, rates), account);
+  return core::FocusRows(charges, rates);
+}
+
+std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
+                        core::SysSeconds to, const core::RateCard& rates,
+                        const core::FocusAccount& account) {
+  return core::FocusCsv(FocusExportRows(entries, from, to, rates), account);
 }
 
 Result<std::pair<core::SysSeconds, core::SysSeconds>> ParseFocusRange(const std::string& query) {

@@ -9,11 +9,15 @@
 
 namespace agentbudget::authority {
 
-// FOCUS 1.2 CSV (core::FocusCsv) of the ledger entries committed in [from, to): their
-// SKU rows (core::FocusRows) priced by `rates`, in ledger order. A replayed entry stored
-// twice, or a raw copy of a folded key, counts once (FirstCopies); a folded total counts
-// as the calls it holds, at the price tier of its mean call; a report
-// (LedgerEntry::IsReport) is no charge. Pure.
+// The SKU rows (core::FocusRows) of the ledger entries committed in [from, to), priced by
+// `rates`, in ledger order. A replayed entry stored twice, or a raw copy of a folded key,
+// counts once (FirstCopies); a folded total counts as the calls it holds, at the price tier
+// of its mean call; a report (LedgerEntry::IsReport) is no charge. Pure.
+std::vector<core::FocusRow> FocusExportRows(const std::vector<LedgerEntry>& entries,
+                                            core::SysSeconds from, core::SysSeconds to,
+                                            const core::RateCard& rates);
+
+// FOCUS 1.2 CSV (core::FocusCsv) of FocusExportRows. Pure.
 std::string FocusExport(const std::vector<LedgerEntry>& entries, core::SysSeconds from,
                         core::SysSeconds to, const core::RateCard& rates,
                         const core::FocusAccount& account);

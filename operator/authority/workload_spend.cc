@@ -15,6 +15,15 @@ int64_t WorkloadSpend::calls() const {
   return total;
 }
 
+core::RunOutcomes WorkloadSpend::Outcomes() const {
+  return {.spend_micros = cost_micros,
+          .finished = ended.finished,
+          .succeeded = ended.succeeded,
+          .merged = ended.merged,
+          .good_tokens = ended.good_tokens,
+          .all_tokens = ended.all_tokens};
+}
+
 core::SysSeconds MonthStart(core::SysSeconds instant) {
   const std::chrono::year_month_day day{std::chrono::floor<std::chrono::days>(instant)};
   return std::chrono::sys_days{day.year() / day.month() / 1};
@@ -77,7 +86,9 @@ std::map<std::string, WorkloadSpend> WorkloadSpendTally::Current(core::SysSecond
         continue;
       }
       ++ended.succeeded;
-      ended.succeeded_cost_micros = core::SaturatingAdd(ended.succeeded_cost_micros, run.cost_micros);
+      if (run.ci == "merged") {
+        ++ended.merged;
+      }
       if (run.ci != "abandoned" && run.ci != "reverted") {
         ended.good_tokens = core::SaturatingAdd(ended.good_tokens, run.tokens);
       }

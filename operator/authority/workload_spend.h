@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "core/rate_card.h"
+#include "core/run_figures.h"
 #include "core/time_zone.h"
 #include "operator/authority/ledger_entry.h"
 
@@ -23,13 +24,14 @@ inline constexpr char kOutcomeReport[] = "outcome:";
 struct EndedRuns {
   int64_t finished = 0;
   int64_t succeeded = 0;
-  int64_t succeeded_cost_micros = 0;
+  int64_t merged = 0;       // of succeeded runs, those CI reported merged
   int64_t good_tokens = 0;  // of succeeded runs CI did not mark abandoned or reverted
   int64_t all_tokens = 0;   // of every ended run
 };
 
 // What one AgentWorkload spent in one calendar month (UTC): the status fields spend,
-// lowCostTierShare, successRate, costPerSuccessfulRun and tokenYield are read from it.
+// lowCostTierShare, successRate, costPerSuccessfulRun, costPerMergedPr and tokenYield are
+// read from it, through the figures of core/run_figures.h.
 struct WorkloadSpend {
   core::SysSeconds month;  // the month's first instant
   int64_t cost_micros = 0;  // commits and direct debits (compute included)
@@ -40,6 +42,8 @@ struct WorkloadSpend {
   EndedRuns ended;
 
   int64_t calls() const;
+  // The month's spend and ended runs, the input of every run figure.
+  core::RunOutcomes Outcomes() const;
 };
 
 // Spend per AgentWorkload ("namespace/name", from the entry's namespace and its

@@ -149,7 +149,7 @@ void BudgetController::SyncStatus(const std::string& name) {
     options.subresource = "status";
     // A merge patch replaces lists whole; null-out fields that may disappear.
     nlohmann::json status = write.status;
-    for (const char* optional : {"topKeys", "history", "periodEnd"}) {
+    for (const char* optional : {"topKeys", "keys", "keysOverAlert", "history", "periodEnd"}) {
       if (!status.contains(optional)) {
         status[optional] = nullptr;
       }

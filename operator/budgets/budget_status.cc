@@ -58,10 +58,12 @@ BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, 
                                      const nlohmann::json& previous, core::SysSeconds now) {
   const core::BudgetLimit& limit = snapshot.limit;
   const bool never = snapshot.window.end == core::SysSeconds::max();
+  const bool per_key = !snapshot.per_key.empty();
+  const std::string shown_limit = limit.Display() + (per_key ? " per " + snapshot.per_key : "");
   nlohmann::json status = {
       {"observedGeneration", snapshot.generation},
       {"periodStart", core::FormatRfc3339(snapshot.window.start)},
-      {"limit", limit.Display()},
+      {"limit", shown_limit},
       {"spent", limit.Format(snapshot.spent)},
       {"reserved", limit.Format(snapshot.reserved)},
       {"remaining", limit.Format(snapshot.remaining)},
@@ -80,8 +82,14 @@ BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, 
                    {"spent", limit.Format(key.spent)},
                    {"utilization", std::to_string(key.utilization) + "%"}});
   }
-  if (!top.empty()) {
+  if (per_key) {
     status["topKeys"] = std::move(top);
+    status["keys"] = snapshot.keys;
+    nlohmann::json over = nlohmann::json::array();
+    for (const auto& [threshold, keys] : snapshot.keys_over_alert) {
+      over.push_back({{"threshold", std::to_string(threshold) + "%"}, {"keys", keys}});
+    }
+    status["keysOverAlert"] = std::move(over);
   }
   nlohmann::json history = nlohmann::json::array();
   for (const auto& period : snapshot.history) {
@@ -99,7 +107,8 @@ BudgetStatusUpdate BuildBudgetStatus(const authority::BudgetSnapshot& snapshot, 
   const int reached = HighestReached(alerts, snapshot.utilization);
   const bool exhausted = snapshot.pressure == core::Pressure::kExhausted;
   const bool was_exhausted = same_period && old.value("pressure", "") == "Exhausted";
-  const std::string usage = std::to_string(snapshot.utilization) + "% of " + limit.Display();
+  const std::string usage = std::to_string(snapshot.utilization) + "% of " + shown_limit +
+                            (per_key ? " (the fullest " + snapshot.per_key + ")" : "");
   const std::string in_flight =
       " (" + std::to_string(snapshot.reserved_utilization) + "% more reserved in flight)";
 

@@ -22,7 +22,11 @@ struct BudgetStatusUpdate {
   std::vector<BudgetEvent> events;
 };
 
-// The AgentBudget status for `snapshot`, given the status currently stored. Conditions
+// The AgentBudget status for `snapshot`, given the status currently stored. `spent`,
+// `reserved`, `burnRatePerHour` and `forecast` are totals over every key; for a perKey
+// budget `limit` reads "2.5 USD per user", `utilization` is the fullest key's, and
+// `topKeys` (at most BudgetSnapshot::kTopKeys), `keys` and `keysOverAlert` (how many keys
+// reached each alert threshold) are written. Conditions
 // keep their lastTransitionTime while their status is unchanged:
 //   SoftLimitReached  True from the lowest alert threshold on
 //   UnderPressure     True at Degrade or Queue pressure

@@ -76,7 +76,11 @@ QueueMetrics::QueueMetrics(prometheus::Registry& registry)
       success_{Gauge(registry, "agentbudget_workload_success_ratio",
                      "Finished top-level runs that succeeded, as a fraction.")},
       cost_per_success_{Gauge(registry, "agentbudget_workload_cost_per_successful_run_usd",
-                              "Spend of succeeded runs over their number, in USD.")},
+                              "The workload's spend this month over its runs that "
+                              "succeeded, in USD.")},
+      cost_per_merged_{Gauge(registry, "agentbudget_workload_cost_per_merged_pr_usd",
+                             "The workload's spend this month over its runs CI reported "
+                             "merged, in USD.")},
       low_cost_tier_{Gauge(registry, "agentbudget_workload_low_cost_tier_ratio",
                            "LLM calls this month served by a fallback model, as a fraction.")},
       token_yield_{Gauge(registry, "agentbudget_workload_token_yield_ratio",
@@ -146,10 +150,11 @@ void QueueMetrics::SetLocked() {
   depth_.Set(Figure(tallies, count(&WorkloadTally::queued)));
   active_.Set(Figure(tallies, count(&WorkloadTally::active)));
   spend_.Set(Figure(tallies, [](const WorkloadTally& tally) -> std::optional<double> {
-    return static_cast<double>(tally.spend_micros) / 1e6;
+    return static_cast<double>(tally.runs.spend_micros) / 1e6;
   }));
   success_.Set(Figure(tallies, &WorkloadTally::SuccessRatio));
   cost_per_success_.Set(Figure(tallies, &WorkloadTally::CostPerSuccessfulRun));
+  cost_per_merged_.Set(Figure(tallies, &WorkloadTally::CostPerMergedPr));
   low_cost_tier_.Set(Figure(tallies, &WorkloadTally::LowCostTierRatio));
   token_yield_.Set(Figure(tallies, &WorkloadTally::TokenYieldRatio));
 }

@@ -23,8 +23,10 @@ namespace agentbudget::queue {
 //   agentbudget_queue_active_runs      admitted, running  (gauge)
 //   agentbudget_workload_spend_usd     spend this calendar month (UTC) (gauge)
 //   agentbudget_workload_success_ratio, agentbudget_workload_cost_per_successful_run_usd,
-//   agentbudget_workload_low_cost_tier_ratio, agentbudget_workload_token_yield_ratio
-//                                      AgentWorkload status's figures (gauges, fractions)
+//   agentbudget_workload_cost_per_merged_pr_usd, agentbudget_workload_low_cost_tier_ratio,
+//   agentbudget_workload_token_yield_ratio
+//                                      AgentWorkload status's figures (gauges: fractions,
+//                                      USD), as core/run_figures.h defines them
 //   agentbudget_admission_wait_seconds creation → admission (histogram, by priority)
 //   agentbudget_runs_total             finished runs by outcome (Succeeded, Failed)
 //   agentbudget_queue_suspensions_total running Jobs suspended for budget pressure
@@ -79,6 +81,7 @@ class QueueMetrics {
   WorkloadGauge spend_ GUARDED_BY(mu_);
   WorkloadGauge success_ GUARDED_BY(mu_);
   WorkloadGauge cost_per_success_ GUARDED_BY(mu_);
+  WorkloadGauge cost_per_merged_ GUARDED_BY(mu_);
   WorkloadGauge low_cost_tier_ GUARDED_BY(mu_);
   WorkloadGauge token_yield_ GUARDED_BY(mu_);
   WorkloadGauge unmetered_ GUARDED_BY(mu_);

@@ -1,7 +1,5 @@
 #include "operator/queue/workload_status.h"
 
-#include <cstdio>
-
 #include "core/json_field.h"
 #include "core/money.h"
 #include "core/rate_card.h"
@@ -10,26 +8,23 @@
 namespace agentbudget::queue {
 namespace {
 
-// 128-bit intermediates for products of micro-dollars, sizes and seconds.
-__extension__ using Int128 = __int128;
-
-// part/whole in percent, one decimal, rounded half up, in integers; null without a whole.
-nlohmann::json Percent(int64_t part, int64_t whole) {
-  if (whole <= 0) {
-    return nullptr;
-  }
-  const Int128 tenths = (static_cast<Int128>(part) * 1000 * 2 + whole) / (2 * whole);
-  char text[48];
-  std::snprintf(text, sizeof(text), "%lld.%lld", static_cast<long long>(tenths / 10),
-                static_cast<long long>(tenths % 10));
-  return text;
+// A share in percent for status; null without a whole.
+nlohmann::json Percent(const core::Share& share) {
+  const std::optional<std::string> percent = share.Percent();
+  return percent ? nlohmann::json(*percent) : nlohmann::json(nullptr);
 }
 
-std::optional<double> Ratio(int64_t part, int64_t whole) {
-  if (whole <= 0) {
+// A unit cost for status; null without outcomes.
+nlohmann::json Cost(const std::optional<core::Money>& cost) {
+  return cost ? nlohmann::json(cost->ToString()) : nlohmann::json(nullptr);
+}
+
+// A unit cost in USD for a gauge.
+std::optional<double> Usd(const std::optional<core::Money>& cost) {
+  if (!cost) {
     return std::nullopt;
   }
-  return static_cast<double>(part) / static_cast<double>(whole);
+  return static_cast<double>(cost->micros()) / static_cast<double>(core::Money::kMicrosPerUnit);
 }
 
 std::string Undated(const std::string& model) {
@@ -65,19 +60,24 @@ nlohmann::json Condition(const nlohmann::json& previous, const std::string& type
 
 }  // namespace
 
-std::optional<double> WorkloadTally::SuccessRatio() const { return Ratio(succeeded, finished); }
+std::optional<double> WorkloadTally::SuccessRatio() const {
+  return core::SuccessRate(runs).Ratio();
+}
 
 std::optional<double> WorkloadTally::CostPerSuccessfulRun() const {
-  const auto micros = Ratio(succeeded_spend_micros, succeeded);
-  return micros ? std::optional<double>(*micros / 1e6) : std::nullopt;
+  return Usd(core::CostPerSuccessfulRun(runs));
+}
+
+std::optional<double> WorkloadTally::CostPerMergedPr() const {
+  return Usd(core::CostPerMergedPr(runs));
 }
 
 std::optional<double> WorkloadTally::LowCostTierRatio() const {
-  return Ratio(fallback_calls, calls);
+  return core::Share{fallback_calls, calls}.Ratio();
 }
 
 std::optional<double> WorkloadTally::TokenYieldRatio() const {
-  return Ratio(good_tokens, all_tokens);
+  return core::TokenYield(runs).Ratio();
 }
 
 int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
@@ -96,31 +96,22 @@ int64_t FallbackCalls(const std::map<std::string, int64_t>& calls_by_model,
 
 void TallyMonth(const authority::WorkloadSpend& spend, const std::vector<std::string>& fallback,
                 WorkloadTally& tally) {
-  tally.spend_micros = spend.cost_micros;
+  tally.runs = spend.Outcomes();
   tally.calls = spend.calls();
   tally.fallback_calls = FallbackCalls(spend.calls_by_model, fallback);
-  tally.finished = spend.ended.finished;
-  tally.succeeded = spend.ended.succeeded;
-  tally.succeeded_spend_micros = spend.ended.succeeded_cost_micros;
-  tally.good_tokens = spend.ended.good_tokens;
-  tally.all_tokens = spend.ended.all_tokens;
 }
 
 nlohmann::json WorkloadStatusPatch(const WorkloadTally& tally, int64_t generation) {
-  nlohmann::json cost_per_success = nullptr;
-  if (tally.succeeded > 0) {
-    cost_per_success =
-        core::Money::FromMicros(tally.succeeded_spend_micros / tally.succeeded).ToString();
-  }
   return {{"observedGeneration", generation},
           {"activeRuns", tally.active},
           {"queuedRuns", tally.queued},
           {"admittedRuns", tally.admitted},
-          {"spend", core::Money::FromMicros(tally.spend_micros).ToString()},
-          {"successRate", Percent(tally.succeeded, tally.finished)},
-          {"costPerSuccessfulRun", std::move(cost_per_success)},
-          {"lowCostTierShare", Percent(tally.fallback_calls, tally.calls)},
-          {"tokenYield", Percent(tally.good_tokens, tally.all_tokens)}};
+          {"spend", core::Money::FromMicros(tally.runs.spend_micros).ToString()},
+          {"successRate", Percent(core::SuccessRate(tally.runs))},
+          {"costPerSuccessfulRun", Cost(core::CostPerSuccessfulRun(tally.runs))},
+          {"costPerMergedPr", Cost(core::CostPerMergedPr(tally.runs))},
+          {"lowCostTierShare", Percent(core::Share{tally.fallback_calls, tally.calls})},
+          {"tokenYield", Percent(core::TokenYield(tally.runs))}};
 }
 
 bool StatusHolds(const nlohmann::json& status, const nlohmann::json& patch) {

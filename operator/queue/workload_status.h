@@ -2,12 +2,12 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/run_figures.h"
 #include "core/time_zone.h"
 #include "operator/authority/workload_spend.h"
 
@@ -19,18 +19,16 @@ struct WorkloadTally {
   int64_t active = 0;     // admitted and not finished
   int64_t queued = 0;     // held
   int64_t admitted = 0;   // admitted since the workload was created (monotonic)
-  int64_t finished = 0;   // top-level runs that ended this month
-  int64_t succeeded = 0;  // of which completed successfully
-  int64_t succeeded_spend_micros = 0;  // their spend this month
-  int64_t good_tokens = 0;  // tokens of runs with a good outcome (succeeded, not abandoned/reverted)
-  int64_t all_tokens = 0;   // tokens of all ended runs
-  int64_t spend_micros = 0;    // the workload's spend this calendar month (UTC)
+  // The month's spend (calendar month, UTC) and its ended runs.
+  core::RunOutcomes runs;
   int64_t calls = 0;           // its LLM calls this month
   int64_t fallback_calls = 0;  // of which served by one of its fallback models
 
-  // The ratios of status, as fractions; nullopt without a denominator.
+  // The figures of status as metrics read them (core/run_figures.h): ratios as fractions,
+  // unit costs in USD; nullopt without a denominator.
   std::optional<double> SuccessRatio() const;
-  std::optional<double> CostPerSuccessfulRun() const;  // USD
+  std::optional<double> CostPerSuccessfulRun() const;
+  std::optional<double> CostPerMergedPr() const;
   std::optional<double> LowCostTierRatio() const;
   std::optional<double> TokenYieldRatio() const;
 };
@@ -47,10 +45,11 @@ void TallyMonth(const authority::WorkloadSpend& spend, const std::vector<std::st
                 WorkloadTally& tally);
 
 // The status fields the queue owns (observedGeneration, activeRuns, queuedRuns,
-// admittedRuns, spend, successRate, costPerSuccessfulRun, lowCostTierShare, tokenYield) as
-// a merge patch of `status`: fields written by others (rejectedRuns, by the webhook) are
-// not in it. Ratios are percent with one decimal ("87.5"); a ratio without a denominator is
-// null, which removes a stale value. Pure.
+// admittedRuns, spend, successRate, costPerSuccessfulRun, costPerMergedPr,
+// lowCostTierShare, tokenYield) as a merge patch of `status`: fields written by others
+// (rejectedRuns, by the webhook) are not in it. Figures as core/run_figures.h defines them;
+// ratios are percent with one decimal ("87.5"); a figure without a denominator is null,
+// which removes a stale value. Pure.
 nlohmann::json WorkloadStatusPatch(const WorkloadTally& tally, int64_t generation);
 
 // Whether `status` already holds everything `patch` would write (a null field: absent).

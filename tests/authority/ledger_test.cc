@@ -164,7 +164,7 @@ TEST_F(LedgerTest, WorkloadSpendCountsThisMonthsCallsByModelAcrossARestart) {
     EXPECT_EQ(spend.calls(), 2);
     EXPECT_EQ(spend.calls_by_model.at("claude-haiku-4-5"), 1);
     EXPECT_EQ(spend.ended.succeeded, 1);
-    EXPECT_EQ(spend.ended.succeeded_cost_micros, 50'000);
+    EXPECT_EQ(spend.Outcomes().spend_micros, 50'000);
   };
   check();
   Restart();
@@ -402,6 +402,28 @@ int AwaitAll(int count, const std::function<void(int, Ledger::Reply)>& send) {
 }
 
 // Model names are the pod's to choose: they become budget keys, spend series and workload
+TEST_F(LedgerTest, APerKeyBudgetCountsTheKeysOverEachAlertAndBoundsItsTopKeys) {
+  // per-user: 5 USD per user, alerts 50/80/95. 30 engineers, three of them at 60, 85, 96 %.
+  const int failed = AwaitAll(30, [&](int i, Ledger::Reply reply) {
+    const Caller caller =
+        MakeCaller("run-" + std::to_string(i), "research", "user-" + std::to_string(i));
+    const int64_t micros = i == 0 ? 4'800'000 : i == 1 ? 4'250'000 : i == 2 ? 3'000'000 : 1'000;
+    auto answer = ledger_->Reserve(caller, Reservation("k" + std::to_string(i), micros));
+    ASSERT_TRUE(answer.ok());
+    ledger_->Commit(caller, (*answer)["id"], Commitment("c" + std::to_string(i), micros),
+                    std::move(reply));
+  });
+  ASSERT_EQ(failed, 0);
+  const BudgetSnapshot budget = Budget("per-user");
+  EXPECT_EQ(budget.per_key, "user");
+  EXPECT_EQ(budget.keys, 30);
+  EXPECT_EQ(budget.top_keys.size(), BudgetSnapshot::kTopKeys);
+  EXPECT_EQ(budget.top_keys.front().key, "user-0");
+  EXPECT_EQ(budget.keys_over_alert,
+            (std::vector<std::pair<int, int64_t>>{{50, 3}, {80, 2}, {95, 1}}));
+  EXPECT_TRUE(Budget("org").keys_over_alert.empty());
+}
+
 // tallies only as the rate card's ids, anything else as "other" (and are still charged).
 TEST_F(LedgerTest, AFloodOfInventedModelNamesGrowsNoMapPastTheRateCard) {
   ledger_->UpsertBudget(

@@ -82,9 +82,12 @@ TEST(WorkloadSpendTest, EndedRunsSumTheRunsWithAnOutcomeReport) {
   EXPECT_EQ(month.calls(), 4);  // reports are no calls
   EXPECT_EQ(month.ended.finished, 3);
   EXPECT_EQ(month.ended.succeeded, 2);
-  EXPECT_EQ(month.ended.succeeded_cost_micros, 400);
+  EXPECT_EQ(month.ended.merged, 1);
   EXPECT_EQ(month.ended.good_tokens, 30);
   EXPECT_EQ(month.ended.all_tokens, 80);
+  // The whole month's spend, the running and failed runs' included, over the successes.
+  EXPECT_EQ(core::CostPerSuccessfulRun(month.Outcomes()), core::Money::FromMicros(425));
+  EXPECT_EQ(core::CostPerMergedPr(month.Outcomes()), core::Money::FromMicros(850));
 }
 
 TEST(WorkloadSpendTest, ALaterMonthStartsAfreshAndAnEarlierOneIsIgnored) {

@@ -41,6 +41,34 @@ TEST(BudgetStatusTest, StatusFillsEveryPrinterColumn) {
   EXPECT_EQ(update.status["observedGeneration"], 4);
 }
 
+TEST(BudgetStatusTest, PerKeyStatusShowsTheLimitPerKeyTopKeysAndKeysOverEachAlert) {
+  BudgetSnapshot snapshot = Snapshot(84);
+  snapshot.per_key = "user";
+  snapshot.limit.amount = 2'500'000;
+  snapshot.spent = 5'940'000;  // the total over every engineer
+  snapshot.keys = 3;
+  snapshot.top_keys = {{"alice", 2'100'000, 84}, {"bob", 1'300'000, 52}};
+  snapshot.keys_over_alert = {{50, 2}, {80, 1}, {95, 0}};
+  auto update = BuildBudgetStatus(snapshot, kAlerts, json(), kNow);
+  EXPECT_EQ(update.status["limit"], "2.5 USD per user");
+  EXPECT_EQ(update.status["spent"], "5.94");
+  EXPECT_EQ(update.status["keys"], 3);
+  EXPECT_EQ(update.status["topKeys"][0]["key"], "alice");
+  EXPECT_EQ(update.status["keysOverAlert"],
+            json::parse(R"([{"threshold":"50%","keys":2},{"threshold":"80%","keys":1},)"
+                        R"({"threshold":"95%","keys":0}])"));
+  EXPECT_NE(update.events.at(0).message.find("84% of 2.5 USD per user (the fullest user)"),
+            std::string::npos)
+      << update.events.at(0).message;
+}
+
+TEST(BudgetStatusTest, ASharedBudgetHasNoPerKeyFields) {
+  auto update = BuildBudgetStatus(Snapshot(42), kAlerts, json(), kNow);
+  for (const char* field : {"topKeys", "keys", "keysOverAlert"}) {
+    EXPECT_FALSE(update.status.contains(field)) << field;
+  }
+}
+
 TEST(BudgetStatusTest, CrossingAThresholdEmitsOneEventAndRepeatsEmitNone) {
   auto first = BuildBudgetStatus(Snapshot(55), kAlerts, json(), kNow);
   ASSERT_EQ(first.events.size(), 1U);

@@ -60,7 +60,7 @@ INSTANTIATE_TEST_SUITE_P(Crds, CrdSchemaTest,
 
 TEST(CrdColumnsTest, BudgetsShowSpendReservationsBurnForecastAndPressure) {
   EXPECT_THAT(Columns(Crd("agentbudget.io_agentbudgets.yaml")),
-              ::testing::ElementsAre("Limit", "Spent", "Used", "Reserved", "Burn/h", "Forecast",
+              ::testing::ElementsAre("Limit", "Total", "Used", "Reserved", "Burn/h", "Forecast",
                                      "Pressure", "Age"));
 }
 

@@ -12,12 +12,12 @@ WorkloadTally Busy() {
   tally.active = 3;
   tally.queued = 7;
   tally.admitted = 40;
-  tally.finished = 8;
-  tally.succeeded = 7;
-  tally.succeeded_spend_micros = 14'000'000;
-  tally.good_tokens = 600;
-  tally.all_tokens = 900;
-  tally.spend_micros = 31'250'000;
+  tally.runs.finished = 8;
+  tally.runs.succeeded = 7;
+  tally.runs.merged = 5;
+  tally.runs.good_tokens = 600;
+  tally.runs.all_tokens = 900;
+  tally.runs.spend_micros = 31'250'000;
   tally.calls = 160;
   tally.fallback_calls = 20;
   return tally;
@@ -31,7 +31,9 @@ TEST(WorkloadStatusTest, WritesCountsRatiosAndSpend) {
   EXPECT_EQ(status["observedGeneration"], 4);
   EXPECT_EQ(status["spend"], "31.25");
   EXPECT_EQ(status["successRate"], "87.5");
-  EXPECT_EQ(status["costPerSuccessfulRun"], "2");
+  // The whole month's spend over the successes (core::CostPerSuccessfulRun).
+  EXPECT_EQ(status["costPerSuccessfulRun"], "4.464286");
+  EXPECT_EQ(status["costPerMergedPr"], "6.25");
   EXPECT_EQ(status["lowCostTierShare"], "12.5");
   EXPECT_EQ(status["tokenYield"], "66.7");
 }
@@ -46,8 +48,8 @@ TEST(WorkloadStatusTest, RemovesRatiosWithoutADenominator) {
   tally.queued = 2;
   const json status = WorkloadStatusPatch(tally, 1);
   EXPECT_EQ(status["spend"], "0");
-  for (const char* ratio : {"successRate", "costPerSuccessfulRun", "lowCostTierShare",
-                            "tokenYield"}) {
+  for (const char* ratio : {"successRate", "costPerSuccessfulRun", "costPerMergedPr",
+                            "lowCostTierShare", "tokenYield"}) {
     ASSERT_TRUE(status.contains(ratio)) << ratio;
     EXPECT_TRUE(status[ratio].is_null()) << ratio;
   }
@@ -58,7 +60,8 @@ TEST(WorkloadStatusTest, RemovesRatiosWithoutADenominator) {
 TEST(WorkloadStatusTest, RatiosAsFractionsForMetrics) {
   const WorkloadTally tally = Busy();
   EXPECT_DOUBLE_EQ(*tally.SuccessRatio(), 0.875);
-  EXPECT_DOUBLE_EQ(*tally.CostPerSuccessfulRun(), 2.0);
+  EXPECT_DOUBLE_EQ(*tally.CostPerSuccessfulRun(), 4.464286);
+  EXPECT_DOUBLE_EQ(*tally.CostPerMergedPr(), 6.25);
   EXPECT_DOUBLE_EQ(*tally.LowCostTierRatio(), 0.125);
   EXPECT_DOUBLE_EQ(*tally.TokenYieldRatio(), 600.0 / 900.0);
 }
@@ -82,17 +85,18 @@ TEST(WorkloadStatusTest, TallyMonthTakesTheMonthsFiguresFromTheLedger) {
   authority::WorkloadSpend spend;
   spend.cost_micros = 9'000'000;
   spend.calls_by_model = {{"claude-sonnet-4-5", 6}, {"claude-haiku-4-5-20251001", 2}};
-  spend.ended = {3, 2, 4'000'000, 300, 800};
+  spend.ended = {3, 2, 1, 300, 800};
   WorkloadTally tally;
   tally.active = 1;
   TallyMonth(spend, {"claude-haiku-4-5"}, tally);
   EXPECT_EQ(tally.active, 1);
-  EXPECT_EQ(tally.spend_micros, 9'000'000);
+  EXPECT_EQ(tally.runs.spend_micros, 9'000'000);
   EXPECT_EQ(tally.calls, 8);
   EXPECT_EQ(tally.fallback_calls, 2);
   const json status = WorkloadStatusPatch(tally, 1);
   EXPECT_EQ(status["successRate"], "66.7");
-  EXPECT_EQ(status["costPerSuccessfulRun"], "2");
+  EXPECT_EQ(status["costPerSuccessfulRun"], "4.5");
+  EXPECT_EQ(status["costPerMergedPr"], "9");
   EXPECT_EQ(status["lowCostTierShare"], "25.0");
   EXPECT_EQ(status["tokenYield"], "37.5");
 }
