@@ -182,7 +182,9 @@ Result<Ledger::StoredKeys> Ledger::LookUpStored(std::optional<uint64_t> key,
     ask_key = key && !answers_.contains(*key) && filter_->MayContain(*key);
     if (reservation != nullptr) {
       const uint64_t id = core::Fingerprint(*reservation);
-      ask_reservation = !committed_.contains(id) && filter_->MayContain(id);
+      // A reservation in flight was not committed yet.
+      ask_reservation = !committed_.contains(id) && !reservations_.contains(*reservation) &&
+                        filter_->MayContain(id);
     }
   }
   if (ask_key) {

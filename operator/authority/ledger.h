@@ -174,8 +174,9 @@ class Ledger {
     std::chrono::seconds recent_answers_ttl{10};
     // With a store that keeps an AnswerIndex: the size of each of the two generations of
     // the filter of keys and reservation ids made within the idempotency window (KeyFilter;
-    // 2^27 bits = 16 MiB each). Only keys the filter may hold are looked up in the store.
-    uint64_t key_filter_bits = uint64_t{1} << 27;
+    // 2^28 bits = 32 MiB each: after an hour at 5,000 pairs/s, about 7 % of new keys look
+    // like old ones). Only keys the filter may hold are looked up in the store.
+    uint64_t key_filter_bits = uint64_t{1} << 28;
   };
 
   // A JSON answer or an error, delivered once.
