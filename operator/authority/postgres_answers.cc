@@ -81,15 +81,8 @@ Result<std::optional<std::string>> SelectCommit(PgConnection& connection,
 }
 
 Result<size_t> DeleteAnswersBefore(PgConnection& connection, core::SysSeconds after) {
-  const std::string cutoff = Seconds(after);
-  auto deleted = connection.Exec(
-      "WITH gone AS (DELETE FROM agentbudget_ledger_answers WHERE until <= $1::bigint "
-      "RETURNING 1) SELECT count(*) FROM gone",
-      {cutoff.c_str()});
-  if (!deleted.ok()) {
-    return std::move(deleted).error();
-  }
-  return static_cast<size_t>(std::atoll(deleted->Text(0, 0)));
+  return DeleteRows(connection, "agentbudget_ledger_answers", "until <= $1::bigint",
+                    Seconds(after));
 }
 
 }  // namespace agentbudget::authority

@@ -60,14 +60,8 @@ Result<size_t> DeleteFoldedBefore(PgConnection& connection, core::SysSeconds ret
   // when it starts a bucket or more before it.
   const std::string last_start = std::to_string(
       (retain_from - std::chrono::seconds(FoldBucket(1))).time_since_epoch().count());
-  auto deleted = connection.Exec(
-      "WITH gone AS (DELETE FROM agentbudget_ledger WHERE folded > 0 AND "
-      "at <= $1::bigint RETURNING 1) SELECT count(*) FROM gone",
-      {last_start.c_str()});
-  if (!deleted.ok()) {
-    return std::move(deleted).error();
-  }
-  return static_cast<size_t>(std::atoll(deleted->Text(0, 0)));
+  return DeleteRows(connection, "agentbudget_ledger", "folded > 0 AND at <= $1::bigint",
+                    last_start);
 }
 
 }  // namespace

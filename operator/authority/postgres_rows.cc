@@ -1,6 +1,7 @@
 #include "operator/authority/postgres_rows.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace agentbudget::authority {
 
@@ -30,6 +31,17 @@ Status InsertRows(PgConnection& connection, const std::string& insert, size_t co
     }
   }
   return OkStatus();
+}
+
+Result<size_t> DeleteRows(PgConnection& connection, const std::string& table,
+                          const std::string& condition, const std::string& parameter) {
+  auto deleted = connection.Exec("WITH gone AS (DELETE FROM " + table + " WHERE " + condition +
+                                     " RETURNING 1) SELECT count(*) FROM gone",
+                                 {parameter.c_str()});
+  if (!deleted.ok()) {
+    return std::move(deleted).error();
+  }
+  return static_cast<size_t>(std::atoll(deleted->Text(0, 0)));
 }
 
 }  // namespace agentbudget::authority

@@ -17,4 +17,8 @@ Status InsertRows(PgConnection& connection, const std::string& insert, size_t co
                   const std::vector<std::optional<std::string>>& values,
                   const std::string& tail);
 
+// Deletes the rows of `table` where `condition` holds, its $1 being `parameter`: how many.
+Result<size_t> DeleteRows(PgConnection& connection, const std::string& table,
+                          const std::string& condition, const std::string& parameter);
+
 }  // namespace agentbudget::authority
