@@ -19,8 +19,10 @@
 // in-memory store with --append-latency-ms second (the baseline), each on a fresh ledger
 // (so the first round's RSS figures are PostgreSQL's alone);
 // the medians of both and their ratio close the output ("durable pairs/s": pairs over the
-// time until the last commit was acknowledged, which is what the store sustains). Peak RSS
-// is the process's high water mark over every round.
+// time until the last commit was acknowledged, which is what the store sustains). Each
+// round prints its RSS after warm-up, its peak from then on and a sample every 10 s; the
+// last line's peak RSS is the process's high water mark over every round. The ledger is
+// swept every 200 ms, as the operator does.
 //
 // --append-latency-ms makes every ledger append take that long, standing in for a write
 // to the Kubernetes API. With --async-commits=1 (the default) a client hands its commit over
@@ -77,6 +79,10 @@ class BenchStore final : public LedgerStore {
   Result<std::vector<LedgerEntry>> Load() override { return std::vector<LedgerEntry>{}; }
   Result<size_t> Compact(const CompactOptions&) override { return size_t{0}; }
   StoreUsage Usage() const override { return {}; }
+  // PostgreSQL's: the ledger then keeps only the recent window of answers in memory.
+  AnswerIndex* answer_index() override {
+    return durable_ != nullptr ? durable_->answer_index() : nullptr;
+  }
   std::atomic<size_t> appended_{0};
   std::atomic<size_t> appends_{0};
 
@@ -144,6 +150,21 @@ long StatusKib(const std::string& field) {
 }
 
 long RssKib() { return StatusKib("VmRSS:"); }
+
+// The process's peak RSS before the last ResetPeakRss().
+long earlier_peak_kib = 0;
+
+// Makes VmHWM the current RSS (Linux's /proc/self/clear_refs), so that it measures the peak
+// of what follows.
+void ResetPeakRss() {
+  earlier_peak_kib = std::max(earlier_peak_kib, StatusKib("VmHWM:"));
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+
+// The process's peak RSS since it started, in MiB.
+double ProcessPeakMib() {
+  return static_cast<double>(std::max(earlier_peak_kib, StatusKib("VmHWM:"))) / 1024.0;
+}
 
 http::Request Post(const std::string& token, std::string path, const nlohmann::json& body) {
   http::Request request;
@@ -234,6 +255,7 @@ Figures Measure(int argc, char** argv, LedgerStore* durable) {
   }
 
   const double warm_rss = static_cast<double>(RssKib()) / 1024.0;
+  ResetPeakRss();
 
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> reserve_ms(static_cast<size_t>(clients));
@@ -290,7 +312,17 @@ Figures Measure(int argc, char** argv, LedgerStore* durable) {
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::seconds{seconds});
+  // Sweeps as the operator's housekeeping does (every 200 ms), so the ledger forgets what
+  // its windows let it; samples RSS every 10 s.
+  std::vector<long> rss_samples;
+  for (auto next = start; Clock::now() < start + std::chrono::seconds{seconds};) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    ledger.Sweep();
+    if (Clock::now() >= next) {
+      rss_samples.push_back(RssKib() / 1024);
+      next += std::chrono::seconds{10};
+    }
+  }
   stop = true;
   for (auto& thread : threads) {
     thread.join();
@@ -338,6 +370,12 @@ Figures Measure(int argc, char** argv, LedgerStore* durable) {
   // the run's idempotency answers and reservation tombstones (kept 24 h and 1 h).
   std::printf("rss MiB after warm-up %.1f, at end %.1f\n", warm_rss,
               static_cast<double>(RssKib()) / 1024.0);
+  std::printf("rss MiB peak after warm-up %.1f; every 10 s:",
+              static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
+  for (long sample : rss_samples) {
+    std::printf(" %ld", sample);
+  }
+  std::printf("\n");
   if (errors == 0) {
     figures.pairs_per_second = static_cast<double>(pairs) / durable_elapsed;
   }
@@ -406,7 +444,7 @@ int Main(int argc, char** argv) {
   std::printf("; median reserve ms p50 %.3f p99 %.3f (from sending: p50 %.3f p99 %.3f); peak rss "
               "MiB %.1f\n",
               Median(reserve50), Median(reserve99), Median(service50), Median(service99),
-              static_cast<double>(StatusKib("VmHWM:")) / 1024.0);
+              ProcessPeakMib());
   return 0;
 }
 

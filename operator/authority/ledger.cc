@@ -96,6 +96,10 @@ Ledger::Ledger(const Clock& clock, LedgerStore& store, const core::RateCard& rat
     : clock_(clock),
       rates_(rates),
       options_(options),
+      index_(store.answer_index()),
+      filter_(index_ == nullptr ? nullptr
+                                : std::make_unique<KeyFilter>(options.idempotency_ttl,
+                                                              options.key_filter_bits)),
       random_(std::random_device{}()),
       workload_spend_(rates),
       committer_(store, commit_options) {}
@@ -159,6 +163,67 @@ Ledger::Replay Ledger::ReplayedLocked(uint64_t scoped, uint64_t hash, Reply& rep
     return Replay{};
   }
   return Replay{true, std::move(answer)};
+}
+
+std::chrono::seconds Ledger::AnswerTtl() const {
+  return index_ == nullptr ? options_.idempotency_ttl : options_.recent_answers_ttl;
+}
+
+Result<Ledger::StoredKeys> Ledger::LookUpStored(std::optional<uint64_t> key,
+                                                const std::string* reservation) {
+  StoredKeys stored;
+  if (index_ == nullptr) {
+    return stored;
+  }
+  bool ask_key = false;
+  bool ask_reservation = false;
+  {
+    MutexLock lock(mu_);
+    ask_key = key && !answers_.contains(*key) && filter_->MayContain(*key);
+    if (reservation != nullptr) {
+      const uint64_t id = core::Fingerprint(*reservation);
+      // A reservation in flight was not committed yet.
+      ask_reservation = !committed_.contains(id) && !reservations_.contains(*reservation) &&
+                        filter_->MayContain(id);
+    }
+  }
+  if (ask_key) {
+    auto answer = index_->FindAnswer(*key);
+    if (!answer.ok()) {
+      return std::move(answer).error();
+    }
+    stored.answer = std::move(*answer);
+  }
+  if (ask_reservation) {
+    auto committed_by = index_->FindCommit(*reservation);
+    if (!committed_by.ok()) {
+      return std::move(committed_by).error();
+    }
+    stored.committed_by = std::move(*committed_by);
+  }
+  return stored;
+}
+
+Result<nlohmann::json> Ledger::ReplayStoredLocked(uint64_t scoped, uint64_t hash,
+                                                  const StoredAnswer& stored) {
+  if (stored.request_hash != hash) {
+    ++stats_.conflicts;
+    return Conflict("idempotencyKey was already used with a different request");
+  }
+  ++stats_.replays;
+  RememberLocked(scoped, hash, stored.response);
+  return stored.response;
+}
+
+std::optional<uint64_t> Ledger::CommittedRunLocked(const std::string& id,
+                                                   const StoredKeys& stored) {
+  if (auto committed = committed_.find(core::Fingerprint(id)); committed != committed_.end()) {
+    return committed->second.run;
+  }
+  if (stored.committed_by) {
+    return core::Fingerprint(*stored.committed_by);
+  }
+  return std::nullopt;
 }
 
 Ledger::Answer& Ledger::RememberLocked(uint64_t scoped, uint64_t hash,
@@ -343,7 +408,11 @@ void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
     MutexLock waiting(answer.durability->mu);
     answer.durability->waiters.push_back(std::move(reply));
   }
-  pending_order_.push_back(scoped);
+  pending_order_.emplace_back(
+      scoped, entry.kind == LedgerEntry::Kind::kCommit ? core::Fingerprint(entry.id) : 0);
+  if (filter_) {
+    filter_->Add(scoped, clock_.Monotonic());
+  }
   committer_.Submit(std::move(entry), [durability = answer.durability,
                                        response = answer.response.ToJson()] {
     std::vector<Reply> waiters;
@@ -369,8 +438,14 @@ void Ledger::Commit(const Caller& caller, const std::string& id, const CommitReq
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
+  auto stored = LookUpStored(
+      KeyDigestOf(caller.run, LedgerEntry::Kind::kCommit, request.idempotency_key), &id);
+  if (!stored.ok()) {
+    reply(std::move(stored).error());
+    return;
+  }
   // Replays and errors are answered after the lock is dropped.
-  if (auto answer = CommitWithLock(caller, id, request, now, reply)) {
+  if (auto answer = CommitWithLock(caller, id, request, now, *stored, reply)) {
     reply(std::move(*answer));
   }
 }
@@ -379,14 +454,18 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
                                                              const std::string& id,
                                                              const CommitRequest& request,
                                                              core::SysSeconds now,
+                                                             const StoredKeys& stored,
                                                              Reply& reply) {
   MutexLock lock(mu_);
   const uint64_t scoped = KeyDigestOf(caller.run, LedgerEntry::Kind::kCommit, request.idempotency_key);
   if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
     return std::move(replay.answer);
   }
-  if (auto committed = committed_.find(core::Fingerprint(id)); committed != committed_.end()) {
-    if (committed->second.run != core::Fingerprint(caller.run)) {
+  if (stored.answer) {
+    return ReplayStoredLocked(scoped, request.request_hash, *stored.answer);
+  }
+  if (auto committed = CommittedRunLocked(id, stored)) {
+    if (*committed != core::Fingerprint(caller.run)) {
       return Result<nlohmann::json>(
           PermissionDenied("reservation " + id + " belongs to another run"));
     }
@@ -453,8 +532,16 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
 
 void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
   reservations_.erase(id);
-  committed_[core::Fingerprint(id)] = {core::Fingerprint(run),
-                                       clock_.Monotonic() + options_.tombstone_ttl};
+  const SteadyTime now = clock_.Monotonic();
+  const uint64_t fingerprint = core::Fingerprint(id);
+  // With an AnswerIndex, kept until the commit is durable (then the store answers), and
+  // AnswerTtl() more from then on (Sweep).
+  committed_[fingerprint] = {core::Fingerprint(run), index_ == nullptr
+                                                         ? now + options_.tombstone_ttl
+                                                         : SteadyTime::max()};
+  if (filter_) {
+    filter_->Add(fingerprint, now);
+  }
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
@@ -462,13 +549,17 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
   if (auto valid = ValidateKey(request.idempotency_key); !valid.ok()) {
     return std::move(valid).error();
   }
+  auto stored = LookUpStored(std::nullopt, &id);
+  if (!stored.ok()) {
+    return std::move(stored).error();
+  }
   MutexLock lock(mu_);
   const uint64_t scoped = Scoped(caller.run, "release", request.idempotency_key);
   if (auto replayed = ReplayLocked(scoped, request.request_hash)) {
     return std::move(*replayed);
   }
-  if (auto committed = committed_.find(core::Fingerprint(id)); committed != committed_.end()) {
-    if (committed->second.run != core::Fingerprint(caller.run)) {
+  if (auto committed = CommittedRunLocked(id, *stored)) {
+    if (*committed != core::Fingerprint(caller.run)) {
       return PermissionDenied("reservation " + id + " belongs to another run");
     }
     return Conflict("reservation " + id + " was already committed");
@@ -496,8 +587,14 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
     return;
   }
   const core::SysSeconds now = Seconds(clock_.Now());
+  auto stored = LookUpStored(
+      KeyDigestOf(caller.run, LedgerEntry::Kind::kEvent, request.idempotency_key), nullptr);
+  if (!stored.ok()) {
+    reply(std::move(stored).error());
+    return;
+  }
   // Replays are answered after the lock is dropped.
-  if (auto answer = RecordEventWithLock(caller, request, now, reply)) {
+  if (auto answer = RecordEventWithLock(caller, request, now, *stored, reply)) {
     reply(std::move(*answer));
   }
 }
@@ -505,11 +602,15 @@ void Ledger::RecordEvent(const Caller& caller, const EventRequest& request, Repl
 std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& caller,
                                                                   const EventRequest& request,
                                                                   core::SysSeconds now,
+                                                                  const StoredKeys& stored,
                                                                   Reply& reply) {
   MutexLock lock(mu_);
   const uint64_t scoped = KeyDigestOf(caller.run, LedgerEntry::Kind::kEvent, request.idempotency_key);
   if (Replay replay = ReplayedLocked(scoped, request.request_hash, reply); replay.seen) {
     return std::move(replay.answer);
+  }
+  if (stored.answer) {
+    return ReplayStoredLocked(scoped, request.request_hash, *stored.answer);
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),
@@ -551,10 +652,10 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
   for (auto& [name, budget] : budgets_) {
     budget->Roll(now);
   }
+  FirstCopies first_copies;
   for (const LedgerEntry& entry : entries) {
     const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
-    const uint64_t scoped = KeyDigestOf(entry.run, entry.kind, entry.idempotency_key);
-    if (entry.folded == 0 && answers_.contains(scoped)) {
+    if (!first_copies.Counts(entry)) {
       continue;  // appended twice (a retried batch): count once
     }
     for (const Charge& charge : entry.charges) {
@@ -576,22 +677,36 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
     if (entry.folded > 0) {
       // Folded totals answer the keys they still hold digests of.
       for (const KeyDigest& digest : entry.digests) {
-        RememberLocked(digest.key, digest.request_hash, entry.Response(digest));
-        if (commit) {
-          MarkCommittedLocked(digest.id, entry.run);
-        }
+        RecoverKeyLocked(entry, digest.key, digest.request_hash, digest.id,
+                         entry.Response(digest));
       }
       continue;
     }
-    RememberLocked(scoped, entry.request_hash, entry.Response());
-    if (commit) {
-      MarkCommittedLocked(entry.id, entry.run);
-    }
+    RecoverKeyLocked(entry, KeyDigestOf(entry.run, entry.kind, entry.idempotency_key),
+                     entry.request_hash, entry.id, entry.Response());
   }
   // Runs idle past the TTL are not remembered, as Sweep() would forget them.
   std::erase_if(recovered_runs_, [&](const auto& run) {
     return run.second.last + options_.run_idle_ttl <= now;
   });
+}
+
+void Ledger::RecoverKeyLocked(const LedgerEntry& entry, uint64_t scoped, uint64_t hash,
+                              const std::string& id, const nlohmann::json& response) {
+  const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
+  if (filter_) {
+    // The store answers the key and the reservation: the filter says to ask it.
+    const SteadyTime now = clock_.Monotonic();
+    filter_->Add(scoped, now);
+    if (commit) {
+      filter_->Add(core::Fingerprint(id), now);
+    }
+    return;
+  }
+  RememberLocked(scoped, hash, response);
+  if (commit) {
+    MarkCommittedLocked(id, entry.run);
+  }
 }
 
 int Ledger::Sweep() {
@@ -618,16 +733,25 @@ int Ledger::Sweep() {
   });
   // The store confirms in submission order (group commit): stop at the first still waiting.
   while (!pending_order_.empty()) {
-    auto found = answers_.find(pending_order_.front());
+    const auto [scoped, reservation] = pending_order_.front();
+    auto found = answers_.find(scoped);
     if (found != answers_.end() && found->second.durability) {
       if (!found->second.durability->Durable()) {
         break;
       }
       found->second.durability.reset();
+      if (index_ != nullptr) {
+        // Durable now, so the store answers it: memory keeps it AnswerTtl() from here.
+        found->second.created = now;
+        answer_order_.emplace_back(now, scoped);
+        if (auto tombstone = committed_.find(reservation); tombstone != committed_.end()) {
+          tombstone->second.forget_after = now + AnswerTtl();
+        }
+      }
     }
     pending_order_.pop_front();
   }
-  while (!answer_order_.empty() && answer_order_.front().first + options_.idempotency_ttl <= now) {
+  while (!answer_order_.empty() && answer_order_.front().first + AnswerTtl() <= now) {
     const auto [created, scoped] = answer_order_.front();
     answer_order_.pop_front();
     auto found = answers_.find(scoped);

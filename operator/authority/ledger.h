@@ -25,6 +25,7 @@
 #include "operator/authority/caller.h"
 #include "operator/authority/compact_answer.h"
 #include "operator/authority/group_committer.h"
+#include "operator/authority/key_filter.h"
 #include "operator/authority/ledger_entry.h"
 #include "operator/authority/ledger_store.h"
 #include "operator/authority/workload_spend.h"
@@ -145,7 +146,9 @@ struct LedgerStats {
 // reserved, or after `run_idle_ttl` without a call; a run recovered from the durable
 // ledger is kept only if it was active within `run_idle_ttl`, and forgotten then too;
 // reservations live `reservation_ttl`, their tombstones `tombstone_ttl`; idempotency
-// answers `idempotency_ttl`; the match cache at most kMatchCacheSize entries; spend()
+// answers `idempotency_ttl` — or, with a store that keeps an AnswerIndex, answers and
+// committed reservations' tombstones `recent_answers_ttl` (the store answers older keys;
+// a key filter of fixed size says which to ask it about); the match cache at most kMatchCacheSize entries; spend()
 // series are bounded by namespaces x teams x workflows x (rate card ids + kinds + 2).
 // Thread-safe.
 class Ledger {
@@ -163,6 +166,17 @@ class Ledger {
     std::chrono::seconds idempotency_ttl{3600};
     // Runs idle this long are forgotten (their spend stays in the durable ledger).
     std::chrono::seconds run_idle_ttl{24 * 3600};
+    // With a store that keeps an AnswerIndex: how long answers and committed reservations'
+    // tombstones stay in memory once durable (the store answers for the rest of the
+    // idempotency window). Reservations' and releases' answers, which no store keeps, are
+    // kept this long too: the meter sends a reservation or a release once, with a 2 s
+    // timeout, and a reservation resent later gets a decision of its own.
+    std::chrono::seconds recent_answers_ttl{10};
+    // With a store that keeps an AnswerIndex: the size of each of the two generations of
+    // the filter of keys and reservation ids made within the idempotency window (KeyFilter;
+    // 2^28 bits = 32 MiB each: after an hour at 5,000 pairs/s, about 7 % of new keys look
+    // like old ones). Only keys the filter may hold are looked up in the store.
+    uint64_t key_filter_bits = uint64_t{1} << 28;
   };
 
   // A JSON answer or an error, delivered once.
@@ -300,6 +314,32 @@ class Ledger {
     core::SysSeconds last;  // its latest entry
   };
 
+  // What the store's AnswerIndex says of a commit's or event's key, and of the reservation
+  // a commit or release names, when memory no longer holds them.
+  struct StoredKeys {
+    std::optional<StoredAnswer> answer;
+    std::optional<std::string> committed_by;  // the run that committed the reservation
+  };
+  // Asks the store about `key` (a KeyDigestOf) and `reservation` when the ledger has an
+  // AnswerIndex, memory does not hold them and the key filter may: takes the lock only to
+  // check, not while the store answers. Empty without an index. kUnavailable from the store.
+  Result<StoredKeys> LookUpStored(std::optional<uint64_t> key, const std::string* reservation)
+      EXCLUDES(mu_);
+  // The first answer to stored key `scoped`, or kConflict when `hash` differs; remembered
+  // in memory for the recent window. Counts the replay or conflict.
+  Result<nlohmann::json> ReplayStoredLocked(uint64_t scoped, uint64_t hash,
+                                            const StoredAnswer& stored) REQUIRES(mu_);
+  // The fingerprint of the run that committed reservation `id`, by its tombstone or the
+  // store; nullopt when not committed.
+  std::optional<uint64_t> CommittedRunLocked(const std::string& id, const StoredKeys& stored)
+      REQUIRES(mu_);
+  // Recover() for one commit's or event's key: remembered in memory, or (with an
+  // AnswerIndex) only added to the key filter.
+  void RecoverKeyLocked(const LedgerEntry& entry, uint64_t scoped, uint64_t hash,
+                        const std::string& id, const nlohmann::json& response) REQUIRES(mu_);
+  // How long answers and committed tombstones stay in memory (see Options).
+  std::chrono::seconds AnswerTtl() const;
+
   // The answer to a request whose idempotency key `scoped` was used before: the first
   // answer, or kConflict when `hash` differs. nullopt for a new key. Counts the replay or
   // conflict. Used where every answer is made durable at once (reserve, release).
@@ -319,12 +359,14 @@ class Ledger {
   std::optional<Result<nlohmann::json>> CommitWithLock(const Caller& caller,
                                                        const std::string& id,
                                                        const CommitRequest& request,
-                                                       core::SysSeconds now, Reply& reply)
+                                                       core::SysSeconds now,
+                                                       const StoredKeys& stored, Reply& reply)
       EXCLUDES(mu_);
   std::optional<Result<nlohmann::json>> RecordEventWithLock(const Caller& caller,
                                                             const EventRequest& request,
-                                                            core::SysSeconds now, Reply& reply)
-      EXCLUDES(mu_);
+                                                            core::SysSeconds now,
+                                                            const StoredKeys& stored,
+                                                            Reply& reply) EXCLUDES(mu_);
   Answer& RememberLocked(uint64_t scoped, uint64_t hash, nlohmann::json response)
       REQUIRES(mu_);
   RunState& RunLocked(const Caller& caller) REQUIRES(mu_);
@@ -352,6 +394,7 @@ class Ledger {
   const Clock& clock_;
   const core::RateCard& rates_;
   const Options options_;
+  AnswerIndex* const index_;  // the store's, or nullptr
 
   mutable Mutex mu_;
   std::map<std::string, std::unique_ptr<BudgetState>> budgets_ GUARDED_BY(mu_);
@@ -370,9 +413,13 @@ class Ledger {
   // Idempotency answers in creation order, for expiry.
   std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> answer_order_
       GUARDED_BY(mu_);
-  // Answers that were waiting for the store when made, in creation order: Sweep() drops
-  // their Durability once the store confirmed them.
-  std::deque<uint64_t> pending_order_ GUARDED_BY(mu_);
+  // Answers that were waiting for the store when made, in creation order, with the
+  // fingerprint of the reservation a commit names (0 for events): Sweep() drops their
+  // Durability once the store confirmed them.
+  std::deque<std::pair<uint64_t, uint64_t>> pending_order_ GUARDED_BY(mu_);
+  // Commits' and events' keys and committed reservations' id fingerprints of the
+  // idempotency window; only with an AnswerIndex.
+  std::unique_ptr<KeyFilter> filter_ GUARDED_BY(mu_);
   std::mt19937_64 random_ GUARDED_BY(mu_);
   LedgerStats stats_ GUARDED_BY(mu_);
   std::map<SpendKey, SpendTotals> spend_ GUARDED_BY(mu_);

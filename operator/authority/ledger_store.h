@@ -4,6 +4,7 @@
 
 #include "common/mutex.h"
 #include "common/result.h"
+#include "operator/authority/answer_index.h"
 #include "operator/authority/ledger_entry.h"
 
 namespace agentbudget::authority {
@@ -58,6 +59,12 @@ class LedgerStore {
 
   // What the store holds now. Thread-safe and cheap (no I/O).
   virtual StoreUsage Usage() const = 0;
+
+  // The store's index of commits' and events' answers when it keeps one (then the ledger
+  // keeps only a short recent window of answers in memory and asks the index about older
+  // keys); nullptr when it keeps none (the ledger keeps the whole idempotency window).
+  // Lives as long as the store.
+  virtual AnswerIndex* answer_index() { return nullptr; }
 };
 
 // A store in process memory, for unit tests and benchmarks: durable for the life of the

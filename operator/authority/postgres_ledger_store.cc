@@ -5,19 +5,17 @@
 
 #include "common/log.h"
 #include "operator/authority/ledger_compaction.h"
+#include "operator/authority/postgres_answers.h"
+#include "operator/authority/postgres_rows.h"
 #include "operator/authority/postgres_schema.h"
 
 namespace agentbudget::authority {
 namespace {
 
-// Rows per multi-row INSERT (six parameters each, far below PostgreSQL's 65,535) and per
-// FETCH from a cursor (bounds the memory of one answer).
-constexpr size_t kRowsPerInsert = 1000;
+// Rows per FETCH from a cursor (bounds the memory of one answer).
 constexpr const char* kFetch = "FETCH 5000 FROM agentbudget_rows";
 // Unfolded rows folded per transaction: bounds the memory and the locks of one step.
 constexpr size_t kRowsPerCompaction = 10000;
-
-const char* KindColumn(LedgerEntry::Kind kind) { return kind == LedgerEntry::Kind::kCommit ? "c" : "e"; }
 
 // The idempotency key column: the key as a JSON string (PostgreSQL text holds no NUL,
 // a client's key may), or NULL for folded totals, which answer no key.
@@ -38,41 +36,32 @@ Status Finish(PgConnection& connection, const Status& outcome) {
   return connection.ExecScript("COMMIT");
 }
 
-// Inserts `batch` in multi-row INSERTs, leaving keys already stored as they are.
+// Inserts `batch`, leaving keys already stored as they are.
 Status InsertEntries(PgConnection& connection, const std::vector<LedgerEntry>& batch) {
-  for (size_t begin = 0; begin < batch.size(); begin += kRowsPerInsert) {
-    const size_t end = std::min(batch.size(), begin + kRowsPerInsert);
-    // Every parameter's text first, then pointers into it (the vector no longer grows).
-    std::vector<std::optional<std::string>> texts;
-    texts.reserve((end - begin) * 6);
-    std::string sql =
-        "INSERT INTO agentbudget_ledger (kind, run, idempotency_key, at, folded, entry) VALUES ";
-    for (size_t i = begin; i < end; ++i) {
-      const LedgerEntry& entry = batch[i];
-      const size_t first = texts.size() + 1;
-      sql += i == begin ? "(" : ",(";
-      for (size_t column = 0; column < 6; ++column) {
-        sql += (column == 0 ? "$" : ",$") + std::to_string(first + column);
-      }
-      sql += ")";
-      texts.emplace_back(KindColumn(entry.kind));
-      texts.emplace_back(entry.run);
-      texts.push_back(KeyColumn(entry));
-      texts.emplace_back(std::to_string(entry.at.time_since_epoch().count()));
-      texts.emplace_back(std::to_string(entry.folded));
-      texts.emplace_back(entry.ToJson().dump());
-    }
-    sql += " ON CONFLICT (run, kind, idempotency_key) DO NOTHING";
-    std::vector<const char*> params;
-    params.reserve(texts.size());
-    for (const auto& text : texts) {
-      params.push_back(text ? text->c_str() : nullptr);
-    }
-    if (auto inserted = connection.Exec(sql, params); !inserted.ok()) {
-      return std::move(inserted).error();
-    }
+  std::vector<std::optional<std::string>> values;
+  values.reserve(batch.size() * 6);
+  for (const LedgerEntry& entry : batch) {
+    values.emplace_back(LedgerKindColumn(entry.kind));
+    values.emplace_back(entry.run);
+    values.push_back(KeyColumn(entry));
+    values.emplace_back(std::to_string(entry.at.time_since_epoch().count()));
+    values.emplace_back(std::to_string(entry.folded));
+    values.emplace_back(entry.ToJson().dump());
   }
-  return OkStatus();
+  return InsertRows(
+      connection,
+      "INSERT INTO agentbudget_ledger (kind, run, idempotency_key, at, folded, entry) VALUES ",
+      6, values, "ON CONFLICT (run, kind, idempotency_key) DO NOTHING");
+}
+
+// Deletes the folded rows of buckets that end at or before `retain_from`: how many.
+Result<size_t> DeleteFoldedBefore(PgConnection& connection, core::SysSeconds retain_from) {
+  // A folded row is stamped with its bucket's start: it ends at or before `retain_from`
+  // when it starts a bucket or more before it.
+  const std::string last_start = std::to_string(
+      (retain_from - std::chrono::seconds(FoldBucket(1))).time_since_epoch().count());
+  return DeleteRows(connection, "agentbudget_ledger", "folded > 0 AND at <= $1::bigint",
+                    last_start);
 }
 
 }  // namespace
@@ -84,11 +73,31 @@ struct PostgresLedgerStore::Row {
 };
 
 PostgresLedgerStore::PostgresLedgerStore(Options options)
-    : writer_(options.conninfo, options.timeout), reader_(options.conninfo, options.timeout) {}
+    : writer_(options.conninfo, options.timeout),
+      reader_(options.conninfo, options.timeout),
+      lookup_(options.conninfo, options.timeout) {}
 
 Status PostgresLedgerStore::Migrate() {
   MutexLock lock(reader_mu_);
-  return MigrateLedgerSchema(reader_);
+  return MigrateLedgerSchema(reader_, [this](int version) REQUIRES(reader_mu_) {
+    // Version 2 adds the answers: fill them from the entries already stored.
+    return version == 2 ? IndexStoredAnswers() : OkStatus();
+  });
+}
+
+Status PostgresLedgerStore::IndexStoredAnswers() {
+  auto rows = Fetch(reader_, "SELECT sequence, kind, run, idempotency_key, entry FROM "
+                             "agentbudget_ledger ORDER BY sequence", {});
+  if (!rows.ok()) {
+    return std::move(rows).error();
+  }
+  std::vector<LedgerEntry> entries;
+  for (Row& row : *rows) {
+    if (row.entry) {
+      entries.push_back(std::move(*row.entry));
+    }
+  }
+  return InsertAnswers(reader_, entries);
 }
 
 Status PostgresLedgerStore::TakeOver() {
@@ -140,6 +149,9 @@ Status PostgresLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
   if (appended.ok()) {
     appended = InsertEntries(writer_, batch);
   }
+  if (appended.ok()) {
+    appended = InsertAnswers(writer_, batch);
+  }
   return Finish(writer_, appended);
 }
 
@@ -167,7 +179,7 @@ Result<std::vector<PostgresLedgerStore::Row>> PostgresLedgerStore::Fetch(
       std::string problem;
       if (!entry.ok()) {
         problem = entry.error().message;
-      } else if (std::string(fetched->Text(i, 1)) != KindColumn(entry->kind) ||
+      } else if (std::string(fetched->Text(i, 1)) != LedgerKindColumn(entry->kind) ||
                  fetched->Text(i, 2) != entry->run ||
                  (fetched->IsNull(i, 3) ? std::optional<std::string>()
                                         : std::optional<std::string>(fetched->Text(i, 3))) !=
@@ -296,16 +308,17 @@ Result<size_t> PostgresLedgerStore::Compact(const CompactOptions& options) {
       return std::move(finished).error();
     }
     if (!step->has_value()) {
-      auto dropped = DropPastRetention(options.retain_from);
+      auto dropped = DropPastWindows(options);
       if (!dropped.ok()) {
         return std::move(dropped).error();
       }
-      total += *dropped;
-      if (total > 0) {
+      total += dropped->rows;
+      if (total > 0 || dropped->answers > 0) {
         // Makes the deleted rows' space reusable (and refreshes the row estimate) now
-        // rather than when autovacuum gets to it, so the table stays the size of what it
-        // holds. Not in a transaction; a failure only delays that.
-        if (Status vacuumed = reader_.ExecScript("VACUUM (ANALYZE) agentbudget_ledger");
+        // rather than when autovacuum gets to it, so the tables stay the size of what they
+        // hold. Not in a transaction; a failure only delays that.
+        if (Status vacuumed = reader_.ExecScript(
+                "VACUUM (ANALYZE) agentbudget_ledger, agentbudget_ledger_answers");
             !vacuumed.ok()) {
           log::Warn("cannot vacuum the PostgreSQL ledger", {{"error", vacuumed.error().ToString()}});
         }
@@ -317,31 +330,24 @@ Result<size_t> PostgresLedgerStore::Compact(const CompactOptions& options) {
   }
 }
 
-Result<size_t> PostgresLedgerStore::DropPastRetention(core::SysSeconds retain_from) {
-  if (retain_from == core::SysSeconds::min()) {
-    return size_t{0};
-  }
+Result<PostgresLedgerStore::Dropped> PostgresLedgerStore::DropPastWindows(
+    const CompactOptions& options) {
   if (Status begun = reader_.ExecScript("BEGIN"); !begun.ok()) {
     return std::move(begun).error();
   }
-  // A folded row is stamped with its bucket's start: it ends at or before `retain_from`
-  // when it starts a bucket or more before it.
-  const std::string last_start = std::to_string(
-      (retain_from - std::chrono::seconds(FoldBucket(1))).time_since_epoch().count());
-  Result<size_t> dropped = size_t{0};
-  if (Status writer = CheckWriter(reader_); !writer.ok()) {
-    dropped = std::move(writer).error();
-  } else if (auto deleted = reader_.Exec(
-                 "WITH gone AS (DELETE FROM agentbudget_ledger WHERE folded > 0 AND "
-                 "at <= $1::bigint RETURNING 1) SELECT count(*) FROM gone",
-                 {last_start.c_str()});
-             !deleted.ok()) {
-    dropped = std::move(deleted).error();
-  } else {
-    dropped = static_cast<size_t>(std::atoll(deleted->Text(0, 0)));
+  Dropped dropped;
+  Status outcome = CheckWriter(reader_);
+  if (outcome.ok()) {
+    auto answers = DeleteAnswersBefore(reader_, options.keep_digests_after);
+    outcome = answers.ok() ? OkStatus() : Status(std::move(answers).error());
+    dropped.answers = answers.ok() ? *answers : 0;
   }
-  if (Status finished = Finish(reader_, dropped.ok() ? OkStatus() : Status(dropped.error()));
-      !finished.ok()) {
+  if (outcome.ok() && options.retain_from != core::SysSeconds::min()) {
+    auto rows = DeleteFoldedBefore(reader_, options.retain_from);
+    outcome = rows.ok() ? OkStatus() : Status(std::move(rows).error());
+    dropped.rows = rows.ok() ? *rows : 0;
+  }
+  if (Status finished = Finish(reader_, outcome); !finished.ok()) {
     return std::move(finished).error();
   }
   return dropped;
@@ -358,6 +364,16 @@ void PostgresLedgerStore::Measure() {
   }
   bytes_ = std::atoll(measured->Text(0, 0));
   rows_ = std::atoll(measured->Text(0, 1));
+}
+
+Result<std::optional<StoredAnswer>> PostgresLedgerStore::FindAnswer(uint64_t key) {
+  MutexLock lock(lookup_mu_);
+  return SelectAnswer(lookup_, key);
+}
+
+Result<std::optional<std::string>> PostgresLedgerStore::FindCommit(const std::string& id) {
+  MutexLock lock(lookup_mu_);
+  return SelectCommit(lookup_, id);
 }
 
 StoreUsage PostgresLedgerStore::Usage() const {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "operator/authority/answer_index.h"
 #include "operator/authority/ledger_store.h"
 #include "operator/authority/pg_connection.h"
 
@@ -30,9 +31,16 @@ namespace agentbudget::authority {
 // or whose columns disagree with its entry, is reported (logged, and counted by
 // skipped_rows()) and skipped, never counted.
 //
-// Appends go through one connection, reads and compaction through another, so a long Load
-// or Compact does not stall group commit. Thread-safe.
-class PostgresLedgerStore final : public LedgerStore {
+// Idempotency: every commit's and event's answer is stored with its entry, in the same
+// transaction, in agentbudget_ledger_answers (raw entries' and folded entries' key
+// digests alike) and kept for the idempotency window (the CompactOptions::keep_digests_after
+// the store is compacted with); the store is its ledger's AnswerIndex, so the ledger keeps
+// only a short recent window of answers in memory.
+//
+// Appends go through one connection, reads and compaction through another, and the
+// AnswerIndex's lookups through a third, so a long Load or Compact does not stall group
+// commit or a replay. Thread-safe.
+class PostgresLedgerStore final : public LedgerStore, public AnswerIndex {
  public:
   struct Options {
     // A libpq connection string or URI. It may hold a password: it is never logged.
@@ -44,15 +52,16 @@ class PostgresLedgerStore final : public LedgerStore {
   explicit PostgresLedgerStore(Options options);
 
   // Creates or migrates the schema (MigrateLedgerSchema): kFailedPrecondition when the
-  // database's schema is newer than this operator knows.
+  // database's schema is newer than this operator knows. Migrating to version 2 indexes
+  // the answers of the entries already stored.
   Status Migrate() EXCLUDES(reader_mu_);
 
   // Makes this store the only writer (migrating first), fencing off every other store,
   // including earlier instances in this process. Call before Load when becoming leader.
   Status TakeOver() EXCLUDES(writer_mu_, reader_mu_);
 
-  // Inserts the batch in one transaction, a key already stored being left as it is (ON
-  // CONFLICT DO NOTHING). kFailedPrecondition when this store is not (or no longer) the
+  // Inserts the batch and its answers in one transaction, a key already stored being left
+  // as it is (ON CONFLICT DO NOTHING). kFailedPrecondition when this store is not (or no longer) the
   // writer; kUnavailable when the server did not confirm the commit (the batch may or may
   // not be stored; appending it again stores each key once).
   Status Append(const std::vector<LedgerEntry>& batch) override EXCLUDES(writer_mu_);
@@ -65,9 +74,10 @@ class PostgresLedgerStore final : public LedgerStore {
   // 15-minute buckets (FoldEntries, keeping the key digests of buckets that end after
   // `options.keep_digests_after`), oldest bucket first, in transactions of at most 10,000
   // unfolded rows each (so the memory and locks of a step stay bounded however much
-  // accumulated): an error leaves the steps before it done. Then deletes the folded rows
-  // past `options.retain_from` (retention) and vacuums the table (when
-  // anything was folded) so deleted rows' space is reused, and measures it for Usage().
+  // accumulated): an error leaves the steps before it done. Then deletes the answers past
+  // `options.keep_digests_after` and the folded rows past `options.retain_from`
+  // (retention), vacuums the tables (when anything was folded or deleted) so deleted
+  // rows' space is reused, and measures the ledger's table for Usage().
   // kFailedPrecondition when not the writer.
   Result<size_t> Compact(const CompactOptions& options) override EXCLUDES(reader_mu_);
 
@@ -76,6 +86,13 @@ class PostgresLedgerStore final : public LedgerStore {
   // no ceiling (the database's own limits apply); skipped = rows Load and Compact reported
   // and skipped so far. No I/O.
   StoreUsage Usage() const override;
+
+  AnswerIndex* answer_index() override { return this; }
+  // AnswerIndex: from agentbudget_ledger_answers, on a connection of their own. Any store
+  // may read, writer or not; kUnavailable as every call.
+  Result<std::optional<StoredAnswer>> FindAnswer(uint64_t key) override EXCLUDES(lookup_mu_);
+  Result<std::optional<std::string>> FindCommit(const std::string& id) override
+      EXCLUDES(lookup_mu_);
 
  private:
   struct Row;
@@ -86,9 +103,15 @@ class PostgresLedgerStore final : public LedgerStore {
   // One step of Compact in the open transaction: how many rows it folded away, or nullopt
   // when nothing is left to fold.
   Result<std::optional<size_t>> CompactStep(const CompactOptions& options) REQUIRES(reader_mu_);
-  // Deletes, in a transaction of its own, the folded rows of buckets that end at or before
-  // `retain_from` (CompactOptions::retain_from): how many.
-  Result<size_t> DropPastRetention(core::SysSeconds retain_from) REQUIRES(reader_mu_);
+  // Deletes, in a transaction of its own, the answers past `options.keep_digests_after`
+  // and the folded rows of buckets that end at or before `options.retain_from`.
+  struct Dropped {
+    size_t rows = 0;     // folded rows
+    size_t answers = 0;  // answers
+  };
+  Result<Dropped> DropPastWindows(const CompactOptions& options) REQUIRES(reader_mu_);
+  // Migration to version 2, in its transaction: the answers of every stored entry.
+  Status IndexStoredAnswers() REQUIRES(reader_mu_);
   // Reads the table's size and estimated rows into bytes_ and rows_; errors only logged.
   void Measure() REQUIRES(reader_mu_);
 
@@ -96,6 +119,8 @@ class PostgresLedgerStore final : public LedgerStore {
   PgConnection writer_ GUARDED_BY(writer_mu_);
   Mutex reader_mu_;
   PgConnection reader_ GUARDED_BY(reader_mu_);
+  Mutex lookup_mu_;
+  PgConnection lookup_ GUARDED_BY(lookup_mu_);
   std::atomic<int64_t> epoch_{0};  // 0: not the writer
   std::atomic<int64_t> skipped_rows_{0};
   std::atomic<int64_t> bytes_{0};

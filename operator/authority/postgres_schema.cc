@@ -29,6 +29,19 @@ CREATE TABLE agentbudget_ledger_writer (
 );
 INSERT INTO agentbudget_ledger_writer (epoch) VALUES (0);
 )sql",
+      R"sql(
+CREATE TABLE agentbudget_ledger_answers (
+  key bigint PRIMARY KEY,
+  kind char(1) NOT NULL CHECK (kind IN ('c', 'e')),
+  id text NOT NULL,
+  run text NOT NULL,
+  request_hash bigint NOT NULL,
+  answer text NOT NULL,
+  until bigint NOT NULL
+);
+CREATE UNIQUE INDEX agentbudget_ledger_answers_id ON agentbudget_ledger_answers (kind, id);
+CREATE INDEX agentbudget_ledger_answers_until ON agentbudget_ledger_answers (until);
+)sql",
   };
   return migrations;
 }
@@ -36,7 +49,7 @@ INSERT INTO agentbudget_ledger_writer (epoch) VALUES (0);
 // An arbitrary constant naming the migration lock among the database's advisory locks.
 constexpr const char* kMigrationLock = "4242017001";
 
-Status Migrate(PgConnection& connection) {
+Status Migrate(PgConnection& connection, const MigrationStep& after_step) {
   if (auto locked = connection.Exec(std::string("SELECT pg_advisory_xact_lock(") +
                                     kMigrationLock + ")");
       !locked.ok()) {
@@ -69,6 +82,11 @@ Status Migrate(PgConnection& connection) {
                       " failed: " + error.message;
       return error;
     }
+    if (after_step) {
+      if (Status stepped = after_step(next + 1); !stepped.ok()) {
+        return stepped;
+      }
+    }
     const std::string recorded = std::to_string(next + 1);
     if (auto inserted = connection.Exec(
             "INSERT INTO agentbudget_schema_version (version) VALUES ($1)", {recorded.c_str()});
@@ -81,13 +99,17 @@ Status Migrate(PgConnection& connection) {
 
 }  // namespace
 
+const char* LedgerKindColumn(LedgerEntry::Kind kind) {
+  return kind == LedgerEntry::Kind::kCommit ? "c" : "e";
+}
+
 int LedgerSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
-Status MigrateLedgerSchema(PgConnection& connection) {
+Status MigrateLedgerSchema(PgConnection& connection, const MigrationStep& after_step) {
   if (Status begun = connection.ExecScript("BEGIN"); !begun.ok()) {
     return begun;
   }
-  Status migrated = Migrate(connection);
+  Status migrated = Migrate(connection, after_step);
   if (!migrated.ok()) {
     connection.Reset();  // the server rolls the transaction back
     return migrated;

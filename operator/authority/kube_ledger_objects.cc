@@ -1,0 +1,108 @@
+#include "operator/authority/kube_ledger_objects.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+#include <utility>
+
+namespace agentbudget::authority::kube_ledger {
+
+std::string SegmentName(uint64_t sequence) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "%s%016llu", kPrefix,
+                static_cast<unsigned long long>(sequence));
+  return name;
+}
+
+std::string CheckpointPrefix(uint64_t covers) {
+  char prefix[80];
+  std::snprintf(prefix, sizeof(prefix), "%s%016llu-", kCheckpointPrefix,
+                static_cast<unsigned long long>(covers));
+  return prefix;
+}
+
+std::string CheckpointName(uint64_t covers, size_t part) {
+  char digits[24];
+  std::snprintf(digits, sizeof(digits), "%04zu", part);
+  return CheckpointPrefix(covers) + digits;
+}
+
+std::optional<uint64_t> Number(const std::string& digits) {
+  if (digits.empty() || digits.size() > 19 ||
+      !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  return std::stoull(digits);
+}
+
+std::string Lines(std::vector<LedgerEntry>::const_iterator begin,
+                  std::vector<LedgerEntry>::const_iterator end) {
+  std::string lines;
+  for (auto entry = begin; entry != end; ++entry) {
+    lines += entry->ToJson().dump();
+    lines += '\n';
+  }
+  return lines;
+}
+
+Status DecodeLines(const std::string& lines, std::vector<LedgerEntry>& out) {
+  std::istringstream stream(lines);
+  std::vector<LedgerEntry> decoded;
+  std::string line;
+  for (int number = 1; std::getline(stream, line); ++number) {
+    if (line.empty()) {
+      continue;
+    }
+    auto entry = LedgerEntry::FromJson(nlohmann::json::parse(line, nullptr, false));
+    if (!entry.ok()) {
+      return InvalidArgument("line " + std::to_string(number) + ": " + entry.error().message);
+    }
+    decoded.push_back(std::move(*entry));
+  }
+  out.insert(out.end(), std::make_move_iterator(decoded.begin()),
+             std::make_move_iterator(decoded.end()));
+  return OkStatus();
+}
+
+std::optional<std::string> TakeLines(nlohmann::json& item) {
+  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
+    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
+      return std::move(entries->get_ref<std::string&>());
+    }
+  }
+  return std::nullopt;
+}
+
+Listed Keep(nlohmann::json& item) {
+  Listed listed;
+  listed.name = item.value("/metadata/name"_json_pointer, std::string());
+  listed.kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer, std::string());
+  listed.annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
+  listed.lines = TakeLines(item);
+  if (listed.kind == "checkpoint" && listed.lines) {
+    listed.lines = std::string();
+  }
+  return listed;
+}
+
+void CheckpointParts::Add(const LedgerEntry& entry) {
+  std::string line = entry.ToJson().dump() + '\n';
+  if (in_part_ > 0 && (in_part_ == kEntriesPerCheckpointPart ||
+                       parts_.back().size() + line.size() > kCheckpointPartBytes)) {
+    parts_.emplace_back();
+    in_part_ = 0;
+  }
+  parts_.back() += line;
+  ++in_part_;
+  ++entries_;
+}
+
+std::vector<std::string> CheckpointParts::Take() {
+  return std::exchange(parts_, std::vector<std::string>(1));
+}
+
+int64_t SizeOf(const nlohmann::json& object) {
+  return static_cast<int64_t>(object.dump().size());
+}
+
+}  // namespace agentbudget::authority::kube_ledger
