@@ -2,7 +2,8 @@
 """Checks metric names against the code that exports them.
 
 Every metric the components register (a "agentbudget_..." string literal in their sources,
-with the operator's per-unit budget gauges expanded) must be documented in docs/metrics.md,
+with the operator's per-unit budget gauges expanded; names the sources create as PostgreSQL
+tables are not metrics) must be documented in docs/metrics.md,
 and every metric name that docs/metrics.md, the chart's templates or its Grafana dashboard
 mention must exist (histogram series may add _bucket, _sum or _count). Exits 1 with the
 differences.
@@ -16,26 +17,33 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPONENTS = ["common", "core", "kube", "meter", "webhook", "operator"]
 NAME = re.compile(r"(?<![A-Za-z0-9_])agentbudget_[a-z0-9_]+")
+TABLE = re.compile(r"CREATE TABLE (?:IF NOT EXISTS )?(agentbudget_[a-z0-9_]+)")
+
+
+def sources():
+    for component in COMPONENTS:
+        for path in sorted((ROOT / component).rglob("*")):
+            if path.suffix in (".cc", ".h"):
+                yield path, path.read_text()
 
 
 def exported():
     names = set()
-    for component in COMPONENTS:
-        for path in sorted((ROOT / component).rglob("*")):
-            if path.suffix not in (".cc", ".h"):
+    tables = {table for _, text in sources() for table in TABLE.findall(text)}
+    for path, text in sources():
+        for literal in re.findall(r'"(agentbudget_[a-z0-9_]+)"', text):
+            if literal in tables:
                 continue
-            text = path.read_text()
-            for literal in re.findall(r'"(agentbudget_[a-z0-9_]+)"', text):
-                if not literal.endswith("_"):
-                    names.add(literal)
-                    continue
-                # A family built from parts: "<prefix>" + name + "_" + unit, with the names
-                # from gauge("name", ...) and the units from Register("unit").
-                parts = re.findall(r'gauge\("([a-z0-9_]+)"', text)
-                units = re.findall(r'Register\("([a-z0-9_]+)"\)', text)
-                if not parts or not units:
-                    sys.exit(f"check-metric-names: cannot expand {literal}* in {path}")
-                names.update(f"{literal}{part}_{unit}" for part in parts for unit in units)
+            if not literal.endswith("_"):
+                names.add(literal)
+                continue
+            # A family built from parts: "<prefix>" + name + "_" + unit, with the names
+            # from gauge("name", ...) and the units from Register("unit").
+            parts = re.findall(r'gauge\("([a-z0-9_]+)"', text)
+            units = re.findall(r'Register\("([a-z0-9_]+)"\)', text)
+            if not parts or not units:
+                sys.exit(f"check-metric-names: cannot expand {literal}* in {path}")
+            names.update(f"{literal}{part}_{unit}" for part in parts for unit in units)
     return names
 
 
