@@ -690,6 +690,7 @@ class TenantAttempts(unittest.TestCase):
         self.assertEqual(status, 200, report)
         self.assertEqual(report["budgets"], [], "budgets span namespaces: not a tenant's")
         self.assertIsNone(report["degradedShare"])
+        self.assertGreater(float(report["total"]), 0, "its own namespace's spend shows")
         workloads = {w["workload"] for w in report["workloads"]}
         self.assertTrue(all(w.startswith(NS + "/") for w in workloads), workloads)
         self.assertNotIn(VICTIM_NS, json.dumps(report))
