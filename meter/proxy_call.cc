@@ -19,19 +19,19 @@ namespace {
 
 using nlohmann::json;
 
+bool Is(std::string_view name, std::string_view other) {
+  return name.size() == other.size() && ::strncasecmp(name.data(), other.data(), name.size()) == 0;
+}
+
 bool IsHopByHop(std::string_view name) {
-  for (const char* hop : {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-                          "trailer", "proxy-authorization", "proxy-authenticate", "host",
-                          "content-length"}) {
-    if (::strcasecmp(std::string(name).c_str(), hop) == 0) {
+  for (std::string_view hop : {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+                               "trailer", "proxy-authorization", "proxy-authenticate", "host",
+                               "content-length"}) {
+    if (Is(name, hop)) {
       return true;
     }
   }
   return false;
-}
-
-bool Is(std::string_view name, const char* other) {
-  return ::strcasecmp(std::string(name).c_str(), other) == 0;
 }
 
 // Whether `headers` name a Content-Encoding other than identity.
@@ -279,15 +279,27 @@ class Call : public std::enable_shared_from_this<Call> {
     record_.stream = type != response.headers.end() &&
                      type->second.find("text/event-stream") != std::string::npos;
     headers_ = RelayedHeaders(response.headers);
-    if (record_.stream) {
-      tracker_.emplace(api_, strip_usage_chunk_);
-      writer_->Begin(status_, std::move(headers_), [self = shared_from_this()](bool written) {
-        self->client_gone_ = !written;
-        self->ReadStream();
-      });
-    } else {
+    if (!record_.stream) {
       ReadWhole();
+      return;
     }
+    tracker_.emplace(api_, strip_usage_chunk_);
+    if (upstream_body_->buffered()) {
+      // The first events came with the headers: they go to the client together.
+      ReadStream();
+      return;
+    }
+    BeginStream({});
+  }
+
+  // The status line and headers of the streamed answer, with its first events if any.
+  void BeginStream(std::string&& first) {
+    begun_ = true;
+    writer_->Begin(status_, std::move(headers_), std::move(first),
+                   [self = shared_from_this()](bool written) {
+                     self->client_gone_ = !written;
+                     self->ReadStream();
+                   });
   }
 
   // Non-streaming answer: read whole, then relayed. Charged for a 2xx only: providers do not
@@ -357,11 +369,11 @@ class Call : public std::enable_shared_from_this<Call> {
     if (!bytes.ok()) {
       log::Warn("upstream stream cut",
                 {{"api", core::ApiName(api_)}, {"error", bytes.error().message}});
-      EndStream(/*cut=*/true);
+      EndStream(/*cut=*/true, {});
       return;
     }
     if (bytes->empty()) {
-      EndStream(/*cut=*/false);
+      EndStream(/*cut=*/false, {});
       return;
     }
     std::string out;
@@ -375,7 +387,21 @@ class Call : public std::enable_shared_from_this<Call> {
                                          });
                !fed.ok()) {
       log::Warn("malformed upstream stream", {{"error", fed.error().message}});
-      EndStream(/*cut=*/true);
+      EndStream(/*cut=*/true, {});
+      return;
+    }
+    // The body's last bytes end the answer in the same write as its terminating chunk.
+    const bool ended = upstream_body_->ended();
+    if (!begun_) {
+      if (ended) {
+        EndStream(/*cut=*/false, std::move(out));
+      } else {
+        BeginStream(std::move(out));
+      }
+      return;
+    }
+    if (ended) {
+      EndStream(/*cut=*/false, client_gone_ ? std::string() : std::move(out));
       return;
     }
     if (client_gone_ || out.empty()) {
@@ -390,18 +416,30 @@ class Call : public std::enable_shared_from_this<Call> {
     });
   }
 
-  void EndStream(bool cut) {
+  // Ends the client's answer (with `last`, the events read last), then charges the call.
+  // An answer cut by the provider, or ending mid-event, is cut for the client too: without
+  // the terminating chunk, so that the client's SDK raises, as it would on the provider's
+  // own cut, instead of taking a truncated stream for a complete answer.
+  void EndStream(bool cut, std::string&& last) {
     upstream_body_.reset();
     if (parser_.HasPartialEvent()) {
       cut = true;
       parser_.TakePartial();
     }
-    if (cut) {
-      // Without the terminating chunk: the client's SDK raises, as it would on the
-      // provider's own cut, instead of taking a truncated stream for a complete answer.
-      writer_->Abort();
+    auto end = [writer = writer_, cut](bool) {
+      if (cut) {
+        writer->Abort();
+      } else {
+        writer->End({});
+      }
+    };
+    if (!begun_) {
+      begun_ = true;  // the whole answer came with its headers
+      writer_->Begin(status_, std::move(headers_), std::move(last), std::move(end));
+    } else if (cut) {
+      writer_->Write(std::move(last), std::move(end));
     } else {
-      writer_->End();
+      writer_->End(std::move(last));
     }
     const bool success = status_ / 100 == 2;
     core::MeteredUsage metered;
@@ -461,6 +499,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::string body_;  // a non-streaming answer, read whole
   core::SseParser parser_;
   std::optional<core::StreamUsageTracker> tracker_;
+  bool begun_ = false;  // the streamed answer's headers were handed to the writer
   bool client_gone_ = false;
 };
 
