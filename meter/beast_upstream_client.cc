@@ -249,45 +249,74 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   void OnHeader();
 
+  // Parses what the connection's buffer holds into chunk_ and hands it on; reads from the
+  // provider only when that gave no body byte. The parser runs eagerly (across as many of
+  // the provider's chunks as arrived, one piece for the caller instead of one per chunk),
+  // and is driven here rather than by Beast's read, which would hold the bytes parsed
+  // while it waits for the rest of a chunk's framing (the CRLF ending each chunk arrives
+  // before the next chunk's size).
   void ReadSome(std::function<void(Result<std::string_view>)>&& done) {
     if (parser_->is_done()) {
       Release();
       done(std::string_view());
       return;
     }
-    // The whole of what arrived (up to a buffer), across chunks: one piece for the caller
-    // to pass on, instead of one per chunk of the provider's encoding. (Not for the header,
-    // whose read has no body buffer yet.)
     parser_->eager(true);
     auto& body = parser_->get().body();
     body.data = chunk_.data();
     body.size = chunk_.size();
     body.more = true;
+    SysError ec;
+    if (conn_->buffer.size() > 0) {
+      conn_->buffer.consume(parser_->put(conn_->buffer.data(), ec));
+      if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) {
+        ec = {};
+      }
+    }
+    const size_t n = chunk_.size() - parser_->get().body().size;
+    if (ec) {
+      Cut(ec, std::move(done));
+      return;
+    }
+    if (n > 0) {
+      if (parser_->is_done()) {
+        Release();  // the caller may not read again once it sees ended()
+      }
+      done(std::string_view(chunk_.data(), n));
+      return;
+    }
+    if (parser_->is_done()) {
+      ReadSome(std::move(done));  // the body's end
+      return;
+    }
     conn_->Tcp().expires_after(pool_->options().timeout);
-    bhttp::async_read_some(
-        conn_->stream, conn_->buffer, *parser_,
-        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) mutable {
-          if (ec == bhttp::error::need_buffer) {
-            ec = {};
+    conn_->stream.async_read_some(
+        conn_->buffer.prepare(kReadBuffer),
+        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t n) mutable {
+          self->conn_->buffer.commit(n);
+          if (ec == asio::error::eof && self->conn_->buffer.size() == 0) {
+            // The end of a body delimited by the connection's close, else a cut.
+            self->parser_->put_eof(ec);
+            if (!ec) {
+              self->ReadSome(std::move(done));
+              return;
+            }
           }
           if (ec) {
-            self->conn_->Close();
-            self->released_ = true;
-            done(ec == beast::error::timeout
-                     ? Error{ErrorCode::kDeadlineExceeded, "the provider sent nothing in time"}
-                     : Error{ErrorCode::kUnavailable, "the answer was cut: " + ec.message()});
+            self->Cut(ec, std::move(done));
             return;
           }
-          const size_t n = self->chunk_.size() - self->parser_->get().body().size;
-          if (n == 0) {
-            self->ReadSome(std::move(done));  // a chunk header, or the body's end
-            return;
-          }
-          if (self->parser_->is_done()) {
-            self->Release();  // the caller may not read again once it sees ended()
-          }
-          done(std::string_view(self->chunk_.data(), n));
+          self->ReadSome(std::move(done));
         });
+  }
+
+  // The answer failed mid-body: the connection is closed, `done` told why.
+  void Cut(SysError ec, std::function<void(Result<std::string_view>)>&& done) {
+    conn_->Close();
+    released_ = true;
+    done(ec == beast::error::timeout
+             ? Error{ErrorCode::kDeadlineExceeded, "the provider sent nothing in time"}
+             : Error{ErrorCode::kUnavailable, "the answer was cut: " + ec.message()});
   }
 
   // The answer was read to its end: the connection goes back to the pool if it may.

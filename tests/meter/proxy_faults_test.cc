@@ -159,6 +159,26 @@ TEST_F(ProxyTest, AStreamResetMidwayFailsTheClientsStreamAndIsChargedAsEstimated
   EXPECT_GT(enforcer_->totals().tokens, 5);
 }
 
+// The provider sends one event (its chunk's closing CRLF included) and then nothing: the
+// event reaches the client at once, not once the next chunk's size arrives.
+TEST_F(ProxyTest, AnEventIsRelayedWhileTheProviderHoldsBackTheNext) {
+  RawUpstream upstream([](int fd, RawUpstream& self) {
+    RawUpstream::Send(fd, std::string(kStreamHeaders) + RawUpstream::Chunk(kMessageStart));
+    self.Hold();
+  });
+  StartMeter(upstream.url());
+  const int fd = testing::ConnectLoopback(port_);
+  const std::string request = std::string("POST /anthropic/v1/messages HTTP/1.1\r\nHost: t\r\n"
+                                          "Content-Type: application/json\r\nContent-Length: ") +
+                              std::to_string(std::string(kStreamRequest).size()) + "\r\n\r\n" +
+                              kStreamRequest;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  const std::string answer = ReadUntil(fd, "}}}\n\n");
+  ::close(fd);
+  EXPECT_NE(answer.find(kMessageStart), std::string::npos) << answer;
+}
+
 // Headers, events and the terminating chunk in one write: the client gets them together,
 // a complete answer, charged exactly as reported.
 TEST_F(ProxyTest, AStreamArrivingWholeWithItsHeadersIsRelayedWholeAndChargedExactly) {
