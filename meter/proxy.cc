@@ -228,7 +228,8 @@ Status Proxy::Start() {
   }
   impl.context.emplace(CallContext{impl.config, impl.rates, impl.enforcer, impl.records,
                                    impl.keys, impl.allowlist, impl.history, *impl.anthropic,
-                                   *impl.openai, std::move(offload), std::move(settle)});
+                                   *impl.openai, *impl.loops, std::move(offload),
+                                   std::move(settle)});
 
   server::ServerOptions options;
   options.address = impl.config.listen_host;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -65,7 +67,8 @@ class Call : public std::enable_shared_from_this<Call> {
         request_(std::move(request)),
         writer_(std::move(writer)),
         finished_(std::move(finished)),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()),
+        loop_(context.loops.Current()) {}
 
   // Lets go of the client's connection and the upstream's before saying it is finished.
   ~Call() {
@@ -151,7 +154,12 @@ class Call : public std::enable_shared_from_this<Call> {
       self->admission_ =
           self->c_.enforcer.Admit(core::ProviderName(self->api_), self->requested_model_,
                                   fingerprint, estimate_cost, self->estimate_.Total());
-      self->Forward(std::move(parsed), stream);
+      // Back on the client connection's loop (at once when the reservation ran there): the
+      // upstream exchange starts on the caller's loop, and then relays without a hop.
+      boost::asio::dispatch(self->c_.loops.loop(self->loop_),
+                            [self, parsed = std::move(parsed), stream]() mutable {
+                              self->Forward(std::move(parsed), stream);
+                            });
     });
   }
 
@@ -482,6 +490,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::shared_ptr<http::ResponseWriter> writer_;
   const std::function<void()> finished_;
   const std::chrono::steady_clock::time_point start_;
+  const size_t loop_;  // the loop of the client's connection
   Route route_;
   core::Api api_ = core::Api::kAnthropicMessages;
   std::string requested_model_;

@@ -52,6 +52,19 @@ std::string ReadUntil(int fd, const std::string& needle) {
   return data;
 }
 
+// A connection to the meter at `port` with kStreamRequest sent on it, for reading the answer
+// byte by byte (ReadUntil). The caller closes it.
+int PostStreamRaw(int port) {
+  const int fd = testing::ConnectLoopback(port);
+  const std::string request = std::string("POST /anthropic/v1/messages HTTP/1.1\r\nHost: t\r\n"
+                                          "Content-Type: application/json\r\nContent-Length: ") +
+                              std::to_string(std::string(kStreamRequest).size()) + "\r\n\r\n" +
+                              kStreamRequest;
+  EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  return fd;
+}
+
 std::string ReadBody(http::http_response& response) {
   try {
     return response.extract_utf8string(true).get();
@@ -167,13 +180,7 @@ TEST_F(ProxyTest, AnEventIsRelayedWhileTheProviderHoldsBackTheNext) {
     self.Hold();
   });
   StartMeter(upstream.url());
-  const int fd = testing::ConnectLoopback(port_);
-  const std::string request = std::string("POST /anthropic/v1/messages HTTP/1.1\r\nHost: t\r\n"
-                                          "Content-Type: application/json\r\nContent-Length: ") +
-                              std::to_string(std::string(kStreamRequest).size()) + "\r\n\r\n" +
-                              kStreamRequest;
-  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
+  const int fd = PostStreamRaw(port_);
   const std::string answer = ReadUntil(fd, "}}}\n\n");
   ::close(fd);
   EXPECT_NE(answer.find(kMessageStart), std::string::npos) << answer;
@@ -213,13 +220,7 @@ TEST_F(ProxyTest, AStreamEndingMidEventInItsLastWriteIsCutForTheClient) {
                               "0\r\n\r\n");
   });
   StartMeter(upstream.url());
-  const int fd = testing::ConnectLoopback(port_);
-  const std::string request = std::string("POST /anthropic/v1/messages HTTP/1.1\r\nHost: t\r\n"
-                                          "Content-Type: application/json\r\nContent-Length: ") +
-                              std::to_string(std::string(kStreamRequest).size()) + "\r\n\r\n" +
-                              kStreamRequest;
-  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(request.size()));
+  const int fd = PostStreamRaw(port_);
   const std::string answer = ReadUntil(fd, "\r\n0\r\n\r\n");
   ::close(fd);
   EXPECT_NE(answer.find("message_start"), std::string::npos) << answer;
