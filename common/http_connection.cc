@@ -231,26 +231,49 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   }
 
   // The steps of a streamed answer (see ResponseWriter), on the connection's strand.
-  void BeginStream(int status, Headers&& headers, std::function<void(bool)>&& done) {
-    head_.emplace();
-    head_->version(11);
-    head_->result(static_cast<unsigned>(status));
+  void BeginStream(int status, Headers&& headers, std::string&& first,
+                   std::function<void(bool)>&& done) {
+    bhttp::response<bhttp::empty_body> head;
+    head.version(11);
+    head.result(static_cast<unsigned>(status));
     for (auto& [name, value] : headers) {
-      if (::strcasecmp(name.c_str(), "Connection") != 0 &&
-          ::strcasecmp(name.c_str(), "Content-Length") != 0 &&
-          ::strcasecmp(name.c_str(), "Transfer-Encoding") != 0) {
-        head_->set(name, value);
+      if (!beast::iequals(name, "Connection") && !beast::iequals(name, "Content-Length") &&
+          !beast::iequals(name, "Transfer-Encoding")) {
+        head.set(name, value);
       }
     }
-    head_->keep_alive(keep_alive_);
-    head_->chunked(true);
-    head_serializer_.emplace(*head_);
+    head.keep_alive(keep_alive_);
+    head.chunked(true);
+    head_ = SerializedHeader(head);
+    chunk_ = std::move(first);
     Tcp().expires_after(core_->options.request_timeout);
-    bhttp::async_write_header(
-        stream_, *head_serializer_,
-        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) {
-          self->StreamWritten(ec, done);
-        });
+    auto written = [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) {
+      self->StreamWritten(ec, done);
+    };
+    if (chunk_.empty()) {
+      asio::async_write(stream_, asio::buffer(head_), std::move(written));
+    } else {
+      asio::async_write(stream_,
+                        beast::buffers_cat(asio::buffer(head_), bhttp::make_chunk(asio::buffer(chunk_))),
+                        std::move(written));
+    }
+  }
+
+  // The status line and header fields of `head`, as sent.
+  static std::string SerializedHeader(bhttp::response<bhttp::empty_body>& head) {
+    bhttp::response_serializer<bhttp::empty_body> serializer(head);
+    serializer.split(true);
+    std::string bytes;
+    SysError ec;
+    while (!serializer.is_header_done() && !ec) {
+      serializer.next(ec, [&](SysError&, const auto& buffers) {
+        for (const auto buffer : beast::buffers_range_ref(buffers)) {
+          bytes.append(static_cast<const char*>(buffer.data()), buffer.size());
+        }
+        serializer.consume(beast::buffer_bytes(buffers));
+      });
+    }
+    return bytes;
   }
 
   void WriteChunk(std::string&& data, std::function<void(bool)>&& done) {
@@ -274,25 +297,31 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     done(!ec);
   }
 
-  void EndStream() {
+  void EndStream(std::string&& last) {
     if (broken_) {
       return;
     }
+    chunk_ = std::move(last);
     Tcp().expires_after(core_->options.request_timeout);
-    asio::async_write(stream_, bhttp::make_chunk_last(),
-                      [self = this->shared_from_this()](SysError ec, size_t) {
-                        self->head_serializer_.reset();
-                        self->head_.reset();
-                        self->chunk_.clear();
-                        if (ec) {
-                          return;
-                        }
-                        if (self->keep_alive_) {
-                          self->AwaitRequest();
-                        } else {
-                          self->Close();
-                        }
-                      });
+    auto ended = [self = this->shared_from_this()](SysError ec, size_t) {
+      self->head_.clear();
+      self->chunk_.clear();
+      if (ec) {
+        return;
+      }
+      if (self->keep_alive_) {
+        self->AwaitRequest();
+      } else {
+        self->Close();
+      }
+    };
+    if (chunk_.empty()) {
+      asio::async_write(stream_, bhttp::make_chunk_last(), std::move(ended));
+    } else {
+      asio::async_write(
+          stream_, beast::buffers_cat(bhttp::make_chunk(asio::buffer(chunk_)), bhttp::make_chunk_last()),
+          std::move(ended));
+    }
   }
 
   void AbortStream() {
@@ -370,8 +399,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // A streamed answer's state (see Answer).
   bool keep_alive_ = false;
   bool broken_ = false;  // aborted, or a write failed: the connection is closed
-  std::optional<bhttp::response<bhttp::empty_body>> head_;
-  std::optional<bhttp::response_serializer<bhttp::empty_body>> head_serializer_;
+  std::string head_;   // the status line and headers being written
   std::string chunk_;  // the chunk being written
 };
 
@@ -389,13 +417,15 @@ class Writer final : public ResponseWriter {
   bool used() const { return used_.load(); }
 
   void Send(Response response) override {
-    End([response = std::move(response)](Connection& c) mutable {
+    Finish([response = std::move(response)](Connection& c) mutable {
       c.Write(std::move(response), c.keep_alive_, /*refused=*/false);
     });
   }
-  void Begin(int status, Headers headers, std::function<void(bool)> done) override {
-    On([status, headers = std::move(headers), done = std::move(done)](Connection& c) mutable {
-      c.BeginStream(status, std::move(headers), std::move(done));
+  void Begin(int status, Headers headers, std::string first,
+             std::function<void(bool)> done) override {
+    On([status, headers = std::move(headers), first = std::move(first),
+        done = std::move(done)](Connection& c) mutable {
+      c.BeginStream(status, std::move(headers), std::move(first), std::move(done));
     });
   }
   void Write(std::string data, std::function<void(bool)> done) override {
@@ -403,11 +433,11 @@ class Writer final : public ResponseWriter {
       c.WriteChunk(std::move(data), std::move(done));
     });
   }
-  void End() override {
-    End([](Connection& c) { c.EndStream(); });
+  void End(std::string last) override {
+    Finish([last = std::move(last)](Connection& c) mutable { c.EndStream(std::move(last)); });
   }
   void Abort() override {
-    End([](Connection& c) { c.AbortStream(); });
+    Finish([](Connection& c) { c.AbortStream(); });
   }
 
  private:
@@ -418,7 +448,7 @@ class Writer final : public ResponseWriter {
                    [c = connection_, step = std::forward<Step>(step)]() mutable { step(*c); });
   }
   template <class Step>
-  void End(Step&& step) {
+  void Finish(Step&& step) {
     if (ended_.exchange(true)) {
       return;
     }

@@ -29,7 +29,8 @@ struct ServerCore {
 // Serves one accepted connection until it closes: TLS handshake when core->reloader is set,
 // then requests one after another (see HttpServer in http_server.h for the limits and how a
 // refused request is answered). Returns at once; the connection owns itself and `core`.
-// REQUIRES: `socket`'s executor is a strand of the server's io_context.
+// REQUIRES: `socket`'s executor is a strand of the server's io_context, or a loop of
+// EventLoops (one thread, an implicit strand).
 void ServeConnection(boost::asio::ip::tcp::socket socket, std::shared_ptr<ServerCore> core);
 
 using RequestParser = boost::beast::http::request_parser<boost::beast::http::string_body>;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -178,11 +179,18 @@ class HttpServer::Impl {
  public:
   explicit Impl(std::shared_ptr<ServerCore> c)
       : core(std::move(c)),
-        io(std::make_unique<asio::io_context>(static_cast<int>(core->options.worker_threads))),
-        acceptor(std::in_place, asio::make_strand(*io)) {}
+        loops(core->options.loops),
+        io(loops ? nullptr
+                 : std::make_unique<asio::io_context>(
+                       static_cast<int>(core->options.worker_threads))),
+        acceptor(std::in_place, loops ? loops->loop(0).get_executor()
+                                      : asio::any_io_executor(asio::make_strand(*io))) {}
 
   std::shared_ptr<ServerCore> core;
-  std::unique_ptr<asio::io_context> io;  // reset by Stop(), which closes every connection
+  EventLoops* const loops;  // set: the server runs on these
+  // The server's own loop, when not on `loops`; reset by Stop(), which closes every
+  // connection.
+  std::unique_ptr<asio::io_context> io;
   // Reset by Stop() before `io`, whose services it uses.
   std::optional<asio::ip::tcp::acceptor> acceptor;
   std::vector<std::thread> threads;
@@ -198,7 +206,7 @@ class HttpServer::Impl {
   Status Listen() {
     const ServerOptions& o = core->options;
     SysError ec;
-    asio::ip::tcp::resolver resolver(*io);
+    asio::ip::tcp::resolver resolver(acceptor->get_executor());
     auto endpoints = resolver.resolve(o.address, std::to_string(o.port),
                                       asio::ip::tcp::resolver::passive, ec);
     if (ec || endpoints.empty()) {
@@ -217,8 +225,17 @@ class HttpServer::Impl {
     return OkStatus();
   }
 
+  // Where the next connection runs: a strand of the server's own loop, or one of the shared
+  // loops in turn (run by one thread each, so without a strand).
+  asio::any_io_executor ConnectionExecutor() {
+    if (loops) {
+      return loops->loop(loops->Next()).get_executor();
+    }
+    return asio::make_strand(*io);
+  }
+
   void Accept() {
-    acceptor->async_accept(asio::make_strand(*io), [this](SysError ec, asio::ip::tcp::socket socket) {
+    acceptor->async_accept(ConnectionExecutor(), [this](SysError ec, asio::ip::tcp::socket socket) {
       if (ec == asio::error::operation_aborted) {
         return;
       }
@@ -240,6 +257,11 @@ class HttpServer::Impl {
   }
 
   void Run() {
+    if (loops) {
+      // Started on the acceptor's loop, where every later accept runs.
+      asio::post(acceptor->get_executor(), [this] { Accept(); });
+      return;
+    }
     Accept();
     for (size_t i = 0; i < core->options.worker_threads; ++i) {
       threads.emplace_back([this] { io->run(); });
@@ -252,6 +274,10 @@ class HttpServer::Impl {
       return;
     }
     stopped = true;
+    if (loops) {
+      acceptor.reset();  // the loops are stopped: nothing else touches it
+      return;
+    }
     // run() returns once the handlers running now finish; what is still pending (and each
     // connection with it) is destroyed with the io_context.
     io->stop();

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/event_loops.h"
 #include "common/result.h"
 
 namespace agentbudget::http {
@@ -61,7 +62,9 @@ int HttpStatusFor(ErrorCode code);
 using Handler = std::function<Response(const Request&)>;
 
 // The answer to one request of a StreamHandler, written as it becomes available: either
-// whole (Send), or as a chunked stream (Begin, Write..., then End or Abort). Every method may
+// whole (Send), or as a chunked stream (Begin, Write..., then End or Abort). Each of Begin,
+// Write and End is one write to the socket, so a piece of body given with Begin or End costs
+// no write of its own. Every method may
 // be called from any thread; each runs on the connection's event loop. A `done` callback runs
 // there too, once the bytes are written (true) or the client is gone or did not read them
 // within ServerOptions::request_timeout (false; the connection is then closed). Call Write only
@@ -74,12 +77,14 @@ class ResponseWriter {
   // The whole answer, as a Handler's. Ends the exchange.
   virtual void Send(Response response) = 0;
   // The status line and headers of a chunked answer (Content-Length and Transfer-Encoding
-  // in `headers` are replaced).
-  virtual void Begin(int status, Headers headers, std::function<void(bool written)> done) = 0;
+  // in `headers` are replaced), then `first` as the body's first chunk unless it is empty.
+  virtual void Begin(int status, Headers headers, std::string first,
+                     std::function<void(bool written)> done) = 0;
   // One chunk of the body; empty `data` writes nothing and completes at once.
   virtual void Write(std::string data, std::function<void(bool written)> done) = 0;
-  // The terminating chunk: the client has the whole answer. Ends the exchange.
-  virtual void End() = 0;
+  // `last` as a chunk unless it is empty, then the terminating chunk: the client has the
+  // whole answer. Ends the exchange.
+  virtual void End(std::string last) = 0;
   // Closes the connection without the terminating chunk, so the client sees the answer
   // fail rather than take a truncated one for complete. Ends the exchange.
   virtual void Abort() = 0;
@@ -153,6 +158,14 @@ struct ServerOptions {
   // Threads running the event loop and the handlers: all I/O is asynchronous, so a slow or
   // stalled client holds no thread, and a connection never gets a thread of its own.
   size_t worker_threads = 4;
+  // Unset: the server runs one event loop of its own on worker_threads threads, where a
+  // handler may block (the other threads serve the other connections). Set: the server runs
+  // on these loops instead (worker_threads is ignored), each connection on one of them in
+  // turn, and its handlers on that loop's one thread: they must not block, and what they
+  // start on the same loop (e.g. a client's request upstream) completes there without a
+  // thread hop. The loops must outlive the server; their owner stops them before Stop()
+  // (see HttpServer::Stop).
+  EventLoops* loops = nullptr;
   // Connections open at once; one more is answered 503 (Retry-After: 1) and closed.
   size_t max_connections = 4096;
   // A request must arrive whole (headers and body) within this time of its first byte, or
@@ -168,8 +181,8 @@ struct ServerOptions {
       refusal;
 };
 
-// An HTTP/1.1 server on Boost.Beast and Asio: a fixed pool of threads runs one event loop;
-// each connection reads a request (within the limits above), runs the routed handler, writes
+// An HTTP/1.1 server on Boost.Beast and Asio: a fixed pool of threads runs one event loop
+// (or the given loops, see ServerOptions::loops); each connection reads a request (within the limits above), runs the routed handler, writes
 // the answer, and reads the next. A refused request (413, 431, 408, 400) is answered, then
 // the connection is half-closed and the client's unread bytes drained for a bounded time,
 // so the client reads the answer instead of a reset. Thread-safe; Stop() (or the
@@ -194,6 +207,8 @@ class HttpServer {
   uint64_t certificate_reloads() const;
 
   // Stops accepting, closes connections, and waits for running handlers. Idempotent.
+  // With options.loops: closes the listening socket only; the connections end with the loops.
+  // REQUIRES: with options.loops, the loops were stopped (EventLoops::Stop) before.
   void Stop();
 
  private:

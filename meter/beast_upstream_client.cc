@@ -11,19 +11,17 @@
 #include <sstream>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <thread>
 #include <vector>
 
+#include "common/event_loops.h"
 #include "common/log.h"
 #include "common/mutex.h"
 #include "meter/base_url.h"
@@ -75,19 +73,25 @@ class BeastUpstreamClient::Impl {
 
 namespace {
 
-// One connection to the provider, plain or TLS. Its operations run on its strand.
+// One connection to the provider, plain or TLS. Its operations run on its loop (`loop` of
+// the client's EventLoops), whose one thread serialises them.
 template <class Stream>
 struct Connection {
-  Connection(asio::io_context& io, asio::ssl::context* tls)
-      : strand(asio::make_strand(io)), stream(MakeStream(tls)), resolver(strand), idle_timer(strand) {}
+  Connection(asio::io_context& io, size_t loop_index, asio::ssl::context* tls)
+      : loop(loop_index),
+        stream(MakeStream(io, tls)),
+        resolver(io.get_executor()),
+        idle_timer(io.get_executor()) {}
 
-  Stream MakeStream(asio::ssl::context* tls) {
+  static Stream MakeStream(asio::io_context& io, asio::ssl::context* tls) {
     if constexpr (std::is_same_v<Stream, TlsStream>) {
-      return Stream(PlainStream(strand), *tls);
+      return Stream(PlainStream(io.get_executor()), *tls);
     } else {
-      return Stream(strand);
+      return Stream(io.get_executor());
     }
   }
+
+  auto executor() { return Tcp().get_executor(); }
 
   PlainStream& Tcp() { return beast::get_lowest_layer(stream); }
 
@@ -97,7 +101,7 @@ struct Connection {
     Tcp().close();
   }
 
-  asio::strand<asio::io_context::executor_type> strand;
+  const size_t loop;
   Stream stream;
   Tcp::resolver resolver;
   beast::flat_buffer buffer;
@@ -115,36 +119,43 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
  public:
   using Conn = Connection<Stream>;
 
-  Exchange(PoolImpl<Stream>* pool, bhttp::request<bhttp::string_body>&& request,
+  Exchange(PoolImpl<Stream>* pool, size_t loop, bhttp::request<bhttp::string_body>&& request,
            std::function<void(UpstreamOutcome)>&& done)
-      : pool_(pool), request_(std::move(request)), done_(std::move(done)) {}
+      : pool_(pool), loop_(loop), request_(std::move(request)), done_(std::move(done)) {}
 
+  // On the exchange's loop: sends on an idle connection of that loop, or a new one.
   void Start() {
-    std::shared_ptr<Conn> pooled = pool_->TakeIdle();
-    if (pooled != nullptr) {
-      Use(std::move(pooled));
+    conn_ = pool_->TakeIdle(loop_);
+    if (conn_ != nullptr) {
+      Write();
     } else {
       Open();
     }
   }
 
-  // Reads the next piece of the body (see UpstreamBody::Read).
+  // Reads the next piece of the body (see UpstreamBody::Read); inline when called on the
+  // exchange's loop.
   void Read(std::function<void(Result<std::string_view>)>&& done) {
-    asio::dispatch(conn_->strand, [self = this->shared_from_this(), done = std::move(done)] {
-      self->ReadSome(done);
-    });
+    asio::dispatch(conn_->executor(),
+                   [self = this->shared_from_this(), done = std::move(done)]() mutable {
+                     self->ReadSome(std::move(done));
+                   });
   }
+
+  // See UpstreamBody. Not while a Read runs.
+  bool ended() const { return parser_->is_done(); }
+  bool buffered() const { return conn_->buffer.size() > 0; }
 
   // The body was dropped: a connection whose answer was not read to the end is closed.
   void Drop() {
     if (!released_) {
-      asio::dispatch(conn_->strand, [conn = conn_] { conn->Close(); });
+      asio::dispatch(conn_->executor(), [conn = conn_] { conn->Close(); });
     }
   }
 
  private:
   void Open() {
-    conn_ = pool_->NewConnection();
+    conn_ = pool_->NewConnection(loop_);
     conn_->resolver.async_resolve(
         pool_->url().host, pool_->url().port,
         [self = this->shared_from_this()](SysError ec, Tcp::resolver::results_type found) {
@@ -182,11 +193,6 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
     } else {
       Write();
     }
-  }
-
-  void Use(std::shared_ptr<Conn>&& conn) {
-    conn_ = std::move(conn);
-    asio::dispatch(conn_->strand, [self = this->shared_from_this()] { self->Write(); });
   }
 
   void Write() {
@@ -243,38 +249,74 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   void OnHeader();
 
-  void ReadSome(const std::function<void(Result<std::string_view>)>& done) {
+  // Parses what the connection's buffer holds into chunk_ and hands it on; reads from the
+  // provider only when that gave no body byte. The parser runs eagerly (across as many of
+  // the provider's chunks as arrived, one piece for the caller instead of one per chunk),
+  // and is driven here rather than by Beast's read, which would hold the bytes parsed
+  // while it waits for the rest of a chunk's framing (the CRLF ending each chunk arrives
+  // before the next chunk's size).
+  void ReadSome(std::function<void(Result<std::string_view>)>&& done) {
     if (parser_->is_done()) {
       Release();
       done(std::string_view());
       return;
     }
+    parser_->eager(true);
     auto& body = parser_->get().body();
     body.data = chunk_.data();
     body.size = chunk_.size();
     body.more = true;
+    SysError ec;
+    if (conn_->buffer.size() > 0) {
+      conn_->buffer.consume(parser_->put(conn_->buffer.data(), ec));
+      if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) {
+        ec = {};
+      }
+    }
+    const size_t n = chunk_.size() - parser_->get().body().size;
+    if (ec) {
+      Cut(ec, std::move(done));
+      return;
+    }
+    if (n > 0) {
+      if (parser_->is_done()) {
+        Release();  // the caller may not read again once it sees ended()
+      }
+      done(std::string_view(chunk_.data(), n));
+      return;
+    }
+    if (parser_->is_done()) {
+      ReadSome(std::move(done));  // the body's end
+      return;
+    }
     conn_->Tcp().expires_after(pool_->options().timeout);
-    bhttp::async_read_some(
-        conn_->stream, conn_->buffer, *parser_,
-        [self = this->shared_from_this(), done](SysError ec, size_t) {
-          if (ec == bhttp::error::need_buffer) {
-            ec = {};
+    conn_->stream.async_read_some(
+        conn_->buffer.prepare(kReadBuffer),
+        [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t n) mutable {
+          self->conn_->buffer.commit(n);
+          if (ec == asio::error::eof && self->conn_->buffer.size() == 0) {
+            // The end of a body delimited by the connection's close, else a cut.
+            self->parser_->put_eof(ec);
+            if (!ec) {
+              self->ReadSome(std::move(done));
+              return;
+            }
           }
           if (ec) {
-            self->conn_->Close();
-            self->released_ = true;
-            done(ec == beast::error::timeout
-                     ? Error{ErrorCode::kDeadlineExceeded, "the provider sent nothing in time"}
-                     : Error{ErrorCode::kUnavailable, "the answer was cut: " + ec.message()});
+            self->Cut(ec, std::move(done));
             return;
           }
-          const size_t n = self->chunk_.size() - self->parser_->get().body().size;
-          if (n == 0) {
-            self->ReadSome(done);  // a chunk header, or the body's end
-            return;
-          }
-          done(std::string_view(self->chunk_.data(), n));
+          self->ReadSome(std::move(done));
         });
+  }
+
+  // The answer failed mid-body: the connection is closed, `done` told why.
+  void Cut(SysError ec, std::function<void(Result<std::string_view>)>&& done) {
+    conn_->Close();
+    released_ = true;
+    done(ec == beast::error::timeout
+             ? Error{ErrorCode::kDeadlineExceeded, "the provider sent nothing in time"}
+             : Error{ErrorCode::kUnavailable, "the answer was cut: " + ec.message()});
   }
 
   // The answer was read to its end: the connection goes back to the pool if it may.
@@ -291,6 +333,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   }
 
   PoolImpl<Stream>* const pool_;  // outlives the exchange (see the client's REQUIRES)
+  const size_t loop_;             // the loop it runs on, its connection's
   bhttp::request<bhttp::string_body> request_;
   std::function<void(UpstreamOutcome)> done_;
   std::shared_ptr<Conn> conn_;
@@ -309,6 +352,8 @@ class Body final : public UpstreamBody {
   void Read(std::function<void(Result<std::string_view>)> done) override {
     exchange_->Read(std::move(done));
   }
+  bool ended() const override { return exchange_->ended(); }
+  bool buffered() const override { return exchange_->buffered(); }
 
  private:
   const std::shared_ptr<Exchange<Stream>> exchange_;
@@ -334,7 +379,8 @@ void Exchange<Stream>::OnHeader() {
   done(std::move(outcome));
 }
 
-// The client for one kind of connection: its event loop, its pool of idle connections.
+// The client for one kind of connection: its event loops, a pool of idle connections on
+// each.
 template <class Stream>
 class PoolImpl final : public BeastUpstreamClient::Impl {
  public:
@@ -342,23 +388,21 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
       : options_(std::move(options)),
         url_(std::move(url)),
         tls_(std::move(tls)),
-        work_(asio::make_work_guard(io_)) {}
+        own_loops_(options_.loops == nullptr ? std::make_unique<EventLoops>(options_.threads)
+                                             : nullptr),
+        loops_(own_loops_ != nullptr ? own_loops_.get() : options_.loops),
+        idle_(loops_->size()) {}
 
-  void Run() {
-    for (size_t i = 0; i < options_.threads; ++i) {
-      threads_.emplace_back([this] { io_.run(); });
-    }
-  }
-
-  // Stops the loop; what is still queued is destroyed with io_, after the pooled connections.
+  // Stops the client's own loops first; what is still queued on them is destroyed with
+  // them, after the pooled connections.
   ~PoolImpl() override {
-    work_.reset();
-    io_.stop();
-    for (std::thread& thread : threads_) {
-      thread.join();
+    if (own_loops_ != nullptr) {
+      own_loops_->Stop();
     }
   }
 
+  // Runs the request on the caller's loop when the caller runs on one of the client's loops
+  // (no thread hop), else on the next loop in turn.
   void Send(UpstreamRequest&& request, std::function<void(UpstreamOutcome)>&& done) override {
     bhttp::request<bhttp::string_body> out(bhttp::string_to_verb(request.method),
                                            url_.path + request.target, 11);
@@ -372,40 +416,51 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
     out.keep_alive(true);
     out.body() = std::move(request.body);
     out.prepare_payload();
-    std::make_shared<Exchange<Stream>>(this, std::move(out), std::move(done))
-        ->Start();
+    const size_t loop = loops_->Current();
+    asio::dispatch(loops_->loop(loop),
+                   [exchange = std::make_shared<Exchange<Stream>>(this, loop, std::move(out),
+                                                                  std::move(done))] {
+                     exchange->Start();
+                   });
   }
 
   size_t Idle() const override {
     MutexLock lock(mu_);
-    return idle_.size();
+    size_t idle = 0;
+    for (const auto& on_loop : idle_) {
+      idle += on_loop.size();
+    }
+    return idle;
   }
 
-  std::shared_ptr<Connection<Stream>> NewConnection() {
-    return std::make_shared<Connection<Stream>>(io_, tls_.get());
+  std::shared_ptr<Connection<Stream>> NewConnection(size_t loop) {
+    return std::make_shared<Connection<Stream>>(loops_->loop(loop), loop, tls_.get());
   }
 
-  // The most recently idled connection, or nullptr.
-  std::shared_ptr<Connection<Stream>> TakeIdle() {
+  // The most recently idled connection of `loop`, or nullptr. REQUIRES: on that loop.
+  std::shared_ptr<Connection<Stream>> TakeIdle(size_t loop) {
     MutexLock lock(mu_);
-    if (idle_.empty()) {
+    auto& idle = idle_[loop];
+    if (idle.empty()) {
       return nullptr;
     }
-    std::shared_ptr<Connection<Stream>> conn = std::move(idle_.back());
-    idle_.pop_back();
+    std::shared_ptr<Connection<Stream>> conn = std::move(idle.back());
+    idle.pop_back();
     // Its expiry, if already queued, finds it gone from the pool and leaves it open.
     conn->idle_timer.cancel();
     return conn;
   }
 
+  // REQUIRES: on the connection's loop.
   void PutIdle(const std::shared_ptr<Connection<Stream>>& conn) {
     {
       MutexLock lock(mu_);
-      if (idle_.size() >= options_.max_idle) {
+      auto& idle = idle_[conn->loop];
+      if (idle.size() >= options_.max_idle) {
         conn->Close();
         return;
       }
-      idle_.push_back(conn);
+      idle.push_back(conn);
     }
     conn->idle_timer.expires_after(options_.idle_timeout);
     conn->idle_timer.async_wait([this, weak = std::weak_ptr<Connection<Stream>>(conn)](SysError ec) {
@@ -441,22 +496,26 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
   // Takes `conn` out of the pool; false when it is no longer there (a request took it).
   bool Remove(const std::shared_ptr<Connection<Stream>>& conn) {
     MutexLock lock(mu_);
-    const auto it = std::find(idle_.begin(), idle_.end(), conn);
-    if (it == idle_.end()) {
+    auto& idle = idle_[conn->loop];
+    const auto it = std::find(idle.begin(), idle.end(), conn);
+    if (it == idle.end()) {
       return false;
     }
-    idle_.erase(it);
+    idle.erase(it);
     return true;
   }
 
   const BeastUpstreamOptions options_;
   const BaseUrl url_;
   const std::unique_ptr<asio::ssl::context> tls_;  // set for https
-  asio::io_context io_;  // before what holds sockets or timers, so destroyed after them
-  asio::executor_work_guard<asio::io_context::executor_type> work_;
-  std::vector<std::thread> threads_;
+  // Set when options_.loops was not: the client's own loops. Before what holds sockets or
+  // timers, so destroyed after them.
+  const std::unique_ptr<EventLoops> own_loops_;
+  EventLoops* const loops_;  // own_loops_ or options_.loops
+  // Only Idle() reads them from another thread than the loop's.
   mutable Mutex mu_;
-  std::vector<std::shared_ptr<Connection<Stream>>> idle_ GUARDED_BY(mu_);  // oldest first
+  // Per loop, oldest first.
+  std::vector<std::vector<std::shared_ptr<Connection<Stream>>>> idle_ GUARDED_BY(mu_);
 };
 
 // Whether `pem` holds at least one PEM certificate.
@@ -513,7 +572,7 @@ Result<std::unique_ptr<asio::ssl::context>> ClientContext(const BeastUpstreamOpt
 
 Result<std::unique_ptr<BeastUpstreamClient>> BeastUpstreamClient::Create(
     BeastUpstreamOptions options) {
-  if (options.threads == 0) {
+  if (options.loops == nullptr && options.threads == 0) {
     return InvalidArgument("the upstream client needs at least one thread");
   }
   auto url = ParseBaseUrl(options.base_url);
@@ -528,12 +587,10 @@ Result<std::unique_ptr<BeastUpstreamClient>> BeastUpstreamClient::Create(
     }
     auto pool = std::make_unique<PoolImpl<TlsStream>>(std::move(options), std::move(*url),
                                                       std::move(*context));
-    pool->Run();
     impl = std::move(pool);
   } else {
     auto pool = std::make_unique<PoolImpl<PlainStream>>(std::move(options), std::move(*url),
                                                         nullptr);
-    pool->Run();
     impl = std::move(pool);
   }
   return std::unique_ptr<BeastUpstreamClient>(new BeastUpstreamClient(std::move(impl)));

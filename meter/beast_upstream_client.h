@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "common/event_loops.h"
 #include "common/result.h"
 #include "meter/upstream_client.h"
 
@@ -27,7 +28,10 @@ struct BeastUpstreamOptions {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(15);
   // Idle connections kept at most; one more released is closed.
   size_t max_idle = 256;
-  // Threads running the client's event loop.
+  // Unset: the client runs `threads` event loops of its own. Set: it runs on these (see
+  // BeastUpstreamClient), which must outlive the client and be stopped before it is
+  // destroyed.
+  EventLoops* loops = nullptr;
   size_t threads = 1;
 };
 
@@ -35,9 +39,14 @@ struct BeastUpstreamOptions {
 // keep-alive connections, each used by one request at a time and returned once its answer
 // was read to the end. A request that fails on a reused connection before any byte of an
 // answer arrived (the provider closed it while idle) is sent once more on a new connection.
-// The connections in flight and idle are bounded by the callers' requests and max_idle.
-// Thread-safe. Destroying the client stops its event loop.
-// REQUIRES (of the caller): every UpstreamBody is destroyed before the client.
+// The connections in flight and idle are bounded by the callers' requests and max_idle
+// (per loop). A request runs on the loop of the thread that sends it when that is one of the
+// client's loops (a server's handler on shared EventLoops: the call and its upstream
+// exchange then share one thread, and the answer's pieces reach the caller without a hop),
+// else on the next loop in turn; each loop pools its own idle connections.
+// Thread-safe. Destroying the client stops its own loops.
+// REQUIRES (of the caller): every UpstreamBody is destroyed before the client; with
+// options.loops, the loops are stopped before the client is destroyed.
 class BeastUpstreamClient final : public UpstreamClient {
  public:
   // Fails with kInvalidArgument for a malformed base URL (see ParseBaseUrl), an unreadable

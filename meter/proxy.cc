@@ -22,8 +22,9 @@ namespace {
 namespace server = ::agentbudget::http;
 using nlohmann::json;
 
-// Threads of each event loop (the clients', the providers'): one per core, a few at most.
-size_t LoopThreads() {
+// Event loops the clients' connections and the providers' share: one per core, a few at
+// most.
+size_t LoopCount() {
   return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
@@ -50,6 +51,8 @@ struct Proxy::Impl {
   ProviderKeys& keys;
   const ModelAllowlist allowlist;
   SharedOutputHistory history;
+  // Before what runs on them (destroyed after), and stopped by Stop() before those are.
+  std::unique_ptr<EventLoops> loops;
   std::unique_ptr<BeastUpstreamClient> anthropic;
   std::unique_ptr<BeastUpstreamClient> openai;
   std::optional<boost::asio::thread_pool> enforcer_pool;  // set with an authority
@@ -77,7 +80,7 @@ struct Proxy::Impl {
     options.ca_file = config.upstream_ca_file;
     options.timeout = config.upstream_timeout;
     options.idle_timeout = config.upstream_idle_timeout;
-    options.threads = LoopThreads();
+    options.loops = loops.get();
     return BeastUpstreamClient::Create(std::move(options));
   }
 
@@ -198,6 +201,7 @@ Proxy::~Proxy() { Stop(); }
 
 Status Proxy::Start() {
   Impl& impl = *impl_;
+  impl.loops = std::make_unique<EventLoops>(LoopCount());
   auto anthropic = impl.MakeUpstream(impl.config.anthropic_upstream);
   if (!anthropic.ok()) {
     return anthropic.error();
@@ -224,14 +228,15 @@ Status Proxy::Start() {
   }
   impl.context.emplace(CallContext{impl.config, impl.rates, impl.enforcer, impl.records,
                                    impl.keys, impl.allowlist, impl.history, *impl.anthropic,
-                                   *impl.openai, std::move(offload), std::move(settle)});
+                                   *impl.openai, *impl.loops, std::move(offload),
+                                   std::move(settle)});
 
   server::ServerOptions options;
   options.address = impl.config.listen_host;
   options.port = static_cast<uint16_t>(impl.config.listen_port);
   options.max_body_bytes = static_cast<size_t>(impl.config.max_request_bytes);
   options.request_timeout = impl.config.client_timeout;
-  options.worker_threads = LoopThreads();
+  options.loops = impl.loops.get();
   options.refusal = [impl = &impl](int status, const std::string& message,
                                    std::string_view target) {
     return impl->Refusal(status, message, target);
@@ -268,6 +273,10 @@ void Proxy::Stop() {
     impl.stopped = true;
     // New calls are refused from now on; those in flight finish.
     impl.idle.Wait(impl.mu, [&impl]() REQUIRES(impl.mu) { return impl.in_flight == 0; });
+  }
+  // The loops first (a handler running now finishes), then what runs on them.
+  if (impl.loops != nullptr) {
+    impl.loops->Stop();
   }
   if (impl.listener != nullptr) {
     impl.listener->Stop();

@@ -18,10 +18,12 @@ namespace agentbudget::meter {
 // config.health_listen_host set, a second listener there serves /healthz, /readyz (503 once
 // stopping) and /metrics only: the kubelet's probes reach it, while the proxy listener stays
 // on loopback. Calls for models outside config.models_allowed (and models_fallback) are
-// denied. Everything runs on event loops (common/http_server.h for the clients,
-// meter/beast_upstream_client.h for the providers), a thread per core each; with an
-// authority in the path, the enforcer's blocking calls run on a small fixed pool of their
-// own. No thread per request. Thread-safe.
+// denied. Everything runs on one set of event loops (common/event_loops.h), one per core
+// and a thread each, which the client listener (common/http_server.h) and the providers'
+// clients (meter/beast_upstream_client.h) share: a call is accepted, forwarded and relayed
+// on the loop of its client's connection, without a thread hop. With an authority in the
+// path, the enforcer's blocking calls run on a small fixed pool of their own. No thread per
+// request. Thread-safe.
 class Proxy {
  public:
   // `rates`, `enforcer`, `records` and `keys` must outlive the Proxy.

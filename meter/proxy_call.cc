@@ -5,6 +5,8 @@
 #include <chrono>
 #include <optional>
 
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
@@ -19,19 +21,19 @@ namespace {
 
 using nlohmann::json;
 
+bool Is(std::string_view name, std::string_view other) {
+  return name.size() == other.size() && ::strncasecmp(name.data(), other.data(), name.size()) == 0;
+}
+
 bool IsHopByHop(std::string_view name) {
-  for (const char* hop : {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-                          "trailer", "proxy-authorization", "proxy-authenticate", "host",
-                          "content-length"}) {
-    if (::strcasecmp(std::string(name).c_str(), hop) == 0) {
+  for (std::string_view hop : {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+                               "trailer", "proxy-authorization", "proxy-authenticate", "host",
+                               "content-length"}) {
+    if (Is(name, hop)) {
       return true;
     }
   }
   return false;
-}
-
-bool Is(std::string_view name, const char* other) {
-  return ::strcasecmp(std::string(name).c_str(), other) == 0;
 }
 
 // Whether `headers` name a Content-Encoding other than identity.
@@ -65,7 +67,8 @@ class Call : public std::enable_shared_from_this<Call> {
         request_(std::move(request)),
         writer_(std::move(writer)),
         finished_(std::move(finished)),
-        start_(std::chrono::steady_clock::now()) {}
+        start_(std::chrono::steady_clock::now()),
+        loop_(context.loops.Current()) {}
 
   // Lets go of the client's connection and the upstream's before saying it is finished.
   ~Call() {
@@ -151,7 +154,12 @@ class Call : public std::enable_shared_from_this<Call> {
       self->admission_ =
           self->c_.enforcer.Admit(core::ProviderName(self->api_), self->requested_model_,
                                   fingerprint, estimate_cost, self->estimate_.Total());
-      self->Forward(std::move(parsed), stream);
+      // Back on the client connection's loop (at once when the reservation ran there): the
+      // upstream exchange starts on the caller's loop, and then relays without a hop.
+      boost::asio::dispatch(self->c_.loops.loop(self->loop_),
+                            [self, parsed = std::move(parsed), stream]() mutable {
+                              self->Forward(std::move(parsed), stream);
+                            });
     });
   }
 
@@ -279,15 +287,27 @@ class Call : public std::enable_shared_from_this<Call> {
     record_.stream = type != response.headers.end() &&
                      type->second.find("text/event-stream") != std::string::npos;
     headers_ = RelayedHeaders(response.headers);
-    if (record_.stream) {
-      tracker_.emplace(api_, strip_usage_chunk_);
-      writer_->Begin(status_, std::move(headers_), [self = shared_from_this()](bool written) {
-        self->client_gone_ = !written;
-        self->ReadStream();
-      });
-    } else {
+    if (!record_.stream) {
       ReadWhole();
+      return;
     }
+    tracker_.emplace(api_, strip_usage_chunk_);
+    if (upstream_body_->buffered()) {
+      // The first events came with the headers: they go to the client together.
+      ReadStream();
+      return;
+    }
+    BeginStream({});
+  }
+
+  // The status line and headers of the streamed answer, with its first events if any.
+  void BeginStream(std::string&& first) {
+    begun_ = true;
+    writer_->Begin(status_, std::move(headers_), std::move(first),
+                   [self = shared_from_this()](bool written) {
+                     self->client_gone_ = !written;
+                     self->ReadStream();
+                   });
   }
 
   // Non-streaming answer: read whole, then relayed. Charged for a 2xx only: providers do not
@@ -357,11 +377,11 @@ class Call : public std::enable_shared_from_this<Call> {
     if (!bytes.ok()) {
       log::Warn("upstream stream cut",
                 {{"api", core::ApiName(api_)}, {"error", bytes.error().message}});
-      EndStream(/*cut=*/true);
+      EndStream(/*cut=*/true, {});
       return;
     }
     if (bytes->empty()) {
-      EndStream(/*cut=*/false);
+      EndStream(/*cut=*/false, {});
       return;
     }
     std::string out;
@@ -375,7 +395,21 @@ class Call : public std::enable_shared_from_this<Call> {
                                          });
                !fed.ok()) {
       log::Warn("malformed upstream stream", {{"error", fed.error().message}});
-      EndStream(/*cut=*/true);
+      EndStream(/*cut=*/true, {});
+      return;
+    }
+    // The body's last bytes end the answer in the same write as its terminating chunk.
+    const bool ended = upstream_body_->ended();
+    if (!begun_) {
+      if (ended) {
+        EndStream(/*cut=*/false, std::move(out));
+      } else {
+        BeginStream(std::move(out));
+      }
+      return;
+    }
+    if (ended) {
+      EndStream(/*cut=*/false, client_gone_ ? std::string() : std::move(out));
       return;
     }
     if (client_gone_ || out.empty()) {
@@ -390,18 +424,30 @@ class Call : public std::enable_shared_from_this<Call> {
     });
   }
 
-  void EndStream(bool cut) {
+  // Ends the client's answer (with `last`, the events read last), then charges the call.
+  // An answer cut by the provider, or ending mid-event, is cut for the client too: without
+  // the terminating chunk, so that the client's SDK raises, as it would on the provider's
+  // own cut, instead of taking a truncated stream for a complete answer.
+  void EndStream(bool cut, std::string&& last) {
     upstream_body_.reset();
     if (parser_.HasPartialEvent()) {
       cut = true;
       parser_.TakePartial();
     }
-    if (cut) {
-      // Without the terminating chunk: the client's SDK raises, as it would on the
-      // provider's own cut, instead of taking a truncated stream for a complete answer.
-      writer_->Abort();
+    auto end = [writer = writer_, cut](bool) {
+      if (cut) {
+        writer->Abort();
+      } else {
+        writer->End({});
+      }
+    };
+    if (!begun_) {
+      begun_ = true;  // the whole answer came with its headers
+      writer_->Begin(status_, std::move(headers_), std::move(last), std::move(end));
+    } else if (cut) {
+      writer_->Write(std::move(last), std::move(end));
     } else {
-      writer_->End();
+      writer_->End(std::move(last));
     }
     const bool success = status_ / 100 == 2;
     core::MeteredUsage metered;
@@ -444,6 +490,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::shared_ptr<http::ResponseWriter> writer_;
   const std::function<void()> finished_;
   const std::chrono::steady_clock::time_point start_;
+  const size_t loop_;  // the loop of the client's connection
   Route route_;
   core::Api api_ = core::Api::kAnthropicMessages;
   std::string requested_model_;
@@ -461,6 +508,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::string body_;  // a non-streaming answer, read whole
   core::SseParser parser_;
   std::optional<core::StreamUsageTracker> tracker_;
+  bool begun_ = false;  // the streamed answer's headers were handed to the writer
   bool client_gone_ = false;
 };
 

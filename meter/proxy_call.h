@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "common/event_loops.h"
 #include "common/http_server.h"
 #include "common/mutex.h"
 #include "core/rate_card.h"
@@ -47,6 +48,9 @@ struct CallContext {
   SharedOutputHistory& history;
   UpstreamClient& anthropic;
   UpstreamClient& openai;
+  // The loops the calls' client connections run on: a call whose reservation was offloaded
+  // goes back to its connection's loop to be forwarded, so that the answer is relayed there.
+  EventLoops& loops;
   // Runs a step that may block off the event loop, or inline when nothing there blocks:
   // `offload` a reservation (a round trip to the authority), `settle` a commit or release
   // (the spool's fsync). Apart, so that a slow disk never delays a reservation.

@@ -29,6 +29,12 @@ class UpstreamBody {
   // Runs `done` on the client's event loop; the connection goes back to the pool after the
   // body's end, and is closed when the body is dropped before it.
   virtual void Read(std::function<void(Result<std::string_view> bytes)> done) = 0;
+  // True once the body was read to its end: the last Read got its final bytes (a further
+  // Read gets the empty end at once), and the connection went back to the pool.
+  virtual bool ended() const = 0;
+  // True when bytes of the body arrived with the headers or after the last Read: the next
+  // Read waits for the provider only if they hold no more than a chunk's framing.
+  virtual bool buffered() const = 0;
 };
 
 // A provider's answer: its status line and headers, and its body to read.

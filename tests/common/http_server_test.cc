@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <prometheus/counter.h>
 
+#include <boost/asio/io_context.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -123,6 +125,19 @@ class Socket {
     }
     const ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+  // A chunked answer up to its terminating chunk, or what arrived before a read found
+  // nothing for five seconds.
+  std::string ReadUntilLastChunk() {
+    std::string answer;
+    while (answer.find("0\r\n\r\n") == std::string::npos) {
+      const std::string more = ReadSome();
+      if (more.empty()) {
+        break;
+      }
+      answer += more;
+    }
+    return answer;
   }
   // Whether ReadUntilClosed saw the server close (rather than its deadline pass).
   bool closed() const { return closed_; }
@@ -453,7 +468,7 @@ StreamHandler Streaming(std::vector<std::string> chunks, bool abort) {
         if (abort) {
           writer->Abort();
         } else {
-          writer->End();
+          writer->End({});
         }
         return;
       }
@@ -463,7 +478,7 @@ StreamHandler Streaming(std::vector<std::string> chunks, bool abort) {
         }
       });
     };
-    writer->Begin(200, {{"Content-Type", "text/event-stream"}},
+    writer->Begin(200, {{"Content-Type", "text/event-stream"}}, {},
                   [next](bool written) {
                     if (written) {
                       (*next)(0);
@@ -480,18 +495,57 @@ TEST_F(HttpServerTest, AStreamedAnswerIsChunkedAndTheConnectionServesTheNextRequ
   ASSERT_NE(server, nullptr);
   Socket socket(server->port());
   ASSERT_TRUE(socket.Send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
-  std::string answer;
-  while (answer.find("0\r\n\r\n") == std::string::npos) {
-    const std::string more = socket.ReadSome();
-    ASSERT_FALSE(more.empty()) << answer;
-    answer += more;
-  }
+  const std::string answer = socket.ReadUntilLastChunk();
   EXPECT_EQ(StatusOf(answer), 200);
   EXPECT_NE(answer.find("Transfer-Encoding: chunked"), std::string::npos) << answer;
   EXPECT_NE(answer.find("6\r\nfirst\n\r\n7\r\nsecond\n\r\n0\r\n\r\n"), std::string::npos)
       << answer;
   ASSERT_TRUE(socket.Send("GET /other HTTP/1.1\r\nHost: t\r\n\r\n"));
   EXPECT_EQ(BodyOf(socket.ReadSome()), "plain");
+}
+
+TEST_F(HttpServerTest, TheFirstChunkComesWithTheHeadersAndTheLastWithTheTerminatingChunk) {
+  Router router;
+  router.AddStream("GET", "/", [](Request&&, std::shared_ptr<ResponseWriter> writer) {
+    writer->Begin(200, {{"Content-Type", "text/event-stream"}}, "first\n",
+                  [writer](bool written) {
+                    if (written) {
+                      writer->End("last\n");
+                    }
+                  });
+  });
+  auto server = StartServer(std::move(router));
+  ASSERT_NE(server, nullptr);
+  Socket socket(server->port());
+  ASSERT_TRUE(socket.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string answer = socket.ReadUntilLastChunk();
+  EXPECT_EQ(StatusOf(answer), 200);
+  EXPECT_NE(answer.find("\r\n\r\n6\r\nfirst\n\r\n5\r\nlast\n\r\n0\r\n\r\n"), std::string::npos)
+      << answer;
+}
+
+TEST_F(HttpServerTest, AServerOnSharedLoopsRunsEachHandlerOnTheLoopOfItsConnection) {
+  auto loops = std::make_unique<EventLoops>(2);
+  Router router;
+  router.Add("GET", "/", [&loops](const Request&) {
+    bool on_a_loop = false;
+    for (size_t i = 0; i < loops->size(); ++i) {
+      on_a_loop = on_a_loop || loops->loop(i).get_executor().running_in_this_thread();
+    }
+    return Response::Text(200, on_a_loop ? "on a loop" : "elsewhere");
+  });
+  ServerOptions options;
+  options.loops = loops.get();
+  auto server = StartServer(std::move(router), std::move(options));
+  ASSERT_NE(server, nullptr);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(BodyOf(Answer(server->port(), "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")),
+              "on a loop");
+  }
+  loops->Stop();
+  server->Stop();
+  // The listening socket is closed: a new connection is refused.
+  EXPECT_FALSE(Socket(server->port()).connected());
 }
 
 TEST_F(HttpServerTest, AnAbortedStreamClosesWithoutTheTerminatingChunk) {

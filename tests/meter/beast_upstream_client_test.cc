@@ -1,6 +1,8 @@
 // GoogleTest before cpprestsdk: cpprestsdk defines a macro U that breaks gtest's templates.
 #include <gtest/gtest.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <future>
 #include <string>
 
@@ -144,6 +146,74 @@ TEST(BeastUpstreamClientTest, AnAnswerCutMidBodyIsAnError) {
   EXPECT_EQ(answered.body, "partial");
   EXPECT_TRUE(answered.failure->sent);
   EXPECT_EQ(client->idle_connections(), 0u);
+}
+
+// What a request sent from a loop saw: the loops its callbacks ran on, the body, and
+// whether the connection was back in the pool once the body said it ended.
+struct SeenOnLoop {
+  std::vector<size_t> loops;
+  std::string body;
+  std::string error;
+  bool ended = false;
+  size_t idle_once_ended = 0;
+};
+
+TEST(BeastUpstreamClientTest, ARequestSentFromALoopRunsThereAndItsLastBytesEndTheBody) {
+  RawUpstream upstream([](int fd, RawUpstream&) {
+    RawUpstream::Send(fd, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+                          "3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n");
+  });
+  EventLoops loops(2);
+  BeastUpstreamOptions options;
+  options.base_url = upstream.url();
+  options.timeout = std::chrono::seconds(5);
+  options.loops = &loops;
+  auto client = BeastUpstreamClient::Create(options).value();
+  std::promise<SeenOnLoop> promise;
+  auto seen = std::make_shared<SeenOnLoop>();
+  boost::asio::post(loops.loop(1), [&] {
+    UpstreamRequest request;
+    request.target = "/v1/messages";
+    request.body = "{}";
+    client->Send(std::move(request), [&](UpstreamOutcome outcome) {
+      seen->loops.push_back(loops.Current());
+      if (!outcome.response) {
+        seen->error = outcome.failure.error.message;
+        promise.set_value(*seen);
+        return;
+      }
+      std::shared_ptr<UpstreamBody> body = std::move(outcome.response->body);
+      auto read = std::make_shared<std::function<void()>>();
+      *read = [&, body, weak = std::weak_ptr(read)] {
+        body->Read([&, body, read = weak.lock()](Result<std::string_view> bytes) {
+          seen->loops.push_back(loops.Current());
+          if (!bytes.ok() || bytes->empty()) {
+            seen->error = bytes.ok() ? "the body ended without ended()" : bytes.error().message;
+            promise.set_value(*seen);
+            return;
+          }
+          seen->body.append(*bytes);
+          if (body->ended()) {
+            seen->ended = true;
+            seen->idle_once_ended = client->idle_connections();
+            promise.set_value(*seen);
+            return;
+          }
+          (*read)();
+        });
+      };
+      (*read)();
+    });
+  });
+  const SeenOnLoop result = promise.get_future().get();
+  loops.Stop();
+  EXPECT_EQ(result.error, "");
+  EXPECT_EQ(result.body, "abcdef");
+  EXPECT_TRUE(result.ended);
+  EXPECT_EQ(result.idle_once_ended, 1u);
+  for (size_t loop : result.loops) {
+    EXPECT_EQ(loop, 1u) << "a callback ran on another loop than the sender's";
+  }
 }
 
 }  // namespace

@@ -52,6 +52,19 @@ std::string ReadUntil(int fd, const std::string& needle) {
   return data;
 }
 
+// A connection to the meter at `port` with kStreamRequest sent on it, for reading the answer
+// byte by byte (ReadUntil). The caller closes it.
+int PostStreamRaw(int port) {
+  const int fd = testing::ConnectLoopback(port);
+  const std::string request = std::string("POST /anthropic/v1/messages HTTP/1.1\r\nHost: t\r\n"
+                                          "Content-Type: application/json\r\nContent-Length: ") +
+                              std::to_string(std::string(kStreamRequest).size()) + "\r\n\r\n" +
+                              kStreamRequest;
+  EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  return fd;
+}
+
 std::string ReadBody(http::http_response& response) {
   try {
     return response.extract_utf8string(true).get();
@@ -157,6 +170,63 @@ TEST_F(ProxyTest, AStreamResetMidwayFailsTheClientsStreamAndIsChargedAsEstimated
   EXPECT_EQ(enforcer_->totals().reserved, core::Money());
   // 5 input tokens reported; the output estimated from the streamed text is at least one.
   EXPECT_GT(enforcer_->totals().tokens, 5);
+}
+
+// The provider sends one event (its chunk's closing CRLF included) and then nothing: the
+// event reaches the client at once, not once the next chunk's size arrives.
+TEST_F(ProxyTest, AnEventIsRelayedWhileTheProviderHoldsBackTheNext) {
+  RawUpstream upstream([](int fd, RawUpstream& self) {
+    RawUpstream::Send(fd, std::string(kStreamHeaders) + RawUpstream::Chunk(kMessageStart));
+    self.Hold();
+  });
+  StartMeter(upstream.url());
+  const int fd = PostStreamRaw(port_);
+  const std::string answer = ReadUntil(fd, "}}}\n\n");
+  ::close(fd);
+  EXPECT_NE(answer.find(kMessageStart), std::string::npos) << answer;
+}
+
+// Headers, events and the terminating chunk in one write: the client gets them together,
+// a complete answer, charged exactly as reported.
+TEST_F(ProxyTest, AStreamArrivingWholeWithItsHeadersIsRelayedWholeAndChargedExactly) {
+  RawUpstream upstream([](int fd, RawUpstream&) {
+    const std::string delta =
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":7}}"
+        "\n\n";
+    const std::string stop = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    RawUpstream::Send(fd, std::string(kStreamHeaders) + RawUpstream::Chunk(kMessageStart) +
+                              RawUpstream::Chunk(delta) + RawUpstream::Chunk(stop) +
+                              "0\r\n\r\n");
+  });
+  StartMeter(upstream.url());
+  http::http_response response = Post("/anthropic/v1/messages", kStreamRequest);
+  EXPECT_EQ(response.status_code(), 200);
+  const std::string body = ReadBody(response);
+  EXPECT_EQ(body, std::string(kMessageStart) +
+                      "event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":"
+                      "{\"output_tokens\":7}}\n\nevent: message_stop\ndata: "
+                      "{\"type\":\"message_stop\"}\n\n");
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 12; }))
+      << enforcer_->totals().tokens;
+  EXPECT_FALSE(ChargedAsEstimated(*records_));
+}
+
+// The body ends properly, but mid-event: the client's stream is cut (the complete events
+// before reach it), and the call charged as estimated.
+TEST_F(ProxyTest, AStreamEndingMidEventInItsLastWriteIsCutForTheClient) {
+  RawUpstream upstream([](int fd, RawUpstream&) {
+    RawUpstream::Send(fd, std::string(kStreamHeaders) + RawUpstream::Chunk(kMessageStart) +
+                              RawUpstream::Chunk("event: content_block_delta\ndata: {") +
+                              "0\r\n\r\n");
+  });
+  StartMeter(upstream.url());
+  const int fd = PostStreamRaw(port_);
+  const std::string answer = ReadUntil(fd, "\r\n0\r\n\r\n");
+  ::close(fd);
+  EXPECT_NE(answer.find("message_start"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("content_block_delta"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("\r\n0\r\n\r\n"), std::string::npos) << answer;
+  ASSERT_TRUE(Eventually([&] { return ChargedAsEstimated(*records_); }));
 }
 
 TEST_F(ProxyTest, UpstreamIsAskedForIdentityAndACompressedAnswerIsRelayedUnchanged) {
