@@ -158,7 +158,7 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
 
 Enforcer::~Enforcer() {
   {
-    MutexLock lock(mu_);
+    MutexLock lock(send_mu_);
     stop_ = true;
   }
   wake_.SignalAll();
@@ -276,6 +276,8 @@ Status Enforcer::Spool(const json& entry) {
   if (!stored.ok()) {
     return std::move(stored).error();
   }
+  // Under the senders' lock, so that a sender between finding nothing and waiting is woken.
+  MutexLock lock(send_mu_);
   wake_.SignalAll();
   return OkStatus();
 }
@@ -316,7 +318,7 @@ size_t Enforcer::PendingCommits() const { return spool_ != nullptr ? spool_->siz
 
 void Enforcer::Flush() {
   {
-    MutexLock lock(mu_);
+    MutexLock lock(send_mu_);
     retry_at_ = std::chrono::steady_clock::time_point::min();
   }
   wake_.SignalAll();
@@ -326,9 +328,9 @@ bool Enforcer::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     Flush();
-    MutexLock lock(mu_);
+    MutexLock lock(send_mu_);
     const auto next = std::min(deadline, std::chrono::steady_clock::now() + kDrainRetry);
-    if (sent_.WaitUntil(mu_, next, [this]() REQUIRES(mu_) { return PendingCommits() == 0; })) {
+    if (sent_.WaitUntil(send_mu_, next, [this]() REQUIRES(send_mu_) { return PendingCommits() == 0; })) {
       return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -352,7 +354,7 @@ UnsentEntries Enforcer::Unsent() const {
 }
 
 bool Enforcer::Stopping() const {
-  MutexLock lock(mu_);
+  MutexLock lock(send_mu_);
   return stop_;
 }
 
@@ -430,10 +432,10 @@ std::vector<bool> Enforcer::SendBatch(const std::vector<CommitSpool::Entry>& bat
 
 std::vector<CommitSpool::Entry> Enforcer::Claim() {
   const size_t limit = std::clamp<size_t>(options_.max_batch, 1, kMaxBatch);
-  MutexLock lock(mu_);
+  MutexLock lock(send_mu_);
   while (!stop_) {
     if (std::chrono::steady_clock::now() < retry_at_) {
-      wake_.WaitUntil(mu_, retry_at_);
+      wake_.WaitUntil(send_mu_, retry_at_);
       continue;
     }
     std::vector<CommitSpool::Entry> batch = spool_->Oldest(limit, in_flight_);
@@ -443,7 +445,7 @@ std::vector<CommitSpool::Entry> Enforcer::Claim() {
       }
       return batch;
     }
-    wake_.Wait(mu_);
+    wake_.Wait(send_mu_);
   }
   return {};
 }
@@ -465,7 +467,7 @@ void Enforcer::SendLoop() {
       }
     }
     {
-      MutexLock lock(mu_);
+      MutexLock lock(send_mu_);
       for (const auto& [sequence, entry] : batch) {
         in_flight_.erase(sequence);
       }

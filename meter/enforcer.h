@@ -65,7 +65,7 @@ class Enforcer {
     // Batches in flight at once: the authority answers a batch once it is durable (its
     // group commit, up to --group-commit-ms), so a meter acknowledges about
     // senders * max_batch entries per group commit.
-    size_t senders = 8;
+    size_t senders = 4;
     size_t max_batch = kMaxBatch;  // REQUIRES: 1..kMaxBatch
   };
 
@@ -80,12 +80,12 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   Admission Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
-                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_);
+                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_, send_mu_);
 
   // Records the actual usage of an admitted call. Never fails: a commit that cannot be
   // stored or sent is logged and kept in memory accounting.
   void Complete(const Admission& admission, const std::string& model, const core::Usage& usage,
-                core::Money cost, bool estimated) EXCLUDES(mu_);
+                core::Money cost, bool estimated) EXCLUDES(mu_, send_mu_);
 
   // Releases an admitted call that was never forwarded.
   void Abandon(const Admission& admission) EXCLUDES(mu_);
@@ -100,12 +100,12 @@ class Enforcer {
   size_t PendingCommits() const;
   // Wakes the senders now, whatever their backoff (after the authority came back, or in
   // tests).
-  void Flush() EXCLUDES(mu_);
+  void Flush() EXCLUDES(send_mu_);
   // Keeps waking the senders (every 250 ms, whatever their backoff) and waits until every
   // spooled entry is acknowledged or `timeout` passes; true when none is left. For
   // shutdown: a pod's spool may not outlive the pod, and an authority that comes back
   // while the pod terminates is used at once.
-  bool Drain(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  bool Drain(std::chrono::milliseconds timeout) EXCLUDES(send_mu_);
   // The entries still in the spool, read from it. Empty without an authority.
   UnsentEntries Unsent() const;
 
@@ -114,20 +114,21 @@ class Enforcer {
   // Releases the authority's reservation of `admission`, if it holds one.
   void ReleaseAtAuthority(const Admission& admission);
   // Spools the report of a local denial for `ceiling` unless this process already did.
-  void ReportCeiling(const std::string& ceiling, const Admission& denied) EXCLUDES(mu_);
+  void ReportCeiling(const std::string& ceiling, const Admission& denied)
+      EXCLUDES(mu_, send_mu_);
   // Stores `entry` durably in the spool and wakes the senders; the spool's error when it
   // could not be stored.
-  Status Spool(const nlohmann::json& entry) EXCLUDES(mu_);
+  Status Spool(const nlohmann::json& entry) EXCLUDES(send_mu_);
   // One sender: claims the oldest entries no other sender has in flight, sends them, removes
   // those done with; until the enforcer stops.
-  void SendLoop() EXCLUDES(mu_);
+  void SendLoop() EXCLUDES(send_mu_);
   // The next batch to send, marked in flight; empty when the enforcer stops.
-  std::vector<CommitSpool::Entry> Claim() EXCLUDES(mu_);
+  std::vector<CommitSpool::Entry> Claim() EXCLUDES(send_mu_);
   // Sends `batch`; for each entry, true when it is done with (acknowledged or not retryable).
   std::vector<bool> SendBatch(const std::vector<CommitSpool::Entry>& batch);
   // Sends one spooled entry alone; true when it is done with.
   bool SendOne(const nlohmann::json& entry);
-  bool Stopping() const EXCLUDES(mu_);
+  bool Stopping() const EXCLUDES(send_mu_);
 
   const Options options_;
   const std::unique_ptr<AuthorityClient> authority_;
@@ -139,14 +140,18 @@ class Enforcer {
   core::RunEnvelope envelope_ GUARDED_BY(mu_);
   // Ceilings whose report is spooled or sent by this process (or found in the spool).
   std::set<std::string> reported_ceilings_ GUARDED_BY(mu_);
+
+  // The senders' state, apart from mu_ so that claiming and parsing a batch never holds up
+  // a call.
+  mutable Mutex send_mu_;
   CondVar wake_;  // entries were spooled, the backoff ended early, or the enforcer stops
   CondVar sent_;  // entries left the spool
-  bool stop_ GUARDED_BY(mu_) = false;
+  bool stop_ GUARDED_BY(send_mu_) = false;
   // Spooled entries some sender is sending.
-  std::set<uint64_t> in_flight_ GUARDED_BY(mu_);
+  std::set<uint64_t> in_flight_ GUARDED_BY(send_mu_);
   // No sender claims before this: the backoff after a failed send.
-  std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(mu_);
-  std::chrono::milliseconds backoff_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(send_mu_);
+  std::chrono::milliseconds backoff_ GUARDED_BY(send_mu_);
   std::vector<std::thread> senders_;
 };
 

@@ -19,8 +19,8 @@ using nlohmann::json;
 // The protocol's answers are small; a larger one is refused rather than buffered.
 constexpr size_t kMaxAnswerBytes = 1 << 20;
 // Connections kept for the calls in flight: the meter's 8 enforcer threads, its 4 commit
-// threads and its senders (meter::Enforcer::Options::senders).
-constexpr size_t kMaxIdleConnections = 24;
+// threads and its 4 senders (meter::Enforcer::Options::senders).
+constexpr size_t kMaxIdleConnections = 16;
 // A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
 constexpr int kTimeoutsPerCall = 4;
 

@@ -13,7 +13,7 @@ namespace agentbudget::meter {
 // `token_file` (re-read on every call so that rotated projected tokens are picked up; no
 // header when empty). The authority's certificate and host name are verified against the
 // CAs of `ca_file` and `ca_pem` (both trusted when both are given), or the system's when
-// neither is. One keep-alive connection pool for all calls (at most 24 idle; as many open
+// neither is. One keep-alive connection pool for all calls (at most 16 idle; as many open
 // as calls in flight) on one event-loop thread; a call blocks its caller until the answer
 // arrived, or the authority stayed silent for `timeout`, or the whole call took 4 timeouts
 // (kDeadlineExceeded). A call that fails on a pooled connection the authority closed is
