@@ -330,7 +330,8 @@ bool Enforcer::Drain(std::chrono::milliseconds timeout) {
     Flush();
     MutexLock lock(send_mu_);
     const auto next = std::min(deadline, std::chrono::steady_clock::now() + kDrainRetry);
-    if (sent_.WaitUntil(send_mu_, next, [this]() REQUIRES(send_mu_) { return PendingCommits() == 0; })) {
+    if (sent_.WaitUntil(send_mu_, next,
+                        [this]() REQUIRES(send_mu_) { return PendingCommits() == 0; })) {
       return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) {

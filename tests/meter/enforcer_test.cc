@@ -53,6 +53,24 @@ class EnforcerTest : public ::testing::Test {
     return std::make_unique<Enforcer>(std::move(options), std::move(owned), std::move(spool));
   }
 
+  // An enforcer of `authority` holding `count` spooled commits the authority refused for
+  // now, which it sends in batches of `max_batch`.
+  std::unique_ptr<Enforcer> WithBacklog(FakeAuthority* authority, size_t count,
+                                        size_t max_batch) {
+    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
+    auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                         std::chrono::milliseconds(5), max_batch);
+    Call(*enforcer, count);
+    return enforcer;
+  }
+
+  // Lets `authority` acknowledge commits again, each taking `delay`.
+  static void ComeBack(FakeAuthority& authority, std::chrono::milliseconds delay = {}) {
+    MutexLock lock(authority.mu);
+    authority.commit_error.reset();
+    authority.commit_delay = delay;
+  }
+
   // Admits and completes `count` calls of cost 1 each.
   static void Call(Enforcer& enforcer, size_t count) {
     for (size_t i = 1; i <= count; ++i) {
@@ -238,16 +256,9 @@ TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledForTheNextStart) {
   constexpr size_t kCommits = 40;
   {
     auto* authority = new FakeAuthority;  // owned by the enforcer
-    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
-    // Batches of 2: the senders have at most 16 entries in flight when told to stop.
-    auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
-                         std::chrono::milliseconds(5), 2);
-    Call(*enforcer, kCommits);
-    {
-      MutexLock lock(authority->mu);
-      authority->commit_error.reset();
-      authority->commit_delay = std::chrono::milliseconds(50);
-    }
+    // Batches of 2: the 4 senders have at most 8 entries in flight when told to stop.
+    auto enforcer = WithBacklog(authority, kCommits, 2);
+    ComeBack(*authority, std::chrono::milliseconds(50));
     ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() >= 1; }));
     enforcer.reset();  // stops the senders mid-spool, as the meter's shutdown does
   }
@@ -271,14 +282,8 @@ TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledForTheNextStart) {
 TEST_F(EnforcerTest, ABacklogIsSentInBatches) {
   constexpr size_t kCommits = 100;
   auto* authority = new FakeAuthority;  // owned by the enforcer
-  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
-  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
-                       std::chrono::milliseconds(5), 16);
-  Call(*enforcer, kCommits);
-  {
-    MutexLock lock(authority->mu);
-    authority->commit_error.reset();
-  }
+  auto enforcer = WithBacklog(authority, kCommits, 16);
+  ComeBack(*authority);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   MutexLock lock(authority->mu);
   ASSERT_EQ(authority->commits.size(), kCommits);
@@ -312,10 +317,7 @@ TEST_F(EnforcerTest, AFullSpoolDeniesCallsUntilTheAuthorityAcknowledges) {
   EXPECT_FALSE(denied.allowed);
   EXPECT_NE(denied.reason.find("commit spool full: 3 commits"), std::string::npos)
       << denied.reason;
-  {
-    MutexLock lock(authority->mu);
-    authority->commit_error.reset();
-  }
+  ComeBack(*authority);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   EXPECT_TRUE(enforcer->Admit("openai", "m", 5, Money::FromMicros(1), 1).allowed);
   EXPECT_EQ(authority->CommitCount(), 3u);
