@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "common/result.h"
 #include "core/money.h"
@@ -45,12 +47,18 @@ struct EventRequest {
   std::string description;
 };
 
+// One write of a batch (POST /v1/batch): a commit, or a direct debit.
+using Write = std::variant<CommitRequest, EventRequest>;
+
 // The provider keys the authority hands a meter whose workload keeps them there
 // (GET /v1/credentials); "" for a provider it holds no key for. Never logged.
 struct ProviderCredentials {
   std::string anthropic_api_key;
   std::string openai_api_key;
 };
+
+// The most writes one POST /v1/batch may carry.
+inline constexpr size_t kMaxBatch = 128;
 
 // A client of the budget authority. Errors carry the protocol's meaning in their code:
 // kInvalidArgument (400), kUnauthenticated (401), kPermissionDenied (403), kNotFound (404),
@@ -65,6 +73,13 @@ class AuthorityClient {
   virtual Status Commit(const CommitRequest& request) = 0;
   virtual Status Release(const std::string& reservation_id, const std::string& idempotency_key) = 0;
   virtual Status RecordEvent(const EventRequest& request) = 0;
+  // Sends `writes` (at most kMaxBatch) in one request and returns the answer to each, in
+  // order, as Commit or RecordEvent would have returned it; each write is applied (or not)
+  // on its own, under its own idempotency key. An error of the whole call leaves every
+  // write unknown (resending is safe: the keys make it idempotent); when it is not worth
+  // retrying (e.g. kNotFound from an authority without the batch endpoint) the authority
+  // cannot take this batch: send the writes one at a time.
+  virtual Result<std::vector<Status>> CommitBatch(const std::vector<Write>& writes) = 0;
   // The run's provider keys (key source Authority). kPermissionDenied when the caller's
   // workload does not keep its keys in the authority; kUnavailable (retry later) also when
   // the authority cannot read its key Secret.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "common/log.h"
@@ -51,27 +52,52 @@ Status WriteAll(int fd, const std::string& data) {
   return OkStatus();
 }
 
+// Reads one stored entry; nullopt (reported in the log) when it is not JSON.
+std::optional<std::string> ReadEntry(const fs::path& path) {
+  std::ifstream file(path);
+  std::stringstream text;
+  text << file.rdbuf();
+  if (!file || nlohmann::json::parse(text.str(), nullptr, false).is_discarded()) {
+    log::Error("unreadable spool entry left in place", {{"path", path.string()}});
+    return std::nullopt;
+  }
+  return text.str();
+}
+
 }  // namespace
 
-Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir) {
+Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t max_entries) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
     return Unavailable("spool directory " + dir + ": " + ec.message());
   }
   uint64_t last = 0;
+  std::map<uint64_t, std::string> entries;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().extension() == ".tmp") {
       fs::remove(entry.path(), ec);
       continue;
     }
-    last = std::max(last, SequenceOf(entry.path()));
+    const uint64_t sequence = SequenceOf(entry.path());
+    last = std::max(last, sequence);
+    if (sequence == 0) {
+      continue;
+    }
+    if (auto text = ReadEntry(entry.path())) {
+      entries.emplace(sequence, std::move(*text));
+    }
   }
   if (ec) {
     return Unavailable("spool directory " + dir + ": " + ec.message());
   }
-  return std::unique_ptr<CommitSpool>(new CommitSpool(std::move(dir), last + 1));
+  return std::unique_ptr<CommitSpool>(
+      new CommitSpool(std::move(dir), max_entries, std::move(entries), last + 1));
 }
+
+CommitSpool::CommitSpool(std::string dir, size_t max_entries,
+                         std::map<uint64_t, std::string> entries, uint64_t next)
+    : dir_(std::move(dir)), max_entries_(max_entries), entries_(std::move(entries)), next_(next) {}
 
 std::string CommitSpool::PathOf(uint64_t sequence) const {
   char name[32];
@@ -82,30 +108,46 @@ std::string CommitSpool::PathOf(uint64_t sequence) const {
 Result<uint64_t> CommitSpool::Append(const nlohmann::json& entry) {
   uint64_t sequence = 0;
   {
-    // Only the number is taken under the lock: appends write and sync their files side by
-    // side, so that one slow fsync does not hold up the others.
+    // Only the number (and a place below the bound) is taken under the lock: appends write
+    // and sync their files side by side, so that one slow fsync does not hold up the others.
     MutexLock lock(mu_);
+    if (entries_.size() + appending_ >= max_entries_) {
+      return MakeError(ErrorCode::kResourceExhausted,
+                       "spool " + dir_ + " full: " + std::to_string(max_entries_) +
+                           " entries the authority has not acknowledged");
+    }
+    ++appending_;
     sequence = next_++;
   }
+  std::string text = entry.dump() + "\n";
   const std::string path = PathOf(sequence);
   const std::string tmp = path + ".tmp";
+  Status written = OkStatus();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return Unavailable(Errno("spool create " + tmp));
+    written = Unavailable(Errno("spool create " + tmp));
+  } else {
+    written = WriteAll(fd, text);
+    if (written.ok() && ::fsync(fd) != 0) {
+      written = Unavailable(Errno("spool fsync"));
+    }
+    ::close(fd);
+    if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      written = Unavailable(Errno("spool rename"));
+    }
+    if (!written.ok()) {
+      ::unlink(tmp.c_str());
+    }
   }
-  Status written = WriteAll(fd, entry.dump() + "\n");
-  if (written.ok() && ::fsync(fd) != 0) {
-    written = Unavailable(Errno("spool fsync"));
+  if (written.ok()) {
+    SyncDirectory();
   }
-  ::close(fd);
-  if (written.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    written = Unavailable(Errno("spool rename"));
-  }
+  MutexLock lock(mu_);
+  --appending_;
   if (!written.ok()) {
-    ::unlink(tmp.c_str());
     return std::move(written).error();
   }
-  SyncDirectory();
+  entries_.emplace(sequence, std::move(text));
   return sequence;
 }
 
@@ -139,30 +181,41 @@ Status CommitSpool::Remove(uint64_t sequence) {
   if (::unlink(PathOf(sequence).c_str()) != 0 && errno != ENOENT) {
     return Unavailable(Errno("spool remove"));
   }
+  MutexLock lock(mu_);
+  entries_.erase(sequence);
   return OkStatus();
 }
 
-std::vector<std::pair<uint64_t, nlohmann::json>> CommitSpool::Pending() const {
-  std::vector<std::pair<uint64_t, nlohmann::json>> out;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
-    const uint64_t sequence = SequenceOf(entry.path());
-    if (sequence == 0) {
-      continue;
+std::vector<CommitSpool::Entry> CommitSpool::Pending() const { return Oldest(SIZE_MAX); }
+
+std::vector<CommitSpool::Entry> CommitSpool::Oldest(size_t limit,
+                                                    const std::set<uint64_t>& skip) const {
+  std::vector<std::pair<uint64_t, std::string>> texts;
+  {
+    MutexLock lock(mu_);
+    for (auto it = entries_.begin(); it != entries_.end() && texts.size() < limit; ++it) {
+      if (!skip.contains(it->first)) {
+        texts.emplace_back(*it);
+      }
     }
-    std::ifstream file(entry.path());
-    std::stringstream text;
-    text << file.rdbuf();
-    nlohmann::json parsed = nlohmann::json::parse(text.str(), nullptr, false);
-    if (parsed.is_discarded()) {
-      log::Error("unreadable spool entry left in place", {{"path", entry.path().string()}});
-      continue;
-    }
-    out.emplace_back(sequence, std::move(parsed));
   }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<Entry> out;
+  out.reserve(texts.size());
+  for (auto& [sequence, text] : texts) {
+    // Every text was parsed once already, when it was stored or loaded.
+    out.emplace_back(sequence, nlohmann::json::parse(text, nullptr, false));
+  }
   return out;
+}
+
+size_t CommitSpool::size() const {
+  MutexLock lock(mu_);
+  return entries_.size();
+}
+
+bool CommitSpool::full() const {
+  MutexLock lock(mu_);
+  return entries_.size() + appending_ >= max_entries_;
 }
 
 }  // namespace agentbudget::meter

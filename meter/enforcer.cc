@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <variant>
 
 #include "common/log.h"
 #include "core/json_field.h"
@@ -33,6 +34,13 @@ bool Unreachable(const Error& error) {
          error.code == ErrorCode::kPermissionDenied || error.code == ErrorCode::kInternal;
 }
 
+// Whether a spooled entry the authority refused with `code` is sent again later: a refused
+// token may be renewed, a 403 lifted.
+bool Retryable(ErrorCode code) {
+  return IsRetryable(code) || code == ErrorCode::kUnauthenticated ||
+         code == ErrorCode::kPermissionDenied;
+}
+
 json CommitEntry(const Admission& admission, const std::string& model, const core::Usage& usage,
                  core::Money cost, bool estimated) {
   return json{{"reservationId", admission.reservation_id},
@@ -61,6 +69,51 @@ SpooledSpend SpendOf(const json& entry) {
   return {cost.ok() ? *cost : core::Money(), usage.ok() ? usage->Total() : 0};
 }
 
+// The write a spooled entry asks for; nullopt when it is malformed.
+std::optional<Write> WriteOf(const json& entry) {
+  const std::string key = StringField(entry, "idempotencyKey");
+  if (IsCeilingEntry(entry)) {
+    const std::string ceiling = StringField(entry, "ceiling");
+    if (ceiling.empty() || key.empty()) {
+      return std::nullopt;
+    }
+    return EventRequest{key, core::kCeilingEventPrefix + ceiling, core::Money(), 0,
+                        StringField(entry, "description")};
+  }
+  auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
+  auto cost = core::Money::Parse(StringField(entry, "cost"));
+  if (!usage.ok() || !cost.ok() || StringField(entry, "reservationId").empty()) {
+    return std::nullopt;
+  }
+  const auto estimated = entry.find("estimated");
+  return CommitRequest{StringField(entry, "reservationId"), key, StringField(entry, "model"),
+                       *usage, *cost,
+                       estimated != entry.end() && estimated->is_boolean() &&
+                           estimated->get<bool>()};
+}
+
+// The direct debit standing for a commit whose reservation the authority does not know.
+EventRequest DebitOf(const CommitRequest& commit) {
+  return EventRequest{
+      commit.idempotency_key, "llm", commit.cost, commit.usage.Total(),
+      "LLM call on " + commit.model + " (reservation not known to the authority)"};
+}
+
+// True when the authority's answer `sent` to `entry` is final: acknowledged, or refused for
+// good (logged, and the entry dropped).
+bool Settled(const Status& sent, const json& entry) {
+  if (sent.ok()) {
+    return true;
+  }
+  if (Retryable(sent.error().code)) {
+    return false;
+  }
+  log::Error("authority rejected a spooled entry; not retrying",
+             {{"error", sent.error().ToString()},
+              {"idempotencyKey", StringField(entry, "idempotencyKey")}});
+  return true;
+}
+
 // How often a draining enforcer wakes its sender: an authority that comes back during the
 // drain is retried this soon, whatever the sender's backoff had grown to.
 constexpr std::chrono::milliseconds kDrainRetry{250};
@@ -80,7 +133,8 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
       authority_(std::move(authority)),
       spool_(std::move(spool)),
       key_prefix_((options_.run.empty() ? std::string("run") : options_.run) + "-" + RandomHex()),
-      envelope_(options_.limits) {
+      envelope_(options_.limits),
+      backoff_(options_.min_backoff) {
   if (spool_ != nullptr) {
     const auto pending = spool_->Pending();
     for (const auto& [sequence, entry] : pending) {
@@ -91,24 +145,25 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
       const SpooledSpend spend = SpendOf(entry);
       envelope_.RecordSpend(spend.cost, spend.tokens);
     }
-    pending_ = pending.size();
-    if (pending_ > 0) {
-      log::Info("resending spooled entries", {{"count", pending_}, {"dir", spool_->dir()}});
+    if (!pending.empty()) {
+      log::Info("resending spooled entries", {{"count", pending.size()}, {"dir", spool_->dir()}});
     }
   }
   if (authority_ != nullptr && spool_ != nullptr) {
-    sender_ = std::thread([this] { SendLoop(); });
+    for (size_t i = 0; i < std::max<size_t>(options_.senders, 1); ++i) {
+      senders_.emplace_back([this] { SendLoop(); });
+    }
   }
 }
 
 Enforcer::~Enforcer() {
   {
-    MutexLock lock(mu_);
+    MutexLock lock(send_mu_);
     stop_ = true;
   }
   wake_.SignalAll();
-  if (sender_.joinable()) {
-    sender_.join();
+  for (std::thread& sender : senders_) {
+    sender.join();
   }
 }
 
@@ -122,6 +177,11 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.idempotency_key = NextKey();
   admission.estimate_cost = estimate_cost;
   admission.estimate_tokens = estimate_tokens;
+  if (authority_ != nullptr && spool_->full()) {
+    admission.reason = "commit spool full: " + std::to_string(spool_->max_entries()) +
+                       " commits the budget authority has not acknowledged yet";
+    return admission;
+  }
   core::EnvelopeDecision local;
   {
     MutexLock lock(mu_);
@@ -216,11 +276,8 @@ Status Enforcer::Spool(const json& entry) {
   if (!stored.ok()) {
     return std::move(stored).error();
   }
-  {
-    MutexLock lock(mu_);
-    ++pending_;
-    kick_ = true;
-  }
+  // Under the senders' lock, so that a sender between finding nothing and waiting is woken.
+  MutexLock lock(send_mu_);
   wake_.SignalAll();
   return OkStatus();
 }
@@ -257,15 +314,12 @@ core::EnvelopeTotals Enforcer::totals() const {
   return envelope_.totals();
 }
 
-size_t Enforcer::PendingCommits() const {
-  MutexLock lock(mu_);
-  return pending_;
-}
+size_t Enforcer::PendingCommits() const { return spool_ != nullptr ? spool_->size() : 0; }
 
 void Enforcer::Flush() {
   {
-    MutexLock lock(mu_);
-    kick_ = true;
+    MutexLock lock(send_mu_);
+    retry_at_ = std::chrono::steady_clock::time_point::min();
   }
   wake_.SignalAll();
 }
@@ -274,9 +328,10 @@ bool Enforcer::Drain(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     Flush();
-    MutexLock lock(mu_);
+    MutexLock lock(send_mu_);
     const auto next = std::min(deadline, std::chrono::steady_clock::now() + kDrainRetry);
-    if (sent_.WaitUntil(mu_, next, [this]() REQUIRES(mu_) { return pending_ == 0; })) {
+    if (sent_.WaitUntil(send_mu_, next,
+                        [this]() REQUIRES(send_mu_) { return PendingCommits() == 0; })) {
       return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -299,104 +354,135 @@ UnsentEntries Enforcer::Unsent() const {
   return unsent;
 }
 
+bool Enforcer::Stopping() const {
+  MutexLock lock(send_mu_);
+  return stop_;
+}
+
 bool Enforcer::SendOne(const json& entry) {
-  const std::optional<Status> sent =
-      IsCeilingEntry(entry) ? SendCeiling(entry) : SendCommit(entry);
-  if (!sent) {
+  const std::optional<Write> write = WriteOf(entry);
+  if (!write) {
     log::Error("malformed spool entry dropped", {});
     return true;
   }
-  if (sent->ok()) {
-    return true;
+  if (const auto* commit = std::get_if<CommitRequest>(&*write)) {
+    Status sent = authority_->Commit(*commit);
+    if (!sent.ok() && sent.error().code == ErrorCode::kNotFound) {
+      sent = authority_->RecordEvent(DebitOf(*commit));
+    }
+    return Settled(sent, entry);
   }
-  const ErrorCode code = sent->error().code;
-  if (IsRetryable(code) || code == ErrorCode::kUnauthenticated ||
-      code == ErrorCode::kPermissionDenied) {
-    return false;
-  }
-  log::Error("authority rejected a spooled entry; not retrying",
-             {{"error", sent->error().ToString()},
-              {"idempotencyKey", StringField(entry, "idempotencyKey")}});
-  return true;
+  return Settled(authority_->RecordEvent(std::get<EventRequest>(*write)), entry);
 }
 
-std::optional<Status> Enforcer::SendCommit(const json& entry) {
-  auto usage = core::UsageFromJson(entry.contains("usage") ? entry["usage"] : json());
-  auto cost = core::Money::Parse(StringField(entry, "cost"));
-  if (!usage.ok() || !cost.ok() || StringField(entry, "reservationId").empty()) {
-    return std::nullopt;
+std::vector<bool> Enforcer::SendBatch(const std::vector<CommitSpool::Entry>& batch) {
+  std::vector<bool> done(batch.size(), false);
+  std::vector<Write> writes;
+  std::vector<size_t> of_write;  // the batch index of each write
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (std::optional<Write> write = WriteOf(batch[i].second)) {
+      writes.push_back(std::move(*write));
+      of_write.push_back(i);
+    } else {
+      log::Error("malformed spool entry dropped", {});
+      done[i] = true;
+    }
   }
-  const auto estimated = entry.find("estimated");
-  CommitRequest commit{StringField(entry, "reservationId"), StringField(entry, "idempotencyKey"),
-                       StringField(entry, "model"), *usage, *cost,
-                       estimated != entry.end() && estimated->is_boolean() &&
-                           estimated->get<bool>()};
-  Status sent = authority_->Commit(commit);
-  if (!sent.ok() && sent.error().code == ErrorCode::kNotFound) {
-    sent = authority_->RecordEvent(EventRequest{commit.idempotency_key, "llm", commit.cost,
-                                                commit.usage.Total(),
-                                                "LLM call on " + commit.model +
-                                                    " (reservation not known to the authority)"});
+  if (writes.empty()) {
+    return done;
   }
-  return sent;
+  auto answers = authority_->CommitBatch(writes);
+  if (!answers.ok()) {
+    if (Retryable(answers.error().code)) {
+      return done;
+    }
+    log::Warn("the authority cannot take the batch; sending its entries one at a time",
+              {{"error", answers.error().ToString()}});
+    for (const size_t i : of_write) {
+      // Stopping leaves the rest in the spool, which outlives this process.
+      if (Stopping()) {
+        break;
+      }
+      done[i] = SendOne(batch[i].second);
+    }
+    return done;
+  }
+  // Commits of reservations the authority does not know go again as direct debits.
+  std::vector<Write> debits;
+  std::vector<size_t> of_debit;
+  for (size_t w = 0; w < writes.size(); ++w) {
+    const Status& answer = (*answers)[w];
+    const auto* commit = std::get_if<CommitRequest>(&writes[w]);
+    if (!answer.ok() && answer.error().code == ErrorCode::kNotFound && commit != nullptr) {
+      debits.emplace_back(DebitOf(*commit));
+      of_debit.push_back(of_write[w]);
+      continue;
+    }
+    done[of_write[w]] = Settled(answer, batch[of_write[w]].second);
+  }
+  if (!debits.empty()) {
+    // A failure of the whole call leaves these entries for the next attempt.
+    if (auto debited = authority_->CommitBatch(debits); debited.ok()) {
+      for (size_t d = 0; d < debits.size(); ++d) {
+        done[of_debit[d]] = Settled((*debited)[d], batch[of_debit[d]].second);
+      }
+    }
+  }
+  return done;
 }
 
-std::optional<Status> Enforcer::SendCeiling(const json& entry) {
-  const std::string ceiling = StringField(entry, "ceiling");
-  const std::string key = StringField(entry, "idempotencyKey");
-  if (ceiling.empty() || key.empty()) {
-    return std::nullopt;
+std::vector<CommitSpool::Entry> Enforcer::Claim() {
+  const size_t limit = std::clamp<size_t>(options_.max_batch, 1, kMaxBatch);
+  MutexLock lock(send_mu_);
+  while (!stop_) {
+    if (std::chrono::steady_clock::now() < retry_at_) {
+      wake_.WaitUntil(send_mu_, retry_at_);
+      continue;
+    }
+    std::vector<CommitSpool::Entry> batch = spool_->Oldest(limit, in_flight_);
+    if (!batch.empty()) {
+      for (const auto& [sequence, entry] : batch) {
+        in_flight_.insert(sequence);
+      }
+      return batch;
+    }
+    wake_.Wait(send_mu_);
   }
-  return authority_->RecordEvent(EventRequest{key, core::kCeilingEventPrefix + ceiling,
-                                              core::Money(), 0,
-                                              StringField(entry, "description")});
+  return {};
 }
 
 void Enforcer::SendLoop() {
-  std::chrono::milliseconds backoff = options_.min_backoff;
-  bool retry_later = false;
   while (true) {
-    {
-      MutexLock lock(mu_);
-      const auto ready = [this]() REQUIRES(mu_) { return stop_ || kick_; };
-      if (retry_later) {
-        wake_.WaitFor(mu_, backoff, ready);
-      } else {
-        wake_.Wait(mu_, [this]() REQUIRES(mu_) { return stop_ || kick_ || pending_ > 0; });
-      }
-      if (stop_) {
-        return;
-      }
-      kick_ = false;
+    const std::vector<CommitSpool::Entry> batch = Claim();
+    if (batch.empty()) {
+      return;
     }
-    retry_later = false;
-    for (const auto& [sequence, entry] : spool_->Pending()) {
-      // Stopping leaves the rest in the spool, which outlives this process.
-      if (MutexLock lock(mu_); stop_) {
-        return;
-      }
-      if (!SendOne(entry)) {
-        retry_later = true;
-        break;
-      }
-      if (Status removed = spool_->Remove(sequence); !removed.ok()) {
+    const std::vector<bool> done = SendBatch(batch);
+    bool failed = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!done[i]) {
+        failed = true;
+      } else if (Status removed = spool_->Remove(batch[i].first); !removed.ok()) {
         log::Error("acknowledged commit could not be removed from the spool",
                    {{"error", removed.error().ToString()}});
       }
-      MutexLock lock(mu_);
-      if (pending_ > 0) {
-        --pending_;
+    }
+    {
+      MutexLock lock(send_mu_);
+      for (const auto& [sequence, entry] : batch) {
+        in_flight_.erase(sequence);
       }
-      sent_.SignalAll();
+      const auto now = std::chrono::steady_clock::now();
+      // One backoff step per round of failures, however many senders saw it.
+      if (failed && retry_at_ <= now) {
+        retry_at_ = now + backoff_;
+        backoff_ = std::min(backoff_ * 2, options_.max_backoff);
+      } else if (!failed && retry_at_ <= now) {
+        backoff_ = options_.min_backoff;
+      }
     }
-    if (retry_later) {
-      backoff = std::min(backoff * 2, options_.max_backoff);
-    } else {
-      backoff = options_.min_backoff;
-      MutexLock lock(mu_);
-      pending_ = spool_->Pending().size();
-      sent_.SignalAll();
-    }
+    sent_.SignalAll();
+    wake_.SignalAll();
   }
 }
 

@@ -43,9 +43,13 @@ struct UnsentEntries {
 // Against the authority when one is configured; the run envelope is always also enforced
 // locally. When the authority is unreachable (or answers 401/403): failureMode Open admits
 // on the local envelope alone, Closed denies. Commits to the authority are first written
-// to the spool and sent by a background thread in order, resent with backoff until
-// acknowledged, across restarts; a commit whose reservation the authority does not know
-// (404, e.g. a local admission) is sent as a direct debit (POST /v1/events) instead.
+// to the spool and sent by background threads (Options::senders), oldest first, in batches
+// of up to Options::max_batch entries (POST /v1/batch; one at a time to an authority without
+// it), resent with backoff until acknowledged, across restarts; entries of different
+// batches may reach the authority in any order. A commit whose reservation the authority
+// does not know (404, e.g. a local admission) is sent as a direct debit (POST /v1/events)
+// instead. While the spool is full (CommitSpool's bound) calls are denied: a call whose
+// commit could not be kept would be spend the authority might never learn of.
 // When the local envelope denies a call for a ceiling that ends runs (core::StopsRun), the
 // authority, which never saw that call, is told once per process per ceiling with a
 // zero-cost event of kind "ceiling:<name>", spooled and resent like the commits; the
@@ -58,6 +62,11 @@ class Enforcer {
     std::string run;  // prefix of idempotency keys
     std::chrono::milliseconds min_backoff{100};
     std::chrono::milliseconds max_backoff{10'000};
+    // Batches in flight at once: the authority answers a batch once it is durable (its
+    // group commit, up to --group-commit-ms), so a meter acknowledges about
+    // senders * max_batch entries per group commit.
+    size_t senders = 4;
+    size_t max_batch = kMaxBatch;  // REQUIRES: 1..kMaxBatch
   };
 
   // `authority` may be null (local enforcement only); then `spool` may be null too.
@@ -71,12 +80,12 @@ class Enforcer {
   Enforcer& operator=(const Enforcer&) = delete;
 
   Admission Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
-                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_);
+                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_, send_mu_);
 
   // Records the actual usage of an admitted call. Never fails: a commit that cannot be
   // stored or sent is logged and kept in memory accounting.
   void Complete(const Admission& admission, const std::string& model, const core::Usage& usage,
-                core::Money cost, bool estimated) EXCLUDES(mu_);
+                core::Money cost, bool estimated) EXCLUDES(mu_, send_mu_);
 
   // Releases an admitted call that was never forwarded.
   void Abandon(const Admission& admission) EXCLUDES(mu_);
@@ -88,14 +97,15 @@ class Enforcer {
   const core::EnvelopeLimits& limits() const { return options_.limits; }
 
   // Spooled entries (commits and ceiling reports) not yet acknowledged.
-  size_t PendingCommits() const EXCLUDES(mu_);
-  // Wakes the sender now (after the authority came back, or in tests).
-  void Flush() EXCLUDES(mu_);
-  // Keeps waking the sender (every 250 ms, whatever its backoff) and waits until every
+  size_t PendingCommits() const;
+  // Wakes the senders now, whatever their backoff (after the authority came back, or in
+  // tests).
+  void Flush() EXCLUDES(send_mu_);
+  // Keeps waking the senders (every 250 ms, whatever their backoff) and waits until every
   // spooled entry is acknowledged or `timeout` passes; true when none is left. For
   // shutdown: a pod's spool may not outlive the pod, and an authority that comes back
   // while the pod terminates is used at once.
-  bool Drain(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  bool Drain(std::chrono::milliseconds timeout) EXCLUDES(send_mu_);
   // The entries still in the spool, read from it. Empty without an authority.
   UnsentEntries Unsent() const;
 
@@ -104,16 +114,21 @@ class Enforcer {
   // Releases the authority's reservation of `admission`, if it holds one.
   void ReleaseAtAuthority(const Admission& admission);
   // Spools the report of a local denial for `ceiling` unless this process already did.
-  void ReportCeiling(const std::string& ceiling, const Admission& denied) EXCLUDES(mu_);
-  // Stores `entry` durably in the spool and wakes the sender; kUnavailable when it could
-  // not be stored.
-  Status Spool(const nlohmann::json& entry) EXCLUDES(mu_);
-  void SendLoop() EXCLUDES(mu_);
-  // Sends one spooled entry; true when it is done with (acknowledged or not retryable).
+  void ReportCeiling(const std::string& ceiling, const Admission& denied)
+      EXCLUDES(mu_, send_mu_);
+  // Stores `entry` durably in the spool and wakes the senders; the spool's error when it
+  // could not be stored.
+  Status Spool(const nlohmann::json& entry) EXCLUDES(send_mu_);
+  // One sender: claims the oldest entries no other sender has in flight, sends them, removes
+  // those done with; until the enforcer stops.
+  void SendLoop() EXCLUDES(send_mu_);
+  // The next batch to send, marked in flight; empty when the enforcer stops.
+  std::vector<CommitSpool::Entry> Claim() EXCLUDES(send_mu_);
+  // Sends `batch`; for each entry, true when it is done with (acknowledged or not retryable).
+  std::vector<bool> SendBatch(const std::vector<CommitSpool::Entry>& batch);
+  // Sends one spooled entry alone; true when it is done with.
   bool SendOne(const nlohmann::json& entry);
-  // The authority's answer to a spooled entry; nullopt when the entry is malformed.
-  std::optional<Status> SendCommit(const nlohmann::json& entry);
-  std::optional<Status> SendCeiling(const nlohmann::json& entry);
+  bool Stopping() const EXCLUDES(send_mu_);
 
   const Options options_;
   const std::unique_ptr<AuthorityClient> authority_;
@@ -125,12 +140,19 @@ class Enforcer {
   core::RunEnvelope envelope_ GUARDED_BY(mu_);
   // Ceilings whose report is spooled or sent by this process (or found in the spool).
   std::set<std::string> reported_ceilings_ GUARDED_BY(mu_);
-  CondVar wake_;
-  CondVar sent_;  // pending_ went down
-  bool stop_ GUARDED_BY(mu_) = false;
-  bool kick_ GUARDED_BY(mu_) = false;
-  size_t pending_ GUARDED_BY(mu_) = 0;
-  std::thread sender_;
+
+  // The senders' state, apart from mu_ so that claiming and parsing a batch never holds up
+  // a call.
+  mutable Mutex send_mu_;
+  CondVar wake_;  // entries were spooled, the backoff ended early, or the enforcer stops
+  CondVar sent_;  // entries left the spool
+  bool stop_ GUARDED_BY(send_mu_) = false;
+  // Spooled entries some sender is sending.
+  std::set<uint64_t> in_flight_ GUARDED_BY(send_mu_);
+  // No sender claims before this: the backoff after a failed send.
+  std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(send_mu_);
+  std::chrono::milliseconds backoff_ GUARDED_BY(send_mu_);
+  std::vector<std::thread> senders_;
 };
 
 }  // namespace agentbudget::meter

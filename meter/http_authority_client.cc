@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <sstream>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
@@ -17,7 +18,8 @@ using nlohmann::json;
 
 // The protocol's answers are small; a larger one is refused rather than buffered.
 constexpr size_t kMaxAnswerBytes = 1 << 20;
-// Connections kept for the calls in flight: the meter's enforcer threads and its sender.
+// Connections kept for the calls in flight: the meter's 8 enforcer threads, its 4 commit
+// threads and its 4 senders (meter::Enforcer::Options::senders).
 constexpr size_t kMaxIdleConnections = 16;
 // A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
 constexpr int kTimeoutsPerCall = 4;
@@ -87,6 +89,59 @@ class Collector : public std::enable_shared_from_this<Collector> {
   Answer answer_;
 };
 
+// The protocol's answer to a call of `path`: the parsed 200 body, or the error its status
+// and body name.
+Result<json> Interpret(const std::string& path, int status, const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (status != 200) {
+    std::string message = body.substr(0, 512);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
+        !Str(parsed["error"], "message").empty()) {
+      message = Str(parsed["error"], "message");
+    }
+    return MakeError(ErrorCodeForHttpStatus(status),
+                     "authority " + path + ": HTTP " + std::to_string(status) + ": " + message);
+  }
+  if (!parsed.is_object()) {
+    return Internal("authority " + path + ": answer is not a JSON object");
+  }
+  return parsed;
+}
+
+// A write as the single call it stands for: its path and body.
+struct WriteCall {
+  std::string path;
+  json body;
+};
+
+WriteCall CallOf(const CommitRequest& request) {
+  return {"/v1/reservations/" + request.reservation_id + "/commit",
+          json{{"idempotencyKey", request.idempotency_key},
+               {"model", request.model},
+               {"usage", core::UsageToJson(request.usage)},
+               {"cost", request.cost.ToString()},
+               {"estimated", request.estimated}}};
+}
+
+WriteCall CallOf(const EventRequest& request) {
+  return {"/v1/events", json{{"idempotencyKey", request.idempotency_key},
+                             {"kind", request.kind},
+                             {"cost", request.cost.ToString()},
+                             {"tokens", request.tokens},
+                             {"description", request.description}}};
+}
+
+// What a commit or event call's answer means: acknowledged only when it says committed.
+Status Acknowledged(const Result<json>& answer, const char* what) {
+  if (!answer.ok()) {
+    return answer.error();
+  }
+  if (!IsTrue(*answer, "committed")) {
+    return Internal(std::string("authority ") + what + ": answer does not say committed");
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 struct HttpAuthorityClient::Impl {
@@ -133,21 +188,7 @@ struct HttpAuthorityClient::Impl {
     if (!answer.ok()) {
       return MakeError(answer.error().code, "authority " + path + ": " + answer.error().message);
     }
-    json parsed = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
-    if (answer->status != 200) {
-      std::string message = answer->body.substr(0, 512);
-      if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
-          !Str(parsed["error"], "message").empty()) {
-        message = Str(parsed["error"], "message");
-      }
-      return MakeError(ErrorCodeForHttpStatus(answer->status),
-                       "authority " + path + ": HTTP " + std::to_string(answer->status) + ": " +
-                           message);
-    }
-    if (!parsed.is_object()) {
-      return Internal("authority " + path + ": answer is not a JSON object");
-    }
-    return parsed;
+    return Interpret(path, answer->status, answer->body);
   }
 };
 
@@ -208,19 +249,8 @@ Result<Reservation> HttpAuthorityClient::Reserve(const ReserveRequest& request) 
 }
 
 Status HttpAuthorityClient::Commit(const CommitRequest& request) {
-  auto answer = impl_->Post("/v1/reservations/" + request.reservation_id + "/commit",
-                            json{{"idempotencyKey", request.idempotency_key},
-                                 {"model", request.model},
-                                 {"usage", core::UsageToJson(request.usage)},
-                                 {"cost", request.cost.ToString()},
-                                 {"estimated", request.estimated}});
-  if (!answer.ok()) {
-    return answer.error();
-  }
-  if (!IsTrue(*answer, "committed")) {
-    return Internal("authority commit: answer does not say committed");
-  }
-  return OkStatus();
+  const WriteCall call = CallOf(request);
+  return Acknowledged(impl_->Post(call.path, call.body), "commit");
 }
 
 Status HttpAuthorityClient::Release(const std::string& reservation_id,
@@ -234,18 +264,40 @@ Status HttpAuthorityClient::Release(const std::string& reservation_id,
 }
 
 Status HttpAuthorityClient::RecordEvent(const EventRequest& request) {
-  auto answer = impl_->Post("/v1/events", json{{"idempotencyKey", request.idempotency_key},
-                                               {"kind", request.kind},
-                                               {"cost", request.cost.ToString()},
-                                               {"tokens", request.tokens},
-                                               {"description", request.description}});
+  const WriteCall call = CallOf(request);
+  return Acknowledged(impl_->Post(call.path, call.body), "event");
+}
+
+Result<std::vector<Status>> HttpAuthorityClient::CommitBatch(const std::vector<Write>& writes) {
+  std::vector<std::string> paths;
+  json requests = json::array();
+  for (const Write& write : writes) {
+    WriteCall call = std::visit([](const auto& request) { return CallOf(request); }, write);
+    requests.push_back(json{{"path", call.path}, {"body", std::move(call.body)}});
+    paths.push_back(std::move(call.path));
+  }
+  auto answer = impl_->Post("/v1/batch", json{{"requests", std::move(requests)}});
   if (!answer.ok()) {
     return answer.error();
   }
-  if (!IsTrue(*answer, "committed")) {
-    return Internal("authority event: answer does not say committed");
+  const auto answers = answer->find("answers");
+  if (answers == answer->end() || !answers->is_array() || answers->size() != writes.size()) {
+    return Internal("authority /v1/batch: answer does not hold one answer per request");
   }
-  return OkStatus();
+  std::vector<Status> out;
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const json& one = (*answers)[i];
+    const auto status = one.is_object() ? one.find("status") : one.end();
+    const auto body = one.is_object() ? one.find("body") : one.end();
+    if (status == one.end() || !status->is_number_integer() || body == one.end()) {
+      out.push_back(Internal("authority /v1/batch: malformed answer " + std::to_string(i)));
+      continue;
+    }
+    out.push_back(Acknowledged(Interpret(paths[i], status->get<int>(), body->dump()),
+                               std::holds_alternative<CommitRequest>(writes[i]) ? "commit"
+                                                                                : "event"));
+  }
+  return out;
 }
 
 Result<ProviderCredentials> HttpAuthorityClient::FetchCredentials() {

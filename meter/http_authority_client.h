@@ -38,6 +38,7 @@ class HttpAuthorityClient final : public AuthorityClient {
   Status Commit(const CommitRequest& request) override;
   Status Release(const std::string& reservation_id, const std::string& idempotency_key) override;
   Status RecordEvent(const EventRequest& request) override;
+  Result<std::vector<Status>> CommitBatch(const std::vector<Write>& writes) override;
   Result<ProviderCredentials> FetchCredentials() override;
 
  private:

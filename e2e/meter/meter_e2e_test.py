@@ -210,18 +210,25 @@ class ScriptedAuthority:
                     self.answer(403, {"error": {"code": "permission_denied",
                                                 "message": "keySource Secret"}})
 
+            def single(self, path, body):
+                """The answer to one request; each of a batch is recorded as its own."""
+                outer.requests.append((path, body))
+                if path == "/v1/reservations":
+                    return {"id": "r-1", "decision": decision, "model": model,
+                            "reason": reason, "expiresAt": "2026-11-27T23:00:00Z"}
+                if path.endswith("/commit"):
+                    return {"id": "r-1", "committed": True, "cost": body["cost"]}
+                return {"id": "r-1", "released": True, "committed": True}
+
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                outer.requests.append((self.path, body))
                 outer.authorizations.append(self.headers.get("authorization"))
-                if self.path == "/v1/reservations":
-                    answer = {"id": "r-1", "decision": decision, "model": model,
-                              "reason": reason, "expiresAt": "2026-11-27T23:00:00Z"}
-                elif self.path.endswith("/commit"):
-                    answer = {"id": "r-1", "committed": True, "cost": body["cost"]}
+                if self.path == "/v1/batch":
+                    self.answer(200, {"answers": [
+                        {"status": 200, "body": self.single(r["path"], r["body"])}
+                        for r in body["requests"]]})
                 else:
-                    answer = {"id": "r-1", "released": True, "committed": True}
-                self.answer(200, answer)
+                    self.answer(200, self.single(self.path, body))
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

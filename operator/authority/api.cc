@@ -2,7 +2,9 @@
 
 #include <future>
 #include <memory>
+#include <vector>
 
+#include "common/mutex.h"
 #include "operator/authority/bearer.h"
 #include "operator/authority/codec.h"
 #include "core/time_format.h"
@@ -48,6 +50,33 @@ std::vector<std::string> Segments(const std::string& path) {
   return segments;
 }
 
+// The answers of one POST /v1/batch, each set once, answered together once all are set.
+class BatchAnswers {
+ public:
+  BatchAnswers(size_t count, AuthorityApi::Done done)
+      : answers_(count, nlohmann::json()), left_(count), done_(std::move(done)) {}
+
+  void Set(size_t index, const http::Response& response) EXCLUDES(mu_) {
+    nlohmann::json answers;
+    {
+      MutexLock lock(mu_);
+      answers_[index] = {{"status", response.status},
+                         {"body", nlohmann::json::parse(response.body, nullptr, false)}};
+      if (--left_ > 0) {
+        return;
+      }
+      answers = std::move(answers_);
+    }
+    done_(http::Response::Json(200, {{"answers", std::move(answers)}}));
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<nlohmann::json> answers_ GUARDED_BY(mu_);
+  size_t left_ GUARDED_BY(mu_);
+  const AuthorityApi::Done done_;
+};
+
 }  // namespace
 
 nlohmann::json BudgetsJson(const std::vector<BudgetSnapshot>& budgets) {
@@ -84,6 +113,7 @@ void AuthorityApi::AddRoutes(http::Router& router) {
   auto handle = [this](const http::Request& request) { return Handle(request); };
   router.Add("POST", "/v1/reservations", handle);
   router.Add("POST", "/v1/events", handle);
+  router.Add("POST", "/v1/batch", handle);
   router.Add("GET", "/v1/runs", handle);
   router.Add("GET", "/v1/budgets", handle);
   router.Add("GET", "/v1/credentials", handle);
@@ -127,6 +157,10 @@ void AuthorityApi::HandleAsync(const http::Request& request, Done done) {
     }
     if (segments[1] == "events" && segments.size() == 2 && request.method == "POST") {
       Events(*caller, request, done);
+      return;
+    }
+    if (segments[1] == "batch" && segments.size() == 2 && request.method == "POST") {
+      Batch(*caller, request, done);
       return;
     }
     if (segments[1] == "runs" && segments.size() == 3 && request.method == "GET") {
@@ -178,6 +212,46 @@ void AuthorityApi::Events(const Caller& caller, const http::Request& request, Do
     return;
   }
   ledger_.RecordEvent(caller, *decoded, Forward(done));
+}
+
+void AuthorityApi::Batch(const Caller& caller, const http::Request& request, Done& done) {
+  const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+  const auto requests = body.is_object() ? body.find("requests") : body.end();
+  if (requests == body.end() || !requests->is_array() || requests->empty() ||
+      requests->size() > kMaxBatchRequests) {
+    done(ErrorResponse(InvalidArgument("requests must be an array of 1.." +
+                                       std::to_string(kMaxBatchRequests) +
+                                       " {\"path\", \"body\"} objects")));
+    return;
+  }
+  auto answers = std::make_shared<BatchAnswers>(requests->size(), std::move(done));
+  for (size_t i = 0; i < requests->size(); ++i) {
+    Done answer = [answers, i](http::Response response) { answers->Set(i, response); };
+    const nlohmann::json& item = (*requests)[i];
+    const auto path = item.is_object() ? item.find("path") : item.end();
+    const auto item_body = item.is_object() ? item.find("body") : item.end();
+    if (path == item.end() || !path->is_string() || item_body == item.end() ||
+        !item_body->is_object()) {
+      answer(ErrorResponse(InvalidArgument("requests[" + std::to_string(i) +
+                                           "] must be a {\"path\", \"body\"} object")));
+      continue;
+    }
+    http::Request single;
+    single.method = "POST";
+    single.path = path->get<std::string>();
+    single.body = item_body->dump();
+    const std::vector<std::string> segments = Segments(single.path);
+    if (segments.size() == 4 && segments[0] == "v1" && segments[1] == "reservations" &&
+        segments[3] == "commit") {
+      Reservations(caller, single, answer);
+    } else if (segments.size() == 2 && segments[0] == "v1" && segments[1] == "events") {
+      Events(caller, single, answer);
+    } else {
+      answer(ErrorResponse(InvalidArgument(
+          "requests[" + std::to_string(i) +
+          "].path: only /v1/reservations/{id}/commit and /v1/events may be batched")));
+    }
+  }
 }
 
 http::Response AuthorityApi::Credentials(const Caller& caller) {

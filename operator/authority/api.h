@@ -10,8 +10,12 @@
 
 namespace agentbudget::authority {
 
+// The most requests one POST /v1/batch may carry (docs/authority-protocol.md).
+inline constexpr size_t kMaxBatchRequests = 128;
+
 // The budget authority's HTTP API (docs/authority-protocol.md) over a Ledger:
 //   POST /v1/reservations, POST /v1/reservations/{id}/commit|release, POST /v1/events,
+//   POST /v1/batch (commits and events, each answered as its own request would be),
 //   GET /v1/runs/{run}, GET /v1/budgets, GET /v1/credentials.
 // Every request needs `Authorization: Bearer <token>`; the Authenticator maps it to the
 // caller's run. A caller commits, releases and reads only its own run (another run's
@@ -21,9 +25,9 @@ namespace agentbudget::authority {
 // returns an error (not the leader, ledger not yet recovered) every request is answered
 // 503 with that error and Retry-After: 1, so meters retry (they are never redirected: a
 // follower's ledger is not authoritative, and the Service routes only to the leader once
-// its readiness probe passes). Handle() blocks until a commit is durable, at most
-// `commit_timeout`; past it, 503, and the meter resends with the same key. HandleAsync()
-// answers commits and events without blocking. Thread-safe.
+// its readiness probe passes). Handle() blocks until a commit is durable (for a batch, every
+// one of it), at most `commit_timeout`; past it, 503, and the meter resends with the same
+// keys. HandleAsync() answers commits, events and batches without blocking. Thread-safe.
 class AuthorityApi {
  public:
   using ServingCheck = std::function<Status()>;
@@ -43,8 +47,8 @@ class AuthorityApi {
   // One request, as the router would dispatch it under /v1.
   http::Response Handle(const http::Request& request);
 
-  // The same without waiting: `done` runs before this returns, except for commits and
-  // events, whose `done` runs on the ledger's commit thread once they are durable (or at
+  // The same without waiting: `done` runs before this returns, except for commits, events
+  // and batches, whose `done` runs on the ledger's commit thread once they are durable (or at
   // once on error). Nothing of `request` is referenced after this returns, so `done` may
   // outlive it. `done` must not block, and this object and the ledger must outlive every
   // pending `done` (the ledger's destructor runs them).
@@ -53,6 +57,8 @@ class AuthorityApi {
  private:
   void Reservations(const Caller& caller, const http::Request& request, Done& done);
   void Events(const Caller& caller, const http::Request& request, Done& done);
+  // POST /v1/batch: each request as Reservations (commits) or Events would answer it.
+  void Batch(const Caller& caller, const http::Request& request, Done& done);
   http::Response Credentials(const Caller& caller);
 
   Ledger& ledger_;

@@ -244,6 +244,60 @@ TEST_F(AuthorityApiTest, AsyncReplayOfAPendingCommitIsAnsweredWithTheFirst) {
   EXPECT_EQ(store_.Load()->size(), 1U);
 }
 
+// Each request of a batch is answered exactly as the same request on its own: replaying the
+// batch's commit alone gets the batch's answer, and a reused key still conflicts.
+TEST_F(AuthorityApiTest, ABatchAnswersEachRequestAsItsOwnCallWould) {
+  const std::string id = Reserve("token-a", "k1");
+  const std::string other = Reserve("token-b", "k2");
+  const json event = {{"idempotencyKey", "e1"}, {"kind", "llm"}, {"cost", "0.0008"},
+                      {"tokens", 7}, {"description", "LLM call"}};
+  const json requests = json::array({
+      {{"path", "/v1/reservations/" + id + "/commit"}, {"body", CommitBody("c1", "0.0021")}},
+      {{"path", "/v1/reservations/r-unknown/commit"}, {"body", CommitBody("c2", "0.1")}},
+      {{"path", "/v1/events"}, {"body", event}},
+      {{"path", "/v1/reservations/" + other + "/commit"}, {"body", CommitBody("c3", "0.1")}},
+      {{"path", "/v1/reservations"}, {"body", json::object()}},
+      {{"path", "/v1/reservations/" + id + "/commit"}, {"body", CommitBody("c1", "0.5")}},
+  });
+  auto batch = Post("token-a", "/v1/batch", {{"requests", requests}});
+  ASSERT_EQ(batch.status, 200) << batch.body;
+  const json answers = json::parse(batch.body)["answers"];
+  ASSERT_EQ(answers.size(), requests.size());
+  EXPECT_EQ(answers[0]["status"], 200);
+  EXPECT_EQ(answers[0]["body"], json({{"id", id}, {"committed", true}, {"cost", "0.0021"}}));
+  EXPECT_EQ(answers[1]["status"], 200);  // recorded late
+  EXPECT_EQ(answers[1]["body"]["late"], true);
+  EXPECT_EQ(answers[2]["status"], 200);
+  EXPECT_EQ(answers[3]["status"], 403);  // another run's reservation
+  EXPECT_EQ(answers[4]["status"], 400);  // reservations are not batched
+  EXPECT_EQ(answers[5]["status"], 409);
+  EXPECT_EQ(answers[5]["body"]["error"]["code"], "conflict");
+  for (size_t i : {0, 1, 2, 3}) {
+    auto alone = Post("token-a", requests[i]["path"], requests[i]["body"]);
+    EXPECT_EQ(alone.status, answers[i]["status"]) << i;
+    EXPECT_EQ(json::parse(alone.body), answers[i]["body"]) << i;
+  }
+  EXPECT_EQ(json::parse(Get("token-a", "/v1/runs/run-a").body)["spent"], "0.1029");
+}
+
+TEST_F(AuthorityApiTest, ABatchHoldsOneTo128Requests) {
+  const json one = {{"path", "/v1/events"},
+                    {"body", {{"idempotencyKey", "e"}, {"kind", "llm"}, {"cost", "0.1"}}}};
+  for (const json& body : {json::object(), json{{"requests", json::array()}},
+                           json{{"requests", "x"}}}) {
+    auto response = Post("token-a", "/v1/batch", body);
+    EXPECT_EQ(response.status, 400) << body;
+  }
+  json too_many = json::array();
+  for (int i = 0; i < 129; ++i) {
+    too_many.push_back(one);
+  }
+  auto response = Post("token-a", "/v1/batch", {{"requests", too_many}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(json::parse(response.body)["error"]["message"].get<std::string>().find("1..128"),
+            std::string::npos);
+}
+
 TEST_F(AuthorityApiTest, UnknownPathsAre404) {
   EXPECT_EQ(Post("token-a", "/v1/reservations/r-1/refund", json::object()).status, 404);
   EXPECT_EQ(Get("token-a", "/v1/nothing").status, 404);

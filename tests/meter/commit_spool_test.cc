@@ -101,6 +101,67 @@ TEST_F(CommitSpoolTest, DropsInterruptedAppendsAndSkipsUnreadableEntries) {
   EXPECT_EQ(*(*spool)->Append({{"n", 3}}), 3u);
 }
 
+TEST_F(CommitSpoolTest, HoldsAtMostItsBoundAndRefusesAppendsPastIt) {
+  auto spool = CommitSpool::Open(dir_, 3);
+  ASSERT_TRUE(spool.ok());
+  for (int n = 1; n <= 3; ++n) {
+    ASSERT_TRUE((*spool)->Append({{"n", n}}).ok());
+  }
+  EXPECT_TRUE((*spool)->full());
+  auto refused = (*spool)->Append({{"n", 4}});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_NE(refused.error().message.find("full: 3 entries"), std::string::npos);
+  EXPECT_EQ((*spool)->size(), 3u);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& file : std::filesystem::directory_iterator(dir_)) {
+    ++files;
+  }
+  EXPECT_EQ(files, 3u);
+  ASSERT_TRUE((*spool)->Remove(1).ok());
+  EXPECT_FALSE((*spool)->full());
+  EXPECT_EQ(*(*spool)->Append({{"n", 5}}), 4u);
+}
+
+// A previous process's entries are all kept, even past a smaller bound; appends wait.
+TEST_F(CommitSpoolTest, LoadsEveryLeftEntryEvenPastTheBound) {
+  {
+    auto spool = CommitSpool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    for (int n = 1; n <= 3; ++n) {
+      ASSERT_TRUE((*spool)->Append({{"n", n}}).ok());
+    }
+  }
+  auto reopened = CommitSpool::Open(dir_, 2);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Pending().size(), 3u);
+  EXPECT_TRUE((*reopened)->full());
+  EXPECT_EQ((*reopened)->Append({{"n", 4}}).error().code, ErrorCode::kResourceExhausted);
+}
+
+// The directory is read by Open only: later answers come from the spool's own index.
+TEST_F(CommitSpoolTest, AnswersFromItsIndexNotTheDirectory) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE((*spool)->Append({{"n", 1}}).ok());
+  std::ofstream(dir_ + "/00000000000000000009.json") << R"({"n":9})";
+  const auto pending = (*spool)->Pending();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].second["n"], 1);
+}
+
+TEST_F(CommitSpoolTest, OldestSkipsTheEntriesAskedToAndStopsAtTheLimit) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  for (int n = 1; n <= 4; ++n) {
+    ASSERT_TRUE((*spool)->Append({{"n", n}}).ok());
+  }
+  const auto oldest = (*spool)->Oldest(2, {1, 3});
+  ASSERT_EQ(oldest.size(), 2u);
+  EXPECT_EQ(oldest[0].first, 2u);
+  EXPECT_EQ(oldest[1].first, 4u);
+}
+
 TEST_F(CommitSpoolTest, FailsClearlyWhenTheDirectoryCannotBeCreated) {
   auto spool = CommitSpool::Open("/proc/agentbudget-cannot-exist");
   ASSERT_FALSE(spool.ok());

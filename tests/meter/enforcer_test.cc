@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -39,15 +40,44 @@ class EnforcerTest : public ::testing::Test {
                                  core::EnvelopeLimits limits = {},
                                  std::chrono::milliseconds backoff = std::chrono::milliseconds(1),
                                  std::chrono::milliseconds max_backoff =
-                                     std::chrono::milliseconds(5)) {
+                                     std::chrono::milliseconds(5),
+                                 size_t max_batch = kMaxBatch,
+                                 size_t spool_entries = CommitSpool::kDefaultMaxEntries) {
     std::unique_ptr<AuthorityClient> owned(authority);
     std::unique_ptr<CommitSpool> spool;
     if (authority != nullptr) {
-      spool = CommitSpool::Open(dir_).value();
+      spool = CommitSpool::Open(dir_, spool_entries).value();
     }
-    return std::make_unique<Enforcer>(
-        Enforcer::Options{mode, limits, "run-1", backoff, max_backoff},
-        std::move(owned), std::move(spool));
+    Enforcer::Options options{mode, limits, "run-1", backoff, max_backoff};
+    options.max_batch = max_batch;
+    return std::make_unique<Enforcer>(std::move(options), std::move(owned), std::move(spool));
+  }
+
+  // An enforcer of `authority` holding `count` spooled commits the authority refused for
+  // now, which it sends in batches of `max_batch`.
+  std::unique_ptr<Enforcer> WithBacklog(FakeAuthority* authority, size_t count,
+                                        size_t max_batch) {
+    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
+    auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                         std::chrono::milliseconds(5), max_batch);
+    Call(*enforcer, count);
+    return enforcer;
+  }
+
+  // Lets `authority` acknowledge commits again, each taking `delay`.
+  static void ComeBack(FakeAuthority& authority, std::chrono::milliseconds delay = {}) {
+    MutexLock lock(authority.mu);
+    authority.commit_error.reset();
+    authority.commit_delay = delay;
+  }
+
+  // Admits and completes `count` calls of cost 1 each.
+  static void Call(Enforcer& enforcer, size_t count) {
+    for (size_t i = 1; i <= count; ++i) {
+      const Admission a = enforcer.Admit("openai", "m", i, Money::FromMicros(1), 1);
+      ASSERT_TRUE(a.allowed) << a.reason;
+      enforcer.Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
+    }
   }
 
   std::string dir_;
@@ -226,21 +256,13 @@ TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledForTheNextStart) {
   constexpr size_t kCommits = 40;
   {
     auto* authority = new FakeAuthority;  // owned by the enforcer
-    authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
-    auto enforcer = Make(authority, FailureMode::kOpen);
-    for (size_t i = 1; i <= kCommits; ++i) {
-      const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
-      enforcer->Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
-    }
-    {
-      MutexLock lock(authority->mu);
-      authority->commit_error.reset();
-      authority->commit_delay = std::chrono::milliseconds(50);
-    }
+    // Batches of 2: the 4 senders have at most 8 entries in flight when told to stop.
+    auto enforcer = WithBacklog(authority, kCommits, 2);
+    ComeBack(*authority, std::chrono::milliseconds(50));
     ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() >= 1; }));
-    enforcer.reset();  // stops the sender mid-spool, as the meter's shutdown does
+    enforcer.reset();  // stops the senders mid-spool, as the meter's shutdown does
   }
-  // The sender stopped instead of sending the whole spool first; the acknowledged entries
+  // The senders stopped instead of sending the whole spool first; the acknowledged entries
   // left the spool, the rest is sent by the next start.
   auto* authority = new FakeAuthority;
   authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
@@ -254,6 +276,51 @@ TEST_F(EnforcerTest, StoppingWhileSendingLeavesTheRestSpooledForTheNextStart) {
   }
   EXPECT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   EXPECT_EQ(authority->CommitCount(), left);
+}
+
+// A backlog goes out in batches of at most max_batch, each entry once.
+TEST_F(EnforcerTest, ABacklogIsSentInBatches) {
+  constexpr size_t kCommits = 100;
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  auto enforcer = WithBacklog(authority, kCommits, 16);
+  ComeBack(*authority);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  MutexLock lock(authority->mu);
+  ASSERT_EQ(authority->commits.size(), kCommits);
+  std::set<std::string> keys;
+  for (const CommitRequest& commit : authority->commits) {
+    keys.insert(commit.idempotency_key);
+  }
+  EXPECT_EQ(keys.size(), kCommits);
+  EXPECT_GT(authority->largest_batch, 1u);
+  EXPECT_LE(authority->largest_batch, 16u);
+}
+
+TEST_F(EnforcerTest, AnAuthorityWithoutTheBatchEndpointGetsEachEntryOnItsOwn) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::batch_error, NotFound("no such endpoint: POST /v1/batch"));
+  auto enforcer = Make(authority, FailureMode::kOpen);
+  Call(*enforcer, 3);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  MutexLock lock(authority->mu);
+  EXPECT_EQ(authority->commits.size(), 3u);
+  EXPECT_GE(authority->batches, 1);
+}
+
+TEST_F(EnforcerTest, AFullSpoolDeniesCallsUntilTheAuthorityAcknowledges) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 3);
+  Call(*enforcer, 3);
+  const Admission denied = enforcer->Admit("openai", "m", 4, Money::FromMicros(1), 1);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_NE(denied.reason.find("commit spool full: 3 commits"), std::string::npos)
+      << denied.reason;
+  ComeBack(*authority);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  EXPECT_TRUE(enforcer->Admit("openai", "m", 5, Money::FromMicros(1), 1).allowed);
+  EXPECT_EQ(authority->CommitCount(), 3u);
 }
 
 TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {

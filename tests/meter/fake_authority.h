@@ -1,9 +1,11 @@
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "common/mutex.h"
@@ -45,6 +47,24 @@ class FakeAuthority : public AuthorityClient {
     events.push_back(request);
     return OkStatus();
   }
+  // Each write as Commit or RecordEvent answers it, unless `batch_error` fails the whole call.
+  Result<std::vector<Status>> CommitBatch(const std::vector<Write>& writes) override {
+    {
+      MutexLock lock(mu);
+      ++batches;
+      largest_batch = std::max(largest_batch, writes.size());
+      if (batch_error) {
+        return *batch_error;
+      }
+    }
+    std::vector<Status> answers;
+    for (const Write& write : writes) {
+      const auto* commit = std::get_if<CommitRequest>(&write);
+      answers.push_back(commit != nullptr ? Commit(*commit)
+                                          : RecordEvent(std::get<EventRequest>(write)));
+    }
+    return answers;
+  }
   Result<ProviderCredentials> FetchCredentials() override {
     MutexLock lock(mu);
     ++credential_fetches;
@@ -59,7 +79,7 @@ class FakeAuthority : public AuthorityClient {
     reservation = std::move(answer);
   }
   // Makes the calls of one kind fail: `calls` is &FakeAuthority::reserve_error,
-  // commit_error, event_error or credentials_error.
+  // commit_error, event_error, batch_error or credentials_error.
   void Fail(std::optional<Error> FakeAuthority::*calls, Error error) EXCLUDES(mu) {
     MutexLock lock(mu);
     this->*calls = std::move(error);
@@ -81,6 +101,9 @@ class FakeAuthority : public AuthorityClient {
   int commit_attempts GUARDED_BY(mu) = 0;  // answered or failed
   std::chrono::milliseconds commit_delay GUARDED_BY(mu){0};  // each commit takes this long
   std::optional<Error> event_error GUARDED_BY(mu);
+  std::optional<Error> batch_error GUARDED_BY(mu);  // fails CommitBatch as a whole
+  int batches GUARDED_BY(mu) = 0;                  // CommitBatch calls
+  size_t largest_batch GUARDED_BY(mu) = 0;         // writes in the largest of them
   std::optional<Error> credentials_error GUARDED_BY(mu);
   ProviderCredentials credentials GUARDED_BY(mu);
   int credential_fetches GUARDED_BY(mu) = 0;

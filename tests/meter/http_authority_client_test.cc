@@ -136,7 +136,7 @@ TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
 
 TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
   ScriptedServer server([](web::http::http_request request, const std::string&) {
-    Reply(request, 200, R"({"id":"e-1","committed":true})");
+    Reply(request, 200, R"({"answers":[{"status":200,"body":{"id":"e-1","committed":true}}]})");
   });
   const std::string dir = ::testing::TempDir() + "/ceiling-report-spool";
   std::filesystem::remove_all(dir);
@@ -149,14 +149,54 @@ TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
   ASSERT_TRUE(enforcer.Drain(std::chrono::seconds(10)));
   const auto seen = server.seen();
   ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].first, "/v1/events");
-  EXPECT_EQ(json::parse(seen[0].second),
+  EXPECT_EQ(seen[0].first, "/v1/batch");
+  const json requests = json::parse(seen[0].second)["requests"];
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0]["path"], "/v1/events");
+  EXPECT_EQ(requests[0]["body"],
             (json{{"idempotencyKey", denied.idempotency_key + "-ceiling"},
                   {"kind", "ceiling:maxCost"},
                   {"cost", "0"},
                   {"tokens", 0},
                   {"description", denied.reason}}));
   std::filesystem::remove_all(dir);
+}
+
+// A batch carries each write as its own call's path and body, and each answer is read as
+// that call's would be.
+TEST(HttpAuthorityClientTest, ABatchIsAnsweredPerWrite) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"answers":[
+        {"status":200,"body":{"id":"r-1","committed":true,"cost":"0.0021"}},
+        {"status":409,"body":{"error":{"code":"conflict","message":"key reused"}}},
+        {"status":200,"body":{"id":"e-1"}}]})");
+  });
+  const CommitRequest commit{"r-1", "k1-commit", "claude-haiku-4-5",
+                             core::Usage{1000, 0, 0, 0, 200, 0}, core::Money::FromMicros(2100),
+                             false};
+  const EventRequest event{"k2-commit", "llm", core::Money::FromMicros(5), 3, "LLM call"};
+  auto answers = Client(server.url())->CommitBatch({commit, commit, event});
+  ASSERT_TRUE(answers.ok()) << answers.error().message;
+  ASSERT_EQ(answers->size(), 3u);
+  EXPECT_TRUE((*answers)[0].ok());
+  EXPECT_EQ((*answers)[1].error().code, ErrorCode::kConflict);
+  EXPECT_NE((*answers)[1].error().message.find("key reused"), std::string::npos);
+  EXPECT_EQ((*answers)[2].error().code, ErrorCode::kInternal);  // does not say committed
+  const json requests = json::parse(server.seen()[0].second)["requests"];
+  EXPECT_EQ(requests[0]["path"], "/v1/reservations/r-1/commit");
+  EXPECT_EQ(requests[0]["body"]["cost"], "0.0021");
+  EXPECT_EQ(requests[2]["path"], "/v1/events");
+  EXPECT_EQ(requests[2]["body"]["tokens"], 3);
+}
+
+TEST(HttpAuthorityClientTest, ABatchFailsWholeWhenTheAnswerIsNotOnePerWrite) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"answers":[]})");
+  });
+  const EventRequest event{"k", "llm", core::Money(), 0, ""};
+  auto answers = Client(server.url())->CommitBatch({event});
+  ASSERT_FALSE(answers.ok());
+  EXPECT_EQ(answers.error().code, ErrorCode::kInternal);
 }
 
 TEST(HttpAuthorityClientTest, FetchesTheProviderKeysWithTheBearerToken) {
