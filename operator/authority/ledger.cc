@@ -181,9 +181,9 @@ Result<Ledger::StoredKeys> Ledger::LookUpStored(std::optional<uint64_t> key,
     MutexLock lock(mu_);
     ask_key = key && !answers_.contains(*key) && filter_->MayContain(*key);
     if (reservation != nullptr) {
-      // A reservation in flight was not committed yet. One memory holds neither is rare
-      // (a resend after the recent window, a reservation made before a restart): asked
-      // without the filter, which therefore holds only keys.
+      // A reservation in flight was not committed yet. A reservation memory holds neither
+      // in flight nor as committed is rare (a resend after the recent window, one made
+      // before a restart): the store is asked without the filter, which holds only keys.
       ask_reservation = !committed_.contains(core::Fingerprint(*reservation)) &&
                         !reservations_.contains(*reservation);
     }
@@ -401,6 +401,14 @@ std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
   return charges;
 }
 
+Status Ledger::AdmitPendingLocked() const {
+  if (const size_t pending = committer_.pending(); pending >= options_.max_pending_commits) {
+    return Unavailable("the ledger's store is " + std::to_string(pending) +
+                       " commits behind; resend later");
+  }
+  return OkStatus();
+}
+
 void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
   Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
   answer.durability = std::make_shared<Durability>();
@@ -479,6 +487,9 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
   if (reservation != nullptr && reservation->run != caller.run) {
     return Result<nlohmann::json>(
         PermissionDenied("reservation " + id + " belongs to another run"));
+  }
+  if (Status admitted = AdmitPendingLocked(); !admitted.ok()) {
+    return Result<nlohmann::json>(std::move(admitted).error());
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
@@ -607,6 +618,9 @@ std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& 
   }
   if (stored.answer) {
     return ReplayStoredLocked(scoped, request.request_hash, *stored.answer);
+  }
+  if (Status admitted = AdmitPendingLocked(); !admitted.ok()) {
+    return Result<nlohmann::json>(std::move(admitted).error());
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),

@@ -179,6 +179,13 @@ class Ledger {
     // an hour (18 million keys a generation, 3 probes), about 7 % of new keys look like old
     // ones (350 probes/s); at 1,000 pairs/s, 0.1 %.
     uint64_t key_filter_bits = uint64_t{1} << 27;
+    // Commits and events waiting for the store at most: beyond it a new one is refused with
+    // kUnavailable (the meter keeps it in its spool and resends it), so that a store that
+    // is down, or slower than the rate, does not grow memory without bound. 10,000 is 2 s
+    // at 5,000 pairs/s (a store that keeps up has one or two batches of 1,000 waiting); a
+    // waiting entry holds about 2.5 KB (the entry, its answer, the reply waiting for it and
+    // the group committer's queue), so this bounds them to about 25 MiB.
+    size_t max_pending_commits = 10000;
   };
 
   // A JSON answer or an error, delivered once.
@@ -208,7 +215,8 @@ class Ledger {
 
   // Commits actual spend against reservation `id`, releasing its remainder. `reply` gets
   // {id, committed: true, cost[, late: true]} once durable, or kInvalidArgument,
-  // kPermissionDenied (another run's reservation) or kConflict at once.
+  // kPermissionDenied (another run's reservation), kConflict, or kUnavailable (the store
+  // is Options::max_pending_commits behind; nothing was counted) at once.
   void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
               Reply reply) EXCLUDES(mu_);
 
@@ -217,7 +225,8 @@ class Ledger {
   Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
                                  const ReleaseRequest& request) EXCLUDES(mu_);
 
-  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable.
+  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable, or
+  // an error at once as Commit's.
   void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply)
       EXCLUDES(mu_);
 
@@ -389,6 +398,8 @@ class Ledger {
   // Remembers that reservation `id` of `run` was committed (known or not), so a second
   // commit under another key is refused until the tombstone is forgotten.
   void MarkCommittedLocked(const std::string& id, const std::string& run) REQUIRES(mu_);
+  // kUnavailable when Options::max_pending_commits entries wait for the store.
+  Status AdmitPendingLocked() const REQUIRES(mu_);
   // Hands the entry to the group committer; the answer becomes durable with it.
   void PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) REQUIRES(mu_);
   std::string NewIdLocked(const char* prefix) REQUIRES(mu_);
