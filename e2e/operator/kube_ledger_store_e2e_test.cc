@@ -12,6 +12,7 @@
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "kube/config.h"
+#include "operator/authority/kube_ledger_objects.h"
 #include "operator/authority/ledger_compaction.h"
 
 namespace agentbudget::authority {
@@ -203,6 +204,37 @@ TEST_F(KubeLedgerStoreE2eTest, CompactionFoldsSettledSegmentsAndLoadStaysExact) 
   }
   EXPECT_EQ(ConfigMaps("segment"), 0);
   EXPECT_EQ(ConfigMaps("checkpoint"), 1);
+}
+
+// A merge writes its checkpoint a part at a time (it never holds the whole text): a chain
+// of twelve holding more totals than one part takes merges into a checkpoint of several
+// parts that loads exactly.
+TEST_F(KubeLedgerStoreE2eTest, AMergeOfManyTotalsIsWrittenInPartsAndLoadsExact) {
+  const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  int64_t spend = 0;
+  int64_t commits = 0;
+  // The first compaction makes a checkpoint, eleven more a delta each, the thirteenth
+  // merges the chain of twelve. Each batch is ~100 buckets of one run: ~1,300 totals.
+  for (int round = 0; round < 13; ++round) {
+    const std::vector<LedgerEntry> batch =
+        Batch("run-" + std::to_string(round), now - hours{30}, 200);
+    ASSERT_TRUE(store_->Append(batch).ok());
+    spend += Spend(batch);
+    commits += static_cast<int64_t>(batch.size());
+    auto folded = store_->Compact({now + hours{1}, now + hours{1}});
+    ASSERT_TRUE(folded.ok()) << folded.error().ToString();
+  }
+  auto loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_GT(loaded->size(), kube_ledger::kEntriesPerCheckpointPart);
+  EXPECT_EQ(ConfigMaps("checkpoint"), 2);  // one checkpoint, in two parts
+  EXPECT_EQ(ConfigMaps("segment"), 0);
+  EXPECT_EQ(Spend(loaded), spend);
+  int64_t counted = 0;
+  for (const LedgerEntry& entry : *loaded) {
+    counted += std::max<int64_t>(entry.folded, 1);
+  }
+  EXPECT_EQ(counted, commits);
 }
 
 TEST_F(KubeLedgerStoreE2eTest, TheCeilingIsNeverPassedAndFoldingMakesRoomAgain) {

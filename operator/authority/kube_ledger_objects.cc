@@ -85,21 +85,35 @@ Listed Keep(nlohmann::json& item) {
   return listed;
 }
 
-void CheckpointParts::Add(const LedgerEntry& entry) {
-  std::string line = entry.ToJson().dump() + '\n';
-  if (in_part_ > 0 && (in_part_ == kEntriesPerCheckpointPart ||
-                       parts_.back().size() + line.size() > kCheckpointPartBytes)) {
-    parts_.emplace_back();
-    in_part_ = 0;
+CheckpointParts::CheckpointParts(std::function<Status(std::string&&)> sink)
+    : sink_(std::move(sink)) {}
+
+Status CheckpointParts::Hand() {
+  if (failed_.ok()) {
+    failed_ = sink_(std::exchange(part_, std::string()));
   }
-  parts_.back() += line;
-  ++in_part_;
-  ++entries_;
+  in_part_ = 0;
+  return failed_;
 }
 
-std::vector<std::string> CheckpointParts::Take() {
-  return std::exchange(parts_, std::vector<std::string>(1));
+Status CheckpointParts::Add(const LedgerEntry& entry) {
+  if (!failed_.ok()) {
+    return failed_;
+  }
+  std::string line = entry.ToJson().dump() + '\n';
+  if (in_part_ > 0 && (in_part_ == kEntriesPerCheckpointPart ||
+                       part_.size() + line.size() > kCheckpointPartBytes)) {
+    if (Status handed = Hand(); !handed.ok()) {
+      return handed;
+    }
+  }
+  part_ += line;
+  ++in_part_;
+  ++entries_;
+  return failed_;
 }
+
+Status CheckpointParts::Finish() { return Hand(); }
 
 int64_t SizeOf(const nlohmann::json& object) {
   return static_cast<int64_t>(object.dump().size());

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,17 +56,30 @@ Listed Keep(nlohmann::json& item);
 
 // Checkpoint entries as JSON lines, in parts of at most kEntriesPerCheckpointPart entries
 // and kCheckpointPartBytes (an entry's key digests make it grow with its bucket's calls).
-// Not thread-safe.
+// Each part goes to `sink` as soon as it is full, and the last one at Finish(), so at most
+// one part's text (kCheckpointPartBytes) is held however large the checkpoint. A
+// checkpoint without entries is one empty part. Not thread-safe.
 class CheckpointParts {
  public:
-  void Add(const LedgerEntry& entry);
+  // `sink` gets each part's lines, in order. Its first error is returned by the Add() or
+  // Finish() that called it, and by every call after (no more parts go to it).
+  explicit CheckpointParts(std::function<Status(std::string&&)> sink);
+  Status Add(const LedgerEntry& entry);
+  // Hands the last part to the sink. Call once, after the last Add().
+  Status Finish();
   size_t entries() const { return entries_; }
-  std::vector<std::string> Take();
+  // Bytes of the part being filled: at most kCheckpointPartBytes (or one entry's line,
+  // when that alone is longer).
+  size_t held_bytes() const { return part_.size(); }
 
  private:
-  std::vector<std::string> parts_ = std::vector<std::string>(1);
+  Status Hand();
+
+  std::function<Status(std::string&&)> sink_;
+  std::string part_;
   size_t in_part_ = 0;
   size_t entries_ = 0;
+  Status failed_ = OkStatus();
 };
 
 // An object's size as serialized JSON.

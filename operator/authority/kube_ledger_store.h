@@ -104,11 +104,11 @@ class KubeLedgerStore final : public LedgerStore {
   // kResourceExhausted otherwise. kAlreadyExists passes through (the caller decides).
   Status CreateWithin(const nlohmann::json& object, int64_t limit) EXCLUDES(mu_);
   Status DeleteAll(const std::vector<std::string>& names) EXCLUDES(mu_);
-  // Creates the parts of the checkpoint covering segments up to `covers`, `contents` being
-  // each part's JSON lines. On error no part of it is left (as far as deleting them
-  // succeeded; leftovers are never read).
-  Status WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
-                         std::vector<std::string> contents) EXCLUDES(mu_);
+  // Creates part `part` of the `parts` of the checkpoint covering segments up to `covers`
+  // (on top of checkpoint `base`, for a delta), holding JSON lines `lines`. Errors as
+  // CreateWithin's; a checkpoint missing a part is never read.
+  Status WriteCheckpointPart(uint64_t covers, std::optional<uint64_t> base, size_t part,
+                             size_t parts, std::string&& lines) EXCLUDES(mu_);
   // Reports bad object `name` once per process and counts it.
   void Skip(const std::string& name, const std::string& why) EXCLUDES(mu_);
 

@@ -77,39 +77,101 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   }();
   const std::optional<uint64_t> base = merge ? std::nullopt : layout->covers;
   // The chain is decoded a part at a time: merged, its entries fold again, and totals an
-  // hour older than the newest entry seen are written out as lines (far smaller than
+  // hour older than the newest entry seen are handed on as lines (far smaller than
   // entries) while the rest is read; under a delta, only their keys count as seen (what
-  // the delta is stored next to).
-  Folder folder(options.keep_digests_after, options.retain_from);
-  CheckpointParts parts;
-  size_t added = settled.size();
-  core::SysSeconds newest = core::SysSeconds::min();
-  auto write_out = [&parts](std::vector<LedgerEntry>&& totals) {
-    for (const LedgerEntry& total : totals) {
-      parts.Add(total);
+  // the delta is stored next to). Returns the entries added to the fold.
+  auto fold = [&](CheckpointParts& parts) -> Result<size_t> {
+    Folder folder(options.keep_digests_after, options.retain_from);
+    size_t added = settled.size();
+    core::SysSeconds newest = core::SysSeconds::min();
+    Status handed = OkStatus();
+    auto hand_on = [&](std::vector<LedgerEntry>&& totals) {
+      for (const LedgerEntry& total : totals) {
+        if (handed.ok()) {
+          handed = parts.Add(total);
+        }
+      }
+    };
+    Status visited = VisitCheckpoint(*layout, [&](LedgerEntry&& entry) {
+      if (!merge) {
+        folder.Count(entry);
+        return;
+      }
+      newest = std::max(newest, entry.at);
+      folder.Add(entry);
+      if (++added % kEntriesPerCheckpointPart == 0) {
+        hand_on(folder.TakeSettled(newest - kSettledAfter));
+      }
+    });
+    if (!visited.ok()) {
+      return std::move(visited).error();
     }
+    for (const LedgerEntry& entry : settled) {
+      folder.Add(entry);
+    }
+    hand_on(folder.Take());
+    if (!handed.ok()) {
+      return std::move(handed).error();
+    }
+    if (Status finished = parts.Finish(); !finished.ok()) {
+      return std::move(finished).error();
+    }
+    return added;
   };
-  Status visited = VisitCheckpoint(*layout, [&](LedgerEntry&& entry) {
+  // A delta's lines are the totals of a few minutes: kept, then written. A merge's are the
+  // whole chain's totals, which grow with the day: it folds twice instead, the same chain
+  // and entries in the same order, first to count the parts (every part's annotations
+  // name their number), then to write each part as soon as it is full, so that it holds
+  // one part of the new checkpoint's text rather than all of it.
+  size_t part_count = 0;
+  std::vector<std::string> delta_parts;
+  CheckpointParts first([&](std::string&& lines) {
+    ++part_count;
     if (!merge) {
-      folder.Count(entry);
-      return;
+      delta_parts.push_back(std::move(lines));
     }
-    newest = std::max(newest, entry.at);
-    folder.Add(entry);
-    if (++added % kEntriesPerCheckpointPart == 0) {
-      write_out(folder.TakeSettled(newest - kSettledAfter));
-    }
+    return OkStatus();
   });
-  if (!visited.ok()) {
-    return std::move(visited).error();
+  Result<size_t> added = fold(first);
+  if (!added.ok()) {
+    return std::move(added).error();
   }
-  for (const LedgerEntry& entry : settled) {
-    folder.Add(entry);
+  std::vector<std::string> written_parts;
+  auto write_part = [&](std::string&& lines) -> Status {
+    if (written_parts.size() == part_count) {
+      return Internal("the ledger checkpoint folded into more parts than counted");
+    }
+    const std::string name = CheckpointName(*covers, written_parts.size());
+    Status created = WriteCheckpointPart(*covers, base, written_parts.size(), part_count,
+                                         std::move(lines));
+    if (created.ok()) {
+      written_parts.push_back(name);
+    }
+    return created;
+  };
+  Status written = OkStatus();
+  size_t written_entries = first.entries();
+  if (merge) {
+    CheckpointParts second(write_part);
+    added = fold(second);
+    written = added.ok() ? OkStatus() : Status(added.error());
+    written_entries = second.entries();
   }
-  settled.clear();
-  write_out(folder.Take());
-  const size_t written_entries = parts.entries();
-  Status written = WriteCheckpoint(*covers, base, parts.Take());
+  for (std::string& lines : delta_parts) {
+    if (written.ok()) {
+      written = write_part(std::move(lines));
+    }
+  }
+  if (written.ok() && written_parts.size() != part_count) {
+    written = Internal("the ledger checkpoint folded into fewer parts than counted");
+  }
+  if (!written.ok()) {
+    // An incomplete checkpoint is never read; free its room for the next attempt.
+    if (Status deleted = DeleteAll(written_parts); !deleted.ok()) {
+      log::Warn("cannot delete an incomplete ledger checkpoint",
+                {{"error", deleted.error().ToString()}});
+    }
+  }
   if (!written.ok() && written.error().code == ErrorCode::kResourceExhausted &&
       options.keep_digests_after != core::SysSeconds::max()) {
     log::Warn("ledger checkpoint does not fit under the ceiling; folding without key digests",
@@ -136,39 +198,26 @@ Result<size_t> KubeLedgerStore::Compact(const CompactOptions& options) {
   if (Status deleted = DeleteAll(folded_maps); !deleted.ok()) {
     return std::move(deleted).error();
   }
-  return added - std::min(added, written_entries);
+  return *added - std::min(*added, written_entries);
 }
 
-Status KubeLedgerStore::WriteCheckpoint(uint64_t covers, std::optional<uint64_t> base,
-                                        std::vector<std::string> contents) {
-  const size_t parts = contents.size();
+Status KubeLedgerStore::WriteCheckpointPart(uint64_t covers, std::optional<uint64_t> base,
+                                            size_t part, size_t parts, std::string&& lines) {
   nlohmann::json annotations = {{kCoversAnnotation, std::to_string(covers)},
                                 {kPartsAnnotation, std::to_string(parts)}};
   if (base) {
     annotations[kBaseAnnotation] = std::to_string(*base);
   }
-  std::vector<std::string> written;
-  for (size_t part = 0; part < parts; ++part) {
-    nlohmann::json checkpoint = {
-        {"apiVersion", "v1"},
-        {"kind", "ConfigMap"},
-        {"metadata",
-         {{"name", CheckpointName(covers, part)},
-          {"labels", {{kLabel, "checkpoint"}}},
-          {"annotations", annotations}}},
-        {"data", {{"entries", std::move(contents[part])}}},
-    };
-    if (Status created = CreateWithin(checkpoint, options_.ceiling_bytes); !created.ok()) {
-      // An incomplete checkpoint is never read; free its room for the next attempt.
-      if (Status deleted = DeleteAll(written); !deleted.ok()) {
-        log::Warn("cannot delete an incomplete ledger checkpoint",
-                  {{"error", deleted.error().ToString()}});
-      }
-      return created;
-    }
-    written.push_back(CheckpointName(covers, part));
-  }
-  return OkStatus();
+  const nlohmann::json checkpoint = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"name", CheckpointName(covers, part)},
+        {"labels", {{kLabel, "checkpoint"}}},
+        {"annotations", std::move(annotations)}}},
+      {"data", {{"entries", std::move(lines)}}},
+  };
+  return CreateWithin(checkpoint, options_.ceiling_bytes);
 }
 
 }  // namespace agentbudget::authority

@@ -181,10 +181,11 @@ Result<Ledger::StoredKeys> Ledger::LookUpStored(std::optional<uint64_t> key,
     MutexLock lock(mu_);
     ask_key = key && !answers_.contains(*key) && filter_->MayContain(*key);
     if (reservation != nullptr) {
-      const uint64_t id = core::Fingerprint(*reservation);
-      // A reservation in flight was not committed yet.
-      ask_reservation = !committed_.contains(id) && !reservations_.contains(*reservation) &&
-                        filter_->MayContain(id);
+      // A reservation in flight was not committed yet. A reservation memory holds neither
+      // in flight nor as committed is rare (a resend after the recent window, one made
+      // before a restart): the store is asked without the filter, which holds only keys.
+      ask_reservation = !committed_.contains(core::Fingerprint(*reservation)) &&
+                        !reservations_.contains(*reservation);
     }
   }
   if (ask_key) {
@@ -400,6 +401,14 @@ std::vector<Charge> Ledger::SpendLocked(const std::vector<Hold>& holds,
   return charges;
 }
 
+Status Ledger::AdmitPendingLocked() const {
+  if (const size_t pending = committer_.pending(); pending >= options_.max_pending_commits) {
+    return Unavailable("the ledger's store is " + std::to_string(pending) +
+                       " commits behind; resend later");
+  }
+  return OkStatus();
+}
+
 void Ledger::PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) {
   Answer& answer = RememberLocked(scoped, entry.request_hash, entry.Response());
   answer.durability = std::make_shared<Durability>();
@@ -479,6 +488,9 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
     return Result<nlohmann::json>(
         PermissionDenied("reservation " + id + " belongs to another run"));
   }
+  if (Status admitted = AdmitPendingLocked(); !admitted.ok()) {
+    return Result<nlohmann::json>(std::move(admitted).error());
+  }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kCommit, caller, id, request.idempotency_key,
                                request.request_hash, request.cost_micros, request.tokens, now);
@@ -532,16 +544,11 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
 
 void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
   reservations_.erase(id);
-  const SteadyTime now = clock_.Monotonic();
-  const uint64_t fingerprint = core::Fingerprint(id);
   // With an AnswerIndex, kept until the commit is durable (then the store answers), and
   // AnswerTtl() more from then on (Sweep).
-  committed_[fingerprint] = {core::Fingerprint(run), index_ == nullptr
-                                                         ? now + options_.tombstone_ttl
-                                                         : SteadyTime::max()};
-  if (filter_) {
-    filter_->Add(fingerprint, now);
-  }
+  committed_[core::Fingerprint(id)] = {
+      core::Fingerprint(run),
+      index_ == nullptr ? clock_.Monotonic() + options_.tombstone_ttl : SteadyTime::max()};
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
@@ -611,6 +618,9 @@ std::optional<Result<nlohmann::json>> Ledger::RecordEventWithLock(const Caller& 
   }
   if (stored.answer) {
     return ReplayStoredLocked(scoped, request.request_hash, *stored.answer);
+  }
+  if (Status admitted = AdmitPendingLocked(); !admitted.ok()) {
+    return Result<nlohmann::json>(std::move(admitted).error());
   }
   RunState& run = RunLocked(caller);
   LedgerEntry entry = NewEntry(LedgerEntry::Kind::kEvent, caller, NewIdLocked("e-"),
@@ -695,12 +705,8 @@ void Ledger::RecoverKeyLocked(const LedgerEntry& entry, uint64_t scoped, uint64_
                               const std::string& id, const nlohmann::json& response) {
   const bool commit = entry.kind == LedgerEntry::Kind::kCommit;
   if (filter_) {
-    // The store answers the key and the reservation: the filter says to ask it.
-    const SteadyTime now = clock_.Monotonic();
-    filter_->Add(scoped, now);
-    if (commit) {
-      filter_->Add(core::Fingerprint(id), now);
-    }
+    // The store answers the key (the filter says to ask it) and the reservation.
+    filter_->Add(scoped, clock_.Monotonic());
     return;
   }
   RememberLocked(scoped, hash, response);

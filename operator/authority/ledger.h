@@ -173,10 +173,19 @@ class Ledger {
     // timeout, and a reservation resent later gets a decision of its own.
     std::chrono::seconds recent_answers_ttl{10};
     // With a store that keeps an AnswerIndex: the size of each of the two generations of
-    // the filter of keys and reservation ids made within the idempotency window (KeyFilter;
-    // 2^28 bits = 32 MiB each: after an hour at 5,000 pairs/s, about 7 % of new keys look
-    // like old ones). Only keys the filter may hold are looked up in the store.
-    uint64_t key_filter_bits = uint64_t{1} << 28;
+    // the filter of commits' and events' keys made within the idempotency window
+    // (KeyFilter). Only keys the filter may hold are looked up in the store, one index
+    // probe each. 2^27 bits = 16 MiB each, 32 MiB in all: at 5,000 pairs/s sustained for
+    // an hour (18 million keys a generation, 3 probes), about 7 % of new keys look like old
+    // ones (350 probes/s); at 1,000 pairs/s, 0.1 %.
+    uint64_t key_filter_bits = uint64_t{1} << 27;
+    // Commits and events waiting for the store at most: beyond it a new one is refused with
+    // kUnavailable (the meter keeps it in its spool and resends it), so that a store that
+    // is down, or slower than the rate, does not grow memory without bound. 10,000 is 2 s
+    // at 5,000 pairs/s (a store that keeps up has one or two batches of 1,000 waiting); a
+    // waiting entry holds about 2.5 KB (the entry, its answer, the reply waiting for it and
+    // the group committer's queue), so this bounds them to about 25 MiB.
+    size_t max_pending_commits = 10000;
   };
 
   // A JSON answer or an error, delivered once.
@@ -206,7 +215,8 @@ class Ledger {
 
   // Commits actual spend against reservation `id`, releasing its remainder. `reply` gets
   // {id, committed: true, cost[, late: true]} once durable, or kInvalidArgument,
-  // kPermissionDenied (another run's reservation) or kConflict at once.
+  // kPermissionDenied (another run's reservation), kConflict, or kUnavailable (the store
+  // is Options::max_pending_commits behind; nothing was counted) at once.
   void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
               Reply reply) EXCLUDES(mu_);
 
@@ -215,7 +225,8 @@ class Ledger {
   Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
                                  const ReleaseRequest& request) EXCLUDES(mu_);
 
-  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable.
+  // A direct debit of a known cost; `reply` gets {id, committed: true} once durable, or
+  // an error at once as Commit's.
   void RecordEvent(const Caller& caller, const EventRequest& request, Reply reply)
       EXCLUDES(mu_);
 
@@ -320,9 +331,9 @@ class Ledger {
     std::optional<StoredAnswer> answer;
     std::optional<std::string> committed_by;  // the run that committed the reservation
   };
-  // Asks the store about `key` (a KeyDigestOf) and `reservation` when the ledger has an
-  // AnswerIndex, memory does not hold them and the key filter may: takes the lock only to
-  // check, not while the store answers. Empty without an index. kUnavailable from the store.
+  // Asks the store about `key` (a KeyDigestOf) when the ledger has an AnswerIndex, memory
+  // does not hold it and the key filter may, and about `reservation` when memory holds
+  // neither it nor its commit: takes the lock only to check, not while the store answers. Empty without an index. kUnavailable from the store.
   Result<StoredKeys> LookUpStored(std::optional<uint64_t> key, const std::string* reservation)
       EXCLUDES(mu_);
   // The first answer to stored key `scoped`, or kConflict when `hash` differs; remembered
@@ -387,6 +398,8 @@ class Ledger {
   // Remembers that reservation `id` of `run` was committed (known or not), so a second
   // commit under another key is refused until the tombstone is forgotten.
   void MarkCommittedLocked(const std::string& id, const std::string& run) REQUIRES(mu_);
+  // kUnavailable when Options::max_pending_commits entries wait for the store.
+  Status AdmitPendingLocked() const REQUIRES(mu_);
   // Hands the entry to the group committer; the answer becomes durable with it.
   void PersistLocked(LedgerEntry entry, uint64_t scoped, Reply reply) REQUIRES(mu_);
   std::string NewIdLocked(const char* prefix) REQUIRES(mu_);
@@ -417,8 +430,7 @@ class Ledger {
   // fingerprint of the reservation a commit names (0 for events): Sweep() drops their
   // Durability once the store confirmed them.
   std::deque<std::pair<uint64_t, uint64_t>> pending_order_ GUARDED_BY(mu_);
-  // Commits' and events' keys and committed reservations' id fingerprints of the
-  // idempotency window; only with an AnswerIndex.
+  // Commits' and events' keys of the idempotency window; only with an AnswerIndex.
   std::unique_ptr<KeyFilter> filter_ GUARDED_BY(mu_);
   std::mt19937_64 random_ GUARDED_BY(mu_);
   LedgerStats stats_ GUARDED_BY(mu_);

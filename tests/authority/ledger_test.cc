@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <functional>
 #include <set>
 #include <thread>
@@ -195,6 +196,46 @@ TEST_F(LedgerTest, CommitIsAcknowledgedOnlyOnceDurable) {
   ASSERT_EQ(stored->size(), 1U);
   EXPECT_EQ((*stored)[0].idempotency_key, "c1");
   EXPECT_EQ(store_.appends(), 1);
+}
+
+// The bound on what waits for a store that does not write: Options::max_pending_commits.
+TEST_F(LedgerTest, CommitsBeyondTheWaitingLimitAreUnavailableAndCountNothing) {
+  Ledger::Options options;
+  options.max_pending_commits = 10;
+  store_.FailNextAppends(1'000'000);  // the store is down
+  std::atomic<int> refused{0};  // outlives the ledger, whose last replies run as it goes
+  Ledger ledger(clock_, store_, TestRates(), options,
+                GroupCommitter::Options{std::chrono::milliseconds{5}, 100});
+  ledger.UpsertBudget(MakeBudget("org", {{"limit", {{"amount", "1000"}}}}));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 25; ++i) {
+    auto reserved = ledger.Reserve(alice_, Reservation("k" + std::to_string(i), 1'000));
+    ASSERT_TRUE(reserved.ok());
+    ids.push_back((*reserved)["id"]);
+  }
+  for (int i = 0; i < 25; ++i) {
+    ledger.Commit(alice_, ids[static_cast<size_t>(i)], Commitment("c" + std::to_string(i), 1'000),
+                  [&refused](const Result<nlohmann::json>& answer) {
+                    // Refusals are answered at once, on this thread.
+                    if (!answer.ok() && answer.error().code == ErrorCode::kUnavailable) {
+                      ++refused;
+                    }
+                  });
+  }
+  EXPECT_EQ(refused, 15);
+  EXPECT_EQ(ledger.pending_commits(), 10U);
+  EXPECT_EQ(ledger.Budgets().front().spent, 10'000);  // only the commits that wait
+  EXPECT_EQ(ledger.stats().commits, 10);
+
+  store_.FailNextAppends(0);  // the store is back: the resend of a refused commit counts
+  const auto deadline = std::chrono::steady_clock::now() + seconds{5};
+  while (ledger.pending_commits() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  auto resent = CommitAndWait(ledger, alice_, ids[24], Commitment("c24", 1'000));
+  ASSERT_TRUE(resent.ok()) << resent.error().message;
+  EXPECT_EQ(ledger.Budgets().front().spent, 11'000);
+  EXPECT_EQ(ledger.pending_commits(), 0U);
 }
 
 TEST_F(LedgerTest, ReplayedCommitReturnsTheFirstAnswerAndCountsOnce) {
