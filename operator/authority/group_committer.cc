@@ -99,6 +99,7 @@ void GroupCommitter::Run() {
       MutexUnlock unlocked(mu_);
       written = store_.Append(entries);
       if (written.ok()) {
+        in_flight_ = 0;
         for (auto& durable : callbacks) {
           durable();
         }
@@ -107,8 +108,8 @@ void GroupCommitter::Run() {
       }
     }
 
-    in_flight_ = 0;
     if (!written.ok()) {
+      in_flight_ = 0;
       log::Warn("ledger append failed; retrying", {{"error", written.error().ToString()},
                                                     {"entries", entries.size()}});
       // Put the batch back in front, unchanged, and retry after one interval.

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -60,7 +61,9 @@ class GroupCommitter {
   std::vector<LedgerEntry> queue_ GUARDED_BY(mu_);
   std::vector<std::function<void()>> durable_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point oldest_ GUARDED_BY(mu_);
-  size_t in_flight_ GUARDED_BY(mu_) = 0;
+  // The batch being written; atomic (synchronises itself) so that it drops to 0 before the
+  // batch's callbacks run, without the lock.
+  std::atomic<size_t> in_flight_{0};
   bool stopping_ GUARDED_BY(mu_) = false;
   bool draining_ GUARDED_BY(mu_) = false;
   std::thread writer_;
