@@ -72,7 +72,8 @@ void Define(Options& options, flags::FlagSet& set) {
              "from a Secret; for --ledger-store=postgres and migrate-ledger");
   set.Duration("postgres-timeout-ms", &options.postgres_timeout,
                "longest a PostgreSQL statement or connection attempt may take, in ms");
-  set.Int("workers", &options.workers, 1, "authority API worker threads");
+  set.Int("workers", &options.workers, 1,
+          "authority listener threads (event loops; a commit holds none while it waits)");
   set.LogLevel("log-level", &options.log_level, "debug, info, warn or error");
   set.Bool("leader-elect", &options.leader_elect,
            "campaign for the lease; false: act as the only replica");

@@ -63,7 +63,7 @@ struct Options {
   std::chrono::milliseconds postgres_timeout{5000};  // --postgres-timeout-ms
   int64_t ledger_ceiling_bytes = int64_t{100} << 20;  // --ledger-ceiling-bytes
   std::chrono::milliseconds status_period{5000};  // --status-ms
-  int64_t workers = 256;                           // authority API threads
+  int64_t workers = 4;  // the authority listener's event-loop threads
   std::string log_level = "info";
   bool leader_elect = true;
   std::string identity;  // empty: <hostname>-<pid>

@@ -12,7 +12,10 @@
 // saturation), to see the latency and memory at a sustained, unsaturated rate; a paced
 // reservation's latency counts from its scheduled start, so a client that fell behind
 // counts its lag too (the time from sending it, the authority's own, is printed beside). The last line gives the medians over --runs of pairs per second and
-// of reserve p50/p99.
+// of reserve p50/p99. Each client stands for one request handled at a time: behind the
+// operator's listener, one of its few event-loop threads (--workers), so --clients=4 at a
+// paced rate calls the ledger as the listener does, where 64 threads on 2 cores also
+// measure their own scheduling.
 // --store=postgres appends to a real PostgreSQL server the benchmark starts for itself
 // (e2e/support/postgres_server.h: Debian's `postgresql`, fsync on), through
 // PostgresLedgerStore. Each of --runs rounds then measures PostgreSQL first and the

@@ -20,6 +20,12 @@ http::Response ErrorResponse(const Error& error) {
   return response;
 }
 
+// The answer to a commit or event not durable within the commit timeout.
+http::Response NotYetDurable() {
+  return ErrorResponse(
+      Unavailable("commit recorded but not yet durable; resend with the same idempotencyKey"));
+}
+
 http::Response Answer(const Result<nlohmann::json>& result) {
   if (!result.ok()) {
     return ErrorResponse(result.error());
@@ -107,16 +113,21 @@ AuthorityApi::AuthorityApi(Ledger& ledger, Authenticator& authenticator, Serving
       authenticator_(authenticator),
       serving_(std::move(serving)),
       keys_(std::move(keys)),
-      commit_timeout_(commit_timeout) {}
+      commit_timeout_(commit_timeout),
+      deadline_(commit_timeout, NotYetDurable) {}
 
 void AuthorityApi::AddRoutes(http::Router& router) {
-  auto handle = [this](const http::Request& request) { return Handle(request); };
-  router.Add("POST", "/v1/reservations", handle);
-  router.Add("POST", "/v1/events", handle);
-  router.Add("POST", "/v1/batch", handle);
-  router.Add("GET", "/v1/runs", handle);
-  router.Add("GET", "/v1/budgets", handle);
-  router.Add("GET", "/v1/credentials", handle);
+  auto handle = [this](http::Request&& request, std::shared_ptr<http::ResponseWriter> writer) {
+    HandleAsync(request, deadline_.Guard([writer = std::move(writer)](http::Response response) {
+      writer->Send(std::move(response));
+    }));
+  };
+  router.AddStream("POST", "/v1/reservations", handle);
+  router.AddStream("POST", "/v1/events", handle);
+  router.AddStream("POST", "/v1/batch", handle);
+  router.AddStream("GET", "/v1/runs", handle);
+  router.AddStream("GET", "/v1/budgets", handle);
+  router.AddStream("GET", "/v1/credentials", handle);
 }
 
 http::Response AuthorityApi::Handle(const http::Request& request) {
@@ -127,8 +138,7 @@ http::Response AuthorityApi::Handle(const http::Request& request) {
     promise->set_value(std::move(response));
   });
   if (future.wait_for(commit_timeout_) != std::future_status::ready) {
-    return ErrorResponse(Unavailable(
-        "commit recorded but not yet durable; resend with the same idempotencyKey"));
+    return NotYetDurable();
   }
   return future.get();
 }

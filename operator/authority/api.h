@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "common/http_server.h"
+#include "operator/authority/answer_deadline.h"
 #include "operator/authority/authenticator.h"
 #include "operator/authority/ledger.h"
 #include "operator/authority/provider_key_secret.h"
@@ -25,9 +26,10 @@ inline constexpr size_t kMaxBatchRequests = 128;
 // returns an error (not the leader, ledger not yet recovered) every request is answered
 // 503 with that error and Retry-After: 1, so meters retry (they are never redirected: a
 // follower's ledger is not authoritative, and the Service routes only to the leader once
-// its readiness probe passes). Handle() blocks until a commit is durable (for a batch, every
-// one of it), at most `commit_timeout`; past it, 503, and the meter resends with the same
-// keys. HandleAsync() answers commits, events and batches without blocking. Thread-safe.
+// its readiness probe passes). A commit or event is answered once durable (a batch once
+// every one of it is), at most `commit_timeout` after it arrived; past it, 503, and the meter
+// resends with the same keys. Handle() blocks its caller that long; the routes (AddRoutes)
+// and HandleAsync() hold no thread while they wait. Thread-safe.
 class AuthorityApi {
  public:
   using ServingCheck = std::function<Status()>;
@@ -41,7 +43,9 @@ class AuthorityApi {
                KeysSource keys,
                std::chrono::milliseconds commit_timeout = std::chrono::seconds{10});
 
-  // Registers the /v1 routes.
+  // Registers the /v1 routes, answered asynchronously (Router::AddStream): a server thread
+  // runs the decision and moves on, and a commit's answer is sent from the commit thread
+  // once durable (or with 503 past `commit_timeout`).
   void AddRoutes(http::Router& router);
 
   // One request, as the router would dispatch it under /v1.
@@ -66,6 +70,7 @@ class AuthorityApi {
   ServingCheck serving_;
   KeysSource keys_;
   const std::chrono::milliseconds commit_timeout_;
+  AnswerDeadline deadline_;  // the routes' commit_timeout
 };
 
 // GET /v1/budgets: the balances of `budgets` as JSON.

@@ -26,7 +26,8 @@ void GroupCommitter::Submit(LedgerEntry entry, std::function<void()> durable) {
       oldest_ = std::chrono::steady_clock::now();
       wake = true;
     }
-    queue_.push_back({std::move(entry), std::move(durable)});
+    queue_.push_back(std::move(entry));
+    durable_.push_back(std::move(durable));
     wake = wake || queue_.size() >= options_.max_batch;
   }
   if (wake) {
@@ -47,7 +48,27 @@ size_t GroupCommitter::pending() const {
   return queue_.size() + in_flight_;
 }
 
+void GroupCommitter::TakeBatchLocked(std::vector<LedgerEntry>& entries,
+                                      std::vector<std::function<void()>>& callbacks) {
+  if (queue_.size() <= options_.max_batch) {
+    entries.swap(queue_);
+    callbacks.swap(durable_);
+    return;
+  }
+  const auto take = static_cast<long>(options_.max_batch);
+  entries.assign(std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + take));
+  callbacks.assign(std::make_move_iterator(durable_.begin()),
+                   std::make_move_iterator(durable_.begin() + take));
+  queue_.erase(queue_.begin(), queue_.begin() + take);
+  durable_.erase(durable_.begin(), durable_.begin() + take);
+}
+
 void GroupCommitter::Run() {
+  // One batch at a time, emptied without the lock after it is written; their capacity is
+  // kept and goes back to the queue with the next swap.
+  std::vector<LedgerEntry> entries;
+  std::vector<std::function<void()>> callbacks;
   MutexLock lock(mu_);
   while (true) {
     // Sleep until a batch is due: full, old enough, or draining at shutdown.
@@ -68,43 +89,36 @@ void GroupCommitter::Run() {
     if (stopping_) {
       return;
     }
-    const size_t take = std::min(queue_.size(), options_.max_batch);
-    // Entries and callbacks apart, moved rather than copied: the store reads the entries.
-    std::vector<LedgerEntry> entries;
-    std::vector<std::function<void()>> callbacks;
-    entries.reserve(take);
-    callbacks.reserve(take);
-    for (size_t i = 0; i < take; ++i) {
-      entries.push_back(std::move(queue_[i].entry));
-      callbacks.push_back(std::move(queue_[i].durable));
-    }
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(take));
-    in_flight_ = take;
+    TakeBatchLocked(entries, callbacks);
+    in_flight_ = entries.size();
 
     Status written = OkStatus();
     {
-      // The store is written without the lock, so that Submit() never waits for it.
+      // The store is written without the lock, so that Submit() never waits for it, nor
+      // for the batch's destruction (Submit() runs under the ledger's lock).
       MutexUnlock unlocked(mu_);
       written = store_.Append(entries);
       if (written.ok()) {
+        in_flight_ = 0;
         for (auto& durable : callbacks) {
           durable();
         }
+        entries.clear();
+        callbacks.clear();
       }
     }
 
-    in_flight_ = 0;
     if (!written.ok()) {
+      in_flight_ = 0;
       log::Warn("ledger append failed; retrying", {{"error", written.error().ToString()},
-                                                    {"entries", take}});
+                                                    {"entries", entries.size()}});
       // Put the batch back in front, unchanged, and retry after one interval.
-      std::vector<Pending> batch;
-      batch.reserve(take);
-      for (size_t i = 0; i < take; ++i) {
-        batch.push_back({std::move(entries[i]), std::move(callbacks[i])});
-      }
-      queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
-                    std::make_move_iterator(batch.end()));
+      queue_.insert(queue_.begin(), std::make_move_iterator(entries.begin()),
+                    std::make_move_iterator(entries.end()));
+      durable_.insert(durable_.begin(), std::make_move_iterator(callbacks.begin()),
+                      std::make_move_iterator(callbacks.end()));
+      entries.clear();
+      callbacks.clear();
       oldest_ = std::chrono::steady_clock::now();
       if (!draining_) {
         continue;

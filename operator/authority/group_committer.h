@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -45,19 +46,24 @@ class GroupCommitter {
   size_t pending() const EXCLUDES(mu_);
 
  private:
-  struct Pending {
-    LedgerEntry entry;
-    std::function<void()> durable;
-  };
   void Run() EXCLUDES(mu_);
+  // Moves the next batch (at most max_batch entries, oldest first) from the queue into the
+  // empty `entries` and `callbacks`: by swapping the vectors when the queue holds no more,
+  // so that handing over a batch costs no copy and no allocation under the lock.
+  void TakeBatchLocked(std::vector<LedgerEntry>& entries,
+                       std::vector<std::function<void()>>& callbacks) REQUIRES(mu_);
 
   LedgerStore& store_;
   const Options options_;
   mutable Mutex mu_;
   CondVar wake_;
-  std::vector<Pending> queue_ GUARDED_BY(mu_);
+  // The entries waiting for the next batch and, at the same index, their callbacks.
+  std::vector<LedgerEntry> queue_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> durable_ GUARDED_BY(mu_);
   std::chrono::steady_clock::time_point oldest_ GUARDED_BY(mu_);
-  size_t in_flight_ GUARDED_BY(mu_) = 0;
+  // The batch being written; atomic (synchronises itself) so that it drops to 0 before the
+  // batch's callbacks run, without the lock.
+  std::atomic<size_t> in_flight_{0};
   bool stopping_ GUARDED_BY(mu_) = false;
   bool draining_ GUARDED_BY(mu_) = false;
   std::thread writer_;

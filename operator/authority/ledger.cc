@@ -245,6 +245,7 @@ Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
     // The meter guards against retry loops itself; the authority sees no request bodies.
     limits.max_identical_requests.reset();
     slot = std::make_unique<RunState>(std::move(limits));
+    slot->idle_order = run_order_.insert(run_order_.end(), caller.run);
     if (auto recovered = recovered_runs_.find(caller.run); recovered != recovered_runs_.end()) {
       slot->envelope.RecordSpend(Money::FromMicros(recovered->second.cost_micros),
                                  recovered->second.tokens);
@@ -252,6 +253,8 @@ Ledger::RunState& Ledger::RunLocked(const Caller& caller) {
       slot->ceiling = recovered->second.ceiling;
       recovered_runs_.erase(recovered);
     }
+  } else {
+    run_order_.splice(run_order_.end(), run_order_, slot->idle_order);
   }
   slot->last_active = clock_.Monotonic();
   return *slot;
@@ -351,7 +354,9 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
       reservation.holds.push_back({matching[i]->spec().name, keys[i], amount});
     }
     reservation.expires = clock_.Monotonic() + options_.reservation_ttl;
-    reservations_.emplace(id, std::move(reservation));
+    if (auto [held, added] = reservations_.emplace(id, std::move(reservation)); added) {
+      held->second.order = in_flight_order_.insert(in_flight_order_.end(), &held->second);
+    }
   }
   nlohmann::json response = {{"id", id},
                              {"decision", core::DecisionName(outcome.decision)},
@@ -363,6 +368,14 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
   }
   RememberLocked(scoped, request.request_hash, response);
   return response;
+}
+
+void Ledger::EraseReservationLocked(
+    std::unordered_map<std::string, Reservation>::iterator found) {
+  Reservation& reservation = found->second;
+  (reservation.state == Reservation::State::kActive ? in_flight_order_ : tombstone_order_)
+      .erase(reservation.order);
+  reservations_.erase(found);
 }
 
 void Ledger::ReleaseHoldsLocked(Reservation& reservation) {
@@ -543,12 +556,19 @@ void Ledger::CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens,
 }
 
 void Ledger::MarkCommittedLocked(const std::string& id, const std::string& run) {
-  reservations_.erase(id);
+  if (auto found = reservations_.find(id); found != reservations_.end()) {
+    EraseReservationLocked(found);
+  }
+  const SteadyTime now = clock_.Monotonic();
+  const uint64_t fingerprint = core::Fingerprint(id);
   // With an AnswerIndex, kept until the commit is durable (then the store answers), and
   // AnswerTtl() more from then on (Sweep).
-  committed_[core::Fingerprint(id)] = {
-      core::Fingerprint(run),
-      index_ == nullptr ? clock_.Monotonic() + options_.tombstone_ttl : SteadyTime::max()};
+  const SteadyTime forget_after =
+      index_ == nullptr ? now + options_.tombstone_ttl : SteadyTime::max();
+  committed_[fingerprint] = {core::Fingerprint(run), forget_after};
+  if (index_ == nullptr) {
+    committed_order_.emplace_back(forget_after, fingerprint);
+  }
 }
 
 Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& id,
@@ -580,6 +600,7 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
       ReleaseHoldsLocked(reservation);
       reservation.state = Reservation::State::kReleased;
       reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
+      tombstone_order_.splice(tombstone_order_.end(), in_flight_order_, reservation.order);
     }
   }
   nlohmann::json response = {{"id", id}, {"released", true}};
@@ -652,6 +673,7 @@ void Ledger::EndRunLocked(const std::string& run, const std::string& kind) {
   }
   const core::EnvelopeTotals& totals = found->second->envelope.totals();
   if (totals.reserved.micros() == 0 && totals.reserved_tokens == 0) {
+    run_order_.erase(found->second->idle_order);
     runs_.erase(found);
   }
 }
@@ -699,6 +721,11 @@ void Ledger::Recover(const std::vector<LedgerEntry>& entries) {
   std::erase_if(recovered_runs_, [&](const auto& run) {
     return run.second.last + options_.run_idle_ttl <= now;
   });
+  recovered_order_.clear();
+  for (const auto& [run, recovered] : recovered_runs_) {
+    recovered_order_.emplace_back(recovered.last, run);
+  }
+  std::sort(recovered_order_.begin(), recovered_order_.end());
 }
 
 void Ledger::RecoverKeyLocked(const LedgerEntry& entry, uint64_t scoped, uint64_t hash,
@@ -716,27 +743,34 @@ void Ledger::RecoverKeyLocked(const LedgerEntry& entry, uint64_t scoped, uint64_
 }
 
 int Ledger::Sweep() {
-  const SteadyTime now = clock_.Monotonic();
   MutexLock lock(mu_);
+  // Read under the lock: every expiry order is then appended to in time order.
+  const SteadyTime now = clock_.Monotonic();
+  size_t visits = 0;
   int expired = 0;
-  for (auto it = reservations_.begin(); it != reservations_.end();) {
-    Reservation& reservation = it->second;
-    if (reservation.state == Reservation::State::kActive && reservation.expires <= now) {
-      ReleaseHoldsLocked(reservation);
-      reservation.state = Reservation::State::kExpired;
-      reservation.forget_after = now + options_.tombstone_ttl;
-      ++expired;
-    }
-    if (reservation.state != Reservation::State::kActive && reservation.forget_after <= now) {
-      it = reservations_.erase(it);
-    } else {
-      ++it;
-    }
+  while (!in_flight_order_.empty() && in_flight_order_.front()->expires <= now) {
+    Reservation& reservation = *in_flight_order_.front();
+    ReleaseHoldsLocked(reservation);
+    reservation.state = Reservation::State::kExpired;
+    reservation.forget_after = now + options_.tombstone_ttl;
+    tombstone_order_.splice(tombstone_order_.end(), in_flight_order_, reservation.order);
+    ++expired;
   }
   stats_.expired += expired;
-  std::erase_if(committed_, [&](const auto& tombstone) {
-    return tombstone.second.forget_after <= now;
-  });
+  visits += static_cast<size_t>(expired);
+  while (!tombstone_order_.empty() && tombstone_order_.front()->forget_after <= now) {
+    EraseReservationLocked(reservations_.find(tombstone_order_.front()->id));
+    ++visits;
+  }
+  while (!committed_order_.empty() && committed_order_.front().first <= now) {
+    const auto [forget_after, fingerprint] = committed_order_.front();
+    committed_order_.pop_front();
+    ++visits;
+    if (auto tombstone = committed_.find(fingerprint);
+        tombstone != committed_.end() && tombstone->second.forget_after == forget_after) {
+      committed_.erase(tombstone);
+    }
+  }
   // The store confirms in submission order (group commit): stop at the first still waiting.
   while (!pending_order_.empty()) {
     const auto [scoped, reservation] = pending_order_.front();
@@ -752,14 +786,17 @@ int Ledger::Sweep() {
         answer_order_.emplace_back(now, scoped);
         if (auto tombstone = committed_.find(reservation); tombstone != committed_.end()) {
           tombstone->second.forget_after = now + AnswerTtl();
+          committed_order_.emplace_back(tombstone->second.forget_after, reservation);
         }
       }
     }
     pending_order_.pop_front();
+    ++visits;
   }
   while (!answer_order_.empty() && answer_order_.front().first + AnswerTtl() <= now) {
     const auto [created, scoped] = answer_order_.front();
     answer_order_.pop_front();
+    ++visits;
     auto found = answers_.find(scoped);
     if (found == answers_.end() || found->second.created != created) {
       continue;
@@ -772,19 +809,31 @@ int Ledger::Sweep() {
     }
     answers_.erase(found);
   }
-  for (auto it = runs_.begin(); it != runs_.end();) {
-    const auto& totals = it->second->envelope.totals();
-    if (it->second->last_active + options_.run_idle_ttl <= now && totals.reserved.micros() == 0 &&
-        totals.reserved_tokens == 0) {
-      it = runs_.erase(it);
+  // Idle runs still holding reservations are kept (and looked at again next time).
+  for (auto it = run_order_.begin(); it != run_order_.end();) {
+    auto found = runs_.find(*it);
+    const RunState& run = *found->second;
+    if (run.last_active + options_.run_idle_ttl > now) {
+      break;
+    }
+    ++visits;
+    const auto& totals = run.envelope.totals();
+    if (totals.reserved.micros() == 0 && totals.reserved_tokens == 0) {
+      runs_.erase(found);
+      it = run_order_.erase(it);
     } else {
       ++it;
     }
   }
   const core::SysSeconds wall = Seconds(clock_.Now());
-  std::erase_if(recovered_runs_, [&](const auto& run) {
-    return run.second.last + options_.run_idle_ttl <= wall;
-  });
+  while (!recovered_order_.empty() &&
+         recovered_order_.front().first + options_.run_idle_ttl <= wall) {
+    // Gone already when the run was seen again since.
+    recovered_runs_.erase(recovered_order_.front().second);
+    recovered_order_.pop_front();
+    ++visits;
+  }
+  sweep_visits_ = visits;
   return expired;
 }
 
@@ -904,6 +953,7 @@ LedgerSizes Ledger::sizes() const {
   sizes.answers = answers_.size();
   sizes.match_cache = match_cache_.size();
   sizes.spend_keys = spend_.size();
+  sizes.sweep_visits = sweep_visits_;
   return sizes;
 }
 

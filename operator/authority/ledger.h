@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,10 @@ struct LedgerSizes {
   size_t answers = 0;         // idempotency answers
   size_t match_cache = 0;     // budgets matching an attribution
   size_t spend_keys = 0;      // spend() series
+  // Entries the last Sweep() handled: each one it expired, forgot or found durable, and
+  // each idle run it kept because the run still holds reservations. Beyond those it reads
+  // only the first entry of each order that is not due yet.
+  size_t sweep_visits = 0;
 };
 
 // One run as the ledger knows it; read with Ledger::Run().
@@ -231,7 +236,9 @@ class Ledger {
       EXCLUDES(mu_);
 
   // Expires reservations past their TTL (releasing what they hold) and forgets old
-  // tombstones, idempotency answers and idle runs. Returns the reservations expired.
+  // tombstones, idempotency answers and idle runs. Returns the reservations expired. Holds
+  // the lock for time proportional to what is due (LedgerSizes::sweep_visits), not to
+  // what the ledger holds: every map is also kept in the order its entries fall due.
   int Sweep() EXCLUDES(mu_);
 
   std::vector<BudgetSnapshot> Budgets() const EXCLUDES(mu_);
@@ -280,12 +287,15 @@ class Ledger {
     State state = State::kActive;
     std::chrono::steady_clock::time_point expires;
     std::chrono::steady_clock::time_point forget_after;
+    // Its place in in_flight_order_ while kActive, else in tombstone_order_.
+    std::list<Reservation*>::iterator order;
   };
   struct RunState {
     explicit RunState(core::EnvelopeLimits limits) : envelope(std::move(limits)) {}
     core::RunEnvelope envelope;
     std::string ceiling;  // RunSummary::ceiling
     std::chrono::steady_clock::time_point last_active;
+    std::list<std::string>::iterator idle_order;  // its place in run_order_
   };
   // A commit's or event's answer until the store has it: the first reply and replays wait
   // in `waiters`. Shared with the commit thread's callback, which completes it without
@@ -392,6 +402,9 @@ class Ledger {
                                   int64_t cost, int64_t tokens, core::SysSeconds at)
       REQUIRES(mu_);
   void ReleaseHoldsLocked(Reservation& reservation) REQUIRES(mu_);
+  // Forgets the reservation at `found` (committed, or its tombstone aged out).
+  void EraseReservationLocked(std::unordered_map<std::string, Reservation>::iterator found)
+      REQUIRES(mu_);
   // Adds a durable entry's spend to spend_ and workload_spend_.
   void CountSpendLocked(const LedgerEntry& entry, int64_t input_tokens, int64_t output_tokens)
       REQUIRES(mu_);
@@ -416,11 +429,21 @@ class Ledger {
   static constexpr size_t kMatchCacheSize = 65536;
   std::unordered_map<std::string, std::vector<BudgetState*>> match_cache_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::unique_ptr<RunState>> runs_ GUARDED_BY(mu_);
+  // The keys of runs_, least recently active first (RunLocked moves a run to the back).
+  std::list<std::string> run_order_ GUARDED_BY(mu_);
   // Reservations in flight, expired or released (until their tombstone is forgotten).
   std::unordered_map<std::string, Reservation> reservations_ GUARDED_BY(mu_);
+  // The same reservations in the order Sweep() handles them: those in flight by expiry
+  // (every one lives reservation_ttl), the others by when their tombstone is forgotten.
+  std::list<Reservation*> in_flight_order_ GUARDED_BY(mu_);
+  std::list<Reservation*> tombstone_order_ GUARDED_BY(mu_);
   // Committed reservations by core::Fingerprint of their id (64 bits: two ids of one
   // tombstone window collide with odds below 1e-7 at a million commits).
   std::unordered_map<uint64_t, CommittedTombstone> committed_ GUARDED_BY(mu_);
+  // (forget_after, fingerprint) of committed_ entries once their forget_after is known, in
+  // that order; an entry whose tombstone has another forget_after by now is skipped.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, uint64_t>> committed_order_
+      GUARDED_BY(mu_);
   // Keyed by a digest of (run, operation, key): KeyDigestOf for commits and events.
   std::unordered_map<uint64_t, Answer> answers_ GUARDED_BY(mu_);
   // Idempotency answers in creation order, for expiry.
@@ -438,6 +461,9 @@ class Ledger {
   WorkloadSpendTally workload_spend_ GUARDED_BY(mu_);
   // Runs rebuilt by Recover(), applied when the run is next seen.
   std::unordered_map<std::string, RecoveredRun> recovered_runs_ GUARDED_BY(mu_);
+  // (last, run) of the runs Recover() kept, oldest first; runs seen since are skipped.
+  std::deque<std::pair<core::SysSeconds, std::string>> recovered_order_ GUARDED_BY(mu_);
+  size_t sweep_visits_ GUARDED_BY(mu_) = 0;  // LedgerSizes::sweep_visits
 
   // Last: destroyed first, so its final callbacks still find every member above.
   GroupCommitter committer_;

@@ -5,6 +5,7 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "tests/authority/fake_clock.h"
@@ -296,6 +297,88 @@ TEST_F(AuthorityApiTest, ABatchHoldsOneTo128Requests) {
   EXPECT_EQ(response.status, 400);
   EXPECT_NE(json::parse(response.body)["error"]["message"].get<std::string>().find("1..128"),
             std::string::npos);
+}
+
+// The answers a route sent through its writer.
+class SentAnswers final : public http::ResponseWriter {
+ public:
+  void Send(http::Response response) override {
+    MutexLock lock(mu_);
+    sent_.push_back(std::move(response));
+  }
+  void Begin(int, http::Headers, std::string, std::function<void(bool)>) override {
+    ADD_FAILURE();
+  }
+  void Write(std::string, std::function<void(bool)>) override { ADD_FAILURE(); }
+  void End(std::string) override { ADD_FAILURE(); }
+  void Abort() override { ADD_FAILURE(); }
+
+  std::vector<http::Response> sent() {
+    MutexLock lock(mu_);
+    return sent_;
+  }
+  // The first answer, waiting for it at most 5 s; a 599 when none came.
+  http::Response First() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (auto answers = sent(); !answers.empty()) {
+        return answers.front();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+    return http::Response{599, {}, "no answer"};
+  }
+
+ private:
+  Mutex mu_;
+  std::vector<http::Response> sent_ GUARDED_BY(mu_);
+};
+
+// Sends `body` to `path` through `api`'s routes, as the server does.
+std::shared_ptr<SentAnswers> Route(AuthorityApi& api, const std::string& path, const json& body) {
+  http::Router router;
+  api.AddRoutes(router);
+  http::Request request;
+  request.method = "POST";
+  request.path = path;
+  request.headers["Authorization"] = "Bearer token-a";
+  request.body = body.dump();
+  auto answers = std::make_shared<SentAnswers>();
+  const http::StreamHandler* handler = router.StreamFor(request);
+  EXPECT_NE(handler, nullptr);
+  if (handler != nullptr) {
+    (*handler)(std::move(request), answers);
+  }
+  return answers;
+}
+
+TEST_F(AuthorityApiTest, RoutedCommitIsAnsweredOnceDurable) {
+  const std::string id = Reserve("token-a", "k1");
+  auto answers = Route(api_, "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.0021"));
+  const http::Response answer = answers->First();
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_EQ(json::parse(answer.body), json({{"id", id}, {"committed", true}, {"cost", "0.0021"}}));
+  EXPECT_EQ(store_.Load()->size(), 1U);
+}
+
+// A store that does not accept the commit in time: the client gets a retryable 503 once,
+// and the commit, durable later, is not answered a second time.
+TEST_F(AuthorityApiTest, RoutedCommitNotDurableWithinTheTimeoutIsAnswered503Once) {
+  AuthorityApi api{ledger_, authenticator_, [] { return OkStatus(); },
+                   []() -> Result<ProviderKeys> { return ProviderKeys{}; },
+                   std::chrono::milliseconds{50}};
+  const std::string id = Reserve("token-a", "k1");
+  store_.FailNextAppends(200);  // at least 200 commit intervals of 5 ms
+  auto answers = Route(api, "/v1/reservations/" + id + "/commit", CommitBody("c1", "0.0021"));
+  const http::Response answer = answers->First();
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  EXPECT_EQ(answer.headers.at("Retry-After"), "1");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (ledger_.pending_commits() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{5});
+  }
+  ASSERT_EQ(store_.Load()->size(), 1U);
+  EXPECT_EQ(answers->sent().size(), 1U);
 }
 
 TEST_F(AuthorityApiTest, UnknownPathsAre404) {

@@ -571,6 +571,60 @@ TEST_F(LedgerTest, CommittedTombstonesAndAnswersAreForgottenAfterTheirWindows) {
   EXPECT_EQ(Budget("org").spent, kPairs * 700);
 }
 
+// Sweep() runs under the ledger's lock every 200 ms: its work is what is due (bound:
+// LedgerSizes::sweep_visits), never the thousands of reservations, tombstones and runs held.
+TEST_F(LedgerTest, SweepHandlesOnlyWhatIsDueHoweverMuchTheLedgerHolds) {
+  constexpr int kInFlight = 1000;
+  constexpr int kCommitted = 1000;
+  for (int i = 0; i < kInFlight; ++i) {
+    ReserveOk(MakeCaller("flight-" + std::to_string(i), "search", "u"), "k", 1'000);
+  }
+  std::vector<std::string> ids;
+  for (int i = 0; i < kCommitted; ++i) {
+    ids.push_back(ReserveOk(alice_, "k" + std::to_string(i), 1'000));
+  }
+  ASSERT_EQ(AwaitAll(kCommitted, [&](int i, Ledger::Reply reply) {
+              ledger_->Commit(alice_, ids[i], Commitment("c" + std::to_string(i), 700),
+                              std::move(reply));
+            }),
+            0);
+  // The commits the store confirmed are due once.
+  EXPECT_EQ(ledger_->Sweep(), 0);
+  EXPECT_EQ(ledger_->sizes().sweep_visits, static_cast<size_t>(kCommitted));
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().sweep_visits, 0U);
+  EXPECT_EQ(ledger_->sizes().reservations, static_cast<size_t>(kInFlight + kCommitted));
+  EXPECT_EQ(ledger_->sizes().runs, static_cast<size_t>(kInFlight + 1));
+  // Past the reservation TTL: only the reservations in flight are due.
+  clock_.Advance(seconds{301});
+  EXPECT_EQ(ledger_->Sweep(), kInFlight);
+  EXPECT_EQ(ledger_->sizes().sweep_visits, static_cast<size_t>(kInFlight));
+  EXPECT_EQ(Budget("search").reserved, 0);
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().sweep_visits, 0U);
+}
+
+// Runs are swept least recently active first: a call moves its run to the back.
+TEST_F(LedgerTest, ARunActiveAgainOutlivesARunIdleSinceLater) {
+  const Caller early = MakeCaller("early", "search", "u");
+  const Caller later = MakeCaller("later", "search", "u");
+  auto touch = [&](const Caller& caller, const std::string& key) {
+    auto answer = ledger_->Reserve(caller, Reservation(key, 1));
+    ASSERT_TRUE(answer.ok());
+    ASSERT_TRUE(ledger_->Release(caller, (*answer)["id"], {key + "-release", 1}).ok());
+  };
+  touch(early, "k1");
+  clock_.Advance(hours{1});
+  touch(later, "k1");
+  clock_.Advance(hours{1});
+  touch(early, "k2");
+  clock_.Advance(hours{23});
+  ledger_->Sweep();
+  EXPECT_EQ(ledger_->sizes().runs, 1U);
+  EXPECT_EQ(ledger_->Run("early").totals.requests, 2);
+  EXPECT_EQ(ledger_->Run("later").totals.requests, 0);
+}
+
 TEST_F(LedgerTest, ARunThatEndsWithAReservationInFlightKeepsItsEnvelopeUntilIdle) {
   ReserveOk(alice_, "k1", 1'000);
   ASSERT_EQ(AwaitAll(1, [&](int, Ledger::Reply reply) {

@@ -35,7 +35,7 @@ TEST(OptionsTest, DefaultsServeTheAuthorityAndOpsPorts) {
   EXPECT_EQ(options->ops_listen, (flags::ListenAddress{"0.0.0.0", 8080}));
   EXPECT_EQ(options->group_commit, std::chrono::milliseconds{200});
   EXPECT_EQ(options->status_period, std::chrono::milliseconds{5000});
-  EXPECT_EQ(options->workers, 256);
+  EXPECT_EQ(options->workers, 4);
   EXPECT_EQ(options->log_level, "info");
   EXPECT_TRUE(options->leader_elect);
   EXPECT_FALSE(options->webhook_certs);
@@ -201,7 +201,7 @@ TEST(OptionsTest, HelpExplainsEveryFlagWithItsDefault) {
   }
   EXPECT_NE(help.find("focus-export"), std::string::npos);
   EXPECT_NE(help.find("(default: 0.0.0.0:8443)"), std::string::npos);
-  EXPECT_NE(help.find("(default: 256)"), std::string::npos);
+  EXPECT_NE(help.find("(default: 4)"), std::string::npos);
   EXPECT_NE(help.find("(default: 200ms)"), std::string::npos);
   EXPECT_NE(help.find("RISK: meters' tokens"), std::string::npos);
 }
