@@ -1,6 +1,7 @@
 #include "meter/http_authority_client.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <future>
 #include <memory>
@@ -46,6 +47,17 @@ std::string Str(const json& object, const char* key) {
 bool IsTrue(const json& object, const char* key) {
   const auto it = object.find(key);
   return it != object.end() && it->is_boolean() && it->get<bool>();
+}
+
+// Whether `id` may stand in a request path as one segment (a commit or release names its
+// reservation there): the authority's ids are "r-" and hex digits.
+bool IsPathSegment(const std::string& id) {
+  if (id.size() > 64) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
 }
 
 // An answer read whole: its status and body.
@@ -244,6 +256,10 @@ Result<Reservation> HttpAuthorityClient::Reserve(const ReserveRequest& request) 
   out.reason = Str(a, "reason");
   if (out.id.empty() && out.decision != Decision::kDeny) {
     return Internal("authority reservation: answer has no id");
+  }
+  if (!IsPathSegment(out.id)) {
+    return Internal("authority reservation: id \"" + out.id.substr(0, 64) +
+                    "\" is not 1..64 letters, digits, '.', '_' or '-'");
   }
   return out;
 }

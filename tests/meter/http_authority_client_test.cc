@@ -134,6 +134,16 @@ TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
   EXPECT_NE(reservation.error().message.find("unknown decision \"maybe\""), std::string::npos);
 }
 
+TEST(HttpAuthorityClientTest, RefusesAReservationIdThatIsNotOnePathSegment) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"id":"r-1/../../v1/events?x=","decision":"allow"})");
+  });
+  auto reservation = Client(server.url())->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  ASSERT_FALSE(reservation.ok());
+  EXPECT_EQ(reservation.error().code, ErrorCode::kInternal);
+  EXPECT_NE(reservation.error().message.find("is not 1..64 letters"), std::string::npos);
+}
+
 TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
   ScriptedServer server([](web::http::http_request request, const std::string&) {
     Reply(request, 200, R"({"answers":[{"status":200,"body":{"id":"e-1","committed":true}}]})");
