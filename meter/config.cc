@@ -64,6 +64,7 @@ constexpr FileKey kFileKeys[] = {
     {"spool-dir", "spoolDir"},
     {"records-file", "recordsFile"},
     {"max-request-bytes", "maxRequestBytes"},
+    {"max-answer-bytes", "maxAnswerBytes"},
     {"client-timeout-seconds", "clientTimeoutSeconds"},
     {"shutdown-flush-seconds", "shutdownFlushSeconds"},
     {"log-level", "logLevel"},
@@ -184,6 +185,9 @@ void Define(Config& config, flags::FlagSet& set) {
   set.String("records-file", &config.records_file,
              "append one JSON line per metered call to this file");
   set.Int("max-request-bytes", &config.max_request_bytes, 1, "largest request body accepted");
+  set.Int("max-answer-bytes", &config.max_answer_bytes, 1,
+          "largest non-streaming answer relayed (read whole for its usage); a larger one is "
+          "answered 502 and charged as estimated");
   set.Duration("client-timeout-seconds", &config.client_timeout,
                "time a client may take to send its request body, in seconds");
   set.Duration("shutdown-flush-seconds", &config.shutdown_flush,

@@ -72,6 +72,9 @@ struct Config {
   std::string spool_dir = "/var/run/agentbudget/spool";
   std::string records_file;  // JSON lines, one per metered call; empty: none
   int64_t max_request_bytes = 32 * 1024 * 1024;
+  // The largest non-streaming answer relayed (it is read whole to find its usage): a larger
+  // one is answered 502 and charged as estimated. Streams are relayed event by event.
+  int64_t max_answer_bytes = 64 * 1024 * 1024;
   // The most a client may take to send its request body (slow clients are answered 408).
   std::chrono::seconds client_timeout{60};
   // On SIGTERM, how long the meter keeps resending spooled commits the authority has not

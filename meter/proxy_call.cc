@@ -323,6 +323,19 @@ class Call : public std::enable_shared_from_this<Call> {
         self->FinishWhole(/*cut=*/true);
         return;
       }
+      if (self->body_.size() + bytes->size() >
+          static_cast<uint64_t>(self->c_.config.max_answer_bytes)) {
+        const std::string limit = std::to_string(self->c_.config.max_answer_bytes);
+        log::Warn("upstream answer over --max-answer-bytes; not relayed",
+                  {{"api", core::ApiName(self->api_)}, {"limit", limit}});
+        self->Reply(ProviderError(self->api_, 502, "api_error", "upstream_answer_too_large",
+                                  "agentbudget meter: the non-streaming answer exceeds the "
+                                  "limit of " + limit + " bytes (--max-answer-bytes); ask for "
+                                  "a stream",
+                                  true));
+        self->FinishWhole(/*cut=*/true);
+        return;
+      }
       if (!bytes->empty()) {
         self->body_.append(*bytes);
         self->ReadWhole();

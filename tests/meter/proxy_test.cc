@@ -55,6 +55,25 @@ TEST_F(ProxyTest, OversizedAndCompressedBodiesAreRefusedClearly) {
   EXPECT_TRUE(upstream.seen().empty());
 }
 
+TEST_F(ProxyTest, AnAnswerOverTheLimitIsRefusedAndChargedAsEstimated) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url(), [](Config& c) { c.max_answer_bytes = 16; });
+  http::http_response response = Post(
+      "/anthropic/v1/messages", R"({"model":"claude-haiku-4-5","max_tokens":10,"messages":[]})");
+  EXPECT_EQ(response.status_code(), 502);
+  EXPECT_EQ(response.headers()["x-should-retry"], "false");
+  EXPECT_NE(json::parse(response.extract_utf8string().get())["error"]["message"]
+                .get<std::string>()
+                .find("exceeds the limit of 16 bytes (--max-answer-bytes)"),
+            std::string::npos);
+  // The provider served it: charged, as estimated, like a cut answer.
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().reserved == core::Money(); }));
+  EXPECT_GT(enforcer_->totals().spent, core::Money());
+  EXPECT_EQ(enforcer_->totals().requests, 1);
+}
+
 TEST_F(ProxyTest, UnknownPathsGetNotFound) {
   ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
   StartMeter(upstream.url());
