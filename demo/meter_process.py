@@ -5,6 +5,7 @@ so the meter runs on this machine with the pod's own meter arguments and environ
 (`$(VAR)` expanded as the kubelet does), and local stand-ins for what the pod provides: a
 loopback port of its own, the file of a token bound to the pod, the spool directory.
 """
+import atexit
 import json
 import os
 import signal
@@ -12,6 +13,23 @@ import socket
 import subprocess
 import time
 import urllib.request
+
+
+# Meters started and not stopped yet: a run cut off when the demo ends (a subagent's thread
+# still calling when the process exits) must not leave its meter running on the machine.
+_running = set()
+
+
+@atexit.register
+def _stop_left_meters():
+    for proc in list(_running):
+        proc.send_signal(signal.SIGTERM)
+    for proc in list(_running):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def free_port():
@@ -58,6 +76,7 @@ class Meter:
         self.log = open(os.path.join(workdir, "meter.log"), "a")
         self.proc = subprocess.Popen([binary] + args, stdout=self.log, stderr=self.log,
                                      stdin=subprocess.DEVNULL)
+        _running.add(self.proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -113,5 +132,6 @@ class Meter:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        _running.discard(self.proc)
         self.log.close()
         return totals
