@@ -44,6 +44,11 @@ AnswerDeadline::Done AnswerDeadline::Guard(Done done) {
   return [once](http::Response response) { once->Answer(std::move(response)); };
 }
 
+size_t AnswerDeadline::size() const {
+  MutexLock lock(mu_);
+  return due_.size();
+}
+
 void AnswerDeadline::Run() {
   MutexLock lock(mu_);
   while (!stopping_) {

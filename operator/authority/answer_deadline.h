@@ -16,8 +16,9 @@ namespace agentbudget::authority {
 // once durable): whichever comes first, the real answer or the deadline `timeout` after
 // Guard(), reaches `done`; the other is dropped. The deadline answers with `expired()`.
 // Every deadline is `timeout` long, so they fall due in the order they were set: one
-// thread sleeps until the oldest. Memory: one small entry per Guard() of the last
-// `timeout`. Thread-safe.
+// thread sleeps until the oldest. Memory: one entry (about 100 bytes with the answer's
+// state) per Guard() of the last `timeout`, answered or not, so at most the guard rate
+// times `timeout`; an entry leaves when its deadline passes. Thread-safe.
 class AnswerDeadline {
  public:
   using Done = std::function<void(http::Response)>;
@@ -32,6 +33,9 @@ class AnswerDeadline {
   // on the caller's thread of whichever came first, and must not block.
   Done Guard(Done done) EXCLUDES(mu_);
 
+  // Entries held: guards whose deadline has not passed yet.
+  size_t size() const EXCLUDES(mu_);
+
  private:
   // `done` until one of the two answered.
   struct Once {
@@ -43,7 +47,7 @@ class AnswerDeadline {
 
   const std::chrono::milliseconds timeout_;
   const std::function<http::Response()> expired_;
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar wake_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, std::weak_ptr<Once>>> due_
       GUARDED_BY(mu_);

@@ -70,5 +70,26 @@ TEST(AnswerDeadlineTest, EveryUnansweredGuardGetsOneExpiredAnswer) {
   }
 }
 
+TEST(AnswerDeadlineTest, EntriesLeaveWhenTheirDeadlinePassesAnsweredOrNot) {
+  // Long enough that none falls due while the guards are set.
+  AnswerDeadline deadline(milliseconds{2000}, Expired);
+  Received answered;
+  Received unanswered;
+  std::vector<AnswerDeadline::Done> pending;
+  for (int i = 0; i < 1000; ++i) {
+    deadline.Guard(answered.Done())(http::Response{200, {}, "ok"});
+    pending.push_back(deadline.Guard(unanswered.Done()));
+  }
+  // Held for their deadline whether answered or not: the bound is guards per `timeout`.
+  EXPECT_EQ(deadline.size(), 2000u);
+  EXPECT_EQ(unanswered.Await(1000).size(), 1000u);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+  while (deadline.size() > 0 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds{1});
+  }
+  EXPECT_EQ(deadline.size(), 0u);
+  EXPECT_EQ(answered.Get().size(), 1000u);
+}
+
 }  // namespace
 }  // namespace agentbudget::authority
