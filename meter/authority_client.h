@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -64,11 +65,17 @@ inline constexpr size_t kMaxBatch = 128;
 // kInvalidArgument (400), kUnauthenticated (401), kPermissionDenied (403), kNotFound (404),
 // kConflict (409: idempotency key reused with a different body), kUnavailable (503, 5xx,
 // unreachable) and kDeadlineExceeded (timeout); only the last two are worth retrying.
-// Implementations are thread-safe; calls block the calling thread.
+// Implementations are thread-safe. Reserve, which every call waits for, answers through a
+// callback and never blocks its caller; the other calls block the calling thread.
 class AuthorityClient {
  public:
+  using ReserveDone = std::function<void(Result<Reservation>)>;
+
   virtual ~AuthorityClient() = default;
-  virtual Result<Reservation> Reserve(const ReserveRequest& request) = 0;
+  // Asks for a reservation; `done` gets the answer exactly once, on a thread of the
+  // client's (or inline, before Reserve returns) and must not block: no other call of this
+  // client may be made from it.
+  virtual void Reserve(const ReserveRequest& request, ReserveDone done) = 0;
   // Succeeds only once the authority acknowledged the commit as durable.
   virtual Status Commit(const CommitRequest& request) = 0;
   virtual Status Release(const std::string& reservation_id, const std::string& idempotency_key) = 0;

@@ -169,9 +169,9 @@ Enforcer::~Enforcer() {
 
 std::string Enforcer::NextKey() { return key_prefix_ + "-" + std::to_string(++counter_); }
 
-Admission Enforcer::Admit(std::string_view provider, const std::string& model,
-                          uint64_t fingerprint, core::Money estimate_cost,
-                          int64_t estimate_tokens) {
+void Enforcer::Admit(std::string_view provider, const std::string& model,
+                     uint64_t fingerprint, core::Money estimate_cost, int64_t estimate_tokens,
+                     AdmitDone done) {
   Admission admission;
   admission.model = model;
   admission.idempotency_key = NextKey();
@@ -180,7 +180,8 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
   if (authority_ != nullptr && spool_->full()) {
     admission.reason = "commit spool full: " + std::to_string(spool_->max_entries()) +
                        " commits the budget authority has not acknowledged yet";
-    return admission;
+    done(std::move(admission));
+    return;
   }
   core::EnvelopeDecision local;
   {
@@ -192,15 +193,24 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
     if (core::StopsRun(local.ceiling)) {
       ReportCeiling(local.ceiling, admission);
     }
-    return admission;
+    done(std::move(admission));
+    return;
   }
   admission.allowed = true;
   admission.reservation_id = "local-" + admission.idempotency_key;
   if (authority_ == nullptr) {
-    return admission;
+    done(std::move(admission));
+    return;
   }
-  auto reservation = authority_->Reserve(ReserveRequest{
-      admission.idempotency_key, std::string(provider), model, estimate_cost, estimate_tokens});
+  ReserveRequest request{admission.idempotency_key, std::string(provider), model,
+                         estimate_cost, estimate_tokens};
+  authority_->Reserve(request, [this, admission = std::move(admission), done = std::move(done)](
+                                   Result<Reservation> reservation) mutable {
+    done(Decide(std::move(admission), reservation));
+  });
+}
+
+Admission Enforcer::Decide(Admission admission, const Result<Reservation>& reservation) {
   if (!reservation.ok()) {
     const Error& error = reservation.error();
     if (Unreachable(error) && options_.failure_mode == FailureMode::kOpen) {
@@ -208,7 +218,7 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
                 {{"error", error.ToString()}});
       return admission;
     }
-    Abandon(admission);
+    ReleaseLocally(admission);
     admission.allowed = false;
     admission.reason = options_.failure_mode == FailureMode::kClosed && Unreachable(error)
                            ? "budget authority unreachable and failureMode is Closed (" +
@@ -216,18 +226,19 @@ Admission Enforcer::Admit(std::string_view provider, const std::string& model,
                            : "budget authority refused the reservation (" + error.message + ")";
     return admission;
   }
-  admission.reservation_id = reservation->id;
   admission.reason = reservation->reason;
   switch (reservation->decision) {
     case Decision::kAllow:
+      admission.reservation_id = reservation->id;
       break;
     case Decision::kDegrade:
+      admission.reservation_id = reservation->id;
       admission.degraded = true;
       admission.model = reservation->model;
       break;
     case Decision::kDeny:
       // The authority holds nothing for a denial; undo the local reservation.
-      Abandon(admission);
+      ReleaseLocally(admission);
       admission.allowed = false;
       break;
   }
@@ -283,11 +294,13 @@ Status Enforcer::Spool(const json& entry) {
 }
 
 void Enforcer::Abandon(const Admission& admission) {
-  {
-    MutexLock lock(mu_);
-    envelope_.Release(admission.estimate_cost, admission.estimate_tokens);
-  }
+  ReleaseLocally(admission);
   ReleaseAtAuthority(admission);
+}
+
+void Enforcer::ReleaseLocally(const Admission& admission) {
+  MutexLock lock(mu_);
+  envelope_.Release(admission.estimate_cost, admission.estimate_tokens);
 }
 
 void Enforcer::AbandonUnsent(const Admission& admission) {

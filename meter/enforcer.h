@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -79,8 +80,14 @@ class Enforcer {
   Enforcer(const Enforcer&) = delete;
   Enforcer& operator=(const Enforcer&) = delete;
 
-  Admission Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
-                  core::Money estimate_cost, int64_t estimate_tokens) EXCLUDES(mu_, send_mu_);
+  using AdmitDone = std::function<void(Admission)>;
+  // Decides a call: the local envelope at once, then the authority's reservation, which
+  // never blocks the caller. `done` gets the admission exactly once: inline when decided
+  // without the authority (none configured, the spool full, the envelope denies), else on
+  // the authority client's thread; it must not block.
+  void Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
+             core::Money estimate_cost, int64_t estimate_tokens, AdmitDone done)
+      EXCLUDES(mu_, send_mu_);
 
   // Records the actual usage of an admitted call. Never fails: a commit that cannot be
   // stored or sent is logged and kept in memory accounting.
@@ -111,6 +118,10 @@ class Enforcer {
 
  private:
   std::string NextKey();
+  // The admission of a call the local envelope allowed, given the authority's answer.
+  Admission Decide(Admission admission, const Result<Reservation>& reservation) EXCLUDES(mu_);
+  // Undoes the local envelope's reservation of `admission`.
+  void ReleaseLocally(const Admission& admission) EXCLUDES(mu_);
   // Releases the authority's reservation of `admission`, if it holds one.
   void ReleaseAtAuthority(const Admission& admission);
   // Spools the report of a local denial for `ceiling` unless this process already did.

@@ -2,14 +2,19 @@
 
 #include <algorithm>
 #include <cctype>
+#include <deque>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <sstream>
 #include <variant>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/event_loops.h"
 #include "meter/beast_upstream_client.h"
 
 namespace agentbudget::meter {
@@ -19,9 +24,10 @@ using nlohmann::json;
 
 // The protocol's answers are small; a larger one is refused rather than buffered.
 constexpr size_t kMaxAnswerBytes = 1 << 20;
-// Connections kept for the calls in flight: the meter's 8 enforcer threads, its 4 commit
-// threads and its 4 senders (meter::Enforcer::Options::senders).
-constexpr size_t kMaxIdleConnections = 16;
+// Calls open at once, and idle connections kept: as many as the meter's 4 commit threads,
+// its 4 senders (meter::Enforcer::Options::senders) and a few reservations in flight;
+// further calls wait for one to end.
+constexpr size_t kMaxOpenCalls = 16;
 // A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
 constexpr int kTimeoutsPerCall = 4;
 
@@ -69,7 +75,9 @@ struct Answer {
 // Reads a response's body to its end on the client's loop, then hands over the answer.
 class Collector : public std::enable_shared_from_this<Collector> {
  public:
-  Collector(UpstreamResponse&& response, std::shared_ptr<std::promise<Result<Answer>>> done)
+  using Done = std::function<void(Result<Answer>)>;
+
+  Collector(UpstreamResponse&& response, Done done)
       : body_(std::move(response.body)), done_(std::move(done)) {
     answer_.status = response.status;
   }
@@ -93,12 +101,27 @@ class Collector : public std::enable_shared_from_this<Collector> {
   // The body goes first, so that the caller, once answered, may destroy the client.
   void Finish(Result<Answer> result) {
     body_.reset();
-    done_->set_value(std::move(result));
+    done_(std::move(result));
   }
 
   std::unique_ptr<UpstreamBody> body_;
-  const std::shared_ptr<std::promise<Result<Answer>>> done_;
+  const Done done_;
   Answer answer_;
+};
+
+// One call's answer: whichever comes first of the authority's and the whole call's
+// deadline reaches `done`. Lives on the client's one loop, so it needs no lock.
+struct PendingCall {
+  PendingCall(boost::asio::io_context& loop, std::function<void(Result<Answer>)> d)
+      : deadline(loop), done(std::move(d)) {}
+  void Finish(Result<Answer> answer) {
+    if (done) {
+      deadline.cancel();
+      std::exchange(done, nullptr)(std::move(answer));
+    }
+  }
+  boost::asio::steady_timer deadline;
+  std::function<void(Result<Answer>)> done;
 };
 
 // The protocol's answer to a call of `path`: the parsed 200 body, or the error its status
@@ -154,88 +177,8 @@ Status Acknowledged(const Result<json>& answer, const char* what) {
   return OkStatus();
 }
 
-}  // namespace
-
-struct HttpAuthorityClient::Impl {
-  Options options;
-  std::unique_ptr<BeastUpstreamClient> client;
-
-  // POSTs `body` to `path`; returns the parsed 200 body or the protocol error.
-  Result<json> Post(const std::string& path, const json& body) {
-    return Call("POST", path, &body);
-  }
-
-  // Sends `method` to `path` with `body` (none when null) and waits for the answer; returns
-  // the parsed 200 body or the protocol error.
-  Result<json> Call(const char* method, const std::string& path, const json* body) {
-    UpstreamRequest request;
-    request.method = method;
-    request.target = path;
-    request.headers["Accept"] = "application/json";
-    if (body != nullptr) {
-      request.body = body->dump();
-      request.headers["Content-Type"] = "application/json";
-    }
-    if (const std::string token = ReadToken(options.token_file); !token.empty()) {
-      request.headers["Authorization"] = "Bearer " + token;
-    }
-    auto promise = std::make_shared<std::promise<Result<Answer>>>();
-    std::future<Result<Answer>> future = promise->get_future();
-    client->Send(std::move(request), [promise](UpstreamOutcome outcome) {
-      if (!outcome.response) {
-        promise->set_value(std::move(outcome.failure.error));
-        return;
-      }
-      std::make_shared<Collector>(std::move(*outcome.response), promise)->Next();
-    });
-    // The client's timeout fails a silent exchange; name resolution has none of its own,
-    // hence the bound on the whole call. A late answer then goes to the shared promise.
-    const auto total = options.timeout * kTimeoutsPerCall;
-    if (future.wait_for(total) != std::future_status::ready) {
-      return MakeError(ErrorCode::kDeadlineExceeded,
-                       "authority " + path + ": no answer within " +
-                           std::to_string(total.count()) + " ms");
-    }
-    Result<Answer> answer = future.get();
-    if (!answer.ok()) {
-      return MakeError(answer.error().code, "authority " + path + ": " + answer.error().message);
-    }
-    return Interpret(path, answer->status, answer->body);
-  }
-};
-
-HttpAuthorityClient::HttpAuthorityClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HttpAuthorityClient::~HttpAuthorityClient() = default;
-
-Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options options) {
-  BeastUpstreamOptions upstream;
-  upstream.base_url = options.base_url;
-  upstream.ca_file = options.ca_file;
-  upstream.ca_pem = options.ca_pem;
-  upstream.ca_pem_name = "the authority CA (AGENTBUDGET_AUTHORITY_CA)";
-  // The authority's own CA when one is given, not every CA the system trusts.
-  upstream.system_cas = false;
-  upstream.timeout = std::max(options.timeout, std::chrono::milliseconds(1));
-  upstream.max_idle = kMaxIdleConnections;
-  upstream.threads = 1;
-  auto client = BeastUpstreamClient::Create(std::move(upstream));
-  if (!client.ok()) {
-    return InvalidArgument("authority \"" + options.base_url + "\": " + client.error().message);
-  }
-  auto impl = std::make_unique<Impl>();
-  impl->options = std::move(options);
-  impl->client = std::move(*client);
-  return std::unique_ptr<HttpAuthorityClient>(new HttpAuthorityClient(std::move(impl)));
-}
-
-Result<Reservation> HttpAuthorityClient::Reserve(const ReserveRequest& request) {
-  auto answer = impl_->Post("/v1/reservations",
-                            json{{"idempotencyKey", request.idempotency_key},
-                                 {"provider", request.provider},
-                                 {"model", request.model},
-                                 {"estimate",
-                                  {{"cost", request.estimate_cost.ToString()},
-                                   {"tokens", request.estimate_tokens}}}});
+// The reservation an answer to POST /v1/reservations for `model` grants.
+Result<Reservation> ReservationOf(const Result<json>& answer, const std::string& model) {
   if (!answer.ok()) {
     return answer.error();
   }
@@ -252,7 +195,7 @@ Result<Reservation> HttpAuthorityClient::Reserve(const ReserveRequest& request) 
   } else {
     return Internal("authority reservation: unknown decision \"" + decision + "\"");
   }
-  out.model = Str(a, "model").empty() ? request.model : Str(a, "model");
+  out.model = Str(a, "model").empty() ? model : Str(a, "model");
   out.reason = Str(a, "reason");
   if (out.id.empty() && out.decision != Decision::kDeny) {
     return Internal("authority reservation: answer has no id");
@@ -262,6 +205,153 @@ Result<Reservation> HttpAuthorityClient::Reserve(const ReserveRequest& request) 
                     "\" is not 1..64 letters, digits, '.', '_' or '-'");
   }
   return out;
+}
+
+}  // namespace
+
+struct HttpAuthorityClient::Impl {
+  Options options;
+  // The client's one loop; stopped (by the destructor) before the client is destroyed.
+  std::unique_ptr<EventLoops> loop;
+  std::unique_ptr<BeastUpstreamClient> client;
+  // On the loop only: the calls sent and not ended, and those waiting for their turn.
+  size_t open_calls = 0;
+  std::deque<std::pair<std::shared_ptr<PendingCall>, UpstreamRequest>> waiting;
+
+  ~Impl() { loop->Stop(); }
+
+  // POSTs `body` to `path`; returns the parsed 200 body or the protocol error.
+  Result<json> Post(const std::string& path, const json& body) {
+    return Call("POST", path, &body);
+  }
+
+  // Sends `method` to `path` with `body` (none when null) and waits for the answer; returns
+  // the parsed 200 body or the protocol error.
+  Result<json> Call(const char* method, const std::string& path, const json* body) {
+    std::promise<Result<json>> promise;
+    std::future<Result<json>> future = promise.get_future();
+    CallAsync(method, path, body,
+              [&promise](Result<json> answer) { promise.set_value(std::move(answer)); });
+    return future.get();
+  }
+
+  // Sends `method` to `path` with `body` (none when null); `done` gets the parsed 200 body
+  // or the protocol error, on the client's loop.
+  void CallAsync(const char* method, const std::string& path, const json* body,
+                 std::function<void(Result<json>)> done) {
+    UpstreamRequest request;
+    request.method = method;
+    request.target = path;
+    request.headers["Accept"] = "application/json";
+    if (body != nullptr) {
+      request.body = body->dump();
+      request.headers["Content-Type"] = "application/json";
+    }
+    if (const std::string token = ReadToken(options.token_file); !token.empty()) {
+      request.headers["Authorization"] = "Bearer " + token;
+    }
+    auto pending = std::make_shared<PendingCall>(
+        loop->loop(0), [path, done = std::move(done)](Result<Answer> answer) {
+          if (!answer.ok()) {
+            done(MakeError(answer.error().code, "authority " + path + ": " +
+                                                    answer.error().message));
+            return;
+          }
+          done(Interpret(path, answer->status, answer->body));
+        });
+    // The client's timeout fails a silent exchange; name resolution and the wait for a
+    // connection have none of their own, hence the bound on the whole call. A late answer
+    // then finds the call answered.
+    const auto total = options.timeout * kTimeoutsPerCall;
+    boost::asio::post(loop->loop(0), [this, pending, request = std::move(request),
+                                      total]() mutable {
+      pending->deadline.expires_after(total);
+      pending->deadline.async_wait([pending, total](boost::system::error_code error) {
+        if (!error) {
+          pending->Finish(MakeError(ErrorCode::kDeadlineExceeded,
+                                    "no answer within " + std::to_string(total.count()) +
+                                        " ms"));
+        }
+      });
+      Start(std::move(pending), std::move(request));
+    });
+  }
+
+  // On the loop: sends `request` now, or once fewer than kMaxOpenCalls calls are
+  // open, so that the pool's connections are reused rather than opened and closed (a TLS
+  // handshake each) when many calls arrive together.
+  void Start(std::shared_ptr<PendingCall> pending, UpstreamRequest request) {
+    if (open_calls == kMaxOpenCalls) {
+      waiting.emplace_back(std::move(pending), std::move(request));
+      return;
+    }
+    ++open_calls;
+    client->Send(std::move(request), [this, pending](UpstreamOutcome outcome) {
+      if (!outcome.response) {
+        Ended();
+        pending->Finish(std::move(outcome.failure.error));
+        return;
+      }
+      std::make_shared<Collector>(std::move(*outcome.response),
+                                  [this, pending](Result<Answer> answer) {
+                                    Ended();
+                                    pending->Finish(std::move(answer));
+                                  })
+          ->Next();
+    });
+  }
+
+  // On the loop: a call's exchange ended; the oldest waiting call still unanswered goes.
+  void Ended() {
+    --open_calls;
+    while (!waiting.empty()) {
+      auto [pending, request] = std::move(waiting.front());
+      waiting.pop_front();
+      if (pending->done) {
+        Start(std::move(pending), std::move(request));
+        return;
+      }
+    }
+  }
+};
+
+HttpAuthorityClient::HttpAuthorityClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpAuthorityClient::~HttpAuthorityClient() = default;
+
+Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options options) {
+  BeastUpstreamOptions upstream;
+  upstream.base_url = options.base_url;
+  upstream.ca_file = options.ca_file;
+  upstream.ca_pem = options.ca_pem;
+  upstream.ca_pem_name = "the authority CA (AGENTBUDGET_AUTHORITY_CA)";
+  // The authority's own CA when one is given, not every CA the system trusts.
+  upstream.system_cas = false;
+  upstream.timeout = std::max(options.timeout, std::chrono::milliseconds(1));
+  upstream.max_idle = kMaxOpenCalls;
+  auto loop = std::make_unique<EventLoops>(1);
+  upstream.loops = loop.get();
+  auto client = BeastUpstreamClient::Create(std::move(upstream));
+  if (!client.ok()) {
+    return InvalidArgument("authority \"" + options.base_url + "\": " + client.error().message);
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->loop = std::move(loop);
+  impl->client = std::move(*client);
+  return std::unique_ptr<HttpAuthorityClient>(new HttpAuthorityClient(std::move(impl)));
+}
+
+void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone done) {
+  const json body{{"idempotencyKey", request.idempotency_key},
+                  {"provider", request.provider},
+                  {"model", request.model},
+                  {"estimate",
+                   {{"cost", request.estimate_cost.ToString()},
+                    {"tokens", request.estimate_tokens}}}};
+  impl_->CallAsync("POST", "/v1/reservations", &body,
+                   [model = request.model, done = std::move(done)](Result<json> answer) {
+                     done(ReservationOf(answer, model));
+                   });
 }
 
 Status HttpAuthorityClient::Commit(const CommitRequest& request) {

@@ -13,9 +13,10 @@ namespace agentbudget::meter {
 // `token_file` (re-read on every call so that rotated projected tokens are picked up; no
 // header when empty). The authority's certificate and host name are verified against the
 // CAs of `ca_file` and `ca_pem` (both trusted when both are given), or the system's when
-// neither is. One keep-alive connection pool for all calls (at most 16 idle; as many open
-// as calls in flight) on one event-loop thread; a call blocks its caller until the answer
-// arrived, or the authority stayed silent for `timeout`, or the whole call took 4 timeouts
+// neither is. One keep-alive connection pool for all calls on one event-loop thread of the
+// client's, where Reserve's `done` runs; the other calls block their caller. At most 16
+// calls are open at once (and 16 connections kept): more wait, in order, for one to end. A call ends when the answer arrived, or the
+// authority stayed silent for `timeout`, or the whole call took 4 timeouts
 // (kDeadlineExceeded). A call that fails on a pooled connection the authority closed is
 // sent once more on a new one: every call carries an idempotency key, or is a read.
 // Thread-safe.
@@ -34,7 +35,7 @@ class HttpAuthorityClient final : public AuthorityClient {
   static Result<std::unique_ptr<HttpAuthorityClient>> Create(Options options);
   ~HttpAuthorityClient() override;
 
-  Result<Reservation> Reserve(const ReserveRequest& request) override;
+  void Reserve(const ReserveRequest& request, ReserveDone done) override;
   Status Commit(const CommitRequest& request) override;
   Status Release(const std::string& reservation_id, const std::string& idempotency_key) override;
   Status RecordEvent(const EventRequest& request) override;

@@ -28,10 +28,8 @@ size_t LoopCount() {
   return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
-// Threads for the enforcer's blocking calls when an authority is in the path: each call
-// holds one for a reservation's round trip, so a few keep many calls in flight; commits and
-// releases (an fsync of the spool each, side by side) have threads of their own.
-constexpr size_t kEnforcerThreads = 8;
+// Threads for commits and releases when an authority is in the path (they wait for the
+// spool's fsync or the authority's answer); a reservation never blocks a thread.
 constexpr size_t kSettleThreads = 4;
 
 server::Response NoSuchPath(const std::string& path) {
@@ -55,8 +53,7 @@ struct Proxy::Impl {
   std::unique_ptr<EventLoops> loops;
   std::unique_ptr<BeastUpstreamClient> anthropic;
   std::unique_ptr<BeastUpstreamClient> openai;
-  std::optional<boost::asio::thread_pool> enforcer_pool;  // set with an authority
-  std::optional<boost::asio::thread_pool> settle_pool;    // set with an authority
+  std::optional<boost::asio::thread_pool> settle_pool;  // set with an authority
   std::optional<CallContext> context;                     // set by Start()
   std::unique_ptr<server::HttpServer> listener;
   std::unique_ptr<server::HttpServer> health;
@@ -212,24 +209,18 @@ Status Proxy::Start() {
   }
   impl.anthropic = std::move(*anthropic);
   impl.openai = std::move(*openai);
-  std::function<void(std::function<void()>)> offload = [](std::function<void()> step) {
+  std::function<void(std::function<void()>)> settle = [](std::function<void()> step) {
     step();
   };
-  std::function<void(std::function<void()>)> settle = offload;
   if (!impl.config.authority_url.empty()) {
-    impl.enforcer_pool.emplace(kEnforcerThreads);
     impl.settle_pool.emplace(kSettleThreads);
-    offload = [pool = &*impl.enforcer_pool](std::function<void()> step) {
-      boost::asio::post(*pool, std::move(step));
-    };
     settle = [pool = &*impl.settle_pool](std::function<void()> step) {
       boost::asio::post(*pool, std::move(step));
     };
   }
   impl.context.emplace(CallContext{impl.config, impl.rates, impl.enforcer, impl.records,
                                    impl.keys, impl.allowlist, impl.history, *impl.anthropic,
-                                   *impl.openai, *impl.loops, std::move(offload),
-                                   std::move(settle)});
+                                   *impl.openai, *impl.loops, std::move(settle)});
 
   server::ServerOptions options;
   options.address = impl.config.listen_host;
@@ -281,8 +272,7 @@ void Proxy::Stop() {
   if (impl.listener != nullptr) {
     impl.listener->Stop();
   }
-  if (impl.enforcer_pool) {
-    impl.enforcer_pool->join();
+  if (impl.settle_pool) {
     impl.settle_pool->join();
   }
   // Last: /readyz answers "stopping" while calls in flight finish.

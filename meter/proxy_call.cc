@@ -149,18 +149,22 @@ class Call : public std::enable_shared_from_this<Call> {
         core::EstimateRequest(api_, parsed, request_.body.size(), c_.history.typical());
     const core::Money estimate_cost = core::PriceUsage(*requested_rate.rate, estimate_);
     const uint64_t fingerprint = core::Fingerprint(request_.body);
-    c_.offload([self = shared_from_this(), parsed = std::move(parsed), stream, fingerprint,
-                estimate_cost]() mutable {
-      self->admission_ =
-          self->c_.enforcer.Admit(core::ProviderName(self->api_), self->requested_model_,
-                                  fingerprint, estimate_cost, self->estimate_.Total());
-      // Back on the client connection's loop (at once when the reservation ran there): the
-      // upstream exchange starts on the caller's loop, and then relays without a hop.
-      boost::asio::dispatch(self->c_.loops.loop(self->loop_),
-                            [self, parsed = std::move(parsed), stream]() mutable {
-                              self->Forward(std::move(parsed), stream);
-                            });
-    });
+    c_.enforcer.Admit(
+        core::ProviderName(api_), requested_model_, fingerprint, estimate_cost,
+        estimate_.Total(),
+        [self = shared_from_this(), parsed = std::move(parsed), stream](
+            Admission admission) mutable {
+          // Back on the client connection's loop (at once when the admission was decided
+          // there): the upstream exchange starts on the caller's loop, and then relays
+          // without a hop.
+          boost::asio::dispatch(
+              self->c_.loops.loop(self->loop_),
+              [self, admission = std::move(admission), parsed = std::move(parsed),
+               stream]() mutable {
+                self->admission_ = std::move(admission);
+                self->Forward(std::move(parsed), stream);
+              });
+        });
   }
 
   void Forward(json&& parsed, bool stream) {

@@ -48,13 +48,12 @@ struct CallContext {
   SharedOutputHistory& history;
   UpstreamClient& anthropic;
   UpstreamClient& openai;
-  // The loops the calls' client connections run on: a call whose reservation was offloaded
-  // goes back to its connection's loop to be forwarded, so that the answer is relayed there.
+  // The loops the calls' client connections run on: a call whose reservation was answered
+  // elsewhere goes back to its connection's loop to be forwarded, so that the answer is
+  // relayed there.
   EventLoops& loops;
-  // Runs a step that may block off the event loop, or inline when nothing there blocks:
-  // `offload` a reservation (a round trip to the authority), `settle` a commit or release
-  // (the spool's fsync). Apart, so that a slow disk never delays a reservation.
-  std::function<void(std::function<void()>)> offload;
+  // Runs a commit or release (the spool's fsync, a round trip to the authority) off the
+  // event loop, or inline when nothing there blocks.
   std::function<void(std::function<void()>)> settle;
 };
 

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <string>
 #include <thread>
 #include <vector>
@@ -502,7 +503,11 @@ std::pair<double, double> ReserveRoundTrip(const agentbudget::bench::BenchAuthor
     request.estimate_cost = agentbudget::core::Money::FromMicros(1);
     request.estimate_tokens = 1;
     const auto start = Clock::now();
-    auto reserved = (*client)->Reserve(request);
+    std::promise<agentbudget::Result<meter::Reservation>> answered;
+    (*client)->Reserve(request, [&answered](agentbudget::Result<meter::Reservation> answer) {
+      answered.set_value(std::move(answer));
+    });
+    auto reserved = answered.get_future().get();
     micros.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
     if (!reserved.ok()) {
       std::fprintf(stderr, "reserve: %s\n", reserved.error().message.c_str());

@@ -14,6 +14,7 @@ namespace agentbudget::meter {
 namespace {
 
 using core::Money;
+using testing::AdmitNow;
 using testing::FakeAuthority;
 
 bool PollUntil(const std::function<bool()>& done) {
@@ -74,7 +75,7 @@ class EnforcerTest : public ::testing::Test {
   // Admits and completes `count` calls of cost 1 each.
   static void Call(Enforcer& enforcer, size_t count) {
     for (size_t i = 1; i <= count; ++i) {
-      const Admission a = enforcer.Admit("openai", "m", i, Money::FromMicros(1), 1);
+      const Admission a = AdmitNow(enforcer, "openai", "m", i, Money::FromMicros(1), 1);
       ASSERT_TRUE(a.allowed) << a.reason;
       enforcer.Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
     }
@@ -88,12 +89,12 @@ const core::EnvelopeLimits kMaxCost10{Money::FromMicros(10), std::nullopt, std::
 
 TEST_F(EnforcerTest, LocalModeDeniesPastTheEnvelopeNamingTheCeiling) {
   auto enforcer = Make(nullptr, FailureMode::kOpen, {std::nullopt, std::nullopt, 1, std::nullopt});
-  const Admission first = enforcer->Admit("anthropic", "m", 1, Money::FromMicros(5), 10);
+  const Admission first = AdmitNow(*enforcer, "anthropic", "m", 1, Money::FromMicros(5), 10);
   ASSERT_TRUE(first.allowed);
   EXPECT_EQ(first.model, "m");
   enforcer->Complete(first, "m", core::Usage{10, 0, 0, 0, 5, 0}, Money::FromMicros(7), false);
   EXPECT_EQ(enforcer->totals().spent, Money::FromMicros(7));
-  const Admission second = enforcer->Admit("anthropic", "m", 2, Money::FromMicros(5), 10);
+  const Admission second = AdmitNow(*enforcer, "anthropic", "m", 2, Money::FromMicros(5), 10);
   EXPECT_FALSE(second.allowed);
   EXPECT_NE(second.reason.find("maxRequests (1)"), std::string::npos);
 }
@@ -103,7 +104,7 @@ TEST_F(EnforcerTest, DegradeRewritesTheModelAndCommitsReachTheAuthority) {
   authority->SetReservation({"r-9", Decision::kDegrade, "claude-haiku-4-5", "team at 82%"});
   auto enforcer = Make(authority, FailureMode::kOpen);
   const Admission admission =
-      enforcer->Admit("anthropic", "claude-sonnet-4-5", 1, Money::FromMicros(100), 50);
+      AdmitNow(*enforcer, "anthropic", "claude-sonnet-4-5", 1, Money::FromMicros(100), 50);
   ASSERT_TRUE(admission.allowed);
   EXPECT_TRUE(admission.degraded);
   EXPECT_EQ(admission.model, "claude-haiku-4-5");
@@ -123,7 +124,7 @@ TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
   auto* authority = new FakeAuthority;
   authority->SetReservation({"", Decision::kDeny, "m", "budget org exhausted"});
   auto enforcer = Make(authority, FailureMode::kOpen);
-  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  const Admission admission = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
   EXPECT_EQ(admission.reason, "budget org exhausted");
   EXPECT_EQ(enforcer->totals().reserved, Money());
@@ -133,7 +134,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
   auto* authority = new FakeAuthority;
   authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kOpen);
-  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  const Admission admission = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50);
   ASSERT_TRUE(admission.allowed);
   EXPECT_EQ(admission.reservation_id.rfind("local-", 0), 0u);
 }
@@ -142,7 +143,7 @@ TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeClosedDenies) {
   auto* authority = new FakeAuthority;
   authority->Fail(&FakeAuthority::reserve_error, Unavailable("connection refused"));
   auto enforcer = Make(authority, FailureMode::kClosed);
-  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  const Admission admission = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50);
   EXPECT_FALSE(admission.allowed);
   EXPECT_NE(admission.reason.find("failureMode is Closed"), std::string::npos);
 }
@@ -151,7 +152,7 @@ TEST_F(EnforcerTest, LocalAdmissionsAreCommittedAsEventsWhenTheAuthorityDoesNotK
   auto* authority = new FakeAuthority;
   authority->Fail(&FakeAuthority::reserve_error, Unavailable("down"));
   auto enforcer = Make(authority, FailureMode::kOpen);
-  const Admission admission = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+  const Admission admission = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50);
   {
     MutexLock lock(authority->mu);
     authority->commit_error = NotFound("unknown reservation");
@@ -170,7 +171,7 @@ TEST_F(EnforcerTest, UnacknowledgedCommitsSurviveARestartAndAreResentInOrder) {
     authority->Fail(&FakeAuthority::commit_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen);
     for (int i = 1; i <= 3; ++i) {
-      const Admission a = enforcer->Admit("openai", "m", i, Money::FromMicros(1), 1);
+      const Admission a = AdmitNow(*enforcer, "openai", "m", i, Money::FromMicros(1), 1);
       enforcer->Complete(a, "m", core::Usage{i, 0, 0, 0, 0, 0}, Money::FromMicros(i), false);
     }
     EXPECT_EQ(enforcer->PendingCommits(), 3u);
@@ -195,7 +196,7 @@ TEST_F(EnforcerTest, DrainSendsWhatIsSpooledAndReportsWhatItCouldNot) {
     authority->commit_error = Unavailable("authority restarting");
   }
   auto enforcer = Make(authority, FailureMode::kOpen);
-  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 1);
+  const Admission a = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(1), 1);
   enforcer->Complete(a, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
   EXPECT_EQ(enforcer->PendingCommits(), 1u);
@@ -215,7 +216,7 @@ TEST_F(EnforcerTest, DrainRetriesAtOnceWhenTheAuthorityComesBackDuringIt) {
   authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
   auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::minutes(10),
                        std::chrono::minutes(10));
-  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(7), 3);
+  const Admission a = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(7), 3);
   enforcer->Complete(a, "m", core::Usage{3, 0, 0, 0, 0, 0}, Money::FromMicros(7), false);
   const auto attempts = [authority] {
     MutexLock lock(authority->mu);
@@ -239,9 +240,9 @@ TEST_F(EnforcerTest, UnsentNamesTheSpooledCommitsAndTheirSpend) {
   auto* authority = new FakeAuthority;  // owned by the enforcer
   authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
   auto enforcer = Make(authority, FailureMode::kOpen);
-  const Admission a = enforcer->Admit("openai", "m", 1, Money::FromMicros(7), 3);
+  const Admission a = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(7), 3);
   enforcer->Complete(a, "m", core::Usage{3, 0, 0, 0, 0, 0}, Money::FromMicros(7), false);
-  const Admission b = enforcer->Admit("openai", "m", 2, Money::FromMicros(5), 4);
+  const Admission b = AdmitNow(*enforcer, "openai", "m", 2, Money::FromMicros(5), 4);
   enforcer->Complete(b, "m", core::Usage{2, 0, 0, 0, 2, 0}, Money::FromMicros(5), false);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(300)));
   const UnsentEntries unsent = enforcer->Unsent();
@@ -313,13 +314,13 @@ TEST_F(EnforcerTest, AFullSpoolDeniesCallsUntilTheAuthorityAcknowledges) {
   auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
                        std::chrono::milliseconds(5), kMaxBatch, 3);
   Call(*enforcer, 3);
-  const Admission denied = enforcer->Admit("openai", "m", 4, Money::FromMicros(1), 1);
+  const Admission denied = AdmitNow(*enforcer, "openai", "m", 4, Money::FromMicros(1), 1);
   EXPECT_FALSE(denied.allowed);
   EXPECT_NE(denied.reason.find("commit spool full: 3 commits"), std::string::npos)
       << denied.reason;
   ComeBack(*authority);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
-  EXPECT_TRUE(enforcer->Admit("openai", "m", 5, Money::FromMicros(1), 1).allowed);
+  EXPECT_TRUE(AdmitNow(*enforcer, "openai", "m", 5, Money::FromMicros(1), 1).allowed);
   EXPECT_EQ(authority->CommitCount(), 3u);
 }
 
@@ -328,7 +329,7 @@ TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
   Admission first;
   for (int i = 1; i <= 3; ++i) {
-    const Admission denied = enforcer->Admit("anthropic", "m", i, Money::FromMicros(100), 5);
+    const Admission denied = AdmitNow(*enforcer, "anthropic", "m", i, Money::FromMicros(100), 5);
     ASSERT_FALSE(denied.allowed);
     if (i == 1) {
       first = denied;
@@ -349,7 +350,7 @@ TEST_F(EnforcerTest, ALocalMaxTokensDenialIsReportedAsCeilingMaxTokens) {
   auto* authority = new FakeAuthority;
   auto enforcer =
       Make(authority, FailureMode::kOpen, {std::nullopt, 10, std::nullopt, std::nullopt});
-  EXPECT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 50).allowed);
+  EXPECT_FALSE(AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(1), 50).allowed);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);
@@ -360,10 +361,10 @@ TEST_F(EnforcerTest, AMaxRequestsDenialIsNotReported) {
   auto* authority = new FakeAuthority;
   auto enforcer =
       Make(authority, FailureMode::kOpen, {std::nullopt, std::nullopt, 1, std::nullopt});
-  const Admission admitted = enforcer->Admit("openai", "m", 1, Money::FromMicros(1), 1);
+  const Admission admitted = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(1), 1);
   ASSERT_TRUE(admitted.allowed);
   enforcer->Abandon(admitted);
-  const Admission denied = enforcer->Admit("openai", "m", 2, Money::FromMicros(1), 1);
+  const Admission denied = AdmitNow(*enforcer, "openai", "m", 2, Money::FromMicros(1), 1);
   ASSERT_FALSE(denied.allowed);
   EXPECT_NE(denied.reason.find("maxRequests"), std::string::npos);
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
@@ -376,7 +377,7 @@ TEST_F(EnforcerTest, ADenialByTheAuthorityIsNotReportedBack) {
   auto* authority = new FakeAuthority;
   authority->SetReservation({"", Decision::kDeny, "m", "run ceiling maxCost ($1) reached"});
   auto enforcer = Make(authority, FailureMode::kOpen);
-  ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
+  ASSERT_FALSE(AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_EQ(enforcer->PendingCommits(), 0u);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   MutexLock lock(authority->mu);
@@ -387,7 +388,7 @@ TEST_F(EnforcerTest, ACeilingReportIsSentOnceTheAuthorityComesBack) {
   auto* authority = new FakeAuthority;
   authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
   auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
-  ASSERT_FALSE(enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50).allowed);
+  ASSERT_FALSE(AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50).allowed);
   EXPECT_FALSE(enforcer->Drain(std::chrono::milliseconds(50)));
   EXPECT_EQ(enforcer->PendingCommits(), 1u);
   {
@@ -407,7 +408,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
     auto* authority = new FakeAuthority;
     authority->Fail(&FakeAuthority::event_error, Unavailable("authority restarting"));
     auto enforcer = Make(authority, FailureMode::kOpen, kMaxCost10);
-    const Admission denied = enforcer->Admit("openai", "m", 1, Money::FromMicros(100), 50);
+    const Admission denied = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(100), 50);
     ASSERT_FALSE(denied.allowed);
     key = denied.idempotency_key + "-ceiling";
     EXPECT_EQ(enforcer->PendingCommits(), 1u);
@@ -417,7 +418,7 @@ TEST_F(EnforcerTest, ARestartedEnforcerSendsASpooledCeilingReportOnce) {
   // A report is not spend.
   EXPECT_EQ(enforcer->totals().spent, Money());
   // The spooled report stands for this process too: a new denial adds none.
-  ASSERT_FALSE(enforcer->Admit("openai", "m", 2, Money::FromMicros(100), 50).allowed);
+  ASSERT_FALSE(AdmitNow(*enforcer, "openai", "m", 2, Money::FromMicros(100), 50).allowed);
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   MutexLock lock(authority->mu);
   ASSERT_EQ(authority->events.size(), 1u);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <string>
 #include <thread>
@@ -10,19 +11,23 @@
 
 #include "common/mutex.h"
 #include "meter/authority_client.h"
+#include "meter/enforcer.h"
 
 namespace agentbudget::meter::testing {
 
-// An AuthorityClient whose answers the test scripts. Thread-safe.
+// An AuthorityClient whose answers the test scripts; Reserve answers inline. Thread-safe.
 class FakeAuthority : public AuthorityClient {
  public:
-  Result<Reservation> Reserve(const ReserveRequest& request) override {
-    MutexLock lock(mu);
-    reserves.push_back(request);
-    if (reserve_error) {
-      return *reserve_error;
-    }
-    return reservation;
+  void Reserve(const ReserveRequest& request, ReserveDone done) override {
+    Result<Reservation> answer = [&]() -> Result<Reservation> {
+      MutexLock lock(mu);
+      reserves.push_back(request);
+      if (reserve_error) {
+        return *reserve_error;
+      }
+      return reservation;
+    }();
+    done(std::move(answer));
   }
   Status Commit(const CommitRequest& request) override {
     std::this_thread::sleep_for(CommitDelay());
@@ -112,5 +117,15 @@ class FakeAuthority : public AuthorityClient {
   std::vector<EventRequest> events GUARDED_BY(mu);
   std::vector<std::string> releases GUARDED_BY(mu);
 };
+
+// Enforcer::Admit's admission, waited for.
+inline Admission AdmitNow(Enforcer& enforcer, std::string_view provider, const std::string& model,
+                          uint64_t fingerprint, core::Money estimate_cost,
+                          int64_t estimate_tokens) {
+  std::promise<Admission> admitted;
+  enforcer.Admit(provider, model, fingerprint, estimate_cost, estimate_tokens,
+                 [&admitted](Admission admission) { admitted.set_value(std::move(admission)); });
+  return admitted.get_future().get();
+}
 
 }  // namespace agentbudget::meter::testing

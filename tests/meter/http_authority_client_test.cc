@@ -2,15 +2,18 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "common/http_server.h"
 #include "meter/enforcer.h"
 #include "operator/certs/x509.h"
+#include "tests/meter/fake_authority.h"
 #include "tests/meter/free_port.h"
 #include "tests/meter/scripted_server.h"
 
@@ -19,6 +22,16 @@ namespace {
 
 using nlohmann::json;
 using testing::ScriptedServer;
+using testing::AdmitNow;
+
+// The client's answer to `request`, waited for.
+Result<Reservation> ReserveNow(AuthorityClient& client, const ReserveRequest& request) {
+  std::promise<Result<Reservation>> answered;
+  client.Reserve(request, [&answered](Result<Reservation> reservation) {
+    answered.set_value(std::move(reservation));
+  });
+  return answered.get_future().get();
+}
 
 void Reply(web::http::http_request request, int status, const std::string& body) {
   request.reply(static_cast<web::http::status_code>(status), body, "application/json").wait();
@@ -42,9 +55,9 @@ TEST(HttpAuthorityClientTest, ReservesWithTheProtocolBodyAndBearerToken) {
   });
   const std::string token_file = ::testing::TempDir() + "/token";
   std::ofstream(token_file) << "pod-token\n";
-  auto reservation = Client(server.url(), token_file)
-                         ->Reserve({"k1", "anthropic", "claude-sonnet-4-5",
-                                    core::Money::FromMicros(42'500), 12000});
+  auto reservation = ReserveNow(*Client(server.url(), token_file),
+                                {"k1", "anthropic", "claude-sonnet-4-5",
+                                 core::Money::FromMicros(42'500), 12000});
   ASSERT_TRUE(reservation.ok()) << reservation.error().message;
   EXPECT_EQ(reservation->id, "r-1");
   EXPECT_EQ(reservation->decision, Decision::kDegrade);
@@ -97,14 +110,63 @@ TEST(HttpAuthorityClientTest, MapsProtocolErrorsToCodesWithTheServersMessage) {
 
 TEST(HttpAuthorityClientTest, AnUnreachableAuthorityIsUnavailable) {
   const int port = testing::FreePort();
-  auto reservation = Client("http://127.0.0.1:" + std::to_string(port))
-                         ->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  auto reservation = ReserveNow(*Client("http://127.0.0.1:" + std::to_string(port)),
+                                {"k", "openai", "gpt-5", core::Money(), 1});
   ASSERT_FALSE(reservation.ok());
   EXPECT_TRUE(IsRetryable(reservation.error().code));
 }
 
 // An authority that accepted the connection but stays silent: the call ends after the
 // client's timeout as kDeadlineExceeded (retryable, so failureMode decides), not never.
+// Reservations of many calls arriving together: at most 16 are open at the authority at
+// once (the pool's connections are reused, none opened per call), the rest wait their turn,
+// and every one is answered.
+TEST(HttpAuthorityClientTest, ManyReservationsAtOnceKeepSixteenOpenAndAreAllAnswered) {
+  Mutex mu;
+  std::vector<web::http::http_request> held GUARDED_BY(mu);
+  ScriptedServer server([&](web::http::http_request request, const std::string&) {
+    MutexLock lock(mu);
+    held.push_back(std::move(request));  // answered below, when the test says
+  });
+  auto client = Client(server.url());
+  constexpr int kCalls = 64;
+  std::atomic<int> answered{0};
+  std::atomic<int> allowed{0};
+  for (int i = 0; i < kCalls; ++i) {
+    client->Reserve({"k" + std::to_string(i), "openai", "gpt-5", core::Money(), 1},
+                    [&](Result<Reservation> reservation) {
+                      allowed += reservation.ok() && reservation->decision == Decision::kAllow;
+                      ++answered;
+                    });
+  }
+  const auto held_count = [&] {
+    MutexLock lock(mu);
+    return held.size();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (held_count() < 16 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  // Give a 17th call every chance to arrive: it must not.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(held_count(), 16u);
+  EXPECT_EQ(answered.load(), 0);
+  while (answered.load() < kCalls && std::chrono::steady_clock::now() < deadline) {
+    std::vector<web::http::http_request> now;
+    {
+      MutexLock lock(mu);
+      now.swap(held);
+    }
+    for (auto& request : now) {
+      Reply(request, 200, R"({"id":"r-1","decision":"allow"})");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(answered.load(), kCalls);
+  EXPECT_EQ(allowed.load(), kCalls);
+  EXPECT_EQ(server.seen().size(), static_cast<size_t>(kCalls));
+}
+
 TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -118,7 +180,7 @@ TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
   auto client = HttpAuthorityClient::Create(
       {(*server)->url(), "", "", "", std::chrono::milliseconds(200)});
   ASSERT_TRUE(client.ok());
-  auto reservation = (*client)->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  auto reservation = ReserveNow(**client, {"k", "openai", "gpt-5", core::Money(), 1});
   release.set_value();
   ASSERT_FALSE(reservation.ok());
   EXPECT_EQ(reservation.error().code, ErrorCode::kDeadlineExceeded)
@@ -129,7 +191,8 @@ TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
   ScriptedServer server([](web::http::http_request request, const std::string&) {
     Reply(request, 200, R"({"id":"r-1","decision":"maybe"})");
   });
-  auto reservation = Client(server.url())->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  auto reservation =
+      ReserveNow(*Client(server.url()), {"k", "openai", "gpt-5", core::Money(), 1});
   ASSERT_FALSE(reservation.ok());
   EXPECT_NE(reservation.error().message.find("unknown decision \"maybe\""), std::string::npos);
 }
@@ -138,7 +201,8 @@ TEST(HttpAuthorityClientTest, RefusesAReservationIdThatIsNotOnePathSegment) {
   ScriptedServer server([](web::http::http_request request, const std::string&) {
     Reply(request, 200, R"({"id":"r-1/../../v1/events?x=","decision":"allow"})");
   });
-  auto reservation = Client(server.url())->Reserve({"k", "openai", "gpt-5", core::Money(), 1});
+  auto reservation =
+      ReserveNow(*Client(server.url()), {"k", "openai", "gpt-5", core::Money(), 1});
   ASSERT_FALSE(reservation.ok());
   EXPECT_EQ(reservation.error().code, ErrorCode::kInternal);
   EXPECT_NE(reservation.error().message.find("is not 1..64 letters"), std::string::npos);
@@ -154,7 +218,8 @@ TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
   options.limits.max_cost = core::Money::FromMicros(10);
   options.run = "run-1";
   Enforcer enforcer(options, Client(server.url()), CommitSpool::Open(dir).value());
-  const Admission denied = enforcer.Admit("anthropic", "m", 1, core::Money::FromMicros(100), 5);
+  const Admission denied =
+      AdmitNow(enforcer, "anthropic", "m", 1, core::Money::FromMicros(100), 5);
   ASSERT_FALSE(denied.allowed);
   ASSERT_TRUE(enforcer.Drain(std::chrono::seconds(10)));
   const auto seen = server.seen();
