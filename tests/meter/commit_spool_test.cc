@@ -1,8 +1,10 @@
 #include "meter/commit_spool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -181,6 +183,34 @@ TEST_F(CommitSpoolTest, KeepsASegmentWithUnreadableLinesApartAndItsReadableRecor
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ(Sequences(**reopened), (std::vector<uint64_t>{3, 4}));
   EXPECT_EQ(FilesEndingIn(".corrupt").size(), 1u);
+}
+
+// A write the disk refuses fails the appends that shared it and stores none of them; the
+// next write starts a new segment rather than append after the partial record.
+TEST_F(CommitSpoolTest, AFailedWriteStoresNothingAndTheNextGoesToANewSegment) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE((*spool)->Append({{"n", 1}}).ok());
+  // For one append, files may not grow past 100 bytes: the write stops part way.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = 100;
+  const auto handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto refused = (*spool)->Append({{"n", std::string(200, 'x')}});
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, handler);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(Sequences(**spool), std::vector<uint64_t>{1});
+  EXPECT_EQ(*(*spool)->Append({{"n", 3}}), 3u);
+  EXPECT_EQ(FilesEndingIn(".log").size(), 2u);
+  spool->reset();
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Sequences(**reopened), (std::vector<uint64_t>{1, 3}));
+  EXPECT_TRUE(FilesEndingIn(".corrupt").empty());
 }
 
 TEST_F(CommitSpoolTest, HoldsAtMostItsBoundAndRefusesAppendsPastIt) {
