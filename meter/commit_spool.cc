@@ -127,15 +127,15 @@ Result<int> CreateSegment(const std::string& dir, const std::string& path) {
     return Unavailable(Errno("spool create " + path));
   }
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  const bool synced = dfd >= 0 && ::fsync(dfd) == 0;
-  const Error failed = Unavailable(Errno("spool directory sync " + dir));
-  if (dfd >= 0) {
-    ::close(dfd);
-  }
-  if (!synced) {
+  if (dfd < 0 || ::fsync(dfd) != 0) {
+    Error failed = Unavailable(Errno("spool directory sync " + dir));
+    if (dfd >= 0) {
+      ::close(dfd);
+    }
     ::close(fd);
     return failed;
   }
+  ::close(dfd);
   return fd;
 }
 
@@ -367,7 +367,7 @@ Status CommitSpool::WriteOpenBatch(std::vector<std::string>& released) {
   }
   syncs_ += synced ? 1 : 0;
   if (created >= 0) {
-    segments_[started];
+    segments_.emplace(started, Segment{});
   }
   const uint64_t segment = segments_.rbegin()->first;
   if (status.ok()) {
