@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -15,41 +16,74 @@
 
 namespace agentbudget::meter {
 
-// A directory of commits not yet acknowledged by the authority, one JSON file per entry
-// named by a zero-padded sequence number, so that entries survive restarts and are resent
-// oldest first. Each Append is durable on return (temporary file, fsync, rename, fsync of
-// the directory). Concurrent appends write side by side and share directory fsyncs, so the
-// order of two appends neither of which returned before the other began is the order of
-// their numbers, not necessarily that of their files appearing.
+// Commits not yet acknowledged by the authority, kept in a directory so that they survive
+// restarts and are resent oldest first.
 //
-// The directory is read once, by Open; after that the spool answers from an index in
-// memory (each entry's text, as stored), kept by Append and Remove. Bound: it holds at most
-// `max_entries` entries (the default, 10,000, takes about 40 MiB of a disk counting a 4 KiB
-// block per file and about 4 MB of memory at the meter's ~300-byte entries); an Append past
-// it fails with kResourceExhausted and stores nothing. Entries a previous process left are
-// all loaded, even past the bound (none is dropped); appends wait until they are below it.
-// Thread-safe.
+// Storage: an append-only log of segment files in the directory, `<20-digit number>.log`,
+// numbered in increasing order as they are started. One record a line: `+<sequence> <JSON
+// text>` stores an entry, `-<sequence>` removes it. An Append is durable on return, and
+// appends share the work: the first of them whose record is not written yet becomes the
+// writer, takes every record queued so far, writes them with one write() and one
+// fdatasync(), and wakes the others; the next writer takes what queued meanwhile. So
+// concurrent appends cost one write and one sync between them, where a file per entry cost
+// each an open, write, fsync, rename and unlink and a directory fsync. Removals are written
+// without a sync of their own (by the write under way's writer once it is done, or by Remove
+// itself): a removal lost to a crash only brings an acknowledged entry back at the next
+// start, to be resent, and the authority answers a resent commit by its idempotency key,
+// counting it once.
+//
+// A segment ends once it passes `segment_bytes`; the next write starts another (and syncs
+// the directory, once per segment). A segment is deleted once it and every older one hold
+// no entry: removals in a segment may cancel entries of older ones, so segments go oldest
+// first. So that an entry never acknowledged does not keep every later segment, a writer
+// that finds the ended segments larger than 2 × (the stored entries' record bytes +
+// segment_bytes) copies the entries left in the oldest into the current one (same sequence
+// numbers, synced with the write), which lets it go. Disk bound: the segment files number
+// at most 4 + 2 × (the stored entries' record bytes) / segment_bytes, each at most
+// segment_bytes plus one write; a write copies at most one segment forward, so after many
+// removals at once the files come back within the bound over the next writes.
+//
+// The directory is read once, by Open, which writes what is left into a new segment and
+// deletes the old ones: a segment's last line may be a partial record (a write that never
+// returned), after which nothing can be appended. After that the spool answers from an
+// index in memory (each entry's text), kept by Append and Remove. Bound: it holds at most
+// `max_entries` entries (the default, 10,000, takes about 3.3 MB of records at the meter's
+// ~300-byte entries, so about 12 MiB of disk at most at the default 1 MiB segments, and
+// about 4 MB of memory); an Append past it fails with kResourceExhausted and stores nothing.
+// Entries a previous process left are all loaded, even past the bound (none is dropped);
+// appends wait until they are below it. Thread-safe.
 class CommitSpool {
  public:
   static constexpr size_t kDefaultMaxEntries = 10'000;
+  static constexpr size_t kDefaultSegmentBytes = 1 << 20;
 
   using Entry = std::pair<uint64_t, nlohmann::json>;  // sequence number, entry
 
-  // Creates `dir` if needed and loads the entries left by a previous process; leftover
-  // temporary files of interrupted appends are removed, unreadable entries are reported as
-  // errors in the log and left in place for inspection (never sent). Fails with
-  // kUnavailable when the directory cannot be created or read.
-  // REQUIRES: max_entries > 0.
+  // Creates `dir` if needed, loads the entries left by a previous process, writes them into
+  // a new segment for this process and deletes the old segments. A segment's last line
+  // without its newline (an append that never returned) is ignored. A segment with
+  // unreadable lines is reported as an error in the log and renamed `<name>.log.corrupt`
+  // for inspection; its readable records count, its unreadable ones are never sent. Fails
+  // with kUnavailable when the directory cannot be created or read, or the new segment
+  // cannot be written.
+  // REQUIRES: max_entries > 0, segment_bytes > 0.
   static Result<std::unique_ptr<CommitSpool>> Open(std::string dir,
-                                                   size_t max_entries = kDefaultMaxEntries);
+                                                   size_t max_entries = kDefaultMaxEntries,
+                                                   size_t segment_bytes = kDefaultSegmentBytes);
+  // Writes the removals not written yet.
+  // REQUIRES: no call under way.
+  ~CommitSpool();
 
   // Stores `entry` durably and returns its sequence number (greater than every earlier one).
-  // Fails with kResourceExhausted when the spool is full, kUnavailable on an I/O error;
-  // nothing is stored then.
+  // Fails with kResourceExhausted when the spool is full, kUnavailable on an I/O error (the
+  // whole write it shared fails); the entry is not stored then, though a record the disk
+  // took before the error may come back at the next start and be resent.
   Result<uint64_t> Append(const nlohmann::json& entry) EXCLUDES(mu_);
 
-  // Deletes an acknowledged entry. Removing an absent entry succeeds. On an I/O error
-  // (kUnavailable) the entry stays, to be sent again.
+  // Deletes an acknowledged entry from the spool at once; its removal reaches the disk
+  // without waiting for it. Removing an absent entry succeeds. Fails with kUnavailable when
+  // Remove wrote the log itself and the write failed: the entry is gone from this process
+  // but comes back at the next start, to be resent.
   Status Remove(uint64_t sequence) EXCLUDES(mu_);
 
   // Every stored entry, in sequence order.
@@ -62,29 +96,70 @@ class CommitSpool {
   size_t size() const EXCLUDES(mu_);
   // True when an Append would fail for want of room.
   bool full() const EXCLUDES(mu_);
+  // fdatasync() calls made since Open, Open's own included: what concurrent appends share.
+  uint64_t syncs() const EXCLUDES(mu_);
   size_t max_entries() const { return max_entries_; }
   const std::string& dir() const { return dir_; }
 
  private:
-  CommitSpool(std::string dir, size_t max_entries, std::map<uint64_t, std::string> entries,
-              uint64_t next);
-  std::string PathOf(uint64_t sequence) const;
-  // Makes every rename in the directory done before the call durable: one fsync of the
-  // directory at a time, each covering all callers that arrived before it began.
-  void SyncDirectory() EXCLUDES(sync_mu_);
+  struct Stored {
+    std::string text;  // the entry's JSON text
+    uint64_t segment;  // the number of the segment holding its record
+  };
+  struct Segment {
+    uint64_t bytes = 0;  // written to it
+    size_t live = 0;     // stored entries whose record it holds
+  };
+  // Records queued for one write: appends wait for it to be done, removals do not.
+  struct Batch {
+    std::vector<std::pair<uint64_t, std::string>> appends;  // sequence, JSON text
+    std::string removals;                                  // `-<sequence>` records
+    bool done = false;
+    Status status;
+  };
+
+  CommitSpool(std::string dir, size_t max_entries, size_t segment_bytes, uint64_t next);
+  // Writes `entries` into this process's first segment, as its only content.
+  Status Start(std::map<uint64_t, std::string> entries) EXCLUDES(mu_);
+  // Writes the open batch as the spool's one writer, then the removals queued meanwhile,
+  // with mu_ released during the I/O; returns the first batch's status and adds to
+  // `released` the segment files that may now be deleted.
+  // REQUIRES: !writing_.
+  Status WriteBatches(std::vector<std::string>& released) REQUIRES(mu_);
+  // Writes the open batch (WriteBatches' one step).
+  Status WriteOpenBatch(std::vector<std::string>& released) REQUIRES(mu_);
+  // Takes out of segments_ the oldest segments that hold no entry (never the current one)
+  // and adds their paths to `released`.
+  void ReleaseEmptySegments(std::vector<std::string>& released) REQUIRES(mu_);
+  // The ended segment to copy forward, if the ended segments pass the disk bound's share.
+  std::optional<uint64_t> SegmentToCompact() const REQUIRES(mu_);
+  // Index stores an entry in entries_ and counts it in its segment; Unindex takes it out of
+  // the counts only, leaving entries_ to the caller (which may hold an iterator into it).
+  void Index(uint64_t sequence, std::string text, uint64_t segment) REQUIRES(mu_);
+  void Unindex(uint64_t sequence, const Stored& stored) REQUIRES(mu_);
+  std::string PathOf(uint64_t segment) const;
 
   const std::string dir_;
   const size_t max_entries_;
+  const size_t segment_bytes_;
   mutable Mutex mu_;
-  // sequence -> the entry's JSON text, for every entry stored.
-  std::map<uint64_t, std::string> entries_ GUARDED_BY(mu_);
-  size_t appending_ GUARDED_BY(mu_) = 0;  // appends holding a place below the bound
+  // sequence -> the entry's text and segment, for every entry stored.
+  std::map<uint64_t, Stored> entries_ GUARDED_BY(mu_);
+  // number -> accounting, for every segment file of this process; the last is the current.
+  std::map<uint64_t, Segment> segments_ GUARDED_BY(mu_);
+  uint64_t live_bytes_ GUARDED_BY(mu_) = 0;  // the records of every stored entry
+  size_t appending_ GUARDED_BY(mu_) = 0;     // appends holding a place below the bound
   uint64_t next_ GUARDED_BY(mu_);
-  Mutex sync_mu_;
-  CondVar synced_;
-  uint64_t sync_requested_ GUARDED_BY(sync_mu_) = 0;   // tickets handed out
-  uint64_t sync_done_through_ GUARDED_BY(sync_mu_) = 0;  // tickets a finished sync covered
-  bool syncing_ GUARDED_BY(sync_mu_) = false;
+  uint64_t syncs_ GUARDED_BY(mu_) = 0;
+  std::shared_ptr<Batch> open_ GUARDED_BY(mu_) = std::make_shared<Batch>();
+  bool writing_ GUARDED_BY(mu_) = false;  // a writer holds the batch it took
+  // The current segment may end with a partial record (a write or sync failed): the next
+  // writer starts a new one rather than append after it.
+  bool broken_ GUARDED_BY(mu_) = false;
+  CondVar written_;  // a writer finished
+  // The current segment's descriptor (O_APPEND): used by the writer only, with mu_ released,
+  // so it is not guarded by it (writing_ makes the writer one at a time).
+  int fd_ = -1;
 };
 
 }  // namespace agentbudget::meter

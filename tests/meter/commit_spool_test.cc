@@ -1,10 +1,14 @@
 #include "meter/commit_spool.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -19,6 +23,31 @@ class CommitSpoolTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // The names of the files in the spool's directory ending in `suffix`.
+  std::vector<std::string> FilesEndingIn(const std::string& suffix) const {
+    std::vector<std::string> names;
+    for (const auto& file : std::filesystem::directory_iterator(dir_)) {
+      if (file.path().filename().string().ends_with(suffix)) {
+        names.push_back(file.path().filename().string());
+      }
+    }
+    return names;
+  }
+  // The sequence numbers of the spool's entries, in order.
+  static std::vector<uint64_t> Sequences(const CommitSpool& spool) {
+    std::vector<uint64_t> sequences;
+    for (const auto& [sequence, entry] : spool.Pending()) {
+      sequences.push_back(sequence);
+    }
+    return sequences;
+  }
+  // Writes a segment file as a previous process would have left it.
+  void WriteSegment(const std::string& name, const std::string& text) const {
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ + "/" + name, std::ios::binary) << text;
+  }
+
   std::string dir_;
 };
 
@@ -39,10 +68,12 @@ TEST_F(CommitSpoolTest, KeepsEntriesInOrderAcrossReopening) {
 }
 
 // Appends from many threads at once (the meter's commit threads) each get their own number
-// and file; every one is there, readable, once its Append returned.
-TEST_F(CommitSpoolTest, ConcurrentAppendsAreEachStoredUnderTheirOwnNumber) {
+// and are stored once; every one is there, readable, once its Append returned, and again
+// after reopening. They share their syncs: one writer syncs for all the appends queued.
+TEST_F(CommitSpoolTest, ConcurrentAppendsAreEachStoredOnceAndShareTheirSyncs) {
   auto spool = CommitSpool::Open(dir_);
   ASSERT_TRUE(spool.ok());
+  const uint64_t syncs_at_open = (*spool)->syncs();
   constexpr int kThreads = 8;
   constexpr int kEach = 25;
   std::vector<std::vector<uint64_t>> numbers(kThreads);
@@ -76,6 +107,12 @@ TEST_F(CommitSpoolTest, ConcurrentAppendsAreEachStoredUnderTheirOwnNumber) {
     const int i = entry["i"];
     EXPECT_EQ(numbers[t][i], sequence);
   }
+  // Eight threads appending back to back queue behind each other's syncs.
+  EXPECT_LT((*spool)->syncs() - syncs_at_open, static_cast<uint64_t>(kThreads * kEach));
+  spool->reset();
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Pending(), pending);
 }
 
 TEST_F(CommitSpoolTest, RemovedEntriesAreGoneAndRemovingTwiceSucceeds) {
@@ -90,15 +127,90 @@ TEST_F(CommitSpoolTest, RemovedEntriesAreGoneAndRemovingTwiceSucceeds) {
   EXPECT_EQ(pending[0].second["n"], 2);
 }
 
-TEST_F(CommitSpoolTest, DropsInterruptedAppendsAndSkipsUnreadableEntries) {
-  std::filesystem::create_directories(dir_);
-  std::ofstream(dir_ + "/00000000000000000001.json.tmp") << "{\"half";
-  std::ofstream(dir_ + "/00000000000000000002.json") << "not json";
+TEST_F(CommitSpoolTest, RemovalsSurviveReopening) {
+  {
+    auto spool = CommitSpool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    for (int n = 1; n <= 3; ++n) {
+      ASSERT_TRUE((*spool)->Append({{"n", n}}).ok());
+    }
+    ASSERT_TRUE((*spool)->Remove(2).ok());
+  }
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Sequences(**reopened), (std::vector<uint64_t>{1, 3}));
+}
+
+// Each start writes what is left into a segment of its own and deletes the old ones.
+TEST_F(CommitSpoolTest, ReopeningLeavesOneSegmentHoldingWhatIsLeft) {
+  for (int start = 0; start < 3; ++start) {
+    auto spool = CommitSpool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    ASSERT_TRUE((*spool)->Append({{"start", start}}).ok());
+  }
+  EXPECT_EQ(FilesEndingIn(".log").size(), 1u);
   auto spool = CommitSpool::Open(dir_);
   ASSERT_TRUE(spool.ok());
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/00000000000000000001.json.tmp"));
-  EXPECT_TRUE((*spool)->Pending().empty());
+  EXPECT_EQ((*spool)->size(), 3u);
+}
+
+// A crash during a write leaves its records without their last newline: that append never
+// returned, so its record is not an entry.
+TEST_F(CommitSpoolTest, IgnoresTheUnfinishedRecordOfAnInterruptedAppend) {
+  WriteSegment("00000000000000000001.log", "+1 {\"n\":1}\n+2 {\"n\":");
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  EXPECT_EQ(Sequences(**spool), std::vector<uint64_t>{1});
+  EXPECT_TRUE(FilesEndingIn(".corrupt").empty());
+  EXPECT_EQ(*(*spool)->Append({{"n", 2}}), 2u);
+}
+
+// Unreadable lines are never sent; their segment is kept apart for inspection, and its
+// readable records count as any other.
+TEST_F(CommitSpoolTest, KeepsASegmentWithUnreadableLinesApartAndItsReadableRecords) {
+  WriteSegment("00000000000000000001.log",
+               "+1 {\"n\":1}\nnot a record\n+2 {\"n\"\n+3 {\"n\":3}\n-1\n");
+  {
+    auto spool = CommitSpool::Open(dir_);
+    ASSERT_TRUE(spool.ok());
+    EXPECT_EQ(Sequences(**spool), std::vector<uint64_t>{3});
+    EXPECT_EQ(*(*spool)->Append({{"n", 4}}), 4u);
+  }
+  EXPECT_EQ(FilesEndingIn(".corrupt"),
+            std::vector<std::string>{"00000000000000000001.log.corrupt"});
+  // The next start reads the readable records where the previous one wrote them, only.
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Sequences(**reopened), (std::vector<uint64_t>{3, 4}));
+  EXPECT_EQ(FilesEndingIn(".corrupt").size(), 1u);
+}
+
+// A write the disk refuses fails the appends that shared it and stores none of them; the
+// next write starts a new segment rather than append after the partial record.
+TEST_F(CommitSpoolTest, AFailedWriteStoresNothingAndTheNextGoesToANewSegment) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  ASSERT_TRUE((*spool)->Append({{"n", 1}}).ok());
+  // For one append, files may not grow past 100 bytes: the write stops part way.
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rlimit small = saved;
+  small.rlim_cur = 100;
+  const auto handler = std::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  auto refused = (*spool)->Append({{"n", std::string(200, 'x')}});
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, handler);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(Sequences(**spool), std::vector<uint64_t>{1});
   EXPECT_EQ(*(*spool)->Append({{"n", 3}}), 3u);
+  EXPECT_EQ(FilesEndingIn(".log").size(), 2u);
+  spool->reset();
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ(Sequences(**reopened), (std::vector<uint64_t>{1, 3}));
+  EXPECT_TRUE(FilesEndingIn(".corrupt").empty());
 }
 
 TEST_F(CommitSpoolTest, HoldsAtMostItsBoundAndRefusesAppendsPastIt) {
@@ -113,14 +225,50 @@ TEST_F(CommitSpoolTest, HoldsAtMostItsBoundAndRefusesAppendsPastIt) {
   EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
   EXPECT_NE(refused.error().message.find("full: 3 entries"), std::string::npos);
   EXPECT_EQ((*spool)->size(), 3u);
-  size_t files = 0;
-  for ([[maybe_unused]] const auto& file : std::filesystem::directory_iterator(dir_)) {
-    ++files;
-  }
-  EXPECT_EQ(files, 3u);
   ASSERT_TRUE((*spool)->Remove(1).ok());
   EXPECT_FALSE((*spool)->full());
   EXPECT_EQ(*(*spool)->Append({{"n", 5}}), 4u);
+  spool->reset();
+  // The refused entry was not written either.
+  auto reopened = CommitSpool::Open(dir_, 3);
+  ASSERT_TRUE(reopened.ok());
+  const auto pending = (*reopened)->Pending();
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].second["n"], 2);
+  EXPECT_EQ(pending[1].second["n"], 3);
+  EXPECT_EQ(pending[2].second["n"], 5);
+}
+
+// One entry never acknowledged while thousands come and go: the writers copy it forward
+// rather than keep every segment written after it. The header's bound, 4 segment files +
+// 2 × the stored records' bytes / segment_bytes, is 4 here (two records of ~420 bytes
+// stored at most, 4 KiB segments).
+TEST_F(CommitSpoolTest, AnEntryNeverRemovedDoesNotKeepTheSegmentsAfterIt) {
+  constexpr size_t kSegmentBytes = 4096;
+  const std::string padding(400, 'x');
+  auto spool = CommitSpool::Open(dir_, CommitSpool::kDefaultMaxEntries, kSegmentBytes);
+  ASSERT_TRUE(spool.ok());
+  const uint64_t pinned = *(*spool)->Append({{"pinned", padding}});
+  size_t most_files = 0;
+  std::set<std::string> segments_seen;
+  for (int n = 0; n < 2000; ++n) {
+    auto appended = (*spool)->Append({{"n", n}, {"padding", padding}});
+    ASSERT_TRUE(appended.ok());
+    ASSERT_TRUE((*spool)->Remove(*appended).ok());
+    const std::vector<std::string> segments = FilesEndingIn(".log");
+    most_files = std::max(most_files, segments.size());
+    segments_seen.insert(segments.begin(), segments.end());
+  }
+  EXPECT_LE(most_files, 4u);
+  // Far more was written than the bound holds: a segment every ~9 appends.
+  EXPECT_GT(segments_seen.size(), 100u);
+  spool->reset();
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  const auto pending = (*reopened)->Pending();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].first, pinned);
+  EXPECT_EQ(pending[0].second["pinned"], padding);
 }
 
 // A previous process's entries are all kept, even past a smaller bound; appends wait.
@@ -144,7 +292,7 @@ TEST_F(CommitSpoolTest, AnswersFromItsIndexNotTheDirectory) {
   auto spool = CommitSpool::Open(dir_);
   ASSERT_TRUE(spool.ok());
   ASSERT_TRUE((*spool)->Append({{"n", 1}}).ok());
-  std::ofstream(dir_ + "/00000000000000000009.json") << R"({"n":9})";
+  WriteSegment("00000000000000000009.log", "+9 {\"n\":9}\n");
   const auto pending = (*spool)->Pending();
   ASSERT_EQ(pending.size(), 1u);
   EXPECT_EQ(pending[0].second["n"], 1);
