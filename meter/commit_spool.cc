@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <string_view>
 
@@ -194,6 +195,7 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
       log::Warn("corrupt spool segment not renamed", {{"path", path}, {"error", ec.message()}});
     }
   }
+  spool->writer_ = std::thread([raw = spool.get()] { raw->WriteLoop(); });
   return spool;
 }
 
@@ -231,14 +233,14 @@ Status CommitSpool::Start(std::map<uint64_t, std::string> entries) {
 }
 
 CommitSpool::~CommitSpool() {
-  std::vector<std::string> released;
-  {
-    MutexLock lock(mu_);
-    if (!open_->removals.empty()) {
-      (void)WriteBatches(released);  // a failure is logged; the entries come back at start
+  if (writer_.joinable()) {
+    {
+      MutexLock lock(mu_);
+      stopping_ = true;
     }
+    queued_.SignalAll();
+    writer_.join();
   }
-  Unlink(released);
   if (fd_ >= 0) {
     ::close(fd_);
   }
@@ -262,37 +264,66 @@ void CommitSpool::Unindex(uint64_t sequence, const Stored& stored) {
 }
 
 Result<uint64_t> CommitSpool::Append(const nlohmann::json& entry) {
+  std::promise<Result<uint64_t>> stored;
+  Append(entry, [&stored](Result<uint64_t> sequence) { stored.set_value(std::move(sequence)); });
+  return stored.get_future().get();
+}
+
+void CommitSpool::Append(const nlohmann::json& entry, AppendDone done) {
   std::string text = entry.dump();
-  std::vector<std::string> released;
-  uint64_t sequence = 0;
-  Status status;
   {
     MutexLock lock(mu_);
-    if (entries_.size() + appending_ >= max_entries_) {
-      return MakeError(ErrorCode::kResourceExhausted,
-                       "spool " + dir_ + " full: " + std::to_string(max_entries_) +
-                           " entries the authority has not acknowledged");
+    if (entries_.size() + appending_ < max_entries_) {
+      ++appending_;
+      open_->appends.emplace_back(next_++, std::move(text));
+      open_->done.push_back(std::move(done));
+      queued_.SignalAll();
+      return;
     }
-    ++appending_;
-    sequence = next_++;
-    const std::shared_ptr<Batch> batch = open_;
-    batch->appends.emplace_back(sequence, std::move(text));
-    // The batch is the open one until a writer takes it, and done before the writer leaves.
-    while (!batch->done) {
-      if (writing_) {
-        written_.Wait(mu_);
-      } else {
-        (void)WriteBatches(released);  // its status is the batch's
+  }
+  done(MakeError(ErrorCode::kResourceExhausted,
+                 "spool " + dir_ + " full: " + std::to_string(max_entries_) +
+                     " entries the authority has not acknowledged"));
+}
+
+void CommitSpool::WriteLoop() {
+  while (true) {
+    std::vector<std::string> released;
+    Written written;
+    {
+      MutexLock lock(mu_);
+      queued_.Wait(mu_, [this]() REQUIRES(mu_) {
+        return stopping_ || !open_->appends.empty() || !open_->removals.empty();
+      });
+      // What is queued is written before the writer stops.
+      WriteQueued(released, written);  // a failure is logged; the entries come back at start
+      if (stopping_ && written.empty()) {
+        return;
       }
     }
-    --appending_;
-    status = batch->status;
+    Finish(released, written);
   }
+}
+
+void CommitSpool::WriteQueued(std::vector<std::string>& released, Written& written) {
+  while (!open_->appends.empty() || !open_->removals.empty()) {
+    std::shared_ptr<Batch> batch = open_;
+    Status status = WriteOpenBatch(released);
+    written.emplace_back(std::move(batch), std::move(status));
+  }
+}
+
+void CommitSpool::Finish(const std::vector<std::string>& released, Written& written) {
   Unlink(released);
-  if (!status.ok()) {
-    return std::move(status).error();
+  for (auto& [batch, status] : written) {
+    for (size_t i = 0; i < batch->appends.size(); ++i) {
+      if (status.ok()) {
+        batch->done[i](batch->appends[i].first);
+      } else {
+        batch->done[i](status.error());
+      }
+    }
   }
-  return sequence;
 }
 
 std::optional<uint64_t> CommitSpool::SegmentToCompact() const {
@@ -306,17 +337,7 @@ std::optional<uint64_t> CommitSpool::SegmentToCompact() const {
   return segments_.begin()->first;
 }
 
-Status CommitSpool::WriteBatches(std::vector<std::string>& released) {
-  const Status status = WriteOpenBatch(released);
-  // Removals queued meanwhile have no writer of their own (appends have their callers).
-  while (open_->appends.empty() && !open_->removals.empty()) {
-    (void)WriteOpenBatch(released);  // a failure is logged; the entries come back at start
-  }
-  return status;
-}
-
 Status CommitSpool::WriteOpenBatch(std::vector<std::string>& released) {
-  writing_ = true;
   const std::shared_ptr<Batch> batch = std::exchange(open_, std::make_shared<Batch>());
   const uint64_t current = segments_.rbegin()->first;
   const bool start_segment = broken_ || segments_.rbegin()->second.bytes >= segment_bytes_;
@@ -372,8 +393,8 @@ Status CommitSpool::WriteOpenBatch(std::vector<std::string>& released) {
   const uint64_t segment = segments_.rbegin()->first;
   if (status.ok()) {
     segments_.rbegin()->second.bytes += records.size();
-    for (auto& [sequence, text] : batch->appends) {
-      Index(sequence, std::move(text), segment);
+    for (const auto& [sequence, text] : batch->appends) {
+      Index(sequence, text, segment);
     }
     // The entries removed meanwhile are no longer in the oldest segment's count.
     for (auto& [sequence, text] : copies) {
@@ -389,10 +410,7 @@ Status CommitSpool::WriteOpenBatch(std::vector<std::string>& released) {
     log::Error("spool write failed",
                {{"error", status.error().ToString()}, {"appends", batch->appends.size()}});
   }
-  batch->status = status;
-  batch->done = true;
-  writing_ = false;
-  written_.SignalAll();
+  appending_ -= batch->appends.size();
   ReleaseEmptySegments(released);
   return status;
 }
@@ -404,26 +422,16 @@ void CommitSpool::ReleaseEmptySegments(std::vector<std::string>& released) {
   }
 }
 
-Status CommitSpool::Remove(uint64_t sequence) {
-  std::vector<std::string> released;
-  Status status;
-  {
-    MutexLock lock(mu_);
-    const auto it = entries_.find(sequence);
-    if (it == entries_.end()) {
-      return OkStatus();
-    }
-    Unindex(sequence, it->second);
-    entries_.erase(it);
-    open_->removals += RemovalRecord(sequence);
-    if (writing_) {
-      ReleaseEmptySegments(released);  // the writer writes the removal after its batch
-    } else {
-      status = WriteBatches(released);
-    }
+void CommitSpool::Remove(uint64_t sequence) {
+  MutexLock lock(mu_);
+  const auto it = entries_.find(sequence);
+  if (it == entries_.end()) {
+    return;
   }
-  Unlink(released);
-  return status;
+  Unindex(sequence, it->second);
+  entries_.erase(it);
+  open_->removals += RemovalRecord(sequence);
+  queued_.SignalAll();
 }
 
 std::vector<CommitSpool::Entry> CommitSpool::Pending() const { return Oldest(SIZE_MAX); }
@@ -450,7 +458,7 @@ std::vector<CommitSpool::Entry> CommitSpool::Oldest(size_t limit,
 
 size_t CommitSpool::size() const {
   MutexLock lock(mu_);
-  return entries_.size();
+  return entries_.size() + appending_;
 }
 
 bool CommitSpool::full() const {

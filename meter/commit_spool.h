@@ -1,11 +1,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -21,14 +23,13 @@ namespace agentbudget::meter {
 //
 // Storage: an append-only log of segment files in the directory, `<20-digit number>.log`,
 // numbered in increasing order as they are started. One record a line: `+<sequence> <JSON
-// text>` stores an entry, `-<sequence>` removes it. An Append is durable on return, and
-// appends share the work: the first of them whose record is not written yet becomes the
-// writer, takes every record queued so far, writes them with one write() and one
-// fdatasync(), and wakes the others; the next writer takes what queued meanwhile. So
-// concurrent appends cost one write and one sync between them, where a file per entry cost
-// each an open, write, fsync, rename and unlink and a directory fsync. Removals are written
-// without a sync of their own (by the write under way's writer once it is done, or by Remove
-// itself): a removal lost to a crash only brings an acknowledged entry back at the next
+// text>` stores an entry, `-<sequence>` removes it. One writer thread of the spool's takes
+// every record queued so far, writes them with one write() and one fdatasync(), answers
+// the appends among them, and goes on with what queued meanwhile. So the appends that
+// arrive during one write cost one write and one sync between them, however many and from
+// whatever threads, where a file per entry cost each an open, write, fsync, rename and
+// unlink and a directory fsync. Removals are written without a sync of their own (with the
+// next write): a removal lost to a crash only brings an acknowledged entry back at the next
 // start, to be resent, and the authority answers a resent commit by its idempotency key,
 // counting it once.
 //
@@ -70,21 +71,26 @@ class CommitSpool {
   static Result<std::unique_ptr<CommitSpool>> Open(std::string dir,
                                                    size_t max_entries = kDefaultMaxEntries,
                                                    size_t segment_bytes = kDefaultSegmentBytes);
-  // Writes the removals not written yet.
+  // Writes what is queued, then stops the writer.
   // REQUIRES: no call under way.
   ~CommitSpool();
 
-  // Stores `entry` durably and returns its sequence number (greater than every earlier one).
-  // Fails with kResourceExhausted when the spool is full, kUnavailable on an I/O error (the
-  // whole write it shared fails); the entry is not stored then, though a record the disk
-  // took before the error may come back at the next start and be resent.
+  using AppendDone = std::function<void(Result<uint64_t>)>;
+
+  // Queues `entry` for the writer and returns; `done` gets its sequence number (greater
+  // than every earlier one) once it is durable, exactly once, on the writer's thread, and
+  // must not block for long (the next write waits for it). Fails with kResourceExhausted
+  // when the spool is full (inline, at once), kUnavailable on an I/O error (the whole write
+  // it shared fails); the entry is not stored then, though a record the disk took before
+  // the error may come back at the next start and be resent.
+  void Append(const nlohmann::json& entry, AppendDone done) EXCLUDES(mu_);
+  // The same, waiting for it to be durable.
   Result<uint64_t> Append(const nlohmann::json& entry) EXCLUDES(mu_);
 
-  // Deletes an acknowledged entry from the spool at once; its removal reaches the disk
-  // without waiting for it. Removing an absent entry succeeds. Fails with kUnavailable when
-  // Remove wrote the log itself and the write failed: the entry is gone from this process
-  // but comes back at the next start, to be resent.
-  Status Remove(uint64_t sequence) EXCLUDES(mu_);
+  // Deletes an acknowledged entry from the spool at once; its removal reaches the disk with
+  // the next write, unsynced (a failed write is logged: the entry, gone from this process,
+  // comes back at the next start, to be resent). Removing an absent entry does nothing.
+  void Remove(uint64_t sequence) EXCLUDES(mu_);
 
   // Every stored entry, in sequence order.
   std::vector<Entry> Pending() const EXCLUDES(mu_);
@@ -92,7 +98,7 @@ class CommitSpool {
   std::vector<Entry> Oldest(size_t limit, const std::set<uint64_t>& skip = {}) const
       EXCLUDES(mu_);
 
-  // Entries stored (appends under way not counted).
+  // Entries stored or queued to be (so a spool of size 0 has nothing left to send).
   size_t size() const EXCLUDES(mu_);
   // True when an Append would fail for want of room.
   bool full() const EXCLUDES(mu_);
@@ -110,23 +116,27 @@ class CommitSpool {
     uint64_t bytes = 0;  // written to it
     size_t live = 0;     // stored entries whose record it holds
   };
-  // Records queued for one write: appends wait for it to be done, removals do not.
+  // Records queued for one write: appends are answered once it is done, removals are not.
   struct Batch {
     std::vector<std::pair<uint64_t, std::string>> appends;  // sequence, JSON text
+    std::vector<AppendDone> done;                          // one per append
     std::string removals;                                  // `-<sequence>` records
-    bool done = false;
-    Status status;
   };
+  // Batches written, with their outcome, whose appends are answered outside the lock.
+  using Written = std::vector<std::pair<std::shared_ptr<Batch>, Status>>;
 
   CommitSpool(std::string dir, size_t max_entries, size_t segment_bytes, uint64_t next);
   // Writes `entries` into this process's first segment, as its only content.
   Status Start(std::map<uint64_t, std::string> entries) EXCLUDES(mu_);
-  // Writes the open batch as the spool's one writer, then the removals queued meanwhile,
-  // with mu_ released during the I/O; returns the first batch's status and adds to
-  // `released` the segment files that may now be deleted.
-  // REQUIRES: !writing_.
-  Status WriteBatches(std::vector<std::string>& released) REQUIRES(mu_);
-  // Writes the open batch (WriteBatches' one step).
+  // The writer thread: writes what is queued, answers it, until the spool is destroyed.
+  void WriteLoop() EXCLUDES(mu_);
+  // Writes the queued batches until none is left (those queued meanwhile included), with
+  // mu_ released during the I/O; adds them to `written` and to `released` the segment files
+  // that may now be deleted.
+  void WriteQueued(std::vector<std::string>& released, Written& written) REQUIRES(mu_);
+  // Deletes `released` and answers the appends of `written`.
+  static void Finish(const std::vector<std::string>& released, Written& written);
+  // Writes the open batch (WriteQueued's one step).
   Status WriteOpenBatch(std::vector<std::string>& released) REQUIRES(mu_);
   // Takes out of segments_ the oldest segments that hold no entry (never the current one)
   // and adds their paths to `released`.
@@ -152,14 +162,15 @@ class CommitSpool {
   uint64_t next_ GUARDED_BY(mu_);
   uint64_t syncs_ GUARDED_BY(mu_) = 0;
   std::shared_ptr<Batch> open_ GUARDED_BY(mu_) = std::make_shared<Batch>();
-  bool writing_ GUARDED_BY(mu_) = false;  // a writer holds the batch it took
+  bool stopping_ GUARDED_BY(mu_) = false;
+  CondVar queued_;  // records were queued, or the spool stops
   // The current segment may end with a partial record (a write or sync failed): the next
   // writer starts a new one rather than append after it.
   bool broken_ GUARDED_BY(mu_) = false;
-  CondVar written_;  // a writer finished
-  // The current segment's descriptor (O_APPEND): used by the writer only, with mu_ released,
-  // so it is not guarded by it (writing_ makes the writer one at a time).
+  // The current segment's descriptor (O_APPEND): used by Open, then by the writer thread
+  // only, with mu_ released, so it is not guarded by it.
   int fd_ = -1;
+  std::thread writer_;
 };
 
 }  // namespace agentbudget::meter

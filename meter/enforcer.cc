@@ -254,12 +254,12 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
   if (authority_ == nullptr) {
     return;
   }
-  const json entry = CommitEntry(admission, model, usage, cost, estimated);
-  if (Status stored = Spool(entry); !stored.ok()) {
+  json entry = CommitEntry(admission, model, usage, cost, estimated);
+  Spool(entry, [this, entry](const Error& error) {
     log::Error("commit could not be spooled; sending it once without durability",
-               {{"error", stored.error().ToString()}});
+               {{"error", error.ToString()}});
     SendOne(entry);
-  }
+  });
 }
 
 void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied) {
@@ -272,25 +272,26 @@ void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied
       return;
     }
   }
-  if (Status stored = Spool(CeilingEntry(denied, ceiling)); !stored.ok()) {
+  Spool(CeilingEntry(denied, ceiling), [this, ceiling](const Error& error) {
     // Sending it here would make the denial wait for the authority; the next denial for
     // this ceiling tries again.
     log::Error("ceiling report could not be spooled",
-               {{"error", stored.error().ToString()}, {"ceiling", ceiling}});
+               {{"error", error.ToString()}, {"ceiling", ceiling}});
     MutexLock lock(mu_);
     reported_ceilings_.erase(ceiling);
-  }
+  });
 }
 
-Status Enforcer::Spool(const json& entry) {
-  auto stored = spool_->Append(entry);
-  if (!stored.ok()) {
-    return std::move(stored).error();
-  }
-  // Under the senders' lock, so that a sender between finding nothing and waiting is woken.
-  MutexLock lock(send_mu_);
-  wake_.SignalAll();
-  return OkStatus();
+void Enforcer::Spool(const json& entry, std::function<void(const Error&)> failed) {
+  spool_->Append(entry, [this, failed = std::move(failed)](Result<uint64_t> stored) {
+    if (!stored.ok()) {
+      failed(stored.error());
+      return;
+    }
+    // Under the senders' lock, so that a sender between finding nothing and waiting is woken.
+    MutexLock lock(send_mu_);
+    wake_.SignalAll();
+  });
 }
 
 void Enforcer::Abandon(const Admission& admission) {
@@ -475,9 +476,8 @@ void Enforcer::SendLoop() {
     for (size_t i = 0; i < batch.size(); ++i) {
       if (!done[i]) {
         failed = true;
-      } else if (Status removed = spool_->Remove(batch[i].first); !removed.ok()) {
-        log::Error("acknowledged commit could not be removed from the spool",
-                   {{"error", removed.error().ToString()}});
+      } else {
+        spool_->Remove(batch[i].first);
       }
     }
     {

@@ -66,7 +66,7 @@ class Enforcer {
     // Batches in flight at once: the authority answers a batch once it is durable (its
     // group commit, up to --group-commit-ms), so a meter acknowledges about
     // senders * max_batch entries per group commit.
-    size_t senders = 4;
+    size_t senders = 8;
     size_t max_batch = kMaxBatch;  // REQUIRES: 1..kMaxBatch
   };
 
@@ -127,9 +127,11 @@ class Enforcer {
   // Spools the report of a local denial for `ceiling` unless this process already did.
   void ReportCeiling(const std::string& ceiling, const Admission& denied)
       EXCLUDES(mu_, send_mu_);
-  // Stores `entry` durably in the spool and wakes the senders; the spool's error when it
-  // could not be stored.
-  Status Spool(const nlohmann::json& entry) EXCLUDES(send_mu_);
+  // Queues `entry` to be stored durably in the spool, and wakes the senders once it is;
+  // `failed` gets the spool's error when it could not be stored (on the spool's writer
+  // thread, or inline when the spool is full).
+  void Spool(const nlohmann::json& entry, std::function<void(const Error&)> failed)
+      EXCLUDES(send_mu_);
   // One sender: claims the oldest entries no other sender has in flight, sends them, removes
   // those done with; until the enforcer stops.
   void SendLoop() EXCLUDES(send_mu_);

@@ -24,8 +24,8 @@ using nlohmann::json;
 
 // The protocol's answers are small; a larger one is refused rather than buffered.
 constexpr size_t kMaxAnswerBytes = 1 << 20;
-// Calls open at once, and idle connections kept: as many as the meter's 4 commit threads,
-// its 4 senders (meter::Enforcer::Options::senders) and a few reservations in flight;
+// Calls open at once, and idle connections kept: as many as the meter's 4 release threads,
+// its 8 senders (meter::Enforcer::Options::senders) and a few reservations in flight;
 // further calls wait for one to end.
 constexpr size_t kMaxOpenCalls = 16;
 // A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.

@@ -28,8 +28,9 @@ size_t LoopCount() {
   return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
-// Threads for commits and releases when an authority is in the path (they wait for the
-// spool's fsync or the authority's answer); a reservation never blocks a thread.
+// Threads for commits and releases when an authority is in the path: a release waits for
+// the authority's answer, a commit only queues its spool entry (the spool's writer syncs
+// it); a reservation never blocks a thread.
 constexpr size_t kSettleThreads = 4;
 
 server::Response NoSuchPath(const std::string& path) {

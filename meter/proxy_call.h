@@ -52,7 +52,7 @@ struct CallContext {
   // elsewhere goes back to its connection's loop to be forwarded, so that the answer is
   // relayed there.
   EventLoops& loops;
-  // Runs a commit or release (the spool's fsync, a round trip to the authority) off the
+  // Runs a commit or release (the records file, a round trip to the authority) off the
   // event loop, or inline when nothing there blocks.
   std::function<void(std::function<void()>)> settle;
 };
