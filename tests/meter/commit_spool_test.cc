@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -113,6 +114,47 @@ TEST_F(CommitSpoolTest, ConcurrentAppendsAreEachStoredOnceAndShareTheirSyncs) {
   auto reopened = CommitSpool::Open(dir_);
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->Pending(), pending);
+}
+
+// Queued appends (a call's commit) return at once; the writer answers each exactly once,
+// in sequence order, and the records queued during one sync share the next. Until then
+// they count in size(), so a spool of size 0 has nothing left to send.
+TEST_F(CommitSpoolTest, QueuedAppendsAreAnsweredOnceInOrderAndCountUntilStored) {
+  auto spool = CommitSpool::Open(dir_);
+  ASSERT_TRUE(spool.ok());
+  const uint64_t syncs_before = (*spool)->syncs();
+  constexpr size_t kAppends = 1000;
+  Mutex mu;
+  std::vector<uint64_t> answered GUARDED_BY(mu);
+  for (size_t i = 0; i < kAppends; ++i) {
+    (*spool)->Append({{"i", i}}, [&](Result<uint64_t> sequence) {
+      ASSERT_TRUE(sequence.ok()) << sequence.error().message;
+      MutexLock lock(mu);
+      answered.push_back(*sequence);
+    });
+  }
+  EXPECT_EQ((*spool)->size(), kAppends);  // stored or still queued
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      MutexLock lock(mu);
+      if (answered.size() == kAppends) {
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  {
+    MutexLock lock(mu);
+    ASSERT_EQ(answered.size(), kAppends);
+    EXPECT_TRUE(std::is_sorted(answered.begin(), answered.end()));
+    EXPECT_EQ(std::set<uint64_t>(answered.begin(), answered.end()).size(), kAppends);
+  }
+  EXPECT_LT((*spool)->syncs() - syncs_before, kAppends);
+  spool->reset();
+  auto reopened = CommitSpool::Open(dir_);
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->size(), kAppends);
 }
 
 TEST_F(CommitSpoolTest, RemovedEntriesAreGoneAndRemovingTwiceSucceeds) {
