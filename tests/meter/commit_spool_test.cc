@@ -125,7 +125,7 @@ TEST_F(CommitSpoolTest, QueuedAppendsAreAnsweredOnceInOrderAndCountUntilStored) 
   const uint64_t syncs_before = (*spool)->syncs();
   constexpr size_t kAppends = 1000;
   Mutex mu;
-  std::vector<uint64_t> answered GUARDED_BY(mu);
+  std::vector<uint64_t> answered;  // under mu
   for (size_t i = 0; i < kAppends; ++i) {
     (*spool)->Append({{"i", i}}, [&](Result<uint64_t> sequence) {
       ASSERT_TRUE(sequence.ok()) << sequence.error().message;

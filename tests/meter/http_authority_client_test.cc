@@ -123,7 +123,7 @@ TEST(HttpAuthorityClientTest, AnUnreachableAuthorityIsUnavailable) {
 // and every one is answered.
 TEST(HttpAuthorityClientTest, ManyReservationsAtOnceKeepSixteenOpenAndAreAllAnswered) {
   Mutex mu;
-  std::vector<web::http::http_request> held GUARDED_BY(mu);
+  std::vector<web::http::http_request> held;  // under mu
   ScriptedServer server([&](web::http::http_request request, const std::string&) {
     MutexLock lock(mu);
     held.push_back(std::move(request));  // answered below, when the test says
