@@ -24,7 +24,11 @@ struct MeteredUsage {
 // - OpenAI chat: the final chunk with "choices": [] and a usage object;
 // - OpenAI Responses: response.completed, response.incomplete or response.failed.
 // Also counts the text streamed, to estimate output when the provider never reports it.
-// Malformed event data is skipped (the event is still forwarded), never fatal.
+// Malformed event data is skipped (the event is still forwarded), never fatal; so is data
+// that repeats, within one object, a member the tracker reads (JSON leaves its meaning
+// open). Each event's data is read in one pass without building it as a document (only its
+// usage object is), and an Anthropic event whose `event:` field names a type the tracker
+// does not read is not parsed at all.
 // Not thread-safe; one tracker per stream.
 class StreamUsageTracker {
  public:
@@ -59,6 +63,7 @@ class StreamUsageTracker {
   bool saw_error_ = false;
   size_t text_bytes_ = 0;
   std::string model_;
+  std::string event_model_;  // the model named by the event being read (a reused buffer)
 };
 
 }  // namespace agentbudget::core

@@ -402,12 +402,15 @@ class Call : public std::enable_shared_from_this<Call> {
       return;
     }
     std::string out;
+    // The events relayed are the bytes read, less any withheld, plus those of an event begun
+    // in an earlier piece: one allocation in the common case.
+    out.reserve(bytes->size());
     if (encoded_) {
       out.assign(*bytes);
     } else if (Status fed = parser_.Feed(*bytes,
-                                         [&](core::SseEvent&& event) {
+                                         [&](const core::SseEvent& event) {
                                            if (tracker_->OnEvent(event)) {
-                                             out += event.raw;
+                                             out.append(event.raw);
                                            }
                                          });
                !fed.ok()) {

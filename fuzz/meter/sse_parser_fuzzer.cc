@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   agentbudget::core::SseParser parser(/*max_event_bytes=*/1 << 20);
   std::string joined;
-  const auto collect = [&](agentbudget::core::SseEvent&& event) { joined += event.raw; };
+  const auto collect = [&](const agentbudget::core::SseEvent& event) { joined += event.raw; };
   const size_t cut = split < input.size() ? split : input.size();
   if (!parser.Feed(input.substr(0, cut), collect).ok() ||
       !parser.Feed(input.substr(cut), collect).ok()) {

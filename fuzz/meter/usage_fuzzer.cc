@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     agentbudget::core::SseParser parser(1 << 20);
     agentbudget::core::StreamUsageTracker tracker(api, /*strip_usage_chunk=*/true);
-    (void)parser.Feed(input, [&](agentbudget::core::SseEvent&& event) { tracker.OnEvent(event); });
+    (void)parser.Feed(input, [&](const agentbudget::core::SseEvent& event) { tracker.OnEvent(event); });
     CheckUsage(tracker.Finish(/*estimated_input=*/1).usage);
   }
   return 0;

@@ -5,9 +5,8 @@
 namespace agentbudget::core {
 namespace {
 
-SseEvent Event(std::string event, std::string data) {
-  return SseEvent{std::move(event), std::move(data), ""};
-}
+// REQUIRES: `event` and `data` outlive the event's use.
+SseEvent Event(std::string_view event, std::string_view data) { return SseEvent{event, data, ""}; }
 
 TEST(StreamUsageTrackerTest, AnthropicTakesTheLatestCumulativeCounts) {
   StreamUsageTracker tracker(Api::kAnthropicMessages, false);
@@ -74,9 +73,10 @@ TEST(StreamUsageTrackerTest, ChatCutBeforeUsageEstimatesFromRequestAndStreamedTe
 TEST(StreamUsageTrackerTest, ResponsesReadsEveryTerminalEvent) {
   for (const char* type : {"response.completed", "response.incomplete", "response.failed"}) {
     StreamUsageTracker tracker(Api::kOpenAIResponses, false);
-    tracker.OnEvent(Event(type, std::string(R"({"type":")") + type + R"(","response":{
+    const std::string data = std::string(R"({"type":")") + type + R"(","response":{
         "model":"gpt-5.4","usage":{"input_tokens":11,"input_tokens_details":{"cached_tokens":1},
-        "output_tokens":5,"output_tokens_details":{"reasoning_tokens":2}}}})"));
+        "output_tokens":5,"output_tokens_details":{"reasoning_tokens":2}}}})";
+    tracker.OnEvent(Event(type, data));
     ASSERT_TRUE(tracker.complete()) << type;
     EXPECT_EQ(tracker.Finish(0).usage, (Usage{10, 1, 0, 0, 5, 2})) << type;
   }
@@ -88,6 +88,61 @@ TEST(StreamUsageTrackerTest, SkipsMalformedEventData) {
   EXPECT_TRUE(tracker.OnEvent(Event("", R"({"type":"response.completed","response":{"usage":{"input_tokens":"x"}}})")));
   EXPECT_FALSE(tracker.complete());
   EXPECT_TRUE(tracker.Finish(3).estimated);
+}
+
+TEST(StreamUsageTrackerTest, AnthropicReadsTheTypeFromTheDataWithoutAnEventField) {
+  StreamUsageTracker tracker(Api::kAnthropicMessages, false);
+  tracker.OnEvent(Event("", R"({"type":"message_start","message":{"model":"claude-opus-4-1",
+      "usage":{"input_tokens":3,"output_tokens":1}}})"));
+  tracker.OnEvent(Event("", R"({"delta":{"type":"thinking_delta","thinking":"abcd"},
+      "type":"content_block_delta"})"));
+  tracker.OnEvent(Event("", R"({"type":"content_block_delta","delta":{"partial_json":"{\"a\": 1}"}})"));
+  tracker.OnEvent(Event("", R"({"type":"ping","delta":{"text":"not streamed text"}})"));
+  const MeteredUsage metered = tracker.Finish(0);
+  EXPECT_EQ(metered.response_model, "claude-opus-4-1");
+  EXPECT_EQ(metered.usage.input, 3);
+  EXPECT_EQ(metered.usage.output, 3);  // 4 + 8 bytes of text
+}
+
+TEST(StreamUsageTrackerTest, CountsTheDecodedSizeOfEscapedText) {
+  StreamUsageTracker tracker(Api::kOpenAIResponses, false);
+  // 9 bytes once decoded: a newline, a quote, "é" (2 bytes), an emoji (4 bytes) and "x".
+  tracker.OnEvent(Event("", R"({"type":"response.output_text.delta","delta":"\n\"\u00e9\ud83d\ude00x"})"));
+  tracker.OnEvent(Event("", R"({"type":"response.output_text.delta","delta":"abc"})"));
+  EXPECT_EQ(tracker.Finish(0).usage.output, 3);  // 12 bytes
+}
+
+TEST(StreamUsageTrackerTest, ChatCountsEveryChoiceAndToolCall) {
+  StreamUsageTracker tracker(Api::kOpenAIChat, false);
+  tracker.OnEvent(Event("", R"({"model":"gpt-5","choices":[
+      {"index":0,"delta":{"content":"1234","reasoning_content":"5678"}},
+      {"index":1,"delta":{"tool_calls":[{"function":{"name":"f","arguments":"abcd"}},
+                                        {"function":{"arguments":"efgh"}}]}},
+      "not a choice",{"delta":"not a delta"}],"usage":null})"));
+  const MeteredUsage metered = tracker.Finish(0);
+  EXPECT_EQ(metered.usage.output, 4);  // 16 bytes
+  EXPECT_EQ(metered.response_model, "gpt-5");
+}
+
+TEST(StreamUsageTrackerTest, SkipsEventsThatRepeatAMemberItReads) {
+  StreamUsageTracker tracker(Api::kOpenAIChat, true);
+  // Forwarded, but neither its usage nor its text is read: which usage is meant is unclear.
+  EXPECT_TRUE(tracker.OnEvent(Event("", R"({"choices":[],"usage":{"prompt_tokens":1,
+      "completion_tokens":1},"usage":{"prompt_tokens":2,"completion_tokens":2}})")));
+  EXPECT_FALSE(tracker.complete());
+  tracker.OnEvent(Event("", R"({"choices":[{"delta":{"content":"1234","content":"5678"}}]})"));
+  // Members it does not read may repeat.
+  tracker.OnEvent(Event("", R"({"id":"a","id":"b","choices":[{"delta":{"content":"12345678"}}]})"));
+  EXPECT_EQ(tracker.Finish(0).usage.output, 2);
+}
+
+TEST(StreamUsageTrackerTest, IgnoresUsageThatIsNotAnObject) {
+  StreamUsageTracker tracker(Api::kAnthropicMessages, false);
+  tracker.OnEvent(Event("message_start", R"({"message":{"usage":null,"model":"m"}})"));
+  tracker.OnEvent(Event("message_delta", R"({"usage":[{"output_tokens":5}]})"));
+  EXPECT_FALSE(tracker.complete());
+  EXPECT_EQ(tracker.Finish(9).usage.input, 9);
+  EXPECT_EQ(tracker.Finish(9).response_model, "m");
 }
 
 }  // namespace
