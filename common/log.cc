@@ -60,8 +60,12 @@ bool ParseLevel(std::string_view text, Level* level) {
   return false;
 }
 
+bool Enabled(Level level) {
+  return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
+
 void Write(Level level, std::string_view message, const nlohmann::json& fields) {
-  if (static_cast<int>(level) < g_min_level.load(std::memory_order_relaxed)) {
+  if (!Enabled(level)) {
     return;
   }
   nlohmann::json line = {{"ts", Timestamp()},

@@ -14,6 +14,9 @@ void Configure(std::string_view component, Level min_level);
 // Parses "debug", "info", "warn" or "error"; returns false for anything else.
 bool ParseLevel(std::string_view text, Level* level);
 
+// Whether lines of `level` are written: lets a caller skip building fields no one reads.
+bool Enabled(Level level);
+
 // Writes one JSON object per line to stderr: {"ts","level","component","msg", ...fields}.
 // `fields` must be a JSON object (or null). Thread-safe: each line is a single write.
 // Never pass secrets or prompt bodies as fields.

@@ -82,8 +82,17 @@ nlohmann::json Records::ToJson(const CallRecord& record) {
 }
 
 void Records::Call(const CallRecord& record) {
-  const nlohmann::json json = ToJson(record);
-  log::Info("call metered", json);
+  // The record as JSON only when someone reads it: the log, or the records file.
+  bool to_file = false;
+  {
+    MutexLock lock(mu_);
+    to_file = file_ != nullptr;
+  }
+  const bool to_log = log::Enabled(log::Level::kInfo);
+  const nlohmann::json json = to_log || to_file ? ToJson(record) : nlohmann::json();
+  if (to_log) {
+    log::Info("call metered", json);
+  }
   const std::string provider(core::ProviderName(record.api));
   const std::string api(core::ApiName(record.api));
   const std::string status_class = std::to_string(record.status / 100) + "xx";
@@ -117,7 +126,7 @@ void Records::Call(const CallRecord& record) {
             prometheus::Histogram::BucketBoundaries{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300})
       .Observe(record.latency_ms / 1000.0);
   MutexLock lock(mu_);
-  if (file_ != nullptr) {
+  if (to_file) {
     const std::string line = json.dump() + "\n";
     std::fwrite(line.data(), 1, line.size(), file_);
     std::fflush(file_);
