@@ -165,6 +165,9 @@ Enforcer::~Enforcer() {
   for (std::thread& sender : senders_) {
     sender.join();
   }
+  // While every other member is alive: the spool's writer stores what is queued and runs
+  // its callbacks, which wake senders and keep ceiling reports.
+  spool_.reset();
 }
 
 std::string Enforcer::NextKey() { return key_prefix_ + "-" + std::to_string(++counter_); }

@@ -75,7 +75,7 @@ class Enforcer {
   // Spooled commits of a previous process are counted in the local envelope and resent.
   Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
            std::unique_ptr<CommitSpool> spool);
-  ~Enforcer();  // stops the sender; unsent commits stay in the spool
+  ~Enforcer();  // stops the senders, writes queued entries; unsent commits stay in the spool
 
   Enforcer(const Enforcer&) = delete;
   Enforcer& operator=(const Enforcer&) = delete;
@@ -145,7 +145,9 @@ class Enforcer {
 
   const Options options_;
   const std::unique_ptr<AuthorityClient> authority_;
-  const std::unique_ptr<CommitSpool> spool_;
+  // Reset first by the destructor: its writer answers queued appends with callbacks into
+  // this object.
+  std::unique_ptr<CommitSpool> spool_;
   const std::string key_prefix_;
   std::atomic<uint64_t> counter_{0};  // synchronises itself: NextKey() runs on any thread
 
