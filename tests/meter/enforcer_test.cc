@@ -128,6 +128,9 @@ TEST_F(EnforcerTest, AnAuthorityDenialDeniesWithItsReason) {
   EXPECT_FALSE(admission.allowed);
   EXPECT_EQ(admission.reason, "budget org exhausted");
   EXPECT_EQ(enforcer->totals().reserved, Money());
+  // The authority holds nothing for a denial: nothing is released there.
+  MutexLock lock(authority->mu);
+  EXPECT_TRUE(authority->releases.empty());
 }
 
 TEST_F(EnforcerTest, UnreachableAuthorityWithFailureModeOpenAdmitsLocally) {
