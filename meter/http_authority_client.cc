@@ -226,19 +226,28 @@ struct HttpAuthorityClient::Impl {
   }
 
   // Sends `method` to `path` with `body` (none when null) and waits for the answer; returns
-  // the parsed 200 body or the protocol error.
+  // the parsed 200 body or the protocol error. The answer is parsed on the calling thread,
+  // so that a large one (a batch's) never holds the loop that reservations are answered on.
   Result<json> Call(const char* method, const std::string& path, const json* body) {
-    std::promise<Result<json>> promise;
-    std::future<Result<json>> future = promise.get_future();
-    CallAsync(method, path, body,
-              [&promise](Result<json> answer) { promise.set_value(std::move(answer)); });
-    return future.get();
+    std::promise<Result<Answer>> promise;
+    std::future<Result<Answer>> future = promise.get_future();
+    Exchange(method, path, body,
+             [&promise](Result<Answer> answer) { promise.set_value(std::move(answer)); });
+    return Interpreted(path, future.get());
   }
 
-  // Sends `method` to `path` with `body` (none when null); `done` gets the parsed 200 body
-  // or the protocol error, on the client's loop.
-  void CallAsync(const char* method, const std::string& path, const json* body,
-                 std::function<void(Result<json>)> done) {
+  // The parsed 200 body of `answer` to a call of `path`, or the protocol error.
+  static Result<json> Interpreted(const std::string& path, Result<Answer> answer) {
+    if (!answer.ok()) {
+      return MakeError(answer.error().code, "authority " + path + ": " + answer.error().message);
+    }
+    return Interpret(path, answer->status, answer->body);
+  }
+
+  // Sends `method` to `path` with `body` (none when null); `done` gets the answer, or why
+  // there is none, on the client's loop.
+  void Exchange(const char* method, const std::string& path, const json* body,
+                std::function<void(Result<Answer>)> done) {
     UpstreamRequest request;
     request.method = method;
     request.target = path;
@@ -250,15 +259,7 @@ struct HttpAuthorityClient::Impl {
     if (const std::string token = ReadToken(options.token_file); !token.empty()) {
       request.headers["Authorization"] = "Bearer " + token;
     }
-    auto pending = std::make_shared<PendingCall>(
-        loop->loop(0), [path, done = std::move(done)](Result<Answer> answer) {
-          if (!answer.ok()) {
-            done(MakeError(answer.error().code, "authority " + path + ": " +
-                                                    answer.error().message));
-            return;
-          }
-          done(Interpret(path, answer->status, answer->body));
-        });
+    auto pending = std::make_shared<PendingCall>(loop->loop(0), std::move(done));
     // The client's timeout fails a silent exchange; name resolution and the wait for a
     // connection have none of their own, hence the bound on the whole call. A late answer
     // then finds the call answered.
@@ -348,10 +349,11 @@ void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone don
                   {"estimate",
                    {{"cost", request.estimate_cost.ToString()},
                     {"tokens", request.estimate_tokens}}}};
-  impl_->CallAsync("POST", "/v1/reservations", &body,
-                   [model = request.model, done = std::move(done)](Result<json> answer) {
-                     done(ReservationOf(answer, model));
-                   });
+  impl_->Exchange("POST", "/v1/reservations", &body,
+                  [model = request.model, done = std::move(done)](Result<Answer> answer) {
+                    done(ReservationOf(Impl::Interpreted("/v1/reservations", std::move(answer)),
+                                       model));
+                  });
 }
 
 Status HttpAuthorityClient::Commit(const CommitRequest& request) {
