@@ -22,6 +22,8 @@ struct ReserveRequest {
   std::string model;
   core::Money estimate_cost;
   int64_t estimate_tokens = 0;
+  // Asked for ahead of the call that will use it (meter/reservations_ahead.h).
+  bool ahead = false;
 };
 
 struct Reservation {
@@ -73,8 +75,8 @@ class AuthorityClient {
 
   virtual ~AuthorityClient() = default;
   // Asks for a reservation; `done` gets the answer exactly once, on a thread of the
-  // client's (or inline, before Reserve returns) and must not block: no other call of this
-  // client may be made from it.
+  // client's (or inline, before Reserve returns) and must not block: of this client's calls
+  // it may make only Reserve.
   virtual void Reserve(const ReserveRequest& request, ReserveDone done) = 0;
   // Succeeds only once the authority acknowledged the commit as durable.
   virtual Status Commit(const CommitRequest& request) = 0;

@@ -45,6 +45,7 @@ constexpr FileKey kFileKeys[] = {
     {"authority-ca", "authority.ca"},
     {"failure-mode", "authority.failureMode"},
     {"authority-timeout-ms", "authority.timeoutMs"},
+    {"reserve-ahead", "authority.reserveAhead"},
     {"max-cost", "envelope.maxCost"},
     {"max-tokens", "envelope.maxTokens"},
     {"max-requests", "envelope.maxRequests"},
@@ -129,6 +130,10 @@ void Define(Config& config, flags::FlagSet& set) {
              });
   set.Duration("authority-timeout-ms", &config.authority_timeout,
                "per-call timeout for the authority, in ms");
+  set.Bool("reserve-ahead", &config.reserve_ahead,
+           "hold a few of the authority's reservations ready for a model called again within "
+           "a second, so that its calls need not wait for the authority (each used within 2 s "
+           "or released); false: every call reserves when it arrives");
   set.Money("max-cost", &config.envelope.max_cost,
             "run ceiling in USD, a decimal string (e.g. 2.50)");
   set.Int("max-tokens", &config.envelope.max_tokens, 0, "run ceiling in tokens (input + output)");

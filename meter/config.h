@@ -48,6 +48,9 @@ struct Config {
   std::string authority_ca;          // the same as PEM text (AGENTBUDGET_AUTHORITY_CA)
   FailureMode failure_mode = FailureMode::kOpen;
   std::chrono::milliseconds authority_timeout{2000};
+  // Hold reservations asked for ahead of a model's calls when they come in quick
+  // succession (meter/reservations_ahead.h).
+  bool reserve_ahead = true;
 
   core::EnvelopeLimits envelope;
   // The AgentWorkload's perRequest ceilings, applied to each call before it is forwarded.

@@ -118,6 +118,10 @@ bool Settled(const Status& sent, const json& entry) {
 // drain is retried this soon, whatever the sender's backoff had grown to.
 constexpr std::chrono::milliseconds kDrainRetry{250};
 
+// How long a stopping enforcer waits for the answers to reservations it asked for ahead,
+// so as to release them rather than leave them to expire at the authority.
+constexpr std::chrono::seconds kAheadAnswerWait{1};
+
 json CeilingEntry(const Admission& denied, const std::string& ceiling) {
   return json{{"type", kCeilingType},
               {"idempotencyKey", denied.idempotency_key + "-ceiling"},
@@ -154,9 +158,22 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
       senders_.emplace_back([this] { SendLoop(); });
     }
   }
+  if (authority_ != nullptr && options_.ahead) {
+    ahead_ = std::make_shared<ReservationsAhead>(*options_.ahead);
+    ahead_releaser_ = std::thread([this] {
+      for (auto stale = ahead_->WaitForStale(); !stale.empty(); stale = ahead_->WaitForStale()) {
+        ReleaseAhead(stale, /*until_failure=*/false);
+      }
+    });
+  }
 }
 
 Enforcer::~Enforcer() {
+  if (ahead_ != nullptr) {
+    const auto held = ahead_->Close(ReservationsAhead::Clock::now() + kAheadAnswerWait);
+    ahead_releaser_.join();
+    ReleaseAhead(held, /*until_failure=*/true);
+  }
   {
     MutexLock lock(send_mu_);
     stop_ = true;
@@ -205,12 +222,71 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
     done(std::move(admission));
     return;
   }
-  ReserveRequest request{admission.idempotency_key, std::string(provider), model,
-                         estimate_cost, estimate_tokens};
-  authority_->Reserve(request, [this, admission = std::move(admission), done = std::move(done)](
-                                   Result<Reservation> reservation) mutable {
-    done(Decide(std::move(admission), reservation));
+  const std::string provider_name(provider);
+  if (ahead_ != nullptr) {
+    if (auto held = ahead_->Take(provider_name, model, estimate_cost, estimate_tokens,
+                                 ReservationsAhead::Clock::now())) {
+      admission.idempotency_key = held->idempotency_key;
+      done(Decide(std::move(admission), held->reservation));
+      ReserveAhead(provider_name, model, estimate_cost, estimate_tokens);
+      return;
+    }
+  }
+  ReserveRequest request{admission.idempotency_key, provider_name, model, estimate_cost,
+                         estimate_tokens};
+  authority_->Reserve(request, [this, admission = std::move(admission), done = std::move(done),
+                                request](Result<Reservation> reservation) mutable {
+    Admission decided = Decide(std::move(admission), reservation);
+    // Not after a local admission for an unreachable authority: nothing to ask it ahead.
+    const bool granted = decided.allowed && reservation.ok();
+    done(std::move(decided));
+    if (granted && ahead_ != nullptr) {
+      ReserveAhead(request.provider, request.model, request.estimate_cost,
+                   request.estimate_tokens);
+    }
   });
+}
+
+void Enforcer::ReserveAhead(const std::string& provider, const std::string& model,
+                            core::Money estimate_cost, int64_t estimate_tokens) {
+  for (size_t n = ahead_->Want(provider, model, ReservationsAhead::Clock::now()); n > 0; --n) {
+    ReserveRequest request{NextKey(), provider, model,
+                           ReservationsAhead::AheadCost(estimate_cost),
+                           ReservationsAhead::AheadTokens(estimate_tokens), /*ahead=*/true};
+    // Captures the shared state, not this enforcer, which may be gone by the answer.
+    authority_->Reserve(request, [ahead = ahead_, request](Result<Reservation> reservation) {
+      std::optional<ReservationsAhead::Held> granted;
+      if (reservation.ok()) {
+        granted = ReservationsAhead::Held{*reservation, request.idempotency_key,
+                                          request.estimate_cost, request.estimate_tokens,
+                                          ReservationsAhead::Clock::now()};
+      } else {
+        log::Debug("reservation ahead failed", {{"error", reservation.error().ToString()}});
+      }
+      const auto late = ahead->Arrived(request.provider, request.model, std::move(granted),
+                                       ReservationsAhead::Clock::now());
+      if (late) {
+        // Answered after the enforcer stopped: no call of the client may be made from here.
+        log::Info("reservation asked ahead answered after shutdown; the authority expires it",
+                  {{"reservation", late->reservation.id}});
+      }
+    });
+  }
+}
+
+void Enforcer::ReleaseAhead(const std::vector<ReservationsAhead::Held>& held,
+                            bool until_failure) {
+  for (const ReservationsAhead::Held& one : held) {
+    Status released =
+        authority_->Release(one.reservation.id, one.idempotency_key + "-release");
+    if (!released.ok()) {
+      log::Warn("release of a reservation held ahead failed; the authority expires it",
+                {{"error", released.error().ToString()}, {"reservation", one.reservation.id}});
+      if (until_failure) {
+        return;
+      }
+    }
+  }
 }
 
 Admission Enforcer::Decide(Admission admission, const Result<Reservation>& reservation) {

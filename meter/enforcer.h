@@ -18,6 +18,7 @@
 #include "meter/authority_client.h"
 #include "meter/commit_spool.h"
 #include "meter/config.h"
+#include "meter/reservations_ahead.h"
 
 namespace agentbudget::meter {
 
@@ -68,6 +69,9 @@ class Enforcer {
     // senders * max_batch entries per group commit.
     size_t senders = 8;
     size_t max_batch = kMaxBatch;  // REQUIRES: 1..kMaxBatch
+    // Reservations asked for ahead of calls (meter/reservations_ahead.h) when set; the
+    // held ones not used in time are released by a thread of the enforcer's.
+    std::optional<ReservationsAhead::Options> ahead = std::nullopt;
   };
 
   // `authority` may be null (local enforcement only); then `spool` may be null too.
@@ -75,14 +79,16 @@ class Enforcer {
   // Spooled commits of a previous process are counted in the local envelope and resent.
   Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
            std::unique_ptr<CommitSpool> spool);
-  ~Enforcer();  // stops the senders, writes queued entries; unsent commits stay in the spool
+  // Releases the reservations held ahead, stops the senders, writes queued entries; unsent
+  // commits stay in the spool.
+  ~Enforcer();
 
   Enforcer(const Enforcer&) = delete;
   Enforcer& operator=(const Enforcer&) = delete;
 
   using AdmitDone = std::function<void(Admission)>;
-  // Decides a call: the local envelope at once, then the authority's reservation, which
-  // never blocks the caller. `done` gets the admission exactly once: inline when decided
+  // Decides a call: the local envelope at once, then the authority's reservation (one held
+  // ahead when there is one, else asked for now), which never blocks the caller. `done` gets the admission exactly once: inline when decided
   // without the authority (none configured, the spool full, the envelope denies), else on
   // the authority client's thread; it must not block.
   void Admit(std::string_view provider, const std::string& model, uint64_t fingerprint,
@@ -124,6 +130,13 @@ class Enforcer {
   void ReleaseLocally(const Admission& admission) EXCLUDES(mu_);
   // Releases the authority's reservation of `admission`, if it holds one.
   void ReleaseAtAuthority(const Admission& admission);
+  // After a call of `model` was allowed with this estimate: asks for the reservations
+  // ahead_ wants held.
+  void ReserveAhead(const std::string& provider, const std::string& model,
+                    core::Money estimate_cost, int64_t estimate_tokens);
+  // Releases reservations held ahead and no longer wanted; with `until_failure`, stops at
+  // the first the authority does not take (at shutdown: it expires the others).
+  void ReleaseAhead(const std::vector<ReservationsAhead::Held>& held, bool until_failure);
   // Spools the report of a local denial for `ceiling` unless this process already did.
   void ReportCeiling(const std::string& ceiling, const Admission& denied)
       EXCLUDES(mu_, send_mu_);
@@ -168,6 +181,11 @@ class Enforcer {
   std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(send_mu_);
   std::chrono::milliseconds backoff_ GUARDED_BY(send_mu_);
   std::vector<std::thread> senders_;
+
+  // Shared with the answers to reservations asked ahead, which may come after this object
+  // is gone; null without Options::ahead or an authority.
+  std::shared_ptr<ReservationsAhead> ahead_;
+  std::thread ahead_releaser_;  // releases the held reservations that went stale
 };
 
 }  // namespace agentbudget::meter

@@ -343,12 +343,14 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
 }
 
 void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone done) {
-  const json body{{"idempotencyKey", request.idempotency_key},
-                  {"provider", request.provider},
-                  {"model", request.model},
-                  {"estimate",
-                   {{"cost", request.estimate_cost.ToString()},
-                    {"tokens", request.estimate_tokens}}}};
+  json body{{"idempotencyKey", request.idempotency_key},
+            {"provider", request.provider},
+            {"model", request.model},
+            {"estimate",
+             {{"cost", request.estimate_cost.ToString()}, {"tokens", request.estimate_tokens}}}};
+  if (request.ahead) {
+    body["ahead"] = true;
+  }
   impl_->Exchange("POST", "/v1/reservations", &body,
                   [model = request.model, done = std::move(done)](Result<Answer> answer) {
                     done(ReservationOf(Impl::Interpreted("/v1/reservations", std::move(answer)),

@@ -121,8 +121,11 @@ int Run(const std::vector<std::string>& args) {
   if (keys == nullptr) {
     keys = std::make_unique<FileKeys>(config->anthropic_key_file, config->openai_key_file);
   }
-  Enforcer enforcer({config->failure_mode, config->envelope, config->run},
-                    std::move(authority), std::move(spool));
+  Enforcer::Options enforcing{config->failure_mode, config->envelope, config->run};
+  if (config->reserve_ahead) {
+    enforcing.ahead = ReservationsAhead::Options{};
+  }
+  Enforcer enforcer(std::move(enforcing), std::move(authority), std::move(spool));
 
   // Block the shutdown signals in every thread; this one waits for them.
   sigset_t signals;

@@ -112,6 +112,12 @@ Result<ReserveRequest> DecodeReserve(std::string_view text) {
     }
     ASSIGN_OR_RETURN(request.estimate_micros, Amount(*estimate, "cost"));
     ASSIGN_OR_RETURN(request.estimate_tokens, Count(*estimate, "tokens"));
+    if (auto ahead = body.find("ahead"); ahead != body.end()) {
+      if (!ahead->is_boolean()) {
+        return InvalidArgument("ahead must be true or false");
+      }
+      request.ahead = ahead->get<bool>();
+    }
     return OkStatus();
   });
 }

@@ -325,7 +325,9 @@ Result<nlohmann::json> Ledger::Reserve(const Caller& caller, const ReserveReques
     core::EnvelopeDecision envelope = run.envelope.Reserve(
         0, Money::FromMicros(request.estimate_micros), request.estimate_tokens);
     if (!envelope.allowed) {
-      KeepFirstCeiling(run.ceiling, envelope.ceiling);
+      if (!request.ahead) {
+        KeepFirstCeiling(run.ceiling, envelope.ceiling);
+      }
       outcome.decision = core::Decision::kDeny;
       outcome.model = request.model;
       outcome.reason = std::move(envelope.reason);
@@ -378,15 +380,20 @@ void Ledger::EraseReservationLocked(
   reservations_.erase(found);
 }
 
-void Ledger::ReleaseHoldsLocked(Reservation& reservation) {
+void Ledger::ReleaseHoldsLocked(Reservation& reservation, bool call_made) {
   for (const Hold& hold : reservation.holds) {
     if (auto budget = budgets_.find(hold.budget); budget != budgets_.end()) {
       budget->second->Unhold(hold.key, hold.amount);
     }
   }
   if (auto run = runs_.find(reservation.run); run != runs_.end()) {
-    run->second->envelope.Release(Money::FromMicros(reservation.estimate_micros),
-                                  reservation.estimate_tokens);
+    if (call_made) {
+      run->second->envelope.Release(Money::FromMicros(reservation.estimate_micros),
+                                    reservation.estimate_tokens);
+    } else {
+      run->second->envelope.ReleaseUnsent(Money::FromMicros(reservation.estimate_micros),
+                                          reservation.estimate_tokens);
+    }
   }
 }
 
@@ -510,7 +517,7 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
   entry.model = request.model.empty() && reservation ? reservation->model : request.model;
   const bool active = reservation != nullptr && reservation->state == Reservation::State::kActive;
   if (active) {
-    ReleaseHoldsLocked(*reservation);
+    ReleaseHoldsLocked(*reservation, /*call_made=*/true);
     entry.attribution = reservation->attribution;
     entry.charges = SpendLocked(reservation->holds, {}, {}, true, request.cost_micros,
                                 request.tokens, now);
@@ -597,7 +604,7 @@ Result<nlohmann::json> Ledger::Release(const Caller& caller, const std::string& 
       return PermissionDenied("reservation " + id + " belongs to another run");
     }
     if (reservation.state == Reservation::State::kActive) {
-      ReleaseHoldsLocked(reservation);
+      ReleaseHoldsLocked(reservation, /*call_made=*/false);
       reservation.state = Reservation::State::kReleased;
       reservation.forget_after = clock_.Monotonic() + options_.tombstone_ttl;
       tombstone_order_.splice(tombstone_order_.end(), in_flight_order_, reservation.order);
@@ -750,7 +757,8 @@ int Ledger::Sweep() {
   int expired = 0;
   while (!in_flight_order_.empty() && in_flight_order_.front()->expires <= now) {
     Reservation& reservation = *in_flight_order_.front();
-    ReleaseHoldsLocked(reservation);
+    // A meter may still commit it late: its request keeps counting.
+    ReleaseHoldsLocked(reservation, /*call_made=*/true);
     reservation.state = Reservation::State::kExpired;
     reservation.forget_after = now + options_.tombstone_ttl;
     tombstone_order_.splice(tombstone_order_.end(), in_flight_order_, reservation.order);

@@ -39,6 +39,9 @@ struct ReserveRequest {
   std::string model;
   int64_t estimate_micros = 0;
   int64_t estimate_tokens = 0;
+  // Asked for ahead of the call that will use it: its denial is no call's, so it does not
+  // mark the run as having reached a ceiling.
+  bool ahead = false;
   uint64_t request_hash = 0;  // fingerprint of the request body
 };
 
@@ -225,8 +228,9 @@ class Ledger {
   void Commit(const Caller& caller, const std::string& id, const CommitRequest& request,
               Reply reply) EXCLUDES(mu_);
 
-  // Releases a reservation unused: {id, released: true}. Releasing an expired or unknown
-  // reservation succeeds (nothing is held). kConflict if it was committed.
+  // Releases a reservation unused: {id, released: true}; its request no longer counts
+  // towards the run's maxRequests. Releasing an expired or unknown reservation succeeds
+  // (nothing is held). kConflict if it was committed.
   Result<nlohmann::json> Release(const Caller& caller, const std::string& id,
                                  const ReleaseRequest& request) EXCLUDES(mu_);
 
@@ -401,7 +405,10 @@ class Ledger {
                                   const core::Labels& namespace_labels, bool use_holds,
                                   int64_t cost, int64_t tokens, core::SysSeconds at)
       REQUIRES(mu_);
-  void ReleaseHoldsLocked(Reservation& reservation) REQUIRES(mu_);
+  // Gives back what `reservation` holds on its budgets and its run. Unless `call_made` (a
+  // commit; an expiry, which a late commit may follow), its request no longer counts
+  // towards the run's maxRequests: a released reservation is a call never made.
+  void ReleaseHoldsLocked(Reservation& reservation, bool call_made) REQUIRES(mu_);
   // Forgets the reservation at `found` (committed, or its tombstone aged out).
   void EraseReservationLocked(std::unordered_map<std::string, Reservation>::iterator found)
       REQUIRES(mu_);

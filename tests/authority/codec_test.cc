@@ -11,6 +11,19 @@ TEST(AuthorityCodecTest, ReserveDecodesEstimateAsIntegerMicros) {
   ASSERT_TRUE(request.ok());
   EXPECT_EQ(request->estimate_micros, 42'500);
   EXPECT_EQ(request->estimate_tokens, 12'000);
+  EXPECT_FALSE(request->ahead);
+}
+
+TEST(AuthorityCodecTest, AReservationAskedAheadSaysSoWithABoolean) {
+  const std::string start = R"({"idempotencyKey": "k1", "model": "m",
+      "estimate": {"cost": "0.01", "tokens": 1}, "ahead": )";
+  auto ahead = DecodeReserve(start + "true}");
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_TRUE(ahead->ahead);
+  auto wrong = DecodeReserve(start + "\"yes\"}");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(wrong.error().message.find("ahead must be true or false"), std::string::npos);
 }
 
 TEST(AuthorityCodecTest, SameBodySpelledDifferentlyHasTheSameHash) {

@@ -119,6 +119,31 @@ TEST_F(LedgerTest, AMoneyCeilingDenialIsRememberedForTheRun) {
   EXPECT_EQ((*ledger_->RunBalance(bob, "run-b"))["ceilingReached"], "maxCost");
 }
 
+TEST_F(LedgerTest, ADenialOfAReservationAskedAheadMarksNoCeiling) {
+  alice_.run_limits.max_cost = core::Money::FromMicros(1'000'000);
+  ReserveOk(alice_, "k1", 600'000);
+  ReserveRequest ahead = Reservation("k2", 600'000);
+  ahead.ahead = true;
+  ASSERT_EQ((*ledger_->Reserve(alice_, ahead))["decision"], "deny");
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "") << "no call was denied";
+  // The call itself, denied for the same ceiling, marks it.
+  ASSERT_EQ((*ledger_->Reserve(alice_, Reservation("k3", 600'000)))["decision"], "deny");
+  EXPECT_EQ(ledger_->Run("run-a").ceiling, "maxCost");
+}
+
+TEST_F(LedgerTest, AReleasedReservationIsACallNeverMadeAndCountsNoRequest) {
+  alice_.run_limits.max_requests = 2;
+  for (int i = 0; i < 5; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const std::string id = ReserveOk(alice_, key, 1000);
+    ASSERT_TRUE(ledger_->Release(alice_, id, {key + "-release", 1}).ok());
+  }
+  EXPECT_EQ(ledger_->Run("run-a").totals.requests, 0);
+  ReserveOk(alice_, "k5", 1000);
+  ReserveOk(alice_, "k6", 1000);
+  EXPECT_EQ((*ledger_->Reserve(alice_, Reservation("k7", 1000)))["decision"], "deny");
+}
+
 TEST_F(LedgerTest, AMetersCeilingReportIsDurableAndNoSpend) {
   auto report = [&](const std::string& key, const std::string& kind) {
     auto promise = std::make_shared<std::promise<Result<json>>>();
@@ -608,10 +633,10 @@ TEST_F(LedgerTest, SweepHandlesOnlyWhatIsDueHoweverMuchTheLedgerHolds) {
 TEST_F(LedgerTest, ARunActiveAgainOutlivesARunIdleSinceLater) {
   const Caller early = MakeCaller("early", "search", "u");
   const Caller later = MakeCaller("later", "search", "u");
+  // A reservation left to expire: its request keeps counting (a released one would not).
   auto touch = [&](const Caller& caller, const std::string& key) {
-    auto answer = ledger_->Reserve(caller, Reservation(key, 1));
-    ASSERT_TRUE(answer.ok());
-    ASSERT_TRUE(ledger_->Release(caller, (*answer)["id"], {key + "-release", 1}).ok());
+    ASSERT_TRUE(ledger_->Reserve(caller, Reservation(key, 1)).ok());
+    ledger_->Sweep();
   };
   touch(early, "k1");
   clock_.Advance(hours{1});

@@ -19,6 +19,10 @@ TEST(ConfigTest, DefaultsListenOnTheSidecarPortWithFailureModeOpen) {
   EXPECT_EQ(config->listen_port, 8787);
   EXPECT_EQ(config->failure_mode, FailureMode::kOpen);
   EXPECT_FALSE(config->envelope.max_cost.has_value());
+  EXPECT_TRUE(config->reserve_ahead);
+  auto off = ParseConfig({"--reserve-ahead=false"});
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_FALSE(off->reserve_ahead);
 }
 
 TEST(ConfigTest, ParsesFlagsInBothForms) {

@@ -25,6 +25,11 @@ class FakeAuthority : public AuthorityClient {
       if (reserve_error) {
         return *reserve_error;
       }
+      if (numbered) {
+        Reservation numbered_one = reservation;
+        numbered_one.id += "-" + std::to_string(reserves.size());
+        return numbered_one;
+      }
       return reservation;
     }();
     done(std::move(answer));
@@ -101,6 +106,8 @@ class FakeAuthority : public AuthorityClient {
   // Tests read these under `mu` too: the enforcer's sender thread calls in.
   Mutex mu;
   Reservation reservation GUARDED_BY(mu){"r-1", Decision::kAllow, "claude-sonnet-4-5", ""};
+  // Each reservation's id is `reservation`'s followed by "-<n>", n counting reserves from 1.
+  bool numbered GUARDED_BY(mu) = false;
   std::optional<Error> reserve_error GUARDED_BY(mu);
   std::optional<Error> commit_error GUARDED_BY(mu);
   int commit_attempts GUARDED_BY(mu) = 0;  // answered or failed
