@@ -5,7 +5,6 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <array>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -38,7 +37,6 @@ using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 namespace {
 
-constexpr size_t kReadBuffer = 16 * 1024;
 constexpr uint32_t kMaxHeaderBytes = 64 * 1024;
 
 UpstreamOutcome Failed(ErrorCode code, std::string message, bool sent) {
@@ -121,7 +119,11 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   Exchange(PoolImpl<Stream>* pool, size_t loop, bhttp::request<bhttp::string_body>&& request,
            std::function<void(UpstreamOutcome)>&& done)
-      : pool_(pool), loop_(loop), request_(std::move(request)), done_(std::move(done)) {}
+      : pool_(pool),
+        loop_(loop),
+        request_(std::move(request)),
+        done_(std::move(done)),
+        chunk_(pool->options().read_buffer) {}
 
   // On the exchange's loop: sends on an idle connection of that loop, or a new one.
   void Start() {
@@ -291,7 +293,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
     }
     conn_->Tcp().expires_after(pool_->options().timeout);
     conn_->stream.async_read_some(
-        conn_->buffer.prepare(kReadBuffer),
+        conn_->buffer.prepare(pool_->options().read_buffer),
         [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t n) mutable {
           self->conn_->buffer.commit(n);
           if (ec == asio::error::eof && self->conn_->buffer.size() == 0) {
@@ -338,7 +340,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   std::function<void(UpstreamOutcome)> done_;
   std::shared_ptr<Conn> conn_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
-  std::array<char, kReadBuffer> chunk_{};
+  std::vector<char> chunk_;  // options().read_buffer bytes
   bool retried_ = false;
   bool released_ = false;  // the connection is pooled or closed: not this exchange's any more
 };
@@ -565,6 +567,9 @@ Result<std::unique_ptr<asio::ssl::context>> ClientContext(const BeastUpstreamOpt
     }
   }
   context->set_verify_mode(asio::ssl::verify_peer);
+  // A connection's TLS record buffers (about 34 KB) are freed while they hold nothing, as
+  // between a pooled connection's requests, instead of for the connection's life.
+  SSL_CTX_set_mode(context->native_handle(), SSL_MODE_RELEASE_BUFFERS);
   return context;
 }
 
@@ -574,6 +579,9 @@ Result<std::unique_ptr<BeastUpstreamClient>> BeastUpstreamClient::Create(
     BeastUpstreamOptions options) {
   if (options.loops == nullptr && options.threads == 0) {
     return InvalidArgument("the upstream client needs at least one thread");
+  }
+  if (options.read_buffer == 0) {
+    return InvalidArgument("the upstream client needs a read buffer of at least one byte");
   }
   auto url = ParseBaseUrl(options.base_url);
   if (!url.ok()) {

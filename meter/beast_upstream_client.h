@@ -28,6 +28,9 @@ struct BeastUpstreamOptions {
   std::chrono::milliseconds idle_timeout = std::chrono::seconds(15);
   // Idle connections kept at most; one more released is closed.
   size_t max_idle = 256;
+  // Bytes read from the provider at once, and the most one piece of an answer's body holds:
+  // a request in flight holds two buffers of this size.
+  size_t read_buffer = 16 * 1024;
   // Unset: the client runs `threads` event loops of its own. Set: it runs on these (see
   // BeastUpstreamClient), which must outlive the client and be stopped before it is
   // destroyed.
@@ -50,7 +53,8 @@ struct BeastUpstreamOptions {
 class BeastUpstreamClient final : public UpstreamClient {
  public:
   // Fails with kInvalidArgument for a malformed base URL (see ParseBaseUrl), an unreadable
-  // CA file, a CA file or PEM text that holds no certificate, or zero threads.
+  // CA file, a CA file or PEM text that holds no certificate, zero threads or a read_buffer
+  // of 0.
   static Result<std::unique_ptr<BeastUpstreamClient>> Create(BeastUpstreamOptions options);
   ~BeastUpstreamClient() override;
 

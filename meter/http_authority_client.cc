@@ -6,6 +6,7 @@
 #include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <variant>
 
@@ -30,6 +31,9 @@ constexpr size_t kMaxAnswerBytes = 1 << 20;
 constexpr size_t kMaxOpenCalls = 16;
 // A whole call (resolve, connect, TLS, request, answer) takes at most this many timeouts.
 constexpr int kTimeoutsPerCall = 4;
+// The protocol's answers are small (a batch's of kMaxBatch writes, about 10 KB): a call in
+// flight holds two read buffers, of this size rather than the providers' 16 KiB.
+constexpr size_t kReadBuffer = 4 * 1024;
 
 std::string ReadToken(const std::string& path) {
   if (path.empty()) {
@@ -124,21 +128,34 @@ struct PendingCall {
   std::function<void(Result<Answer>)> done;
 };
 
-// The protocol's answer to a call of `path`: the parsed 200 body, or the error its status
-// and body name.
-Result<json> Interpret(const std::string& path, int status, const std::string& body) {
-  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+// The error a call of `path` answered with `status` and the body `parsed` (discarded when
+// not JSON) stands for; none for a 200 JSON object. `text` gives the body as sent, quoted
+// when it names no message.
+std::optional<Error> ProtocolError(const std::string& path, int status, const json& parsed,
+                                   const std::function<std::string()>& text) {
   if (status != 200) {
-    std::string message = body.substr(0, 512);
+    std::string message;
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_object() &&
         !Str(parsed["error"], "message").empty()) {
       message = Str(parsed["error"], "message");
+    } else {
+      message = text().substr(0, 512);
     }
     return MakeError(ErrorCodeForHttpStatus(status),
                      "authority " + path + ": HTTP " + std::to_string(status) + ": " + message);
   }
   if (!parsed.is_object()) {
     return Internal("authority " + path + ": answer is not a JSON object");
+  }
+  return std::nullopt;
+}
+
+// The protocol's answer to a call of `path`: the parsed 200 body, or the error its status
+// and body name.
+Result<json> Interpret(const std::string& path, int status, const std::string& body) {
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (std::optional<Error> error = ProtocolError(path, status, parsed, [&body] { return body; })) {
+    return *std::move(error);
   }
   return parsed;
 }
@@ -166,15 +183,16 @@ WriteCall CallOf(const EventRequest& request) {
                              {"description", request.description}}};
 }
 
-// What a commit or event call's answer means: acknowledged only when it says committed.
-Status Acknowledged(const Result<json>& answer, const char* what) {
-  if (!answer.ok()) {
-    return answer.error();
-  }
-  if (!IsTrue(*answer, "committed")) {
+// What a commit or event call's 200 answer means: acknowledged only when it says committed.
+Status Acknowledged(const json& answer, const char* what) {
+  if (!IsTrue(answer, "committed")) {
     return Internal(std::string("authority ") + what + ": answer does not say committed");
   }
   return OkStatus();
+}
+
+Status Acknowledged(const Result<json>& answer, const char* what) {
+  return answer.ok() ? Acknowledged(*answer, what) : Status(answer.error());
 }
 
 // The reservation an answer to POST /v1/reservations for `model` grants.
@@ -220,18 +238,19 @@ struct HttpAuthorityClient::Impl {
 
   ~Impl() { loop->Stop(); }
 
-  // POSTs `body` to `path`; returns the parsed 200 body or the protocol error.
-  Result<json> Post(const std::string& path, const json& body) {
-    return Call("POST", path, &body);
+  // POSTs the JSON text `body` to `path`; returns the parsed 200 body or the protocol error.
+  Result<json> Post(const std::string& path, std::string body) {
+    return Call("POST", path, std::move(body));
   }
 
-  // Sends `method` to `path` with `body` (none when null) and waits for the answer; returns
-  // the parsed 200 body or the protocol error. The answer is parsed on the calling thread,
-  // so that a large one (a batch's) never holds the loop that reservations are answered on.
-  Result<json> Call(const char* method, const std::string& path, const json* body) {
+  // Sends `method` to `path` with the JSON text `body` (none when empty) and waits for the
+  // answer; returns the parsed 200 body or the protocol error. The answer is parsed on the
+  // calling thread, so that a large one (a batch's) never holds the loop that reservations
+  // are answered on.
+  Result<json> Call(const char* method, const std::string& path, std::string body) {
     std::promise<Result<Answer>> promise;
     std::future<Result<Answer>> future = promise.get_future();
-    Exchange(method, path, body,
+    Exchange(method, path, std::move(body),
              [&promise](Result<Answer> answer) { promise.set_value(std::move(answer)); });
     return Interpreted(path, future.get());
   }
@@ -244,16 +263,16 @@ struct HttpAuthorityClient::Impl {
     return Interpret(path, answer->status, answer->body);
   }
 
-  // Sends `method` to `path` with `body` (none when null); `done` gets the answer, or why
-  // there is none, on the client's loop.
-  void Exchange(const char* method, const std::string& path, const json* body,
+  // Sends `method` to `path` with the JSON text `body` (none when empty); `done` gets the
+  // answer, or why there is none, on the client's loop.
+  void Exchange(const char* method, const std::string& path, std::string body,
                 std::function<void(Result<Answer>)> done) {
     UpstreamRequest request;
     request.method = method;
     request.target = path;
     request.headers["Accept"] = "application/json";
-    if (body != nullptr) {
-      request.body = body->dump();
+    if (!body.empty()) {
+      request.body = std::move(body);
       request.headers["Content-Type"] = "application/json";
     }
     if (const std::string token = ReadToken(options.token_file); !token.empty()) {
@@ -329,6 +348,7 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
   upstream.system_cas = false;
   upstream.timeout = std::max(options.timeout, std::chrono::milliseconds(1));
   upstream.max_idle = kMaxOpenCalls;
+  upstream.read_buffer = kReadBuffer;
   auto loop = std::make_unique<EventLoops>(1);
   upstream.loops = loop.get();
   auto client = BeastUpstreamClient::Create(std::move(upstream));
@@ -351,7 +371,7 @@ void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone don
   if (request.ahead) {
     body["ahead"] = true;
   }
-  impl_->Exchange("POST", "/v1/reservations", &body,
+  impl_->Exchange("POST", "/v1/reservations", body.dump(),
                   [model = request.model, done = std::move(done)](Result<Answer> answer) {
                     done(ReservationOf(Impl::Interpreted("/v1/reservations", std::move(answer)),
                                        model));
@@ -360,13 +380,13 @@ void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone don
 
 Status HttpAuthorityClient::Commit(const CommitRequest& request) {
   const WriteCall call = CallOf(request);
-  return Acknowledged(impl_->Post(call.path, call.body), "commit");
+  return Acknowledged(impl_->Post(call.path, call.body.dump()), "commit");
 }
 
 Status HttpAuthorityClient::Release(const std::string& reservation_id,
                                     const std::string& idempotency_key) {
   auto answer = impl_->Post("/v1/reservations/" + reservation_id + "/release",
-                            json{{"idempotencyKey", idempotency_key}});
+                            json{{"idempotencyKey", idempotency_key}}.dump());
   if (!answer.ok()) {
     return answer.error();
   }
@@ -375,18 +395,29 @@ Status HttpAuthorityClient::Release(const std::string& reservation_id,
 
 Status HttpAuthorityClient::RecordEvent(const EventRequest& request) {
   const WriteCall call = CallOf(request);
-  return Acknowledged(impl_->Post(call.path, call.body), "event");
+  return Acknowledged(impl_->Post(call.path, call.body.dump()), "event");
 }
 
 Result<std::vector<Status>> HttpAuthorityClient::CommitBatch(const std::vector<Write>& writes) {
+  // The body is written as text one write at a time, byte for byte as a document of the whole
+  // batch would dump it: such a document of up to kMaxBatch writes, built by every sender at
+  // once, was the largest part of what the authority path added to the meter's heap.
   std::vector<std::string> paths;
-  json requests = json::array();
+  paths.reserve(writes.size());
+  std::string body = R"({"requests":[)";
   for (const Write& write : writes) {
     WriteCall call = std::visit([](const auto& request) { return CallOf(request); }, write);
-    requests.push_back(json{{"path", call.path}, {"body", std::move(call.body)}});
+    body += paths.empty() ? R"({"body":)" : R"(,{"body":)";
+    body += call.body.dump();
+    body += R"(,"path":)";
+    body += json(call.path).dump();
+    body += '}';
     paths.push_back(std::move(call.path));
   }
-  auto answer = impl_->Post("/v1/batch", json{{"requests", std::move(requests)}});
+  body += "]}";
+  // Held until the answer's header arrives (a stale connection's retry sends it again).
+  body.shrink_to_fit();
+  auto answer = impl_->Post("/v1/batch", std::move(body));
   if (!answer.ok()) {
     return answer.error();
   }
@@ -395,23 +426,28 @@ Result<std::vector<Status>> HttpAuthorityClient::CommitBatch(const std::vector<W
     return Internal("authority /v1/batch: answer does not hold one answer per request");
   }
   std::vector<Status> out;
+  out.reserve(writes.size());
   for (size_t i = 0; i < writes.size(); ++i) {
     const json& one = (*answers)[i];
     const auto status = one.is_object() ? one.find("status") : one.end();
-    const auto body = one.is_object() ? one.find("body") : one.end();
-    if (status == one.end() || !status->is_number_integer() || body == one.end()) {
+    const auto body_of = one.is_object() ? one.find("body") : one.end();
+    if (status == one.end() || !status->is_number_integer() || body_of == one.end()) {
       out.push_back(Internal("authority /v1/batch: malformed answer " + std::to_string(i)));
       continue;
     }
-    out.push_back(Acknowledged(Interpret(paths[i], status->get<int>(), body->dump()),
-                               std::holds_alternative<CommitRequest>(writes[i]) ? "commit"
-                                                                                : "event"));
+    if (std::optional<Error> error = ProtocolError(paths[i], status->get<int>(), *body_of,
+                                                   [&body_of] { return body_of->dump(); })) {
+      out.push_back(*std::move(error));
+      continue;
+    }
+    out.push_back(Acknowledged(
+        *body_of, std::holds_alternative<CommitRequest>(writes[i]) ? "commit" : "event"));
   }
   return out;
 }
 
 Result<ProviderCredentials> HttpAuthorityClient::FetchCredentials() {
-  auto answer = impl_->Call("GET", "/v1/credentials", nullptr);
+  auto answer = impl_->Call("GET", "/v1/credentials", "");
   if (!answer.ok()) {
     return answer.error();
   }

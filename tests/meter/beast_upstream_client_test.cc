@@ -3,6 +3,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <future>
 #include <string>
 
@@ -56,6 +57,7 @@ struct Answered {
   int status = 0;
   std::string body;
   std::optional<UpstreamFailure> failure;
+  size_t largest_piece = 0;  // of the body's pieces as Read handed them over
 };
 
 Answered Call(UpstreamClient& client, const std::string& body) {
@@ -83,6 +85,7 @@ Answered Call(UpstreamClient& client, const std::string& body) {
           promise->set_value(*answered);
         } else {
           answered->body.append(*bytes);
+          answered->largest_piece = std::max(answered->largest_piece, bytes->size());
           (*read)();
         }
       });
@@ -93,12 +96,36 @@ Answered Call(UpstreamClient& client, const std::string& body) {
 }
 
 std::unique_ptr<BeastUpstreamClient> Client(const std::string& url,
-                                            std::chrono::milliseconds idle_timeout) {
+                                            std::chrono::milliseconds idle_timeout,
+                                            size_t read_buffer = 16 * 1024) {
   BeastUpstreamOptions options;
   options.base_url = url;
   options.timeout = std::chrono::seconds(5);
   options.idle_timeout = idle_timeout;
+  options.read_buffer = read_buffer;
   return BeastUpstreamClient::Create(options).value();
+}
+
+TEST(BeastUpstreamClientTest, AnAnswerLargerThanTheReadBufferArrivesWholeInPiecesOfItsSize) {
+  const std::string large(10'000, 'x');
+  ScriptedServer upstream([&large](http::http_request r, const std::string&) {
+    r.reply(200, large, "text/plain").wait();
+  });
+  auto client = Client(upstream.url(), std::chrono::seconds(15), 1024);
+  const Answered answered = Call(*client, "{}");
+  ASSERT_FALSE(answered.failure) << answered.failure->error.message;
+  EXPECT_EQ(answered.body, large);
+  EXPECT_LE(answered.largest_piece, 1024u);
+  EXPECT_EQ(client->idle_connections(), 1u);
+}
+
+TEST(BeastUpstreamClientTest, RefusesAReadBufferOfNoBytes) {
+  BeastUpstreamOptions options;
+  options.base_url = "http://127.0.0.1:1";
+  options.read_buffer = 0;
+  auto client = BeastUpstreamClient::Create(options);
+  ASSERT_FALSE(client.ok());
+  EXPECT_EQ(client.error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST(BeastUpstreamClientTest, ReusesAKeepAliveConnectionAndClosesItOnceIdleTooLong) {

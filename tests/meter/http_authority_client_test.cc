@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/http_server.h"
+#include "core/usage.h"
 #include "meter/enforcer.h"
 #include "operator/certs/x509.h"
 #include "tests/meter/fake_authority.h"
@@ -262,6 +263,40 @@ TEST(HttpAuthorityClientTest, ABatchIsAnsweredPerWrite) {
   EXPECT_EQ(requests[0]["body"]["cost"], "0.0021");
   EXPECT_EQ(requests[2]["path"], "/v1/events");
   EXPECT_EQ(requests[2]["body"]["tokens"], 3);
+}
+
+// The batch's body, written as text write by write, is the document of its calls as JSON
+// would write it, byte for byte.
+TEST(HttpAuthorityClientTest, ABatchBodyIsTheDocumentOfItsCalls) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"answers":[{"status":200,"body":{"committed":true}},
+                                       {"status":200,"body":{"committed":true}}]})");
+  });
+  const CommitRequest commit{"r-1", "k1-commit", "claude \"haiku\"",
+                             core::Usage{1000, 0, 0, 0, 200, 0}, core::Money::FromMicros(2100),
+                             true};
+  const EventRequest event{"k2", "llm", core::Money::FromMicros(5), 3, "LLM call\n"};
+  auto answers = Client(server.url())->CommitBatch({commit, event});
+  ASSERT_TRUE(answers.ok()) << answers.error().message;
+  EXPECT_TRUE((*answers)[0].ok());
+  EXPECT_TRUE((*answers)[1].ok());
+  const json expected{
+      {"requests",
+       json::array({json{{"path", "/v1/reservations/r-1/commit"},
+                         {"body",
+                          {{"idempotencyKey", "k1-commit"},
+                           {"model", "claude \"haiku\""},
+                           {"usage", core::UsageToJson(commit.usage)},
+                           {"cost", "0.0021"},
+                           {"estimated", true}}}},
+                    json{{"path", "/v1/events"},
+                         {"body",
+                          {{"idempotencyKey", "k2"},
+                           {"kind", "llm"},
+                           {"cost", event.cost.ToString()},
+                           {"tokens", 3},
+                           {"description", "LLM call\n"}}}}})}};
+  EXPECT_EQ(server.seen().at(0).second, expected.dump());
 }
 
 TEST(HttpAuthorityClientTest, ABatchFailsWholeWhenTheAnswerIsNotOnePerWrite) {
