@@ -105,6 +105,7 @@ Result<std::unique_ptr<BenchAuthority>> BenchAuthority::Start(const std::string&
     return started.error();
   }
   authority->url_ = "https://127.0.0.1:" + std::to_string(port);
+  authority->ops_port_ = ops_port;
   // The CA bundle the operator publishes for meters, once it has issued its certificate.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
   std::string ca;

@@ -22,6 +22,9 @@ class BenchAuthority {
                                                        const std::string& dir);
 
   const std::string& url() const { return url_; }
+  // The operator's metrics listener (GET /metrics), plain HTTP on 127.0.0.1; its counters
+  // are refreshed every 5 s (the operator's --status-ms).
+  int ops_port() const { return ops_port_; }
   const std::string& ca_file() const { return ca_file_; }
   const std::string& token_file() const { return token_file_; }
   // The run the token's pod belongs to (its agentbudget.io/run label).
@@ -32,6 +35,7 @@ class BenchAuthority {
   std::unique_ptr<e2e::LocalCluster> cluster_;
   std::unique_ptr<e2e::OperatorProcess> operator_;
   std::string url_;
+  int ops_port_ = 0;
   std::string ca_file_;
   std::string token_file_;
 };

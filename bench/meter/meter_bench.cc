@@ -7,7 +7,9 @@
 //     counted from each call's scheduled start): p50/p99;
 //   - streaming calls one after another: time to the first event (TTFB) p50/p99;
 //   - 64 concurrent streaming clients: calls per second;
-//   - each meter's RSS at its peak under the 64 streams.
+//   - each meter's RSS at its peak under the 64 streams;
+//   - with --authority, the reservations the authority made per committed call: above 1
+//     by those the meter asked ahead and released unused (docs/meter.md#reservations-ahead).
 // Each figure is the median over --rounds rounds; "added" is the meter's figure minus the
 // direct one of the same round. The stub is an in-process HTTP/1.1 server answering the
 // Anthropic Messages API with fixed usage; clients are raw keep-alive sockets.
@@ -31,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -425,13 +428,17 @@ Figures Measure(const Target& target, int calls, double seconds, double rate) {
 std::vector<pid_t> g_meters;
 std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
 
-void StopEverything() {
+void StopMeters() {
   for (const pid_t pid : g_meters) {
     ::kill(pid, SIGTERM);
     int status = 0;
     ::waitpid(pid, &status, 0);
   }
   g_meters.clear();
+}
+
+void StopEverything() {
+  StopMeters();
   g_authority.reset();
 }
 
@@ -476,6 +483,32 @@ int FreeLoopbackPort() {
   int port = 0;
   ::close(Listen(&port));
   return port;
+}
+
+// The sum over every series of counter `name` in the Prometheus text at 127.0.0.1:`port`
+// /metrics; -1 when it cannot be read.
+double MetricSum(int port, const std::string& name) {
+  const int fd = Connect(port);
+  if (fd < 0 || !WriteAll(fd, "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    return -1;
+  }
+  std::string text;
+  char chunk[16384];
+  for (ssize_t n; (n = ::recv(fd, chunk, sizeof(chunk), 0)) > 0;) {
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  double sum = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) == 0 || line.rfind(name + " ", 0) == 0) {
+      sum += std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr);
+    }
+  }
+  return sum;
 }
 
 // Reservations one after another through the meter's own authority client (TLS, the bound
@@ -654,6 +687,19 @@ int main(int argc, char** argv) {
     std::printf("authority reserve round trip (the meter's client, one at a time) us p50 %.0f "
                 "p99 %.0f\n",
                 Median(reserve50), Median(reserve99));
+    std::fflush(stdout);
+    // The meters stop (sending every commit and releasing what they held), then the
+    // operator's counters are read once it refreshed them: every reservation it granted or
+    // denied, less the round trips above, against the calls committed.
+    StopMeters();
+    std::this_thread::sleep_for(std::chrono::seconds(6));
+    const double decisions =
+        MetricSum(g_authority->ops_port(), "agentbudget_reservation_decisions_total") -
+        static_cast<double>(rounds) * calls;
+    const double commits = MetricSum(g_authority->ops_port(), "agentbudget_ledger_commits_total");
+    std::printf("authority: %.0f reservations for %.0f committed calls through the meter "
+                "(%.3f per call)\n",
+                decisions, commits, commits > 0 ? decisions / commits : 0.0);
   }
   std::fflush(stdout);
   StopEverything();
