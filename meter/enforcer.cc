@@ -101,7 +101,7 @@ EventRequest DebitOf(const CommitRequest& commit) {
 
 // True when the authority's answer `sent` to `entry` is final: acknowledged, or refused for
 // good (logged, and the entry dropped).
-bool Settled(const Status& sent, const json& entry) {
+bool Settled(const Status& sent, const Write& write) {
   if (sent.ok()) {
     return true;
   }
@@ -110,7 +110,8 @@ bool Settled(const Status& sent, const json& entry) {
   }
   log::Error("authority rejected a spooled entry; not retrying",
              {{"error", sent.error().ToString()},
-              {"idempotencyKey", StringField(entry, "idempotencyKey")}});
+              {"idempotencyKey",
+               std::visit([](const auto& request) { return request.idempotency_key; }, write)}});
   return true;
 }
 
@@ -333,12 +334,16 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
   if (authority_ == nullptr) {
     return;
   }
-  json entry = CommitEntry(admission, model, usage, cost, estimated);
-  Spool(entry, [this, entry](const Error& error) {
-    log::Error("commit could not be spooled; sending it once without durability",
-               {{"error", error.ToString()}});
-    SendOne(entry);
-  });
+  // The write the entry asks for, kept for the rare failure instead of the entry's
+  // document, until the spool has stored it.
+  Write write = CommitRequest{admission.reservation_id, admission.idempotency_key + "-commit",
+                              model, usage, cost, estimated};
+  Spool(CommitEntry(admission, model, usage, cost, estimated),
+        [this, write = std::move(write)](const Error& error) {
+          log::Error("commit could not be spooled; sending it once without durability",
+                     {{"error", error.ToString()}});
+          SendOne(write);
+        });
 }
 
 void Enforcer::ReportCeiling(const std::string& ceiling, const Admission& denied) {
@@ -452,29 +457,24 @@ bool Enforcer::Stopping() const {
   return stop_;
 }
 
-bool Enforcer::SendOne(const json& entry) {
-  const std::optional<Write> write = WriteOf(entry);
-  if (!write) {
-    log::Error("malformed spool entry dropped", {});
-    return true;
-  }
-  if (const auto* commit = std::get_if<CommitRequest>(&*write)) {
+bool Enforcer::SendOne(const Write& write) {
+  if (const auto* commit = std::get_if<CommitRequest>(&write)) {
     Status sent = authority_->Commit(*commit);
     if (!sent.ok() && sent.error().code == ErrorCode::kNotFound) {
       sent = authority_->RecordEvent(DebitOf(*commit));
     }
-    return Settled(sent, entry);
+    return Settled(sent, write);
   }
-  return Settled(authority_->RecordEvent(std::get<EventRequest>(*write)), entry);
+  return Settled(authority_->RecordEvent(std::get<EventRequest>(write)), write);
 }
 
-std::vector<bool> Enforcer::SendBatch(const std::vector<CommitSpool::Entry>& batch) {
+std::vector<bool> Enforcer::SendBatch(std::vector<std::optional<Write>>&& batch) {
   std::vector<bool> done(batch.size(), false);
   std::vector<Write> writes;
   std::vector<size_t> of_write;  // the batch index of each write
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (std::optional<Write> write = WriteOf(batch[i].second)) {
-      writes.push_back(std::move(*write));
+    if (batch[i]) {
+      writes.push_back(std::move(*batch[i]));
       of_write.push_back(i);
     } else {
       log::Error("malformed spool entry dropped", {});
@@ -491,18 +491,18 @@ std::vector<bool> Enforcer::SendBatch(const std::vector<CommitSpool::Entry>& bat
     }
     log::Warn("the authority cannot take the batch; sending its entries one at a time",
               {{"error", answers.error().ToString()}});
-    for (const size_t i : of_write) {
+    for (size_t w = 0; w < writes.size(); ++w) {
       // Stopping leaves the rest in the spool, which outlives this process.
       if (Stopping()) {
         break;
       }
-      done[i] = SendOne(batch[i].second);
+      done[of_write[w]] = SendOne(writes[w]);
     }
     return done;
   }
   // Commits of reservations the authority does not know go again as direct debits.
   std::vector<Write> debits;
-  std::vector<size_t> of_debit;
+  std::vector<size_t> of_debit;  // the batch index of each debit
   for (size_t w = 0; w < writes.size(); ++w) {
     const Status& answer = (*answers)[w];
     const auto* commit = std::get_if<CommitRequest>(&writes[w]);
@@ -511,13 +511,13 @@ std::vector<bool> Enforcer::SendBatch(const std::vector<CommitSpool::Entry>& bat
       of_debit.push_back(of_write[w]);
       continue;
     }
-    done[of_write[w]] = Settled(answer, batch[of_write[w]].second);
+    done[of_write[w]] = Settled(answer, writes[w]);
   }
   if (!debits.empty()) {
     // A failure of the whole call leaves these entries for the next attempt.
     if (auto debited = authority_->CommitBatch(debits); debited.ok()) {
       for (size_t d = 0; d < debits.size(); ++d) {
-        done[of_debit[d]] = Settled((*debited)[d], batch[of_debit[d]].second);
+        done[of_debit[d]] = Settled((*debited)[d], debits[d]);
       }
     }
   }
@@ -546,22 +546,30 @@ std::vector<CommitSpool::Entry> Enforcer::Claim() {
 
 void Enforcer::SendLoop() {
   while (true) {
-    const std::vector<CommitSpool::Entry> batch = Claim();
-    if (batch.empty()) {
+    std::vector<CommitSpool::Entry> claimed = Claim();
+    if (claimed.empty()) {
       return;
     }
-    const std::vector<bool> done = SendBatch(batch);
+    // Only the writes wait for the authority's answer, not the entries' documents.
+    std::vector<uint64_t> sequences;
+    std::vector<std::optional<Write>> writes;
+    for (const auto& [sequence, entry] : claimed) {
+      sequences.push_back(sequence);
+      writes.push_back(WriteOf(entry));
+    }
+    claimed = {};
+    const std::vector<bool> done = SendBatch(std::move(writes));
     bool failed = false;
-    for (size_t i = 0; i < batch.size(); ++i) {
+    for (size_t i = 0; i < sequences.size(); ++i) {
       if (!done[i]) {
         failed = true;
       } else {
-        spool_->Remove(batch[i].first);
+        spool_->Remove(sequences[i]);
       }
     }
     {
       MutexLock lock(send_mu_);
-      for (const auto& [sequence, entry] : batch) {
+      for (const uint64_t sequence : sequences) {
         in_flight_.erase(sequence);
       }
       const auto now = std::chrono::steady_clock::now();

@@ -150,10 +150,11 @@ class Enforcer {
   void SendLoop() EXCLUDES(send_mu_);
   // The next batch to send, marked in flight; empty when the enforcer stops.
   std::vector<CommitSpool::Entry> Claim() EXCLUDES(send_mu_);
-  // Sends `batch`; for each entry, true when it is done with (acknowledged or not retryable).
-  std::vector<bool> SendBatch(const std::vector<CommitSpool::Entry>& batch);
-  // Sends one spooled entry alone; true when it is done with.
-  bool SendOne(const nlohmann::json& entry);
+  // Sends the writes of claimed entries (nullopt: a malformed entry, dropped); for each,
+  // true when it is done with (acknowledged or not retryable).
+  std::vector<bool> SendBatch(std::vector<std::optional<Write>>&& batch);
+  // Sends one write alone; true when it is done with.
+  bool SendOne(const Write& write);
   bool Stopping() const EXCLUDES(send_mu_);
 
   const Options options_;
