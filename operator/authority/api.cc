@@ -166,7 +166,7 @@ void AuthorityApi::HandleAsync(const http::Request& request, Done done) {
       return;
     }
     if (segments[1] == "events" && segments.size() == 2 && request.method == "POST") {
-      Events(*caller, request, done);
+      Event(*caller, DecodeEvent(request.body), done);
       return;
     }
     if (segments[1] == "batch" && segments.size() == 2 && request.method == "POST") {
@@ -198,12 +198,7 @@ void AuthorityApi::Reservations(const Caller& caller, const http::Request& reque
   }
   const std::string id = segments.size() == 4 ? segments[2] : "";
   if (segments.size() == 4 && segments[3] == "commit") {
-    auto decoded = DecodeCommit(request.body);
-    if (!decoded.ok()) {
-      done(ErrorResponse(decoded.error()));
-      return;
-    }
-    ledger_.Commit(caller, id, *decoded, Forward(done));
+    Commit(caller, id, DecodeCommit(request.body), done);
     return;
   }
   if (segments.size() == 4 && segments[3] == "release") {
@@ -215,8 +210,16 @@ void AuthorityApi::Reservations(const Caller& caller, const http::Request& reque
   done(ErrorResponse(NotFound("no such endpoint: " + request.path)));
 }
 
-void AuthorityApi::Events(const Caller& caller, const http::Request& request, Done& done) {
-  auto decoded = DecodeEvent(request.body);
+void AuthorityApi::Commit(const Caller& caller, const std::string& id,
+                          Result<CommitRequest> decoded, Done& done) {
+  if (!decoded.ok()) {
+    done(ErrorResponse(decoded.error()));
+    return;
+  }
+  ledger_.Commit(caller, id, *decoded, Forward(done));
+}
+
+void AuthorityApi::Event(const Caller& caller, Result<EventRequest> decoded, Done& done) {
   if (!decoded.ok()) {
     done(ErrorResponse(decoded.error()));
     return;
@@ -246,16 +249,13 @@ void AuthorityApi::Batch(const Caller& caller, const http::Request& request, Don
                                            "] must be a {\"path\", \"body\"} object")));
       continue;
     }
-    http::Request single;
-    single.method = "POST";
-    single.path = path->get<std::string>();
-    single.body = item_body->dump();
-    const std::vector<std::string> segments = Segments(single.path);
+    // Decoded from the batch's own document, as its path alone would decode its body.
+    const std::vector<std::string> segments = Segments(path->get<std::string>());
     if (segments.size() == 4 && segments[0] == "v1" && segments[1] == "reservations" &&
         segments[3] == "commit") {
-      Reservations(caller, single, answer);
+      Commit(caller, segments[2], DecodeCommitObject(*item_body), answer);
     } else if (segments.size() == 2 && segments[0] == "v1" && segments[1] == "events") {
-      Events(caller, single, answer);
+      Event(caller, DecodeEventObject(*item_body), answer);
     } else {
       answer(ErrorResponse(InvalidArgument(
           "requests[" + std::to_string(i) +

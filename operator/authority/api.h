@@ -60,8 +60,11 @@ class AuthorityApi {
 
  private:
   void Reservations(const Caller& caller, const http::Request& request, Done& done);
-  void Events(const Caller& caller, const http::Request& request, Done& done);
-  // POST /v1/batch: each request as Reservations (commits) or Events would answer it.
+  // A decoded commit of reservation `id`, or event: applied, or the decoding error answered.
+  void Commit(const Caller& caller, const std::string& id, Result<CommitRequest> decoded,
+              Done& done);
+  void Event(const Caller& caller, Result<EventRequest> decoded, Done& done);
+  // POST /v1/batch: each request as it would be answered alone (Commit or Event).
   void Batch(const Caller& caller, const http::Request& request, Done& done);
   http::Response Credentials(const Caller& caller);
 

@@ -88,9 +88,10 @@ Result<int64_t> Count(const json& body, const char* field) {
 // What every request body shares: a JSON object with an idempotencyKey, fingerprinted
 // whole. `fields` reads the rest into the request.
 template <typename Request, typename Fields>
-Result<Request> Decode(std::string_view text, Fields fields) {
-  json body;
-  ASSIGN_OR_RETURN(body, ParseObject(text));
+Result<Request> DecodeObject(const json& body, Fields fields) {
+  if (!body.is_object()) {
+    return InvalidArgument("body must be a JSON object");
+  }
   Request request;
   ASSIGN_OR_RETURN(request.idempotency_key, Text(body, "idempotencyKey", true));
   if (Status read = fields(body, request); !read.ok()) {
@@ -98,6 +99,56 @@ Result<Request> Decode(std::string_view text, Fields fields) {
   }
   request.request_hash = Hash(body);
   return request;
+}
+
+template <typename Request, typename Fields>
+Result<Request> Decode(std::string_view text, Fields fields) {
+  json body;
+  ASSIGN_OR_RETURN(body, ParseObject(text));
+  return DecodeObject<Request>(body, fields);
+}
+
+// The fields of a commit, after its idempotencyKey.
+Status CommitFields(const json& body, CommitRequest& request) {
+  ASSIGN_OR_RETURN(request.model, Text(body, "model", false));
+  ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
+  auto usage = body.find("usage");
+  if (usage == body.end() || usage->is_null()) {
+    return OkStatus();
+  }
+  if (!usage->is_object()) {
+    return InvalidArgument("usage must be an object of token counts");
+  }
+  // Reasoning tokens are part of output (OpenAI reports them inside output_tokens), so
+  // "reasoning" is validated but not added.
+  TokenCounts& types = request.token_types;
+  ASSIGN_OR_RETURN(types.input, Count(*usage, "input"));
+  ASSIGN_OR_RETURN(types.cache_read, Count(*usage, "cacheRead"));
+  ASSIGN_OR_RETURN(types.cache_write_5m, Count(*usage, "cacheWrite5m"));
+  ASSIGN_OR_RETURN(types.cache_write_1h, Count(*usage, "cacheWrite1h"));
+  ASSIGN_OR_RETURN(types.output, Count(*usage, "output"));
+  if (auto reasoning = Count(*usage, "reasoning"); !reasoning.ok()) {
+    return std::move(reasoning).error();
+  }
+  request.input_tokens = core::SaturatingAdd(
+      core::SaturatingAdd(types.input, types.cache_read),
+      core::SaturatingAdd(types.cache_write_5m, types.cache_write_1h));
+  request.output_tokens = types.output;
+  request.tokens = core::SaturatingAdd(request.input_tokens, request.output_tokens);
+  return OkStatus();
+}
+
+// The fields of an event, after its idempotencyKey.
+Status EventFields(const json& body, EventRequest& request) {
+  ASSIGN_OR_RETURN(request.kind, Text(body, "kind", true));
+  if (request.kind.starts_with(kOutcomeReport)) {
+    // A run's outcome is the operator's to record: a pod could otherwise report success.
+    return InvalidArgument(std::string("kind \"") + kOutcomeReport +
+                           "…\" is reserved for the operator");
+  }
+  ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
+  ASSIGN_OR_RETURN(request.tokens, Count(body, "tokens"));
+  return OkStatus();
 }
 
 }  // namespace
@@ -122,53 +173,24 @@ Result<ReserveRequest> DecodeReserve(std::string_view text) {
   });
 }
 
-Result<CommitRequest> DecodeCommit(std::string_view text) {
-  return Decode<CommitRequest>(text, [](const json& body, CommitRequest& request) -> Status {
-    ASSIGN_OR_RETURN(request.model, Text(body, "model", false));
-    ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
-    auto usage = body.find("usage");
-    if (usage == body.end() || usage->is_null()) {
-      return OkStatus();
-    }
-    if (!usage->is_object()) {
-      return InvalidArgument("usage must be an object of token counts");
-    }
-    // Reasoning tokens are part of output (OpenAI reports them inside output_tokens), so
-    // "reasoning" is validated but not added.
-    TokenCounts& types = request.token_types;
-    ASSIGN_OR_RETURN(types.input, Count(*usage, "input"));
-    ASSIGN_OR_RETURN(types.cache_read, Count(*usage, "cacheRead"));
-    ASSIGN_OR_RETURN(types.cache_write_5m, Count(*usage, "cacheWrite5m"));
-    ASSIGN_OR_RETURN(types.cache_write_1h, Count(*usage, "cacheWrite1h"));
-    ASSIGN_OR_RETURN(types.output, Count(*usage, "output"));
-    if (auto reasoning = Count(*usage, "reasoning"); !reasoning.ok()) {
-      return std::move(reasoning).error();
-    }
-    request.input_tokens = core::SaturatingAdd(
-        core::SaturatingAdd(types.input, types.cache_read),
-        core::SaturatingAdd(types.cache_write_5m, types.cache_write_1h));
-    request.output_tokens = types.output;
-    request.tokens = core::SaturatingAdd(request.input_tokens, request.output_tokens);
-    return OkStatus();
-  });
-}
-
 Result<ReleaseRequest> DecodeRelease(std::string_view text) {
   return Decode<ReleaseRequest>(text, [](const json&, ReleaseRequest&) { return OkStatus(); });
 }
 
+Result<CommitRequest> DecodeCommit(std::string_view text) {
+  return Decode<CommitRequest>(text, CommitFields);
+}
+
+Result<CommitRequest> DecodeCommitObject(const nlohmann::json& body) {
+  return DecodeObject<CommitRequest>(body, CommitFields);
+}
+
 Result<EventRequest> DecodeEvent(std::string_view text) {
-  return Decode<EventRequest>(text, [](const json& body, EventRequest& request) -> Status {
-    ASSIGN_OR_RETURN(request.kind, Text(body, "kind", true));
-    if (request.kind.starts_with(kOutcomeReport)) {
-      // A run's outcome is the operator's to record: a pod could otherwise report success.
-      return InvalidArgument(std::string("kind \"") + kOutcomeReport +
-                             "…\" is reserved for the operator");
-    }
-    ASSIGN_OR_RETURN(request.cost_micros, Amount(body, "cost"));
-    ASSIGN_OR_RETURN(request.tokens, Count(body, "tokens"));
-    return OkStatus();
-  });
+  return Decode<EventRequest>(text, EventFields);
+}
+
+Result<EventRequest> DecodeEventObject(const nlohmann::json& body) {
+  return DecodeObject<EventRequest>(body, EventFields);
 }
 
 }  // namespace agentbudget::authority

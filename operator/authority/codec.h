@@ -2,6 +2,8 @@
 
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 #include "common/result.h"
 #include "operator/authority/ledger.h"
 
@@ -16,5 +18,8 @@ Result<CommitRequest> DecodeCommit(std::string_view body);
 Result<ReleaseRequest> DecodeRelease(std::string_view body);
 // Refuses an event kind that starts with kOutcomeReport: run outcomes are the operator's.
 Result<EventRequest> DecodeEvent(std::string_view body);
+// The same from a body already parsed (a request of a batch), with the same hash.
+Result<CommitRequest> DecodeCommitObject(const nlohmann::json& body);
+Result<EventRequest> DecodeEventObject(const nlohmann::json& body);
 
 }  // namespace agentbudget::authority

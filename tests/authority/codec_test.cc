@@ -34,6 +34,21 @@ TEST(AuthorityCodecTest, SameBodySpelledDifferentlyHasTheSameHash) {
   EXPECT_NE(a->request_hash, c->request_hash);
 }
 
+TEST(AuthorityCodecTest, ABatchsParsedRequestDecodesAsItsTextWithTheSameHash) {
+  const std::string commit = R"({"idempotencyKey": "c", "cost": "0.5", "model": "m"})";
+  const std::string event = R"({"idempotencyKey": "e", "kind": "llm", "cost": "0.5"})";
+  auto from_text = DecodeCommit(commit);
+  auto from_object = DecodeCommitObject(nlohmann::json::parse(commit));
+  ASSERT_TRUE(from_object.ok());
+  EXPECT_EQ(from_object->cost_micros, 500'000);
+  EXPECT_EQ(from_object->request_hash, from_text->request_hash);
+  EXPECT_EQ(DecodeEventObject(nlohmann::json::parse(event))->request_hash,
+            DecodeEvent(event)->request_hash);
+  auto not_object = DecodeCommitObject(nlohmann::json::array());
+  ASSERT_FALSE(not_object.ok());
+  EXPECT_EQ(not_object.error().message, "body must be a JSON object");
+}
+
 TEST(AuthorityCodecTest, CommitCountsEveryTokenTypeOnce) {
   auto request = DecodeCommit(R"({"idempotencyKey": "c", "cost": "0.0021", "usage": {"input": 1000,
       "cacheRead": 50, "cacheWrite5m": 5, "cacheWrite1h": 1, "output": 200, "reasoning": 80}})");
