@@ -454,20 +454,25 @@ class Call : public std::enable_shared_from_this<Call> {
       cut = true;
       parser_.TakePartial();
     }
-    auto end = [writer = writer_, cut](bool) {
-      if (cut) {
-        writer->Abort();
+    if (cut) {
+      // The events read last are passed on before the cut.
+      auto abort = [writer = writer_](bool) { writer->Abort(); };
+      if (begun_) {
+        writer_->Write(std::move(last), std::move(abort));
       } else {
-        writer->End({});
+        writer_->Begin(status_, std::move(headers_), std::move(last), std::move(abort));
       }
-    };
-    if (!begun_) {
-      begun_ = true;  // the whole answer came with its headers
-      writer_->Begin(status_, std::move(headers_), std::move(last), std::move(end));
-    } else if (cut) {
-      writer_->Write(std::move(last), std::move(end));
-    } else {
+    } else if (begun_) {
       writer_->End(std::move(last));
+    } else {
+      // The whole answer came with its headers: it goes to the client whole, in one write
+      // (framed by a Content-Length, which an event-stream reader takes as it takes chunks),
+      // rather than as a chunk and then the terminating chunk.
+      http::Response whole;
+      whole.status = status_;
+      whole.headers = std::move(headers_);
+      whole.body = std::move(last);
+      Reply(std::move(whole));
     }
     const bool success = status_ / 100 == 2;
     core::MeteredUsage metered;
