@@ -42,14 +42,10 @@ bool Encoded(const http::Headers& headers) {
   return it != headers.end() && !Is(it->second, "identity");
 }
 
-http::Headers RelayedHeaders(const http::Headers& from) {
-  http::Headers out;
-  for (const auto& [name, value] : from) {
-    if (!IsHopByHop(name)) {
-      out.emplace(name, value);
-    }
-  }
-  return out;
+// `from` less its hop-by-hop fields.
+http::Headers RelayedHeaders(http::Headers&& from) {
+  std::erase_if(from, [](const auto& header) { return IsHopByHop(header.first); });
+  return std::move(from);
 }
 
 double MillisSince(std::chrono::steady_clock::time_point start) {
@@ -208,22 +204,21 @@ class Call : public std::enable_shared_from_this<Call> {
     });
   }
 
-  // Sends the request upstream with the provider's key in place of the agent's.
+  // Sends the request upstream with the provider's key in place of the agent's. The
+  // client's headers are handed on, not copied: the call reads them no more.
   void Send(std::function<void(UpstreamOutcome&&)> next) {
     UpstreamRequest upstream;
     upstream.target = route_.upstream_path;
     const bool custody = c_.keys.Holds(api_);
-    for (const auto& [name, value] : request_.headers) {
+    upstream.headers = std::move(request_.headers);
+    std::erase_if(upstream.headers, [custody](const auto& header) {
+      const std::string& name = header.first;
       // The meter read the body already: the client's Expect: 100-continue is answered.
-      if (IsHopByHop(name) || Is(name, "accept-encoding") || Is(name, "content-encoding") ||
-          Is(name, "expect")) {
-        continue;
-      }
-      if (custody && (Is(name, "x-api-key") || Is(name, "authorization"))) {
-        continue;  // the agent's placeholder credential never leaves the pod
-      }
-      upstream.headers.emplace(name, value);
-    }
+      // The agent's placeholder credential never leaves the pod.
+      return IsHopByHop(name) || Is(name, "accept-encoding") || Is(name, "content-encoding") ||
+             Is(name, "expect") ||
+             (custody && (Is(name, "x-api-key") || Is(name, "authorization")));
+    });
     // Usage must be readable: ask for an uncompressed answer.
     upstream.headers["Accept-Encoding"] = "identity";
     if (const std::string key = custody ? c_.keys.Key(api_) : ""; !key.empty()) {
@@ -290,7 +285,7 @@ class Call : public std::enable_shared_from_this<Call> {
     const auto type = response.headers.find("Content-Type");
     record_.stream = type != response.headers.end() &&
                      type->second.find("text/event-stream") != std::string::npos;
-    headers_ = RelayedHeaders(response.headers);
+    headers_ = RelayedHeaders(std::move(response.headers));
     if (!record_.stream) {
       ReadWhole();
       return;
@@ -454,20 +449,25 @@ class Call : public std::enable_shared_from_this<Call> {
       cut = true;
       parser_.TakePartial();
     }
-    auto end = [writer = writer_, cut](bool) {
-      if (cut) {
-        writer->Abort();
+    if (cut) {
+      // The events read last are passed on before the cut.
+      auto abort = [writer = writer_](bool) { writer->Abort(); };
+      if (begun_) {
+        writer_->Write(std::move(last), std::move(abort));
       } else {
-        writer->End({});
+        writer_->Begin(status_, std::move(headers_), std::move(last), std::move(abort));
       }
-    };
-    if (!begun_) {
-      begun_ = true;  // the whole answer came with its headers
-      writer_->Begin(status_, std::move(headers_), std::move(last), std::move(end));
-    } else if (cut) {
-      writer_->Write(std::move(last), std::move(end));
-    } else {
+    } else if (begun_) {
       writer_->End(std::move(last));
+    } else {
+      // The whole answer came with its headers: it goes to the client whole, in one write
+      // (framed by a Content-Length, which an event-stream reader takes as it takes chunks),
+      // rather than as a chunk and then the terminating chunk.
+      http::Response whole;
+      whole.status = status_;
+      whole.headers = std::move(headers_);
+      whole.body = std::move(last);
+      Reply(std::move(whole));
     }
     const bool success = status_ / 100 == 2;
     core::MeteredUsage metered;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <future>
 #include <string>
 #include <thread>
@@ -98,6 +99,47 @@ TEST_F(ProxyTest, CallsThatNeverReachedTheProviderDoNotCountTowardsMaxRequests) 
   }
   ASSERT_TRUE(Eventually([&] { return enforcer_->totals().reserved == core::Money(); }));
   EXPECT_EQ(enforcer_->totals().requests, 0);
+}
+
+// A stream whose every event arrived with its headers is not split in two: it reaches the
+// client whole, framed by its length, and is metered as any stream.
+TEST_F(ProxyTest, AStreamThatArrivesWholeWithItsHeadersIsRelayedWhole) {
+  const std::string events = MessageStart() + MessageEnd(7);
+  // One send, smaller than the meter's first read of a new connection: the meter has the
+  // whole answer when it reads the headers.
+  RawUpstream upstream([&](int fd, RawUpstream&) {
+    RawUpstream::Send(fd, std::string(kStreamHeaders) + RawUpstream::Chunk(events) + "0\r\n\r\n");
+  });
+  StartMeter(upstream.url());
+  const int client = testing::ConnectLoopback(port_);
+  ASSERT_GE(client, 0);
+  const std::string body = kStreamRequest;
+  ASSERT_TRUE(RawUpstream::Send(
+      client, "POST /anthropic/v1/messages HTTP/1.1\r\nHost: meter\r\nConnection: close\r\n"
+              "content-type: application/json\r\ncontent-length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body));
+  std::string answer;
+  char buffer[4096];
+  ssize_t n = 0;
+  while ((n = ::recv(client, buffer, sizeof(buffer), 0)) > 0) {
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(client);
+  const size_t end_of_headers = answer.find("\r\n\r\n");
+  ASSERT_NE(end_of_headers, std::string::npos) << answer;
+  std::string headers = answer.substr(0, end_of_headers);
+  for (char& c : headers) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  EXPECT_EQ(headers.rfind("http/1.1 200", 0), 0u) << headers;
+  EXPECT_NE(headers.find("content-type: text/event-stream"), std::string::npos) << headers;
+  EXPECT_NE(headers.find("content-length: " + std::to_string(events.size())), std::string::npos)
+      << headers;
+  EXPECT_EQ(headers.find("transfer-encoding"), std::string::npos) << headers;
+  EXPECT_EQ(answer.substr(end_of_headers + 4), events);
+  // 5 × $1 + 7 × $5 per million tokens.
+  ASSERT_TRUE(Eventually([&] { return enforcer_->totals().tokens == 12; }));
+  EXPECT_EQ(enforcer_->totals().spent, core::Money::FromMicros(40));
 }
 
 // A client that stops reading a stream holds the provider back through the meter: the
