@@ -5,7 +5,6 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <array>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -16,7 +15,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -119,12 +117,11 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
  public:
   using Conn = Connection<Stream>;
 
-  Exchange(PoolImpl<Stream>* pool, size_t loop, std::string&& head, std::string&& body,
+  Exchange(PoolImpl<Stream>* pool, size_t loop, bhttp::request<bhttp::string_body>&& request,
            std::function<void(UpstreamOutcome)>&& done)
       : pool_(pool),
         loop_(loop),
-        head_(std::move(head)),
-        body_(std::move(body)),
+        request_(std::move(request)),
         done_(std::move(done)),
         chunk_(pool->options().read_buffer) {}
 
@@ -202,15 +199,14 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   void Write() {
     conn_->Tcp().expires_after(pool_->options().timeout);
-    const std::array<asio::const_buffer, 2> request{asio::buffer(head_), asio::buffer(body_)};
-    asio::async_write(conn_->stream, request,
-                      [self = this->shared_from_this()](SysError ec, size_t) {
-                        if (ec) {
-                          self->Retry(ec, "send");
-                          return;
-                        }
-                        self->ReadHeader();
-                      });
+    bhttp::async_write(conn_->stream, request_,
+                       [self = this->shared_from_this()](SysError ec, size_t) {
+                         if (ec) {
+                           self->Retry(ec, "send");
+                           return;
+                         }
+                         self->ReadHeader();
+                       });
   }
 
   void ReadHeader() {
@@ -340,9 +336,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   PoolImpl<Stream>* const pool_;  // outlives the exchange (see the client's REQUIRES)
   const size_t loop_;             // the loop it runs on, its connection's
-  // The request as sent: its request line and header fields, then its body.
-  const std::string head_;
-  const std::string body_;
+  bhttp::request<bhttp::string_body> request_;
   std::function<void(UpstreamOutcome)> done_;
   std::shared_ptr<Conn> conn_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
@@ -412,37 +406,24 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
   // Runs the request on the caller's loop when the caller runs on one of the client's loops
   // (no thread hop), else on the next loop in turn.
   void Send(UpstreamRequest&& request, std::function<void(UpstreamOutcome)>&& done) override {
-    std::string head = Head(request);
-    const size_t loop = loops_->Current();
-    asio::dispatch(loops_->loop(loop),
-                   [exchange = std::make_shared<Exchange<Stream>>(
-                        this, loop, std::move(head), std::move(request.body), std::move(done))] {
-                     exchange->Start();
-                   });
-  }
-
-  // The request line and header fields of `request` as sent to the provider: its headers but
-  // for the framing and connection fields, which the client sets (Host, Content-Length;
-  // keep-alive is HTTP/1.1's default). One string, so that the head is one buffer to write.
-  std::string Head(const UpstreamRequest& request) const {
-    std::string out;
-    out.reserve(256);
-    out.append(request.method).append(" ").append(url_.path).append(request.target);
-    out.append(" HTTP/1.1\r\n");
-    for (const auto& [name, value] : request.headers) {
+    bhttp::request<bhttp::string_body> out(bhttp::string_to_verb(request.method),
+                                           url_.path + request.target, 11);
+    for (auto& [name, value] : request.headers) {
       if (!beast::iequals(name, "host") && !beast::iequals(name, "content-length") &&
           !beast::iequals(name, "transfer-encoding") && !beast::iequals(name, "connection")) {
-        out.append(name).append(": ").append(value).append("\r\n");
+        out.set(name, value);
       }
     }
-    out.append("Host: ").append(url_.HostHeader()).append("\r\n");
-    // As Beast's prepare_payload: a length for a body, and for the methods that expect one.
-    if (!request.body.empty() || request.method == "POST" || request.method == "PUT" ||
-        request.method == "OPTIONS") {
-      out.append("Content-Length: ").append(std::to_string(request.body.size())).append("\r\n");
-    }
-    out.append("\r\n");
-    return out;
+    out.set(bhttp::field::host, url_.HostHeader());
+    out.keep_alive(true);
+    out.body() = std::move(request.body);
+    out.prepare_payload();
+    const size_t loop = loops_->Current();
+    asio::dispatch(loops_->loop(loop),
+                   [exchange = std::make_shared<Exchange<Stream>>(this, loop, std::move(out),
+                                                                  std::move(done))] {
+                     exchange->Start();
+                   });
   }
 
   size_t Idle() const override {
