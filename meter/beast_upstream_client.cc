@@ -118,9 +118,10 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   using Conn = Connection<Stream>;
 
   Exchange(PoolImpl<Stream>* pool, size_t loop, bhttp::request<bhttp::string_body>&& request,
-           std::function<void(UpstreamOutcome)>&& done)
+           std::chrono::milliseconds timeout, std::function<void(UpstreamOutcome)>&& done)
       : pool_(pool),
         loop_(loop),
+        timeout_(timeout),
         request_(std::move(request)),
         done_(std::move(done)),
         chunk_(pool->options().read_buffer) {}
@@ -165,7 +166,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
             self->Fail(FailedOn(ec, "resolve " + self->pool_->url().host, false));
             return;
           }
-          self->conn_->Tcp().expires_after(self->pool_->options().timeout);
+          self->conn_->Tcp().expires_after(self->timeout_);
           self->conn_->Tcp().async_connect(found, [self](SysError ec, const Tcp::endpoint&) {
             if (ec) {
               self->Fail(FailedOn(ec, "connect", false));
@@ -198,7 +199,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   }
 
   void Write() {
-    conn_->Tcp().expires_after(pool_->options().timeout);
+    conn_->Tcp().expires_after(timeout_);
     bhttp::async_write(conn_->stream, request_,
                        [self = this->shared_from_this()](SysError ec, size_t) {
                          if (ec) {
@@ -291,7 +292,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
       ReadSome(std::move(done));  // the body's end
       return;
     }
-    conn_->Tcp().expires_after(pool_->options().timeout);
+    conn_->Tcp().expires_after(timeout_);
     conn_->stream.async_read_some(
         conn_->buffer.prepare(pool_->options().read_buffer),
         [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t n) mutable {
@@ -336,6 +337,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   PoolImpl<Stream>* const pool_;  // outlives the exchange (see the client's REQUIRES)
   const size_t loop_;             // the loop it runs on, its connection's
+  const std::chrono::milliseconds timeout_;  // the request's, or the client's
   bhttp::request<bhttp::string_body> request_;
   std::function<void(UpstreamOutcome)> done_;
   std::shared_ptr<Conn> conn_;
@@ -418,10 +420,11 @@ class PoolImpl final : public BeastUpstreamClient::Impl {
     out.keep_alive(true);
     out.body() = std::move(request.body);
     out.prepare_payload();
+    const auto timeout = request.timeout.value_or(options_.timeout);
     const size_t loop = loops_->Current();
     asio::dispatch(loops_->loop(loop),
                    [exchange = std::make_shared<Exchange<Stream>>(this, loop, std::move(out),
-                                                                  std::move(done))] {
+                                                                  timeout, std::move(done))] {
                      exchange->Start();
                    });
   }

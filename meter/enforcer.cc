@@ -119,6 +119,10 @@ bool Settled(const Status& sent, const Write& write) {
 // drain is retried this soon, whatever the sender's backoff had grown to.
 constexpr std::chrono::milliseconds kDrainRetry{250};
 
+// No reservation is asked ahead while more than this share (1/n) of the spool's bound
+// waits for the authority.
+constexpr size_t kAheadBacklogShare = 10;
+
 // How long a stopping enforcer waits for the answers to reservations it asked for ahead,
 // so as to release them rather than leave them to expire at the authority.
 constexpr std::chrono::seconds kAheadAnswerWait{1};
@@ -183,6 +187,10 @@ Enforcer::~Enforcer() {
   for (std::thread& sender : senders_) {
     sender.join();
   }
+  // Once no sender can resume one: every call still waiting for room is denied.
+  if (spool_ != nullptr) {
+    ResumeWaiting(/*all=*/true);
+  }
   // While every other member is alive: the spool's writer stores what is queued and runs
   // its callbacks, which wake senders and keep ceiling reports.
   spool_.reset();
@@ -199,9 +207,12 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.estimate_cost = estimate_cost;
   admission.estimate_tokens = estimate_tokens;
   if (authority_ != nullptr && spool_->full()) {
-    admission.reason = "commit spool full: " + std::to_string(spool_->max_entries()) +
-                       " commits the budget authority has not acknowledged yet";
-    done(std::move(admission));
+    WaitingCall call{std::chrono::steady_clock::now() + options_.spool_wait,
+                     std::string(provider), model, fingerprint, estimate_cost,
+                     estimate_tokens, std::move(done)};
+    if (!Wait(call)) {
+      call.done(SpoolFull(model));
+    }
     return;
   }
   core::EnvelopeDecision local;
@@ -250,6 +261,11 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
 
 void Enforcer::ReserveAhead(const std::string& provider, const std::string& model,
                             core::Money estimate_cost, int64_t estimate_tokens) {
+  // While commits wait in the spool, the authority is behind: calls then wait for their own
+  // reservations, and so go at the pace it keeps.
+  if (spool_->size() > spool_->max_entries() / kAheadBacklogShare) {
+    return;
+  }
   for (size_t n = ahead_->Want(provider, model, ReservationsAhead::Clock::now()); n > 0; --n) {
     ReserveRequest request{NextKey(), provider, model,
                            ReservationsAhead::AheadCost(estimate_cost),
@@ -288,6 +304,56 @@ void Enforcer::ReleaseAhead(const std::vector<ReservationsAhead::Held>& held,
       }
     }
   }
+}
+
+bool Enforcer::Wait(WaitingCall& call) {
+  if (options_.spool_wait.count() <= 0) {
+    return false;
+  }
+  MutexLock lock(wait_mu_);
+  if (waiting_.size() >= options_.max_waiting) {
+    return false;
+  }
+  waiting_.push_back(std::move(call));
+  return true;
+}
+
+void Enforcer::ResumeWaiting(bool all) {
+  std::vector<WaitingCall> resumed;
+  std::vector<WaitingCall> ended;
+  {
+    MutexLock lock(wait_mu_);
+    const size_t stored = spool_->size();
+    size_t room = all || stored >= spool_->max_entries() ? 0 : spool_->max_entries() - stored;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (room > 0) {
+        --room;
+        resumed.push_back(std::move(*it));
+      } else if (all || it->until <= now) {
+        ended.push_back(std::move(*it));
+      } else {
+        ++it;
+        continue;
+      }
+      it = waiting_.erase(it);
+    }
+  }
+  for (WaitingCall& call : ended) {
+    call.done(SpoolFull(call.model));
+  }
+  for (WaitingCall& call : resumed) {
+    Admit(call.provider, call.model, call.fingerprint, call.estimate_cost, call.estimate_tokens,
+          std::move(call.done));
+  }
+}
+
+Admission Enforcer::SpoolFull(const std::string& model) const {
+  Admission denied;
+  denied.model = model;
+  denied.reason = "commit spool full: " + std::to_string(spool_->max_entries()) +
+                  " commits the budget authority has not acknowledged yet";
+  return denied;
 }
 
 Admission Enforcer::Decide(Admission admission, const Result<Reservation>& reservation) {
@@ -487,6 +553,8 @@ std::vector<bool> Enforcer::SendBatch(std::vector<std::optional<Write>>&& batch)
   auto answers = authority_->CommitBatch(writes);
   if (!answers.ok()) {
     if (Retryable(answers.error().code)) {
+      log::Debug("batch not acknowledged; resent after a backoff",
+                 {{"error", answers.error().ToString()}, {"writes", writes.size()}});
       return done;
     }
     log::Warn("the authority cannot take the batch; sending its entries one at a time",
@@ -583,6 +651,7 @@ void Enforcer::SendLoop() {
     }
     sent_.SignalAll();
     wake_.SignalAll();
+    ResumeWaiting(/*all=*/false);
   }
 }
 

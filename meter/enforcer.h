@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,8 +51,9 @@ struct UnsentEntries {
 // it), resent with backoff until acknowledged, across restarts; entries of different
 // batches may reach the authority in any order. A commit whose reservation the authority
 // does not know (404, e.g. a local admission) is sent as a direct debit (POST /v1/events)
-// instead. While the spool is full (CommitSpool's bound) calls are denied: a call whose
-// commit could not be kept would be spend the authority might never learn of.
+// instead. While the spool is full (CommitSpool's bound) calls wait for room, for a bounded
+// time, and are then denied: a call whose commit could not be kept would be spend the
+// authority might never learn of.
 // When the local envelope denies a call for a ceiling that ends runs (core::StopsRun), the
 // authority, which never saw that call, is told once per process per ceiling with a
 // zero-cost event of kind "ceiling:<name>", spooled and resent like the commits; the
@@ -69,6 +71,11 @@ class Enforcer {
     // senders * max_batch entries per group commit.
     size_t senders = 8;
     size_t max_batch = kMaxBatch;  // REQUIRES: 1..kMaxBatch
+    // While the spool is full, a call waits up to this long for room, made as the senders'
+    // batches are acknowledged, before it is denied; at most `max_waiting` calls wait at
+    // once, and any more are denied at once (as every call is with a wait of 0).
+    std::chrono::milliseconds spool_wait{5000};
+    size_t max_waiting = 1024;
     // Reservations asked for ahead of calls (meter/reservations_ahead.h) when set; the
     // held ones not used in time are released by a thread of the enforcer's.
     std::optional<ReservationsAhead::Options> ahead = std::nullopt;
@@ -134,6 +141,22 @@ class Enforcer {
   // ahead_ wants held.
   void ReserveAhead(const std::string& provider, const std::string& model,
                     core::Money estimate_cost, int64_t estimate_tokens);
+  // A call that found the spool full: waits in waiting_, or false when it may not.
+  struct WaitingCall {
+    std::chrono::steady_clock::time_point until;
+    std::string provider;
+    std::string model;
+    uint64_t fingerprint = 0;
+    core::Money estimate_cost;
+    int64_t estimate_tokens = 0;
+    AdmitDone done;
+  };
+  bool Wait(WaitingCall& call) EXCLUDES(wait_mu_);
+  // Admits as many waiting calls as the spool has room for, and denies those whose wait
+  // ended; with `all`, denies every one (the enforcer stops).
+  void ResumeWaiting(bool all) EXCLUDES(wait_mu_);
+  // The denial of a call for want of room in the spool.
+  Admission SpoolFull(const std::string& model) const;
   // Releases reservations held ahead and no longer wanted; with `until_failure`, stops at
   // the first the authority does not take (at shutdown: it expires the others).
   void ReleaseAhead(const std::vector<ReservationsAhead::Held>& held, bool until_failure);
@@ -182,6 +205,10 @@ class Enforcer {
   std::chrono::steady_clock::time_point retry_at_ GUARDED_BY(send_mu_);
   std::chrono::milliseconds backoff_ GUARDED_BY(send_mu_);
   std::vector<std::thread> senders_;
+
+  // Calls waiting for room in the spool, oldest first; at most Options::max_waiting.
+  Mutex wait_mu_;
+  std::deque<WaitingCall> waiting_ GUARDED_BY(wait_mu_);
 
   // Shared with the answers to reservations asked ahead, which may come after this object
   // is gone; null without Options::ahead or an authority.

@@ -250,7 +250,7 @@ struct HttpAuthorityClient::Impl {
   Result<json> Call(const char* method, const std::string& path, std::string body) {
     std::promise<Result<Answer>> promise;
     std::future<Result<Answer>> future = promise.get_future();
-    Exchange(method, path, std::move(body),
+    Exchange(method, path, std::move(body), kWriteTimeout,
              [&promise](Result<Answer> answer) { promise.set_value(std::move(answer)); });
     return Interpreted(path, future.get());
   }
@@ -263,14 +263,16 @@ struct HttpAuthorityClient::Impl {
     return Interpret(path, answer->status, answer->body);
   }
 
-  // Sends `method` to `path` with the JSON text `body` (none when empty); `done` gets the
-  // answer, or why there is none, on the client's loop.
+  // Sends `method` to `path` with the JSON text `body` (none when empty), failing when the
+  // authority stays silent for `timeout`; `done` gets the answer, or why there is none, on
+  // the client's loop.
   void Exchange(const char* method, const std::string& path, std::string body,
-                std::function<void(Result<Answer>)> done) {
+                std::chrono::milliseconds timeout, std::function<void(Result<Answer>)> done) {
     UpstreamRequest request;
     request.method = method;
     request.target = path;
     request.headers["Accept"] = "application/json";
+    request.timeout = timeout;
     if (!body.empty()) {
       request.body = std::move(body);
       request.headers["Content-Type"] = "application/json";
@@ -282,7 +284,7 @@ struct HttpAuthorityClient::Impl {
     // The client's timeout fails a silent exchange; name resolution and the wait for a
     // connection have none of their own, hence the bound on the whole call. A late answer
     // then finds the call answered.
-    const auto total = options.timeout * kTimeoutsPerCall;
+    const auto total = timeout * kTimeoutsPerCall;
     boost::asio::post(loop->loop(0), [this, pending, request = std::move(request),
                                       total]() mutable {
       pending->deadline.expires_after(total);
@@ -371,7 +373,7 @@ void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone don
   if (request.ahead) {
     body["ahead"] = true;
   }
-  impl_->Exchange("POST", "/v1/reservations", body.dump(),
+  impl_->Exchange("POST", "/v1/reservations", body.dump(), impl_->options.timeout,
                   [model = request.model, done = std::move(done)](Result<Answer> answer) {
                     done(ReservationOf(Impl::Interpreted("/v1/reservations", std::move(answer)),
                                        model));

@@ -15,13 +15,18 @@ namespace agentbudget::meter {
 // CAs of `ca_file` and `ca_pem` (both trusted when both are given), or the system's when
 // neither is. One keep-alive connection pool for all calls on one event-loop thread of the
 // client's, where Reserve's `done` runs; the other calls block their caller. At most 16
-// calls are open at once (and 16 connections kept): more wait, in order, for one to end. A call ends when the answer arrived, or the
-// authority stayed silent for `timeout`, or the whole call took 4 timeouts
-// (kDeadlineExceeded). A call that fails on a pooled connection the authority closed is
+// calls are open at once (and 16 connections kept): more wait, in order, for one to end. A
+// call ends when the answer arrived, or the authority stayed silent for its timeout, or the
+// whole call took 4 timeouts (kDeadlineExceeded). A reservation's timeout is `timeout`; a
+// write's (commit, release, event, batch) and the key fetch's is kWriteTimeout, longer than
+// the authority's own wait for durability (10 s, then 503), so that a slow group commit is
+// answered rather than resent on top of itself. A call that fails on a pooled connection the authority closed is
 // sent once more on a new one: every call carries an idempotency key, or is a read.
 // Thread-safe.
 class HttpAuthorityClient final : public AuthorityClient {
  public:
+  static constexpr std::chrono::milliseconds kWriteTimeout{15'000};
+
   struct Options {
     std::string base_url;  // e.g. "https://authority:8443"
     std::string token_file;

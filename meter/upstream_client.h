@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <chrono>
 #include <string>
 
 #include "common/http_server.h"
@@ -16,6 +17,9 @@ struct UpstreamRequest {
   std::string target;           // path and query, e.g. "/v1/messages?beta=true"
   http::Headers headers;
   std::string body;
+  // The longest the upstream may stay silent during this exchange (connect, write, each
+  // read); unset: the client's own timeout.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 // The body of an answer, read piece by piece. Not thread-safe: one Read at a time.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <thread>
 #include <vector>
@@ -43,7 +44,8 @@ class EnforcerTest : public ::testing::Test {
                                  std::chrono::milliseconds max_backoff =
                                      std::chrono::milliseconds(5),
                                  size_t max_batch = kMaxBatch,
-                                 size_t spool_entries = CommitSpool::kDefaultMaxEntries) {
+                                 size_t spool_entries = CommitSpool::kDefaultMaxEntries,
+                                 std::chrono::milliseconds spool_wait = {}) {
     std::unique_ptr<AuthorityClient> owned(authority);
     std::unique_ptr<CommitSpool> spool;
     if (authority != nullptr) {
@@ -51,6 +53,7 @@ class EnforcerTest : public ::testing::Test {
     }
     Enforcer::Options options{mode, limits, "run-1", backoff, max_backoff};
     options.max_batch = max_batch;
+    options.spool_wait = spool_wait;
     return std::make_unique<Enforcer>(std::move(options), std::move(owned), std::move(spool));
   }
 
@@ -325,6 +328,64 @@ TEST_F(EnforcerTest, AFullSpoolDeniesCallsUntilTheAuthorityAcknowledges) {
   ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
   EXPECT_TRUE(AdmitNow(*enforcer, "openai", "m", 5, Money::FromMicros(1), 1).allowed);
   EXPECT_EQ(authority->CommitCount(), 3u);
+}
+
+TEST_F(EnforcerTest, ACallFindingTheSpoolFullWaitsForRoomAndGoesOnOnceThereIs) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 3, std::chrono::minutes(5));
+  Call(*enforcer, 3);
+  std::promise<Admission> waited;
+  enforcer->Admit("openai", "m", 4, Money::FromMicros(1), 1,
+                  [&waited](Admission admission) { waited.set_value(std::move(admission)); });
+  auto answer = waited.get_future();
+  // Still waiting while the authority refuses every commit.
+  EXPECT_EQ(answer.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
+  ComeBack(*authority);
+  const Admission admitted = answer.get();
+  EXPECT_TRUE(admitted.allowed) << admitted.reason;
+}
+
+TEST_F(EnforcerTest, CallsWaitingForRoomAreDeniedWhenTheirWaitEnds) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 3, std::chrono::milliseconds(50));
+  Call(*enforcer, 3);
+  const Admission denied = AdmitNow(*enforcer, "openai", "m", 4, Money::FromMicros(1), 1);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_NE(denied.reason.find("commit spool full: 3 commits"), std::string::npos)
+      << denied.reason;
+}
+
+TEST_F(EnforcerTest, AtMostMaxWaitingCallsWaitForRoomAndStoppingDeniesThem) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
+  std::unique_ptr<CommitSpool> spool = CommitSpool::Open(dir_, 1).value();
+  Enforcer::Options options{FailureMode::kOpen, {}, "run-1"};
+  options.spool_wait = std::chrono::minutes(5);
+  options.max_waiting = 2;
+  auto enforcer = std::make_unique<Enforcer>(
+      std::move(options), std::unique_ptr<AuthorityClient>(authority), std::move(spool));
+  Call(*enforcer, 1);
+  std::vector<std::promise<Admission>> answers(3);
+  for (size_t i = 0; i < answers.size(); ++i) {
+    enforcer->Admit("openai", "m", 10 + i, Money::FromMicros(1), 1,
+                    [&answers, i](Admission admission) { answers[i].set_value(admission); });
+  }
+  // The third finds two waiting already: denied at once.
+  auto third = answers[2].get_future();
+  ASSERT_EQ(third.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_FALSE(third.get().allowed);
+  auto first = answers[0].get_future();
+  auto second = answers[1].get_future();
+  EXPECT_EQ(first.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  enforcer.reset();
+  EXPECT_FALSE(first.get().allowed);
+  const Admission last = second.get();
+  EXPECT_FALSE(last.allowed);
+  EXPECT_NE(last.reason.find("commit spool full: 1 commits"), std::string::npos) << last.reason;
 }
 
 TEST_F(EnforcerTest, ALocalMaxCostDenialIsReportedToTheAuthorityOnce) {

@@ -188,6 +188,34 @@ TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
       << reservation.error().message;
 }
 
+// A batch waits for the authority's group commit: it is not failed (and resent on top of
+// itself) after a reservation's timeout, only after kWriteTimeout.
+TEST(HttpAuthorityClientTest, AWriteWaitsLongerThanAReservation) {
+  http::Router router;
+  router.Add("POST", "/v1/batch", [](const http::Request&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return http::Response::Json(
+        200, {{"answers", {{{"status", 200}, {"body", {{"committed", true}}}}}}});
+  });
+  router.Add("POST", "/v1/reservations", [](const http::Request&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    return http::Response::Json(200, {{"id", "r-late"}, {"decision", "allow"}});
+  });
+  auto server = http::HttpServer::Start(http::ServerOptions{}, std::move(router));
+  ASSERT_TRUE(server.ok()) << server.error().message;
+  auto client = HttpAuthorityClient::Create(
+      {(*server)->url(), "", "", "", std::chrono::milliseconds(200)});
+  ASSERT_TRUE(client.ok());
+  const std::vector<Write> writes{EventRequest{"e1", "compute", core::Money(), 0, "x"}};
+  auto answers = (*client)->CommitBatch(writes);
+  ASSERT_TRUE(answers.ok()) << answers.error().message;
+  ASSERT_EQ(answers->size(), 1u);
+  EXPECT_TRUE((*answers)[0].ok());
+  auto reservation = ReserveNow(**client, {"k", "openai", "gpt-5", core::Money(), 1});
+  ASSERT_FALSE(reservation.ok());
+  EXPECT_EQ(reservation.error().code, ErrorCode::kDeadlineExceeded);
+}
+
 TEST(HttpAuthorityClientTest, RejectsMalformedAnswers) {
   ScriptedServer server([](web::http::http_request request, const std::string&) {
     Reply(request, 200, R"({"id":"r-1","decision":"maybe"})");
