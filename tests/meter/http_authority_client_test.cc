@@ -168,6 +168,11 @@ TEST(HttpAuthorityClientTest, ManyReservationsAtOnceKeepSixteenOpenAndAreAllAnsw
   EXPECT_EQ(server.seen().size(), static_cast<size_t>(kCalls));
 }
 
+// A client of `server` whose reservations wait 200 ms for an answer.
+Result<std::unique_ptr<HttpAuthorityClient>> ImpatientClient(const http::HttpServer& server) {
+  return HttpAuthorityClient::Create({server.url(), "", "", "", std::chrono::milliseconds(200)});
+}
+
 TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -178,8 +183,7 @@ TEST(HttpAuthorityClientTest, ASilentAuthorityTimesOut) {
   });
   auto server = http::HttpServer::Start(http::ServerOptions{}, std::move(router));
   ASSERT_TRUE(server.ok()) << server.error().message;
-  auto client = HttpAuthorityClient::Create(
-      {(*server)->url(), "", "", "", std::chrono::milliseconds(200)});
+  auto client = ImpatientClient(**server);
   ASSERT_TRUE(client.ok());
   auto reservation = ReserveNow(**client, {"k", "openai", "gpt-5", core::Money(), 1});
   release.set_value();
@@ -203,8 +207,7 @@ TEST(HttpAuthorityClientTest, AWriteWaitsLongerThanAReservation) {
   });
   auto server = http::HttpServer::Start(http::ServerOptions{}, std::move(router));
   ASSERT_TRUE(server.ok()) << server.error().message;
-  auto client = HttpAuthorityClient::Create(
-      {(*server)->url(), "", "", "", std::chrono::milliseconds(200)});
+  auto client = ImpatientClient(**server);
   ASSERT_TRUE(client.ok());
   const std::vector<Write> writes{EventRequest{"e1", "compute", core::Money(), 0, "x"}};
   auto answers = (*client)->CommitBatch(writes);
