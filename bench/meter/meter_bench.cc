@@ -513,9 +513,10 @@ double MetricSum(int port, const std::string& name) {
 
 // Reservations one after another through the meter's own authority client (TLS, the bound
 // token, keep-alive): the round trip each call through a meter with an authority waits
-// for before it is forwarded. Microseconds at p50 and p99.
+// for before it is forwarded. Microseconds at p50 and p99. Keys are new in each `round`:
+// a replayed key would time the authority's replay, not a reservation.
 std::pair<double, double> ReserveRoundTrip(const agentbudget::bench::BenchAuthority& authority,
-                                           int calls) {
+                                           int calls, int round) {
   namespace meter = agentbudget::meter;
   meter::HttpAuthorityClient::Options options;
   options.base_url = authority.url();
@@ -527,7 +528,8 @@ std::pair<double, double> ReserveRoundTrip(const agentbudget::bench::BenchAuthor
     std::exit(1);
   }
   std::vector<double> micros;
-  const std::string prefix = "bench-" + std::to_string(::getpid()) + "-";
+  const std::string prefix =
+      "bench-" + std::to_string(::getpid()) + "-" + std::to_string(round) + "-";
   for (int i = 0; i < calls; ++i) {
     meter::ReserveRequest request;
     request.idempotency_key = prefix + std::to_string(i);
@@ -648,7 +650,7 @@ int main(int argc, char** argv) {
       figures[t].push_back(Measure(targets[t], calls, seconds, rate));
     }
     if (g_authority != nullptr) {
-      const auto [p50, p99] = ReserveRoundTrip(*g_authority, calls);
+      const auto [p50, p99] = ReserveRoundTrip(*g_authority, calls, round);
       reserve50.push_back(p50);
       reserve99.push_back(p99);
     }
