@@ -33,6 +33,7 @@
 #include <cstring>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -60,6 +61,35 @@ int Listen(int* port) {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   *port = ntohs(addr.sin_port);
   return fd;
+}
+
+std::vector<pid_t> g_meters;
+std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
+
+void StopMeters() {
+  for (const pid_t pid : g_meters) {
+    ::kill(pid, SIGTERM);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  g_meters.clear();
+}
+
+void StopEverything() {
+  StopMeters();
+  g_authority.reset();
+}
+
+// Stops the meters and the authority, then ends the benchmark: a call that failed makes
+// its figures meaningless. From any thread; the first caller ends the process.
+[[noreturn]] void Fail(const std::string& what) {
+  static std::once_flag once;
+  std::call_once(once, [&what] {
+    std::fprintf(stderr, "%s\n", what.c_str());
+    StopEverything();
+    std::_Exit(1);
+  });
+  std::abort();  // not reached: the first caller exits
 }
 
 int Connect(int port) {
@@ -279,8 +309,7 @@ std::vector<Sample> Sequential(int port, const std::string& path, bool stream, i
     const auto start = Clock::now();
     Clock::time_point first;
     if (!WriteAll(fd, request) || !ReadResponse(*reader, &first)) {
-      std::fprintf(stderr, "call failed on port %d\n", port);
-      std::exit(1);
+      Fail("call failed on port " + std::to_string(port));
     }
     const auto end = Clock::now();
     samples.push_back({std::chrono::duration<double, std::micro>(end - start).count(),
@@ -321,8 +350,7 @@ double Concurrent(int port, const std::string& path, int clients, double seconds
       while (!stop.load()) {
         Clock::time_point first;
         if (!WriteAll(fd, request) || !ReadResponse(reader, &first)) {
-          std::fprintf(stderr, "concurrent call failed\n");
-          std::exit(1);
+          Fail("concurrent call failed");
         }
         done.fetch_add(1);
       }
@@ -361,8 +389,7 @@ std::vector<double> FixedRate(int port, const std::string& path, double rate, do
         std::this_thread::sleep_until(scheduled);
         Clock::time_point first;
         if (!WriteAll(fd, request) || !ReadResponse(reader, &first)) {
-          std::fprintf(stderr, "call failed on port %d\n", port);
-          std::exit(1);
+          Fail("call failed on port " + std::to_string(port));
         }
         latencies[c].push_back(
             std::chrono::duration<double, std::micro>(Clock::now() - scheduled).count());
@@ -425,22 +452,6 @@ Figures Measure(const Target& target, int calls, double seconds, double rate) {
 }
 
 // What the benchmark started, stopped at exit however it exits (a failed call exits at once).
-std::vector<pid_t> g_meters;
-std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
-
-void StopMeters() {
-  for (const pid_t pid : g_meters) {
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  }
-  g_meters.clear();
-}
-
-void StopEverything() {
-  StopMeters();
-  g_authority.reset();
-}
 
 // Starts a meter in front of `upstream` with `extra` flags; its pid, once it accepts.
 pid_t StartMeter(const std::string& binary, int port, const std::string& upstream,
