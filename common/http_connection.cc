@@ -35,45 +35,6 @@ Response DefaultRefusal(int status, const std::string& message) {
                                     {"message", message}}}});
 }
 
-// Whether an answer with `status` has a body: not 1xx, 204 or 304 (RFC 9110).
-bool HasBody(int status) { return status >= 200 && status != 204 && status != 304; }
-
-// The status line and header fields of an HTTP/1.1 answer, as sent: `headers` but for the
-// framing fields (Connection, Content-Length, Transfer-Encoding), which follow from
-// `keep_alive` and `content_length` (chunked when unset; neither for a status without a
-// body). One string, so that the head costs one buffer of the write.
-std::string SerializeHead(int status, const Headers& headers, bool keep_alive,
-                          std::optional<size_t> content_length) {
-  std::string head;
-  head.reserve(128);
-  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  if (bhttp::int_to_status(static_cast<unsigned>(status)) != bhttp::status::unknown) {
-    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
-    head.append(reason.data(), reason.size());
-  }
-  head.append("\r\n");
-  for (const auto& [name, value] : headers) {
-    if (::strcasecmp(name.c_str(), "Connection") == 0 ||
-        ::strcasecmp(name.c_str(), "Content-Length") == 0 ||
-        ::strcasecmp(name.c_str(), "Transfer-Encoding") == 0) {
-      continue;
-    }
-    head.append(name).append(": ").append(value).append("\r\n");
-  }
-  if (!keep_alive) {
-    head.append("Connection: close\r\n");
-  }
-  if (HasBody(status)) {
-    if (content_length) {
-      head.append("Content-Length: ").append(std::to_string(*content_length)).append("\r\n");
-    } else {
-      head.append("Transfer-Encoding: chunked\r\n");
-    }
-  }
-  head.append("\r\n");
-  return head;
-}
-
 template <class Connection>
 class Writer;
 
@@ -272,7 +233,18 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   // The steps of a streamed answer (see ResponseWriter), on the connection's strand.
   void BeginStream(int status, Headers&& headers, std::string&& first,
                    std::function<void(bool)>&& done) {
-    head_ = SerializeHead(status, headers, keep_alive_, std::nullopt);
+    bhttp::response<bhttp::empty_body> head;
+    head.version(11);
+    head.result(static_cast<unsigned>(status));
+    for (auto& [name, value] : headers) {
+      if (!beast::iequals(name, "Connection") && !beast::iequals(name, "Content-Length") &&
+          !beast::iequals(name, "Transfer-Encoding")) {
+        head.set(name, value);
+      }
+    }
+    head.keep_alive(keep_alive_);
+    head.chunked(true);
+    head_ = SerializedHeader(head);
     chunk_ = std::move(first);
     Tcp().expires_after(core_->options.request_timeout);
     auto written = [self = this->shared_from_this(), done = std::move(done)](SysError ec, size_t) {
@@ -285,6 +257,23 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
                         beast::buffers_cat(asio::buffer(head_), bhttp::make_chunk(asio::buffer(chunk_))),
                         std::move(written));
     }
+  }
+
+  // The status line and header fields of `head`, as sent.
+  static std::string SerializedHeader(bhttp::response<bhttp::empty_body>& head) {
+    bhttp::response_serializer<bhttp::empty_body> serializer(head);
+    serializer.split(true);
+    std::string bytes;
+    SysError ec;
+    while (!serializer.is_header_done() && !ec) {
+      serializer.next(ec, [&](SysError&, const auto& buffers) {
+        for (const auto buffer : beast::buffers_range_ref(buffers)) {
+          bytes.append(static_cast<const char*>(buffer.data()), buffer.size());
+        }
+        serializer.consume(beast::buffer_bytes(buffers));
+      });
+    }
+    return bytes;
   }
 
   void WriteChunk(std::string&& data, std::function<void(bool)>&& done) {
@@ -315,7 +304,8 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     chunk_ = std::move(last);
     Tcp().expires_after(core_->options.request_timeout);
     auto ended = [self = this->shared_from_this()](SysError ec, size_t) {
-      self->FreeAnswer();
+      self->head_.clear();
+      self->chunk_.clear();
       if (ec) {
         return;
       }
@@ -341,37 +331,28 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
     Tcp().close();
   }
 
-  // Lets go of a written answer's bytes: an idle connection holds no answer's memory.
-  void FreeAnswer() {
-    std::string().swap(head_);
-    std::string().swap(chunk_);
-  }
-
   // Answers, then half-closes and drains what the client still sends (see Linger).
   void Refuse(Response&& response) { Write(std::move(response), false, /*refused=*/true); }
 
   void Write(Response&& response, bool keep_alive, bool refused) {
-    WireAnswer answer = ToWire(std::move(response), keep_alive);
-    head_ = std::move(answer.head);
-    chunk_ = std::move(answer.body);
+    response_.emplace(ToBeast(std::move(response), keep_alive));
     // A client that does not read its answer within request_timeout is dropped.
     Tcp().expires_after(core_->options.request_timeout);
-    const std::array<asio::const_buffer, 2> bytes{asio::buffer(head_), asio::buffer(chunk_)};
-    asio::async_write(stream_, bytes,
-                      [self = this->shared_from_this(), keep = answer.keep_alive, refused](
-                          SysError ec, size_t) {
-                        self->FreeAnswer();
-                        if (ec) {
-                          return;
-                        }
-                        if (refused) {
-                          self->Linger();
-                        } else if (keep) {
-                          self->AwaitRequest();
-                        } else {
-                          self->Close();
-                        }
-                      });
+    bhttp::async_write(stream_, *response_,
+                       [self = this->shared_from_this(), refused](SysError ec, size_t) {
+                         const bool keep = self->response_->keep_alive();
+                         self->response_.reset();
+                         if (ec) {
+                           return;
+                         }
+                         if (refused) {
+                           self->Linger();
+                         } else if (keep) {
+                           self->AwaitRequest();
+                         } else {
+                           self->Close();
+                         }
+                       });
   }
 
   // Sends FIN after the answer and reads (discarding) until the client closes, for at most
@@ -411,15 +392,15 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
   Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
+  std::optional<bhttp::response<bhttp::string_body>> response_;
   asio::steady_timer request_deadline_;  // from a request's first byte to its last
   uint64_t request_serial_ = 0;  // which request the deadline belongs to
   bool timed_out_ = false;
   // A streamed answer's state (see Answer).
   bool keep_alive_ = false;
   bool broken_ = false;  // aborted, or a write failed: the connection is closed
-  // The answer being written: its status line and headers, and its body or the chunk of it.
-  std::string head_;
-  std::string chunk_;
+  std::string head_;   // the status line and headers being written
+  std::string chunk_;  // the chunk being written
 };
 
 // The ResponseWriter of one streamed exchange: each call hops to the connection's strand.
@@ -534,23 +515,24 @@ Result<Request> ToRequest(bhttp::request<bhttp::string_body>&& parsed) {
   return request;
 }
 
-WireAnswer ToWire(Response&& response, bool keep_alive) {
-  const auto connection = response.headers.find("Connection");
-  if (connection != response.headers.end() &&
-      ::strcasecmp(connection->second.c_str(), "close") == 0) {
-    keep_alive = false;
+bhttp::response<bhttp::string_body> ToBeast(Response&& response, bool keep_alive) {
+  bhttp::response<bhttp::string_body> out;
+  out.version(11);
+  out.result(static_cast<unsigned>(response.status));
+  for (auto& [name, value] : response.headers) {
+    if (::strcasecmp(name.c_str(), "Connection") == 0) {
+      keep_alive = keep_alive && ::strcasecmp(value.c_str(), "close") != 0;
+      continue;
+    }
+    out.set(name, value);
   }
-  if (response.headers.find("Content-Type") == response.headers.end()) {
-    response.headers.emplace("Content-Type", "text/plain; charset=utf-8");
+  if (out.find(bhttp::field::content_type) == out.end()) {
+    out.set(bhttp::field::content_type, "text/plain; charset=utf-8");
   }
-  if (!HasBody(response.status)) {
-    response.body.clear();
-  }
-  WireAnswer answer;
-  answer.head = SerializeHead(response.status, response.headers, keep_alive, response.body.size());
-  answer.body = std::move(response.body);
-  answer.keep_alive = keep_alive;
-  return answer;
+  out.body() = std::move(response.body);
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
 }
 
 }  // namespace agentbudget::http

@@ -2,7 +2,6 @@
 
 #include <atomic>
 #include <cstddef>
-#include <string>
 #include <memory>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -44,16 +43,9 @@ void LimitParser(RequestParser& parser, const ServerOptions& options);
 // breaks (see ParseRequestTarget). Never throws.
 Result<Request> ToRequest(boost::beast::http::request<boost::beast::http::string_body>&& parsed);
 
-// An answer as sent.
-struct WireAnswer {
-  std::string head;  // the status line and header fields
-  std::string body;
-  bool keep_alive = true;  // false: the connection closes after it
-};
-
-// `response` as HTTP/1.1 bytes: its headers with Content-Type text/plain when the handler set
-// none, Content-Length, and Connection: close unless `keep_alive` (a handler's Connection:
-// close closes it too); no body for a status without one (1xx, 204, 304). Never throws.
-WireAnswer ToWire(Response&& response, bool keep_alive);
+// `response` as a Beast message of HTTP/1.1, with Content-Type text/plain when the handler
+// set none, Content-Length, and Connection: keep-alive or close.
+boost::beast::http::response<boost::beast::http::string_body> ToBeast(Response&& response,
+                                                                      bool keep_alive);
 
 }  // namespace agentbudget::http

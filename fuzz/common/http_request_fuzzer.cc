@@ -1,9 +1,11 @@
 // Feeds arbitrary bytes to the server's request path as a connection does: the parser with
-// the server's limits, then ToRequest, the router and ToWire. Any crash, sanitizer report
+// the server's limits, then ToRequest, the router and ToBeast. Any crash, sanitizer report
 // or exception escaping is a bug; refused input is fine.
 #include <boost/asio/buffer.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <sstream>
 #include <string_view>
 
 #include "common/http_connection.h"
@@ -52,6 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!request.ok()) {
     return 0;
   }
-  http::ToWire(Routes().Dispatch(*request), keep_alive);
+  auto response = http::ToBeast(Routes().Dispatch(*request), keep_alive);
+  std::ostringstream out;
+  out << response;
   return 0;
 }

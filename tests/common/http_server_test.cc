@@ -18,7 +18,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common/http_connection.h"
 #include "common/http_request_target.h"
 #include "common/metrics_endpoint.h"
 #include "tests/common/test_tls.h"
@@ -75,46 +74,6 @@ TEST(ResponseTest, ErrorsMapToTheirHttpStatusAndJsonBody) {
   auto body = nlohmann::json::parse(r.body);
   EXPECT_EQ(body["error"]["code"], "conflict");
   EXPECT_EQ(body["error"]["message"], "reused key");
-}
-
-TEST(ToWireTest, AnAnswerIsFramedByItsLengthWithPlainTextByDefault) {
-  Response r;
-  r.status = 200;
-  r.headers["X-Trace"] = "abc";
-  r.headers["Content-Length"] = "99";  // a handler's framing is replaced by the real one
-  r.body = "hello";
-  const WireAnswer wire = ToWire(std::move(r), /*keep_alive=*/true);
-  EXPECT_EQ(wire.head,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-Trace: abc\r\n"
-            "Content-Length: 5\r\n\r\n");
-  EXPECT_EQ(wire.body, "hello");
-  EXPECT_TRUE(wire.keep_alive);
-}
-
-TEST(ToWireTest, AHandlersConnectionCloseClosesTheConnection) {
-  Response r = Response::Text(200, "bye");
-  r.headers["Connection"] = "close";
-  const WireAnswer wire = ToWire(std::move(r), /*keep_alive=*/true);
-  EXPECT_FALSE(wire.keep_alive);
-  EXPECT_EQ(wire.head,
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Connection: close\r\nContent-Length: 3\r\n\r\n");
-}
-
-TEST(ToWireTest, AStatusWithoutABodyIsSentWithoutOneOrItsLength) {
-  Response r;
-  r.status = 204;
-  r.body = "ignored";
-  const WireAnswer wire = ToWire(std::move(r), /*keep_alive=*/true);
-  EXPECT_EQ(wire.head, "HTTP/1.1 204 No Content\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
-  EXPECT_EQ(wire.body, "");
-}
-
-TEST(ToWireTest, AStatusWithoutAKnownReasonHasAnEmptyReasonPhrase) {
-  Response r = Response::Text(529, "busy");
-  const WireAnswer wire = ToWire(std::move(r), /*keep_alive=*/false);
-  EXPECT_EQ(wire.head.rfind("HTTP/1.1 529 \r\n", 0), 0u) << wire.head;
-  EXPECT_NE(wire.head.find("Connection: close\r\n"), std::string::npos) << wire.head;
 }
 
 TEST(RequestTargetTest, DecodesThePathAndKeepsTheQueryRaw) {
