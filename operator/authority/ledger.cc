@@ -531,8 +531,9 @@ std::optional<Result<nlohmann::json>> Ledger::CommitWithLock(const Caller& calle
                                 request.cost_micros, request.tokens, now);
   }
   run.envelope.RecordSpend(Money::FromMicros(request.cost_micros), request.tokens);
-  if (reservation == nullptr) {
-    // Reserved by an earlier process: its request counts here, as Recover() counts it.
+  if (reservation == nullptr || reservation->state == Reservation::State::kReleased) {
+    // Reserved by an earlier process (its request counts here, as Recover() counts it), or
+    // released, which gave its request back: a call made after all counts once more.
     run.envelope.RecordRequests(1);
   }
   MarkCommittedLocked(id, caller.run);

@@ -139,9 +139,13 @@ TEST_F(LedgerTest, AReleasedReservationIsACallNeverMadeAndCountsNoRequest) {
     ASSERT_TRUE(ledger_->Release(alice_, id, {key + "-release", 1}).ok());
   }
   EXPECT_EQ(ledger_->Run("run-a").totals.requests, 0);
-  ReserveOk(alice_, "k5", 1000);
-  ReserveOk(alice_, "k6", 1000);
-  EXPECT_EQ((*ledger_->Reserve(alice_, Reservation("k7", 1000)))["decision"], "deny");
+  // A commit of a released reservation is a call made after all: it counts again.
+  const std::string released = ReserveOk(alice_, "k-late", 1000);
+  ASSERT_TRUE(ledger_->Release(alice_, released, {"k-late-release", 1}).ok());
+  ASSERT_TRUE(CommitAndWait(*ledger_, alice_, released, Commitment("c-late", 900)).ok());
+  EXPECT_EQ(ledger_->Run("run-a").totals.requests, 1);
+  EXPECT_EQ((*ledger_->Reserve(alice_, Reservation("k7", 1000)))["decision"], "allow");
+  EXPECT_EQ((*ledger_->Reserve(alice_, Reservation("k8", 1000)))["decision"], "deny");
 }
 
 TEST_F(LedgerTest, AMetersCeilingReportIsDurableAndNoSpend) {

@@ -50,12 +50,13 @@ class EnforcerAheadTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<Enforcer> Make(ReservationsAhead::Options ahead = {}) {
+  std::unique_ptr<Enforcer> Make(ReservationsAhead::Options ahead = {},
+                                 size_t spool_entries = CommitSpool::kDefaultMaxEntries) {
     Enforcer::Options options{FailureMode::kClosed, {}, "run-1"};
     options.ahead = ahead;
     return std::make_unique<Enforcer>(std::move(options),
                                       std::make_unique<Borrowed>(authority_),
-                                      CommitSpool::Open(dir_).value());
+                                      CommitSpool::Open(dir_, spool_entries).value());
   }
 
   static Admission Call(Enforcer& enforcer) {
@@ -102,6 +103,22 @@ TEST_F(EnforcerAheadTest, ACallSoonAfterAnotherTakesTheReservationAskedAheadAndC
   ASSERT_EQ(authority_.commits.size(), 1u);
   EXPECT_EQ(authority_.commits[0].reservation_id, "r-1-3");
   EXPECT_EQ(authority_.commits[0].idempotency_key, reserves[2].idempotency_key + "-commit");
+}
+
+TEST_F(EnforcerAheadTest, NothingIsAskedAheadWhileCommitsBackUpInTheSpool) {
+  authority_.Fail(&FakeAuthority::commit_error, Unavailable("authority behind"));
+  auto enforcer = Make({}, /*spool_entries=*/10);
+  for (int i = 0; i < 2; ++i) {
+    const Admission admitted = Call(*enforcer);
+    ASSERT_TRUE(admitted.allowed);
+    enforcer->Complete(admitted, admitted.model, core::Usage{1, 0, 0, 0, 1, 0},
+                       Money::FromMicros(1), false);
+  }
+  ASSERT_EQ(Reserves().size(), 3u) << "the second call was followed by one ahead";
+  // Two commits wait, more than a tenth of the spool's 10: the call takes what is held
+  // and asks for nothing more.
+  EXPECT_EQ(Call(*enforcer).reservation_id, "r-1-3");
+  EXPECT_EQ(Reserves().size(), 3u);
 }
 
 TEST_F(EnforcerAheadTest, ADegradeAskedAheadDegradesTheCallThatTakesIt) {
