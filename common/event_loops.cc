@@ -3,11 +3,15 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <string>
+
+#include "common/thread_name.h"
+
 namespace agentbudget {
 
 namespace asio = boost::asio;
 
-EventLoops::EventLoops(size_t count) {
+EventLoops::EventLoops(size_t count, std::string_view name) {
   loops_.reserve(count);
   threads_.reserve(count);
   for (size_t i = 0; i < count; ++i) {
@@ -15,7 +19,8 @@ EventLoops::EventLoops(size_t count) {
     loops_.push_back(std::make_unique<asio::io_context>(1));
   }
   for (size_t i = 0; i < count; ++i) {
-    threads_.emplace_back([loop = loops_[i].get()] {
+    threads_.emplace_back([loop = loops_[i].get(), name = std::string(name) + std::to_string(i)] {
+      NameThread(name);
       auto work = asio::make_work_guard(*loop);  // runs until Stop(), even with nothing queued
       loop->run();
     });

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -20,8 +21,9 @@ namespace agentbudget {
 // one loop. Thread-safe.
 class EventLoops {
  public:
-  // Starts `count` loops. REQUIRES: count > 0.
-  explicit EventLoops(size_t count);
+  // Starts `count` loops, their threads named `name` and a number (NameThread).
+  // REQUIRES: count > 0.
+  explicit EventLoops(size_t count, std::string_view name = "loop");
   ~EventLoops();  // Stop()s, then destroys what is still queued, loop by loop
   EventLoops(const EventLoops&) = delete;
   EventLoops& operator=(const EventLoops&) = delete;

@@ -14,6 +14,7 @@
 #include "common/http_connection.h"
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 
 namespace agentbudget::http {
 
@@ -264,7 +265,10 @@ class HttpServer::Impl {
     }
     Accept();
     for (size_t i = 0; i < core->options.worker_threads; ++i) {
-      threads.emplace_back([this] { io->run(); });
+      threads.emplace_back([this] {
+        NameThread("http");
+        io->run();
+      });
     }
   }
 

@@ -72,12 +72,17 @@ inline constexpr size_t kMaxBatch = 128;
 class AuthorityClient {
  public:
   using ReserveDone = std::function<void(Result<Reservation>)>;
+  using ReserveBatchDone = std::function<void(Result<std::vector<Result<Reservation>>>)>;
 
   virtual ~AuthorityClient() = default;
   // Asks for a reservation; `done` gets the answer exactly once, on a thread of the
   // client's (or inline, before Reserve returns) and must not block: of this client's calls
   // it may make only Reserve.
   virtual void Reserve(const ReserveRequest& request, ReserveDone done) = 0;
+  // Asks for `requests` (1..kMaxBatch) in one POST /v1/batch; `done` gets the answer to each,
+  // in order, as Reserve's `done` would have, or an error of the whole call (each then
+  // unanswered), under Reserve's rules.
+  virtual void ReserveBatch(std::vector<ReserveRequest> requests, ReserveBatchDone done) = 0;
   // Succeeds only once the authority acknowledged the commit as durable.
   virtual Status Commit(const CommitRequest& request) = 0;
   virtual Status Release(const std::string& reservation_id, const std::string& idempotency_key) = 0;

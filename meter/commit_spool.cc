@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -195,7 +196,10 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
       log::Warn("corrupt spool segment not renamed", {{"path", path}, {"error", ec.message()}});
     }
   }
-  spool->writer_ = std::thread([raw = spool.get()] { raw->WriteLoop(); });
+  spool->writer_ = std::thread([raw = spool.get()] {
+    NameThread("spool");
+    raw->WriteLoop();
+  });
   return spool;
 }
 

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "core/json_field.h"
 
 namespace agentbudget::meter {
@@ -160,12 +161,16 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
   }
   if (authority_ != nullptr && spool_ != nullptr) {
     for (size_t i = 0; i < std::max<size_t>(options_.senders, 1); ++i) {
-      senders_.emplace_back([this] { SendLoop(); });
+      senders_.emplace_back([this] {
+        NameThread("commit-sender");
+        SendLoop();
+      });
     }
   }
   if (authority_ != nullptr && options_.ahead) {
     ahead_ = std::make_shared<ReservationsAhead>(*options_.ahead);
     ahead_releaser_ = std::thread([this] {
+      NameThread("ahead-release");
       for (auto stale = ahead_->WaitForStale(); !stale.empty(); stale = ahead_->WaitForStale()) {
         ReleaseAhead(stale, /*until_failure=*/false);
       }
@@ -266,18 +271,31 @@ void Enforcer::ReserveAhead(const std::string& provider, const std::string& mode
   if (spool_->size() > spool_->max_entries() / kAheadBacklogShare) {
     return;
   }
-  for (size_t n = ahead_->Want(provider, model, ReservationsAhead::Clock::now()); n > 0; --n) {
-    ReserveRequest request{NextKey(), provider, model,
-                           ReservationsAhead::AheadCost(estimate_cost),
-                           ReservationsAhead::AheadTokens(estimate_tokens), /*ahead=*/true};
-    // Captures the shared state, not this enforcer, which may be gone by the answer.
-    authority_->Reserve(request, [ahead = ahead_, request](Result<Reservation> reservation) {
+  const size_t want = ahead_->Want(provider, model, ReservationsAhead::Clock::now());
+  if (want == 0) {
+    return;
+  }
+  std::vector<ReserveRequest> requests;
+  for (size_t i = 0; i < want; ++i) {
+    requests.push_back({NextKey(), provider, model, ReservationsAhead::AheadCost(estimate_cost),
+                        ReservationsAhead::AheadTokens(estimate_tokens), /*ahead=*/true});
+  }
+  // Captures the shared state, not this enforcer, which may be gone by the answer.
+  authority_->ReserveBatch(requests, [ahead = ahead_, requests](
+                                         Result<std::vector<Result<Reservation>>> answers) {
+    if (!answers.ok()) {
+      log::Debug("reservations ahead failed", {{"error", answers.error().ToString()}});
+    }
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const ReserveRequest& request = requests[i];
+      const Result<Reservation>& reservation =
+          answers.ok() ? (*answers)[i] : Result<Reservation>(answers.error());
       std::optional<ReservationsAhead::Held> granted;
       if (reservation.ok()) {
         granted = ReservationsAhead::Held{*reservation, request.idempotency_key,
                                           request.estimate_cost, request.estimate_tokens,
                                           ReservationsAhead::Clock::now()};
-      } else {
+      } else if (answers.ok()) {
         log::Debug("reservation ahead failed", {{"error", reservation.error().ToString()}});
       }
       const auto late = ahead->Arrived(request.provider, request.model, std::move(granted),
@@ -287,8 +305,8 @@ void Enforcer::ReserveAhead(const std::string& provider, const std::string& mode
         log::Info("reservation asked ahead answered after shutdown; the authority expires it",
                   {{"reservation", late->reservation.id}});
       }
-    });
-  }
+    }
+  });
 }
 
 void Enforcer::ReleaseAhead(const std::vector<ReservationsAhead::Held>& held,

@@ -137,8 +137,8 @@ class Enforcer {
   void ReleaseLocally(const Admission& admission) EXCLUDES(mu_);
   // Releases the authority's reservation of `admission`, if it holds one.
   void ReleaseAtAuthority(const Admission& admission);
-  // After a call of `model` was allowed with this estimate: asks for the reservations
-  // ahead_ wants held.
+  // After a call of `model` was allowed with this estimate: asks, in one batch, for the
+  // reservations ahead_ wants held.
   void ReserveAhead(const std::string& provider, const std::string& model,
                     core::Money estimate_cost, int64_t estimate_tokens);
   // A call that found the spool full: waits in waiting_, or false when it may not.

@@ -166,6 +166,18 @@ struct WriteCall {
   json body;
 };
 
+WriteCall CallOf(const ReserveRequest& request) {
+  json body{{"idempotencyKey", request.idempotency_key},
+            {"provider", request.provider},
+            {"model", request.model},
+            {"estimate",
+             {{"cost", request.estimate_cost.ToString()}, {"tokens", request.estimate_tokens}}}};
+  if (request.ahead) {
+    body["ahead"] = true;
+  }
+  return {"/v1/reservations", std::move(body)};
+}
+
 WriteCall CallOf(const CommitRequest& request) {
   return {"/v1/reservations/" + request.reservation_id + "/commit",
           json{{"idempotencyKey", request.idempotency_key},
@@ -221,6 +233,58 @@ Result<Reservation> ReservationOf(const Result<json>& answer, const std::string&
   if (!IsPathSegment(out.id)) {
     return Internal("authority reservation: id \"" + out.id.substr(0, 64) +
                     "\" is not 1..64 letters, digits, '.', '_' or '-'");
+  }
+  return out;
+}
+
+WriteCall CallOf(const Write& write) {
+  return std::visit([](const auto& request) { return CallOf(request); }, write);
+}
+
+// The body of a POST /v1/batch of `requests` (ReserveRequest or Write), written as text one
+// request at a time, byte for byte as a document of the whole batch would dump it: such a
+// document of up to kMaxBatch writes, built by every sender at once, was the largest part of
+// what the authority path added to the meter's heap. `paths` gets each request's path, to
+// read the answers with.
+template <typename Requests>
+std::string BatchBody(const Requests& requests, std::vector<std::string>& paths) {
+  paths.reserve(requests.size());
+  std::string body = R"({"requests":[)";
+  for (const auto& request : requests) {
+    WriteCall call = CallOf(request);
+    body += paths.empty() ? R"({"body":)" : R"(,{"body":)";
+    body += call.body.dump();
+    body += R"(,"path":)";
+    body += json(call.path).dump();
+    body += '}';
+    paths.push_back(std::move(call.path));
+  }
+  body += "]}";
+  return body;
+}
+
+// The answer to each request of `paths` in `answer`, a POST /v1/batch's 200 body: the body
+// each got, or the protocol error it names.
+Result<std::vector<Result<json>>> BatchAnswersOf(const json& answer,
+                                                 const std::vector<std::string>& paths) {
+  const auto answers = answer.find("answers");
+  if (answers == answer.end() || !answers->is_array() || answers->size() != paths.size()) {
+    return Internal("authority /v1/batch: answer does not hold one answer per request");
+  }
+  std::vector<Result<json>> out;
+  out.reserve(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const json& one = (*answers)[i];
+    const auto status = one.is_object() ? one.find("status") : one.end();
+    const auto body = one.is_object() ? one.find("body") : one.end();
+    if (status == one.end() || !status->is_number_integer() || body == one.end()) {
+      out.push_back(Internal("authority /v1/batch: malformed answer " + std::to_string(i)));
+    } else if (std::optional<Error> error = ProtocolError(
+                   paths[i], status->get<int>(), *body, [&body] { return body->dump(); })) {
+      out.push_back(*std::move(error));
+    } else {
+      out.push_back(*body);
+    }
   }
   return out;
 }
@@ -351,7 +415,7 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
   upstream.timeout = std::max(options.timeout, std::chrono::milliseconds(1));
   upstream.max_idle = kMaxOpenCalls;
   upstream.read_buffer = kReadBuffer;
-  auto loop = std::make_unique<EventLoops>(1);
+  auto loop = std::make_unique<EventLoops>(1, "authority");
   upstream.loops = loop.get();
   auto client = BeastUpstreamClient::Create(std::move(upstream));
   if (!client.ok()) {
@@ -365,19 +429,39 @@ Result<std::unique_ptr<HttpAuthorityClient>> HttpAuthorityClient::Create(Options
 }
 
 void HttpAuthorityClient::Reserve(const ReserveRequest& request, ReserveDone done) {
-  json body{{"idempotencyKey", request.idempotency_key},
-            {"provider", request.provider},
-            {"model", request.model},
-            {"estimate",
-             {{"cost", request.estimate_cost.ToString()}, {"tokens", request.estimate_tokens}}}};
-  if (request.ahead) {
-    body["ahead"] = true;
-  }
-  impl_->Exchange("POST", "/v1/reservations", body.dump(), impl_->options.timeout,
+  WriteCall call = CallOf(request);
+  impl_->Exchange("POST", call.path, call.body.dump(), impl_->options.timeout,
                   [model = request.model, done = std::move(done)](Result<Answer> answer) {
                     done(ReservationOf(Impl::Interpreted("/v1/reservations", std::move(answer)),
                                        model));
                   });
+}
+
+void HttpAuthorityClient::ReserveBatch(std::vector<ReserveRequest> requests,
+                                       ReserveBatchDone done) {
+  std::vector<std::string> paths;
+  std::string body = BatchBody(requests, paths);
+  impl_->Exchange(
+      "POST", "/v1/batch", std::move(body), impl_->options.timeout,
+      [requests = std::move(requests), paths = std::move(paths),
+       done = std::move(done)](Result<Answer> answer) {
+        auto parsed = Impl::Interpreted("/v1/batch", std::move(answer));
+        if (!parsed.ok()) {
+          done(parsed.error());
+          return;
+        }
+        auto answers = BatchAnswersOf(*parsed, paths);
+        if (!answers.ok()) {
+          done(answers.error());
+          return;
+        }
+        std::vector<Result<Reservation>> out;
+        out.reserve(requests.size());
+        for (size_t i = 0; i < requests.size(); ++i) {
+          out.push_back(ReservationOf((*answers)[i], requests[i].model));
+        }
+        done(std::move(out));
+      });
 }
 
 Status HttpAuthorityClient::Commit(const CommitRequest& request) {
@@ -401,49 +485,23 @@ Status HttpAuthorityClient::RecordEvent(const EventRequest& request) {
 }
 
 Result<std::vector<Status>> HttpAuthorityClient::CommitBatch(const std::vector<Write>& writes) {
-  // The body is written as text one write at a time, byte for byte as a document of the whole
-  // batch would dump it: such a document of up to kMaxBatch writes, built by every sender at
-  // once, was the largest part of what the authority path added to the meter's heap.
   std::vector<std::string> paths;
-  paths.reserve(writes.size());
-  std::string body = R"({"requests":[)";
-  for (const Write& write : writes) {
-    WriteCall call = std::visit([](const auto& request) { return CallOf(request); }, write);
-    body += paths.empty() ? R"({"body":)" : R"(,{"body":)";
-    body += call.body.dump();
-    body += R"(,"path":)";
-    body += json(call.path).dump();
-    body += '}';
-    paths.push_back(std::move(call.path));
-  }
-  body += "]}";
+  std::string body = BatchBody(writes, paths);
   // Held until the answer's header arrives (a stale connection's retry sends it again).
   body.shrink_to_fit();
   auto answer = impl_->Post("/v1/batch", std::move(body));
   if (!answer.ok()) {
     return answer.error();
   }
-  const auto answers = answer->find("answers");
-  if (answers == answer->end() || !answers->is_array() || answers->size() != writes.size()) {
-    return Internal("authority /v1/batch: answer does not hold one answer per request");
+  auto answers = BatchAnswersOf(*answer, paths);
+  if (!answers.ok()) {
+    return answers.error();
   }
   std::vector<Status> out;
   out.reserve(writes.size());
   for (size_t i = 0; i < writes.size(); ++i) {
-    const json& one = (*answers)[i];
-    const auto status = one.is_object() ? one.find("status") : one.end();
-    const auto body_of = one.is_object() ? one.find("body") : one.end();
-    if (status == one.end() || !status->is_number_integer() || body_of == one.end()) {
-      out.push_back(Internal("authority /v1/batch: malformed answer " + std::to_string(i)));
-      continue;
-    }
-    if (std::optional<Error> error = ProtocolError(paths[i], status->get<int>(), *body_of,
-                                                   [&body_of] { return body_of->dump(); })) {
-      out.push_back(*std::move(error));
-      continue;
-    }
     out.push_back(Acknowledged(
-        *body_of, std::holds_alternative<CommitRequest>(writes[i]) ? "commit" : "event"));
+        (*answers)[i], std::holds_alternative<CommitRequest>(writes[i]) ? "commit" : "event"));
   }
   return out;
 }

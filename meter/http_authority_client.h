@@ -41,6 +41,7 @@ class HttpAuthorityClient final : public AuthorityClient {
   ~HttpAuthorityClient() override;
 
   void Reserve(const ReserveRequest& request, ReserveDone done) override;
+  void ReserveBatch(std::vector<ReserveRequest> requests, ReserveBatchDone done) override;
   Status Commit(const CommitRequest& request) override;
   Status Release(const std::string& reservation_id, const std::string& idempotency_key) override;
   Status RecordEvent(const EventRequest& request) override;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <latch>
 #include <optional>
 #include <thread>
 
@@ -11,6 +12,7 @@
 #include "common/http_server.h"
 #include "common/log.h"
 #include "common/mutex.h"
+#include "common/thread_name.h"
 #include "meter/beast_upstream_client.h"
 #include "meter/model_allowlist.h"
 #include "meter/proxy_call.h"
@@ -199,7 +201,7 @@ Proxy::~Proxy() { Stop(); }
 
 Status Proxy::Start() {
   Impl& impl = *impl_;
-  impl.loops = std::make_unique<EventLoops>(LoopCount());
+  impl.loops = std::make_unique<EventLoops>(LoopCount(), "proxy");
   auto anthropic = impl.MakeUpstream(impl.config.anthropic_upstream);
   if (!anthropic.ok()) {
     return anthropic.error();
@@ -215,6 +217,15 @@ Status Proxy::Start() {
   };
   if (!impl.config.authority_url.empty()) {
     impl.settle_pool.emplace(kSettleThreads);
+    // One step per thread, each held until every thread took one: each names its own.
+    std::latch named(kSettleThreads);
+    for (size_t i = 0; i < kSettleThreads; ++i) {
+      boost::asio::post(*impl.settle_pool, [&named] {
+        NameThread("settle");
+        named.arrive_and_wait();
+      });
+    }
+    named.wait();
     settle = [pool = &*impl.settle_pool](std::function<void()> step) {
       boost::asio::post(*pool, std::move(step));
     };

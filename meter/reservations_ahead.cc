@@ -7,9 +7,6 @@ namespace {
 
 // The call rate is counted over windows this long.
 constexpr std::chrono::milliseconds kRateWindow{100};
-// Asked for at once after one call: enough to grow the number held as the rate rises
-// without a burst of reservations for one call.
-constexpr size_t kMostPerCall = 2;
 
 std::string KeyOf(const std::string& provider, const std::string& model) {
   return provider + '\n' + model;
@@ -87,9 +84,10 @@ size_t ReservationsAhead::Want(const std::string& provider, const std::string& m
   }
   const size_t rate_cover =
       state->previous * static_cast<size_t>(options_.cover.count()) / kRateWindow.count();
-  const size_t target = std::min(options_.max_per_model, 1 + rate_cover);
+  const size_t target = std::min({options_.max_per_model, kMaxBatch, 1 + rate_cover});
   const size_t have = state->held.size() + state->in_flight;
-  const size_t ask = target > have ? std::min(target - have, kMostPerCall) : 0;
+  // Refilled once half is used, in one batch: a batch per half of the target's calls.
+  const size_t ask = 2 * have <= target ? target - have : 0;
   state->in_flight += ask;
   return ask;
 }

@@ -31,7 +31,9 @@ namespace agentbudget::meter {
 //   calling every few seconds never is, and pays no extra reservation or release.
 // - The number held and asked for, per model, follows the model's recent call rate: as many
 //   as its calls in Options::cover, at least 1 and at most Options::max_per_model; at most
-//   Options::max_models models (tenant-chosen strings) are tracked at once.
+//   Options::max_models models (tenant-chosen strings) are tracked at once. Once half of
+//   that number is used, the rest is asked for at once (in one batch, by the caller): at
+//   a high rate, one request to the authority for every few calls.
 // - A denial or failed answer is dropped, and nothing more is asked ahead for that model
 //   for Options::fresh_for: its calls then reserve one at a time, so a budget near its end
 //   is not held by reservations made ahead, and the answer that denies a call is always
@@ -72,8 +74,9 @@ class ReservationsAhead {
                            Clock::time_point now) EXCLUDES(mu_);
 
   // After a call of `model` was allowed at `now`: how many reservations to ask for ahead
-  // now, counted as in flight until each one's Arrived. 0 when the model is not called
-  // often enough, holds enough, is not tracked or after Close().
+  // now (at most Options::max_per_model and kMaxBatch), counted as in flight until each
+  // one's Arrived. 0 when the model is not called often enough, holds (or awaits) more than
+  // half of what it should, is not tracked or after Close().
   size_t Want(const std::string& provider, const std::string& model, Clock::time_point now)
       EXCLUDES(mu_);
 

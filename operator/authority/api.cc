@@ -251,15 +251,20 @@ void AuthorityApi::Batch(const Caller& caller, const http::Request& request, Don
     }
     // Decoded from the batch's own document, as its path alone would decode its body.
     const std::vector<std::string> segments = Segments(path->get<std::string>());
-    if (segments.size() == 4 && segments[0] == "v1" && segments[1] == "reservations" &&
-        segments[3] == "commit") {
+    if (segments.size() == 2 && segments[0] == "v1" && segments[1] == "reservations") {
+      auto decoded = DecodeReserveObject(*item_body);
+      answer(decoded.ok() ? Answer(ledger_.Reserve(caller, *decoded))
+                          : ErrorResponse(decoded.error()));
+    } else if (segments.size() == 4 && segments[0] == "v1" && segments[1] == "reservations" &&
+               segments[3] == "commit") {
       Commit(caller, segments[2], DecodeCommitObject(*item_body), answer);
     } else if (segments.size() == 2 && segments[0] == "v1" && segments[1] == "events") {
       Event(caller, DecodeEventObject(*item_body), answer);
     } else {
       answer(ErrorResponse(InvalidArgument(
           "requests[" + std::to_string(i) +
-          "].path: only /v1/reservations/{id}/commit and /v1/events may be batched")));
+          "].path: only /v1/reservations, /v1/reservations/{id}/commit and /v1/events "
+          "may be batched")));
     }
   }
 }

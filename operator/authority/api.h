@@ -16,7 +16,8 @@ inline constexpr size_t kMaxBatchRequests = 128;
 
 // The budget authority's HTTP API (docs/authority-protocol.md) over a Ledger:
 //   POST /v1/reservations, POST /v1/reservations/{id}/commit|release, POST /v1/events,
-//   POST /v1/batch (commits and events, each answered as its own request would be),
+//   POST /v1/batch (reservations, commits and events, each answered as its own request
+//   would be),
 //   GET /v1/runs/{run}, GET /v1/budgets, GET /v1/credentials.
 // Every request needs `Authorization: Bearer <token>`; the Authenticator maps it to the
 // caller's run. A caller commits, releases and reads only its own run (another run's
@@ -64,7 +65,8 @@ class AuthorityApi {
   void Commit(const Caller& caller, const std::string& id, Result<CommitRequest> decoded,
               Done& done);
   void Event(const Caller& caller, Result<EventRequest> decoded, Done& done);
-  // POST /v1/batch: each request as it would be answered alone (Commit or Event).
+  // POST /v1/batch: each request as it would be answered alone (a reservation, Commit or
+  // Event).
   void Batch(const Caller& caller, const http::Request& request, Done& done);
   http::Response Credentials(const Caller& caller);
 

@@ -151,26 +151,33 @@ Status EventFields(const json& body, EventRequest& request) {
   return OkStatus();
 }
 
+// The fields of a reservation, after its idempotencyKey.
+Status ReserveFields(const json& body, ReserveRequest& request) {
+  ASSIGN_OR_RETURN(request.provider, Text(body, "provider", false));
+  ASSIGN_OR_RETURN(request.model, Text(body, "model", true));
+  auto estimate = body.find("estimate");
+  if (estimate == body.end() || !estimate->is_object()) {
+    return InvalidArgument("estimate must be an object {cost, tokens}");
+  }
+  ASSIGN_OR_RETURN(request.estimate_micros, Amount(*estimate, "cost"));
+  ASSIGN_OR_RETURN(request.estimate_tokens, Count(*estimate, "tokens"));
+  if (auto ahead = body.find("ahead"); ahead != body.end()) {
+    if (!ahead->is_boolean()) {
+      return InvalidArgument("ahead must be true or false");
+    }
+    request.ahead = ahead->get<bool>();
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Result<ReserveRequest> DecodeReserve(std::string_view text) {
-  return Decode<ReserveRequest>(text, [](const json& body, ReserveRequest& request) -> Status {
-    ASSIGN_OR_RETURN(request.provider, Text(body, "provider", false));
-    ASSIGN_OR_RETURN(request.model, Text(body, "model", true));
-    auto estimate = body.find("estimate");
-    if (estimate == body.end() || !estimate->is_object()) {
-      return InvalidArgument("estimate must be an object {cost, tokens}");
-    }
-    ASSIGN_OR_RETURN(request.estimate_micros, Amount(*estimate, "cost"));
-    ASSIGN_OR_RETURN(request.estimate_tokens, Count(*estimate, "tokens"));
-    if (auto ahead = body.find("ahead"); ahead != body.end()) {
-      if (!ahead->is_boolean()) {
-        return InvalidArgument("ahead must be true or false");
-      }
-      request.ahead = ahead->get<bool>();
-    }
-    return OkStatus();
-  });
+  return Decode<ReserveRequest>(text, ReserveFields);
+}
+
+Result<ReserveRequest> DecodeReserveObject(const nlohmann::json& body) {
+  return DecodeObject<ReserveRequest>(body, ReserveFields);
 }
 
 Result<ReleaseRequest> DecodeRelease(std::string_view text) {

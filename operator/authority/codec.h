@@ -19,6 +19,7 @@ Result<ReleaseRequest> DecodeRelease(std::string_view body);
 // Refuses an event kind that starts with kOutcomeReport: run outcomes are the operator's.
 Result<EventRequest> DecodeEvent(std::string_view body);
 // The same from a body already parsed (a request of a batch), with the same hash.
+Result<ReserveRequest> DecodeReserveObject(const nlohmann::json& body);
 Result<CommitRequest> DecodeCommitObject(const nlohmann::json& body);
 Result<EventRequest> DecodeEventObject(const nlohmann::json& body);
 

@@ -252,6 +252,9 @@ TEST_F(AuthorityApiTest, ABatchAnswersEachRequestAsItsOwnCallWould) {
   const std::string other = Reserve("token-b", "k2");
   const json event = {{"idempotencyKey", "e1"}, {"kind", "llm"}, {"cost", "0.0008"},
                       {"tokens", 7}, {"description", "LLM call"}};
+  const json reservation = {{"idempotencyKey", "k3"}, {"provider", "anthropic"},
+                            {"model", "claude-sonnet-4-5"}, {"ahead", true},
+                            {"estimate", {{"cost", "0.5"}, {"tokens", 1000}}}};
   const json requests = json::array({
       {{"path", "/v1/reservations/" + id + "/commit"}, {"body", CommitBody("c1", "0.0021")}},
       {{"path", "/v1/reservations/r-unknown/commit"}, {"body", CommitBody("c2", "0.1")}},
@@ -259,6 +262,8 @@ TEST_F(AuthorityApiTest, ABatchAnswersEachRequestAsItsOwnCallWould) {
       {{"path", "/v1/reservations/" + other + "/commit"}, {"body", CommitBody("c3", "0.1")}},
       {{"path", "/v1/reservations"}, {"body", json::object()}},
       {{"path", "/v1/reservations/" + id + "/commit"}, {"body", CommitBody("c1", "0.5")}},
+      {{"path", "/v1/reservations"}, {"body", reservation}},
+      {{"path", "/v1/reservations/" + other + "/release"}, {"body", {{"idempotencyKey", "x"}}}},
   });
   auto batch = Post("token-a", "/v1/batch", {{"requests", requests}});
   ASSERT_EQ(batch.status, 200) << batch.body;
@@ -270,10 +275,15 @@ TEST_F(AuthorityApiTest, ABatchAnswersEachRequestAsItsOwnCallWould) {
   EXPECT_EQ(answers[1]["body"]["late"], true);
   EXPECT_EQ(answers[2]["status"], 200);
   EXPECT_EQ(answers[3]["status"], 403);  // another run's reservation
-  EXPECT_EQ(answers[4]["status"], 400);  // reservations are not batched
+  EXPECT_EQ(answers[4]["status"], 400);  // a reservation without its fields
+  EXPECT_NE(answers[4]["body"]["error"]["message"].get<std::string>().find("idempotencyKey"),
+            std::string::npos);
   EXPECT_EQ(answers[5]["status"], 409);
   EXPECT_EQ(answers[5]["body"]["error"]["code"], "conflict");
-  for (size_t i : {0, 1, 2, 3}) {
+  EXPECT_EQ(answers[6]["status"], 200);
+  EXPECT_EQ(answers[6]["body"]["decision"], "allow");
+  EXPECT_EQ(answers[7]["status"], 400);  // releases are not batched
+  for (size_t i : {0, 1, 2, 3, 6}) {
     auto alone = Post("token-a", requests[i]["path"], requests[i]["body"]);
     EXPECT_EQ(alone.status, answers[i]["status"]) << i;
     EXPECT_EQ(json::parse(alone.body), answers[i]["body"]) << i;

@@ -1,12 +1,16 @@
 #include "common/event_loops.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <future>
 #include <set>
+#include <string>
 #include <thread>
+
+#include "common/thread_name.h"
 
 namespace agentbudget {
 namespace {
@@ -29,6 +33,29 @@ TEST(EventLoopsTest, CurrentNamesTheLoopRunningTheCaller) {
     threads.insert(thread);
   }
   EXPECT_EQ(threads.size(), 3u) << "each loop runs on a thread of its own";
+}
+
+// The name the kernel gives the calling thread.
+std::string CurrentThreadName() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+TEST(EventLoopsTest, EachLoopsThreadIsNamedForWhatItRuns) {
+  EventLoops loops(2, "proxy");
+  std::promise<std::string> named;
+  boost::asio::post(loops.loop(1), [&named] { named.set_value(CurrentThreadName()); });
+  EXPECT_EQ(named.get_future().get(), "proxy1");
+}
+
+TEST(EventLoopsTest, AThreadNameIsCutToTheKernelsFifteenCharacters) {
+  std::string name;
+  std::thread([&name] {
+    NameThread("authority-client-loop");
+    name = CurrentThreadName();
+  }).join();
+  EXPECT_EQ(name, "authority-clien");
 }
 
 TEST(EventLoopsTest, CallersFromElsewhereAreSpreadOverEveryLoop) {

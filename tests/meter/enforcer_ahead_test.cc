@@ -1,6 +1,7 @@
 // The enforcer with reservations asked for ahead (Enforcer::Options::ahead).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -24,6 +25,9 @@ class Borrowed : public AuthorityClient {
   explicit Borrowed(FakeAuthority& fake) : fake_(fake) {}
   void Reserve(const ReserveRequest& request, ReserveDone done) override {
     fake_.Reserve(request, std::move(done));
+  }
+  void ReserveBatch(std::vector<ReserveRequest> requests, ReserveBatchDone done) override {
+    fake_.ReserveBatch(std::move(requests), std::move(done));
   }
   Status Commit(const CommitRequest& request) override { return fake_.Commit(request); }
   Status Release(const std::string& id, const std::string& key) override {
@@ -119,6 +123,43 @@ TEST_F(EnforcerAheadTest, NothingIsAskedAheadWhileCommitsBackUpInTheSpool) {
   // and asks for nothing more.
   EXPECT_EQ(Call(*enforcer).reservation_id, "r-1-3");
   EXPECT_EQ(Reserves().size(), 3u);
+}
+
+// Calls for `period`, one about every millisecond: the rate that holds many ahead.
+void CallSteadily(Enforcer& enforcer, std::chrono::milliseconds period) {
+  const auto end = std::chrono::steady_clock::now() + period;
+  while (std::chrono::steady_clock::now() < end) {
+    ASSERT_TRUE(AdmitNow(enforcer, "anthropic", "claude-sonnet-4-5", 1, kEstimate, 1000).allowed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+TEST_F(EnforcerAheadTest, AtAHighRateReservationsAreAskedAheadManyInOneBatch) {
+  auto enforcer = Make();
+  CallSteadily(*enforcer, std::chrono::milliseconds(300));
+  const std::vector<ReserveRequest> reserves = Reserves();
+  const size_t ahead = std::count_if(reserves.begin(), reserves.end(),
+                                     [](const ReserveRequest& one) { return one.ahead; });
+  MutexLock lock(authority_.mu);
+  EXPECT_GT(authority_.largest_reserve_batch, 4u);
+  EXPECT_LE(authority_.largest_reserve_batch, 32u);
+  EXPECT_LT(static_cast<size_t>(authority_.reserve_batches) * 2, ahead)
+      << "most batches carry more than two";
+}
+
+TEST_F(EnforcerAheadTest, ABatchThatFailsWholeHoldsNothingAndCallsReserveForThemselves) {
+  authority_.Fail(&FakeAuthority::reserve_batch_error, Unavailable("authority restarting"));
+  auto enforcer = Make();
+  Call(*enforcer);
+  Call(*enforcer);
+  ASSERT_EQ(Reserves().size(), 3u) << "the second call was followed by one asked ahead";
+  // Not held; and nothing more is asked ahead for the fresh period.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Call(*enforcer).reservation_id, "r-1-" + std::to_string(4 + i));
+  }
+  EXPECT_EQ(Reserves().size(), 8u);
+  MutexLock lock(authority_.mu);
+  EXPECT_EQ(authority_.reserve_batches, 1);
 }
 
 TEST_F(EnforcerAheadTest, ADegradeAskedAheadDegradesTheCallThatTakesIt) {

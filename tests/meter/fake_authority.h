@@ -34,6 +34,28 @@ class FakeAuthority : public AuthorityClient {
     }();
     done(std::move(answer));
   }
+  // Each request as Reserve answers it, unless `reserve_batch_error` fails the whole call.
+  void ReserveBatch(std::vector<ReserveRequest> requests, ReserveBatchDone done) override {
+    std::optional<Error> failed;
+    {
+      MutexLock lock(mu);
+      ++reserve_batches;
+      largest_reserve_batch = std::max(largest_reserve_batch, requests.size());
+      if (reserve_batch_error) {
+        failed = reserve_batch_error;
+        reserves.insert(reserves.end(), requests.begin(), requests.end());
+      }
+    }
+    if (failed) {
+      done(*std::move(failed));
+      return;
+    }
+    std::vector<Result<Reservation>> answers;
+    for (const ReserveRequest& request : requests) {
+      Reserve(request, [&answers](Result<Reservation> one) { answers.push_back(std::move(one)); });
+    }
+    done(std::move(answers));
+  }
   Status Commit(const CommitRequest& request) override {
     std::this_thread::sleep_for(CommitDelay());
     MutexLock lock(mu);
@@ -89,7 +111,7 @@ class FakeAuthority : public AuthorityClient {
     reservation = std::move(answer);
   }
   // Makes the calls of one kind fail: `calls` is &FakeAuthority::reserve_error,
-  // commit_error, event_error, batch_error or credentials_error.
+  // reserve_batch_error, commit_error, event_error, batch_error or credentials_error.
   void Fail(std::optional<Error> FakeAuthority::*calls, Error error) EXCLUDES(mu) {
     MutexLock lock(mu);
     this->*calls = std::move(error);
@@ -109,6 +131,9 @@ class FakeAuthority : public AuthorityClient {
   // Each reservation's id is `reservation`'s followed by "-<n>", n counting reserves from 1.
   bool numbered GUARDED_BY(mu) = false;
   std::optional<Error> reserve_error GUARDED_BY(mu);
+  std::optional<Error> reserve_batch_error GUARDED_BY(mu);  // fails ReserveBatch as a whole
+  int reserve_batches GUARDED_BY(mu) = 0;                    // ReserveBatch calls
+  size_t largest_reserve_batch GUARDED_BY(mu) = 0;           // requests in the largest
   std::optional<Error> commit_error GUARDED_BY(mu);
   int commit_attempts GUARDED_BY(mu) = 0;  // answered or failed
   std::chrono::milliseconds commit_delay GUARDED_BY(mu){0};  // each commit takes this long

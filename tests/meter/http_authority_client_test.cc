@@ -38,6 +38,17 @@ void Reply(web::http::http_request request, int status, const std::string& body)
   request.reply(static_cast<web::http::status_code>(status), body, "application/json").wait();
 }
 
+// The requests of the one call `server` saw, which must be a POST /v1/batch; none if not.
+json OneBatchSent(ScriptedServer& server) {
+  const auto seen = server.seen();
+  EXPECT_EQ(seen.size(), 1u);
+  if (seen.size() != 1 || seen[0].first != "/v1/batch") {
+    ADD_FAILURE() << "not one batch";
+    return json::array();
+  }
+  return json::parse(seen[0].second)["requests"];
+}
+
 std::unique_ptr<HttpAuthorityClient> Client(const std::string& url,
                                             const std::string& token_file = "") {
   auto client =
@@ -254,10 +265,7 @@ TEST(HttpAuthorityClientTest, AnEnforcersCeilingReportIsAZeroCostEvent) {
       AdmitNow(enforcer, "anthropic", "m", 1, core::Money::FromMicros(100), 5);
   ASSERT_FALSE(denied.allowed);
   ASSERT_TRUE(enforcer.Drain(std::chrono::seconds(10)));
-  const auto seen = server.seen();
-  ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0].first, "/v1/batch");
-  const json requests = json::parse(seen[0].second)["requests"];
+  const json requests = OneBatchSent(server);
   ASSERT_EQ(requests.size(), 1u);
   EXPECT_EQ(requests[0]["path"], "/v1/events");
   EXPECT_EQ(requests[0]["body"],
@@ -338,6 +346,63 @@ TEST(HttpAuthorityClientTest, ABatchFailsWholeWhenTheAnswerIsNotOnePerWrite) {
   auto answers = Client(server.url())->CommitBatch({event});
   ASSERT_FALSE(answers.ok());
   EXPECT_EQ(answers.error().code, ErrorCode::kInternal);
+}
+
+// The client's answers to `requests` in one batch, waited for.
+Result<std::vector<Result<Reservation>>> ReserveBatchNow(AuthorityClient& client,
+                                                         std::vector<ReserveRequest> requests) {
+  std::promise<Result<std::vector<Result<Reservation>>>> answered;
+  client.ReserveBatch(std::move(requests),
+                      [&answered](Result<std::vector<Result<Reservation>>> answers) {
+                        answered.set_value(std::move(answers));
+                      });
+  return answered.get_future().get();
+}
+
+TEST(HttpAuthorityClientTest, ReservationsInOneBatchAreAnsweredEachAsAlone) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 200, R"({"answers":[
+        {"status":200,"body":{"id":"r-1","decision":"allow"}},
+        {"status":200,"body":{"id":"r-2","decision":"degrade","model":"claude-haiku-4-5",
+                              "reason":"team at 82%"}},
+        {"status":400,"body":{"error":{"code":"invalid_argument","message":"bad estimate"}}},
+        {"status":200,"body":{"id":"r/3","decision":"allow"}}]})");
+  });
+  const ReserveRequest one{"k1", "anthropic", "claude-sonnet-4-5",
+                           core::Money::FromMicros(50'000), 1250, /*ahead=*/true};
+  ReserveRequest two = one;
+  two.idempotency_key = "k2";
+  auto answers = ReserveBatchNow(*Client(server.url()), {one, two, two, two});
+  ASSERT_TRUE(answers.ok()) << answers.error().message;
+  ASSERT_EQ(answers->size(), 4u);
+  ASSERT_TRUE((*answers)[0].ok());
+  EXPECT_EQ((*answers)[0]->id, "r-1");
+  EXPECT_EQ((*answers)[0]->model, "claude-sonnet-4-5");
+  ASSERT_TRUE((*answers)[1].ok());
+  EXPECT_EQ((*answers)[1]->decision, Decision::kDegrade);
+  EXPECT_EQ((*answers)[1]->model, "claude-haiku-4-5");
+  EXPECT_EQ((*answers)[1]->reason, "team at 82%");
+  EXPECT_EQ((*answers)[2].error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE((*answers)[2].error().message.find("bad estimate"), std::string::npos);
+  EXPECT_EQ((*answers)[3].error().code, ErrorCode::kInternal);  // an id that is no segment
+  const json requests = OneBatchSent(server);
+  ASSERT_EQ(requests.size(), 4u);
+  EXPECT_EQ(requests[0]["path"], "/v1/reservations");
+  EXPECT_EQ(requests[0]["body"],
+            json::parse(R"({"idempotencyKey":"k1","provider":"anthropic",
+                            "model":"claude-sonnet-4-5","ahead":true,
+                            "estimate":{"cost":"0.05","tokens":1250}})"));
+  EXPECT_EQ(requests[1]["body"]["idempotencyKey"], "k2");
+}
+
+TEST(HttpAuthorityClientTest, AReservationBatchFailsWholeOnAnErrorOfTheCall) {
+  ScriptedServer server([](web::http::http_request request, const std::string&) {
+    Reply(request, 404, R"({"error":{"code":"not_found","message":"no such endpoint"}})");
+  });
+  const ReserveRequest one{"k1", "anthropic", "m", core::Money::FromMicros(1), 1, true};
+  auto answers = ReserveBatchNow(*Client(server.url()), {one});
+  ASSERT_FALSE(answers.ok());
+  EXPECT_EQ(answers.error().code, ErrorCode::kNotFound);
 }
 
 TEST(HttpAuthorityClientTest, FetchesTheProviderKeysWithTheBearerToken) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <vector>
 
 namespace agentbudget::meter {
 namespace {
@@ -111,6 +112,32 @@ TEST(ReservationsAheadTest, AsManyAreHeldAsTheCallsOfTwentyMillisecondsAtMostThi
     most = std::max(most, ahead.held());
   }
   EXPECT_EQ(most, 32u);
+}
+
+TEST(ReservationsAheadTest, OnceHalfIsUsedTheRestIsAskedForAtOnce) {
+  ReservationsAhead ahead({});
+  for (int ms = 0; ms < 300; ++ms) {  // 1,000 calls a second: 21 held
+    Call(ahead, kStart + milliseconds(ms));
+  }
+  std::vector<size_t> asks;
+  for (int ms = 300; ms < 600; ++ms) {
+    const auto at = kStart + milliseconds(ms);
+    ASSERT_TRUE(ahead.Take("anthropic", "claude-sonnet-4-5", kCost, 1000, at));
+    if (const size_t ask = ahead.Want("anthropic", "claude-sonnet-4-5", at); ask > 0) {
+      asks.push_back(ask);
+      for (size_t n = 0; n < ask; ++n) {
+        ahead.Arrived("anthropic", "claude-sonnet-4-5", Granted("b", at), at);
+      }
+    }
+    EXPECT_GE(ahead.held(), 10u) << ms;
+    EXPECT_LE(ahead.held(), 21u) << ms;
+  }
+  // 300 calls took 300 held: refilled 11 at a time (from 10 to 21), 27 or 28 times.
+  EXPECT_GE(asks.size(), 27u);
+  EXPECT_LE(asks.size(), 28u);
+  for (size_t ask : asks) {
+    EXPECT_EQ(ask, 11u);
+  }
 }
 
 TEST(ReservationsAheadTest, ADeniedOrFailedAnswerStopsAskingAheadForTheFreshPeriod) {
