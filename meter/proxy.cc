@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <latch>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -217,15 +218,16 @@ Status Proxy::Start() {
   };
   if (!impl.config.authority_url.empty()) {
     impl.settle_pool.emplace(kSettleThreads);
-    // One step per thread, each held until every thread took one: each names its own.
-    std::latch named(kSettleThreads);
+    // One step per thread, each held until every thread took one: each names its own. The
+    // latch is shared: a step may still be leaving its wait when this one returns.
+    auto named = std::make_shared<std::latch>(kSettleThreads);
     for (size_t i = 0; i < kSettleThreads; ++i) {
-      boost::asio::post(*impl.settle_pool, [&named] {
+      boost::asio::post(*impl.settle_pool, [named] {
         NameThread("settle");
-        named.arrive_and_wait();
+        named->arrive_and_wait();
       });
     }
-    named.wait();
+    named->wait();
     settle = [pool = &*impl.settle_pool](std::function<void()> step) {
       boost::asio::post(*pool, std::move(step));
     };

@@ -74,6 +74,17 @@ TEST_F(ProxyTest, AnAnswerOverTheLimitIsRefusedAndChargedAsEstimated) {
   EXPECT_EQ(enforcer_->totals().requests, 1);
 }
 
+// With an authority the meter settles calls on a pool of threads of its own; each start
+// names them, and each stop joins them (a hang here fails the test by its timeout).
+TEST_F(ProxyTest, AMeterWithAnAuthorityStopsPromptlyAfterEachStart) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
+  for (int i = 0; i < 20; ++i) {
+    StartMeter(upstream.url(), [](Config& c) { c.authority_url = "https://127.0.0.1:1"; });
+    EXPECT_EQ(Post("/openai/v1/embeddings", "{}").status_code(), 404) << "start " << i;
+    proxy_->Stop();
+  }
+}
+
 TEST_F(ProxyTest, UnknownPathsGetNotFound) {
   ScriptedServer upstream([](http::http_request r, const std::string&) { r.reply(500).wait(); });
   StartMeter(upstream.url());
