@@ -55,7 +55,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
         request_deadline_(stream_.get_executor()) {
     core_->connections.fetch_add(1);
   }
-  ~Connection() { core_->connections.fetch_sub(1); }
+  ~Connection() { core_->ConnectionEnded(); }
 
   // `over_capacity`: answer 503 at once instead of reading a request.
   void Start(bool over_capacity) {
@@ -195,7 +195,7 @@ class Connection : public std::enable_shared_from_this<Connection<Stream>> {
 
   void OnRequest() {
     request_deadline_.cancel();
-    const bool keep_alive = parser_->keep_alive();
+    const bool keep_alive = parser_->keep_alive() && !core_->draining.load();
     auto request = ToRequest(parser_->release());
     parser_.reset();
     if (!request.ok()) {

@@ -10,20 +10,34 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "common/http_server.h"
+#include "common/mutex.h"
 #include "common/tls_reloader.h"
 
 namespace agentbudget::http {
 
 // What the connections of one server share. Read-only once serving starts, except
-// `connections`, which counts itself.
+// `connections`, which counts itself, and `draining`, which Stop() sets.
 struct ServerCore {
   ServerCore(Router r, ServerOptions o) : router(std::move(r)), options(std::move(o)) {}
+
+  // A connection ended: signals `ended` when it was the last one while draining.
+  void ConnectionEnded() EXCLUDES(ended_mu) {
+    if (connections.fetch_sub(1) == 1 && draining.load()) {
+      MutexLock lock(ended_mu);
+      ended.SignalAll();
+    }
+  }
 
   const Router router;
   const ServerOptions options;
   // Set when options.tls is; each TLS connection configures its context from it.
   std::unique_ptr<tls::CertificateReloader> reloader;
   std::atomic<size_t> connections{0};
+  // Set by Stop() while it drains (ServerOptions::drain): every answer then closes its
+  // connection (Connection: close).
+  std::atomic<bool> draining{false};
+  Mutex ended_mu;
+  CondVar ended;  // the last connection ended while draining
 };
 
 // Serves one accepted connection until it closes: TLS handshake when core->reloader is set,

@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include <algorithm>
+#include <future>
 #include <optional>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -272,6 +273,27 @@ class HttpServer::Impl {
     }
   }
 
+  // Stops accepting, then waits until every connection ended or options.drain passed;
+  // meanwhile each answer closes its connection (ServerCore::draining).
+  void Drain() {
+    core->draining = true;
+    std::promise<void> closed;
+    asio::post(acceptor->get_executor(), [this, &closed] {
+      SysError ignored;
+      acceptor->close(ignored);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+    const auto deadline = std::chrono::steady_clock::now() + core->options.drain;
+    {
+      MutexLock lock(core->ended_mu);
+      core->ended.WaitUntil(core->ended_mu, deadline, [this] { return core->connections == 0; });
+    }
+    if (const size_t open = core->connections.load(); open > 0) {
+      log::Info("closing connections still open after the drain", {{"connections", open}});
+    }
+  }
+
   void Stop() EXCLUDES(stop_mu) {
     MutexLock lock(stop_mu);
     if (stopped) {
@@ -281,6 +303,9 @@ class HttpServer::Impl {
     if (loops) {
       acceptor.reset();  // the loops are stopped: nothing else touches it
       return;
+    }
+    if (core->options.drain.count() > 0) {
+      Drain();
     }
     // run() returns once the handlers running now finish; what is still pending (and each
     // connection with it) is destroyed with the io_context.

@@ -168,6 +168,13 @@ struct ServerOptions {
   EventLoops* loops = nullptr;
   // Connections open at once; one more is answered 503 (Retry-After: 1) and closed.
   size_t max_connections = 4096;
+  // How long Stop() lets open connections end before it closes them: it stops accepting at
+  // once, answers each request that arrives meanwhile with Connection: close, and goes on
+  // once no connection is open or this passed. A client's pooled keep-alive connection then
+  // ends after an answer, not while the client sends a request on it (a reset the client
+  // cannot retry, as the API server cannot a webhook's POST). 0: closes them at once. Only
+  // for a server on its own loop (not `loops`).
+  std::chrono::milliseconds drain{0};
   // A request must arrive whole (headers and body) within this time of its first byte, or
   // it is answered 408 and the connection closed.
   std::chrono::milliseconds request_timeout = std::chrono::seconds(30);

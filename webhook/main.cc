@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -24,6 +25,9 @@
 
 namespace agentbudget::webhook {
 namespace {
+
+// How long a stopping webhook lets its open connections end (ServerOptions::drain).
+constexpr std::chrono::seconds kShutdownDrain{5};
 
 int Run(const Flags& flags, AuthorityCaFile* authority_ca) {
   auto config = flags.kubeconfig.empty() ? kube::DefaultConfig()
@@ -104,6 +108,10 @@ int Run(const Flags& flags, AuthorityCaFile* authority_ca) {
   options.port = flags.port;
   options.max_body_bytes = flags.max_body_bytes;
   options.worker_threads = flags.worker_threads;
+  // The API server's pooled connections to a replica being replaced each end after an
+  // answer (its admission POSTs are never retried on a reset); well within the pod's
+  // grace period after the chart's preStop wait.
+  options.drain = kShutdownDrain;
   if (!flags.tls_cert_file.empty()) {
     options.tls = http::TlsOptions{flags.tls_cert_file, flags.tls_key_file};
   }

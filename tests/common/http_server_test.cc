@@ -381,6 +381,34 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedWithoutAnAnswer) {
   EXPECT_TRUE(client.closed());
 }
 
+// A stopping server with a drain period answers a request on a keep-alive connection it
+// already had, with Connection: close, and stops once that connection ended: a drain longer
+// than the test's timeout would fail it if waited out.
+TEST_F(HttpServerTest, AStoppingServerAnswersWhatArrivesOnOpenConnectionsAndClosesThem) {
+  ServerOptions options;
+  options.drain = std::chrono::seconds(600);
+  auto server = StartOkServer(options);
+  ASSERT_NE(server, nullptr);
+  const uint16_t port = server->port();
+  Socket pooled(port);
+  ASSERT_TRUE(pooled.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string first = pooled.ReadSome();
+  ASSERT_EQ(StatusOf(first), 200) << first;
+  EXPECT_EQ(first.find("Connection: close"), std::string::npos) << first;
+
+  std::thread stopping([&server] { server->Stop(); });
+  // Draining once new connections are refused.
+  while (Socket(port).connected()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(pooled.Send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  const std::string last = pooled.ReadUntilClosed(std::chrono::seconds(30));
+  EXPECT_EQ(StatusOf(last), 200) << last;
+  EXPECT_NE(last.find("Connection: close"), std::string::npos) << last;
+  EXPECT_TRUE(pooled.closed());
+  stopping.join();
+}
+
 TEST_F(HttpServerTest, OversizedHeadersAreAnswered431) {
   ServerOptions options;
   options.max_header_bytes = 1024;
