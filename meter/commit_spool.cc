@@ -242,7 +242,8 @@ CommitSpool::~CommitSpool() {
       MutexLock lock(mu_);
       stopping_ = true;
     }
-    queued_.SignalAll();
+    queued_.Signal();
+    stop_.Signal();
     writer_.join();
   }
   if (fd_ >= 0) {
@@ -281,7 +282,9 @@ void CommitSpool::Append(const nlohmann::json& entry, AppendDone done) {
       ++appending_;
       open_->appends.emplace_back(next_++, std::move(text));
       open_->done.push_back(std::move(done));
-      queued_.SignalAll();
+      if (open_->appends.size() == 1) {
+        queued_.Signal();  // the writer waits for the first; later ones join its batch
+      }
       return;
     }
   }
@@ -291,35 +294,24 @@ void CommitSpool::Append(const nlohmann::json& entry, AppendDone done) {
 }
 
 void CommitSpool::WriteLoop() {
+  auto last_write = std::chrono::steady_clock::time_point::min();
   while (true) {
     std::vector<std::string> released;
-    Written written;
+    std::shared_ptr<Batch> batch;
+    Status status;
     {
       MutexLock lock(mu_);
-      queued_.Wait(mu_, [this]() REQUIRES(mu_) {
-        return stopping_ || !open_->appends.empty() || !open_->removals.empty();
-      });
-      // What is queued is written before the writer stops.
-      WriteQueued(released, written);  // a failure is logged; the entries come back at start
-      if (stopping_ && written.empty()) {
-        return;
+      queued_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !open_->appends.empty(); });
+      // The appends that arrive meanwhile share this write's sync.
+      stop_.WaitUntil(mu_, last_write + kSyncInterval, [this]() REQUIRES(mu_) { return stopping_; });
+      if (open_->appends.empty() && open_->removals.empty()) {
+        return;  // stopping, and everything queued is written
       }
+      batch = open_;
+      status = WriteOpenBatch(released);  // a failure is logged; the entries come back at start
     }
-    Finish(released, written);
-  }
-}
-
-void CommitSpool::WriteQueued(std::vector<std::string>& released, Written& written) {
-  while (!open_->appends.empty() || !open_->removals.empty()) {
-    std::shared_ptr<Batch> batch = open_;
-    Status status = WriteOpenBatch(released);
-    written.emplace_back(std::move(batch), std::move(status));
-  }
-}
-
-void CommitSpool::Finish(const std::vector<std::string>& released, Written& written) {
-  Unlink(released);
-  for (auto& [batch, status] : written) {
+    last_write = std::chrono::steady_clock::now();
+    Unlink(released);
     for (size_t i = 0; i < batch->appends.size(); ++i) {
       if (status.ok()) {
         batch->done[i](batch->appends[i].first);
@@ -435,7 +427,6 @@ void CommitSpool::Remove(uint64_t sequence) {
   Unindex(sequence, it->second);
   entries_.erase(it);
   open_->removals += RemovalRecord(sequence);
-  queued_.SignalAll();
 }
 
 std::vector<CommitSpool::Entry> CommitSpool::Pending() const { return Oldest(SIZE_MAX); }

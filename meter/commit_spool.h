@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -25,13 +26,16 @@ namespace agentbudget::meter {
 // numbered in increasing order as they are started. One record a line: `+<sequence> <JSON
 // text>` stores an entry, `-<sequence>` removes it. One writer thread of the spool's takes
 // every record queued so far, writes them with one write() and one fdatasync(), answers
-// the appends among them, and goes on with what queued meanwhile. So the appends that
-// arrive during one write cost one write and one sync between them, however many and from
-// whatever threads, where a file per entry cost each an open, write, fsync, rename and
-// unlink and a directory fsync. Removals are written without a sync of their own (with the
-// next write): a removal lost to a crash only brings an acknowledged entry back at the next
-// start, to be resent, and the authority answers a resent commit by its idempotency key,
-// counting it once.
+// the appends among them, and goes on with what queued meanwhile, at most one write every
+// kSyncInterval. So the appends that arrive during one write, or within kSyncInterval of
+// the last, cost one write and one sync between them, however many and from whatever
+// threads, where a file per entry cost each an open, write, fsync, rename and unlink and a
+// directory fsync; an append waits at most kSyncInterval plus one write for its answer.
+// Removals are written without a sync of their own, with the next appends' write (or when
+// the spool is destroyed): a removal lost to a crash only brings an acknowledged entry back
+// at the next start, to be resent, and the authority answers a resent commit by its
+// idempotency key, counting it once. Removals not yet written take ~22 bytes each, one per
+// entry stored at the last write at most (max_entries, or what Open loaded).
 //
 // A segment ends once it passes `segment_bytes`; the next write starts another (and syncs
 // the directory, once per segment). A segment is deleted once it and every older one hold
@@ -57,6 +61,9 @@ class CommitSpool {
  public:
   static constexpr size_t kDefaultMaxEntries = 10'000;
   static constexpr size_t kDefaultSegmentBytes = 1 << 20;
+  // The least time between the starts of two writes: a sync costs the disk a flush, the
+  // process a context switch and the machine an interrupt, whatever it carries.
+  static constexpr std::chrono::milliseconds kSyncInterval{2};
 
   using Entry = std::pair<uint64_t, nlohmann::json>;  // sequence number, entry
 
@@ -122,21 +129,16 @@ class CommitSpool {
     std::vector<AppendDone> done;                          // one per append
     std::string removals;                                  // `-<sequence>` records
   };
-  // Batches written, with their outcome, whose appends are answered outside the lock.
-  using Written = std::vector<std::pair<std::shared_ptr<Batch>, Status>>;
 
   CommitSpool(std::string dir, size_t max_entries, size_t segment_bytes, uint64_t next);
   // Writes `entries` into this process's first segment, as its only content.
   Status Start(std::map<uint64_t, std::string> entries) EXCLUDES(mu_);
-  // The writer thread: writes what is queued, answers it, until the spool is destroyed.
+  // The writer thread: once appends are queued (and kSyncInterval after its last write),
+  // writes the open batch and answers its appends outside the lock; until the spool is
+  // destroyed, when it writes what is queued first.
   void WriteLoop() EXCLUDES(mu_);
-  // Writes the queued batches until none is left (those queued meanwhile included), with
-  // mu_ released during the I/O; adds them to `written` and to `released` the segment files
-  // that may now be deleted.
-  void WriteQueued(std::vector<std::string>& released, Written& written) REQUIRES(mu_);
-  // Deletes `released` and answers the appends of `written`.
-  static void Finish(const std::vector<std::string>& released, Written& written);
-  // Writes the open batch (WriteQueued's one step).
+  // Writes the open batch, with mu_ released during the I/O; adds to `released` the segment
+  // files that may now be deleted.
   Status WriteOpenBatch(std::vector<std::string>& released) REQUIRES(mu_);
   // Takes out of segments_ the oldest segments that hold no entry (never the current one)
   // and adds their paths to `released`.
@@ -163,7 +165,8 @@ class CommitSpool {
   uint64_t syncs_ GUARDED_BY(mu_) = 0;
   std::shared_ptr<Batch> open_ GUARDED_BY(mu_) = std::make_shared<Batch>();
   bool stopping_ GUARDED_BY(mu_) = false;
-  CondVar queued_;  // records were queued, or the spool stops
+  CondVar queued_;  // an append was queued to an empty batch, or the spool stops
+  CondVar stop_;    // the spool stops
   // The current segment may end with a partial record (a write or sync failed): the next
   // writer starts a new one rather than append after it.
   bool broken_ GUARDED_BY(mu_) = false;

@@ -211,7 +211,7 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.idempotency_key = NextKey();
   admission.estimate_cost = estimate_cost;
   admission.estimate_tokens = estimate_tokens;
-  if (authority_ != nullptr && spool_->full()) {
+  if (authority_ != nullptr && Unsettled() >= spool_->max_entries()) {
     WaitingCall call{std::chrono::steady_clock::now() + options_.spool_wait,
                      std::string(provider), model, fingerprint, estimate_cost,
                      estimate_tokens, std::move(done)};
@@ -341,7 +341,7 @@ void Enforcer::ResumeWaiting(bool all) {
   std::vector<WaitingCall> ended;
   {
     MutexLock lock(wait_mu_);
-    const size_t stored = spool_->size();
+    const size_t stored = Unsettled();
     size_t room = all || stored >= spool_->max_entries() ? 0 : spool_->max_entries() - stored;
     const auto now = std::chrono::steady_clock::now();
     for (auto it = waiting_.begin(); it != waiting_.end();) {
@@ -426,7 +426,12 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
         [this, write = std::move(write)](const Error& error) {
           log::Error("commit could not be spooled; sending it once without durability",
                      {{"error", error.ToString()}});
-          SendOne(write);
+          {
+            MutexLock lock(send_mu_);
+            unspooled_.push_back(write);
+            unspooled_count_.fetch_add(1);
+          }
+          wake_.Signal();
         });
 }
 
@@ -457,8 +462,12 @@ void Enforcer::Spool(const json& entry, std::function<void(const Error&)> failed
       return;
     }
     // Under the senders' lock, so that a sender between finding nothing and waiting is woken.
+    // One sender is enough: the one woken claims what is stored by then.
     MutexLock lock(send_mu_);
-    wake_.SignalAll();
+    if (!wake_pending_) {
+      wake_pending_ = true;
+      wake_.Signal();
+    }
   });
 }
 
@@ -536,6 +545,8 @@ UnsentEntries Enforcer::Unsent() const {
   return unsent;
 }
 
+size_t Enforcer::Unsettled() const { return spool_->size() + unspooled_count_.load(); }
+
 bool Enforcer::Stopping() const {
   MutexLock lock(send_mu_);
   return stop_;
@@ -610,20 +621,33 @@ std::vector<bool> Enforcer::SendBatch(std::vector<std::optional<Write>>&& batch)
   return done;
 }
 
-std::vector<CommitSpool::Entry> Enforcer::Claim() {
+Enforcer::Claimed Enforcer::Claim() {
   const size_t limit = std::clamp<size_t>(options_.max_batch, 1, kMaxBatch);
   MutexLock lock(send_mu_);
   while (!stop_) {
+    if (!unspooled_.empty()) {
+      Claimed claimed;
+      claimed.unspooled = std::move(unspooled_.front());
+      unspooled_.pop_front();
+      unspooled_count_.fetch_sub(1);
+      return claimed;
+    }
     if (std::chrono::steady_clock::now() < retry_at_) {
       wake_.WaitUntil(send_mu_, retry_at_);
       continue;
     }
-    std::vector<CommitSpool::Entry> batch = spool_->Oldest(limit, in_flight_);
-    if (!batch.empty()) {
-      for (const auto& [sequence, entry] : batch) {
+    Claimed claimed;
+    claimed.entries = spool_->Oldest(limit, in_flight_);
+    if (!claimed.entries.empty()) {
+      for (const auto& [sequence, entry] : claimed.entries) {
         in_flight_.insert(sequence);
       }
-      return batch;
+      // A full batch may have left entries behind: another sender may take them.
+      wake_pending_ = claimed.entries.size() == limit;
+      if (wake_pending_) {
+        wake_.Signal();
+      }
+      return claimed;
     }
     wake_.Wait(send_mu_);
   }
@@ -632,14 +656,18 @@ std::vector<CommitSpool::Entry> Enforcer::Claim() {
 
 void Enforcer::SendLoop() {
   while (true) {
-    std::vector<CommitSpool::Entry> claimed = Claim();
-    if (claimed.empty()) {
+    Claimed claimed = Claim();
+    if (claimed.unspooled) {
+      SendOne(*claimed.unspooled);  // once: what it cannot keep is logged
+      continue;
+    }
+    if (claimed.entries.empty()) {
       return;
     }
     // Only the writes wait for the authority's answer, not the entries' documents.
     std::vector<uint64_t> sequences;
     std::vector<std::optional<Write>> writes;
-    for (const auto& [sequence, entry] : claimed) {
+    for (const auto& [sequence, entry] : claimed.entries) {
       sequences.push_back(sequence);
       writes.push_back(WriteOf(entry));
     }
@@ -668,7 +696,6 @@ void Enforcer::SendLoop() {
       }
     }
     sent_.SignalAll();
-    wake_.SignalAll();
     ResumeWaiting(/*all=*/false);
   }
 }

@@ -102,8 +102,10 @@ class Enforcer {
              core::Money estimate_cost, int64_t estimate_tokens, AdmitDone done)
       EXCLUDES(mu_, send_mu_);
 
-  // Records the actual usage of an admitted call. Never fails: a commit that cannot be
-  // stored or sent is logged and kept in memory accounting.
+  // Records the actual usage of an admitted call. Never fails and never blocks: the commit
+  // is queued for the spool; one the spool cannot store is logged and sent once, without
+  // durability, by a sender; one that cannot be sent either is logged and kept in memory
+  // accounting.
   void Complete(const Admission& admission, const std::string& model, const core::Usage& usage,
                 core::Money cost, bool estimated) EXCLUDES(mu_, send_mu_);
 
@@ -171,14 +173,22 @@ class Enforcer {
   // One sender: claims the oldest entries no other sender has in flight, sends them, removes
   // those done with; until the enforcer stops.
   void SendLoop() EXCLUDES(send_mu_);
-  // The next batch to send, marked in flight; empty when the enforcer stops.
-  std::vector<CommitSpool::Entry> Claim() EXCLUDES(send_mu_);
+  // What a sender sends next: a commit the spool could not store, or else spooled entries,
+  // marked in flight.
+  struct Claimed {
+    std::vector<CommitSpool::Entry> entries;
+    std::optional<Write> unspooled;
+  };
+  // The next to send; neither when the enforcer stops.
+  Claimed Claim() EXCLUDES(send_mu_);
   // Sends the writes of claimed entries (nullopt: a malformed entry, dropped); for each,
   // true when it is done with (acknowledged or not retryable).
   std::vector<bool> SendBatch(std::vector<std::optional<Write>>&& batch);
   // Sends one write alone; true when it is done with.
   bool SendOne(const Write& write);
   bool Stopping() const EXCLUDES(send_mu_);
+  // Commits not yet acknowledged: spooled or queued to be, or waiting unspooled.
+  size_t Unsettled() const;
 
   const Options options_;
   const std::unique_ptr<AuthorityClient> authority_;
@@ -198,7 +208,14 @@ class Enforcer {
   mutable Mutex send_mu_;
   CondVar wake_;  // entries were spooled, the backoff ended early, or the enforcer stops
   CondVar sent_;  // entries left the spool
+  // A sender was woken for new entries and has not claimed yet: later ones need no wake-up.
+  bool wake_pending_ GUARDED_BY(send_mu_) = false;
   bool stop_ GUARDED_BY(send_mu_) = false;
+  // Commits the spool could not store, each sent once by a sender. They take room in the
+  // spool's bound as if stored (Unsettled), so they number at most its max_entries plus the
+  // calls admitted before it filled.
+  std::deque<Write> unspooled_ GUARDED_BY(send_mu_);
+  std::atomic<size_t> unspooled_count_{0};  // unspooled_.size(), read without send_mu_
   // Spooled entries some sender is sending.
   std::set<uint64_t> in_flight_ GUARDED_BY(send_mu_);
   // No sender claims before this: the backoff after a failed send.

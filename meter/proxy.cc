@@ -31,9 +31,9 @@ size_t LoopCount() {
   return std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
 }
 
-// Threads for commits and releases when an authority is in the path: a release waits for
-// the authority's answer, a commit only queues its spool entry (the spool's writer syncs
-// it); a reservation never blocks a thread.
+// Threads for releases when an authority is in the path: a release waits for the
+// authority's answer. A reservation never blocks a thread, and a commit runs on the loop:
+// it only queues its spool entry (the spool's writer syncs it, a sender sends it).
 constexpr size_t kSettleThreads = 4;
 
 server::Response NoSuchPath(const std::string& path) {

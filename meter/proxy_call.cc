@@ -478,7 +478,8 @@ class Call : public std::enable_shared_from_this<Call> {
     Charge(success, std::move(metered));
   }
 
-  // Commits the call's usage (or releases it when not charged), then records it.
+  // Commits the call's usage, then records it, on the loop (neither blocks); or releases it
+  // when not charged.
   void Charge(bool charge, core::MeteredUsage&& metered) {
     if (!charge) {
       Settle([self = shared_from_this()] { self->c_.enforcer.Abandon(self->admission_); });
@@ -492,14 +493,12 @@ class Call : public std::enable_shared_from_this<Call> {
     record_.estimated = metered.estimated;
     record_.cost = cost.ToString();
     record_.latency_ms = MillisSince(start_);
-    Settle([self = shared_from_this(), usage = metered.usage, cost, estimated = metered.estimated] {
-      self->c_.enforcer.Complete(self->admission_, self->admission_.model, usage, cost,
-                                 estimated);
-      self->c_.records.Call(self->record_);
-    });
+    writer_.reset();  // the client's answer ends first; the commit only queues for the spool
+    c_.enforcer.Complete(admission_, admission_.model, metered.usage, cost, metered.estimated);
+    c_.records.Call(record_);
   }
 
-  // Runs the enforcer's last step for this call off the event loop.
+  // Runs the release of this call's reservation off the event loop.
   void Settle(std::function<void()> step) {
     writer_.reset();
     c_.settle(std::move(step));

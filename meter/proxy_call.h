@@ -52,8 +52,8 @@ struct CallContext {
   // elsewhere goes back to its connection's loop to be forwarded, so that the answer is
   // relayed there.
   EventLoops& loops;
-  // Runs a commit or release (the records file, a round trip to the authority) off the
-  // event loop, or inline when nothing there blocks.
+  // Runs a release (a round trip to the authority) off the event loop, or inline when
+  // there is no authority.
   std::function<void(std::function<void()>)> settle;
 };
 

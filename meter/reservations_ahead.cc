@@ -82,8 +82,10 @@ size_t ReservationsAhead::Want(const std::string& provider, const std::string& m
   if (state == nullptr || closed_ || !state->hot || now < state->quiet_until) {
     return 0;
   }
+  // Calls per window: the previous window's, or the current one's so far when more.
+  const size_t rate = std::max(state->previous, state->current);
   const size_t rate_cover =
-      state->previous * static_cast<size_t>(options_.cover.count()) / kRateWindow.count();
+      rate * static_cast<size_t>(options_.cover.count()) / kRateWindow.count();
   const size_t target = std::min({options_.max_per_model, kMaxBatch, 1 + rate_cover});
   const size_t have = state->held.size() + state->in_flight;
   // Refilled once half is used, in one batch: a batch per half of the target's calls.

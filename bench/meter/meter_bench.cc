@@ -4,7 +4,8 @@
 // operator on a local control plane, its ledger on that API server, TLS with the CA it
 // publishes and a pod's bound token, as in production (bench/meter/bench_authority.h).
 //   - non-streaming calls at a fixed rate (--rate, open loop over 8 connections; latency
-//     counted from each call's scheduled start): p50/p99;
+//     counted from each call's scheduled start): p50/p99; --latencies FILE keeps each call's
+//     schedule and latency, to see when the slow ones came;
 //   - streaming calls one after another: time to the first event (TTFB) p50/p99;
 //   - 64 concurrent streaming clients: calls per second;
 //   - each meter's RSS at its peak under the 64 streams;
@@ -15,7 +16,7 @@
 // Anthropic Messages API with fixed usage; clients are raw keep-alive sockets.
 //
 // Usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]
-//                    [--authority CLUSTER --operator PATH] [--meter PATH]
+//                    [--authority CLUSTER --operator PATH] [--meter PATH] [--latencies FILE]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -370,11 +372,17 @@ double Concurrent(int port, const std::string& path, int clients, double seconds
 // Non-streaming calls at `rate` per second for `seconds`, over 8 keep-alive connections
 // each sending on its own schedule; each latency runs from the call's scheduled start, so a
 // slow answer delays (and counts against) the calls queued behind it.
-std::vector<double> FixedRate(int port, const std::string& path, double rate, double seconds) {
+// One call of FixedRate: when it was scheduled (from the phase's start) and its latency.
+struct Paced {
+  double at_ms = 0;
+  double latency_us = 0;
+};
+
+std::vector<Paced> FixedRate(int port, const std::string& path, double rate, double seconds) {
   constexpr int kConnections = 8;
   const auto interval = std::chrono::duration<double>(kConnections / rate);
   const int per_connection = static_cast<int>(rate * seconds / kConnections);
-  std::vector<std::vector<double>> latencies(kConnections);
+  std::vector<std::vector<Paced>> latencies(kConnections);
   std::vector<std::thread> threads;
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   for (int c = 0; c < kConnections; ++c) {
@@ -392,7 +400,8 @@ std::vector<double> FixedRate(int port, const std::string& path, double rate, do
           Fail("call failed on port " + std::to_string(port));
         }
         latencies[c].push_back(
-            std::chrono::duration<double, std::micro>(Clock::now() - scheduled).count());
+            {std::chrono::duration<double, std::milli>(scheduled - start).count(),
+             std::chrono::duration<double, std::micro>(Clock::now() - scheduled).count()});
       }
       ::close(fd);
     });
@@ -400,10 +409,12 @@ std::vector<double> FixedRate(int port, const std::string& path, double rate, do
   for (auto& t : threads) {
     t.join();
   }
-  std::vector<double> all;
+  std::vector<Paced> all;
   for (const auto& l : latencies) {
     all.insert(all.end(), l.begin(), l.end());
   }
+  std::sort(all.begin(), all.end(),
+            [](const Paced& a, const Paced& b) { return a.at_ms < b.at_ms; });
   return all;
 }
 
@@ -425,9 +436,18 @@ struct Figures {
   double p50 = 0, p99 = 0, ttfb50 = 0, ttfb99 = 0, rate = 0, rss_mb = 0;
 };
 
-Figures Measure(const Target& target, int calls, double seconds, double rate) {
+// `paced`, when set, gets a line per paced call: target, round, scheduled ms, latency us.
+Figures Measure(const Target& target, int calls, double seconds, double rate, int round,
+                FILE* paced) {
   Figures f;
-  const std::vector<double> latency = FixedRate(target.port, target.path, rate, seconds);
+  std::vector<double> latency;
+  for (const Paced& call : FixedRate(target.port, target.path, rate, seconds)) {
+    latency.push_back(call.latency_us);
+    if (paced != nullptr) {
+      std::fprintf(paced, "%s %d %.3f %.0f\n", target.name.c_str(), round, call.at_ms,
+                   call.latency_us);
+    }
+  }
   f.p50 = Percentile(latency, 0.50);
   f.p99 = Percentile(latency, 0.99);
   std::vector<double> ttfb;
@@ -574,6 +594,7 @@ int main(int argc, char** argv) {
   int rounds = 3;
   double seconds = 3;
   double rate = 1000;
+  FILE* paced = nullptr;
   for (int i = 1; i < argc; i += 2) {
     const std::string flag = argv[i];
     const bool has_value = i + 1 < argc;
@@ -591,13 +612,22 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[i + 1]);
     } else if (flag == "--rate" && has_value && std::atof(argv[i + 1]) > 0) {
       rate = std::atof(argv[i + 1]);
+    } else if (flag == "--latencies" && has_value) {
+      paced = std::fopen(argv[i + 1], "w");
+      if (paced == nullptr) {
+        std::fprintf(stderr, "cannot write %s: %s\n", argv[i + 1], std::strerror(errno));
+        return 2;
+      }
     } else {
       std::fprintf(flag == "--help" ? stdout : stderr,
                    "usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]\n"
                    "                   [--authority CLUSTER [--operator PATH]] [--meter PATH]\n"
+                   "                   [--latencies FILE]\n"
                    "  Added latency at a fixed rate, stream TTFB, 64-stream throughput and RSS\n"
                    "  of the meter (and, with --authority, of a meter reserving at a real\n"
-                   "  budget authority on local cluster CLUSTER), against direct calls.\n");
+                   "  budget authority on local cluster CLUSTER), against direct calls.\n"
+                   "  --latencies FILE writes each paced call: target, round, the ms it was\n"
+                   "  scheduled at from the phase's start, its latency in us.\n");
       return flag == "--help" ? 0 : 2;
     }
   }
@@ -658,7 +688,7 @@ int main(int argc, char** argv) {
   std::vector<double> reserve99;
   for (int round = 0; round < rounds; ++round) {
     for (size_t t = 0; t < targets.size(); ++t) {
-      figures[t].push_back(Measure(targets[t], calls, seconds, rate));
+      figures[t].push_back(Measure(targets[t], calls, seconds, rate, round, paced));
     }
     if (g_authority != nullptr) {
       const auto [p50, p99] = ReserveRoundTrip(*g_authority, calls, round);
@@ -715,6 +745,9 @@ int main(int argc, char** argv) {
                 decisions, commits, commits > 0 ? decisions / commits : 0.0);
   }
   std::fflush(stdout);
+  if (paced != nullptr) {
+    std::fclose(paced);
+  }
   StopEverything();
   std::system(("rm -rf " + dir).c_str());
   return 0;

@@ -330,6 +330,30 @@ TEST_F(EnforcerTest, AFullSpoolDeniesCallsUntilTheAuthorityAcknowledges) {
   EXPECT_EQ(authority->CommitCount(), 3u);
 }
 
+TEST_F(EnforcerTest, ACommitTheFullSpoolCannotHoldIsSentBySenderAndHoldsItsRoom) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  ComeBack(*authority, std::chrono::seconds(2));
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 1);
+  // Both admitted while the spool (of one entry) is empty; the second commit finds it full.
+  const Admission first = AdmitNow(*enforcer, "openai", "m", 1, Money::FromMicros(1), 1);
+  const Admission second = AdmitNow(*enforcer, "openai", "m", 2, Money::FromMicros(1), 1);
+  ASSERT_TRUE(first.allowed && second.allowed);
+  enforcer->Complete(first, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
+  ASSERT_TRUE(PollUntil([&] { return enforcer->PendingCommits() == 1; }));
+  enforcer->Complete(second, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1), false);
+  // Complete returned before the authority took either: the second waits for a sender.
+  EXPECT_EQ(authority->CommitCount(), 0u);
+  // Until it is sent it takes the spool's room: a third call is denied.
+  const Admission third = AdmitNow(*enforcer, "openai", "m", 3, Money::FromMicros(1), 1);
+  EXPECT_FALSE(third.allowed);
+  EXPECT_NE(third.reason.find("commit spool full: 1 commits"), std::string::npos)
+      << third.reason;
+  ASSERT_TRUE(PollUntil([&] { return authority->CommitCount() == 2; }));
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  EXPECT_TRUE(AdmitNow(*enforcer, "openai", "m", 4, Money::FromMicros(1), 1).allowed);
+}
+
 TEST_F(EnforcerTest, ACallFindingTheSpoolFullWaitsForRoomAndGoesOnOnceThereIs) {
   auto* authority = new FakeAuthority;  // owned by the enforcer
   authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));

@@ -95,15 +95,22 @@ TEST(ReservationsAheadTest, AHeldReservationIsTakenOnlyWhileFreshAndLargeEnough)
   EXPECT_EQ(ahead.held(), 0u);
 }
 
+// One call a millisecond from kStart for `ms` ms: the most held at once, and how many
+// calls took a reservation held ahead.
+std::pair<size_t, int> CallEveryMillisecond(ReservationsAhead& ahead, int ms) {
+  size_t most = 0;
+  int taken = 0;
+  for (int at = 0; at < ms; ++at) {
+    taken += Call(ahead, kStart + milliseconds(at)).has_value();
+    most = std::max(most, ahead.held());
+  }
+  return {most, taken};
+}
+
 TEST(ReservationsAheadTest, AsManyAreHeldAsTheCallsOfTwentyMillisecondsAtMostThirtyTwo) {
   ReservationsAhead ahead({});
   // 1,000 calls a second for half a second: about 20 calls come within any 20 ms.
-  size_t most = 0;
-  int taken = 0;
-  for (int ms = 0; ms < 500; ++ms) {
-    taken += Call(ahead, kStart + milliseconds(ms)).has_value();
-    most = std::max(most, ahead.held());
-  }
+  auto [most, taken] = CallEveryMillisecond(ahead, 500);
   EXPECT_EQ(most, 21u);
   EXPECT_GT(taken, 450);
   // 10,000 a second: bounded.
@@ -112,6 +119,14 @@ TEST(ReservationsAheadTest, AsManyAreHeldAsTheCallsOfTwentyMillisecondsAtMostThi
     most = std::max(most, ahead.held());
   }
   EXPECT_EQ(most, 32u);
+}
+
+TEST(ReservationsAheadTest, ABurstIsCoveredAsItGrowsWithinItsFirstWindow) {
+  ReservationsAhead ahead({});
+  // 1,000 calls a second from the first: by 60 ms, more than the first window's 1 are held.
+  const auto [most, taken] = CallEveryMillisecond(ahead, 60);
+  EXPECT_GE(most, 10u);
+  EXPECT_GT(taken, 55);
 }
 
 TEST(ReservationsAheadTest, OnceHalfIsUsedTheRestIsAskedForAtOnce) {
