@@ -423,12 +423,12 @@ void Enforcer::Complete(const Admission& admission, const std::string& model,
   Write write = CommitRequest{admission.reservation_id, admission.idempotency_key + "-commit",
                               model, usage, cost, estimated};
   Spool(CommitEntry(admission, model, usage, cost, estimated),
-        [this, write = std::move(write)](const Error& error) {
+        [this, write = std::move(write)](const Error& error) mutable {
           log::Error("commit could not be spooled; sending it once without durability",
                      {{"error", error.ToString()}});
           {
             MutexLock lock(send_mu_);
-            unspooled_.push_back(write);
+            unspooled_.push_back(std::move(write));
             unspooled_count_.fetch_add(1);
           }
           wake_.Signal();

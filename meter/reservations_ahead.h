@@ -32,9 +32,8 @@ namespace agentbudget::meter {
 // - The number held and asked for, per model, follows the model's recent call rate: as many
 //   as its calls in Options::cover, at least 1 and at most Options::max_per_model. The rate
 //   is counted over windows of 100 ms: the last whole window's, or the current one's so far
-//   when higher (so a burst is covered as it grows, not only from its second window); at
-//   most
-//   Options::max_models models (tenant-chosen strings) are tracked at once. Once half of
+//   when higher (so a burst is covered as it grows, not only from its second window). At
+//   most Options::max_models models (tenant-chosen strings) are tracked at once. Once half of
 //   that number is used, the rest is asked for at once (in one batch, by the caller): at
 //   a high rate, one request to the authority for every few calls.
 // - A denial or failed answer is dropped, and nothing more is asked ahead for that model

@@ -369,15 +369,15 @@ double Concurrent(int port, const std::string& path, int clients, double seconds
          std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Non-streaming calls at `rate` per second for `seconds`, over 8 keep-alive connections
-// each sending on its own schedule; each latency runs from the call's scheduled start, so a
-// slow answer delays (and counts against) the calls queued behind it.
 // One call of FixedRate: when it was scheduled (from the phase's start) and its latency.
 struct Paced {
   double at_ms = 0;
   double latency_us = 0;
 };
 
+// Non-streaming calls at `rate` per second for `seconds`, over 8 keep-alive connections
+// each sending on its own schedule; each latency runs from the call's scheduled start, so a
+// slow answer delays (and counts against) the calls queued behind it. In schedule order.
 std::vector<Paced> FixedRate(int port, const std::string& path, double rate, double seconds) {
   constexpr int kConnections = 8;
   const auto interval = std::chrono::duration<double>(kConnections / rate);
