@@ -3,7 +3,8 @@
 // out injected, labelled, gated or suspended (Jobs with their retries bounded); denials
 // carry their messages; a burst of 200 concurrent subagent creations for one run with
 // maxSubagents 20 through two webhook processes admits exactly 20, and the workload's
-// status.rejectedRuns counts the 180 denials; and a tenant (impersonated, bound to the
+// status.rejectedRuns counts the 180 denials (and, at most once each, denials the API server
+// timed out and the creators retried); and a tenant (impersonated, bound to the
 // namespace's edit role) can neither release held work, forge system labels, debug the
 // meter nor approve its own run, while an approver's approval is recorded.
 //
@@ -341,7 +342,8 @@ TEST_F(WebhookE2eTest, DisallowedModelIsDeniedWithItsMessage) {
 // the run, the count and the cap — also when some admitted creations time out in the API
 // server (their slots go back after the grace period, to creators that retry). Both
 // replicas add their denials to the workload's status.rejectedRuns, which ends up equal to
-// the denials the creators saw.
+// the denials the creators saw, plus at most one for each retry after the API server timed
+// out a webhook call (a denial that reached it too late counts, and so does the retry's).
 TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap) {
   auto config = kube::LoadKubeconfig(cluster_->kubeconfig());
   ASSERT_TRUE(config.ok());
@@ -362,6 +364,7 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
   std::atomic<int> denied_with_message{0};
   std::atomic<int> other{0};
   std::atomic<int> retries{0};
+  std::atomic<int> retries_after_timeouts{0};
   std::string sample_denial;
   Mutex sample_mu;
   std::vector<std::thread> threads;
@@ -383,12 +386,12 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
       auto created = (*client)->Create(kube::resources::kPods, "payments", pod);
       while (!created.ok() && std::chrono::steady_clock::now() < give_up) {
         const std::string& message = created.error().message;
-        const bool retryable = message.find("HTTP 503") != std::string::npos ||
-                               message.find("context deadline exceeded") != std::string::npos;
-        if (!retryable) {
+        const bool timed_out = message.find("context deadline exceeded") != std::string::npos;
+        if (!timed_out && message.find("HTTP 503") == std::string::npos) {
           break;
         }
         ++retries;
+        retries_after_timeouts += timed_out ? 1 : 0;
         std::this_thread::sleep_for(std::chrono::seconds(1));  // a creator's back-off
         created = (*client)->Create(kube::resources::kPods, "payments", pod);
         if (!created.ok() && created.error().code == ErrorCode::kAlreadyExists) {
@@ -412,8 +415,10 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
   for (std::thread& t : threads) {
     t.join();
   }
-  std::printf("burst: %d admitted, %d denied at the cap, %d retries of retryable failures\n",
-              admitted.load(), denied_with_message.load(), retries.load());
+  std::printf("burst: %d admitted, %d denied at the cap, %d retries of retryable failures "
+              "(%d after timeouts)\n",
+              admitted.load(), denied_with_message.load(), retries.load(),
+              retries_after_timeouts.load());
   EXPECT_EQ(admitted.load(), kCap);
   EXPECT_EQ(denied_with_message.load(), kBurst - kCap) << sample_denial;
   EXPECT_EQ(other.load(), 0);
@@ -425,21 +430,26 @@ TEST_F(WebhookE2eTest, BurstOf200SubagentsThroughTwoWebhooksAdmitsExactlyTheCap)
         << "a webhook process denied nothing: the burst did not go through both";
   }
   // The replicas flush their counts about once a second, each write conditioned on the
-  // version it read, so the sum comes out exact.
+  // version it read, so no denial is lost; a denial the API server timed out counts too.
   const int64_t expected = rejected_before + denied_with_message.load();
+  const int64_t most = expected + retries_after_timeouts.load();
   const auto burst_done = std::chrono::steady_clock::now();
   const auto deadline = burst_done + std::chrono::seconds(20);
   int64_t rejected = rejected_runs();
-  while (rejected != expected && std::chrono::steady_clock::now() < deadline) {
+  while (rejected < expected && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // poll interval
     rejected = rejected_runs();
   }
-  std::printf("status.rejectedRuns: %lld before, %lld after, settled %lld ms after the burst\n",
+  const auto settled = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - burst_done);
+  // Counts still pending would show within two flushes.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  rejected = rejected_runs();
+  std::printf("status.rejectedRuns: %lld before, %lld after, reached %lld ms after the burst\n",
               static_cast<long long>(rejected_before), static_cast<long long>(rejected),
-              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         std::chrono::steady_clock::now() - burst_done)
-                                         .count()));
-  EXPECT_EQ(rejected, expected);
+              static_cast<long long>(settled.count()));
+  EXPECT_GE(rejected, expected);
+  EXPECT_LE(rejected, most);
 }
 
 // A creation that takes a slot and then fails in the API server (here: its name is taken,
