@@ -1,7 +1,10 @@
 #include "core/json_scan.h"
 
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace agentbudget::core {
 namespace {
@@ -40,14 +43,14 @@ class Scanner {
             }
             continue;
           case '[':
-            if (!handler_.StartArray()) {
+            if (!handler_.StartArray(pos_)) {
               return false;
             }
             ++pos_;
             SkipWhitespace();
             if (pos_ < text_.size() && text_[pos_] == ']') {
               ++pos_;
-              if (!handler_.EndArray()) {
+              if (!handler_.EndArray(pos_)) {
                 return false;
               }
               break;
@@ -62,25 +65,23 @@ class Scanner {
             break;
           }
           case 't':
-            if (!ReadLiteral("true") || !handler_.Scalar()) {
-              return false;
-            }
-            break;
           case 'f':
-            if (!ReadLiteral("false") || !handler_.Scalar()) {
+          case 'n': {
+            const std::string_view literal = text_[pos_] == 't'   ? "true"
+                                             : text_[pos_] == 'f' ? "false"
+                                                                  : "null";
+            if (!ReadLiteral(literal) || !handler_.Scalar(literal)) {
               return false;
             }
             break;
-          case 'n':
-            if (!ReadLiteral("null") || !handler_.Scalar()) {
+          }
+          default: {
+            const size_t begin = pos_;
+            if (!ReadNumber() || !handler_.Scalar(text_.substr(begin, pos_ - begin))) {
               return false;
             }
             break;
-          default:
-            if (!ReadNumber() || !handler_.Scalar()) {
-              return false;
-            }
-            break;
+          }
         }
         expect_value = false;
         continue;
@@ -106,7 +107,7 @@ class Scanner {
         }
       } else if (c == ']' && open.back() == '[') {
         open.pop_back();
-        if (!handler_.EndArray()) {
+        if (!handler_.EndArray(pos_)) {
           return false;
         }
       } else {
@@ -154,13 +155,12 @@ class Scanner {
   // string holds no escape, else of decoded_.
   bool ReadString(std::string_view& value) {
     const size_t begin = ++pos_;
-    bool escaped = false;
+    const bool wanted = handler_.WantsNextString();
+    bool escaped = false;  // and wanted: decoded_ holds the string so far
     while (pos_ < text_.size()) {
       // Plain ASCII, the bulk of most strings, in a tight loop.
       const size_t plain = pos_;
-      while (pos_ < text_.size() && IsPlain(static_cast<unsigned char>(text_[pos_]))) {
-        ++pos_;
-      }
+      pos_ = PlainEnd(pos_);
       if (escaped) {
         decoded_.append(text_.substr(plain, pos_ - plain));
       }
@@ -169,7 +169,9 @@ class Scanner {
       }
       const auto c = static_cast<unsigned char>(text_[pos_]);
       if (c == '"') {
-        value = escaped ? std::string_view(decoded_) : text_.substr(begin, pos_ - begin);
+        value = escaped  ? std::string_view(decoded_)
+                : wanted ? text_.substr(begin, pos_ - begin)
+                         : std::string_view();
         ++pos_;
         return true;
       }
@@ -177,11 +179,11 @@ class Scanner {
         return false;
       }
       if (c == '\\') {
-        if (!escaped) {
+        if (wanted && !escaped) {
           decoded_.assign(text_.substr(begin, pos_ - begin));
           escaped = true;
         }
-        if (!ReadEscape()) {
+        if (!ReadEscape(escaped)) {
           return false;
         }
         continue;
@@ -200,6 +202,35 @@ class Scanner {
 
   // An ASCII character that stands for itself in a string.
   static bool IsPlain(unsigned char c) { return c >= 0x20 && c < 0x80 && c != '"' && c != '\\'; }
+
+  // The end of the run of plain characters from `from`, eight bytes at a time: a word's
+  // special bytes (below 0x20, from 0x80, a quote, a backslash) are flagged by their high
+  // bit; flags above the first special byte may be spurious, but its own is exact, so the
+  // lowest flag ends the run (on little-endian machines; others go on byte by byte).
+  size_t PlainEnd(size_t from) const {
+    constexpr uint64_t kOnes = 0x0101010101010101;
+    constexpr uint64_t kHighs = 0x8080808080808080;
+    const auto below = [](uint64_t word, uint64_t n) {
+      return (word - kOnes * n) & ~word & kHighs;
+    };
+    while (from + sizeof(uint64_t) <= text_.size()) {
+      uint64_t word;
+      std::memcpy(&word, text_.data() + from, sizeof(word));
+      const uint64_t special = below(word, 0x20) | (word & kHighs) |
+                               below(word ^ (kOnes * '"'), 1) | below(word ^ (kOnes * '\\'), 1);
+      if (special != 0) {
+        if constexpr (std::endian::native == std::endian::little) {
+          return from + std::countr_zero(special) / 8;
+        }
+        break;
+      }
+      from += sizeof(uint64_t);
+    }
+    while (from < text_.size() && IsPlain(static_cast<unsigned char>(text_[from]))) {
+      ++from;
+    }
+    return from;
+  }
 
   // The size of the UTF-8 sequence at pos_ (whose first byte is not ASCII), or 0 when it is
   // not well-formed (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
@@ -227,8 +258,9 @@ class Scanner {
     return 0;
   }
 
-  // REQUIRES: text_[pos_] is a backslash. Appends the character it stands for to decoded_.
-  bool ReadEscape() {
+  // REQUIRES: text_[pos_] is a backslash. Appends the character it stands for to decoded_
+  // when `keep`.
+  bool ReadEscape(bool keep) {
     if (pos_ + 1 >= text_.size()) {
       return false;
     }
@@ -238,7 +270,9 @@ class Scanner {
     static constexpr std::string_view kEscapes = "\"\"\\\\//b\bf\fn\nr\rt\t";
     for (size_t i = 0; i < kEscapes.size(); i += 2) {
       if (kEscapes[i] == c) {
-        decoded_.push_back(kEscapes[i + 1]);
+        if (keep) {
+          decoded_.push_back(kEscapes[i + 1]);
+        }
         return true;
       }
     }
@@ -260,7 +294,9 @@ class Scanner {
       }
       code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
     }
-    AppendUtf8(code);
+    if (keep) {
+      AppendUtf8(code);
+    }
     return true;
   }
 

@@ -192,7 +192,7 @@ class EventReader : public JsonHandler {
     }
     return End();
   }
-  bool StartArray() override {
+  bool StartArray(size_t) override {
     if (EnterUnread()) {
       return true;
     }
@@ -205,7 +205,7 @@ class EventReader : public JsonHandler {
     frames_[depth_++] = Frame{node, /*array=*/true};
     return true;
   }
-  bool EndArray() override {
+  bool EndArray(size_t) override {
     if (capture_ > 0) {
       --capture_;
       return true;
@@ -253,7 +253,7 @@ class EventReader : public JsonHandler {
     }
     return true;
   }
-  bool Scalar() override {
+  bool Scalar(std::string_view) override {
     if (capture_ == 0 && skip_ == 0) {
       Incoming();
     }

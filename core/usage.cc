@@ -177,7 +177,7 @@ Result<Usage> NormaliseUsage(Api api, const json& usage) {
   return InvalidArgument("unknown API");
 }
 
-Result<Usage> UsageFromResponseBody(Api api, std::string_view body) {
+Result<ResponseUsage> UsageFromResponseBody(Api api, std::string_view body) {
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) {
     return InvalidArgument(std::string(ApiName(api)) + " response is not a JSON object");
@@ -186,7 +186,15 @@ Result<Usage> UsageFromResponseBody(Api api, std::string_view body) {
   if (it == parsed.end() || !it->is_object()) {
     return InvalidArgument(std::string(ApiName(api)) + " response has no usage object");
   }
-  return NormaliseUsage(api, *it);
+  auto usage = NormaliseUsage(api, *it);
+  if (!usage.ok()) {
+    return std::move(usage).error();
+  }
+  ResponseUsage out{*usage, ""};
+  if (const auto model = parsed.find("model"); model != parsed.end() && model->is_string()) {
+    out.model = model->get<std::string>();
+  }
+  return out;
 }
 
 int64_t EstimateTokensFromBytes(size_t bytes) { return static_cast<int64_t>((bytes + 3) / 4); }

@@ -69,9 +69,16 @@ Result<Usage> NormaliseUsage(Api api, const nlohmann::json& usage);
 // Fails like NormaliseUsage; `into` is unchanged then.
 Status MergeAnthropicUsage(const nlohmann::json& usage, Usage& into);
 
-// Reads the usage of a complete (non-streaming) JSON response body of `api`. Fails with
-// kInvalidArgument when the body is not JSON or holds no usage object.
-Result<Usage> UsageFromResponseBody(Api api, std::string_view body);
+// What a complete (non-streaming) JSON response body says about its own cost.
+struct ResponseUsage {
+  Usage usage;
+  std::string model;  // the body's "model"; empty when absent or not a string
+};
+
+// Reads the usage and the model of a complete (non-streaming) JSON response body of `api`,
+// parsing it once. Fails with kInvalidArgument when the body is not JSON or holds no usage
+// object.
+Result<ResponseUsage> UsageFromResponseBody(Api api, std::string_view body);
 
 // A rough token count for text of `bytes` bytes (about four bytes a token, rounded up),
 // used only where a provider did not report usage.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -123,8 +124,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
         loop_(loop),
         timeout_(timeout),
         request_(std::move(request)),
-        done_(std::move(done)),
-        chunk_(pool->options().read_buffer) {}
+        done_(std::move(done)) {}
 
   // On the exchange's loop: sends on an idle connection of that loop, or a new one.
   void Start() {
@@ -252,7 +252,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
 
   void OnHeader();
 
-  // Parses what the connection's buffer holds into chunk_ and hands it on; reads from the
+  // Parses what the connection's buffer holds into piece_ and hands it on; reads from the
   // provider only when that gave no body byte. The parser runs eagerly (across as many of
   // the provider's chunks as arrived, one piece for the caller instead of one per chunk),
   // and is driven here rather than by Beast's read, which would hold the bytes parsed
@@ -265,9 +265,10 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
       return;
     }
     parser_->eager(true);
+    GrowPiece(conn_->buffer.size());
     auto& body = parser_->get().body();
-    body.data = chunk_.data();
-    body.size = chunk_.size();
+    body.data = piece_.get();
+    body.size = piece_size_;
     body.more = true;
     SysError ec;
     if (conn_->buffer.size() > 0) {
@@ -276,7 +277,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
         ec = {};
       }
     }
-    const size_t n = chunk_.size() - parser_->get().body().size;
+    const size_t n = piece_size_ - parser_->get().body().size;
     if (ec) {
       Cut(ec, std::move(done));
       return;
@@ -285,7 +286,7 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
       if (parser_->is_done()) {
         Release();  // the caller may not read again once it sees ended()
       }
-      done(std::string_view(chunk_.data(), n));
+      done(std::string_view(piece_.get(), n));
       return;
     }
     if (parser_->is_done()) {
@@ -311,6 +312,18 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
           }
           self->ReadSome(std::move(done));
         });
+  }
+
+  // Makes piece_ hold the body bytes `buffered` bytes of the answer can carry (never more
+  // than they are), up to options().read_buffer; it grows by doubling, so an answer costs
+  // what its largest read needs and a few allocations, without initialising the bytes.
+  void GrowPiece(size_t buffered) {
+    const size_t want = std::min(buffered, pool_->options().read_buffer);
+    if (want <= piece_size_) {
+      return;
+    }
+    piece_size_ = std::min(std::max(want, 2 * piece_size_), pool_->options().read_buffer);
+    piece_ = std::make_unique_for_overwrite<char[]>(piece_size_);
   }
 
   // The answer failed mid-body: the connection is closed, `done` told why.
@@ -342,7 +355,8 @@ class Exchange : public std::enable_shared_from_this<Exchange<Stream>> {
   std::function<void(UpstreamOutcome)> done_;
   std::shared_ptr<Conn> conn_;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
-  std::vector<char> chunk_;  // options().read_buffer bytes
+  std::unique_ptr<char[]> piece_;  // the body's piece handed out last (see GrowPiece)
+  size_t piece_size_ = 0;
   bool retried_ = false;
   bool released_ = false;  // the connection is pooled or closed: not this exchange's any more
 };

@@ -29,7 +29,8 @@ struct BeastUpstreamOptions {
   // Idle connections kept at most; one more released is closed.
   size_t max_idle = 256;
   // Bytes read from the provider at once, and the most one piece of an answer's body holds:
-  // a request in flight holds two buffers of this size.
+  // a request in flight holds the connection's read buffer of this size and a piece no
+  // larger than its largest read.
   size_t read_buffer = 16 * 1024;
   // Unset: the client runs `threads` event loops of its own. Set: it runs on these (see
   // BeastUpstreamClient), which must outlive the client and be stopped before it is

@@ -12,6 +12,8 @@
 #include "common/log.h"
 #include "core/pricing.h"
 #include "core/request_ceiling.h"
+#include "core/request_estimate.h"
+#include "core/request_summary.h"
 #include "core/sse_parser.h"
 #include "core/stream_usage.h"
 #include "meter/routes.h"
@@ -111,8 +113,10 @@ class Call : public std::enable_shared_from_this<Call> {
   void Reply(http::Response&& response) { writer_->Send(std::move(response)); }
 
   void Admit() {
-    json parsed = json::parse(request_.body, nullptr, /*allow_exceptions=*/false);
-    if (!parsed.is_object() || !parsed.contains("model") || !parsed["model"].is_string()) {
+    // What the rules read of the body; the conversation, most of its bytes, is not parsed.
+    auto read = core::SummariseRequest(request_.body);
+    json summary = read.ok() ? std::move(*read) : json();
+    if (!summary.is_object() || !summary.contains("model") || !summary["model"].is_string()) {
       c_.records.Rejected(api_, "malformed");
       Reply(ProviderError(api_, 400, "invalid_request_error", "invalid_request",
                           "agentbudget meter: the request body must be a JSON object with a "
@@ -120,9 +124,9 @@ class Call : public std::enable_shared_from_this<Call> {
                           true));
       return;
     }
-    requested_model_ = parsed["model"].get<std::string>();
-    const bool stream = parsed.contains("stream") && parsed["stream"].is_boolean() &&
-                        parsed["stream"].get<bool>();
+    requested_model_ = summary["model"].get<std::string>();
+    const bool stream = summary.contains("stream") && summary["stream"].is_boolean() &&
+                        summary["stream"].get<bool>();
     if (const auto refusal = c_.allowlist.Refusal(requested_model_)) {
       c_.records.Decision(api_, "deny");
       log::Warn("call denied", {{"api", core::ApiName(api_)}, {"model", requested_model_},
@@ -133,7 +137,7 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     const core::ResolvedRate requested_rate = c_.rates.Resolve(requested_model_);
     const core::CeilingOutcome ceiling = core::ApplyRequestCeiling(
-        c_.config.request, api_, *requested_rate.rate, request_.body.size(), parsed);
+        c_.config.request, api_, *requested_rate.rate, request_.body.size(), summary);
     if (ceiling.refusal) {
       c_.records.Rejected(api_, "request_ceiling");
       Reply(ProviderError(api_, 400, "invalid_request_error", "request_ceiling",
@@ -142,28 +146,61 @@ class Call : public std::enable_shared_from_this<Call> {
     }
     clamped_ = ceiling.clamped;
     estimate_ =
-        core::EstimateRequest(api_, parsed, request_.body.size(), c_.history.typical());
+        core::EstimateRequest(api_, summary, request_.body.size(), c_.history.typical());
     const core::Money estimate_cost = core::PriceUsage(*requested_rate.rate, estimate_);
-    const uint64_t fingerprint = core::Fingerprint(request_.body);
+    // Only the retry-loop guard reads the fingerprint: a hash of the whole body.
+    const uint64_t fingerprint =
+        c_.enforcer.limits().max_identical_requests ? core::Fingerprint(request_.body) : 0;
     c_.enforcer.Admit(
         core::ProviderName(api_), requested_model_, fingerprint, estimate_cost,
         estimate_.Total(),
-        [self = shared_from_this(), parsed = std::move(parsed), stream](
+        [self = shared_from_this(), summary = std::move(summary), stream](
             Admission admission) mutable {
           // Back on the client connection's loop (at once when the admission was decided
           // there): the upstream exchange starts on the caller's loop, and then relays
           // without a hop.
           boost::asio::dispatch(
               self->c_.loops.loop(self->loop_),
-              [self, admission = std::move(admission), parsed = std::move(parsed),
+              [self, admission = std::move(admission), summary = std::move(summary),
                stream]() mutable {
                 self->admission_ = std::move(admission);
-                self->Forward(std::move(parsed), stream);
+                self->Forward(summary, stream);
               });
         });
   }
 
-  void Forward(json&& parsed, bool stream) {
+  // Whether an OpenAI Chat stream asks for its usage already (stream_options.include_usage).
+  static bool IncludesUsage(const json& summary) {
+    const auto options = summary.find("stream_options");
+    if (options == summary.end() || !options->is_object()) {
+      return false;
+    }
+    const auto include = options->find("include_usage");
+    return include != options->end() && include->is_boolean() && include->get<bool>();
+  }
+
+  // Parses the whole body to change it: the output cap the ceiling clamped (in `summary`),
+  // the model the authority chose instead, and an OpenAI Chat stream made to report usage.
+  void Rewrite(const json& summary, bool degraded) {
+    json body = json::parse(request_.body);  // an object: its summary was read
+    if (clamped_) {
+      const char* field = core::OutputCapField(api_, summary);
+      body[field] = summary.at(field);
+    }
+    if (degraded) {
+      body["model"] = admission_.model;
+    }
+    if (strip_usage_chunk_) {
+      json& options = body["stream_options"];
+      if (!options.is_object()) {
+        options = json::object();
+      }
+      options["include_usage"] = true;
+    }
+    request_.body = body.dump();
+  }
+
+  void Forward(const json& summary, bool stream) {
     if (!admission_.allowed) {
       c_.records.Decision(api_, "deny");
       log::Warn("call denied", {{"api", core::ApiName(api_)}, {"model", requested_model_},
@@ -173,25 +210,10 @@ class Call : public std::enable_shared_from_this<Call> {
       return;
     }
     c_.records.Decision(api_, admission_.degraded ? "degrade" : "allow");
-    bool rewrite = clamped_;
-    if (admission_.model != requested_model_) {
-      parsed["model"] = admission_.model;
-      rewrite = true;
-    }
-    if (api_ == core::Api::kOpenAIChat && stream) {
-      json& options = parsed["stream_options"];
-      if (!options.is_object()) {
-        options = json::object();
-      }
-      if (!(options.contains("include_usage") && options["include_usage"].is_boolean() &&
-            options["include_usage"].get<bool>())) {
-        options["include_usage"] = true;
-        strip_usage_chunk_ = true;
-        rewrite = true;
-      }
-    }
-    if (rewrite) {
-      request_.body = parsed.dump();
+    const bool degraded = admission_.model != requested_model_;
+    strip_usage_chunk_ = api_ == core::Api::kOpenAIChat && stream && !IncludesUsage(summary);
+    if (clamped_ || degraded || strip_usage_chunk_) {
+      Rewrite(summary, degraded);
     }
     record_.api = api_;
     record_.requested_model = requested_model_;
@@ -349,20 +371,18 @@ class Call : public std::enable_shared_from_this<Call> {
     const bool success = status_ / 100 == 2;
     core::MeteredUsage metered;
     if (metered_ && success) {
-      auto usage = cut ? Result<core::Usage>(Internal("the upstream response was cut off"))
-                       : encoded_ ? Result<core::Usage>(Internal("the answer is compressed"))
-                                  : core::UsageFromResponseBody(api_, body_);
-      if (usage.ok()) {
-        metered.usage = *usage;
-        json parsed = json::parse(body_, nullptr, false);
-        if (parsed.is_object() && parsed.contains("model") && parsed["model"].is_string()) {
-          metered.response_model = parsed["model"].get<std::string>();
-        }
+      using Read = Result<core::ResponseUsage>;
+      auto read = cut        ? Read(Internal("the upstream response was cut off"))
+                  : encoded_ ? Read(Internal("the answer is compressed"))
+                             : core::UsageFromResponseBody(api_, body_);
+      if (read.ok()) {
+        metered.usage = read->usage;
+        metered.response_model = std::move(read->model);
       } else {
         metered.usage.input = estimate_.input;
         metered.estimated = true;
         log::Warn("no usage in a successful answer; estimated",
-                  {{"api", core::ApiName(api_)}, {"error", usage.error().message}});
+                  {{"api", core::ApiName(api_)}, {"error", read.error().message}});
       }
     }
     if (!cut) {

@@ -17,6 +17,7 @@
 //
 // Usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]
 //                    [--authority CLUSTER --operator PATH] [--meter PATH] [--latencies FILE]
+//                    [--request-bytes N]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -286,11 +287,28 @@ void RunStub(int listen_fd) {
   }
 }
 
+// Bytes of earlier context every request carries (--request-bytes): an agent's requests
+// hold its whole conversation, tens to hundreds of KB of code and tool results.
+size_t context_bytes = 0;
+
+// The context: source text as JSON escapes it (newlines, quotes, a tab).
+std::string Context() {
+  const std::string line = R"(    if (!parsed.ok()) {\n      return \"a tool's result\";\t}\n)";
+  std::string context;
+  while (context.size() < context_bytes) {
+    context += line;
+  }
+  return context;
+}
+
 std::string Request(const std::string& path, bool stream) {
+  static const std::string context = Context();
+  const std::string earlier =
+      context.empty() ? "" : R"({"role":"user","content":")" + context + R"("},)";
   const std::string body =
       std::string(R"({"model":"claude-haiku-4-5","max_tokens":64,)") +
-      (stream ? R"("stream":true,)" : "") +
-      R"("messages":[{"role":"user","content":"Say hello to the benchmark."}]})";
+      (stream ? R"("stream":true,)" : "") + R"("messages":[)" + earlier +
+      R"({"role":"user","content":"Say hello to the benchmark."}]})";
   return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
          "x-api-key: placeholder\r\nanthropic-version: 2023-06-01\r\ncontent-length: " +
          std::to_string(body.size()) + "\r\n\r\n" + body;
@@ -612,6 +630,8 @@ int main(int argc, char** argv) {
       seconds = std::atof(argv[i + 1]);
     } else if (flag == "--rate" && has_value && std::atof(argv[i + 1]) > 0) {
       rate = std::atof(argv[i + 1]);
+    } else if (flag == "--request-bytes" && has_value && std::atoi(argv[i + 1]) >= 0) {
+      context_bytes = static_cast<size_t>(std::atoi(argv[i + 1]));
     } else if (flag == "--latencies" && has_value) {
       paced = std::fopen(argv[i + 1], "w");
       if (paced == nullptr) {
@@ -622,12 +642,14 @@ int main(int argc, char** argv) {
       std::fprintf(flag == "--help" ? stdout : stderr,
                    "usage: meter_bench [--calls N] [--seconds S] [--rate R] [--rounds N]\n"
                    "                   [--authority CLUSTER [--operator PATH]] [--meter PATH]\n"
-                   "                   [--latencies FILE]\n"
+                   "                   [--latencies FILE] [--request-bytes N]\n"
                    "  Added latency at a fixed rate, stream TTFB, 64-stream throughput and RSS\n"
                    "  of the meter (and, with --authority, of a meter reserving at a real\n"
                    "  budget authority on local cluster CLUSTER), against direct calls.\n"
                    "  --latencies FILE writes each paced call: target, round, the ms it was\n"
-                   "  scheduled at from the phase's start, its latency in us.\n");
+                   "  scheduled at from the phase's start, its latency in us.\n"
+                   "  --request-bytes N adds about N bytes of earlier conversation to every\n"
+                   "  request (default 0: a one-line request).\n");
       return flag == "--help" ? 0 : 2;
     }
   }

@@ -25,9 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using agentbudget::core::Api;
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   for (Api api : {Api::kAnthropicMessages, Api::kOpenAIChat, Api::kOpenAIResponses}) {
-    auto usage = agentbudget::core::UsageFromResponseBody(api, input);
-    if (usage.ok()) {
-      CheckUsage(*usage);
+    auto read = agentbudget::core::UsageFromResponseBody(api, input);
+    if (read.ok()) {
+      CheckUsage(read->usage);
     }
     agentbudget::core::SseParser parser(1 << 20);
     agentbudget::core::StreamUsageTracker tracker(api, /*strip_usage_chunk=*/true);

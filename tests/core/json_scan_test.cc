@@ -51,13 +51,30 @@ TEST(JsonScanTest, RefusesWhatNlohmannRefuses) {
   }
 }
 
-TEST(JsonScanTest, ReportsObjectOffsetsForReadingThemAgain) {
+TEST(JsonScanTest, ReportsContainerOffsetsAndLiteralsForReadingThemAgain) {
   struct Offsets : JsonTrace {
     bool StartObject(size_t begin) override { return Add("{", std::to_string(begin)); }
     bool EndObject(size_t end) override { return Add("}", std::to_string(end)); }
+    bool StartArray(size_t begin) override { return Add("[", std::to_string(begin)); }
+    bool EndArray(size_t end) override { return Add("]", std::to_string(end)); }
+    bool Scalar(std::string_view literal) override { return Add("v", literal); }
   } offsets;
-  ASSERT_TRUE(ScanJson(R"({"u": {"n": 1} })", offsets));
-  EXPECT_EQ(offsets.text(), "{1:0k1:u{1:6k1:nv0:}2:14}2:16");
+  ASSERT_TRUE(ScanJson(R"({"u": {"n": -1.5e3}, "a": [true, null, 0] })", offsets));
+  EXPECT_EQ(offsets.text(),
+            "{1:0k1:u{1:6k1:nv6:-1.5e3}2:19k1:a[2:26v4:truev4:nullv1:0]2:41}2:43");
+}
+
+TEST(JsonScanTest, ChecksStringsItDoesNotDecodeAsStrictly) {
+  struct Skipping : JsonTrace {
+    bool WantsNextString() override { return false; }
+  };
+  Skipping valid;
+  ASSERT_TRUE(ScanJson(R"({"a\n": ["x\"y", "\u00e9", "plain"]})", valid));
+  EXPECT_EQ(valid.text(), "{0:k0:[0:s0:s0:s0:]0:}0:");
+  for (const char* text : {R"(["\x"])", R"(["\ud800"])", "[\"\x01\"]", "[\"\xc3\"]"}) {
+    Skipping invalid;
+    EXPECT_FALSE(ScanJson(text, invalid)) << text;
+  }
 }
 
 TEST(JsonScanTest, StopsWhenTheHandlerSaysSo) {

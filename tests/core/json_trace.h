@@ -15,11 +15,11 @@ class JsonTrace : public JsonHandler {
  public:
   bool StartObject(size_t) override { return Add("{"); }
   bool EndObject(size_t) override { return Add("}"); }
-  bool StartArray() override { return Add("["); }
-  bool EndArray() override { return Add("]"); }
+  bool StartArray(size_t) override { return Add("["); }
+  bool EndArray(size_t) override { return Add("]"); }
   bool Key(std::string_view name) override { return Add("k", name); }
   bool String(std::string_view value) override { return Add("s", value); }
-  bool Scalar() override { return Add("v"); }
+  bool Scalar(std::string_view) override { return Add("v"); }
 
   bool Add(std::string_view kind, std::string_view text = {}) {
     text_.append(kind).append(std::to_string(text.size())).append(":").append(text);

@@ -60,11 +60,20 @@ TEST(UsageTest, MergeKeepsTheLatestValueOfEachFieldWithoutSumming) {
   EXPECT_EQ(usage, (Usage{10, 5, 0, 0, 42, 0}));
 }
 
-TEST(UsageTest, ReadsUsageFromAResponseBody) {
-  auto usage = UsageFromResponseBody(
-      Api::kAnthropicMessages, R"({"id":"m","usage":{"input_tokens":3,"output_tokens":4}})");
-  ASSERT_TRUE(usage.ok());
-  EXPECT_EQ(*usage, (Usage{3, 0, 0, 0, 4, 0}));
+TEST(UsageTest, ReadsUsageAndModelFromAResponseBody) {
+  auto read = UsageFromResponseBody(
+      Api::kAnthropicMessages,
+      R"({"id":"m","model":"claude-x","usage":{"input_tokens":3,"output_tokens":4}})");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->usage, (Usage{3, 0, 0, 0, 4, 0}));
+  EXPECT_EQ(read->model, "claude-x");
+  for (const char* body : {R"({"usage":{"prompt_tokens":1}})",
+                           R"({"model":7,"usage":{"prompt_tokens":1}})"}) {
+    auto without = UsageFromResponseBody(Api::kOpenAIChat, body);
+    ASSERT_TRUE(without.ok()) << body;
+    EXPECT_EQ(without->usage.input, 1) << body;
+    EXPECT_EQ(without->model, "") << body;
+  }
 }
 
 TEST(UsageTest, ExplainsABodyWithoutUsage) {

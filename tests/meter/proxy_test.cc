@@ -108,6 +108,31 @@ TEST_F(ProxyTest, NonStreamingCallIsForwardedAndCharged) {
   EXPECT_EQ(enforcer_->totals().spent, core::Money::FromMicros(110));
 }
 
+// The meter reads only the members it decides on; the rest of an agent's body reaches the
+// provider as the agent wrote it, while a body broken deep inside its conversation is still
+// refused.
+TEST_F(ProxyTest, AnAgentsBodyIsForwardedByteForByteAndCheckedWhole) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url());
+  std::string conversation;
+  while (conversation.size() < 200'000) {
+    conversation += R"(  if (x) {\n    return \"caf\u00e9\";\t}\n)";
+  }
+  const std::string body = R"( { "messages" : [ {"role":"user","model":"not this one",)"
+                           R"("content":")" + conversation + R"("} ] ,)"
+                           R"( "model" : "claude-haiku-4-5", "max_tokens" : 10 } )";
+  http::http_response response = Post("/anthropic/v1/messages", body);
+  EXPECT_EQ(response.status_code(), 200);
+  ASSERT_EQ(upstream.seen().size(), 1u);
+  EXPECT_TRUE(upstream.seen().at(0).second == body) << "the body was changed on its way";
+  const std::string broken = R"({"model":"claude-haiku-4-5","messages":[{"content":")" +
+                             conversation + R"(\x"}]})";
+  EXPECT_EQ(Post("/anthropic/v1/messages", broken).status_code(), 400);
+  EXPECT_EQ(upstream.seen().size(), 1u);
+}
+
 TEST_F(ProxyTest, UpstreamErrorsAreReturnedUnmodifiedAndNotCharged) {
   const std::string body = R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})";
   ScriptedServer upstream([&](http::http_request r, const std::string&) {

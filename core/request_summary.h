@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+
+namespace agentbudget::core {
+
+// The top-level members of a request body that the meter decides on: "model", "stream",
+// "stream_options" and the output caps ("max_tokens", "max_completion_tokens",
+// "max_output_tokens").
+bool IsSummaryMember(std::string_view name);
+
+// The members of request `body` named by IsSummaryMember, as a JSON object holding each
+// present one with the value json::parse would give it (the last, when a name repeats), and
+// nothing else. Read in one pass without building the body, whose conversation is most of
+// its bytes: only those members' values are parsed. Fails with kInvalidArgument, naming
+// the rule, exactly when json::parse(body) fails or gives anything but an object.
+Result<nlohmann::json> SummariseRequest(std::string_view body);
+
+}  // namespace agentbudget::core

@@ -1,0 +1,64 @@
+#include "core/request_summary.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace agentbudget::core {
+namespace {
+
+using nlohmann::json;
+
+TEST(RequestSummaryTest, KeepsTheMembersTheMeterDecidesOnAndSkipsTheConversation) {
+  const std::string body = R"({"model":"claude-x","max_tokens":64,"stream":true,)"
+                           R"("messages":[{"role":"user","content":"say \"hi\"\n",)"
+                           R"("model":"nested, not read"}],"system":{"model":"no"},)"
+                           R"("stream_options":{"include_usage":true,"x":[1,{"y":null}]},)"
+                           R"("max_completion_tokens":1e3,"max_output_tokens":-7})";
+  auto summary = SummariseRequest(body);
+  ASSERT_TRUE(summary.ok()) << summary.error().message;
+  EXPECT_EQ(*summary, json::parse(R"({"model":"claude-x","max_tokens":64,"stream":true,)"
+                                  R"("stream_options":{"include_usage":true,"x":[1,{"y":null}]},)"
+                                  R"("max_completion_tokens":1e3,"max_output_tokens":-7})"));
+}
+
+TEST(RequestSummaryTest, ReadsValuesAsTheParserWould) {
+  // A repeated name keeps its last value; a container or a scalar of any type is kept as it
+  // is, for the rules to judge; a byte order mark is skipped.
+  const std::string bodies[] = {
+      R"({"model":"a","model":"b"})",
+      R"({"model":["a"],"stream":"yes","max_tokens":18446744073709551615})",
+      R"({"max_tokens":null,"stream_options":[],"max_output_tokens":{"n":1}})",
+      "\xef\xbb\xbf{\"model\":\"m\"}",
+      R"( {"model":"\u00e9t\u00e9"} )",
+  };
+  for (const std::string& body : bodies) {
+    const json parsed = json::parse(body);
+    json expected = json::object();
+    for (const auto& [name, value] : parsed.items()) {
+      if (IsSummaryMember(name)) {
+        expected[name] = value;
+      }
+    }
+    auto summary = SummariseRequest(body);
+    ASSERT_TRUE(summary.ok()) << body;
+    EXPECT_EQ(*summary, expected) << body;
+  }
+}
+
+TEST(RequestSummaryTest, RefusesWhatIsNotAJsonObjectNamingTheRule) {
+  for (const char* body : {"", "{", R"({"model":"a",})", "nul", R"({"a":1}x)", "\"\\x\""}) {
+    auto summary = SummariseRequest(body);
+    ASSERT_FALSE(summary.ok()) << body;
+    EXPECT_EQ(summary.error().message, "the request body is not JSON") << body;
+  }
+  for (const char* body : {"[]", "\"model\"", "7", "null"}) {
+    auto summary = SummariseRequest(body);
+    ASSERT_FALSE(summary.ok()) << body;
+    EXPECT_EQ(summary.error().message, "the request body is not a JSON object") << body;
+  }
+}
+
+}  // namespace
+}  // namespace agentbudget::core
