@@ -87,6 +87,23 @@ bool IsSummaryMember(std::string_view name) {
          name == "max_output_tokens";
 }
 
+std::string WithFirstMember(std::string_view body, std::string_view name,
+                            const json& value) {
+  // Just past the root object's '{': only a byte order mark or whitespace comes before it.
+  const size_t open = body.find('{') + 1;
+  const size_t next = body.find_first_not_of(" \t\r\n", open);
+  const bool empty = next != std::string_view::npos && body[next] == '}';
+  std::string out(body.substr(0, open));
+  out += json(std::string(name)).dump();
+  out += ':';
+  out += value.dump();
+  if (!empty) {
+    out += ',';
+  }
+  out += body.substr(open);
+  return out;
+}
+
 Result<json> SummariseRequest(std::string_view body) {
   // json::parse skips a leading UTF-8 byte order mark; so does this.
   if (body.starts_with("\xef\xbb\xbf")) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
@@ -19,5 +20,11 @@ bool IsSummaryMember(std::string_view name);
 // its bytes: only those members' values are parsed. Fails with kInvalidArgument, naming
 // the rule, exactly when json::parse(body) fails or gives anything but an object.
 Result<nlohmann::json> SummariseRequest(std::string_view body);
+
+// `body` with the member `name` set to `value` added as its first member, the rest of its
+// text unchanged: a change to a long body without parsing it. REQUIRES: `body` is a JSON
+// object (SummariseRequest read it) with no member `name`.
+std::string WithFirstMember(std::string_view body, std::string_view name,
+                            const nlohmann::json& value);
 
 }  // namespace agentbudget::core

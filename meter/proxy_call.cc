@@ -179,9 +179,16 @@ class Call : public std::enable_shared_from_this<Call> {
     return include != options->end() && include->is_boolean() && include->get<bool>();
   }
 
-  // Parses the whole body to change it: the output cap the ceiling clamped (in `summary`),
-  // the model the authority chose instead, and an OpenAI Chat stream made to report usage.
+  // Changes the body: the output cap the ceiling clamped (in `summary`), the model the
+  // authority chose instead, and an OpenAI Chat stream made to report usage. The body is
+  // parsed whole, but for the usual case of a stream without stream_options, whose text
+  // only gains a first member.
   void Rewrite(const json& summary, bool degraded) {
+    if (!clamped_ && !degraded && !summary.contains("stream_options")) {
+      request_.body = core::WithFirstMember(request_.body, "stream_options",
+                                            {{"include_usage", true}});
+      return;
+    }
     json body = json::parse(request_.body);  // an object: its summary was read
     if (clamped_) {
       const char* field = core::OutputCapField(api_, summary);

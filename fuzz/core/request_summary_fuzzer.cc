@@ -1,6 +1,7 @@
 // core::SummariseRequest reads every agent request body the meter governs: for any bytes it
 // must fail exactly when nlohmann::json::parse does not give an object, and otherwise give
-// exactly the summary members of the parsed object.
+// exactly the summary members of the parsed object. core::WithFirstMember, which adds
+// stream_options to such a body, must give the same object with that member added.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -30,6 +31,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (*summary != expected) {
     std::abort();
+  }
+  if (!parsed.contains("stream_options")) {
+    const nlohmann::json options = {{"include_usage", true}};
+    nlohmann::json added = parsed;
+    added["stream_options"] = options;
+    if (nlohmann::json::parse(core::WithFirstMember(body, "stream_options", options), nullptr,
+                              /*allow_exceptions=*/false) != added) {
+      std::abort();
+    }
   }
   return 0;
 }

@@ -47,6 +47,19 @@ TEST(RequestSummaryTest, ReadsValuesAsTheParserWould) {
   }
 }
 
+TEST(RequestSummaryTest, AddsAFirstMemberLeavingTheRestOfTheTextAsItWas) {
+  const json options = {{"include_usage", true}};
+  EXPECT_EQ(WithFirstMember(R"({"model":"m","messages":[]})", "stream_options", options),
+            R"({"stream_options":{"include_usage":true},"model":"m","messages":[]})");
+  EXPECT_EQ(WithFirstMember(" { } ", "stream_options", options),
+            R"( {"stream_options":{"include_usage":true} } )");
+  const std::string bom = "\xef\xbb\xbf\n{ \"a\\\"{\" : 1 }";
+  const std::string added = WithFirstMember(bom, "n", 2);
+  EXPECT_EQ(added, "\xef\xbb\xbf\n{\"n\":2, \"a\\\"{\" : 1 }");
+  ASSERT_TRUE(SummariseRequest(added).ok());
+  EXPECT_EQ(json::parse(added), json::parse(R"({"n":2,"a\"{":1})"));
+}
+
 TEST(RequestSummaryTest, RefusesWhatIsNotAJsonObjectNamingTheRule) {
   for (const char* body : {"", "{", R"({"model":"a",})", "nul", R"({"a":1}x)", "\"\\x\""}) {
     auto summary = SummariseRequest(body);
