@@ -151,8 +151,8 @@ class Scanner {
     return true;
   }
 
-  // REQUIRES: text_[pos_] is the opening quote. `value` is a view of the text when the
-  // string holds no escape, else of decoded_.
+  // REQUIRES: text_[pos_] is the opening quote. `value` is empty when the handler does not
+  // want the string, else a view of the text when it holds no escape, else of decoded_.
   bool ReadString(std::string_view& value) {
     const size_t begin = ++pos_;
     const bool wanted = handler_.WantsNextString();

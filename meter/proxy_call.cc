@@ -184,7 +184,7 @@ class Call : public std::enable_shared_from_this<Call> {
   // parsed whole, but for the usual case of a stream without stream_options, whose text
   // only gains a first member.
   void Rewrite(const json& summary, bool degraded) {
-    if (!clamped_ && !degraded && !summary.contains("stream_options")) {
+    if (strip_usage_chunk_ && !clamped_ && !degraded && !summary.contains("stream_options")) {
       request_.body = core::WithFirstMember(request_.body, "stream_options",
                                             {{"include_usage", true}});
       return;

@@ -49,7 +49,9 @@ class ProxyTest : public ::testing::Test {
       adjust(config);
     }
     port_ = config.listen_port;
-    enforcer_ = std::make_unique<Enforcer>(Enforcer::Options{}, nullptr, nullptr);
+    Enforcer::Options enforcer_options;
+    enforcer_options.limits = config.envelope;
+    enforcer_ = std::make_unique<Enforcer>(enforcer_options, nullptr, nullptr);
     records_ = Records::Create("").value();
     if (keys_ == nullptr) {
       keys_ = std::make_unique<FileKeys>(config.anthropic_key_file, config.openai_key_file);

@@ -133,6 +133,25 @@ TEST_F(ProxyTest, AnAgentsBodyIsForwardedByteForByteAndCheckedWhole) {
   EXPECT_EQ(upstream.seen().size(), 1u);
 }
 
+// The retry-loop guard tells bodies apart by all their bytes, the conversation included.
+TEST_F(ProxyTest, TheRetryLoopGuardCountsByteIdenticalBodiesOnly) {
+  ScriptedServer upstream([](http::http_request r, const std::string&) {
+    r.reply(200, kMessage, "application/json").wait();
+  });
+  StartMeter(upstream.url(), [](Config& config) { config.envelope.max_identical_requests = 2; });
+  const auto body = [](const std::string& said) {
+    return R"({"model":"claude-haiku-4-5","max_tokens":10,"messages":[{"role":"user",)"
+           R"("content":")" + said + R"("}]})";
+  };
+  EXPECT_EQ(Post("/anthropic/v1/messages", body("retry me")).status_code(), 200);
+  EXPECT_EQ(Post("/anthropic/v1/messages", body("retry me")).status_code(), 200);
+  http::http_response third = Post("/anthropic/v1/messages", body("retry me"));
+  EXPECT_EQ(third.status_code(), 400);
+  EXPECT_NE(third.extract_utf8string().get().find("maxIdenticalRequests"), std::string::npos);
+  EXPECT_EQ(Post("/anthropic/v1/messages", body("retry me!")).status_code(), 200);
+  EXPECT_EQ(upstream.seen().size(), 3u);
+}
+
 TEST_F(ProxyTest, UpstreamErrorsAreReturnedUnmodifiedAndNotCharged) {
   const std::string body = R"({"type":"error","error":{"type":"overloaded_error","message":"busy"}})";
   ScriptedServer upstream([&](http::http_request r, const std::string&) {
