@@ -25,6 +25,10 @@ class SummaryReader : public JsonHandler {
       value_next_ = true;
       member_.reset();
       if (IsSummaryMember(name)) {
+        if (summary_.contains(name)) {
+          repeated_.emplace(name);
+          return false;
+        }
         member_.emplace(name);
       }
     }
@@ -49,6 +53,8 @@ class SummaryReader : public JsonHandler {
   bool WantsNextString() override { return depth_ == 1 && (!value_next_ || member_); }
 
   bool root_is_object() const { return root_is_object_; }
+  // The summary member named twice, which stopped the scan.
+  const std::optional<std::string>& repeated() const { return repeated_; }
   json& summary() { return summary_; }
 
  private:
@@ -76,6 +82,7 @@ class SummaryReader : public JsonHandler {
   bool value_next_ = false;            // a root member's name was read, its value comes next
   std::optional<std::string> member_;  // the root's member being read, when a summary one
   size_t begin_ = 0;                   // where the member's container starts
+  std::optional<std::string> repeated_;
   json summary_ = json::object();
 };
 
@@ -111,6 +118,9 @@ Result<json> SummariseRequest(std::string_view body) {
   }
   SummaryReader reader(body);
   if (!ScanJson(body, reader)) {
+    if (reader.repeated()) {
+      return InvalidArgument("the request body names \"" + *reader.repeated() + "\" twice");
+    }
     return InvalidArgument("the request body is not JSON");
   }
   if (!reader.root_is_object()) {

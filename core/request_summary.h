@@ -15,10 +15,12 @@ namespace agentbudget::core {
 bool IsSummaryMember(std::string_view name);
 
 // The members of request `body` named by IsSummaryMember, as a JSON object holding each
-// present one with the value json::parse would give it (the last, when a name repeats), and
-// nothing else. Read in one pass without building the body, whose conversation is most of
-// its bytes: only those members' values are parsed. Fails with kInvalidArgument, naming
-// the rule, exactly when json::parse(body) fails or gives anything but an object.
+// present one with the value json::parse would give it, and nothing else. Read in one pass
+// without building the body, whose conversation is most of its bytes: only those members'
+// values are parsed. Fails with kInvalidArgument, naming the rule, when json::parse(body)
+// fails or gives anything but an object, and when the body names one of those members
+// twice: parsers differ on which of the two counts, so the provider could act on a model
+// or a cap other than the one the meter judged.
 Result<nlohmann::json> SummariseRequest(std::string_view body);
 
 // `body` with the member `name` set to `value` added as its first member, the rest of its

@@ -120,7 +120,8 @@ class Call : public std::enable_shared_from_this<Call> {
       c_.records.Rejected(api_, "malformed");
       Reply(ProviderError(api_, 400, "invalid_request_error", "invalid_request",
                           "agentbudget meter: the request body must be a JSON object with a "
-                          "string \"model\"",
+                          "string \"model\"" +
+                              (read.ok() ? std::string() : ": " + read.error().message),
                           true));
       return;
     }

@@ -24,10 +24,10 @@ TEST(RequestSummaryTest, KeepsTheMembersTheMeterDecidesOnAndSkipsTheConversation
 }
 
 TEST(RequestSummaryTest, ReadsValuesAsTheParserWould) {
-  // A repeated name keeps its last value; a container or a scalar of any type is kept as it
-  // is, for the rules to judge; a byte order mark is skipped.
+  // A container or a scalar of any type is kept as it is, for the rules to judge; a name
+  // repeated outside the summary is no concern of it; a byte order mark is skipped.
   const std::string bodies[] = {
-      R"({"model":"a","model":"b"})",
+      R"({"messages":1,"messages":2,"model":"a","x":{"model":"b","model":"c"}})",
       R"({"model":["a"],"stream":"yes","max_tokens":18446744073709551615})",
       R"({"max_tokens":null,"stream_options":[],"max_output_tokens":{"n":1}})",
       "\xef\xbb\xbf{\"model\":\"m\"}",
@@ -58,6 +58,18 @@ TEST(RequestSummaryTest, AddsAFirstMemberLeavingTheRestOfTheTextAsItWas) {
   EXPECT_EQ(added, "\xef\xbb\xbf\n{\"n\":2, \"a\\\"{\" : 1 }");
   ASSERT_TRUE(SummariseRequest(added).ok());
   EXPECT_EQ(json::parse(added), json::parse(R"({"n":2,"a\"{":1})"));
+}
+
+TEST(RequestSummaryTest, RefusesAMemberItReadsNamedTwice) {
+  for (const char* body : {R"({"model":"cheap","messages":[],"model":"dear"})",
+                           R"({"model":"m","max_tokens":1,"max_tokens":{"a":2}})"}) {
+    auto summary = SummariseRequest(body);
+    ASSERT_FALSE(summary.ok()) << body;
+    EXPECT_NE(summary.error().message.find("names \""), std::string::npos) << body;
+    EXPECT_NE(summary.error().message.find("\" twice"), std::string::npos) << body;
+  }
+  EXPECT_EQ(SummariseRequest(R"({"model":"a","model":"b"})").error().message,
+            "the request body names \"model\" twice");
 }
 
 TEST(RequestSummaryTest, RefusesWhatIsNotAJsonObjectNamingTheRule) {
