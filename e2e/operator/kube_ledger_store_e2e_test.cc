@@ -6,9 +6,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
+#include "common/base64.h"
+#include "common/gzip.h"
 #include "e2e/support/cluster_environment.h"
 #include "e2e/support/local_cluster.h"
 #include "kube/config.h"
@@ -293,6 +296,63 @@ TEST_F(KubeLedgerStoreE2eTest, CorruptAndForeignConfigMapsAreReportedSkippedAndK
   ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
   EXPECT_EQ(Dump(*loaded), Dump(FoldEntries(good, now - hours{1})));
   EXPECT_EQ(store_->Usage().skipped, 3);
+}
+
+// Segments are stored gzipped under binaryData; a segment an earlier operator wrote as text
+// under data.entries counts as before, and one whose gzip does not decode is skipped and
+// kept, like any bad object.
+TEST_F(KubeLedgerStoreE2eTest, SegmentsAreStoredGzippedAndTextSegmentsStillCount) {
+  const core::SysSeconds now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const std::vector<LedgerEntry> earlier = Batch("run-a", now - hours{31}, 3);
+  ASSERT_TRUE(CreateConfigMap(kube_ledger::SegmentName(0), "segment",
+                              kube_ledger::Lines(earlier.begin(), earlier.end()))
+                  .ok());
+  store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace, KubeLedgerStore::Options{});
+  ASSERT_TRUE(store_->Load().ok());
+  const std::vector<LedgerEntry> later = Batch("run-b", now - hours{30}, 200);
+  ASSERT_TRUE(store_->Append(later).ok());
+
+  kube::ListOptions options;
+  options.field_selector = "metadata.name=" + kube_ledger::SegmentName(1);
+  auto listed = client_->List(kube::resources::kConfigMaps, kNamespace, options);
+  ASSERT_TRUE(listed.ok() && listed->items.size() == 1);
+  const nlohmann::json& stored = listed->items[0];
+  EXPECT_FALSE(stored.contains("data"));
+  const std::string gzipped = stored["binaryData"][kube_ledger::kEntriesKey].get<std::string>();
+  const std::string text = kube_ledger::Lines(later.begin(), later.end());
+  EXPECT_LT(gzipped.size(), text.size() / 4) << "base64 of the gzip, against the text";
+  std::printf("a segment of %zu entries: %zu bytes of JSON lines, %zu stored (gzip, base64)\n",
+              later.size(), text.size(), gzipped.size());
+  auto compressed = base64::Decode(gzipped);
+  ASSERT_TRUE(compressed.ok());
+  auto lines = gzip::Decompress(*compressed, text.size());
+  ASSERT_TRUE(lines.ok()) << lines.error().message;
+  EXPECT_EQ(*lines, text) << "readable with base64 -d | gunzip";
+
+  auto bad = client_->Create(
+      kube::resources::kConfigMaps, kNamespace,
+      {{"apiVersion", "v1"},
+       {"kind", "ConfigMap"},
+       {"metadata",
+        {{"name", kube_ledger::SegmentName(2)}, {"labels", {{"agentbudget.io/ledger", "segment"}}}}},
+       {"binaryData", {{kube_ledger::kEntriesKey, base64::Encode("not gzip")}}}});
+  ASSERT_TRUE(bad.ok()) << bad.error().ToString();
+
+  store_ = std::make_unique<KubeLedgerStore>(*client_, kNamespace, KubeLedgerStore::Options{});
+  std::vector<LedgerEntry> both = earlier;
+  both.insert(both.end(), later.begin(), later.end());
+  auto loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(Dump(*loaded), Dump(both));
+  EXPECT_EQ(store_->Usage().skipped, 1);
+
+  // Folded together into a gzipped checkpoint; the bad segment stays for inspection.
+  ASSERT_TRUE(store_->Compact({now, now - hours{40}}).ok());
+  EXPECT_EQ(ConfigMaps("segment"), 1);
+  EXPECT_EQ(ConfigMaps("checkpoint"), 1);
+  loaded = store_->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(Spend(loaded), Spend(both));
 }
 
 // A checkpoint part that does not decode is reported and kept; Load then reads the older

@@ -5,6 +5,9 @@
 #include <sstream>
 #include <utility>
 
+#include "common/base64.h"
+#include "common/gzip.h"
+
 namespace agentbudget::authority::kube_ledger {
 
 std::string SegmentName(uint64_t sequence) {
@@ -64,13 +67,44 @@ Status DecodeLines(const std::string& lines, std::vector<LedgerEntry>& out) {
   return OkStatus();
 }
 
-std::optional<std::string> TakeLines(nlohmann::json& item) {
-  if (auto data = item.find("data"); data != item.end() && data->is_object()) {
-    if (auto entries = data->find("entries"); entries != data->end() && entries->is_string()) {
-      return std::move(entries->get_ref<std::string&>());
-    }
+nlohmann::json BinaryData(std::string_view lines) {
+  return {{kEntriesKey, base64::Encode(gzip::Compress(lines))}};
+}
+
+namespace {
+
+// The member `name` of `item`'s object `field` when it is a string, or null.
+std::string* StringIn(nlohmann::json& item, const char* field, const char* name) {
+  auto object = item.find(field);
+  if (object == item.end() || !object->is_object()) {
+    return nullptr;
   }
-  return std::nullopt;
+  auto member = object->find(name);
+  return member != object->end() && member->is_string() ? &member->get_ref<std::string&>()
+                                                        : nullptr;
+}
+
+Result<std::string> NoLines() {
+  return InvalidArgument(std::string("no binaryData[") + kEntriesKey + "] or data.entries");
+}
+
+}  // namespace
+
+Result<std::string> TakeLines(nlohmann::json& item) {
+  if (std::string* gzipped = StringIn(item, "binaryData", kEntriesKey)) {
+    auto compressed = base64::Decode(*gzipped);
+    auto lines = compressed.ok() ? gzip::Decompress(*compressed, kMaxLinesBytes)
+                                 : Result<std::string>(std::move(compressed).error());
+    if (!lines.ok()) {
+      return InvalidArgument(std::string("binaryData[") + kEntriesKey +
+                             "]: " + lines.error().message);
+    }
+    return lines;
+  }
+  if (std::string* text = StringIn(item, "data", "entries")) {
+    return std::move(*text);
+  }
+  return NoLines();
 }
 
 Listed Keep(nlohmann::json& item) {
@@ -78,9 +112,11 @@ Listed Keep(nlohmann::json& item) {
   listed.name = item.value("/metadata/name"_json_pointer, std::string());
   listed.kind = item.value("/metadata/labels/agentbudget.io~1ledger"_json_pointer, std::string());
   listed.annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
-  listed.lines = TakeLines(item);
-  if (listed.kind == "checkpoint" && listed.lines) {
-    listed.lines = std::string();
+  if (listed.kind != "checkpoint") {
+    listed.lines = TakeLines(item);
+  } else if (StringIn(item, "binaryData", kEntriesKey) == nullptr &&
+             StringIn(item, "data", "entries") == nullptr) {
+    listed.lines = NoLines();
   }
   return listed;
 }

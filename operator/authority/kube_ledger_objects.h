@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -13,7 +14,7 @@
 #include "operator/authority/ledger_entry.h"
 
 // How KubeLedgerStore lays the ledger out in ConfigMaps: their names, labels and
-// annotations, and entries as JSON lines. For kube_ledger_store*.cc only.
+// annotations, and entries as gzipped JSON lines. For kube_ledger_store*.cc only.
 namespace agentbudget::authority::kube_ledger {
 
 inline constexpr const char* kLabel = "agentbudget.io/ledger";
@@ -41,17 +42,32 @@ std::string Lines(std::vector<LedgerEntry>::const_iterator begin,
 // `out` is unchanged.
 Status DecodeLines(const std::string& lines, std::vector<LedgerEntry>& out);
 
+// A ledger ConfigMap keeps its entries' JSON lines gzipped under this key of its
+// binaryData: about an eighth of their bytes, so etcd holds and the API server decodes,
+// stores and sends to every ConfigMap watcher that much less per group commit. Readable
+// with `base64 -d | gunzip`.
+inline constexpr const char* kEntriesKey = "entries.jsonl.gz";
+// The most a ledger object's lines may decompress to: far above what the operator writes
+// (a segment of at most 1,000 entries, a checkpoint part of at most kCheckpointPartBytes
+// or one entry's line), so that a corrupt or hostile object stops decompressing here.
+inline constexpr size_t kMaxLinesBytes = 16 << 20;
+
+// A ledger ConfigMap's binaryData holding `lines` (gzipped under kEntriesKey).
+nlohmann::json BinaryData(std::string_view lines);
+
 // A listed ledger ConfigMap, without the rest of its JSON.
 struct Listed {
   std::string name;
   std::string kind;  // its agentbudget.io/ledger label
   nlohmann::json annotations;
-  std::optional<std::string> lines;  // data.entries, when a string
+  Result<std::string> lines = std::string();  // or why there are none (see TakeLines)
 };
-// data.entries of ConfigMap `item`, moved out; nullopt when it has none.
-std::optional<std::string> TakeLines(nlohmann::json& item);
-// What a listing keeps of `item`. A checkpoint's lines are left out (read again a part at
-// a time when used).
+// The lines of ledger ConfigMap `item`, moved out: binaryData[kEntriesKey] decompressed,
+// or data.entries, where operators before the gzipped form wrote them as text.
+// kInvalidArgument naming what is missing or does not decode.
+Result<std::string> TakeLines(nlohmann::json& item);
+// What a listing keeps of `item`. A checkpoint's lines are left out, neither decoded nor
+// held (read again a part at a time when used): an empty string when it has them.
 Listed Keep(nlohmann::json& item);
 
 // Checkpoint entries as JSON lines, in parts of at most kEntriesPerCheckpointPart entries

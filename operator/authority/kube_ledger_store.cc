@@ -57,7 +57,7 @@ Status KubeLedgerStore::CreateWithin(const nlohmann::json& object, int64_t limit
 }
 
 Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
-  const std::string lines = Lines(batch.begin(), batch.end());
+  const nlohmann::json entries = BinaryData(Lines(batch.begin(), batch.end()));
   while (true) {
     std::string name;
     {
@@ -68,7 +68,7 @@ Status KubeLedgerStore::Append(const std::vector<LedgerEntry>& batch) {
         {"apiVersion", "v1"},
         {"kind", "ConfigMap"},
         {"metadata", {{"name", name}, {"labels", {{kLabel, "segment"}}}}},
-        {"data", {{"entries", lines}}},
+        {"binaryData", entries},
     };
     Status created = CreateWithin(
         segment, static_cast<int64_t>(static_cast<double>(options_.ceiling_bytes) * kAppendShare));
@@ -108,8 +108,8 @@ Status KubeLedgerStore::VisitCheckpoint(const Layout& layout,
       return Unavailable("ledger checkpoint " + name + " went while it was read");
     }
     std::vector<LedgerEntry> entries;
-    const std::optional<std::string> lines = TakeLines(listed->items[0]);
-    Status decoded = lines ? DecodeLines(*lines, entries) : InvalidArgument("no data.entries");
+    const Result<std::string> lines = TakeLines(listed->items[0]);
+    Status decoded = lines.ok() ? DecodeLines(*lines, entries) : Status(lines.error());
     if (!decoded.ok()) {
       Skip(name, decoded.error().message);
       return Unavailable("ledger checkpoint " + name + " does not decode (" +

@@ -16,10 +16,12 @@ namespace agentbudget::authority {
 // The durable ledger on the Kubernetes API, as immutable ConfigMap segments in the
 // operator's namespace: each group-committed batch is one ConfigMap
 // `agentbudget-ledger-<16-digit sequence>` labelled `agentbudget.io/ledger=segment`,
-// holding the batch as JSON lines under data["entries"]. A Create either stores the whole
-// batch or nothing, so a batch is durable exactly when Create returns (etcd has
-// persisted it). Batches of at most GroupCommitter::Options::max_batch entries (~350 bytes
-// each) keep every segment far below etcd's 1.5 MiB object limit, however many budgets and
+// holding the batch as JSON lines, gzipped, under binaryData["entries.jsonl.gz"] (segments
+// and checkpoints that earlier operators wrote as text under data["entries"] are read as
+// well). A Create either stores the whole batch or nothing, so a batch is durable exactly
+// when Create returns (etcd has persisted it). Batches of at most
+// GroupCommitter::Options::max_batch entries (500–700 bytes of JSON each, about an eighth
+// of that gzipped) keep every segment far below etcd's 1.5 MiB object limit, however many budgets and
 // perKey users exist: per-key and per-run balances are not stored as objects at all, they
 // are folded from the segments on start. Only the leader appends. Thread-safe.
 //

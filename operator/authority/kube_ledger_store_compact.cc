@@ -215,7 +215,7 @@ Status KubeLedgerStore::WriteCheckpointPart(uint64_t covers, std::optional<uint6
        {{"name", CheckpointName(covers, part)},
         {"labels", {{kLabel, "checkpoint"}}},
         {"annotations", std::move(annotations)}}},
-      {"data", {{"entries", std::move(lines)}}},
+      {"binaryData", BinaryData(lines)},
   };
   return CreateWithin(checkpoint, options_.ceiling_bytes);
 }

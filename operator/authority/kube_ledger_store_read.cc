@@ -112,7 +112,7 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       }
       std::vector<Listed*> link;
       for (const auto& [part, object] : found->second.parts) {
-        complete = complete && object->lines.has_value() && !bad.contains(object->name);
+        complete = complete && object->lines.ok() && !bad.contains(object->name);
         link.push_back(object);
       }
       parts.insert(parts.begin(), link.begin(), link.end());
@@ -135,8 +135,8 @@ Result<KubeLedgerStore::Layout> KubeLedgerStore::Read() {
       continue;
     }
     Segment segment{sequence, object->name, {}};
-    Status decoded = object->lines ? DecodeLines(*object->lines, segment.entries)
-                                   : InvalidArgument("no data.entries");
+    Status decoded = object->lines.ok() ? DecodeLines(*object->lines, segment.entries)
+                                        : Status(object->lines.error());
     if (!decoded.ok()) {
       Skip(object->name, decoded.error().message);
       continue;
