@@ -152,7 +152,8 @@ void Unlink(const std::vector<std::string>& paths) {
 }  // namespace
 
 Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t max_entries,
-                                                       size_t segment_bytes) {
+                                                       size_t segment_bytes,
+                                                       std::chrono::milliseconds sync_interval) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -182,8 +183,8 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
     }
     read.emplace_back(path.string(), *readable);
   }
-  std::unique_ptr<CommitSpool> spool(new CommitSpool(std::move(dir), max_entries, segment_bytes,
-                                                     last + 1));
+  std::unique_ptr<CommitSpool> spool(
+      new CommitSpool(std::move(dir), max_entries, segment_bytes, sync_interval, last + 1));
   if (Status started = spool->Start(std::move(entries)); !started.ok()) {
     return std::move(started).error();
   }
@@ -204,10 +205,11 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
 }
 
 CommitSpool::CommitSpool(std::string dir, size_t max_entries, size_t segment_bytes,
-                         uint64_t next)
+                         std::chrono::milliseconds sync_interval, uint64_t next)
     : dir_(std::move(dir)),
       max_entries_(max_entries),
       segment_bytes_(segment_bytes),
+      sync_interval_(sync_interval),
       next_(next) {}
 
 Status CommitSpool::Start(std::map<uint64_t, std::string> entries) {
@@ -303,7 +305,7 @@ void CommitSpool::WriteLoop() {
       MutexLock lock(mu_);
       queued_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !open_->appends.empty(); });
       // The appends that arrive meanwhile share this write's sync.
-      stop_.WaitUntil(mu_, last_write + kSyncInterval, [this]() REQUIRES(mu_) { return stopping_; });
+      stop_.WaitUntil(mu_, last_write + sync_interval_, [this]() REQUIRES(mu_) { return stopping_; });
       if (open_->appends.empty() && open_->removals.empty()) {
         return;  // stopping, and everything queued is written
       }

@@ -288,7 +288,9 @@ TEST_F(CommitSpoolTest, HoldsAtMostItsBoundAndRefusesAppendsPastIt) {
 TEST_F(CommitSpoolTest, AnEntryNeverRemovedDoesNotKeepTheSegmentsAfterIt) {
   constexpr size_t kSegmentBytes = 4096;
   const std::string padding(400, 'x');
-  auto spool = CommitSpool::Open(dir_, CommitSpool::kDefaultMaxEntries, kSegmentBytes);
+  // Writes 1 ms apart at most, not kSyncInterval: each append here waits for its write.
+  auto spool = CommitSpool::Open(dir_, CommitSpool::kDefaultMaxEntries, kSegmentBytes,
+                                 std::chrono::milliseconds{1});
   ASSERT_TRUE(spool.ok());
   const uint64_t pinned = *(*spool)->Append({{"pinned", padding}});
   size_t most_files = 0;
