@@ -99,7 +99,9 @@ std::optional<ReservationsAhead::Held> ReservationsAhead::Arrived(const std::str
                                                                   std::optional<Held> granted,
                                                                   Clock::time_point now) {
   MutexLock lock(mu_);
-  changed_.SignalAll();
+  if (closed_) {
+    changed_.SignalAll();  // Close waits for every answer
+  }
   // A model with an answer outstanding is never evicted, so it is found.
   auto found = models_.find(KeyOf(provider, model));
   if (found != models_.end() && found->second.in_flight > 0) {
@@ -113,6 +115,11 @@ std::optional<ReservationsAhead::Held> ReservationsAhead::Arrived(const std::str
   }
   if (collected_ || found == models_.end()) {
     return granted;
+  }
+  // Only a first held reservation can bring the next one to go stale nearer: the releaser
+  // is woken for that alone, not once for every reservation of a batch.
+  if (found->second.held.empty()) {
+    changed_.SignalAll();
   }
   found->second.held.push_back(std::move(*granted));
   return std::nullopt;
