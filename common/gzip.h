@@ -11,7 +11,7 @@
 namespace agentbudget::gzip {
 
 // `data` as one gzip member at zlib's fastest level (1): on the ledger's JSON lines it
-// keeps about an eighth of the bytes at several hundred MB/s.
+// keeps about a tenth of the bytes.
 std::string Compress(std::string_view data);
 
 // The bytes of the one gzip member `compressed` holds. Fails with kInvalidArgument when it

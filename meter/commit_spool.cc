@@ -305,7 +305,8 @@ void CommitSpool::WriteLoop() {
       MutexLock lock(mu_);
       queued_.Wait(mu_, [this]() REQUIRES(mu_) { return stopping_ || !open_->appends.empty(); });
       // The appends that arrive meanwhile share this write's sync.
-      stop_.WaitUntil(mu_, last_write + sync_interval_, [this]() REQUIRES(mu_) { return stopping_; });
+      stop_.WaitUntil(mu_, last_write + sync_interval_,
+                      [this]() REQUIRES(mu_) { return stopping_; });
       if (open_->appends.empty() && open_->removals.empty()) {
         return;  // stopping, and everything queued is written
       }

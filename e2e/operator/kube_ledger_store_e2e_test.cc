@@ -334,7 +334,8 @@ TEST_F(KubeLedgerStoreE2eTest, SegmentsAreStoredGzippedAndTextSegmentsStillCount
       {{"apiVersion", "v1"},
        {"kind", "ConfigMap"},
        {"metadata",
-        {{"name", kube_ledger::SegmentName(2)}, {"labels", {{"agentbudget.io/ledger", "segment"}}}}},
+        {{"name", kube_ledger::SegmentName(2)},
+         {"labels", {{"agentbudget.io/ledger", "segment"}}}}},
        {"binaryData", {{kube_ledger::kEntriesKey, base64::Encode("not gzip")}}}});
   ASSERT_TRUE(bad.ok()) << bad.error().ToString();
 

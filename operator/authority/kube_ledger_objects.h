@@ -43,7 +43,7 @@ std::string Lines(std::vector<LedgerEntry>::const_iterator begin,
 Status DecodeLines(const std::string& lines, std::vector<LedgerEntry>& out);
 
 // A ledger ConfigMap keeps its entries' JSON lines gzipped under this key of its
-// binaryData: about an eighth of their bytes, so etcd holds and the API server decodes,
+// binaryData: about a tenth of their bytes, so etcd holds and the API server decodes,
 // stores and sends to every ConfigMap watcher that much less per group commit. Readable
 // with `base64 -d | gunzip`.
 inline constexpr const char* kEntriesKey = "entries.jsonl.gz";

@@ -20,8 +20,8 @@ namespace agentbudget::authority {
 // and checkpoints that earlier operators wrote as text under data["entries"] are read as
 // well). A Create either stores the whole batch or nothing, so a batch is durable exactly
 // when Create returns (etcd has persisted it). Batches of at most
-// GroupCommitter::Options::max_batch entries (500–700 bytes of JSON each, about an eighth
-// of that gzipped) keep every segment far below etcd's 1.5 MiB object limit, however many budgets and
+// GroupCommitter::Options::max_batch entries (500–700 bytes of JSON each, a fraction of that
+// gzipped) keep every segment far below etcd's 1.5 MiB object limit, however many budgets and
 // perKey users exist: per-key and per-run balances are not stored as objects at all, they
 // are folded from the segments on start. Only the leader appends. Thread-safe.
 //
