@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 
 namespace agentbudget::meter {
 namespace {
@@ -199,6 +200,7 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
   }
   spool->writer_ = std::thread([raw = spool.get()] {
     NameThread("spool");
+    LowerThreadPriority();
     raw->WriteLoop();
   });
   return spool;

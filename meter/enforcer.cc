@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/thread_name.h"
+#include "common/thread_priority.h"
 #include "core/json_field.h"
 
 namespace agentbudget::meter {
@@ -163,6 +164,7 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
     for (size_t i = 0; i < std::max<size_t>(options_.senders, 1); ++i) {
       senders_.emplace_back([this] {
         NameThread("commit-sender");
+        LowerThreadPriority();
         SendLoop();
       });
     }
@@ -171,6 +173,7 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
     ahead_ = std::make_shared<ReservationsAhead>(*options_.ahead);
     ahead_releaser_ = std::thread([this] {
       NameThread("ahead-release");
+      LowerThreadPriority();
       for (auto stale = ahead_->WaitForStale(); !stale.empty(); stale = ahead_->WaitForStale()) {
         ReleaseAhead(stale, /*until_failure=*/false);
       }
@@ -215,10 +218,16 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
     WaitingCall call{std::chrono::steady_clock::now() + options_.spool_wait,
                      std::string(provider), model, fingerprint, estimate_cost,
                      estimate_tokens, std::move(done)};
-    if (!Wait(call)) {
-      call.done(SpoolFull(model));
+    switch (Wait(call)) {
+      case WaitOutcome::kWaiting:
+        return;
+      case WaitOutcome::kRefused:
+        call.done(SpoolFull(model));
+        return;
+      case WaitOutcome::kRoom:
+        done = std::move(call.done);
+        break;
     }
-    return;
   }
   core::EnvelopeDecision local;
   {
@@ -324,16 +333,18 @@ void Enforcer::ReleaseAhead(const std::vector<ReservationsAhead::Held>& held,
   }
 }
 
-bool Enforcer::Wait(WaitingCall& call) {
-  if (options_.spool_wait.count() <= 0) {
-    return false;
-  }
+Enforcer::WaitOutcome Enforcer::Wait(WaitingCall& call) {
   MutexLock lock(wait_mu_);
-  if (waiting_.size() >= options_.max_waiting) {
-    return false;
+  // Checked again under the lock ResumeWaiting takes after a batch's removals: either the
+  // call sees the room they made, or they see the call waiting.
+  if (Unsettled() < spool_->max_entries()) {
+    return WaitOutcome::kRoom;
+  }
+  if (options_.spool_wait.count() <= 0 || waiting_.size() >= options_.max_waiting) {
+    return WaitOutcome::kRefused;
   }
   waiting_.push_back(std::move(call));
-  return true;
+  return WaitOutcome::kWaiting;
 }
 
 void Enforcer::ResumeWaiting(bool all) {
@@ -649,6 +660,10 @@ Enforcer::Claimed Enforcer::Claim() {
       }
       return claimed;
     }
+    // A wake-up that found nothing is spent: an entry another sender took as soon as the
+    // spool stored it still wakes one when its append is answered. Left set, it would keep
+    // every later entry from waking a sender.
+    wake_pending_ = false;
     wake_.Wait(send_mu_);
   }
   return {};
@@ -659,6 +674,7 @@ void Enforcer::SendLoop() {
     Claimed claimed = Claim();
     if (claimed.unspooled) {
       SendOne(*claimed.unspooled);  // once: what it cannot keep is logged
+      ResumeWaiting(/*all=*/false);   // its room was made when it was claimed
       continue;
     }
     if (claimed.entries.empty()) {

@@ -143,7 +143,7 @@ class Enforcer {
   // reservations ahead_ wants held.
   void ReserveAhead(const std::string& provider, const std::string& model,
                     core::Money estimate_cost, int64_t estimate_tokens);
-  // A call that found the spool full: waits in waiting_, or false when it may not.
+  // A call that found the spool full.
   struct WaitingCall {
     std::chrono::steady_clock::time_point until;
     std::string provider;
@@ -153,7 +153,13 @@ class Enforcer {
     int64_t estimate_tokens = 0;
     AdmitDone done;
   };
-  bool Wait(WaitingCall& call) EXCLUDES(wait_mu_);
+  enum class WaitOutcome {
+    kWaiting,  // in waiting_: ResumeWaiting answers it
+    kRoom,     // the spool has room after all: admit it now
+    kRefused,  // it may not wait (no spool_wait, or max_waiting wait already)
+  };
+  // Parks `call` in waiting_ unless the spool has room after all or it may not wait.
+  WaitOutcome Wait(WaitingCall& call) EXCLUDES(wait_mu_);
   // Admits as many waiting calls as the spool has room for, and denies those whose wait
   // ended; with `all`, denies every one (the enforcer stops).
   void ResumeWaiting(bool all) EXCLUDES(wait_mu_);
@@ -208,7 +214,8 @@ class Enforcer {
   mutable Mutex send_mu_;
   CondVar wake_;  // entries were spooled, the backoff ended early, or the enforcer stops
   CondVar sent_;  // entries left the spool
-  // A sender was woken for new entries and has not claimed yet: later ones need no wake-up.
+  // A sender was woken for new entries and has not yet claimed any or found none: later
+  // ones need no wake-up.
   bool wake_pending_ GUARDED_BY(send_mu_) = false;
   bool stop_ GUARDED_BY(send_mu_) = false;
   // Commits the spool could not store, each sent once by a sender. They take room in the

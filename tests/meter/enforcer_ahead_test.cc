@@ -4,9 +4,13 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "common/thread_priority.h"
 #include "meter/enforcer.h"
+#include "tests/common/thread_nice.h"
 #include "tests/meter/fake_authority.h"
 
 namespace agentbudget::meter {
@@ -15,6 +19,7 @@ namespace {
 using core::Money;
 using testing::AdmitNow;
 using testing::FakeAuthority;
+using ::agentbudget::testing::NiceOfThreads;
 
 const Money kEstimate = Money::FromMicros(40'000);
 
@@ -208,6 +213,26 @@ TEST_F(EnforcerAheadTest, StoppingReleasesWhatIsHeld) {
   EXPECT_TRUE(Releases().empty());
   enforcer.reset();
   EXPECT_EQ(Releases(), std::vector<std::string>{"r-1-3"});
+}
+
+// What no call waits for runs below the calls' priority (common/thread_priority.h): the
+// spool's writer, the commit senders and the releaser of reservations held ahead.
+TEST_F(EnforcerAheadTest, ItsBackgroundThreadsRunAtTheBackgroundNice) {
+  auto enforcer = Make();
+  const size_t senders = Enforcer::Options{}.senders;
+  const auto lowered = [](std::string_view name, size_t count) {
+    return NiceOfThreads(name) == std::vector<int>(count, kBackgroundNice);
+  };
+  // Each thread lowers its own priority as it starts.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(lowered("spool", 1) && lowered("commit-sender", senders) &&
+           lowered("ahead-release", 1)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(NiceOfThreads("spool"), std::vector<int>{kBackgroundNice});
+  EXPECT_EQ(NiceOfThreads("commit-sender"), std::vector<int>(senders, kBackgroundNice));
+  EXPECT_EQ(NiceOfThreads("ahead-release"), std::vector<int>{kBackgroundNice});
 }
 
 }  // namespace

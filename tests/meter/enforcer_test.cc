@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -369,6 +371,45 @@ TEST_F(EnforcerTest, ACallFindingTheSpoolFullWaitsForRoomAndGoesOnOnceThereIs) {
   ComeBack(*authority);
   const Admission admitted = answer.get();
   EXPECT_TRUE(admitted.allowed) << admitted.reason;
+}
+
+// Calls from several threads at once keep a spool of two entries full while the authority
+// acknowledges at once: a call that finds it full just as the senders empty it must not be
+// left waiting with no batch to come that would resume it.
+TEST_F(EnforcerTest, CallsFindingTheSpoolFullAsItEmptiesAreNeverLeftWaiting) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 2, std::chrono::minutes(5));
+  constexpr size_t kThreads = 4;
+  constexpr size_t kCalls = 100;
+  std::atomic<size_t> stuck{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 0; i < kCalls; ++i) {
+        auto answered = std::make_shared<std::promise<Admission>>();
+        auto answer = answered->get_future();
+        enforcer->Admit("openai", "m", t * kCalls + i, Money::FromMicros(1), 1,
+                        [answered](Admission a) { answered->set_value(std::move(a)); });
+        // Far longer than a batch takes; a call left waiting never answers before the
+        // wait of 5 minutes ends.
+        if (answer.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+          stuck.fetch_add(1);
+          return;
+        }
+        const Admission admitted = answer.get();
+        ASSERT_TRUE(admitted.allowed) << admitted.reason;
+        enforcer->Complete(admitted, "m", core::Usage{1, 0, 0, 0, 0, 0}, Money::FromMicros(1),
+                           false);
+      }
+    });
+  }
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(stuck.load(), 0u);
+  ASSERT_TRUE(enforcer->Drain(std::chrono::seconds(10)));
+  EXPECT_EQ(authority->CommitCount(), kThreads * kCalls - stuck.load());
 }
 
 TEST_F(EnforcerTest, CallsWaitingForRoomAreDeniedWhenTheirWaitEnds) {
