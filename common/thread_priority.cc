@@ -5,15 +5,19 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "common/log.h"
+#include "common/thread_name.h"
 
 namespace agentbudget {
 
-void LowerThreadPriority() {
+void NameBackgroundThread(std::string_view name) {
+  NameThread(name);
   // PRIO_PROCESS with a thread id sets that thread's nice value alone.
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kBackgroundNice) != 0) {
-    log::Warn("thread priority not lowered", {{"nice", kBackgroundNice},
+    log::Warn("thread priority not lowered", {{"thread", std::string(name)},
+                                              {"nice", kBackgroundNice},
                                               {"error", std::strerror(errno)}});
   }
 }

@@ -15,7 +15,6 @@
 #include <string_view>
 
 #include "common/log.h"
-#include "common/thread_name.h"
 #include "common/thread_priority.h"
 
 namespace agentbudget::meter {
@@ -199,8 +198,7 @@ Result<std::unique_ptr<CommitSpool>> CommitSpool::Open(std::string dir, size_t m
     }
   }
   spool->writer_ = std::thread([raw = spool.get()] {
-    NameThread("spool");
-    LowerThreadPriority();
+    NameBackgroundThread("spool");
     raw->WriteLoop();
   });
   return spool;

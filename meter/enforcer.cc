@@ -5,7 +5,6 @@
 #include <variant>
 
 #include "common/log.h"
-#include "common/thread_name.h"
 #include "common/thread_priority.h"
 #include "core/json_field.h"
 
@@ -163,17 +162,21 @@ Enforcer::Enforcer(Options options, std::unique_ptr<AuthorityClient> authority,
   if (authority_ != nullptr && spool_ != nullptr) {
     for (size_t i = 0; i < std::max<size_t>(options_.senders, 1); ++i) {
       senders_.emplace_back([this] {
-        NameThread("commit-sender");
-        LowerThreadPriority();
+        NameBackgroundThread("commit-sender");
         SendLoop();
       });
     }
   }
+  if (authority_ != nullptr && options_.spool_wait.count() > 0) {
+    waits_ended_ = std::thread([this] {
+      NameBackgroundThread("spool-wait");
+      EndWaits();
+    });
+  }
   if (authority_ != nullptr && options_.ahead) {
     ahead_ = std::make_shared<ReservationsAhead>(*options_.ahead);
     ahead_releaser_ = std::thread([this] {
-      NameThread("ahead-release");
-      LowerThreadPriority();
+      NameBackgroundThread("ahead-release");
       for (auto stale = ahead_->WaitForStale(); !stale.empty(); stale = ahead_->WaitForStale()) {
         ReleaseAhead(stale, /*until_failure=*/false);
       }
@@ -195,7 +198,15 @@ Enforcer::~Enforcer() {
   for (std::thread& sender : senders_) {
     sender.join();
   }
-  // Once no sender can resume one: every call still waiting for room is denied.
+  if (waits_ended_.joinable()) {
+    {
+      MutexLock lock(wait_mu_);
+      stop_waits_ = true;
+    }
+    parked_.SignalAll();
+    waits_ended_.join();
+  }
+  // Once nothing else can resume one: every call still waiting for room is denied.
   if (spool_ != nullptr) {
     ResumeWaiting(/*all=*/true);
   }
@@ -215,17 +226,13 @@ void Enforcer::Admit(std::string_view provider, const std::string& model,
   admission.estimate_cost = estimate_cost;
   admission.estimate_tokens = estimate_tokens;
   if (authority_ != nullptr && Unsettled() >= spool_->max_entries()) {
-    WaitingCall call{std::chrono::steady_clock::now() + options_.spool_wait,
-                     std::string(provider), model, fingerprint, estimate_cost,
-                     estimate_tokens, std::move(done)};
-    switch (Wait(call)) {
+    switch (Wait(provider, model, fingerprint, estimate_cost, estimate_tokens, done)) {
       case WaitOutcome::kWaiting:
         return;
       case WaitOutcome::kRefused:
-        call.done(SpoolFull(model));
+        done(SpoolFull(model));
         return;
       case WaitOutcome::kRoom:
-        done = std::move(call.done);
         break;
     }
   }
@@ -333,7 +340,9 @@ void Enforcer::ReleaseAhead(const std::vector<ReservationsAhead::Held>& held,
   }
 }
 
-Enforcer::WaitOutcome Enforcer::Wait(WaitingCall& call) {
+Enforcer::WaitOutcome Enforcer::Wait(std::string_view provider, const std::string& model,
+                                     uint64_t fingerprint, core::Money estimate_cost,
+                                     int64_t estimate_tokens, AdmitDone& done) {
   MutexLock lock(wait_mu_);
   // Checked again under the lock ResumeWaiting takes after a batch's removals: either the
   // call sees the room they made, or they see the call waiting.
@@ -343,8 +352,32 @@ Enforcer::WaitOutcome Enforcer::Wait(WaitingCall& call) {
   if (options_.spool_wait.count() <= 0 || waiting_.size() >= options_.max_waiting) {
     return WaitOutcome::kRefused;
   }
-  waiting_.push_back(std::move(call));
+  waiting_.push_back({std::chrono::steady_clock::now() + options_.spool_wait,
+                      std::string(provider), model, fingerprint, estimate_cost, estimate_tokens,
+                      std::move(done)});
+  parked_.Signal();
   return WaitOutcome::kWaiting;
+}
+
+void Enforcer::EndWaits() {
+  while (true) {
+    {
+      MutexLock lock(wait_mu_);
+      // Every call waits as long (spool_wait), so the oldest's wait ends first.
+      while (!stop_waits_ &&
+             (waiting_.empty() || std::chrono::steady_clock::now() < waiting_.front().until)) {
+        if (waiting_.empty()) {
+          parked_.Wait(wait_mu_);
+        } else {
+          parked_.WaitUntil(wait_mu_, waiting_.front().until);
+        }
+      }
+      if (stop_waits_) {
+        return;
+      }
+    }
+    ResumeWaiting(/*all=*/false);
+  }
 }
 
 void Enforcer::ResumeWaiting(bool all) {

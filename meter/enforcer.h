@@ -158,11 +158,17 @@ class Enforcer {
     kRoom,     // the spool has room after all: admit it now
     kRefused,  // it may not wait (no spool_wait, or max_waiting wait already)
   };
-  // Parks `call` in waiting_ unless the spool has room after all or it may not wait.
-  WaitOutcome Wait(WaitingCall& call) EXCLUDES(wait_mu_);
+  // Parks the call in waiting_ unless the spool has room after all or it may not wait;
+  // `done` is moved from only when the call is parked.
+  WaitOutcome Wait(std::string_view provider, const std::string& model, uint64_t fingerprint,
+                   core::Money estimate_cost, int64_t estimate_tokens, AdmitDone& done)
+      EXCLUDES(wait_mu_);
   // Admits as many waiting calls as the spool has room for, and denies those whose wait
   // ended; with `all`, denies every one (the enforcer stops).
   void ResumeWaiting(bool all) EXCLUDES(wait_mu_);
+  // The waits' own timer (waits_ended_'s thread): resumes the waiting calls as the oldest's
+  // wait ends, which a sender held by a slow authority or a backoff would do only later.
+  void EndWaits() EXCLUDES(wait_mu_);
   // The denial of a call for want of room in the spool.
   Admission SpoolFull(const std::string& model) const;
   // Releases reservations held ahead and no longer wanted; with `until_failure`, stops at
@@ -233,6 +239,9 @@ class Enforcer {
   // Calls waiting for room in the spool, oldest first; at most Options::max_waiting.
   Mutex wait_mu_;
   std::deque<WaitingCall> waiting_ GUARDED_BY(wait_mu_);
+  CondVar parked_;  // a call began to wait, or the enforcer stops
+  bool stop_waits_ GUARDED_BY(wait_mu_) = false;
+  std::thread waits_ended_;  // runs EndWaits; with an authority and a spool_wait only
 
   // Shared with the answers to reservations asked ahead, which may come after this object
   // is gone; null without Options::ahead or an authority.

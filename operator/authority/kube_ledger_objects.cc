@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <utility>
 
@@ -88,23 +89,40 @@ Result<std::string> NoLines() {
   return InvalidArgument(std::string("no binaryData[") + kEntriesKey + "] or data.entries");
 }
 
+// Where `item` keeps its lines, if anywhere: gzipped and base64-encoded under
+// binaryData[kEntriesKey], or as text under data.entries.
+struct StoredLines {
+  std::string* value;
+  bool gzipped;
+};
+std::optional<StoredLines> FindLines(nlohmann::json& item) {
+  if (std::string* gzipped = StringIn(item, "binaryData", kEntriesKey)) {
+    return StoredLines{gzipped, true};
+  }
+  if (std::string* text = StringIn(item, "data", "entries")) {
+    return StoredLines{text, false};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<std::string> TakeLines(nlohmann::json& item) {
-  if (std::string* gzipped = StringIn(item, "binaryData", kEntriesKey)) {
-    auto compressed = base64::Decode(*gzipped);
-    auto lines = compressed.ok() ? gzip::Decompress(*compressed, kMaxLinesBytes)
-                                 : Result<std::string>(std::move(compressed).error());
-    if (!lines.ok()) {
-      return InvalidArgument(std::string("binaryData[") + kEntriesKey +
-                             "]: " + lines.error().message);
-    }
-    return lines;
+  const std::optional<StoredLines> stored = FindLines(item);
+  if (!stored) {
+    return NoLines();
   }
-  if (std::string* text = StringIn(item, "data", "entries")) {
-    return std::move(*text);
+  if (!stored->gzipped) {
+    return std::move(*stored->value);
   }
-  return NoLines();
+  auto compressed = base64::Decode(*stored->value);
+  auto lines = compressed.ok() ? gzip::Decompress(*compressed, kMaxLinesBytes)
+                               : Result<std::string>(std::move(compressed).error());
+  if (!lines.ok()) {
+    return InvalidArgument(std::string("binaryData[") + kEntriesKey +
+                           "]: " + lines.error().message);
+  }
+  return lines;
 }
 
 Listed Keep(nlohmann::json& item) {
@@ -114,8 +132,7 @@ Listed Keep(nlohmann::json& item) {
   listed.annotations = item.value("/metadata/annotations"_json_pointer, nlohmann::json());
   if (listed.kind != "checkpoint") {
     listed.lines = TakeLines(item);
-  } else if (StringIn(item, "binaryData", kEntriesKey) == nullptr &&
-             StringIn(item, "data", "entries") == nullptr) {
+  } else if (!FindLines(item)) {
     listed.lines = NoLines();
   }
   return listed;

@@ -25,11 +25,16 @@ inline std::vector<int> NiceOfThreads(std::string_view name) {
     if (end == std::string::npos) {
       continue;  // the thread ended while being read
     }
+    // Fields 3 (the state) to 18 come first.
     std::istringstream fields(stat.substr(end + 1));
-    std::string field;
-    for (int i = 3; i <= 19 && fields >> field; ++i) {
+    std::string skipped;
+    for (int field = 3; field < 19; ++field) {
+      fields >> skipped;
     }
-    nices.push_back(std::stoi(field));
+    int nice = 0;
+    if (fields >> nice) {
+      nices.push_back(nice);
+    }
   }
   return nices;
 }

@@ -8,20 +8,18 @@
 #include <vector>
 
 #include "common/mutex.h"
-#include "common/thread_name.h"
 #include "tests/common/thread_nice.h"
 
 namespace agentbudget {
 namespace {
 
-TEST(ThreadPriorityTest, LowersTheCallingThreadAloneToTheBackgroundNice) {
+TEST(ThreadPriorityTest, NamesTheCallingThreadAndLowersItAloneToTheBackgroundNice) {
   Mutex mu;
   CondVar changed;
   bool lowered = false;
   bool done = false;
   std::thread background([&] {
-    NameThread("bg-under-test");
-    LowerThreadPriority();
+    NameBackgroundThread("bg-under-test");
     MutexLock lock(mu);
     lowered = true;
     changed.SignalAll();

@@ -226,13 +226,14 @@ TEST_F(EnforcerAheadTest, ItsBackgroundThreadsRunAtTheBackgroundNice) {
   // Each thread lowers its own priority as it starts.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!(lowered("spool", 1) && lowered("commit-sender", senders) &&
-           lowered("ahead-release", 1)) &&
+           lowered("ahead-release", 1) && lowered("spool-wait", 1)) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   EXPECT_EQ(NiceOfThreads("spool"), std::vector<int>{kBackgroundNice});
   EXPECT_EQ(NiceOfThreads("commit-sender"), std::vector<int>(senders, kBackgroundNice));
   EXPECT_EQ(NiceOfThreads("ahead-release"), std::vector<int>{kBackgroundNice});
+  EXPECT_EQ(NiceOfThreads("spool-wait"), std::vector<int>{kBackgroundNice});
 }
 
 }  // namespace

@@ -424,6 +424,23 @@ TEST_F(EnforcerTest, CallsWaitingForRoomAreDeniedWhenTheirWaitEnds) {
       << denied.reason;
 }
 
+TEST_F(EnforcerTest, AWaitForRoomEndsOnTimeWhileTheAuthorityHoldsTheBatch) {
+  auto* authority = new FakeAuthority;  // owned by the enforcer
+  {
+    MutexLock lock(authority->mu);
+    authority->commit_delay = std::chrono::seconds(4);
+  }
+  auto enforcer = Make(authority, FailureMode::kOpen, {}, std::chrono::milliseconds(1),
+                       std::chrono::milliseconds(5), kMaxBatch, 1, std::chrono::milliseconds(50));
+  Call(*enforcer, 1);  // its commit fills the spool; the batch that sends it takes 4 s
+  const Admission denied = AdmitNow(*enforcer, "openai", "m", 2, Money::FromMicros(1), 1);
+  EXPECT_FALSE(denied.allowed);
+  EXPECT_NE(denied.reason.find("commit spool full: 1 commits"), std::string::npos)
+      << denied.reason;
+  MutexLock lock(authority->mu);
+  EXPECT_EQ(authority->commit_attempts, 0) << "denied only once the batch ended";
+}
+
 TEST_F(EnforcerTest, AtMostMaxWaitingCallsWaitForRoomAndStoppingDeniesThem) {
   auto* authority = new FakeAuthority;  // owned by the enforcer
   authority->Fail(&FakeAuthority::commit_error, Unavailable("authority unreachable"));
