@@ -216,7 +216,8 @@ TEST_F(EnforcerAheadTest, StoppingReleasesWhatIsHeld) {
 }
 
 // What no call waits for runs below the calls' priority (common/thread_priority.h): the
-// spool's writer, the commit senders and the releaser of reservations held ahead.
+// spool's writer, the commit senders, the releaser of reservations held ahead and the timer
+// of the waits for room.
 TEST_F(EnforcerAheadTest, ItsBackgroundThreadsRunAtTheBackgroundNice) {
   auto enforcer = Make();
   const size_t senders = Enforcer::Options{}.senders;
