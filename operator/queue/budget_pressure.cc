@@ -55,6 +55,11 @@ std::optional<BudgetPressure::Known> BudgetPressure::Settle(const nlohmann::json
                       ? current
                       : core::SettlePressure(previous->second.settled, current, Percent(status),
                                              known.spec.pressure);
+  // Shadow mode records what the budget would do and enforces none of it: holding or
+  // suspending work would be enforcing it.
+  if (known.spec.on_exhausted == core::OnExhausted::kObserve) {
+    known.settled = core::Pressure::kNone;
+  }
   return known;
 }
 

@@ -17,7 +17,8 @@ namespace agentbudget::queue {
 
 // The pressure each AgentBudget applies to held and running work, read from the budget
 // controller's status (status.pressure, status.utilization) and settled with hysteresis
-// (core::SettlePressure), so work does not flap around a threshold. Thread-safe: the
+// (core::SettlePressure), so work does not flap around a threshold. A budget in shadow
+// mode (onExhausted: Observe) applies none, whatever its status says. Thread-safe: the
 // pressure controller settles it, admission reads it.
 class BudgetPressure {
  public:

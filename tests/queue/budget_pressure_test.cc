@@ -35,6 +35,17 @@ TEST_F(BudgetPressureTest, MatchingBudgetAppliesItsPressure) {
   EXPECT_EQ(budget, "");
 }
 
+TEST_F(BudgetPressureTest, ABudgetInShadowModeHoldsAndSuspendsNothing) {
+  json observed = Budget("Exhausted", "100%");
+  observed["spec"]["onExhausted"] = "Observe";
+  pressure_.Update({observed});
+  EXPECT_EQ(Payments(), core::Pressure::kNone);
+  EXPECT_EQ(pressure_.OfBudget("payments", {{"team", "payments"}}, {}), core::Pressure::kNone);
+  EXPECT_TRUE(pressure_.AtLeast(core::Pressure::kQueue).empty());
+  EXPECT_TRUE(pressure_.Upsert(Budget("Exhausted", "100%", 2))) << "enforced from then on";
+  EXPECT_EQ(Payments(), core::Pressure::kExhausted);
+}
+
 TEST_F(BudgetPressureTest, PressureFallsOnlyPastTheMargin) {
   pressure_.Update({Budget("Queue", "91%")});
   pressure_.Update({Budget("Degrade", "89%")});
