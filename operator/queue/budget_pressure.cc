@@ -4,6 +4,7 @@
 
 #include "api/v1alpha1/agent_workload.h"
 #include "core/json_field.h"
+#include "operator/authority/budget_state.h"
 
 namespace agentbudget::queue {
 namespace {
@@ -21,6 +22,12 @@ int Percent(const nlohmann::json& status) {
   return percent;
 }
 
+// A key's pressure at `percent` of the limit, as the authority decides it on the key's own
+// envelope (core::PressureOf, the key's spend standing for its forecast).
+core::Pressure PressureAt(int percent, const core::PressurePolicy& policy) {
+  return core::PressureOf(100, policy, percent, percent);
+}
+
 }  // namespace
 
 core::Pressure ParsePressure(const std::string& name) {
@@ -31,6 +38,55 @@ core::Pressure ParsePressure(const std::string& name) {
     }
   }
   return core::Pressure::kNone;
+}
+
+void BudgetPressure::Known::SettleKeys(const nlohmann::json& status, const Known* previous) {
+  const auto settle = [this](core::Pressure before, int percent) {
+    return core::SettlePressure(before, PressureAt(percent, spec.pressure), percent,
+                                spec.pressure);
+  };
+  if (!status.contains("topKeys") || !status["topKeys"].is_array()) {
+    other_keys = settled;  // no view of the keys: the fullest key's pressure applies to each
+    return;
+  }
+  size_t listed = 0;
+  int lowest = 0;
+  for (const nlohmann::json& entry : status["topKeys"]) {
+    if (listed == authority::BudgetSnapshot::kTopKeys) {
+      break;
+    }
+    if (!entry.is_object()) {
+      continue;
+    }
+    const int percent = Percent(entry);
+    lowest = listed++ == 0 ? percent : std::min(lowest, percent);
+    const std::string key = core::StringField(entry, "key");
+    keys.emplace(key, settle(previous ? previous->OfKey(key) : PressureAt(percent, spec.pressure),
+                             percent));
+  }
+  const nlohmann::json& count = status.contains("keys") ? status["keys"] : nlohmann::json();
+  if (count.is_number_integer() && count.get<int64_t>() <= static_cast<int64_t>(listed)) {
+    other_keys = core::Pressure::kNone;
+  } else if (listed == 0) {
+    other_keys = settled;
+  } else {
+    other_keys =
+        settle(previous ? previous->other_keys : PressureAt(lowest, spec.pressure), lowest);
+  }
+}
+
+core::Pressure BudgetPressure::Known::Applied(const core::Labels& attribution) const {
+  return spec.per_key.empty() ? settled : OfKey(spec.KeyOf(attribution));
+}
+
+core::Pressure BudgetPressure::Known::OfKey(const std::string& key) const {
+  const auto found = keys.find(key);
+  return found == keys.end() ? other_keys : found->second;
+}
+
+bool BudgetPressure::Known::SameAs(const Known& other) const {
+  return spec.generation == other.spec.generation && settled == other.settled &&
+         keys == other.keys && other_keys == other.other_keys;
 }
 
 std::optional<BudgetPressure::Known> BudgetPressure::Settle(const nlohmann::json& object) const {
@@ -59,6 +115,8 @@ std::optional<BudgetPressure::Known> BudgetPressure::Settle(const nlohmann::json
   // suspending work would be enforcing it.
   if (known.spec.on_exhausted == core::OnExhausted::kObserve) {
     known.settled = core::Pressure::kNone;
+  } else if (!known.spec.per_key.empty()) {
+    known.SettleKeys(status, previous == budgets_.end() ? nullptr : &previous->second);
   }
   return known;
 }
@@ -88,9 +146,7 @@ bool BudgetPressure::Upsert(const nlohmann::json& budget) {
     budgets_.erase(previous);
     return true;
   }
-  const bool changed = previous == budgets_.end() ||
-                       previous->second.settled != known->settled ||
-                       previous->second.spec.generation != known->spec.generation;
+  const bool changed = previous == budgets_.end() || !previous->second.SameAs(*known);
   budgets_[name] = std::move(*known);
   return changed;
 }
@@ -107,8 +163,11 @@ core::Pressure BudgetPressure::For(const core::Labels& attribution,
   core::Pressure highest = core::Pressure::kNone;
   budget->clear();
   for (const auto& [name, known] : budgets_) {
-    if (known.settled > highest && known.spec.Matches(attribution, namespace_labels)) {
-      highest = known.settled;
+    if (!known.spec.Matches(attribution, namespace_labels)) {
+      continue;
+    }
+    if (const core::Pressure applied = known.Applied(attribution); applied > highest) {
+      highest = applied;
       *budget = name;
     }
   }
@@ -122,7 +181,7 @@ core::Pressure BudgetPressure::OfBudget(const std::string& name, const core::Lab
   if (known == budgets_.end() || !known->second.spec.Matches(attribution, namespace_labels)) {
     return core::Pressure::kNone;
   }
-  return known->second.settled;
+  return known->second.Applied(attribution);
 }
 
 std::vector<std::string> BudgetPressure::AtLeast(core::Pressure level) const {

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "core/time_format.h"
+#include "operator/authority/budget_state.h"
+#include "operator/budgets/budget_status.h"
+
 namespace agentbudget::queue {
 namespace {
 
@@ -17,11 +21,30 @@ json Budget(const std::string& pressure, const std::string& utilization, int gen
   return budget;
 }
 
+// The payments budget with a limit per user, at the fullest user's pressure, its status
+// listing `top` ({user, utilization}) of `keys` users.
+json PerUser(const std::vector<std::pair<std::string, int>>& top, int keys,
+             const std::string& pressure = "Queue", const std::string& utilization = "92%") {
+  json budget = Budget(pressure, utilization);
+  budget["spec"]["perKey"] = "user";
+  budget["status"]["topKeys"] = json::array();
+  for (const auto& [user, percent] : top) {
+    budget["status"]["topKeys"].push_back(
+        {{"key", user}, {"spent", "1"}, {"utilization", std::to_string(percent) + "%"}});
+  }
+  budget["status"]["keys"] = keys;
+  return budget;
+}
+
 class BudgetPressureTest : public ::testing::Test {
  protected:
   core::Pressure Payments() {
     std::string budget;
     return pressure_.For({{"team", "payments"}}, {}, &budget);
+  }
+  core::Pressure User(const std::string& user) {
+    std::string budget;
+    return pressure_.For({{"team", "payments"}, {"user", user}}, {}, &budget);
   }
   BudgetPressure pressure_;
 };
@@ -83,6 +106,73 @@ TEST_F(BudgetPressureTest, OneBudgetsPressureAppliesOnlyToTheSpendItCharges) {
   EXPECT_EQ(pressure_.OfBudget("payments", {{"team", "search"}}, {}), core::Pressure::kNone);
   EXPECT_EQ(pressure_.AtLeast(core::Pressure::kQueue), std::vector<std::string>{"payments"});
   EXPECT_TRUE(pressure_.AtLeast(core::Pressure::kExhausted).empty());
+}
+
+TEST_F(BudgetPressureTest, APerKeyBudgetPressesEachKeysWorkWithThatKeysOwnPressure) {
+  pressure_.Update({PerUser({{"alice", 92}, {"bob", 81}}, 2)});
+  EXPECT_EQ(User("alice"), core::Pressure::kQueue);
+  EXPECT_EQ(User("bob"), core::Pressure::kDegrade);
+  EXPECT_EQ(User("carol"), core::Pressure::kNone) << "no spend this period";
+  EXPECT_EQ(pressure_.OfBudget("payments", {{"team", "payments"}, {"user", "bob"}}, {}),
+            core::Pressure::kDegrade);
+  EXPECT_EQ(pressure_.AtLeast(core::Pressure::kQueue), std::vector<std::string>{"payments"})
+      << "the budget is as pressed as its fullest key";
+}
+
+TEST_F(BudgetPressureTest, AKeyNotListedIsPressedAsTheLowestListedKey) {
+  std::vector<std::pair<std::string, int>> top;
+  for (int i = 0; i < 20; ++i) {
+    top.emplace_back("user" + std::to_string(i), 99 - i / 2);  // 99% down to 90%
+  }
+  pressure_.Update({PerUser(top, 25)});
+  EXPECT_EQ(User("user0"), core::Pressure::kQueue);
+  EXPECT_EQ(User("zed"), core::Pressure::kQueue) << "spent no more than 90%, maybe as much";
+  pressure_.Update({PerUser(top, 20)});
+  EXPECT_EQ(User("zed"), core::Pressure::kNone) << "every key is listed";
+}
+
+TEST_F(BudgetPressureTest, WithoutTopKeysTheFullestKeysPressureAppliesToEveryKey) {
+  json budget = PerUser({}, 0);
+  budget["status"].erase("topKeys");
+  budget["status"].erase("keys");
+  pressure_.Update({budget});
+  EXPECT_EQ(User("carol"), core::Pressure::kQueue);
+}
+
+TEST_F(BudgetPressureTest, ReadsEachKeysPressureFromTheStatusTheBudgetControllerWrites) {
+  json budget = PerUser({}, 0);
+  const core::SysSeconds now = *core::ParseRfc3339("2026-12-05T12:00:00Z");
+  authority::BudgetState state(*core::ParseAgentBudget(budget), now);
+  state.Spend("alice", 92'000'000, now);  // of 100 USD per user
+  state.Spend("bob", 81'000'000, now);
+  budget["status"] = budgets::BuildBudgetStatus(state.Snapshot(now), {}, json(), now).status;
+  pressure_.Update({budget});
+  EXPECT_EQ(User("alice"), core::Pressure::kQueue);
+  EXPECT_EQ(User("bob"), core::Pressure::kDegrade);
+  EXPECT_EQ(User("carol"), core::Pressure::kNone);
+}
+
+TEST_F(BudgetPressureTest, AKeysPressureFallsOnlyPastTheMargin) {
+  pressure_.Update({PerUser({{"alice", 95}, {"bob", 91}}, 2)});
+  pressure_.Update({PerUser({{"alice", 95}, {"bob", 89}}, 2)});
+  EXPECT_EQ(User("bob"), core::Pressure::kQueue);
+  pressure_.Update({PerUser({{"alice", 95}, {"bob", 85}}, 2)});
+  EXPECT_EQ(User("bob"), core::Pressure::kDegrade);
+}
+
+TEST_F(BudgetPressureTest, UpsertReportsAChangeOfOneKeysPressure) {
+  EXPECT_TRUE(pressure_.Upsert(PerUser({{"alice", 92}, {"bob", 50}}, 2)));
+  EXPECT_FALSE(pressure_.Upsert(PerUser({{"alice", 93}, {"bob", 60}}, 2)));
+  EXPECT_TRUE(pressure_.Upsert(PerUser({{"alice", 93}, {"bob", 91}}, 2)))
+      << "the budget's pressure is unchanged, bob's is not";
+  EXPECT_EQ(User("bob"), core::Pressure::kQueue);
+}
+
+TEST_F(BudgetPressureTest, APerKeyBudgetInShadowModePressesNoKey) {
+  json observed = PerUser({{"alice", 100}}, 1, "Exhausted", "100%");
+  observed["spec"]["onExhausted"] = "Observe";
+  pressure_.Update({observed});
+  EXPECT_EQ(User("alice"), core::Pressure::kNone);
 }
 
 TEST(ParsePressureTest, ReadsStatusNames) {
