@@ -1,5 +1,7 @@
 // Measures what the meter adds to LLM calls, side by side in one run: the same stub
-// provider called directly (the baseline), through a meter enforcing locally, and (with
+// provider called directly (the baseline), through a relay that only copies bytes
+// (bench/meter/byte_relay.cc: what one more hop costs on this machine, so the meter's
+// 64-stream rate is also shown against it), through a meter enforcing locally, and (with
 // --authority) through a meter reserving every call at a real budget authority: the
 // operator on a local control plane, its ledger on that API server, TLS with the CA it
 // publishes and a pod's bound token, as in production (bench/meter/bench_authority.h).
@@ -491,6 +493,36 @@ Figures Measure(const Target& target, int calls, double seconds, double rate, in
 
 // What the benchmark started, stopped at exit however it exits (a failed call exits at once).
 
+// Starts `args` (the binary first) in a process of its own, its stderr to /dev/null; its
+// pid, once it accepts on `port`.
+pid_t StartServer(std::vector<std::string> args, int port) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) {
+      argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execv(args.front().c_str(), argv.data());
+    std::perror("exec");
+    std::_Exit(127);
+  }
+  g_meters.push_back(pid);
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  int probe = -1;
+  while ((probe = Connect(port)) < 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (probe < 0) {
+    std::fprintf(stderr, "%s did not start on port %d\n", args.front().c_str(), port);
+    std::exit(1);
+  }
+  ::close(probe);
+  return pid;
+}
+
 // Starts a meter in front of `upstream` with `extra` flags; its pid, once it accepts.
 pid_t StartMeter(const std::string& binary, int port, const std::string& upstream,
                  const std::string& spool, std::vector<std::string> extra) {
@@ -501,31 +533,7 @@ pid_t StartMeter(const std::string& binary, int port, const std::string& upstrea
                                    "--spool-dir",          spool,
                                    "--log-level",          "error"};
   args.insert(args.end(), extra.begin(), extra.end());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (std::string& arg : args) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 2);
-    ::execv(binary.c_str(), argv.data());
-    std::perror("exec meter");
-    std::_Exit(127);
-  }
-  g_meters.push_back(pid);
-  const auto deadline = Clock::now() + std::chrono::seconds(20);
-  int probe = -1;
-  while ((probe = Connect(port)) < 0 && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (probe < 0) {
-    std::fprintf(stderr, "meter did not start on %s\n", args[2].c_str());
-    std::exit(1);
-  }
-  ::close(probe);
-  return pid;
+  return StartServer(std::move(args), port);
 }
 
 int FreeLoopbackPort() {
@@ -645,7 +653,8 @@ int main(int argc, char** argv) {
                    "                   [--latencies FILE] [--request-bytes N]\n"
                    "  Added latency at a fixed rate, stream TTFB, 64-stream throughput and RSS\n"
                    "  of the meter (and, with --authority, of a meter reserving at a real\n"
-                   "  budget authority on local cluster CLUSTER), against direct calls.\n"
+                   "  budget authority on local cluster CLUSTER), against direct calls and\n"
+                   "  a relay that only copies bytes (the cost of the hop alone).\n"
                    "  --latencies FILE writes each paced call: target, round, the ms it was\n"
                    "  scheduled at from the phase's start, its latency in us.\n"
                    "  --request-bytes N adds about N bytes of earlier conversation to every\n"
@@ -662,6 +671,12 @@ int main(int argc, char** argv) {
   std::system(("mkdir -p " + dir).c_str());
 
   std::vector<Target> targets = {{"direct", stub_port, "/v1/messages", -1}};
+  const int relay_port = FreeLoopbackPort();
+  targets.push_back({"relay", relay_port, "/v1/messages",
+                     StartServer({AGENTBUDGET_RELAY_BINARY, "--listen",
+                                  "127.0.0.1:" + std::to_string(relay_port), "--upstream",
+                                  "127.0.0.1:" + std::to_string(stub_port)},
+                                 relay_port)});
   const int local_port = FreeLoopbackPort();
   targets.push_back({"meter", local_port, "/anthropic/v1/messages",
                      StartMeter(meter, local_port, upstream, dir + "/spool-local", {})});
@@ -704,7 +719,8 @@ int main(int argc, char** argv) {
     Sequential(target.port, target.path, false, 200);
   }
 
-  // figures[target][round]
+  // figures[target][round]; targets[0] is direct, targets[kRelay] the byte relay.
+  constexpr size_t kRelay = 1;
   std::vector<std::vector<Figures>> figures(targets.size());
   std::vector<double> reserve50;
   std::vector<double> reserve99;
@@ -738,12 +754,18 @@ int main(int argc, char** argv) {
       std::printf("\n");
       continue;
     }
-    std::vector<double> ratios;
-    for (int r = 0; r < rounds; ++r) {
-      ratios.push_back(figures[t][r].rate / figures[0][r].rate);
+    const auto ratio = [&](size_t baseline) {
+      std::vector<double> ratios;
+      for (int r = 0; r < rounds; ++r) {
+        ratios.push_back(figures[t][r].rate / figures[baseline][r].rate);
+      }
+      return Median(ratios);
+    };
+    std::printf(" (%.2fx direct", ratio(0));
+    if (t > kRelay) {
+      std::printf(", %.2fx relay", ratio(kRelay));
     }
-    std::printf(" (%.2fx direct) | RSS peak %.1f MB\n", Median(ratios),
-                median(t, &Figures::rss_mb, false));
+    std::printf(") | RSS peak %.1f MB\n", median(t, &Figures::rss_mb, false));
     std::printf("%-16s added     p50 %.0f p99 %.0f | added   p50 %.0f p99 %.0f\n", "",
                 median(t, &Figures::p50, true), median(t, &Figures::p99, true),
                 median(t, &Figures::ttfb50, true), median(t, &Figures::ttfb99, true));
