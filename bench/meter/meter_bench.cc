@@ -68,24 +68,26 @@ int Listen(int* port) {
   return fd;
 }
 
-std::vector<pid_t> g_meters;
+// What the benchmark started (the relay and the meters), stopped at exit however it exits
+// (a failed call exits at once).
+std::vector<pid_t> g_servers;
 std::unique_ptr<agentbudget::bench::BenchAuthority> g_authority;
 
-void StopMeters() {
-  for (const pid_t pid : g_meters) {
+void StopServers() {
+  for (const pid_t pid : g_servers) {
     ::kill(pid, SIGTERM);
     int status = 0;
     ::waitpid(pid, &status, 0);
   }
-  g_meters.clear();
+  g_servers.clear();
 }
 
 void StopEverything() {
-  StopMeters();
+  StopServers();
   g_authority.reset();
 }
 
-// Stops the meters and the authority, then ends the benchmark: a call that failed makes
+// Stops the servers and the authority, then ends the benchmark: a call that failed makes
 // its figures meaningless. From any thread; the first caller ends the process.
 [[noreturn]] void Fail(const std::string& what) {
   static std::once_flag once;
@@ -491,8 +493,6 @@ Figures Measure(const Target& target, int calls, double seconds, double rate, in
   return f;
 }
 
-// What the benchmark started, stopped at exit however it exits (a failed call exits at once).
-
 // Starts `args` (the binary first) in a process of its own, its stderr to /dev/null; its
 // pid, once it accepts on `port`.
 pid_t StartServer(std::vector<std::string> args, int port) {
@@ -509,7 +509,7 @@ pid_t StartServer(std::vector<std::string> args, int port) {
     std::perror("exec");
     std::_Exit(127);
   }
-  g_meters.push_back(pid);
+  g_servers.push_back(pid);
   const auto deadline = Clock::now() + std::chrono::seconds(20);
   int probe = -1;
   while ((probe = Connect(port)) < 0 && Clock::now() < deadline) {
@@ -778,7 +778,7 @@ int main(int argc, char** argv) {
     // The meters stop (sending every commit and releasing what they held), then the
     // operator's counters are read once it refreshed them: every reservation it granted or
     // denied, less the round trips above, against the calls committed.
-    StopMeters();
+    StopServers();
     std::this_thread::sleep_for(std::chrono::seconds(6));
     const double decisions =
         MetricSum(g_authority->ops_port(), "agentbudget_reservation_decisions_total") -
