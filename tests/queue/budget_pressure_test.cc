@@ -131,6 +131,17 @@ TEST_F(BudgetPressureTest, AKeyNotListedIsPressedAsTheLowestListedKey) {
   EXPECT_EQ(User("zed"), core::Pressure::kNone) << "every key is listed";
 }
 
+TEST_F(BudgetPressureTest, ReadsAtMostTwentyKeysOfAStatusAndPressesTheRestAsTheLowestRead) {
+  std::vector<std::pair<std::string, int>> top;
+  for (int i = 0; i < 30; ++i) {
+    top.emplace_back("user" + std::to_string(i), i < 20 ? 95 : 10);
+  }
+  pressure_.Update({PerUser(top, 30)});
+  EXPECT_EQ(User("user19"), core::Pressure::kQueue);
+  EXPECT_EQ(User("user25"), core::Pressure::kQueue)
+      << "past the 20th entry a key is not read: it spent no more than the lowest read";
+}
+
 TEST_F(BudgetPressureTest, WithoutTopKeysTheFullestKeysPressureAppliesToEveryKey) {
   json budget = PerUser({}, 0);
   budget["status"].erase("topKeys");
