@@ -66,6 +66,10 @@ void AdmissionController::Plan(const std::string& workload, Pass& pass) const {
     pass.caps[workload] = CapsOf(*pass.workload);
   }
   std::set<std::string> parent_runs;
+  // Pressure comes from exactly the budgets a held run's spend counts against, read for all
+  // of them at once; none for a run whose caller does not resolve.
+  std::vector<BudgetPressure::Spend> spends;
+  std::vector<size_t> pressed;  // the index in pass.held of each of `spends`
   for (Entry& entry : pass.entries) {
     const QueueObject& item = entry.item;
     pass.by_key.emplace(item.key, &entry);
@@ -79,11 +83,9 @@ void AdmissionController::Plan(const std::string& workload, Pass& pass) const {
     const core::WorkPriority priority =
         PriorityOf(item, pass.workload ? &*pass.workload : nullptr);
     pass.priority[item.key] = priority;
-    // Pressure comes from exactly the budgets the run's spend counts against.
-    core::Pressure pressure = core::Pressure::kNone;
     if (auto caller = cache_.CallerOf(entry); caller.ok()) {
-      std::string budget;
-      pressure = pressure_.For(caller->attribution, caller->namespace_labels, &budget);
+      spends.push_back({std::move(caller->attribution), std::move(caller->namespace_labels)});
+      pressed.push_back(pass.held.size());
     }
     std::string parent_workload = workload;
     if (subagent) {
@@ -98,7 +100,11 @@ void AdmissionController::Plan(const std::string& workload, Pass& pass) const {
       }
     }
     pass.held.push_back(core::HeldRun{item.key, item.workload, item.parent_run, parent_workload,
-                                      priority, item.created_millis, item.approved, pressure});
+                                      priority, item.created_millis, item.approved});
+  }
+  const std::vector<core::Pressure> pressures = pressure_.For(spends);
+  for (size_t i = 0; i < pressed.size(); ++i) {
+    pass.held[pressed[i]].pressure = pressures[i];
   }
   // A parent run's subagents count against its caps whatever their workload.
   for (const std::string& run : parent_runs) {

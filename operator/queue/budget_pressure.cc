@@ -156,22 +156,21 @@ bool BudgetPressure::Remove(const std::string& name) {
   return budgets_.erase(name) > 0;
 }
 
-core::Pressure BudgetPressure::For(const core::Labels& attribution,
-                                   const core::Labels& namespace_labels,
-                                   std::string* budget) const {
+std::vector<core::Pressure> BudgetPressure::For(const std::vector<Spend>& spends) const {
   MutexLock lock(mu_);
-  core::Pressure highest = core::Pressure::kNone;
-  budget->clear();
-  for (const auto& [name, known] : budgets_) {
-    if (!known.spec.Matches(attribution, namespace_labels)) {
-      continue;
+  std::vector<core::Pressure> pressures;
+  pressures.reserve(spends.size());
+  for (const Spend& spend : spends) {
+    core::Pressure highest = core::Pressure::kNone;
+    for (const auto& budget : budgets_) {
+      const Known& known = budget.second;
+      if (known.spec.Matches(spend.attribution, spend.namespace_labels)) {
+        highest = std::max(highest, known.Applied(spend.attribution));
+      }
     }
-    if (const core::Pressure applied = known.Applied(attribution); applied > highest) {
-      highest = applied;
-      *budget = name;
-    }
+    pressures.push_back(highest);
   }
-  return highest;
+  return pressures;
 }
 
 core::Pressure BudgetPressure::OfBudget(const std::string& name, const core::Labels& attribution,

@@ -37,11 +37,16 @@ class BudgetPressure {
   // Forgets budget `name`; returns whether it was known.
   bool Remove(const std::string& name) EXCLUDES(mu_);
 
-  // The highest settled pressure that the budgets charging spend with `attribution` from a
-  // namespace labelled `namespace_labels` apply to it (a perKey budget: its key's); kNone
-  // when none matches. `budget` gets the name of that budget (for messages), "" when none.
-  core::Pressure For(const core::Labels& attribution, const core::Labels& namespace_labels,
-                     std::string* budget) const EXCLUDES(mu_);
+  // The spend of one run: its attribution and its namespace's labels.
+  struct Spend {
+    core::Labels attribution;
+    core::Labels namespace_labels;
+  };
+  // For each of `spends`, the highest settled pressure that the budgets charging it apply to
+  // it (a perKey budget: its key's); kNone when none matches. All are read at one instant,
+  // so an admission pass plans against one view of the budgets: a budget settled half-way
+  // through the reads would otherwise still hold the earlier runs and free the later ones.
+  std::vector<core::Pressure> For(const std::vector<Spend>& spends) const EXCLUDES(mu_);
   // The settled pressure budget `name` applies to such spend (a perKey budget: its key's);
   // kNone when it does not charge it.
   core::Pressure OfBudget(const std::string& name, const core::Labels& attribution,

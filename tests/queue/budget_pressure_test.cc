@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
 #include "core/time_format.h"
 #include "operator/authority/budget_state.h"
 #include "operator/budgets/budget_status.h"
@@ -38,24 +42,40 @@ json PerUser(const std::vector<std::pair<std::string, int>>& top, int keys,
 
 class BudgetPressureTest : public ::testing::Test {
  protected:
-  core::Pressure Payments() {
-    std::string budget;
-    return pressure_.For({{"team", "payments"}}, {}, &budget);
+  core::Pressure Of(core::Labels attribution) {
+    return pressure_.For({{std::move(attribution), {}}}).at(0);
   }
-  core::Pressure User(const std::string& user) {
-    std::string budget;
-    return pressure_.For({{"team", "payments"}, {"user", user}}, {}, &budget);
-  }
+  core::Pressure Payments() { return Of({{"team", "payments"}}); }
+  core::Pressure User(const std::string& user) { return Of({{"team", "payments"}, {"user", user}}); }
   BudgetPressure pressure_;
 };
 
 TEST_F(BudgetPressureTest, MatchingBudgetAppliesItsPressure) {
   pressure_.Update({Budget("Queue", "91%")});
-  std::string budget;
-  EXPECT_EQ(pressure_.For({{"team", "payments"}}, {}, &budget), core::Pressure::kQueue);
-  EXPECT_EQ(budget, "payments");
-  EXPECT_EQ(pressure_.For({{"team", "search"}}, {}, &budget), core::Pressure::kNone);
-  EXPECT_EQ(budget, "");
+  EXPECT_EQ(pressure_.For({{{{"team", "payments"}}, {}}, {{{"team", "search"}}, {}}}),
+            (std::vector<core::Pressure>{core::Pressure::kQueue, core::Pressure::kNone}));
+}
+
+TEST_F(BudgetPressureTest, ReadsEverySpendOfABatchAtOneInstant) {
+  // One thread settles the budget back and forth while another reads batches of the same
+  // spend: a batch that saw two pressures would let an admission pass free later runs
+  // while it still holds earlier ones.
+  pressure_.Update({Budget("Queue", "91%")});
+  std::atomic<bool> done{false};
+  std::thread settler([&] {
+    for (int i = 0; !done; ++i) {
+      pressure_.Upsert(i % 2 == 0 ? Budget("None", "0%") : Budget("Queue", "91%"));
+    }
+  });
+  const std::vector<BudgetPressure::Spend> spends(64, {{{"team", "payments"}}, {}});
+  int mixed = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::vector<core::Pressure> pressures = pressure_.For(spends);
+    mixed += std::ranges::count(pressures, pressures.front()) != std::ssize(pressures);
+  }
+  done = true;
+  settler.join();
+  EXPECT_EQ(mixed, 0) << "batches that mixed two pressures";
 }
 
 TEST_F(BudgetPressureTest, ABudgetInShadowModeHoldsAndSuspendsNothing) {
