@@ -324,6 +324,15 @@ class QueueE2eTest : public ::testing::Test {
     return json::parse(text, nullptr, false);
   }
 
+  // Each Job of `ns`: its name, spec.suspend, queue annotation and conditions, for the
+  // message of a failed expectation.
+  static std::string JobStates(const std::string& ns) {
+    return Kubectl({"get", "jobs", "-n", ns, "-o",
+                    R"(jsonpath={range .items[*]}{.metadata.name} suspend={.spec.suspend} )"
+                    R"(queue={.metadata.annotations.agentbudget\.io/queue} )"
+                    R"(conditions={.status.conditions[*].type}{"\n"}{end})"});
+  }
+
   // POSTs `body` to the operator's budget authority as pod `pod` (service account "agent"
   // of `ns`) would, with a bound token; retries until an answer (the authority starts with
   // the operator). The answer's status and body, or status 0.
@@ -440,7 +449,8 @@ TEST_F(QueueE2eTest, PressureSuspendsDeferrableJobsKeepsReleaseBlockingAndResume
            R"({"spec":{"limit":{"amount":"1000"}}})"});
   EXPECT_TRUE(JobObserver::WaitFor([&] { return observer.running() == 3; }, seconds{120}));
   EXPECT_EQ(Nightly(observer.admission_order()),
-            (std::vector<std::string>{"nightly-0", "nightly-1", "nightly-0", "nightly-1"}));
+            (std::vector<std::string>{"nightly-0", "nightly-1", "nightly-0", "nightly-1"}))
+      << JobStates("pressure");
   EXPECT_EQ(QueueAnnotation("pressure", "nightly-2").value("reason", ""), "WaitingForParallelism");
   EXPECT_EQ(QueueAnnotation("pressure", "nightly-2").value("position", 0), 1);
 }
